@@ -1,0 +1,180 @@
+"""In-memory repositories and unit of work with real commit/rollback semantics (copy on begin)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
+
+from algodesk.domain.fills import Fill
+from algodesk.domain.identifiers import AccountId, ClientOrderId, LedgerEntryId, TradeId, Venue
+from algodesk.domain.ledger.entries import LedgerEntry
+from algodesk.domain.ledger.verify import ChainHead
+from algodesk.domain.orders import ConflictingFillError, Order
+from algodesk.ports.storage import ChainConflictError, DuplicateClientOrderIdError
+
+__all__ = ["InMemoryStore", "InMemoryUnitOfWork"]
+
+
+@dataclass
+class InMemoryStore:
+    """The committed state, shared by every unit of work made on it."""
+
+    orders: dict[ClientOrderId, Order] = field(default_factory=dict)
+    fills: dict[tuple[Venue, TradeId], Fill] = field(default_factory=dict)
+    entries: dict[AccountId, list[LedgerEntry]] = field(default_factory=dict)
+    heads: dict[AccountId, ChainHead] = field(default_factory=dict)
+    sequences: dict[str, int] = field(default_factory=dict)
+
+
+class _Fills:
+    def __init__(self, state: InMemoryStore) -> None:
+        self._s = state
+
+    def add(self, fill: Fill) -> bool:
+        known = self._s.fills.get(fill.key)
+        if known is not None:
+            if known.same_execution(fill):
+                return False
+            raise ConflictingFillError(
+                f"trade {fill.trade_id} at {fill.venue} was stored with different data"
+            )
+        self._s.fills[fill.key] = fill
+        return True
+
+    def for_order(self, client_order_id: ClientOrderId) -> list[Fill]:
+        found = [f for f in self._s.fills.values() if f.client_order_id == client_order_id]
+        return sorted(found, key=lambda f: (f.ts, f.trade_id.value))
+
+    def list(self, account_id: AccountId | None = None) -> list[Fill]:
+        found = [f for f in self._s.fills.values() if account_id in (None, f.account_id)]
+        return sorted(found, key=lambda f: (f.ts, f.venue.value, f.trade_id.value))
+
+
+class _Orders:
+    def __init__(self, state: InMemoryStore) -> None:
+        self._s = state
+
+    def add(self, order: Order) -> None:
+        if order.client_order_id in self._s.orders:
+            raise DuplicateClientOrderIdError(
+                f"client order id {order.client_order_id} is taken; ids are never reused"
+            )
+        self._s.orders[order.client_order_id] = copy.deepcopy(order)
+
+    def update(self, order: Order) -> None:
+        if order.client_order_id not in self._s.orders:
+            raise KeyError(f"order {order.client_order_id} is not stored; add it first")
+        self._s.orders[order.client_order_id] = copy.deepcopy(order)
+
+    def get(self, client_order_id: ClientOrderId) -> Order | None:
+        found = self._s.orders.get(client_order_id)
+        return copy.deepcopy(found) if found else None
+
+    def list(self, account_id: AccountId | None = None, open_only: bool = False) -> list[Order]:
+        found = [
+            copy.deepcopy(o)
+            for o in self._s.orders.values()
+            if account_id in (None, o.account_id) and (not open_only or o.status.is_open)
+        ]
+        return sorted(found, key=lambda o: (o.created_at, o.client_order_id.value))
+
+
+class _Ledger:
+    def __init__(self, state: InMemoryStore) -> None:
+        self._s = state
+
+    def head(self, account_id: AccountId) -> ChainHead | None:
+        return self._s.heads.get(account_id)
+
+    def heads(self) -> dict[AccountId, ChainHead]:
+        return dict(self._s.heads)
+
+    def append(self, entry: LedgerEntry) -> None:
+        head = self._s.heads.get(entry.account_id)
+        expected = (head.seq + 1) if head else 1
+        if entry.seq != expected or (head is not None and entry.prev_hash != head.hash):
+            raise ChainConflictError(f"{entry.label()} does not follow the stored head")
+        chain = self._s.entries.setdefault(entry.account_id, [])
+        if any(e.entry_id == entry.entry_id for e in chain):
+            raise ChainConflictError(f"{entry.label()}: entry id {entry.entry_id} is taken")
+        chain.append(entry)
+        self._s.heads[entry.account_id] = ChainHead(entry.seq, entry.hash)
+
+    def entries(
+        self, account_id: AccountId | None = None, after_seq: int = 0
+    ) -> Iterator[LedgerEntry]:
+        for acct in sorted(self._s.entries, key=lambda a: a.value):
+            if account_id is not None and acct != account_id:
+                continue
+            yield from (e for e in self._s.entries[acct] if e.seq > after_seq)
+
+    def find(self, account_id: AccountId, entry_id: LedgerEntryId) -> LedgerEntry | None:
+        return next(
+            (e for e in self._s.entries.get(account_id, []) if e.entry_id == entry_id), None
+        )
+
+    def accounts(self) -> list[AccountId]:
+        return sorted(self._s.heads, key=lambda a: a.value)
+
+
+class _Sequences:
+    def __init__(self, state: InMemoryStore) -> None:
+        self._s = state
+
+    def next(self, name: str) -> int:
+        self._s.sequences[name] = self._s.sequences.get(name, 0) + 1
+        return self._s.sequences[name]
+
+
+class InMemoryUnitOfWork:
+    """Works on a private copy of the store; :meth:`commit` publishes it."""
+
+    orders: _Orders
+    fills: _Fills
+    ledger: _Ledger
+    sequences: _Sequences
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._work: InMemoryStore | None = None
+
+    def _begin(self) -> None:
+        # Entries and fills are immutable: copy the containers; orders are mutable: copy them.
+        s = self._store
+        work = InMemoryStore(
+            orders={k: copy.deepcopy(v) for k, v in s.orders.items()},
+            fills=dict(s.fills),
+            entries={k: list(v) for k, v in s.entries.items()},
+            heads=dict(s.heads),
+            sequences=dict(s.sequences),
+        )
+        self._work = work
+        self.orders, self.fills = _Orders(work), _Fills(work)
+        self.ledger, self.sequences = _Ledger(work), _Sequences(work)
+
+    def __enter__(self) -> Self:
+        self._begin()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._work = None
+
+    def commit(self) -> None:
+        if self._work is None:
+            raise RuntimeError("commit() outside a `with` block")
+        for name in ("orders", "fills", "entries", "heads", "sequences"):
+            setattr(self._store, name, getattr(self._work, name))
+        self._begin()
+
+    def rollback(self) -> None:
+        if self._work is None:
+            raise RuntimeError("rollback() outside a `with` block")
+        self._begin()

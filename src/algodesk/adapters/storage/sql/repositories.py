@@ -1,0 +1,251 @@
+"""SQL repositories: each works on the connection (and so the transaction) of its unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from algodesk.adapters.storage.sql import codec
+from algodesk.adapters.storage.sql.tables import (
+    fills,
+    ledger_entries,
+    ledger_heads,
+    ledger_postings,
+    orders,
+    sequences,
+)
+from algodesk.domain.fills import Fill
+from algodesk.domain.identifiers import AccountId, ClientOrderId, LedgerEntryId, TradeId, Venue
+from algodesk.domain.ledger.entries import LedgerEntry
+from algodesk.domain.ledger.verify import ChainHead
+from algodesk.domain.orders import ConflictingFillError, Order, OrderStatus
+from algodesk.ports.storage import ChainConflictError, DuplicateClientOrderIdError
+
+__all__ = ["SqlFillRepository", "SqlLedgerRepository", "SqlOrderRepository", "SqlSequences"]
+
+_OPEN = [s.value for s in OrderStatus if s.is_open]
+_BATCH = 5000
+
+
+class SqlFillRepository:
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def _get(self, venue: Venue, trade_id: TradeId) -> Fill | None:
+        row = (
+            self._conn.execute(
+                sa.select(fills).where(
+                    fills.c.venue == venue.value, fills.c.trade_id == trade_id.value
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return codec.fill_from_row(row) if row else None
+
+    def add(self, fill: Fill) -> bool:
+        known = self._get(fill.venue, fill.trade_id)
+        if known is not None:
+            if known.same_execution(fill):
+                return False
+            raise ConflictingFillError(
+                f"trade {fill.trade_id} at {fill.venue} was stored as {known.side} "
+                f"{known.quantity} @ {known.price} for {known.client_order_id}, now reported as "
+                f"{fill.side} {fill.quantity} @ {fill.price} for {fill.client_order_id}"
+            )
+        self._conn.execute(sa.insert(fills), [codec.fill_row(fill)])
+        return True
+
+    def for_order(self, client_order_id: ClientOrderId) -> list[Fill]:
+        query = (
+            sa.select(fills)
+            .where(fills.c.client_order_id == client_order_id.value)
+            .order_by(fills.c.ts, fills.c.trade_id)
+        )
+        return [codec.fill_from_row(r) for r in self._conn.execute(query).mappings()]
+
+    def list(self, account_id: AccountId | None = None) -> list[Fill]:
+        query = sa.select(fills).order_by(fills.c.ts, fills.c.venue, fills.c.trade_id)
+        if account_id is not None:
+            query = query.where(fills.c.account_id == account_id.value)
+        return [codec.fill_from_row(r) for r in self._conn.execute(query).mappings()]
+
+
+class SqlOrderRepository:
+    def __init__(self, conn: sa.Connection, fill_repo: SqlFillRepository) -> None:
+        self._conn = conn
+        self._fills = fill_repo
+
+    def add(self, order: Order) -> None:
+        exists = self._conn.execute(
+            sa.select(orders.c.client_order_id).where(
+                orders.c.client_order_id == order.client_order_id.value
+            )
+        ).first()
+        if exists is not None:
+            raise DuplicateClientOrderIdError(
+                f"client order id {order.client_order_id} is taken; ids are never reused"
+            )
+        self._conn.execute(sa.insert(orders), [codec.order_row(order)])
+
+    def update(self, order: Order) -> None:
+        row = codec.order_row(order)
+        coid = row.pop("client_order_id")
+        result = self._conn.execute(
+            sa.update(orders).where(orders.c.client_order_id == coid).values(**row)
+        )
+        if result.rowcount != 1:
+            raise KeyError(f"order {coid} is not stored; add it first")
+
+    def get(self, client_order_id: ClientOrderId) -> Order | None:
+        row = (
+            self._conn.execute(
+                sa.select(orders).where(orders.c.client_order_id == client_order_id.value)
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        return codec.order_from_row(row, self._fills.for_order(client_order_id))
+
+    def list(self, account_id: AccountId | None = None, open_only: bool = False) -> list[Order]:
+        query = sa.select(orders).order_by(orders.c.created_at, orders.c.client_order_id)
+        if account_id is not None:
+            query = query.where(orders.c.account_id == account_id.value)
+        if open_only:
+            query = query.where(orders.c.status.in_(_OPEN))
+        rows = list(self._conn.execute(query).mappings())
+        return [
+            codec.order_from_row(r, self._fills.for_order(ClientOrderId(r["client_order_id"])))
+            for r in rows
+        ]
+
+
+class SqlLedgerRepository:
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def head(self, account_id: AccountId) -> ChainHead | None:
+        row = self._conn.execute(
+            sa.select(ledger_heads.c.seq, ledger_heads.c.hash).where(
+                ledger_heads.c.account_id == account_id.value
+            )
+        ).first()
+        return ChainHead(int(row.seq), row.hash) if row else None
+
+    def heads(self) -> dict[AccountId, ChainHead]:
+        rows = self._conn.execute(sa.select(ledger_heads))
+        return {AccountId(r.account_id): ChainHead(int(r.seq), r.hash) for r in rows}
+
+    def append(self, entry: LedgerEntry) -> None:
+        head = self.head(entry.account_id)
+        expected = (head.seq + 1) if head else 1
+        if entry.seq != expected or (head is not None and entry.prev_hash != head.hash):
+            raise ChainConflictError(
+                f"{entry.label()} does not follow the stored head "
+                f"#{head.seq if head else 0} of {entry.account_id}"
+            )
+        if head is None:
+            try:
+                with self._conn.begin_nested():
+                    self._conn.execute(
+                        sa.insert(ledger_heads),
+                        [{"account_id": entry.account_id.value, "seq": 1, "hash": entry.hash}],
+                    )
+            except IntegrityError:
+                raise ChainConflictError(
+                    f"{entry.label()}: another writer started this account's chain"
+                ) from None
+        else:
+            moved = self._conn.execute(
+                sa.update(ledger_heads)
+                .where(
+                    ledger_heads.c.account_id == entry.account_id.value,
+                    ledger_heads.c.seq == head.seq,
+                    ledger_heads.c.hash == head.hash,
+                )
+                .values(seq=entry.seq, hash=entry.hash)
+            )
+            if moved.rowcount != 1:
+                raise ChainConflictError(f"{entry.label()}: another writer moved the head")
+        self._conn.execute(sa.insert(ledger_entries), [codec.entry_row(entry)])
+        self._conn.execute(sa.insert(ledger_postings), codec.posting_rows(entry))
+
+    def _binary(self, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+        """Order text by code point on every database, as Python compares strings."""
+        collation = "C" if self._conn.dialect.name == "postgresql" else "BINARY"
+        return column.collate(collation)
+
+    def entries(
+        self, account_id: AccountId | None = None, after_seq: int = 0
+    ) -> Iterator[LedgerEntry]:
+        e, p = ledger_entries.c, ledger_postings.c
+        entry_q = sa.select(ledger_entries).order_by(self._binary(e.account_id), e.seq)
+        posting_q = sa.select(ledger_postings).order_by(self._binary(p.account_id), p.seq, p.idx)
+        if account_id is not None:
+            entry_q = entry_q.where(e.account_id == account_id.value, e.seq > after_seq)
+            posting_q = posting_q.where(p.account_id == account_id.value, p.seq > after_seq)
+        # Two streams in the same order, merged on (account, seq); postings whose entry is gone
+        # are skipped (verification reports the missing entry).
+        options = {"yield_per": _BATCH}
+        entry_rows = self._conn.execution_options(**options).execute(entry_q).mappings()
+        postings = iter(self._conn.execution_options(**options).execute(posting_q).mappings())
+        current = next(postings, None)
+        for row in entry_rows:
+            key = (row["account_id"], int(row["seq"]))
+            while current is not None and (current["account_id"], int(current["seq"])) < key:
+                current = next(postings, None)
+            mine = []
+            while current is not None and (current["account_id"], int(current["seq"])) == key:
+                mine.append(current)
+                current = next(postings, None)
+            yield codec.entry_from_row(row, mine)
+
+    def find(self, account_id: AccountId, entry_id: LedgerEntryId) -> LedgerEntry | None:
+        row = (
+            self._conn.execute(
+                sa.select(ledger_entries).where(
+                    ledger_entries.c.account_id == account_id.value,
+                    ledger_entries.c.entry_id == entry_id.value,
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        postings = self._conn.execute(
+            sa.select(ledger_postings)
+            .where(
+                ledger_postings.c.account_id == account_id.value,
+                ledger_postings.c.seq == row["seq"],
+            )
+            .order_by(ledger_postings.c.idx)
+        ).mappings()
+        return codec.entry_from_row(row, postings)
+
+    def accounts(self) -> list[AccountId]:
+        rows = self._conn.execute(
+            sa.select(ledger_heads.c.account_id).order_by(ledger_heads.c.account_id)
+        )
+        return [AccountId(r.account_id) for r in rows]
+
+
+class SqlSequences:
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def next(self, name: str) -> int:
+        moved = self._conn.execute(
+            sa.update(sequences)
+            .where(sequences.c.name == name)
+            .values(value=sequences.c.value + 1)
+            .returning(sequences.c.value)
+        ).first()
+        if moved is not None:
+            return int(moved.value)
+        self._conn.execute(sa.insert(sequences), [{"name": name, "value": 1}])
+        return 1

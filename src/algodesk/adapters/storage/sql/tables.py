@@ -1,0 +1,115 @@
+"""The tables, as SQLAlchemy Core metadata. Alembic migrations create them; this module is how
+the repositories address them. A test checks that the two agree."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from algodesk.adapters.storage.sql.types import ExactDecimal, UtcDateTime
+
+__all__ = [
+    "fills",
+    "ledger_entries",
+    "ledger_heads",
+    "ledger_postings",
+    "metadata",
+    "orders",
+    "sequences",
+]
+
+metadata = sa.MetaData(
+    naming_convention={
+        "pk": "pk_%(table_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+ID = sa.String(64)
+HASH = sa.String(64)
+
+ledger_entries = sa.Table(
+    "ledger_entries",
+    metadata,
+    sa.Column("account_id", ID, primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("entry_id", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("ts", UtcDateTime, nullable=False),
+    sa.Column("bot_id", ID, nullable=True),
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Column("prev_hash", HASH, nullable=False),
+    sa.Column("hash", HASH, nullable=False),
+    sa.UniqueConstraint("account_id", "entry_id", name="uq_ledger_entries_account_entry"),
+)
+
+ledger_postings = sa.Table(
+    "ledger_postings",
+    metadata,
+    sa.Column("account_id", ID, primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("idx", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("book", sa.String(200), nullable=False),
+    sa.Column("currency", sa.String(12), nullable=False),
+    sa.Column("amount", ExactDecimal, nullable=False),
+    sa.Column("bot_id", ID, nullable=True),
+)
+
+ledger_heads = sa.Table(
+    "ledger_heads",
+    metadata,
+    sa.Column("account_id", ID, primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("hash", HASH, nullable=False),
+)
+
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("client_order_id", sa.String(20), primary_key=True),
+    sa.Column("account_id", ID, nullable=False, index=True),
+    sa.Column("bot_id", ID, nullable=True),
+    sa.Column("instrument_id", sa.String(100), nullable=False),
+    sa.Column("side", sa.String(4), nullable=False),
+    sa.Column("order_type", sa.String(16), nullable=False),
+    sa.Column("time_in_force", sa.String(8), nullable=False),
+    sa.Column("quantity", ExactDecimal, nullable=False),
+    sa.Column("price", ExactDecimal, nullable=True),
+    sa.Column("trigger_price", ExactDecimal, nullable=True),
+    sa.Column("expire_time", UtcDateTime, nullable=True),
+    sa.Column("reduce_only", sa.Boolean, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+    sa.Column("filled_quantity", ExactDecimal, nullable=False),
+    sa.Column("avg_fill_price", ExactDecimal, nullable=True),
+    sa.Column("venue_order_ids", sa.Text, nullable=False),
+    sa.Column("pending_from", sa.Text, nullable=False),
+    sa.Column("last_reason", sa.Text, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=True),
+)
+
+fills = sa.Table(
+    "fills",
+    metadata,
+    sa.Column("venue", sa.String(32), primary_key=True),
+    sa.Column("trade_id", sa.String(128), primary_key=True),
+    sa.Column("account_id", ID, nullable=False, index=True),
+    sa.Column("client_order_id", sa.String(20), nullable=False, index=True),
+    sa.Column("instrument_id", sa.String(100), nullable=False),
+    sa.Column("side", sa.String(4), nullable=False),
+    sa.Column("quantity", ExactDecimal, nullable=False),
+    sa.Column("price", ExactDecimal, nullable=False),
+    sa.Column("fee", ExactDecimal, nullable=False),
+    sa.Column("fee_currency", sa.String(12), nullable=False),
+    sa.Column("ts", UtcDateTime, nullable=False),
+    sa.Column("bot_id", ID, nullable=True),
+)
+
+sequences = sa.Table(
+    "sequences",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)

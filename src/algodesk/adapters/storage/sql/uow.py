@@ -1,0 +1,73 @@
+"""The SQL unit of work: one connection, one transaction, the repositories on it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+import sqlalchemy as sa
+
+from algodesk.adapters.storage.sql.repositories import (
+    SqlFillRepository,
+    SqlLedgerRepository,
+    SqlOrderRepository,
+    SqlSequences,
+)
+
+__all__ = ["SqlUnitOfWork"]
+
+
+class SqlUnitOfWork:
+    """Use as ``with SqlUnitOfWork(engine) as uow: ...; uow.commit()``.
+
+    Leaving the block without :meth:`commit` rolls everything back.
+    """
+
+    orders: SqlOrderRepository
+    fills: SqlFillRepository
+    ledger: SqlLedgerRepository
+    sequences: SqlSequences
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+        self._conn: sa.Connection | None = None
+        self._tx: sa.RootTransaction | None = None
+
+    def __enter__(self) -> Self:
+        conn = self._engine.connect()
+        self._conn = conn
+        self._tx = conn.begin()
+        self.fills = SqlFillRepository(conn)
+        self.orders = SqlOrderRepository(conn, self.fills)
+        self.ledger = SqlLedgerRepository(conn)
+        self.sequences = SqlSequences(conn)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self._tx is not None and self._tx.is_active:
+                self._tx.rollback()
+        finally:
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = None
+            self._tx = None
+
+    def commit(self) -> None:
+        if self._tx is None:
+            raise RuntimeError("commit() outside a `with` block")
+        self._tx.commit()
+        assert self._conn is not None
+        self._tx = self._conn.begin()
+
+    def rollback(self) -> None:
+        if self._tx is None:
+            raise RuntimeError("rollback() outside a `with` block")
+        self._tx.rollback()
+        assert self._conn is not None
+        self._tx = self._conn.begin()

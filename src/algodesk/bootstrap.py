@@ -1,0 +1,112 @@
+"""The one place that picks concrete adapters and wires services to them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from algodesk.adapters.clock import LiveClock
+from algodesk.adapters.storage.sql.engine import (
+    DatabaseNotReadyError,
+    ensure_current,
+    head_revision,
+    make_engine,
+    migrate,
+    sqlite_url,
+)
+from algodesk.adapters.storage.sql.uow import SqlUnitOfWork
+from algodesk.config import Settings
+from algodesk.ports.clock import Clock
+from algodesk.ports.storage import UnitOfWork
+from algodesk.services.ledger import LedgerService
+
+__all__ = [
+    "DatabaseNotReadyError",
+    "Desk",
+    "database_url",
+    "init_storage",
+    "open_desk",
+    "redact_url",
+]
+
+
+class StorageUnavailableError(RuntimeError):
+    """The database could not be reached or created; the message names it without secrets."""
+
+
+def database_url(settings: Settings) -> str:
+    return settings.database_url or sqlite_url(settings.data_dir)
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password hidden, fit for logs and messages."""
+    return sa.make_url(url).render_as_string(hide_password=True)
+
+
+@dataclass
+class Desk:
+    settings: Settings
+    engine: sa.Engine
+    uow_factory: Callable[[], UnitOfWork]
+    ledger: LedgerService
+
+    @property
+    def url(self) -> str:
+        return redact_url(database_url(self.settings))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _engine(settings: Settings) -> sa.Engine:
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return make_engine(database_url(settings))
+
+
+def init_storage(settings: Settings) -> str:
+    """Create the data directory and database, run the migrations; returns the schema revision."""
+    url = redact_url(database_url(settings))
+    try:
+        engine = _engine(settings)
+    except OSError as exc:
+        raise StorageUnavailableError(f"cannot create the data directory: {exc}") from None
+    try:
+        migrate(engine)
+    except sa.exc.SQLAlchemyError as exc:
+        raise StorageUnavailableError(f"cannot initialise {url}: {_reason(exc)}") from None
+    finally:
+        engine.dispose()
+    return head_revision()
+
+
+def _reason(exc: sa.exc.SQLAlchemyError) -> str:
+    original = getattr(exc, "orig", None)
+    text = str(original if original is not None else exc).strip().splitlines()
+    return text[0] if text else exc.__class__.__name__
+
+
+def open_desk(settings: Settings, clock: Clock | None = None) -> Desk:
+    """Wire the desk on an initialised database (raises DatabaseNotReadyError otherwise)."""
+    if settings.database_url is None and not (settings.data_dir / "algodesk.db").exists():
+        raise DatabaseNotReadyError(
+            f"no algodesk database in {settings.data_dir}: run `algodesk init` first"
+        )
+    engine = _engine(settings)
+    try:
+        ensure_current(engine)
+    except sa.exc.SQLAlchemyError as exc:
+        engine.dispose()
+        url = redact_url(database_url(settings))
+        raise StorageUnavailableError(f"cannot open {url}: {_reason(exc)}") from None
+    except Exception:
+        engine.dispose()
+        raise
+
+    def uow_factory() -> UnitOfWork:
+        return SqlUnitOfWork(engine)
+
+    ledger = LedgerService(uow_factory, clock or LiveClock())
+    return Desk(settings, engine, uow_factory, ledger)

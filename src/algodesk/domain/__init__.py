@@ -1,0 +1,1 @@
+"""The pure core: values, instruments, orders, fills, the ledger. No I/O, clock or framework."""

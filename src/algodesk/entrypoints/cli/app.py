@@ -1,0 +1,158 @@
+"""The ``algodesk`` command line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from algodesk import __version__
+from algodesk.bootstrap import (
+    DatabaseNotReadyError,
+    Desk,
+    StorageUnavailableError,
+    database_url,
+    init_storage,
+    open_desk,
+    redact_url,
+)
+from algodesk.config import Settings
+from algodesk.entrypoints.cli import ledger_views
+from algodesk.services.demo import seed_demo
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="algodesk",
+    help="A self-hosted trading desk: risk-checked orders and a hash-chained ledger.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+ledger_app = typer.Typer(help="Inspect and verify the ledger.", no_args_is_help=True)
+demo_app = typer.Typer(help="The demo account shown by `make run`.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(demo_app, name="demo")
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        envvar="ALGODESK_DATA_DIR",
+        help="Directory for the SQLite database and other state "
+        "[default: $XDG_DATA_HOME/algodesk or ~/.local/share/algodesk].",
+        show_default=False,
+    ),
+]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="ALGODESK_DATABASE_URL",
+        help="A postgresql:// URL to use PostgreSQL instead of SQLite in the data directory.",
+        show_default=False,
+    ),
+]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _settings(data_dir: Path | None, database_url_opt: str | None) -> Settings:
+    values: dict[str, object] = {}
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    if database_url_opt:
+        values["database_url"] = database_url_opt
+    try:
+        return Settings(**values)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise _fail(f"invalid settings: {problems}") from None
+
+
+@contextmanager
+def _desk(data_dir: Path | None, database_url_opt: str | None) -> Iterator[Desk]:
+    settings = _settings(data_dir, database_url_opt)
+    try:
+        desk = open_desk(settings)
+    except (DatabaseNotReadyError, StorageUnavailableError) as exc:
+        raise _fail(str(exc)) from None
+    try:
+        yield desk
+    finally:
+        desk.close()
+
+
+@app.command()
+def version() -> None:
+    """Print the algodesk version."""
+    typer.echo(f"algodesk {__version__}")
+
+
+@app.command()
+def init(data_dir: DataDir = None, database_url_opt: DatabaseUrl = None) -> None:
+    """Create the data directory and the database, and run the migrations (safe to repeat)."""
+    settings = _settings(data_dir, database_url_opt)
+    url = redact_url(database_url(settings))
+    try:
+        revision = init_storage(settings)
+    except StorageUnavailableError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"algodesk initialised: {url} (schema revision {revision})")
+
+
+@ledger_app.command("verify")
+def ledger_verify(data_dir: DataDir = None, database_url_opt: DatabaseUrl = None) -> None:
+    """Check the hash chain, the balance of every entry and the FIFO booking.
+
+    Exits 1 and names the first bad entry of each account when anything is wrong.
+    """
+    with _desk(data_dir, database_url_opt) as desk:
+        report = desk.ledger.verify()
+    if report.ok:
+        typer.echo(
+            f"OK: {report.entries} entries in {report.accounts} accounts; chain, balances and "
+            "FIFO booking verified."
+        )
+        for account_id, head in sorted(report.heads.items(), key=lambda kv: kv[0].value):
+            typer.echo(f"  {account_id}: head #{head.seq} {head.hash}")
+        return
+    typer.echo(f"FAILED: {len(report.problems)} problem(s) in {report.entries} entries.")
+    for problem in report.problems:
+        typer.echo(f"  {problem}")
+    raise typer.Exit(1)
+
+
+@ledger_app.command("show")
+def ledger_show(
+    data_dir: DataDir = None,
+    database_url_opt: DatabaseUrl = None,
+    account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
+    limit: Annotated[int, typer.Option(min=0, help="Entries to list per account.")] = 20,
+) -> None:
+    """List the latest entries and each account's balances."""
+    with _desk(data_dir, database_url_opt) as desk:
+        ledger_views.show(desk.ledger, account, limit)
+
+
+@demo_app.command("seed")
+def demo_seed(data_dir: DataDir = None, database_url_opt: DatabaseUrl = None) -> None:
+    """Book the demo account's entries (a deposit, a bot allocation, three trades) once."""
+    with _desk(data_dir, database_url_opt) as desk:
+        new = seed_demo(desk.ledger, datetime.now(UTC))
+    typer.echo(f"demo account: {new} new entries" if new else "demo account: already seeded")
+
+
+def main() -> None:
+    app(prog_name="algodesk")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Ports: the interfaces (``typing.Protocol``) that services need and adapters provide."""

@@ -1,0 +1,126 @@
+"""Storage ports: repositories for orders, fills and the ledger, inside a unit of work.
+
+A unit of work is one transaction: what its repositories write becomes visible together on
+:meth:`UnitOfWork.commit`, and nothing of it on :meth:`UnitOfWork.rollback` or on leaving the
+``with`` block without a commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Protocol, Self
+
+from algodesk.domain.fills import Fill
+from algodesk.domain.identifiers import AccountId, ClientOrderId, LedgerEntryId
+from algodesk.domain.ledger.entries import LedgerEntry
+from algodesk.domain.ledger.verify import ChainHead
+from algodesk.domain.orders import Order
+
+__all__ = [
+    "ChainConflictError",
+    "DuplicateClientOrderIdError",
+    "FillRepository",
+    "LedgerRepository",
+    "OrderRepository",
+    "SequenceRepository",
+    "StorageError",
+    "UnitOfWork",
+]
+
+
+class StorageError(Exception):
+    """Base class for storage rule violations."""
+
+
+class DuplicateClientOrderIdError(StorageError):
+    """An order with this client order id exists already; ids are never reused."""
+
+
+class ChainConflictError(StorageError):
+    """An append did not follow the stored chain head (another writer, or a stale book)."""
+
+
+class OrderRepository(Protocol):
+    def add(self, order: Order) -> None:
+        """Store a new order. Raises DuplicateClientOrderIdError if the id was used before."""
+        ...
+
+    def update(self, order: Order) -> None:
+        """Store the order's current state."""
+        ...
+
+    def get(self, client_order_id: ClientOrderId) -> Order | None: ...
+
+    def list(self, account_id: AccountId | None = None, open_only: bool = False) -> list[Order]: ...
+
+
+class FillRepository(Protocol):
+    def add(self, fill: Fill) -> bool:
+        """Store a fill; False for an exact replay of a known ``(venue, trade_id)``.
+
+        Raises:
+            ConflictingFillError: the key is known with different data.
+        """
+        ...
+
+    def for_order(self, client_order_id: ClientOrderId) -> list[Fill]: ...
+
+    def list(self, account_id: AccountId | None = None) -> list[Fill]: ...
+
+
+class LedgerRepository(Protocol):
+    def append(self, entry: LedgerEntry) -> None:
+        """Append ``entry`` to its account's chain and move the recorded head.
+
+        Raises:
+            ChainConflictError: ``entry`` does not follow the stored head.
+        """
+        ...
+
+    def head(self, account_id: AccountId) -> ChainHead | None: ...
+
+    def heads(self) -> dict[AccountId, ChainHead]: ...
+
+    def entries(
+        self, account_id: AccountId | None = None, after_seq: int = 0
+    ) -> Iterator[LedgerEntry]:
+        """Entries by account, then sequence number."""
+        ...
+
+    def find(self, account_id: AccountId, entry_id: LedgerEntryId) -> LedgerEntry | None: ...
+
+    def accounts(self) -> list[AccountId]: ...
+
+
+class SequenceRepository(Protocol):
+    def next(self, name: str) -> int:
+        """The next value (from 1) of the named counter; survives restarts."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    @property
+    def orders(self) -> OrderRepository: ...
+
+    @property
+    def fills(self) -> FillRepository: ...
+
+    @property
+    def ledger(self) -> LedgerRepository: ...
+
+    @property
+    def sequences(self) -> SequenceRepository: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...

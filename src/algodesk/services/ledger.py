@@ -1,0 +1,217 @@
+"""The ledger service: books fills and cash movements into the hash-chained ledger, answers
+summaries and verifies the chain.
+
+Writes for one account must come from one writer at a time (the engine, from issue 3). The
+storage refuses an append that does not follow the stored head, so a second writer fails loudly
+instead of forking the chain; this service then reloads the account's book from storage.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+from algodesk.domain.fills import Fill
+from algodesk.domain.identifiers import AccountId, BotId, LedgerEntryId
+from algodesk.domain.instruments import Instrument
+from algodesk.domain.ledger import booking
+from algodesk.domain.ledger.booking import AccountBook
+from algodesk.domain.ledger.chain import seal
+from algodesk.domain.ledger.entries import LedgerEntry, NewEntry
+from algodesk.domain.ledger.verify import VerifyReport, verify
+from algodesk.domain.portfolio import ALL_BOTS, AllBots, BookSummary, summarize
+from algodesk.domain.values import Money
+from algodesk.ports.clock import Clock
+from algodesk.ports.storage import ChainConflictError, UnitOfWork
+
+__all__ = ["InsufficientCashError", "LedgerService", "Recorded"]
+
+
+class InsufficientCashError(ValueError):
+    """A withdrawal or allocation asked for more cash than is free."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """The entry a call produced; ``new`` is False when it was already in the ledger."""
+
+    entry: LedgerEntry
+    new: bool
+
+
+class LedgerService:
+    def __init__(self, uow_factory: Callable[[], UnitOfWork], clock: Clock) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._books: dict[AccountId, AccountBook] = {}
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def _book(self, uow: UnitOfWork, account_id: AccountId) -> AccountBook:
+        """The account's book, caught up with storage (replaying only what it has not seen)."""
+        book = self._books.get(account_id)
+        stored = uow.ledger.head(account_id)
+        stored_seq = stored.seq if stored else 0
+        if book is None or book.head_seq > stored_seq:
+            book = AccountBook(account_id)
+        if book.head_seq < stored_seq:
+            for entry in uow.ledger.entries(account_id, after_seq=book.head_seq):
+                book.replay(entry)
+        self._books[account_id] = book
+        return book
+
+    def _append(self, uow: UnitOfWork, book: AccountBook, new: NewEntry) -> LedgerEntry:
+        entry = seal(new, book.head_seq + 1, book.head_hash)
+        try:
+            uow.ledger.append(entry)
+        except ChainConflictError:
+            self._books.pop(book.account_id, None)
+            raise
+        return entry
+
+    def _commit_one(self, uow: UnitOfWork, book: AccountBook, new: NewEntry) -> Recorded:
+        known = uow.ledger.find(new.account_id, new.entry_id)
+        if known is not None:
+            return Recorded(known, new=False)
+        entry = self._append(uow, book, new)
+        uow.commit()
+        book.replay(entry)
+        return Recorded(entry, new=True)
+
+    def record_fill(self, fill: Fill, instrument: Instrument) -> Recorded:
+        """Store ``fill`` and book it; an exact replay of a known trade books nothing."""
+        with self._uow_factory() as uow:
+            book = self._book(uow, fill.account_id)
+            if not uow.fills.add(fill):
+                known = uow.ledger.find(fill.account_id, booking.fill_entry_id(fill))
+                if known is None:  # pragma: no cover - fills and entries commit together
+                    raise RuntimeError(f"fill {fill.trade_id} is stored but not booked")
+                return Recorded(known, new=False)
+            return self._commit_one(uow, book, book.fill_entry(fill, instrument))
+
+    def _entry_id(self, kind: str, key: str | None) -> LedgerEntryId:
+        return LedgerEntryId(f"{kind}:{key or uuid.uuid4().hex}")
+
+    def deposit(
+        self, account_id: AccountId, amount: Money, memo: str = "", key: str | None = None
+    ) -> Recorded:
+        """Book a deposit. ``key`` makes the call idempotent: the same key books once."""
+        with self._uow_factory() as uow:
+            book = self._book(uow, account_id)
+            new = booking.deposit(
+                account_id, self._entry_id("deposit", key), self._clock.now(), amount, memo
+            )
+            return self._commit_one(uow, book, new)
+
+    def withdraw(
+        self, account_id: AccountId, amount: Money, memo: str = "", key: str | None = None
+    ) -> Recorded:
+        """Book a withdrawal of unallocated cash; refuses to take more than is there."""
+        with self._uow_factory() as uow:
+            book = self._book(uow, account_id)
+            self._require_cash(uow, account_id, None, amount)
+            new = booking.withdrawal(
+                account_id, self._entry_id("withdrawal", key), self._clock.now(), amount, memo
+            )
+            return self._commit_one(uow, book, new)
+
+    def allocate(
+        self,
+        account_id: AccountId,
+        bot_id: BotId,
+        amount: Money,
+        memo: str = "",
+        key: str | None = None,
+    ) -> Recorded:
+        """Move cash to a bot (a negative amount returns it to the account)."""
+        with self._uow_factory() as uow:
+            book = self._book(uow, account_id)
+            if amount.amount > 0:
+                self._require_cash(uow, account_id, None, amount)
+            else:
+                self._require_cash(uow, account_id, bot_id, -amount)
+            new = booking.allocation(
+                account_id,
+                self._entry_id("allocation", key),
+                self._clock.now(),
+                bot_id,
+                amount,
+                memo,
+            )
+            return self._commit_one(uow, book, new)
+
+    def charge_fee(
+        self,
+        account_id: AccountId,
+        amount: Money,
+        memo: str,
+        bot_id: BotId | None = None,
+        key: str | None = None,
+    ) -> Recorded:
+        with self._uow_factory() as uow:
+            book = self._book(uow, account_id)
+            new = booking.fee(
+                account_id, self._entry_id("fee", key), self._clock.now(), amount, memo, bot_id
+            )
+            return self._commit_one(uow, book, new)
+
+    def adjust(
+        self,
+        account_id: AccountId,
+        amount: Money,
+        memo: str,
+        bot_id: BotId | None = None,
+        key: str | None = None,
+    ) -> Recorded:
+        """A correction: always a new entry with a reason, never an edit."""
+        with self._uow_factory() as uow:
+            book = self._book(uow, account_id)
+            new = booking.adjustment(
+                account_id,
+                self._entry_id("adjustment", key),
+                self._clock.now(),
+                amount,
+                memo,
+                bot_id,
+            )
+            return self._commit_one(uow, book, new)
+
+    def _require_cash(
+        self, uow: UnitOfWork, account_id: AccountId, bot_id: BotId | None, amount: Money
+    ) -> None:
+        cash = summarize(uow.ledger.entries(account_id), bot_id).cash
+        have = cash.get(amount.currency.code, Decimal(0))
+        if have < amount.amount:
+            whose = f"bot {bot_id}" if bot_id else f"account {account_id} (unallocated)"
+            raise InsufficientCashError(
+                f"{whose} holds {have} {amount.currency} in cash, asked for {amount}"
+            )
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def entries(self, account_id: AccountId | None = None) -> list[LedgerEntry]:
+        with self._uow_factory() as uow:
+            return list(uow.ledger.entries(account_id))
+
+    def iter_entries(self, account_id: AccountId | None = None) -> Iterator[LedgerEntry]:
+        with self._uow_factory() as uow:
+            yield from uow.ledger.entries(account_id)
+
+    def accounts(self) -> list[AccountId]:
+        with self._uow_factory() as uow:
+            return uow.ledger.accounts()
+
+    def summary(
+        self, account_id: AccountId, bot_id: BotId | AllBots | None = ALL_BOTS
+    ) -> BookSummary:
+        """Balances of an account, of one of its bots, or (``None``) of its unallocated part."""
+        with self._uow_factory() as uow:
+            return summarize(uow.ledger.entries(account_id), bot_id)
+
+    def verify(self) -> VerifyReport:
+        """Check every account's chain, balances and FIFO booking against the recorded heads."""
+        with self._uow_factory() as uow:
+            heads = uow.ledger.heads()
+            return verify(uow.ledger.entries(), heads)

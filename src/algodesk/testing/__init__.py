@@ -1,0 +1,1 @@
+"""Test doubles and helpers shipped with the package: fakes, not mocks."""
