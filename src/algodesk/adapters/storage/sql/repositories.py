@@ -190,19 +190,23 @@ class SqlLedgerRepository:
             posting_q = posting_q.where(p.account_id == account_id.value, p.seq > after_seq)
         # Two streams in the same order, merged on (account, seq); postings whose entry is gone
         # are skipped (verification reports the missing entry).
-        options = {"yield_per": _BATCH}
-        entry_rows = self._conn.execution_options(**options).execute(entry_q).mappings()
-        postings = iter(self._conn.execution_options(**options).execute(posting_q).mappings())
-        current = next(postings, None)
-        for row in entry_rows:
-            key = (row["account_id"], int(row["seq"]))
-            while current is not None and (current["account_id"], int(current["seq"])) < key:
-                current = next(postings, None)
-            mine = []
-            while current is not None and (current["account_id"], int(current["seq"])) == key:
-                mine.append(current)
-                current = next(postings, None)
-            yield codec.entry_from_row(row, mine)
+        entry_result = self._conn.execute(entry_q.execution_options(yield_per=_BATCH))
+        posting_result = self._conn.execute(posting_q.execution_options(yield_per=_BATCH))
+        try:
+            postings = iter(posting_result.mappings())
+            current = next(postings, None)
+            for row in entry_result.mappings():
+                key = (row["account_id"], int(row["seq"]))
+                while current is not None and (current["account_id"], int(current["seq"])) < key:
+                    current = next(postings, None)
+                mine = []
+                while current is not None and (current["account_id"], int(current["seq"])) == key:
+                    mine.append(current)
+                    current = next(postings, None)
+                yield codec.entry_from_row(row, mine)
+        finally:  # server-side cursors on PostgreSQL: close them even when abandoned early
+            entry_result.close()
+            posting_result.close()
 
     def find(self, account_id: AccountId, entry_id: LedgerEntryId) -> LedgerEntry | None:
         row = (

@@ -1,0 +1,212 @@
+"""The storage contract: every adapter (memory, SQLite, PostgreSQL) passes the same tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from algodesk.domain.events import OrderAccepted, OrderFilled, OrderPendingCancel, OrderSubmitted
+from algodesk.domain.fills import OrderSide
+from algodesk.domain.identifiers import AccountId, ClientOrderId, LedgerEntryId, VenueOrderId
+from algodesk.domain.ledger import booking
+from algodesk.domain.ledger.chain import GENESIS_HASH, seal
+from algodesk.domain.ledger.verify import ChainHead, verify
+from algodesk.domain.orders import ConflictingFillError, Order, OrderStatus, OrderType, TimeInForce
+from algodesk.domain.values import Currency, money, price, quantity
+from algodesk.ports.storage import ChainConflictError, DuplicateClientOrderIdError, UnitOfWork
+from tests.conftest import AAPL, ACCOUNT, T0, make_fill
+
+UowFactory = Callable[[], UnitOfWork]
+
+
+def _order(coid: str = "ORD1", **kw: object) -> Order:
+    args: dict[str, object] = {
+        "client_order_id": ClientOrderId(coid),
+        "account_id": ACCOUNT,
+        "instrument_id": AAPL.id,
+        "side": OrderSide.BUY,
+        "order_type": OrderType.LIMIT,
+        "quantity": quantity("10"),
+        "price": price("100.25"),
+        "created_at": T0,
+    }
+    args.update(kw)
+    return Order.create(**args)  # type: ignore[arg-type]
+
+
+def test_an_order_round_trips_with_its_state(uow_factory: UowFactory) -> None:
+    order = _order(time_in_force=TimeInForce.GTD, expire_time=T0 + timedelta(days=1))
+    order.apply(OrderSubmitted(client_order_id=order.client_order_id, ts=T0))
+    order.apply(
+        OrderAccepted(
+            client_order_id=order.client_order_id, ts=T0, venue_order_id=VenueOrderId("V-1")
+        )
+    )
+    fill = make_fill(1, OrderSide.BUY, "4", "100.25", coid="ORD1")
+    order.apply(OrderFilled(client_order_id=order.client_order_id, ts=fill.ts, fill=fill))
+    order.apply(OrderPendingCancel(client_order_id=order.client_order_id, ts=fill.ts))
+    with uow_factory() as uow:
+        uow.orders.add(order)
+        uow.fills.add(fill)
+        uow.commit()
+    with uow_factory() as uow:
+        back = uow.orders.get(order.client_order_id)
+    assert back is not None
+    assert back.status is OrderStatus.PENDING_CANCEL
+    assert back.pending_from == [OrderStatus.PARTIALLY_FILLED]
+    assert back.filled_quantity == quantity("4")
+    assert back.avg_fill_price == price("100.25")
+    assert back.venue_order_ids == [VenueOrderId("V-1")]
+    assert back.expire_time == T0 + timedelta(days=1)
+    assert list(back.fills) == [fill.key]
+    # The restored order still dedupes the fill it had.
+    assert (
+        back.apply(OrderFilled(client_order_id=order.client_order_id, ts=fill.ts, fill=fill))
+        is False
+    )
+
+
+def test_client_order_ids_are_never_reused(uow_factory: UowFactory) -> None:
+    with uow_factory() as uow:
+        uow.orders.add(_order())
+        uow.commit()
+    with uow_factory() as uow, pytest.raises(DuplicateClientOrderIdError, match="ORD1"):
+        uow.orders.add(_order())
+
+
+def test_open_orders_are_listed_per_account(uow_factory: UowFactory) -> None:
+    working = _order("W1")
+    working.apply(OrderSubmitted(client_order_id=working.client_order_id, ts=T0))
+    with uow_factory() as uow:
+        uow.orders.add(working)
+        uow.orders.add(_order("N1"))
+        uow.orders.add(_order("X1", account_id=AccountId("other")))
+        uow.commit()
+    with uow_factory() as uow:
+        assert [o.client_order_id.value for o in uow.orders.list(ACCOUNT)] == ["N1", "W1"]
+        assert [o.client_order_id.value for o in uow.orders.list(ACCOUNT, open_only=True)] == ["W1"]
+        assert len(uow.orders.list()) == 3
+
+
+def test_fills_are_deduplicated_by_venue_trade_id(uow_factory: UowFactory) -> None:
+    fill = make_fill(7, OrderSide.SELL, "1.5", "99.99", "0.01")
+    with uow_factory() as uow:
+        assert uow.fills.add(fill) is True
+        assert uow.fills.add(fill) is False
+        uow.commit()
+    with uow_factory() as uow:
+        with pytest.raises(ConflictingFillError, match="T7"):
+            uow.fills.add(replace(fill, quantity=quantity("2")))
+        assert uow.fills.list(ACCOUNT) == [fill]
+        assert uow.fills.for_order(fill.client_order_id) == [fill]
+
+
+def test_nothing_is_kept_without_a_commit(uow_factory: UowFactory) -> None:
+    with uow_factory() as uow:
+        uow.orders.add(_order())
+        uow.fills.add(make_fill(1))
+    with uow_factory() as uow:
+        uow.fills.add(make_fill(2))
+        uow.rollback()
+        uow.fills.add(make_fill(3))
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.orders.get(ClientOrderId("ORD1")) is None
+        assert [f.trade_id.value for f in uow.fills.list()] == ["T3"]
+
+
+def _chain(n: int, account: AccountId = ACCOUNT) -> list:
+    book = booking.AccountBook(account)
+    out = []
+    for i in range(1, n + 1):
+        new = booking.deposit(account, LedgerEntryId(f"dep:{i}"), T0, money(str(i), "USD"))
+        entry = seal(new, book.head_seq + 1, book.head_hash)
+        book.replay(entry)
+        out.append(entry)
+    return out
+
+
+def test_ledger_entries_round_trip_and_verify(uow_factory: UowFactory) -> None:
+    entries = _chain(3) + _chain(2, AccountId("acct-0"))
+    with uow_factory() as uow:
+        for e in entries:
+            uow.ledger.append(e)
+        uow.commit()
+    with uow_factory() as uow:
+        stored = list(uow.ledger.entries())
+        heads = uow.ledger.heads()
+        assert [(e.account_id.value, e.seq) for e in stored] == [
+            ("acct-0", 1),
+            ("acct-0", 2),
+            ("acct-1", 1),
+            ("acct-1", 2),
+            ("acct-1", 3),
+        ]
+        assert stored[2:] == entries[:3]
+        assert heads[ACCOUNT] == ChainHead(3, entries[2].hash)
+        assert [e.seq for e in uow.ledger.entries(ACCOUNT, after_seq=1)] == [2, 3]
+        assert uow.ledger.find(ACCOUNT, LedgerEntryId("dep:2")) == entries[1]
+        assert uow.ledger.find(ACCOUNT, LedgerEntryId("nope")) is None
+        assert uow.ledger.accounts() == [AccountId("acct-0"), ACCOUNT]
+        assert verify(stored, heads).ok
+
+
+def test_an_append_that_does_not_follow_the_head_is_refused(uow_factory: UowFactory) -> None:
+    first, second, third = _chain(3)
+    with uow_factory() as uow:
+        uow.ledger.append(first)
+        with pytest.raises(ChainConflictError):
+            uow.ledger.append(third)  # skips #2
+        uow.ledger.append(second)
+        with pytest.raises(ChainConflictError):
+            uow.ledger.append(second)  # #2 again
+        uow.commit()
+    forged = seal(
+        booking.deposit(ACCOUNT, LedgerEntryId("dep:x"), T0, money("1", "USD")), 3, GENESIS_HASH
+    )
+    with uow_factory() as uow, pytest.raises(ChainConflictError):
+        uow.ledger.append(forged)  # right number, wrong previous hash
+
+
+@pytest.mark.parametrize(
+    "amount",
+    ["0.3", "0.00000001", "123456789012345678.123456789", "-0.1", "1E+3", "0.10"],
+)
+def test_money_round_trips_exactly(uow_factory: UowFactory, amount: str) -> None:
+    value = Decimal("0.1") + Decimal("0.2") if amount == "0.3" else Decimal(amount)
+    fill = make_fill(1, OrderSide.BUY, "0.00000001", "65000.12345678", fee=str(abs(value)))
+    with uow_factory() as uow:
+        uow.fills.add(fill)
+        entry = seal(
+            booking.adjustment(
+                ACCOUNT, LedgerEntryId("adj"), T0, money(value, Currency("USD")), "test"
+            ),
+            1,
+            GENESIS_HASH,
+        )
+        uow.ledger.append(entry)
+        uow.commit()
+    with uow_factory() as uow:
+        back = uow.fills.list()[0]
+        (stored,) = list(uow.ledger.entries())
+    assert back.quantity.value == Decimal("0.00000001")
+    assert back.price.value == Decimal("65000.12345678")
+    assert back.fee.amount == abs(value)
+    assert stored.postings[0].amount == value
+    assert verify([stored]).ok  # the hash still matches after the round trip
+
+
+def test_sequences_count_from_one_and_persist(uow_factory: UowFactory) -> None:
+    with uow_factory() as uow:
+        assert [
+            uow.sequences.next("SMA"),
+            uow.sequences.next("SMA"),
+            uow.sequences.next("RSI"),
+        ] == [1, 2, 1]
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.sequences.next("SMA") == 3
