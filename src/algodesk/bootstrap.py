@@ -108,5 +108,8 @@ def open_desk(settings: Settings, clock: Clock | None = None) -> Desk:
     def uow_factory() -> UnitOfWork:
         return SqlUnitOfWork(engine)
 
-    ledger = LedgerService(uow_factory, clock or LiveClock())
+    def snapshot_factory() -> UnitOfWork:
+        return SqlUnitOfWork(engine, snapshot=True)
+
+    ledger = LedgerService(uow_factory, clock or LiveClock(), snapshot_factory)
     return Desk(settings, engine, uow_factory, ledger)

@@ -8,7 +8,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 
+from algodesk.adapters.storage.sql.uow import SqlUnitOfWork
 from algodesk.domain.events import OrderAccepted, OrderFilled, OrderPendingCancel, OrderSubmitted
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import AccountId, ClientOrderId, LedgerEntryId, VenueOrderId
@@ -210,3 +212,30 @@ def test_sequences_count_from_one_and_persist(uow_factory: UowFactory) -> None:
         uow.commit()
     with uow_factory() as uow:
         assert uow.sequences.next("SMA") == 3
+
+
+def test_a_snapshot_unit_sees_one_instant(migrated_engine: sa.Engine) -> None:
+    """Verification reads heads, then entries: an append committed in between must not show."""
+    first, second = _chain(2)
+    with SqlUnitOfWork(migrated_engine) as uow:
+        uow.ledger.append(first)
+        uow.commit()
+    with SqlUnitOfWork(migrated_engine, snapshot=True) as snap:
+        heads = snap.ledger.heads()
+        with SqlUnitOfWork(migrated_engine) as writer:
+            writer.ledger.append(second)
+            writer.commit()
+        assert verify(list(snap.ledger.entries()), heads).ok
+    with SqlUnitOfWork(migrated_engine, snapshot=True) as later:
+        assert later.ledger.head(ACCOUNT) == ChainHead(2, second.hash)
+
+
+def test_a_failed_first_append_leaves_no_head_behind(migrated_engine: sa.Engine) -> None:
+    """A unit that starts an account's chain and is not committed leaves nothing behind."""
+    (first,) = _chain(1)
+    with SqlUnitOfWork(migrated_engine) as uow:
+        uow.ledger.append(first)
+    with SqlUnitOfWork(migrated_engine) as uow:
+        assert uow.ledger.head(ACCOUNT) is None
+        uow.ledger.append(first)
+        uow.commit()

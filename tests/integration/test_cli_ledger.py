@@ -254,3 +254,39 @@ def test_the_installed_command_runs(tmp_path: Path) -> None:
     )
     assert init.returncode == 0, init.stderr
     assert "schema revision 0001" in init.stdout
+
+
+def _head(url: str) -> str:
+    out = cli("ledger", "verify", "--database-url", url)[1]
+    line = next(line for line in out.splitlines() if "demo: head #" in line)
+    seq, digest = line.split("#", 1)[1].split()
+    return f"demo={seq}:{digest[:16]}"
+
+
+def test_a_rewound_ledger_is_found_against_a_head_kept_outside(
+    seeded: str, raw: sa.Connection
+) -> None:
+    """An intruder removes the last trade and rewinds the recorded head with it: only a head
+    the trader kept elsewhere can tell."""
+    anchor = _head(seeded)
+    assert cli("ledger", "verify", "--database-url", seeded, "--expect-head", anchor)[0] == 0
+    previous = raw.execute(
+        sa.text("SELECT hash FROM ledger_entries WHERE account_id = 'demo' AND seq = 4")
+    ).scalar_one()
+    raw.execute(sa.text("DELETE FROM ledger_postings WHERE account_id = 'demo' AND seq = 5"))
+    raw.execute(sa.text("DELETE FROM ledger_entries WHERE account_id = 'demo' AND seq = 5"))
+    raw.execute(
+        sa.text("UPDATE ledger_heads SET seq = 4, hash = :h WHERE account_id = 'demo'"),
+        {"h": previous},
+    )
+    raw.commit()
+    assert cli("ledger", "verify", "--database-url", seeded)[0] == 0  # consistent inside the DB
+    code, out = cli("ledger", "verify", "--database-url", seeded, "--expect-head", anchor)
+    assert code == 1
+    assert "entry demo #5: ANCHOR_MISSING: you recorded entry #5, the ledger ends at #4" in out
+
+
+def test_a_malformed_expected_head_is_a_clear_error(seeded: str) -> None:
+    code, out = cli("ledger", "verify", "--database-url", seeded, "--expect-head", "demo=5")
+    assert code == 2
+    assert "expected ACCOUNT=SEQ:HASH" in out

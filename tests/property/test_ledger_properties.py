@@ -66,7 +66,8 @@ def test_booking_random_fills_keeps_every_ledger_invariant(
     ledger = LedgerService(lambda: InMemoryUnitOfWork(store), FixedClock())
     ledger.deposit(ACCOUNT, money("1000000", USD), key="start")
 
-    per_instrument: dict[int, list[tuple[OrderSide, int, Decimal, Decimal]]] = {0: [], 1: []}
+    # FIFO books are per (instrument, bot): each bot closes only its own lots.
+    per_book: dict[tuple[int, int], list[tuple[OrderSide, int, Decimal, Decimal]]] = {}
     cash = Decimal(1_000_000)
     position = {0: 0, 1: 0}
     fees = Decimal(0)
@@ -76,7 +77,7 @@ def test_booking_random_fills_keeps_every_ledger_invariant(
         fee = Decimal(fee_cents) / 100
         fill = make_fill(n, side, str(qty), str(px), str(fee), instrument=inst.id, bot=BOTS[b])
         assert ledger.record_fill(fill, inst).new
-        per_instrument[i].append((side, qty, px, inst.multiplier))
+        per_book.setdefault((i, b), []).append((side, qty, px, inst.multiplier))
         gross = qty * px * inst.multiplier
         cash += -gross if side is OrderSide.BUY else gross
         cash -= fee
@@ -89,7 +90,7 @@ def test_booking_random_fills_keeps_every_ledger_invariant(
     assert verify(entries).ok
 
     summary = ledger.summary(ACCOUNT)
-    expected_realized = sum((brute_force_realized(f) for f in per_instrument.values()), Decimal(0))
+    expected_realized = sum((brute_force_realized(f) for f in per_book.values()), Decimal(0))
     assert summary.realized.get("USD", Decimal(0)) == expected_realized
     assert summary.fees.get("USD", Decimal(0)) == fees
     assert summary.realized_net("USD") == expected_realized - fees

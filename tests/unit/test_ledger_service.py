@@ -111,3 +111,36 @@ def test_summary_of_a_short_position(ledger: LedgerService) -> None:
     marks = {AAPL.id: Decimal(45)}
     assert summary.unrealized(marks) == {"USD": Decimal(50)}
     assert summary.equity(marks) == {"USD": Decimal(10000 + 500 - 1 - 450)}
+
+
+def test_each_bot_closes_only_its_own_lots(ledger: LedgerService) -> None:
+    beta = BotId("beta")
+    ledger.deposit(ACCOUNT, money("10000", USD))
+    ledger.record_fill(make_fill(1, OrderSide.BUY, "10", "100", bot=BOT), AAPL)
+    ledger.record_fill(make_fill(2, OrderSide.SELL, "10", "110", bot=beta), AAPL)
+    marks = {AAPL.id: Decimal(110)}
+    alpha_view, beta_view = ledger.summary(ACCOUNT, BOT), ledger.summary(ACCOUNT, beta)
+    assert alpha_view.realized == {}
+    assert alpha_view.unrealized(marks) == {"USD": Decimal(100)}
+    assert beta_view.realized == {}
+    assert beta_view.open_positions[0].average_price == Decimal(110)
+    assert beta_view.unrealized(marks) == {"USD": Decimal(0)}
+    account = ledger.summary(ACCOUNT)
+    assert account.open_positions == []  # net flat at the broker
+    assert account.equity(marks) == {"USD": Decimal(10100)}
+
+
+def test_fills_at_computed_average_prices_balance_exactly(ledger: LedgerService) -> None:
+    from algodesk.domain.fills import Fill
+    from algodesk.domain.values import Price
+
+    third = Decimal(100) / Decimal(3)  # 28 significant digits, as an adapter's average might be
+    buy = make_fill(1, OrderSide.BUY, "1.5", "1")
+    sell = make_fill(2, OrderSide.SELL, "0.7", "1")
+    ledger.record_fill(Fill(**{**_fields(buy), "price": Price(third)}), AAPL)
+    ledger.record_fill(Fill(**{**_fields(sell), "price": Price(Decimal(200) / Decimal(7))}), AAPL)
+    assert ledger.verify().ok
+
+
+def _fields(fill: object) -> dict[str, object]:
+    return {name: getattr(fill, name) for name in fill.__dataclass_fields__}  # type: ignore[attr-defined]

@@ -54,11 +54,11 @@ ACCEPTED         -         -         -         REJECTED  TRIGGERED P_UPDATE  P_C
 TRIGGERED        -         -         -         REJECTED  -         P_UPDATE  P_CANCEL  TRIGGERED -         -         CANCELED  EXPIRED   PARTIAL   FILLED
 PARTIALLY_FILLED -         -         -         -         -         P_UPDATE  P_CANCEL  PARTIAL   =         =         CANCELED  EXPIRED   PARTIAL   FILLED
 FILLED           -         -         -         -         -         -         -         -         =         =         -         -         -         -
-PENDING_UPDATE   -         -         ACCEPTED  REJECTED  TRIGGERED P_UPDATE  P_CANCEL  <         <         -         CANCELED  EXPIRED   PARTIAL   FILLED
-PENDING_CANCEL   -         -         -         REJECTED  -         -         P_CANCEL  -         =         <         CANCELED  EXPIRED   PARTIAL   FILLED
+PENDING_UPDATE   -         -         P_UPDATE  REJECTED  P_UPDATE  P_UPDATE  P_CANCEL  <         <         -         CANCELED  EXPIRED   PARTIAL   FILLED
+PENDING_CANCEL   -         -         P_CANCEL  REJECTED  P_CANCEL  -         P_CANCEL  P_CANCEL  =         <         CANCELED  EXPIRED   PARTIAL   FILLED
 CANCELED         -         -         -         -         -         -         -         -         =         =         -         -         CANCELED  FILLED
-REJECTED         -         -         -         -         -         -         -         -         -         -         -         -         -         -
-EXPIRED          -         -         -         -         -         -         -         -         =         =         -         -         -         -
+REJECTED         -         -         -         -         -         -         -         -         -         -         -         -         REJECTED  FILLED
+EXPIRED          -         -         -         -         -         -         -         -         =         =         -         -         EXPIRED   FILLED
 """
 
 ALIASES = {
@@ -195,6 +195,42 @@ def test_a_fill_after_a_cancel_is_booked_and_can_complete_the_order() -> None:
     order.apply(_fill(order, Decimal(5)))
     assert order.status is OrderStatus.FILLED
     assert order.filled_quantity == order.quantity
+
+
+def test_a_late_acceptance_during_a_pending_cancel_is_remembered() -> None:
+    order = order_in(OrderStatus.SUBMITTED)
+    order.apply(EVENTS["PendCxl"](order))
+    order.apply(EVENTS["Accepted"](order))
+    assert order.status is OrderStatus.PENDING_CANCEL
+    assert order.venue_order_id == VenueOrderId("V1")
+    order.apply(EVENTS["CxlRej"](order))
+    assert order.status is OrderStatus.ACCEPTED
+
+
+def test_a_trigger_during_a_pending_modify_is_where_a_rejected_modify_returns() -> None:
+    order = order_in(OrderStatus.ACCEPTED)
+    order.apply(EVENTS["PendUpd"](order))
+    order.apply(EVENTS["Triggered"](order))
+    order.apply(EVENTS["ModRej"](order))
+    assert order.status is OrderStatus.TRIGGERED
+
+
+def test_a_modify_confirmed_while_a_cancel_is_pending_applies_its_terms() -> None:
+    order = order_in(OrderStatus.ACCEPTED)
+    order.apply(EVENTS["PendUpd"](order))
+    order.apply(EVENTS["PendCxl"](order))
+    order.apply(EVENTS["Updated"](order))
+    assert order.status is OrderStatus.PENDING_CANCEL
+    assert order.price == Price(Decimal("99.5"))
+    order.apply(EVENTS["CxlRej"](order))
+    assert order.status is OrderStatus.ACCEPTED
+
+
+def test_a_late_fill_after_expiry_is_booked() -> None:
+    order = order_in(OrderStatus.EXPIRED)
+    order.apply(_fill(order, Decimal(2)))
+    assert order.status is OrderStatus.EXPIRED
+    assert order.filled_quantity == Quantity(Decimal(2))
 
 
 def test_a_failed_cancel_returns_to_the_state_before_it() -> None:

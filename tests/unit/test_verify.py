@@ -77,3 +77,13 @@ def test_problems_in_one_account_do_not_hide_another() -> None:
     report = verify([a, b, *moved])
     assert [(p.account_id, p.code) for p in report.problems] == [(other, "CHAIN_BROKEN")]
     assert str(report.problems[0]).startswith("entry acct-2 #2 (d2): CHAIN_BROKEN")
+
+
+def test_an_anchor_catches_a_chain_rewritten_with_its_head() -> None:
+    original = chain(3)
+    anchor = {ACCOUNT: ChainHead(2, original[1].hash[:16])}
+    assert verify(original, {ACCOUNT: ChainHead(3, original[2].hash)}, anchor).ok
+    rewritten = chain(2)
+    rewritten[1] = rehash(replace(rewritten[1], entry_id=LedgerEntryId("other")))
+    (problem,) = verify(rewritten, None, anchor).problems
+    assert (problem.seq, problem.code) == (2, "ANCHOR_MISMATCH")

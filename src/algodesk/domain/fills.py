@@ -69,11 +69,18 @@ class Fill:
         return (self.venue, self.trade_id)
 
     def same_execution(self, other: Fill) -> bool:
-        """True when ``other`` reports the very same execution (an exact replay)."""
+        """True when ``other`` reports the very same execution (an exact replay).
+
+        The time stamp may differ between reports of one execution; nothing else may.
+        """
         return (
             self.key == other.key
+            and self.account_id == other.account_id
             and self.client_order_id == other.client_order_id
+            and self.instrument_id == other.instrument_id
             and self.side == other.side
             and self.quantity == other.quantity
             and self.price == other.price
+            and self.fee == other.fee
+            and self.bot_id == other.bot_id
         )

@@ -70,17 +70,19 @@ class Instrument:
     base_currency: Currency | None = None
 
     def __post_init__(self) -> None:
+        # Numbers may be given as Decimal, int or str; they are kept as Decimal. Floats raise.
         for name in ("tick_size", "lot_size", "multiplier"):
-            value = getattr(self, name)
-            to_decimal(value)  # refuses floats
+            value = to_decimal(getattr(self, name))
             if value <= 0:
                 raise ValueError(f"{self.id}: expected {name} > 0, was {value}")
+            object.__setattr__(self, name, value)
         for name in ("min_quantity", "max_quantity", "freeze_quantity", "strike"):
-            value = getattr(self, name)
-            if value is not None:
-                to_decimal(value)
+            raw = getattr(self, name)
+            if raw is not None:
+                value = to_decimal(raw)
                 if value <= 0:
                     raise ValueError(f"{self.id}: expected {name} > 0, was {value}")
+                object.__setattr__(self, name, value)
         if self.asset_class in _DERIVATIVES:
             if not self.underlying:
                 raise ValueError(f"{self.id}: a {self.asset_class} needs an underlying")

@@ -9,10 +9,14 @@ Rules beyond the table (from ``execution-rules.md`` §b):
 * A fill whose ``(venue, trade_id)`` was seen before is dropped when it reports the same
   execution, and raises :class:`ConflictingFillError` when it reports different data.
 * A fill that would exceed the order quantity raises :class:`OverfillError`.
-* A fill that arrives after a cancel is booked: the order becomes FILLED when nothing is left,
-  otherwise it stays CANCELED with the larger filled quantity.
+* A fill that arrives after a cancel, an expiry or a rejection is booked (the money moved): the
+  order becomes FILLED when nothing is left, otherwise it keeps its terminal state with the
+  larger filled quantity. The engine alerts on such late fills.
 * A rejected modify or cancel returns the order to the state it was in before the request.
   When the order has moved on meanwhile (a fill raced the cancel), the rejection changes nothing.
+* Venue messages race our requests. While a modify or cancel is pending, a late acceptance or
+  trigger of the order changes the state the order returns to, not the pending state; a modify
+  confirmed while a cancel is pending applies the new terms and the cancel stays pending.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ from algodesk.domain.identifiers import (
     Venue,
     VenueOrderId,
 )
-from algodesk.domain.values import Price, Quantity
+from algodesk.domain.values import Price, Quantity, rounded
 
 __all__ = [
     "TRANSITIONS",
@@ -117,11 +121,11 @@ _PENDING: Final = frozenset({S.PENDING_UPDATE, S.PENDING_CANCEL})
 TRANSITIONS: Final[Mapping[type[OrderEvent], frozenset[OrderStatus]]] = {
     OrderDenied: frozenset({S.INITIALIZED}),
     OrderSubmitted: frozenset({S.INITIALIZED}),
-    OrderAccepted: frozenset({S.SUBMITTED, S.PENDING_UPDATE}),
+    OrderAccepted: frozenset({S.SUBMITTED, S.PENDING_UPDATE, S.PENDING_CANCEL}),
     OrderRejected: frozenset(
         {S.SUBMITTED, S.ACCEPTED, S.TRIGGERED, S.PENDING_UPDATE, S.PENDING_CANCEL}
     ),
-    OrderTriggered: frozenset({S.ACCEPTED, S.PENDING_UPDATE}),
+    OrderTriggered: frozenset({S.ACCEPTED, S.PENDING_UPDATE, S.PENDING_CANCEL}),
     OrderPendingUpdate: frozenset(
         {S.SUBMITTED, S.ACCEPTED, S.TRIGGERED, S.PARTIALLY_FILLED, S.PENDING_UPDATE}
     ),
@@ -135,7 +139,9 @@ TRANSITIONS: Final[Mapping[type[OrderEvent], frozenset[OrderStatus]]] = {
             S.PENDING_CANCEL,
         }
     ),
-    OrderUpdated: frozenset({S.ACCEPTED, S.TRIGGERED, S.PARTIALLY_FILLED, S.PENDING_UPDATE}),
+    OrderUpdated: frozenset(
+        {S.ACCEPTED, S.TRIGGERED, S.PARTIALLY_FILLED, S.PENDING_UPDATE, S.PENDING_CANCEL}
+    ),
     # A rejected request restores the earlier state from PENDING_*; in the states a race can have
     # moved the order to meanwhile, it is recorded and changes nothing.
     OrderModifyRejected: frozenset(
@@ -166,6 +172,8 @@ TRANSITIONS: Final[Mapping[type[OrderEvent], frozenset[OrderStatus]]] = {
             S.PENDING_UPDATE,
             S.PENDING_CANCEL,
             S.CANCELED,
+            S.EXPIRED,
+            S.REJECTED,
         }
     ),
 }
@@ -343,6 +351,10 @@ class Order:
             self._reject_request(S.PENDING_CANCEL, event.reason)
         elif isinstance(event, OrderUpdated):
             self._apply_update(event)
+        elif isinstance(event, OrderAccepted | OrderTriggered) and self.status in _PENDING:
+            if isinstance(event, OrderAccepted):
+                self._add_venue_order_id(event.venue_order_id)
+            self._set_live_state(S.ACCEPTED if isinstance(event, OrderAccepted) else S.TRIGGERED)
         else:
             if isinstance(event, OrderAccepted):
                 self._add_venue_order_id(event.venue_order_id)
@@ -360,6 +372,12 @@ class Order:
         else:  # the order moved on (a fill raced the request): forget the request only
             self.pending_from = [s for s in self.pending_from if s != pending]
 
+    def _set_live_state(self, live: OrderStatus) -> None:
+        """A pending order's venue state moved on: return there when the request is rejected."""
+        if live is S.ACCEPTED and S.TRIGGERED in self.pending_from:
+            return  # a late acceptance does not undo a trigger
+        self.pending_from = [s if s in _PENDING else live for s in self.pending_from]
+
     def _apply_update(self, event: OrderUpdated) -> None:
         new_qty = event.quantity or self.quantity
         if new_qty <= self.filled_quantity:
@@ -376,6 +394,8 @@ class Order:
             self._add_venue_order_id(event.venue_order_id)
         if self.status == S.PENDING_UPDATE:
             self.status = self.pending_from.pop() if self.pending_from else S.ACCEPTED
+        else:  # confirmed while a cancel is pending: the modify is no longer outstanding
+            self.pending_from = [s for s in self.pending_from if s != S.PENDING_UPDATE]
 
     def _add_venue_order_id(self, voi: VenueOrderId) -> None:
         if voi not in self.venue_order_ids:
@@ -409,12 +429,15 @@ class Order:
                 f"{self.quantity}"
             )
         previous = self.avg_fill_price.value if self.avg_fill_price else Decimal(0)
-        weighted = previous * self.filled_quantity.value + fill.price.value * fill.quantity.value
-        self.avg_fill_price = Price(weighted / total.value)
+        with rounded():  # an average is a ratio: 34 significant digits
+            weighted = (
+                previous * self.filled_quantity.value + fill.price.value * fill.quantity.value
+            )
+            self.avg_fill_price = Price(weighted / total.value)
         self.filled_quantity = total
         self.fills[fill.key] = fill
         self.pending_from.clear()
         if total == self.quantity:
             self.status = S.FILLED
-        elif self.status != S.CANCELED:
+        elif self.status not in (S.CANCELED, S.EXPIRED, S.REJECTED):
             self.status = S.PARTIALLY_FILLED

@@ -19,6 +19,7 @@ from algodesk.domain.ledger.entries import (
     LedgerEntry,
     position_book,
 )
+from algodesk.domain.values import exact, rounded
 
 __all__ = ["ALL_BOTS", "AllBots", "BookSummary", "MissingMarkError", "PositionView", "summarize"]
 
@@ -50,13 +51,17 @@ class PositionView:
 
     @property
     def average_price(self) -> Decimal | None:
+        """Cost per unit of the open lots (a ratio, rounded to 34 digits)."""
         if self.quantity.is_zero():
             return None
-        return self.cost / (self.quantity * self.multiplier)
+        with rounded():
+            return self.cost / (self.quantity * self.multiplier)
 
+    @exact()
     def market_value(self, mark: Decimal) -> Decimal:
         return self.quantity * mark * self.multiplier
 
+    @exact()
     def unrealized(self, mark: Decimal) -> Decimal:
         return self.market_value(mark) - self.cost
 
@@ -86,6 +91,7 @@ class BookSummary:
     def open_positions(self) -> list[PositionView]:
         return [p for p in self.positions.values() if not p.quantity.is_zero()]
 
+    @exact()
     def realized_net(self, ccy: str) -> Decimal:
         return self.realized.get(ccy, _ZERO) - self.fees.get(ccy, _ZERO)
 
@@ -95,12 +101,20 @@ class BookSummary:
         except KeyError:
             raise MissingMarkError(f"no mark for open position {pos.instrument_id}") from None
 
+    @exact()
     def unrealized(self, marks: Mapping[InstrumentId, Decimal]) -> dict[str, Decimal]:
+        """P&L of the open lots at ``marks``. An instrument that is net flat across bots but
+        still has lots in them (one bot long, another short) contributes their locked-in P&L,
+        which needs no mark."""
         out: dict[str, Decimal] = {}
-        for pos in self.open_positions:
-            _add(out, pos.currency, pos.unrealized(self._mark(pos, marks)))
+        for pos in self.positions.values():
+            if not pos.quantity.is_zero():
+                _add(out, pos.currency, pos.unrealized(self._mark(pos, marks)))
+            elif not pos.cost.is_zero():
+                _add(out, pos.currency, -pos.cost)
         return out
 
+    @exact()
     def equity(self, marks: Mapping[InstrumentId, Decimal]) -> dict[str, Decimal]:
         """Cash plus every open position at its mark, per currency."""
         out = dict(self.cash)
@@ -113,6 +127,7 @@ class BookSummary:
         return {i: p.last_price for i, p in self.positions.items()}
 
 
+@exact()
 def summarize(
     entries: Iterable[LedgerEntry], bot: BotId | AllBots | None = ALL_BOTS
 ) -> BookSummary:

@@ -8,33 +8,81 @@ Arithmetic between different currencies raises :class:`CurrencyMismatchError`.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Final
+from decimal import (
+    ROUND_DOWN,
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
+from typing import Any, Final
 
 __all__ = [
+    "EXACT_CONTEXT",
     "ZERO",
     "Currency",
     "CurrencyMismatchError",
     "DecimalLike",
+    "InexactArithmeticError",
     "Money",
     "Price",
     "Quantity",
     "canonical_decimal",
+    "exact",
     "money",
     "price",
     "quantity",
     "round_to_increment",
+    "rounded",
     "to_decimal",
 ]
 
 ZERO: Final = Decimal(0)
+
+#: The arithmetic context of money: 100 significant digits, and any rounding raises instead of
+#: happening silently (Python's default context rounds to 28 digits without a word).
+EXACT_CONTEXT: Final = Context(
+    prec=100, traps=[Inexact, InvalidOperation, DivisionByZero, Overflow]
+)
+
+
+class InexactArithmeticError(ArithmeticError):
+    """A money calculation would have had to round."""
+
+
+@contextmanager
+def exact() -> Iterator[None]:
+    """Run the block's Decimal arithmetic in :data:`EXACT_CONTEXT`."""
+    with localcontext(EXACT_CONTEXT):
+        try:
+            yield
+        except Inexact:
+            raise InexactArithmeticError(
+                "a money calculation needs more than 100 significant digits and would round"
+            ) from None
+
 
 DecimalLike = Decimal | int | str
 
 
 class CurrencyMismatchError(ValueError):
     """Two amounts in different currencies were combined."""
+
+
+#: For figures that are ratios (average prices): 34 significant digits, rounded half-even.
+_ROUNDED = Context(prec=34, rounding=ROUND_HALF_EVEN)
+
+
+def rounded() -> Any:
+    """A context for ratios such as average prices, which cannot be exact (34 digits)."""
+    return localcontext(_ROUNDED)
 
 
 def to_decimal(value: object) -> Decimal:
@@ -73,7 +121,10 @@ def canonical_decimal(value: Decimal) -> str:
     """
     if value.is_zero():
         return "0"
-    return format(value.normalize(), "f")
+    text = format(value, "f")  # exact: 'f' without a precision never rounds
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
 
 
 def round_to_increment(
@@ -82,12 +133,19 @@ def round_to_increment(
     """Round ``value`` to a whole multiple of ``increment`` (a tick size, a lot, a step)."""
     if increment <= 0:
         raise ValueError(f"expected a positive increment, was {increment}")
-    units = (value / increment).to_integral_value(rounding=rounding)
-    return units * increment
+    with exact():
+        try:
+            units = (value / increment).to_integral_value(rounding=rounding)
+        except Inexact:  # the quotient has more digits than the context: round it first
+            with localcontext(EXACT_CONTEXT) as ctx:
+                ctx.traps[Inexact] = False
+                units = (value / increment).to_integral_value(rounding=rounding)
+        return units * increment
 
 
 def _is_multiple(value: Decimal, increment: Decimal) -> bool:
-    return (value % increment).is_zero()
+    with exact():
+        return (value % increment).is_zero()
 
 
 _CURRENCY_CODE = re.compile(r"^[A-Z0-9]{2,12}$")
@@ -148,16 +206,19 @@ class Money:
         return other
 
     def __add__(self, other: Money) -> Money:
-        return Money(self.amount + self._same(other, "add").amount, self.currency)
+        with exact():
+            return Money(self.amount + self._same(other, "add").amount, self.currency)
 
     def __sub__(self, other: Money) -> Money:
-        return Money(self.amount - self._same(other, "subtract").amount, self.currency)
+        with exact():
+            return Money(self.amount - self._same(other, "subtract").amount, self.currency)
 
     def __neg__(self) -> Money:
-        return Money(-self.amount, self.currency)
+        return Money(self.amount.copy_negate(), self.currency)
 
     def __mul__(self, factor: Decimal | int) -> Money:
-        return Money(self.amount * _factor(factor), self.currency)
+        with exact():
+            return Money(self.amount * _factor(factor), self.currency)
 
     __rmul__ = __mul__
 
@@ -213,12 +274,14 @@ class Quantity:
     def __add__(self, other: Quantity) -> Quantity:
         if not isinstance(other, Quantity):
             raise TypeError(f"cannot add Quantity and {type(other).__name__}")
-        return Quantity(self.value + other.value)
+        with exact():
+            return Quantity(self.value + other.value)
 
     def __sub__(self, other: Quantity) -> Quantity:
         if not isinstance(other, Quantity):
             raise TypeError(f"cannot subtract {type(other).__name__} from Quantity")
-        return Quantity(self.value - other.value)
+        with exact():
+            return Quantity(self.value - other.value)
 
     def is_zero(self) -> bool:
         return self.value.is_zero()

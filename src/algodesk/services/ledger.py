@@ -9,7 +9,7 @@ instead of forking the chain; this service then reloads the account's book from 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -20,7 +20,7 @@ from algodesk.domain.ledger import booking
 from algodesk.domain.ledger.booking import AccountBook
 from algodesk.domain.ledger.chain import seal
 from algodesk.domain.ledger.entries import LedgerEntry, NewEntry
-from algodesk.domain.ledger.verify import VerifyReport, verify
+from algodesk.domain.ledger.verify import ChainHead, VerifyReport, verify
 from algodesk.domain.portfolio import ALL_BOTS, AllBots, BookSummary, summarize
 from algodesk.domain.values import Money
 from algodesk.ports.clock import Clock
@@ -42,8 +42,16 @@ class Recorded:
 
 
 class LedgerService:
-    def __init__(self, uow_factory: Callable[[], UnitOfWork], clock: Clock) -> None:
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        clock: Clock,
+        snapshot_factory: Callable[[], UnitOfWork] | None = None,
+    ) -> None:
+        """``snapshot_factory`` makes read-only units that see one instant of the database
+        (for verification while the desk is trading); by default ``uow_factory``."""
         self._uow_factory = uow_factory
+        self._snapshot_factory = snapshot_factory or uow_factory
         self._clock = clock
         self._books: dict[AccountId, AccountBook] = {}
 
@@ -210,8 +218,9 @@ class LedgerService:
         with self._uow_factory() as uow:
             return summarize(uow.ledger.entries(account_id), bot_id)
 
-    def verify(self) -> VerifyReport:
-        """Check every account's chain, balances and FIFO booking against the recorded heads."""
-        with self._uow_factory() as uow:
+    def verify(self, anchors: Mapping[AccountId, ChainHead] | None = None) -> VerifyReport:
+        """Check every account's chain, balances and FIFO booking against the recorded heads
+        and against ``anchors``: heads the user kept outside the database."""
+        with self._snapshot_factory() as uow:
             heads = uow.ledger.heads()
-            return verify(uow.ledger.entries(), heads)
+            return verify(uow.ledger.entries(), heads, anchors)

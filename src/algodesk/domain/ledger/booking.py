@@ -28,7 +28,7 @@ from algodesk.domain.ledger.entries import (
     position_book,
 )
 from algodesk.domain.ledger.fifo import FifoBook
-from algodesk.domain.values import Currency, Money, canonical_decimal
+from algodesk.domain.values import Currency, Money, canonical_decimal, exact
 
 __all__ = [
     "AccountBook",
@@ -68,7 +68,16 @@ class FillTerms:
             self.fee_currency = Currency(details["fee_currency"])
         except (KeyError, ValueError, ArithmeticError) as exc:
             raise ValueError(f"fill details are incomplete or malformed: {exc!r}") from None
+        numbers = (self.quantity, self.price, self.multiplier, self.fee)
+        if not all(n.is_finite() for n in numbers):
+            raise ValueError("fill details hold a number that is not finite")
+        if self.quantity <= 0 or self.multiplier <= 0 or self.fee < 0:
+            raise ValueError(
+                f"fill details out of range: quantity {self.quantity}, multiplier "
+                f"{self.multiplier}, fee {self.fee}"
+            )
 
+    @exact()
     def postings(self, lots: FifoBook, bot_id: BotId | None) -> tuple[Posting, ...]:
         """The postings of this fill against ``lots`` (which it changes)."""
         booking = lots.apply(self.side, self.quantity, self.price)
@@ -95,19 +104,30 @@ def fill_entry_id(fill: Fill) -> LedgerEntryId:
     return LedgerEntryId(f"fill:{fill.venue}:{fill.trade_id}")
 
 
+LotKey = tuple[BotId | None, InstrumentId]
+
+
 class AccountBook:
-    """One account's FIFO lots and chain head, rebuilt by replaying its entries in order."""
+    """One account's FIFO lots and chain head, rebuilt by replaying its entries in order.
+
+    Lots are kept per (bot, instrument) within the account: each bot's trades close its own
+    lots, so a bot's realized P&L and open position are its own. Fills without a bot form the
+    account's own book. With one bot per instrument (or none) this is FIFO per
+    (account, instrument).
+    """
 
     def __init__(self, account_id: AccountId) -> None:
         self.account_id = account_id
-        self.lots: dict[InstrumentId, FifoBook] = {}
+        self.lots: dict[LotKey, FifoBook] = {}
         self.head_seq = 0
         self.head_hash = GENESIS_HASH
 
-    def lots_for(self, instrument_id: InstrumentId, multiplier: Decimal) -> FifoBook:
-        book = self.lots.get(instrument_id)
+    def lots_for(
+        self, bot_id: BotId | None, instrument_id: InstrumentId, multiplier: Decimal
+    ) -> FifoBook:
+        book = self.lots.get((bot_id, instrument_id))
         if book is None:
-            book = self.lots[instrument_id] = FifoBook(multiplier)
+            book = self.lots[(bot_id, instrument_id)] = FifoBook(multiplier)
         elif book.multiplier != multiplier:
             raise ValueError(
                 f"{instrument_id}: multiplier {multiplier} differs from the booked "
@@ -115,8 +135,8 @@ class AccountBook:
             )
         return book
 
-    def _scratch(self, terms: FillTerms) -> FifoBook:
-        current = self.lots.get(terms.instrument_id)
+    def _scratch(self, terms: FillTerms, bot_id: BotId | None) -> FifoBook:
+        current = self.lots.get((bot_id, terms.instrument_id))
         if current is None:
             return FifoBook(terms.multiplier)
         if current.multiplier != terms.multiplier:
@@ -128,7 +148,7 @@ class AccountBook:
 
     def expected_postings(self, terms: FillTerms, bot_id: BotId | None) -> tuple[Posting, ...]:
         """The postings a fill should have, given the lots so far (the book is unchanged)."""
-        return terms.postings(self._scratch(terms), bot_id)
+        return terms.postings(self._scratch(terms, bot_id), bot_id)
 
     def fill_entry(self, fill: Fill, instrument: Instrument) -> NewEntry:
         """Propose the FILL entry for ``fill``; the book changes only on :meth:`replay`."""
@@ -168,9 +188,11 @@ class AccountBook:
             raise ValueError(
                 f"expected entry #{self.head_seq + 1} of {self.account_id}, was {entry.label()}"
             )
+        if entry.prev_hash != self.head_hash:
+            raise ValueError(f"{entry.label()} does not link to entry #{self.head_seq}'s hash")
         if entry.kind is EntryKind.FILL:
             terms = FillTerms(entry.details)
-            lots = self.lots_for(terms.instrument_id, terms.multiplier)
+            lots = self.lots_for(entry.bot_id, terms.instrument_id, terms.multiplier)
             lots.apply(terms.side, terms.quantity, terms.price)
         self.head_seq = entry.seq
         self.head_hash = entry.hash

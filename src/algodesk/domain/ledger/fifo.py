@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from algodesk.domain.fills import OrderSide
+from algodesk.domain.values import exact
 
 __all__ = ["Booking", "FifoBook", "Lot"]
 
@@ -51,10 +52,12 @@ class FifoBook:
         return tuple(Lot(lot.quantity, lot.price) for lot in self._lots)
 
     @property
+    @exact()
     def position(self) -> Decimal:
         return sum((lot.quantity for lot in self._lots), _ZERO)
 
     @property
+    @exact()
     def cost(self) -> Decimal:
         """Signed cost of the open lots."""
         return sum((lot.quantity * lot.price for lot in self._lots), _ZERO) * self.multiplier
@@ -64,6 +67,7 @@ class FifoBook:
         twin._lots.extend(Lot(lot.quantity, lot.price) for lot in self._lots)
         return twin
 
+    @exact()
     def apply(self, side: OrderSide, quantity: Decimal, price: Decimal) -> Booking:
         if quantity <= 0:
             raise ValueError(f"expected a fill quantity > 0, was {quantity}")

@@ -15,7 +15,7 @@ from algodesk.domain.identifiers import AccountId
 from algodesk.domain.ledger.booking import AccountBook, FillTerms
 from algodesk.domain.ledger.chain import entry_hash
 from algodesk.domain.ledger.entries import EntryKind, LedgerEntry, Posting, imbalance
-from algodesk.domain.values import canonical_decimal
+from algodesk.domain.values import canonical_decimal, exact
 
 __all__ = ["ChainHead", "Problem", "VerifyReport", "verify"]
 
@@ -62,6 +62,7 @@ def _short(h: str) -> str:
 _PostingKey = tuple[str, str, str | None]
 
 
+@exact()
 def _posting_map(postings: Iterable[Posting]) -> dict[_PostingKey, Decimal]:
     out: dict[_PostingKey, Decimal] = {}
     for p in postings:
@@ -74,8 +75,8 @@ def _fifo_problem(book: AccountBook, entry: LedgerEntry) -> str | None:
     try:
         terms = FillTerms(entry.details)
         expected = _posting_map(book.expected_postings(terms, entry.bot_id))
-    except ValueError as exc:
-        return str(exc)
+    except (ValueError, ArithmeticError) as exc:
+        return f"cannot recompute the booking: {exc}"
     recorded = _posting_map(entry.postings)
     for key in sorted(set(expected) | set(recorded), key=lambda k: (k[0], k[1], k[2] or "")):
         want = expected.get(key, Decimal(0))
@@ -90,15 +91,34 @@ def _fifo_problem(book: AccountBook, entry: LedgerEntry) -> str | None:
 
 
 class _AccountCheck:
-    __slots__ = ("book", "broken", "past_head_id", "watch_seq")
+    __slots__ = ("anchor", "book", "broken", "past_head_id", "watch_seq")
 
-    def __init__(self, account_id: AccountId, head: ChainHead | None) -> None:
+    def __init__(
+        self, account_id: AccountId, head: ChainHead | None, anchor: ChainHead | None
+    ) -> None:
         self.book = AccountBook(account_id)
         self.broken = False
         self.watch_seq = head.seq + 1 if head else 1
         self.past_head_id = ""
+        self.anchor = anchor
 
     def check(self, entry: LedgerEntry) -> Problem | None:
+        found = self._check(entry)
+        anchor = self.anchor
+        if found is not None or anchor is None or entry.seq != anchor.seq:
+            return found
+        if entry.hash.startswith(anchor.hash):
+            return None
+        return Problem(
+            entry.account_id,
+            entry.seq,
+            entry.entry_id.value,
+            "ANCHOR_MISMATCH",
+            f"you recorded hash {_short(anchor.hash)} for this entry, the ledger has "
+            f"{_short(entry.hash)} (the chain was rewritten from here or earlier)",
+        )
+
+    def _check(self, entry: LedgerEntry) -> Problem | None:
         if entry.seq == self.watch_seq:
             self.past_head_id = entry.entry_id.value
         book = self.book
@@ -151,12 +171,16 @@ class _AccountCheck:
 def verify(
     entries: Iterable[LedgerEntry],
     heads: Mapping[AccountId, ChainHead] | None = None,
+    anchors: Mapping[AccountId, ChainHead] | None = None,
 ) -> VerifyReport:
     """Verify ``entries`` (each account's in sequence order, accounts in any order).
 
-    ``heads`` are the recorded chain heads; an account whose chain ends elsewhere has entries
-    missing from its end or forged onto it.
+    ``heads`` are the chain heads recorded in the database; an account whose chain ends
+    elsewhere has entries missing from its end or forged onto it. ``anchors`` are heads the user
+    recorded outside the database (a hash prefix is enough): the chain must still hold that
+    entry with that hash, which catches an intruder who rewrites entries and heads together.
     """
+    anchors = anchors or {}
     report = VerifyReport()
     checks: dict[AccountId, _AccountCheck] = {}
     for entry in entries:
@@ -164,7 +188,9 @@ def verify(
         check = checks.get(entry.account_id)
         if check is None:
             head = heads.get(entry.account_id) if heads is not None else None
-            check = checks[entry.account_id] = _AccountCheck(entry.account_id, head)
+            check = checks[entry.account_id] = _AccountCheck(
+                entry.account_id, head, anchors.get(entry.account_id)
+            )
         if check.broken:
             continue
         found = check.check(entry)
@@ -176,6 +202,22 @@ def verify(
     report.accounts = len(checks)
     if heads is not None:
         report.problems.extend(_head_problems(checks, heads))
+    for account_id, anchor in sorted(anchors.items(), key=lambda kv: kv[0].value):
+        check = checks.get(account_id)
+        if check is not None and check.broken:
+            continue
+        seq = check.book.head_seq if check else 0
+        if seq < anchor.seq:
+            report.problems.append(
+                Problem(
+                    account_id,
+                    anchor.seq,
+                    "",
+                    "ANCHOR_MISSING",
+                    f"you recorded entry #{anchor.seq}, the ledger ends at #{seq} "
+                    "(entries were removed)",
+                )
+            )
     return report
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -22,6 +23,8 @@ from algodesk.bootstrap import (
     redact_url,
 )
 from algodesk.config import Settings
+from algodesk.domain.identifiers import AccountId
+from algodesk.domain.ledger.verify import ChainHead
 from algodesk.entrypoints.cli import ledger_views
 from algodesk.services.demo import seed_demo
 
@@ -108,14 +111,43 @@ def init(data_dir: DataDir = None, database_url_opt: DatabaseUrl = None) -> None
     typer.echo(f"algodesk initialised: {url} (schema revision {revision})")
 
 
+_ANCHOR = re.compile(r"^(?P<account>[^=]+)=(?P<seq>[0-9]+):(?P<hash>[0-9a-f]{12,64})$")
+
+
+def _anchors(values: list[str]) -> dict[AccountId, ChainHead]:
+    anchors: dict[AccountId, ChainHead] = {}
+    for value in values:
+        match = _ANCHOR.match(value.strip())
+        if match is None:
+            raise _fail(
+                f"--expect-head: expected ACCOUNT=SEQ:HASH with at least 12 hex digits of the "
+                f"hash (as `ledger verify` prints it), was {value!r}"
+            )
+        anchors[AccountId(match["account"])] = ChainHead(int(match["seq"]), match["hash"])
+    return anchors
+
+
 @ledger_app.command("verify")
-def ledger_verify(data_dir: DataDir = None, database_url_opt: DatabaseUrl = None) -> None:
+def ledger_verify(
+    data_dir: DataDir = None,
+    database_url_opt: DatabaseUrl = None,
+    expect_head: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--expect-head",
+            metavar="ACCOUNT=SEQ:HASH",
+            help="A head printed by an earlier verify and kept outside the database; the "
+            "ledger must still hold that entry with that hash. Repeat per account.",
+        ),
+    ] = None,
+) -> None:
     """Check the hash chain, the balance of every entry and the FIFO booking.
 
     Exits 1 and names the first bad entry of each account when anything is wrong.
     """
+    anchors = _anchors(expect_head or [])
     with _desk(data_dir, database_url_opt) as desk:
-        report = desk.ledger.verify()
+        report = desk.ledger.verify(anchors)
     if report.ok:
         typer.echo(
             f"OK: {report.entries} entries in {report.accounts} accounts; chain, balances and "
@@ -123,6 +155,10 @@ def ledger_verify(data_dir: DataDir = None, database_url_opt: DatabaseUrl = None
         )
         for account_id, head in sorted(report.heads.items(), key=lambda kv: kv[0].value):
             typer.echo(f"  {account_id}: head #{head.seq} {head.hash}")
+        typer.echo(
+            "Keep these heads outside the database and pass them back with --expect-head "
+            "ACCOUNT=SEQ:HASH to detect a rewritten ledger."
+        )
         return
     typer.echo(f"FAILED: {len(report.problems)} problem(s) in {report.entries} entries.")
     for problem in report.problems:

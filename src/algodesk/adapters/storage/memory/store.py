@@ -1,4 +1,9 @@
-"""In-memory repositories and unit of work with real commit/rollback semantics (copy on begin)."""
+"""In-memory repositories and a unit of work with real commit/rollback semantics.
+
+A unit works on a private copy of the store and logs its writes. Commit replays the log on the
+store as it is now, with the same checks, so a write that conflicts with a unit committed in
+the meantime fails as it would on SQL (a chain conflict, a taken id) instead of being lost.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from algodesk.domain.identifiers import AccountId, ClientOrderId, LedgerEntryId,
 from algodesk.domain.ledger.entries import LedgerEntry
 from algodesk.domain.ledger.verify import ChainHead
 from algodesk.domain.orders import ConflictingFillError, Order
-from algodesk.ports.storage import ChainConflictError, DuplicateClientOrderIdError
+from algodesk.ports.storage import ChainConflictError, DuplicateClientOrderIdError, StorageError
 
 __all__ = ["InMemoryStore", "InMemoryUnitOfWork"]
 
@@ -129,8 +134,55 @@ class _Sequences:
         return self._s.sequences[name]
 
 
+_Write = tuple[str, str, tuple[object, ...]]  # repository, method, arguments
+
+
+def _copy(store: InMemoryStore) -> InMemoryStore:
+    # Entries and fills are immutable: copy the containers; orders are mutable: copy them.
+    return InMemoryStore(
+        orders={k: copy.deepcopy(v) for k, v in store.orders.items()},
+        fills=dict(store.fills),
+        entries={k: list(v) for k, v in store.entries.items()},
+        heads=dict(store.heads),
+        sequences=dict(store.sequences),
+    )
+
+
+class _Repos:
+    def __init__(self, state: InMemoryStore) -> None:
+        self.orders, self.fills = _Orders(state), _Fills(state)
+        self.ledger, self.sequences = _Ledger(state), _Sequences(state)
+
+
+class _Logged:
+    """Forwards to a repository and logs the calls that write."""
+
+    def __init__(self, target: object, name: str, writes: frozenset[str], log: list[_Write]):
+        self._target, self._name, self._writes, self._log = target, name, writes, log
+
+    def __getattr__(self, attr: str) -> object:
+        method = getattr(self._target, attr)
+        if attr not in self._writes:
+            return method
+
+        def logged(*args: object) -> object:
+            result = method(*args)
+            self._log.append((self._name, attr, (*args, result)))
+            return result
+
+        return logged
+
+
+_WRITES = {
+    "orders": frozenset({"add", "update"}),
+    "fills": frozenset({"add"}),
+    "ledger": frozenset({"append"}),
+    "sequences": frozenset({"next"}),
+}
+
+
 class InMemoryUnitOfWork:
-    """Works on a private copy of the store; :meth:`commit` publishes it."""
+    """Works on a private copy of the store; :meth:`commit` replays its writes on the store."""
 
     orders: _Orders
     fills: _Fills
@@ -139,21 +191,15 @@ class InMemoryUnitOfWork:
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
-        self._work: InMemoryStore | None = None
+        self._log: list[_Write] = []
+        self._active = False
 
     def _begin(self) -> None:
-        # Entries and fills are immutable: copy the containers; orders are mutable: copy them.
-        s = self._store
-        work = InMemoryStore(
-            orders={k: copy.deepcopy(v) for k, v in s.orders.items()},
-            fills=dict(s.fills),
-            entries={k: list(v) for k, v in s.entries.items()},
-            heads=dict(s.heads),
-            sequences=dict(s.sequences),
-        )
-        self._work = work
-        self.orders, self.fills = _Orders(work), _Fills(work)
-        self.ledger, self.sequences = _Ledger(work), _Sequences(work)
+        repos = _Repos(_copy(self._store))
+        self._log = []
+        for name, writes in _WRITES.items():
+            setattr(self, name, _Logged(getattr(repos, name), name, writes, self._log))
+        self._active = True
 
     def __enter__(self) -> Self:
         self._begin()
@@ -165,16 +211,27 @@ class InMemoryUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._work = None
+        self._active = False
+        self._log = []
 
     def commit(self) -> None:
-        if self._work is None:
+        if not self._active:
             raise RuntimeError("commit() outside a `with` block")
-        for name in ("orders", "fills", "entries", "heads", "sequences"):
-            setattr(self._store, name, getattr(self._work, name))
+        target = _copy(self._store)
+        repos = _Repos(target)
+        for name, method, args in self._log:
+            *call_args, result = args
+            again = getattr(getattr(repos, name), method)(*call_args)
+            if again != result:
+                raise StorageError(
+                    f"commit conflict: {name}.{method} gave {result!r} in this unit of work, "
+                    f"{again!r} against the store as committed meanwhile"
+                )
+        for field_name in ("orders", "fills", "entries", "heads", "sequences"):
+            setattr(self._store, field_name, getattr(target, field_name))
         self._begin()
 
     def rollback(self) -> None:
-        if self._work is None:
+        if not self._active:
             raise RuntimeError("rollback() outside a `with` block")
         self._begin()

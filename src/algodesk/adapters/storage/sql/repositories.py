@@ -150,12 +150,11 @@ class SqlLedgerRepository:
             )
         if head is None:
             try:
-                with self._conn.begin_nested():
-                    self._conn.execute(
-                        sa.insert(ledger_heads),
-                        [{"account_id": entry.account_id.value, "seq": 1, "hash": entry.hash}],
-                    )
-            except IntegrityError:
+                self._conn.execute(
+                    sa.insert(ledger_heads),
+                    [{"account_id": entry.account_id.value, "seq": 1, "hash": entry.hash}],
+                )
+            except IntegrityError:  # the transaction is spoilt: the caller rolls back
                 raise ChainConflictError(
                     f"{entry.label()}: another writer started this account's chain"
                 ) from None

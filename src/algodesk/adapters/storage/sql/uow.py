@@ -28,13 +28,21 @@ class SqlUnitOfWork:
     ledger: SqlLedgerRepository
     sequences: SqlSequences
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, snapshot: bool = False) -> None:
+        """``snapshot``: every read sees the database as of one instant (PostgreSQL
+        REPEATABLE READ, read only); for reports that read several tables, such as verify.
+        SQLite transactions in WAL mode read from one snapshot already."""
         self._engine = engine
+        self._snapshot = snapshot
         self._conn: sa.Connection | None = None
         self._tx: sa.RootTransaction | None = None
 
     def __enter__(self) -> Self:
         conn = self._engine.connect()
+        if self._snapshot and conn.dialect.name == "postgresql":
+            conn = conn.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
         self._conn = conn
         self._tx = conn.begin()
         self.fills = SqlFillRepository(conn)
