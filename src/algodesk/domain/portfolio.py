@@ -19,7 +19,7 @@ from algodesk.domain.ledger.entries import (
     LedgerEntry,
     position_book,
 )
-from algodesk.domain.values import exact, rounded
+from algodesk.domain.values import exact_arithmetic, rounded
 
 __all__ = ["ALL_BOTS", "AllBots", "BookSummary", "MissingMarkError", "PositionView", "summarize"]
 
@@ -57,11 +57,11 @@ class PositionView:
         with rounded():
             return self.cost / (self.quantity * self.multiplier)
 
-    @exact()
+    @exact_arithmetic
     def market_value(self, mark: Decimal) -> Decimal:
         return self.quantity * mark * self.multiplier
 
-    @exact()
+    @exact_arithmetic
     def unrealized(self, mark: Decimal) -> Decimal:
         return self.market_value(mark) - self.cost
 
@@ -91,7 +91,7 @@ class BookSummary:
     def open_positions(self) -> list[PositionView]:
         return [p for p in self.positions.values() if not p.quantity.is_zero()]
 
-    @exact()
+    @exact_arithmetic
     def realized_net(self, ccy: str) -> Decimal:
         return self.realized.get(ccy, _ZERO) - self.fees.get(ccy, _ZERO)
 
@@ -101,7 +101,7 @@ class BookSummary:
         except KeyError:
             raise MissingMarkError(f"no mark for open position {pos.instrument_id}") from None
 
-    @exact()
+    @exact_arithmetic
     def unrealized(self, marks: Mapping[InstrumentId, Decimal]) -> dict[str, Decimal]:
         """P&L of the open lots at ``marks``. An instrument that is net flat across bots but
         still has lots in them (one bot long, another short) contributes their locked-in P&L,
@@ -114,7 +114,7 @@ class BookSummary:
                 _add(out, pos.currency, -pos.cost)
         return out
 
-    @exact()
+    @exact_arithmetic
     def equity(self, marks: Mapping[InstrumentId, Decimal]) -> dict[str, Decimal]:
         """Cash plus every open position at its mark, per currency."""
         out = dict(self.cash)
@@ -127,7 +127,7 @@ class BookSummary:
         return {i: p.last_price for i, p in self.positions.items()}
 
 
-@exact()
+@exact_arithmetic
 def summarize(
     entries: Iterable[LedgerEntry], bot: BotId | AllBots | None = ALL_BOTS
 ) -> BookSummary:

@@ -7,8 +7,9 @@ Arithmetic between different currencies raises :class:`CurrencyMismatchError`.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import (
@@ -22,7 +23,7 @@ from decimal import (
     Overflow,
     localcontext,
 )
-from typing import Any, Final
+from typing import Any, Final, ParamSpec, TypeVar
 
 __all__ = [
     "EXACT_CONTEXT",
@@ -36,6 +37,7 @@ __all__ = [
     "Quantity",
     "canonical_decimal",
     "exact",
+    "exact_arithmetic",
     "money",
     "price",
     "quantity",
@@ -57,6 +59,25 @@ class InexactArithmeticError(ArithmeticError):
     """A money calculation would have had to round."""
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+_INEXACT = "a money calculation needs more than 100 significant digits and would round"
+
+
+def exact_arithmetic(fn: Callable[P, R]) -> Callable[P, R]:
+    """Decorate ``fn`` to run its Decimal arithmetic in :data:`EXACT_CONTEXT`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with localcontext(EXACT_CONTEXT):
+            try:
+                return fn(*args, **kwargs)
+            except Inexact:
+                raise InexactArithmeticError(_INEXACT) from None
+
+    return wrapper
+
+
 @contextmanager
 def exact() -> Iterator[None]:
     """Run the block's Decimal arithmetic in :data:`EXACT_CONTEXT`."""
@@ -64,9 +85,7 @@ def exact() -> Iterator[None]:
         try:
             yield
         except Inexact:
-            raise InexactArithmeticError(
-                "a money calculation needs more than 100 significant digits and would round"
-            ) from None
+            raise InexactArithmeticError(_INEXACT) from None
 
 
 DecimalLike = Decimal | int | str

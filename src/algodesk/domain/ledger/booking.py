@@ -28,7 +28,7 @@ from algodesk.domain.ledger.entries import (
     position_book,
 )
 from algodesk.domain.ledger.fifo import FifoBook
-from algodesk.domain.values import Currency, Money, canonical_decimal, exact
+from algodesk.domain.values import Currency, Money, canonical_decimal, exact_arithmetic
 
 __all__ = [
     "AccountBook",
@@ -77,7 +77,7 @@ class FillTerms:
                 f"{self.multiplier}, fee {self.fee}"
             )
 
-    @exact()
+    @exact_arithmetic
     def postings(self, lots: FifoBook, bot_id: BotId | None) -> tuple[Posting, ...]:
         """The postings of this fill against ``lots`` (which it changes)."""
         booking = lots.apply(self.side, self.quantity, self.price)

@@ -27,7 +27,7 @@ from types import MappingProxyType
 
 from algodesk.domain.fills import require_utc
 from algodesk.domain.identifiers import AccountId, BotId, InstrumentId, LedgerEntryId
-from algodesk.domain.values import Currency, exact
+from algodesk.domain.values import Currency, exact_arithmetic
 
 __all__ = [
     "ADJUSTMENTS",
@@ -123,7 +123,7 @@ class LedgerEntry:
         return f"{self.account_id} #{self.seq} ({self.kind} {self.entry_id})"
 
 
-@exact()
+@exact_arithmetic
 def imbalance(postings: tuple[Posting, ...]) -> dict[str, Decimal]:
     """Per currency, the non-zero sums of ``postings`` (empty when they balance)."""
     sums: dict[str, Decimal] = {}

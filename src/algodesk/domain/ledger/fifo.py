@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from algodesk.domain.fills import OrderSide
-from algodesk.domain.values import exact
+from algodesk.domain.values import exact_arithmetic
 
 __all__ = ["Booking", "FifoBook", "Lot"]
 
@@ -52,12 +52,12 @@ class FifoBook:
         return tuple(Lot(lot.quantity, lot.price) for lot in self._lots)
 
     @property
-    @exact()
+    @exact_arithmetic
     def position(self) -> Decimal:
         return sum((lot.quantity for lot in self._lots), _ZERO)
 
     @property
-    @exact()
+    @exact_arithmetic
     def cost(self) -> Decimal:
         """Signed cost of the open lots."""
         return sum((lot.quantity * lot.price for lot in self._lots), _ZERO) * self.multiplier
@@ -67,7 +67,7 @@ class FifoBook:
         twin._lots.extend(Lot(lot.quantity, lot.price) for lot in self._lots)
         return twin
 
-    @exact()
+    @exact_arithmetic
     def apply(self, side: OrderSide, quantity: Decimal, price: Decimal) -> Booking:
         if quantity <= 0:
             raise ValueError(f"expected a fill quantity > 0, was {quantity}")

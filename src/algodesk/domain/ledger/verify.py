@@ -15,7 +15,7 @@ from algodesk.domain.identifiers import AccountId
 from algodesk.domain.ledger.booking import AccountBook, FillTerms
 from algodesk.domain.ledger.chain import entry_hash
 from algodesk.domain.ledger.entries import EntryKind, LedgerEntry, Posting, imbalance
-from algodesk.domain.values import canonical_decimal, exact
+from algodesk.domain.values import canonical_decimal, exact_arithmetic
 
 __all__ = ["ChainHead", "Problem", "VerifyReport", "verify"]
 
@@ -62,7 +62,7 @@ def _short(h: str) -> str:
 _PostingKey = tuple[str, str, str | None]
 
 
-@exact()
+@exact_arithmetic
 def _posting_map(postings: Iterable[Posting]) -> dict[_PostingKey, Decimal]:
     out: dict[_PostingKey, Decimal] = {}
     for p in postings:

@@ -1,0 +1,42 @@
+"""The README's commands are honest: its CLI block runs as written, its make targets exist."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from algodesk.entrypoints.cli.app import app
+
+README = Path(__file__).parents[2] / "README.md"
+MAKEFILE = Path(__file__).parents[2] / "Makefile"
+
+
+def test_the_readme_opens_with_make_run_and_make_test() -> None:
+    head = README.read_text().splitlines()[:12]
+    assert any(line.startswith("make run") for line in head)
+    assert any(line.startswith("make test") for line in head)
+
+
+def test_every_make_target_the_readme_names_exists() -> None:
+    targets = set(re.findall(r"^([a-z][a-z-]*):", MAKEFILE.read_text(), re.MULTILINE))
+    named = set(re.findall(r"`make ([a-z-]+)`", README.read_text()))
+    assert named
+    assert named <= targets
+
+
+def test_the_readme_cli_block_runs_as_written(tmp_path: Path) -> None:
+    block = README.read_text().split("```console", 1)[1].split("```", 1)[0]
+    commands = [line[2:] for line in block.splitlines() if line.startswith("$ algodesk ")]
+    assert len(commands) >= 4
+    runner = CliRunner()
+    for command in commands:
+        args = shlex.split(command.replace("./data", str(tmp_path / "data")))[1:]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, f"{command}\n{result.output}"
+    assert (
+        "OK: 5 entries in 1 accounts"
+        in runner.invoke(app, ["ledger", "verify", "--data-dir", str(tmp_path / "data")]).output
+    )
