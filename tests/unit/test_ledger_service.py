@@ -39,6 +39,16 @@ def test_a_key_makes_a_deposit_idempotent(ledger: LedgerService) -> None:
     assert ledger.summary(ACCOUNT).cash == {"USD": Decimal(1000)}
 
 
+def test_a_retried_withdrawal_answers_as_the_first_even_when_cash_is_gone(
+    ledger: LedgerService,
+) -> None:
+    ledger.deposit(ACCOUNT, money("100", USD))
+    first = ledger.withdraw(ACCOUNT, money("100", USD), key="payout-1")
+    again = ledger.withdraw(ACCOUNT, money("100", USD), key="payout-1")
+    assert (first.new, again.new) == (True, False)
+    assert again.entry == first.entry
+
+
 def test_a_replayed_fill_books_nothing(ledger: LedgerService) -> None:
     fill = make_fill(1, OrderSide.BUY, "10", "100", "1")
     assert ledger.record_fill(fill, AAPL).new

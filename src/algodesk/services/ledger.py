@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from algodesk.domain.fills import Fill
@@ -99,31 +100,48 @@ class LedgerService:
                 return Recorded(known, new=False)
             return self._commit_one(uow, book, book.fill_entry(fill, instrument))
 
-    def _entry_id(self, kind: str, key: str | None) -> LedgerEntryId:
-        return LedgerEntryId(f"{kind}:{key or uuid.uuid4().hex}")
+    def _record(
+        self,
+        account_id: AccountId,
+        kind: str,
+        key: str | None,
+        build: Callable[[LedgerEntryId, datetime], NewEntry],
+        check: Callable[[UnitOfWork], None] | None = None,
+    ) -> Recorded:
+        """Book the entry ``build`` makes, once per ``key``: a known key returns its entry
+        before any check runs, so a retried call answers as the first one did."""
+        entry_id = LedgerEntryId(f"{kind}:{key or uuid.uuid4().hex}")
+        with self._uow_factory() as uow:
+            book = self._book(uow, account_id)
+            known = uow.ledger.find(account_id, entry_id)
+            if known is not None:
+                return Recorded(known, new=False)
+            if check is not None:
+                check(uow)
+            return self._commit_one(uow, book, build(entry_id, self._clock.now()))
 
     def deposit(
         self, account_id: AccountId, amount: Money, memo: str = "", key: str | None = None
     ) -> Recorded:
         """Book a deposit. ``key`` makes the call idempotent: the same key books once."""
-        with self._uow_factory() as uow:
-            book = self._book(uow, account_id)
-            new = booking.deposit(
-                account_id, self._entry_id("deposit", key), self._clock.now(), amount, memo
-            )
-            return self._commit_one(uow, book, new)
+        return self._record(
+            account_id,
+            "deposit",
+            key,
+            lambda entry_id, ts: booking.deposit(account_id, entry_id, ts, amount, memo),
+        )
 
     def withdraw(
         self, account_id: AccountId, amount: Money, memo: str = "", key: str | None = None
     ) -> Recorded:
         """Book a withdrawal of unallocated cash; refuses to take more than is there."""
-        with self._uow_factory() as uow:
-            book = self._book(uow, account_id)
-            self._require_cash(uow, account_id, None, amount)
-            new = booking.withdrawal(
-                account_id, self._entry_id("withdrawal", key), self._clock.now(), amount, memo
-            )
-            return self._commit_one(uow, book, new)
+        return self._record(
+            account_id,
+            "withdrawal",
+            key,
+            lambda entry_id, ts: booking.withdrawal(account_id, entry_id, ts, amount, memo),
+            lambda uow: self._require_cash(uow, account_id, None, amount),
+        )
 
     def allocate(
         self,
@@ -134,21 +152,20 @@ class LedgerService:
         key: str | None = None,
     ) -> Recorded:
         """Move cash to a bot (a negative amount returns it to the account)."""
-        with self._uow_factory() as uow:
-            book = self._book(uow, account_id)
+
+        def check(uow: UnitOfWork) -> None:
             if amount.amount > 0:
                 self._require_cash(uow, account_id, None, amount)
             else:
                 self._require_cash(uow, account_id, bot_id, -amount)
-            new = booking.allocation(
-                account_id,
-                self._entry_id("allocation", key),
-                self._clock.now(),
-                bot_id,
-                amount,
-                memo,
-            )
-            return self._commit_one(uow, book, new)
+
+        return self._record(
+            account_id,
+            "allocation",
+            key,
+            lambda entry_id, ts: booking.allocation(account_id, entry_id, ts, bot_id, amount, memo),
+            check,
+        )
 
     def charge_fee(
         self,
@@ -158,12 +175,13 @@ class LedgerService:
         bot_id: BotId | None = None,
         key: str | None = None,
     ) -> Recorded:
-        with self._uow_factory() as uow:
-            book = self._book(uow, account_id)
-            new = booking.fee(
-                account_id, self._entry_id("fee", key), self._clock.now(), amount, memo, bot_id
-            )
-            return self._commit_one(uow, book, new)
+        """A charge not attached to a fill (a platform fee, DP charges, funding)."""
+        return self._record(
+            account_id,
+            "fee",
+            key,
+            lambda entry_id, ts: booking.fee(account_id, entry_id, ts, amount, memo, bot_id),
+        )
 
     def adjust(
         self,
@@ -174,17 +192,12 @@ class LedgerService:
         key: str | None = None,
     ) -> Recorded:
         """A correction: always a new entry with a reason, never an edit."""
-        with self._uow_factory() as uow:
-            book = self._book(uow, account_id)
-            new = booking.adjustment(
-                account_id,
-                self._entry_id("adjustment", key),
-                self._clock.now(),
-                amount,
-                memo,
-                bot_id,
-            )
-            return self._commit_one(uow, book, new)
+        return self._record(
+            account_id,
+            "adjustment",
+            key,
+            lambda entry_id, ts: booking.adjustment(account_id, entry_id, ts, amount, memo, bot_id),
+        )
 
     def _require_cash(
         self, uow: UnitOfWork, account_id: AccountId, bot_id: BotId | None, amount: Money
