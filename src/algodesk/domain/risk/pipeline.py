@@ -1,0 +1,65 @@
+"""The gates in their fixed, documented order. The first denial wins.
+
+1. trading state       2. market hours        3. instrument, tick, lot, min/max
+4. price band + mark   5. max notional        6. max position
+7. gross exposure      8. open positions      9. buying power
+10. PDT                11. F&O ban            12. trades per day
+13. venue burst        14. order rate         15. fee coverage
+
+Submits and modifies pass through them; cancels, flatten and the kill switch never do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from algodesk.domain.orders import Order
+from algodesk.domain.risk.base import Denial, RiskContext, RiskGate
+from algodesk.domain.risk.buying_power import BuyingPowerGate
+from algodesk.domain.risk.exposure import GrossExposureGate
+from algodesk.domain.risk.fee_coverage import FeeCoverageGate
+from algodesk.domain.risk.fno_ban import FnoBanGate
+from algodesk.domain.risk.instrument import InstrumentGate
+from algodesk.domain.risk.market_hours import MarketHoursGate
+from algodesk.domain.risk.max_notional import MaxNotionalGate
+from algodesk.domain.risk.open_positions import OpenPositionsGate
+from algodesk.domain.risk.order_rate import OrderRateGate
+from algodesk.domain.risk.pdt import PatternDayTraderGate
+from algodesk.domain.risk.position_limit import PositionLimitGate
+from algodesk.domain.risk.price_band import PriceBandGate
+from algodesk.domain.risk.trade_count import TradeCountGate
+from algodesk.domain.risk.trading_state import TradingStateGate
+from algodesk.domain.risk.venue_burst import VenueBurstGate
+
+__all__ = ["GATES", "check_order"]
+
+GATES: tuple[RiskGate, ...] = (
+    TradingStateGate(),
+    MarketHoursGate(),
+    InstrumentGate(),
+    PriceBandGate(),
+    MaxNotionalGate(),
+    PositionLimitGate(),
+    GrossExposureGate(),
+    OpenPositionsGate(),
+    BuyingPowerGate(),
+    PatternDayTraderGate(),
+    FnoBanGate(),
+    TradeCountGate(),
+    VenueBurstGate(),
+    OrderRateGate(),
+    FeeCoverageGate(),
+)
+
+
+def check_order(
+    order: Order, context: RiskContext, gates: Sequence[RiskGate] = GATES
+) -> Denial | None:
+    """Run ``gates`` in order; the first denial, or None when the order may go."""
+    if not context.scopes:
+        return Denial.of("ACCOUNT_NOT_FOUND", account=order.account_id.value)
+    for gate in gates:
+        denial = gate.check(order, context)
+        if denial is not None:
+            return denial
+    return None
