@@ -1,0 +1,190 @@
+"""The paper exchange: it accepts orders, keeps them working, and fills them from marks through
+:class:`~algodesk.domain.matching.MatchingEngine`, the same kernel the backtester uses.
+
+Everything happens in process and at once: a request's events (accepted, filled, ...) are ready
+for :meth:`PaperBroker.drain` when the call returns, and a quote's on return from
+:meth:`PaperBroker.on_quote`. Trade ids are deterministic (``P`` + a counter), so a replay of
+the same inputs books the same trades.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from algodesk.adapters.brokers.paper.config import PaperBrokerConfig
+from algodesk.domain.events import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderTriggered,
+    OrderUpdated,
+)
+from algodesk.domain.fills import Fill
+from algodesk.domain.identifiers import ClientOrderId, InstrumentId, TradeId, Venue, VenueOrderId
+from algodesk.domain.instruments import Instrument
+from algodesk.domain.matching import MatchingEngine, MatchResult, Quote
+from algodesk.domain.orders import Order
+from algodesk.domain.values import Price, Quantity
+from algodesk.ports.broker import VenueRejectedError
+
+__all__ = ["PaperBroker"]
+
+
+class PaperBroker:
+    def __init__(
+        self,
+        config: PaperBrokerConfig,
+        instruments: Mapping[InstrumentId, Instrument],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._config = config
+        self._instruments = instruments
+        self._now = clock
+        self._engine = MatchingEngine(config.fill_model)
+        self._working: dict[ClientOrderId, Order] = {}
+        self._quotes: dict[InstrumentId, Quote] = {}
+        self._events: list[OrderEvent] = []
+        self._trades = 0
+        self._orders = 0
+
+    @property
+    def venue(self) -> Venue:
+        return self._config.venue
+
+    @property
+    def working_orders(self) -> list[Order]:
+        """The venue's view of the orders still working (for reconciliation and tests)."""
+        return [copy.deepcopy(o) for o in self._working.values()]
+
+    def drain(self) -> list[OrderEvent]:
+        events, self._events = self._events, []
+        return events
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def submit(self, order: Order) -> None:
+        if order.client_order_id in self._working:
+            raise VenueRejectedError(f"order {order.client_order_id} is already working")
+        instrument = self._instruments.get(order.instrument_id)
+        now = self._now()
+        if instrument is None:
+            self._emit(
+                OrderRejected(
+                    client_order_id=order.client_order_id,
+                    ts=now,
+                    reason=f"unknown instrument {order.instrument_id}",
+                )
+            )
+            return
+        self._orders += 1
+        venue_id = VenueOrderId(f"PO{self._orders}")
+        accepted = OrderAccepted(
+            client_order_id=order.client_order_id, ts=now, venue_order_id=venue_id
+        )
+        self._emit(accepted)
+        live = copy.deepcopy(order)
+        live.apply(accepted)
+        self._working[order.client_order_id] = live
+        quote = self._quotes.get(order.instrument_id)
+        if quote is not None:
+            self._match(live, instrument, quote, arrival=True)
+
+    def cancel(self, order: Order) -> None:
+        live = self._working.get(order.client_order_id)
+        if live is None:
+            raise VenueRejectedError(f"order {order.client_order_id} is not working")
+        self._finish(live, OrderCanceled(client_order_id=live.client_order_id, ts=self._now()))
+
+    def modify(
+        self,
+        order: Order,
+        quantity: Quantity | None = None,
+        price: Price | None = None,
+        trigger_price: Price | None = None,
+    ) -> None:
+        live = self._working.get(order.client_order_id)
+        if live is None:
+            raise VenueRejectedError(f"order {order.client_order_id} is not working")
+        if quantity is not None and quantity <= live.filled_quantity:
+            raise VenueRejectedError(
+                f"order {live.client_order_id}: quantity {quantity} must exceed the filled "
+                f"{live.filled_quantity}"
+            )
+        updated = OrderUpdated(
+            client_order_id=live.client_order_id,
+            ts=self._now(),
+            quantity=quantity,
+            price=price,
+            trigger_price=trigger_price,
+        )
+        live.apply(updated)
+        self._emit(updated)
+        quote = self._quotes.get(live.instrument_id)
+        if quote is not None:
+            self._match(live, self._instruments[live.instrument_id], quote, arrival=True)
+
+    # -- market data -------------------------------------------------------------------------
+
+    def on_quote(self, quote: Quote, session_closed: bool = False) -> None:
+        """A new mark: every working order in the instrument is matched against it, oldest
+        first."""
+        self._quotes[quote.instrument_id] = quote
+        instrument = self._instruments.get(quote.instrument_id)
+        if instrument is None:
+            return
+        for live in [o for o in self._working.values() if o.instrument_id == quote.instrument_id]:
+            self._match(live, instrument, quote, arrival=False, session_closed=session_closed)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _emit(self, event: OrderEvent) -> None:
+        self._events.append(event)
+
+    def _finish(self, live: Order, event: OrderEvent) -> None:
+        live.apply(event)
+        self._emit(event)
+        if live.status.is_terminal:
+            self._working.pop(live.client_order_id, None)
+
+    def _match(
+        self,
+        live: Order,
+        instrument: Instrument,
+        quote: Quote,
+        *,
+        arrival: bool,
+        session_closed: bool = False,
+    ) -> None:
+        result: MatchResult = self._engine.on_quote(
+            live, instrument, quote, arrival=arrival, session_closed=session_closed
+        )
+        now = quote.ts
+        if result.triggered:
+            self._finish(live, OrderTriggered(client_order_id=live.client_order_id, ts=now))
+        for execution in result.executions:
+            self._trades += 1
+            fill = Fill(
+                account_id=live.account_id,
+                client_order_id=live.client_order_id,
+                instrument_id=live.instrument_id,
+                venue=self.venue,
+                trade_id=TradeId(f"P{self._trades}"),
+                side=live.side,
+                quantity=Quantity(execution.quantity),
+                price=Price(execution.price),
+                fee=execution.fee,
+                ts=now,
+                bot_id=live.bot_id,
+            )
+            self._finish(live, OrderFilled(client_order_id=live.client_order_id, ts=now, fill=fill))
+        if live.status.is_terminal:
+            return
+        if result.expired:
+            self._finish(live, OrderExpired(client_order_id=live.client_order_id, ts=now))
+        elif result.canceled_remainder:
+            self._finish(live, OrderCanceled(client_order_id=live.client_order_id, ts=now))

@@ -1,0 +1,189 @@
+"""The paper exchange through the venue port: what it reports for each request and each mark."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from algodesk.adapters.brokers.paper.broker import PaperBroker
+from algodesk.adapters.brokers.paper.config import PaperBrokerConfig
+from algodesk.domain.events import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderEvent,
+    OrderFilled,
+    OrderPendingCancel,
+    OrderPendingUpdate,
+    OrderRejected,
+    OrderSubmitted,
+    OrderTriggered,
+    OrderUpdated,
+)
+from algodesk.domain.fills import OrderSide
+from algodesk.domain.identifiers import ClientOrderId
+from algodesk.domain.matching import FillModel, PercentFee, Quote
+from algodesk.domain.orders import Order, OrderStatus, OrderType, TimeInForce
+from algodesk.domain.values import money, price, quantity
+from algodesk.ports.broker import VenueRejectedError
+from algodesk.testing.clock import FixedClock
+from tests.conftest import AAPL, ACCOUNT, T0
+
+D = Decimal
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def broker(clock: FixedClock) -> PaperBroker:
+    model = FillModel(fees=PercentFee(maker_rate=D("0.001"), taker_rate=D("0.002")))
+    return PaperBroker(PaperBrokerConfig(fill_model=model), {AAPL.id: AAPL}, clock.now)
+
+
+def quote(last: str, bid: str | None = None, ask: str | None = None, at: int = 0) -> Quote:
+    return Quote(
+        AAPL.id,
+        T0 + timedelta(seconds=at),
+        D(last),
+        D(bid) if bid else None,
+        D(ask) if ask else None,
+    )
+
+
+def new(
+    coid: str = "P1",
+    side: OrderSide = OrderSide.BUY,
+    kind: OrderType = OrderType.LIMIT,
+    px: str | None = "100",
+    trigger: str | None = None,
+    qty: str = "10",
+    tif: TimeInForce = TimeInForce.DAY,
+) -> Order:
+    order = Order.create(
+        client_order_id=ClientOrderId(coid),
+        account_id=ACCOUNT,
+        instrument_id=AAPL.id,
+        side=side,
+        order_type=kind,
+        quantity=quantity(qty),
+        price=price(px) if px else None,
+        trigger_price=price(trigger) if trigger else None,
+        time_in_force=tif,
+        created_at=T0,
+    )
+    order.apply(OrderSubmitted(client_order_id=order.client_order_id, ts=T0))
+    return order
+
+
+def follow(order: Order, events: list[OrderEvent]) -> Order:
+    """Apply the venue's events to our copy of the order, as the engine will."""
+    for event in events:
+        order.apply(event)
+    return order
+
+
+def test_a_market_order_fills_at_the_ask_as_taker(broker: PaperBroker) -> None:
+    broker.on_quote(quote("100", "99.98", "100.02"))
+    order = new(kind=OrderType.MARKET, px=None)
+    broker.submit(order)
+    events = broker.drain()
+    assert [type(e) for e in events] == [OrderAccepted, OrderFilled]
+    fill = events[1].fill  # type: ignore[attr-defined]
+    assert (fill.price.value, fill.quantity.value) == (D("100.02"), D(10))
+    assert fill.fee == money("2.0004", "USD")  # 0.2 % of 1000.20
+    assert follow(order, events).status is OrderStatus.FILLED
+    assert broker.working_orders == []
+
+
+def test_a_limit_rests_until_the_price_trades_through(broker: PaperBroker) -> None:
+    broker.on_quote(quote("101"))
+    order = new(px="100")
+    broker.submit(order)
+    follow(order, broker.drain())
+    assert order.status is OrderStatus.ACCEPTED
+    broker.on_quote(quote("100", at=1))  # a touch: no fill with limit_fill_prob 0
+    assert broker.drain() == []
+    broker.on_quote(quote("99.99", at=2))
+    events = broker.drain()
+    assert follow(order, events).status is OrderStatus.FILLED
+    fill = events[0].fill  # type: ignore[attr-defined]
+    assert fill.price.value == D(100)  # the limit, never better
+    assert fill.fee == money("1", "USD")  # maker: 0.1 % of 1000
+    assert fill.ts == T0 + timedelta(seconds=2)
+
+
+def test_a_stop_triggers_on_the_mark_and_fills(broker: PaperBroker) -> None:
+    broker.on_quote(quote("100"))
+    order = new(side=OrderSide.SELL, kind=OrderType.STOP, px=None, trigger="95")
+    broker.submit(order)
+    follow(order, broker.drain())
+    broker.on_quote(quote("94.5", at=1))
+    events = broker.drain()
+    assert [type(e) for e in events] == [OrderTriggered, OrderFilled]
+    assert follow(order, events).status is OrderStatus.FILLED
+
+
+def test_cancel_and_modify_answer_with_events(broker: PaperBroker, clock: FixedClock) -> None:
+    broker.on_quote(quote("101"))
+    order = new(px="100")
+    broker.submit(order)
+    follow(order, broker.drain())
+    order.apply(OrderPendingUpdate(client_order_id=order.client_order_id, ts=T0))
+    broker.modify(order, price=price("99"))
+    events = broker.drain()
+    assert [type(e) for e in events] == [OrderUpdated]
+    follow(order, events)
+    assert (order.status, order.price) == (OrderStatus.ACCEPTED, price("99"))
+    order.apply(OrderPendingCancel(client_order_id=order.client_order_id, ts=T0))
+    broker.cancel(order)
+    events = broker.drain()
+    assert [type(e) for e in events] == [OrderCanceled]
+    assert follow(order, events).status is OrderStatus.CANCELED
+    with pytest.raises(VenueRejectedError, match="not working"):
+        broker.cancel(order)
+
+
+def test_an_ioc_remainder_is_canceled(broker: PaperBroker) -> None:
+    broker.on_quote(quote("101", "100.9", "101.1"))
+    order = new(px="100", tif=TimeInForce.IOC)
+    broker.submit(order)
+    events = broker.drain()
+    assert [type(e) for e in events] == [OrderAccepted, OrderCanceled]
+    assert broker.working_orders == []
+
+
+def test_an_unknown_instrument_is_rejected(clock: FixedClock) -> None:
+    broker = PaperBroker(PaperBrokerConfig(), {}, clock.now)
+    order = new()
+    broker.submit(order)
+    (event,) = broker.drain()
+    assert isinstance(event, OrderRejected)
+    assert "unknown instrument AAPL.NASDAQ" in event.reason
+
+
+def test_the_same_inputs_give_the_same_trades(clock: FixedClock) -> None:
+    def run() -> list[tuple[str, Decimal]]:
+        broker = PaperBroker(PaperBrokerConfig(), {AAPL.id: AAPL}, clock.now)
+        broker.on_quote(quote("100", "99.9", "100.1"))
+        out = []
+        for n in range(3):
+            broker.submit(new(coid=f"P{n}", kind=OrderType.MARKET, px=None))
+            out += [
+                (e.fill.trade_id.value, e.fill.price.value)
+                for e in broker.drain()
+                if isinstance(e, OrderFilled)
+            ]
+        return out
+
+    assert run() == run() == [("P1", D("100.1")), ("P2", D("100.1")), ("P3", D("100.1"))]
+
+
+def test_a_second_submit_of_a_working_order_is_refused(broker: PaperBroker) -> None:
+    order = new()
+    broker.submit(order)
+    with pytest.raises(VenueRejectedError, match="already working"):
+        broker.submit(order)
