@@ -239,3 +239,24 @@ def test_a_failed_first_append_leaves_no_head_behind(migrated_engine: sa.Engine)
         assert uow.ledger.head(ACCOUNT) is None
         uow.ledger.append(first)
         uow.commit()
+
+
+def test_the_journal_keeps_commands_by_key_in_order(uow_factory: UowFactory) -> None:
+    from algodesk.ports.storage import JournalRecord, StorageError
+
+    with uow_factory() as uow:
+        first = uow.journal.append(
+            JournalRecord(ACCOUNT, "SubmitOrder", T0, {"qty": "1"}, key="k1")
+        )
+        second = uow.journal.append(JournalRecord(ACCOUNT, "OrderAccepted", T0, {"coid": "A"}))
+        uow.journal.append(JournalRecord(AccountId("other"), "SubmitOrder", T0, {}, key="k1"))
+        uow.commit()
+    assert first.seq < second.seq
+    with uow_factory() as uow:
+        found = uow.journal.find(ACCOUNT, "k1")
+        assert found == first
+        assert uow.journal.find(ACCOUNT, "nope") is None
+        assert [r.kind for r in uow.journal.records(ACCOUNT)] == ["SubmitOrder", "OrderAccepted"]
+        assert uow.journal.records(ACCOUNT, "OrderAccepted") == [second]
+        with pytest.raises(StorageError, match="k1"):
+            uow.journal.append(JournalRecord(ACCOUNT, "SubmitOrder", T0, {}, key="k1"))

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from algodesk import __version__
 from algodesk.adapters.storage.sql import codec
-from algodesk.adapters.storage.sql.engine import make_engine
+from algodesk.adapters.storage.sql.engine import head_revision, make_engine, migrate
 from algodesk.adapters.storage.sql.tables import ledger_entries, ledger_postings
 from algodesk.bootstrap import open_desk
 from algodesk.config import Settings
@@ -253,7 +253,7 @@ def test_the_installed_command_runs(tmp_path: Path) -> None:
         [exe, "init", "--data-dir", str(tmp_path)], capture_output=True, text=True, check=False
     )
     assert init.returncode == 0, init.stderr
-    assert "schema revision 0001" in init.stdout
+    assert f"schema revision {head_revision()}" in init.stdout
 
 
 def _head(url: str) -> str:
@@ -290,3 +290,23 @@ def test_a_malformed_expected_head_is_a_clear_error(seeded: str) -> None:
     code, out = cli("ledger", "verify", "--database-url", seeded, "--expect-head", "demo=5")
     assert code == 2
     assert "expected ACCOUNT=SEQ:HASH" in out
+
+
+def test_init_upgrades_an_older_schema_and_keeps_the_ledger(database_url: str) -> None:
+    from algodesk.adapters.storage.sql.uow import SqlUnitOfWork
+    from algodesk.services.ledger import LedgerService
+    from algodesk.testing.clock import FixedClock
+
+    engine = make_engine(database_url)
+    migrate(engine, "0001")
+    ledger = LedgerService(lambda: SqlUnitOfWork(engine), FixedClock())
+    ledger.deposit(AccountId("old"), money("250", "USD"), "before the upgrade", key="d1")
+    engine.dispose()
+    code, out = cli("demo", "seed", "--database-url", database_url)
+    assert code == 2
+    assert "run `algodesk init` to migrate" in out
+    assert cli("init", "--database-url", database_url)[0] == 0
+    assert cli("demo", "seed", "--database-url", database_url)[0] == 0
+    code, out = cli("ledger", "verify", "--database-url", database_url)
+    assert code == 0, out
+    assert "OK: 6 entries in 2 accounts" in out

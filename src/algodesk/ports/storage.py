@@ -7,7 +7,9 @@ A unit of work is one transaction: what its repositories write becomes visible t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -21,6 +23,8 @@ __all__ = [
     "ChainConflictError",
     "DuplicateClientOrderIdError",
     "FillRepository",
+    "JournalRecord",
+    "JournalRepository",
     "LedgerRepository",
     "OrderRepository",
     "SequenceRepository",
@@ -93,6 +97,39 @@ class LedgerRepository(Protocol):
     def accounts(self) -> list[AccountId]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class JournalRecord:
+    """One line of an account's journal: a command with its outcome, or an event.
+
+    ``payload`` holds JSON values only (strings, numbers as strings, lists, objects).
+    """
+
+    account_id: AccountId
+    kind: str
+    ts: datetime
+    payload: Mapping[str, object] = field(default_factory=dict)
+    key: str | None = None
+    seq: int = 0  # given by storage on append
+
+
+class JournalRepository(Protocol):
+    """The append-only journal of commands and events, per account."""
+
+    def append(self, record: JournalRecord) -> JournalRecord:
+        """Store ``record`` and return it with its sequence number.
+
+        Raises:
+            StorageError: a command with the same (account, key) is already journaled.
+        """
+        ...
+
+    def find(self, account_id: AccountId, key: str) -> JournalRecord | None:
+        """The record journaled under an idempotency key, if any."""
+        ...
+
+    def records(self, account_id: AccountId, kind: str | None = None) -> list[JournalRecord]: ...
+
+
 class SequenceRepository(Protocol):
     def next(self, name: str) -> int:
         """The next value (from 1) of the named counter; survives restarts."""
@@ -111,6 +148,9 @@ class UnitOfWork(Protocol):
 
     @property
     def sequences(self) -> SequenceRepository: ...
+
+    @property
+    def journal(self) -> JournalRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -92,13 +92,33 @@ class LedgerService:
     def record_fill(self, fill: Fill, instrument: Instrument) -> Recorded:
         """Store ``fill`` and book it; an exact replay of a known trade books nothing."""
         with self._uow_factory() as uow:
-            book = self._book(uow, fill.account_id)
-            if not uow.fills.add(fill):
-                known = uow.ledger.find(fill.account_id, booking.fill_entry_id(fill))
-                if known is None:  # pragma: no cover - fills and entries commit together
-                    raise RuntimeError(f"fill {fill.trade_id} is stored but not booked")
-                return Recorded(known, new=False)
-            return self._commit_one(uow, book, book.fill_entry(fill, instrument))
+            recorded, entry = self.book_fill(uow, fill, instrument)
+            if entry is not None:
+                uow.commit()
+                self.committed(entry)
+            return recorded
+
+    def book_fill(
+        self, uow: UnitOfWork, fill: Fill, instrument: Instrument
+    ) -> tuple[Recorded, LedgerEntry | None]:
+        """Store and book ``fill`` inside the caller's unit of work, which must commit and then
+        call :meth:`committed` with the new entry (the second item; None for a replay)."""
+        book = self._book(uow, fill.account_id)
+        if not uow.fills.add(fill):
+            known = uow.ledger.find(fill.account_id, booking.fill_entry_id(fill))
+            if known is None:  # pragma: no cover - fills and entries commit together
+                raise RuntimeError(f"fill {fill.trade_id} is stored but not booked")
+            return Recorded(known, new=False), None
+        entry = self._append(uow, book, book.fill_entry(fill, instrument))
+        return Recorded(entry, new=True), entry
+
+    def committed(self, entry: LedgerEntry) -> None:
+        """Move the cached book past an entry its caller has committed."""
+        book = self._books.get(entry.account_id)
+        if book is not None and book.head_seq + 1 == entry.seq:
+            book.replay(entry)
+        else:
+            self._books.pop(entry.account_id, None)
 
     def _record(
         self,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Self
 
@@ -18,7 +18,12 @@ from algodesk.domain.identifiers import AccountId, ClientOrderId, LedgerEntryId,
 from algodesk.domain.ledger.entries import LedgerEntry
 from algodesk.domain.ledger.verify import ChainHead
 from algodesk.domain.orders import ConflictingFillError, Order
-from algodesk.ports.storage import ChainConflictError, DuplicateClientOrderIdError, StorageError
+from algodesk.ports.storage import (
+    ChainConflictError,
+    DuplicateClientOrderIdError,
+    JournalRecord,
+    StorageError,
+)
 
 __all__ = ["InMemoryStore", "InMemoryUnitOfWork"]
 
@@ -32,6 +37,7 @@ class InMemoryStore:
     entries: dict[AccountId, list[LedgerEntry]] = field(default_factory=dict)
     heads: dict[AccountId, ChainHead] = field(default_factory=dict)
     sequences: dict[str, int] = field(default_factory=dict)
+    journal: list[JournalRecord] = field(default_factory=list)
 
 
 class _Fills:
@@ -138,13 +144,15 @@ _Write = tuple[str, str, tuple[object, ...]]  # repository, method, arguments
 
 
 def _copy(store: InMemoryStore) -> InMemoryStore:
-    # Entries and fills are immutable: copy the containers; orders are mutable: copy them.
+    # Only containers are copied: entries and fills are immutable, and stored orders are private
+    # (the order repository copies on every read and every write), so nothing shares them.
     return InMemoryStore(
-        orders={k: copy.deepcopy(v) for k, v in store.orders.items()},
+        orders=dict(store.orders),
         fills=dict(store.fills),
         entries={k: list(v) for k, v in store.entries.items()},
         heads=dict(store.heads),
         sequences=dict(store.sequences),
+        journal=list(store.journal),
     )
 
 
@@ -152,6 +160,7 @@ class _Repos:
     def __init__(self, state: InMemoryStore) -> None:
         self.orders, self.fills = _Orders(state), _Fills(state)
         self.ledger, self.sequences = _Ledger(state), _Sequences(state)
+        self.journal = _Journal(state)
 
 
 class _Logged:
@@ -178,7 +187,32 @@ _WRITES = {
     "fills": frozenset({"add"}),
     "ledger": frozenset({"append"}),
     "sequences": frozenset({"next"}),
+    "journal": frozenset({"append"}),
 }
+
+
+class _Journal:
+    def __init__(self, state: InMemoryStore) -> None:
+        self._s = state
+
+    def append(self, record: JournalRecord) -> JournalRecord:
+        if record.key is not None and self.find(record.account_id, record.key) is not None:
+            raise StorageError(f"{record.account_id}: key {record.key!r} is already journaled")
+        stored = replace(record, seq=len(self._s.journal) + 1)
+        self._s.journal.append(stored)
+        return stored
+
+    def find(self, account_id: AccountId, key: str) -> JournalRecord | None:
+        return next(
+            (r for r in self._s.journal if r.account_id == account_id and r.key == key), None
+        )
+
+    def records(self, account_id: AccountId, kind: str | None = None) -> list[JournalRecord]:
+        return [
+            r
+            for r in self._s.journal
+            if r.account_id == account_id and (kind is None or r.kind == kind)
+        ]
 
 
 class InMemoryUnitOfWork:
@@ -188,6 +222,7 @@ class InMemoryUnitOfWork:
     fills: _Fills
     ledger: _Ledger
     sequences: _Sequences
+    journal: _Journal
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
@@ -227,7 +262,7 @@ class InMemoryUnitOfWork:
                     f"commit conflict: {name}.{method} gave {result!r} in this unit of work, "
                     f"{again!r} against the store as committed meanwhile"
                 )
-        for field_name in ("orders", "fills", "entries", "heads", "sequences"):
+        for field_name in ("orders", "fills", "entries", "heads", "sequences", "journal"):
             setattr(self._store, field_name, getattr(target, field_name))
         self._begin()
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from dataclasses import replace
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -10,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from algodesk.adapters.storage.sql import codec
 from algodesk.adapters.storage.sql.tables import (
     fills,
+    journal,
     ledger_entries,
     ledger_heads,
     ledger_postings,
@@ -21,9 +24,20 @@ from algodesk.domain.identifiers import AccountId, ClientOrderId, LedgerEntryId,
 from algodesk.domain.ledger.entries import LedgerEntry
 from algodesk.domain.ledger.verify import ChainHead
 from algodesk.domain.orders import ConflictingFillError, Order, OrderStatus
-from algodesk.ports.storage import ChainConflictError, DuplicateClientOrderIdError
+from algodesk.ports.storage import (
+    ChainConflictError,
+    DuplicateClientOrderIdError,
+    JournalRecord,
+    StorageError,
+)
 
-__all__ = ["SqlFillRepository", "SqlLedgerRepository", "SqlOrderRepository", "SqlSequences"]
+__all__ = [
+    "SqlFillRepository",
+    "SqlJournal",
+    "SqlLedgerRepository",
+    "SqlOrderRepository",
+    "SqlSequences",
+]
 
 _OPEN = [s.value for s in OrderStatus if s.is_open]
 _BATCH = 5000
@@ -252,3 +266,50 @@ class SqlSequences:
             return int(moved.value)
         self._conn.execute(sa.insert(sequences), [{"name": name, "value": 1}])
         return 1
+
+
+class SqlJournal:
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def append(self, record: JournalRecord) -> JournalRecord:
+        if record.key is not None and self.find(record.account_id, record.key) is not None:
+            raise StorageError(f"{record.account_id}: key {record.key!r} is already journaled")
+        row = {
+            "account_id": record.account_id.value,
+            "kind": record.kind,
+            "key": record.key,
+            "ts": record.ts,
+            "payload": json.dumps(record.payload, sort_keys=True, separators=(",", ":")),
+        }
+        seq = self._conn.execute(sa.insert(journal).returning(journal.c.seq), [row]).scalar_one()
+        return replace(record, seq=int(seq))
+
+    def _record(self, row: sa.RowMapping) -> JournalRecord:
+        return JournalRecord(
+            account_id=AccountId(row["account_id"]),
+            kind=row["kind"],
+            ts=row["ts"],
+            payload=json.loads(row["payload"]),
+            key=row["key"],
+            seq=int(row["seq"]),
+        )
+
+    def find(self, account_id: AccountId, key: str) -> JournalRecord | None:
+        row = (
+            self._conn.execute(
+                sa.select(journal).where(
+                    journal.c.account_id == account_id.value, journal.c.key == key
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return self._record(row) if row else None
+
+    def records(self, account_id: AccountId, kind: str | None = None) -> list[JournalRecord]:
+        query = sa.select(journal).where(journal.c.account_id == account_id.value)
+        if kind is not None:
+            query = query.where(journal.c.kind == kind)
+        rows = self._conn.execute(query.order_by(journal.c.seq)).mappings()
+        return [self._record(r) for r in rows]

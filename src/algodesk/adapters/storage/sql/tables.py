@@ -9,6 +9,7 @@ from algodesk.adapters.storage.sql.types import ExactDecimal, UtcDateTime
 
 __all__ = [
     "fills",
+    "journal",
     "ledger_entries",
     "ledger_heads",
     "ledger_postings",
@@ -112,4 +113,22 @@ sequences = sa.Table(
     metadata,
     sa.Column("name", sa.String(100), primary_key=True),
     sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+journal = sa.Table(
+    "journal",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("account_id", ID, nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("key", sa.String(200), nullable=True),
+    sa.Column("ts", UtcDateTime, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Index("ix_journal_account_id", "account_id", "seq"),
+    sa.Index("uq_journal_account_key", "account_id", "key", unique=True),
 )

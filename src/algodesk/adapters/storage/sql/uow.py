@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from algodesk.adapters.storage.sql.repositories import (
     SqlFillRepository,
+    SqlJournal,
     SqlLedgerRepository,
     SqlOrderRepository,
     SqlSequences,
@@ -27,6 +28,7 @@ class SqlUnitOfWork:
     fills: SqlFillRepository
     ledger: SqlLedgerRepository
     sequences: SqlSequences
+    journal: SqlJournal
 
     def __init__(self, engine: sa.Engine, snapshot: bool = False) -> None:
         """``snapshot``: every read sees the database as of one instant (PostgreSQL
@@ -49,6 +51,7 @@ class SqlUnitOfWork:
         self.orders = SqlOrderRepository(conn, self.fills)
         self.ledger = SqlLedgerRepository(conn)
         self.sequences = SqlSequences(conn)
+        self.journal = SqlJournal(conn)
         return self
 
     def __exit__(

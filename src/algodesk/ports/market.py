@@ -1,0 +1,23 @@
+"""What the engine needs to know about the market: instruments, marks and sessions.
+
+Market data (issue 4) will provide it from feeds, the instrument master and exchange calendars.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from algodesk.domain.identifiers import InstrumentId, Venue
+from algodesk.domain.instruments import Instrument
+from algodesk.domain.risk.base import Mark
+
+__all__ = ["MarketView"]
+
+
+class MarketView(Protocol):
+    def instrument(self, instrument_id: InstrumentId) -> Instrument | None: ...
+
+    def mark(self, instrument_id: InstrumentId) -> Mark | None: ...
+
+    def is_open(self, venue: Venue, now: datetime) -> bool: ...

@@ -1,0 +1,534 @@
+"""The engine: the one writer of orders, fills and ledger entries, one account at a time.
+
+Commands are applied in order under the account's lock. A submit (and a modify) passes the risk
+gates; a cancel, a flatten and a change of trading state never do. Every command is journaled
+with its outcome, and every order event with the order; a command whose idempotency key was
+seen before returns its first outcome and does nothing new.
+
+The engine never waits on a venue's answer: it sends a request through the venue port and
+applies what the venue reports when :meth:`Engine.pump` drains it. The paper exchange answers at
+once; a live runtime will run real broker calls with timeouts (next step of issue 3).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, replace
+from datetime import timedelta
+
+from algodesk.domain import client_order_ids
+from algodesk.domain.commands import (
+    CancelOrder,
+    Command,
+    Flatten,
+    ModifyOrder,
+    SetTradingState,
+    SubmitOrder,
+)
+from algodesk.domain.events import (
+    OrderCancelRejected,
+    OrderDenied,
+    OrderEvent,
+    OrderFilled,
+    OrderModifyRejected,
+    OrderPendingCancel,
+    OrderPendingUpdate,
+    OrderRejected,
+    OrderSubmitted,
+)
+from algodesk.domain.fills import OrderSide
+from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, Venue
+from algodesk.domain.ledger.entries import LedgerEntry
+from algodesk.domain.orders import Order, OrderError, OrderType
+from algodesk.domain.portfolio import ALL_BOTS, summarize
+from algodesk.domain.risk.base import TradingState
+from algodesk.domain.risk.pipeline import check_order
+from algodesk.domain.values import Quantity
+from algodesk.ports.broker import BrokerPort, VenueRejectedError, VenueUnavailableError
+from algodesk.ports.clock import Clock
+from algodesk.ports.market import MarketView
+from algodesk.ports.storage import JournalRecord, UnitOfWork
+from algodesk.services.ledger import LedgerService
+from algodesk.services.risk_context import EngineLimits, RateCounter, build_context
+
+__all__ = ["Engine", "Outcome"]
+
+_SECOND = timedelta(seconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The answer to a command. ``code`` is a stable reason when ``ok`` is False."""
+
+    ok: bool
+    client_order_id: str | None = None
+    status: str | None = None
+    code: str | None = None
+    message: str = ""
+    replayed: bool = False
+
+    def payload(self) -> dict[str, object]:
+        data = asdict(self)
+        data.pop("replayed")
+        return data
+
+
+def _event_payload(event: OrderEvent) -> dict[str, object]:
+    data: dict[str, object] = {"type": type(event).__name__, "coid": event.client_order_id.value}
+    if isinstance(event, OrderFilled):
+        f = event.fill
+        data.update(trade=f.trade_id.value, qty=str(f.quantity), px=str(f.price), fee=str(f.fee))
+    elif isinstance(event, OrderDenied):
+        data.update(code=event.code, message=event.message)
+    elif isinstance(event, OrderRejected | OrderCancelRejected | OrderModifyRejected):
+        data.update(reason=event.reason)
+    return data
+
+
+class Engine:
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        clock: Clock,
+        market: MarketView,
+        brokers: Mapping[Venue, BrokerPort],
+        limits: EngineLimits,
+        ledger: LedgerService,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._market = market
+        self._brokers = brokers
+        self._limits = limits
+        self._ledger = ledger
+        self._locks: defaultdict[AccountId, threading.RLock] = defaultdict(threading.RLock)
+        self._locks_guard = threading.Lock()
+        self._states: dict[tuple[AccountId, BotId | None], TradingState] = {}
+        self._loaded: set[AccountId] = set()
+        self._account_ops: defaultdict[AccountId, RateCounter] = defaultdict(
+            lambda: RateCounter(_SECOND)
+        )
+        self._venue_ops: dict[Venue, RateCounter] = {
+            venue: RateCounter(window) for venue, (_, window) in limits.venue_burst.items()
+        }
+        self._subscribers: list[Callable[[object], None]] = []
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def subscribe(self, subscriber: Callable[[object], None]) -> None:
+        """``subscriber`` receives every order event and trading-state change, in order."""
+        self._subscribers.append(subscriber)
+
+    def _publish(self, *items: object) -> None:
+        for item in items:
+            for subscriber in self._subscribers:
+                subscriber(item)
+
+    def _lock(self, account_id: AccountId) -> threading.RLock:
+        with self._locks_guard:
+            return self._locks[account_id]
+
+    def _load_states(self, uow: UnitOfWork, account_id: AccountId) -> None:
+        if account_id in self._loaded:
+            return
+        for record in uow.journal.records(account_id, "TradingStateSet"):
+            bot = record.payload.get("bot")
+            key = (account_id, BotId(str(bot)) if bot else None)
+            self._states[key] = TradingState(str(record.payload["state"]))
+        self._loaded.add(account_id)
+
+    def trading_state(self, account_id: AccountId, bot_id: BotId | None = None) -> TradingState:
+        with self._lock(account_id), self._uow_factory() as uow:
+            self._load_states(uow, account_id)
+        return self._states.get((account_id, bot_id), TradingState.ACTIVE)
+
+    def _broker(self, order: Order) -> BrokerPort | None:
+        return self._brokers.get(order.instrument_id.venue)
+
+    def _count_op(self, account_id: AccountId, venue: Venue) -> None:
+        now = self._clock.now()
+        self._account_ops[account_id].add(now)
+        counter = self._venue_ops.get(venue)
+        if counter is not None:
+            counter.add(now)
+
+    def _journal(
+        self,
+        uow: UnitOfWork,
+        command: Command,
+        outcome: Outcome,
+        events: list[OrderEvent],
+    ) -> None:
+        now = self._clock.now()
+        payload = {"command": type(command).__name__, "outcome": outcome.payload()}
+        uow.journal.append(
+            JournalRecord(
+                command.account_id, type(command).__name__, now, payload, command.idempotency_key
+            )
+        )
+        for event in events:
+            uow.journal.append(
+                JournalRecord(
+                    command.account_id, type(event).__name__, event.ts, _event_payload(event)
+                )
+            )
+
+    # -- commands ----------------------------------------------------------------------------
+
+    def handle(self, command: Command) -> Outcome:
+        """Apply ``command`` and return its outcome (the first one, for a repeated key)."""
+        with self._lock(command.account_id):
+            with self._uow_factory() as uow:
+                self._load_states(uow, command.account_id)
+                if command.idempotency_key is not None:
+                    seen = uow.journal.find(command.account_id, command.idempotency_key)
+                    if seen is not None:
+                        first = dict(seen.payload["outcome"])  # type: ignore[call-overload]
+                        return replace(Outcome(**first), replayed=True)
+            if isinstance(command, SubmitOrder):
+                outcome = self._submit(command)
+            elif isinstance(command, CancelOrder):
+                outcome = self._cancel(command)
+            elif isinstance(command, ModifyOrder):
+                outcome = self._modify(command)
+            elif isinstance(command, Flatten):
+                outcome = self._flatten(command)
+            elif isinstance(command, SetTradingState):
+                outcome = self._set_state(command)
+            else:  # pragma: no cover - every command type is handled above
+                raise TypeError(f"unknown command {type(command).__name__}")
+        self.pump()
+        return outcome
+
+    def _new_coid(self, uow: UnitOfWork, command: SubmitOrder) -> ClientOrderId:
+        if command.client_order_id is not None:
+            return command.client_order_id
+        if command.idempotency_key is not None:
+            return client_order_ids.for_signal(command.account_id, command.idempotency_key)
+        day = self._clock.now().date()
+        return client_order_ids.for_strategy("ORD", day, uow.sequences.next(f"ORD{day:%y%m%d}"))
+
+    def _submit(self, command: SubmitOrder, gated: bool = True) -> Outcome:
+        now = self._clock.now()
+        with self._uow_factory() as uow:
+            coid = self._new_coid(uow, command)
+            if uow.orders.get(coid) is not None:
+                outcome = Outcome(
+                    False, coid.value, None, "DUPLICATE_CLIENT_ORDER_ID", f"client_order_id={coid}"
+                )
+                self._journal(uow, command, outcome, [])
+                uow.commit()
+                return outcome
+            try:
+                order = Order.create(
+                    client_order_id=coid,
+                    account_id=command.account_id,
+                    instrument_id=command.instrument_id,
+                    side=command.side,
+                    order_type=command.order_type,
+                    quantity=command.quantity,
+                    created_at=now,
+                    time_in_force=command.time_in_force,
+                    price=command.price,
+                    trigger_price=command.trigger_price,
+                    expire_time=command.expire_time,
+                    bot_id=command.bot_id,
+                    reduce_only=command.reduce_only,
+                )
+            except ValueError as exc:
+                outcome = Outcome(False, coid.value, None, "INVALID_ORDER", str(exc))
+                self._journal(uow, command, outcome, [])
+                uow.commit()
+                return outcome
+            venue = order.instrument_id.venue
+            denial = None
+            if gated:
+                counter = self._venue_ops.get(venue)
+                context = build_context(
+                    uow,
+                    order,
+                    now,
+                    self._market,
+                    self._limits,
+                    self._states,
+                    self._account_ops[command.account_id].count(now),
+                    counter.count(now) if counter else 0,
+                    command.target_price,
+                )
+                denial = check_order(order, context)
+            if denial is None and self._broker(order) is None:
+                denial_code, denial_message = "NO_VENUE_ROUTE", f"venue={venue}"
+            elif denial is not None:
+                denial_code, denial_message = denial.code, denial.message
+            else:
+                denial_code = denial_message = ""
+            if denial_code:
+                event: OrderEvent = OrderDenied(
+                    client_order_id=coid, ts=now, code=denial_code, message=denial_message
+                )
+                order.apply(event)
+                outcome = Outcome(
+                    False, coid.value, order.status.value, denial_code, denial_message
+                )
+            else:
+                event = OrderSubmitted(client_order_id=coid, ts=now)
+                order.apply(event)
+                outcome = Outcome(True, coid.value, order.status.value)
+            uow.orders.add(order)
+            self._journal(uow, command, outcome, [event])
+            uow.commit()
+        self._publish(event)
+        if denial_code:
+            return outcome
+        self._count_op(command.account_id, venue)
+        broker = self._broker(order)
+        assert broker is not None
+        try:
+            broker.submit(order)
+        except VenueRejectedError as exc:
+            self._apply(
+                OrderRejected(client_order_id=coid, ts=self._clock.now(), reason=str(exc)),
+                order.account_id,
+            )
+        except VenueUnavailableError:
+            pass  # in flight: reconciliation decides; never resend a submit of unknown outcome
+        return outcome
+
+    def _open_order(
+        self, uow: UnitOfWork, account_id: AccountId, coid: ClientOrderId
+    ) -> Order | Outcome:
+        order = uow.orders.get(coid)
+        if order is None or order.account_id != account_id:
+            return Outcome(False, coid.value, None, "ORDER_NOT_FOUND", f"client_order_id={coid}")
+        if not order.status.is_open:
+            return Outcome(
+                False, coid.value, order.status.value, "ORDER_NOT_OPEN", f"status={order.status}"
+            )
+        return order
+
+    def _request(
+        self,
+        command: Command,
+        coid: ClientOrderId,
+        pending: type[OrderPendingCancel | OrderPendingUpdate],
+        send: Callable[[BrokerPort, Order], None],
+        rejected: Callable[[str], OrderEvent],
+    ) -> Outcome:
+        now = self._clock.now()
+        with self._uow_factory() as uow:
+            found = self._open_order(uow, command.account_id, coid)
+            if isinstance(found, Outcome):
+                self._journal(uow, command, found, [])
+                uow.commit()
+                return found
+            order = found
+            event = pending(client_order_id=coid, ts=now)
+            order.apply(event)
+            uow.orders.update(order)
+            outcome = Outcome(True, coid.value, order.status.value)
+            self._journal(uow, command, outcome, [event])
+            uow.commit()
+        self._publish(event)
+        self._count_op(command.account_id, order.instrument_id.venue)
+        broker = self._broker(order)
+        try:
+            if broker is None:
+                raise VenueRejectedError(f"no route to venue {order.instrument_id.venue}")
+            send(broker, order)
+        except VenueRejectedError as exc:
+            self._apply(rejected(str(exc)), order.account_id)
+        except VenueUnavailableError:
+            pass  # the request is pending until the venue answers or reconciliation decides
+        return outcome
+
+    def _cancel(self, command: CancelOrder) -> Outcome:
+        coid = command.client_order_id
+        return self._request(
+            command,
+            coid,
+            OrderPendingCancel,
+            lambda broker, order: broker.cancel(order),
+            lambda reason: OrderCancelRejected(
+                client_order_id=coid, ts=self._clock.now(), reason=reason
+            ),
+        )
+
+    def _modify(self, command: ModifyOrder) -> Outcome:
+        coid = command.client_order_id
+        now = self._clock.now()
+        with self._uow_factory() as uow:
+            found = self._open_order(uow, command.account_id, coid)
+            if isinstance(found, Outcome):
+                return found
+            proposed = Order.restore(
+                **{
+                    **{
+                        name: getattr(found, name)
+                        for name in Order.__dataclass_fields__
+                        if name != "fills"
+                    },
+                    "quantity": command.quantity or found.quantity,
+                    "price": command.price or found.price,
+                    "trigger_price": command.trigger_price or found.trigger_price,
+                }
+            )
+            counter = self._venue_ops.get(found.instrument_id.venue)
+            context = build_context(
+                uow,
+                proposed,
+                now,
+                self._market,
+                self._limits,
+                self._states,
+                self._account_ops[command.account_id].count(now),
+                counter.count(now) if counter else 0,
+                None,
+            )
+            denial = check_order(proposed, context)
+        if denial is not None:
+            event = OrderModifyRejected(client_order_id=coid, ts=now, reason=str(denial))
+            outcome = Outcome(False, coid.value, found.status.value, denial.code, denial.message)
+            with self._uow_factory() as uow:
+                self._journal(uow, command, outcome, [event])
+                uow.commit()
+            self._publish(event)
+            return outcome
+        return self._request(
+            command,
+            coid,
+            OrderPendingUpdate,
+            lambda broker, order: broker.modify(
+                order, command.quantity, command.price, command.trigger_price
+            ),
+            lambda reason: OrderModifyRejected(
+                client_order_id=coid, ts=self._clock.now(), reason=reason
+            ),
+        )
+
+    def _set_state(self, command: SetTradingState) -> Outcome:
+        if not command.reason.strip():
+            return Outcome(
+                False, None, None, "REASON_REQUIRED", "a change of trading state needs a reason"
+            )
+        now = self._clock.now()
+        payload = {
+            "bot": command.bot_id.value if command.bot_id else None,
+            "state": command.state.value,
+            "reason": command.reason,
+        }
+        outcome = Outcome(True, None, command.state.value)
+        with self._uow_factory() as uow:
+            self._journal(uow, command, outcome, [])
+            uow.journal.append(JournalRecord(command.account_id, "TradingStateSet", now, payload))
+            uow.commit()
+        self._states[(command.account_id, command.bot_id)] = command.state
+        self._publish(command)
+        return outcome
+
+    def _flatten(self, command: Flatten) -> Outcome:
+        """Cancel the scope's working orders, then close its positions with market orders that
+        pass no gate. Returns at once; fills arrive as the venue reports them."""
+        account = command.account_id
+        base = command.idempotency_key or uuid.uuid4().hex
+        with self._uow_factory() as uow:
+            working = [
+                o
+                for o in uow.orders.list(account, open_only=True)
+                if command.bot_id in (None, o.bot_id)
+                and command.instrument_id in (None, o.instrument_id)
+            ]
+            summary = summarize(
+                uow.ledger.entries(account), command.bot_id if command.bot_id else ALL_BOTS
+            )
+            outcome = Outcome(True, None, None, None, f"canceling {len(working)} orders")
+            self._journal(uow, command, outcome, [])
+            uow.commit()
+        for order in working:
+            self._cancel(CancelOrder(account_id=account, client_order_id=order.client_order_id))
+        closing = [
+            p for p in summary.open_positions if command.instrument_id in (None, p.instrument_id)
+        ]
+        for leg, pos in enumerate(closing):
+            self._submit(
+                SubmitOrder(
+                    account_id=account,
+                    instrument_id=pos.instrument_id,
+                    side=OrderSide.SELL if pos.quantity > 0 else OrderSide.BUY,
+                    order_type=OrderType.MARKET,
+                    quantity=Quantity(abs(pos.quantity)),
+                    bot_id=command.bot_id,
+                    reduce_only=True,
+                    client_order_id=client_order_ids.for_signal(account, f"flatten:{base}", leg),
+                ),
+                gated=False,
+            )
+        message = f"canceled {len(working)} orders, closing {len(closing)} positions"
+        return replace(outcome, message=message)
+
+    # -- venue events ------------------------------------------------------------------------
+
+    def pump(self) -> int:
+        """Apply every event the venues have reported since the last pump; returns the count."""
+        applied = 0
+        for broker in self._brokers.values():
+            for event in broker.drain():
+                self._apply(event, None)
+                applied += 1
+        return applied
+
+    def _apply(self, event: OrderEvent, account_id: AccountId | None) -> None:
+        if account_id is None:
+            with self._uow_factory() as uow:
+                known = uow.orders.get(event.client_order_id)
+            account_id = known.account_id if known else None
+        if account_id is None:
+            self._apply_locked(event, None)
+            return
+        with self._lock(account_id):
+            self._apply_locked(event, account_id)
+
+    def _apply_locked(self, event: OrderEvent, account_id: AccountId | None) -> None:
+        entry: LedgerEntry | None = None
+        with self._uow_factory() as uow:
+            order = uow.orders.get(event.client_order_id)
+            if order is None:
+                uow.journal.append(
+                    JournalRecord(
+                        account_id or AccountId("unknown"),
+                        "UnknownOrderEvent",
+                        event.ts,
+                        _event_payload(event),
+                    )
+                )
+                uow.commit()
+                return
+            try:
+                changed = order.apply(event)
+            except OrderError as exc:
+                payload = {**_event_payload(event), "error": str(exc)}
+                incident = uow.journal.append(
+                    JournalRecord(order.account_id, "OrderEventRefused", event.ts, payload)
+                )
+                uow.commit()
+                self._publish(incident)
+                return
+            if not changed:
+                return
+            uow.orders.update(order)
+            uow.journal.append(
+                JournalRecord(
+                    order.account_id, type(event).__name__, event.ts, _event_payload(event)
+                )
+            )
+            if isinstance(event, OrderFilled):
+                instrument = self._market.instrument(order.instrument_id)
+                if instrument is None:
+                    raise RuntimeError(f"fill for {order.instrument_id}, which is no longer known")
+                _, entry = self._ledger.book_fill(uow, event.fill, instrument)
+            uow.commit()
+        if entry is not None:
+            self._ledger.committed(entry)
+        self._publish(event)

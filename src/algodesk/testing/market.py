@@ -1,0 +1,39 @@
+"""A market view that says what it is told: instruments, marks and whether venues are open."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+
+from algodesk.domain.identifiers import InstrumentId, Venue
+from algodesk.domain.instruments import Instrument
+from algodesk.domain.risk.base import Mark
+
+__all__ = ["FakeMarket"]
+
+
+class FakeMarket:
+    def __init__(self, instruments: Iterable[Instrument] = ()) -> None:
+        self.instruments = {i.id: i for i in instruments}
+        self.marks: dict[InstrumentId, Mark] = {}
+        self.closed: set[Venue] = set()
+
+    def instrument(self, instrument_id: InstrumentId) -> Instrument | None:
+        return self.instruments.get(instrument_id)
+
+    def mark(self, instrument_id: InstrumentId) -> Mark | None:
+        return self.marks.get(instrument_id)
+
+    def is_open(self, venue: Venue, now: datetime) -> bool:
+        return venue not in self.closed
+
+    def set_mark(
+        self,
+        instrument_id: InstrumentId,
+        price: Decimal,
+        ts: datetime,
+        bid: Decimal | None = None,
+        ask: Decimal | None = None,
+    ) -> None:
+        self.marks[instrument_id] = Mark(price, ts, bid, ask)
