@@ -212,6 +212,9 @@ def test_flatten_when_halted_cancels_orders_and_closes_positions(desk: Desk) -> 
     assert summary.open_positions == []
     assert desk.ledger.verify().ok
     assert desk.engine.handle(submit()).code == "TRADING_HALTED"
+    again = desk.engine.handle(Flatten(account_id=ACCOUNT, idempotency_key="kill-1"))
+    assert again.replayed
+    assert again.message == outcome.message
 
 
 def test_state_and_idempotency_survive_a_restart(desk: Desk) -> None:

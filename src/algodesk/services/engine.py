@@ -430,7 +430,12 @@ class Engine:
 
     def _flatten(self, command: Flatten) -> Outcome:
         """Cancel the scope's working orders, then close its positions with market orders that
-        pass no gate. Returns at once; fills arrive as the venue reports them."""
+        pass no gate. Returns at once; fills arrive as the venue reports them.
+
+        The command is journaled when its orders are out. Were the process to die before, a
+        retry with the same key sends the same closing orders (their ids derive from the key),
+        and an order already sent is refused as a duplicate, so nothing closes twice.
+        """
         account = command.account_id
         base = command.idempotency_key or uuid.uuid4().hex
         with self._uow_factory() as uow:
@@ -440,12 +445,8 @@ class Engine:
                 if command.bot_id in (None, o.bot_id)
                 and command.instrument_id in (None, o.instrument_id)
             ]
-            summary = summarize(
-                uow.ledger.entries(account), command.bot_id if command.bot_id else ALL_BOTS
-            )
-            outcome = Outcome(True, None, None, None, f"canceling {len(working)} orders")
-            self._journal(uow, command, outcome, [])
-            uow.commit()
+            scope = command.bot_id if command.bot_id else ALL_BOTS
+            summary = summarize(uow.ledger.entries(account), scope)
         for order in working:
             self._cancel(CancelOrder(account_id=account, client_order_id=order.client_order_id))
         closing = [
@@ -466,7 +467,11 @@ class Engine:
                 gated=False,
             )
         message = f"canceled {len(working)} orders, closing {len(closing)} positions"
-        return replace(outcome, message=message)
+        outcome = Outcome(True, None, None, None, message)
+        with self._uow_factory() as uow:
+            self._journal(uow, command, outcome, [])
+            uow.commit()
+        return outcome
 
     # -- venue events ------------------------------------------------------------------------
 
