@@ -294,3 +294,10 @@ def test_the_engine_runs_on_every_storage(uow_factory: Callable[[], UnitOfWork])
         "OrderSubmitted",
         "OrderAccepted",
     ]
+
+
+def test_cash_booked_outside_the_engine_is_seen_at_the_next_check(desk: Desk) -> None:
+    assert desk.engine.handle(submit(qty="990")).ok  # the engine's view now exists: 1,000 left
+    assert desk.engine.handle(submit(qty="11")).code == "INSUFFICIENT_BUYING_POWER"
+    desk.ledger.deposit(ACCOUNT, money("100", USD), key="top-up")
+    assert desk.engine.handle(submit(qty="11")).ok

@@ -122,6 +122,34 @@ class BookSummary:
             _add(out, pos.currency, pos.market_value(self._mark(pos, marks)))
         return out
 
+    @exact_arithmetic
+    def add(self, entry: LedgerEntry, bot: BotId | AllBots | None = ALL_BOTS) -> None:
+        """Move the summary past ``entry`` (only its postings for ``bot``)."""
+        mine = [p for p in entry.postings if bot is ALL_BOTS or p.bot_id == bot]
+        if not mine:
+            return
+        self.entries += 1
+        for p in mine:
+            ccy = p.currency.code
+            if p.book == CASH:
+                _add(self.cash, ccy, p.amount)
+            elif p.book == PNL_REALIZED:
+                _add(self.realized, ccy, -p.amount)
+            elif p.book == FEES:
+                _add(self.fees, ccy, p.amount)
+            elif p.book == CAPITAL:
+                _add(self.capital, ccy, -p.amount)
+        if entry.kind is EntryKind.FILL:
+            terms = FillTerms(entry.details)
+            iid = terms.instrument_id
+            pos = self.positions.get(iid)
+            if pos is None:
+                pos = self.positions[iid] = PositionView(iid, terms.currency.code, terms.multiplier)
+            pos.quantity += terms.quantity * terms.side.sign
+            pos.last_price = terms.price
+            book = position_book(iid)
+            pos.cost += sum((p.amount for p in mine if p.book == book), _ZERO)
+
     def last_prices(self) -> dict[InstrumentId, Decimal]:
         """The last fill price of each instrument: a mark of last resort, to be labelled so."""
         return {i: p.last_price for i, p in self.positions.items()}
@@ -135,28 +163,5 @@ def summarize(
     postings that carry no bot."""
     out = BookSummary()
     for entry in entries:
-        mine = [p for p in entry.postings if bot is ALL_BOTS or p.bot_id == bot]
-        if not mine:
-            continue
-        out.entries += 1
-        for p in mine:
-            ccy = p.currency.code
-            if p.book == CASH:
-                _add(out.cash, ccy, p.amount)
-            elif p.book == PNL_REALIZED:
-                _add(out.realized, ccy, -p.amount)
-            elif p.book == FEES:
-                _add(out.fees, ccy, p.amount)
-            elif p.book == CAPITAL:
-                _add(out.capital, ccy, -p.amount)
-        if entry.kind is EntryKind.FILL:
-            terms = FillTerms(entry.details)
-            iid = terms.instrument_id
-            pos = out.positions.get(iid)
-            if pos is None:
-                pos = out.positions[iid] = PositionView(iid, terms.currency.code, terms.multiplier)
-            pos.quantity += terms.quantity * terms.side.sign
-            pos.last_price = terms.price
-            book = position_book(iid)
-            pos.cost += sum((p.amount for p in mine if p.book == book), _ZERO)
+        out.add(entry, bot)
     return out

@@ -52,7 +52,7 @@ from algodesk.ports.clock import Clock
 from algodesk.ports.market import MarketView
 from algodesk.ports.storage import JournalRecord, UnitOfWork
 from algodesk.services.ledger import LedgerService
-from algodesk.services.risk_context import EngineLimits, RateCounter, build_context
+from algodesk.services.risk_context import AccountView, EngineLimits, RateCounter, build_context
 
 __all__ = ["Engine", "Outcome"]
 
@@ -115,6 +115,7 @@ class Engine:
             venue: RateCounter(window) for venue, (_, window) in limits.venue_burst.items()
         }
         self._subscribers: list[Callable[[object], None]] = []
+        self._views: dict[AccountId, AccountView] = {}
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -144,6 +145,18 @@ class Engine:
         with self._lock(account_id), self._uow_factory() as uow:
             self._load_states(uow, account_id)
         return self._states.get((account_id, bot_id), TradingState.ACTIVE)
+
+    def _view(self, uow: UnitOfWork, account_id: AccountId) -> AccountView:
+        view = self._views.get(account_id)
+        if view is None:
+            view = self._views[account_id] = AccountView(account_id)
+        view.catch_up(uow, self._clock.now().date())
+        return view
+
+    def _track(self, order: Order) -> None:
+        view = self._views.get(order.account_id)
+        if view is not None:
+            view.track(order)
 
     def _broker(self, order: Order) -> BrokerPort | None:
         return self._brokers.get(order.instrument_id.venue)
@@ -244,27 +257,7 @@ class Engine:
                 uow.commit()
                 return outcome
             venue = order.instrument_id.venue
-            denial = None
-            if gated:
-                counter = self._venue_ops.get(venue)
-                context = build_context(
-                    uow,
-                    order,
-                    now,
-                    self._market,
-                    self._limits,
-                    self._states,
-                    self._account_ops[command.account_id].count(now),
-                    counter.count(now) if counter else 0,
-                    command.target_price,
-                )
-                denial = check_order(order, context)
-            if denial is None and self._broker(order) is None:
-                denial_code, denial_message = "NO_VENUE_ROUTE", f"venue={venue}"
-            elif denial is not None:
-                denial_code, denial_message = denial.code, denial.message
-            else:
-                denial_code = denial_message = ""
+            denial_code, denial_message = self._decide(uow, order, command, gated)
             if denial_code:
                 event: OrderEvent = OrderDenied(
                     client_order_id=coid, ts=now, code=denial_code, message=denial_message
@@ -280,6 +273,9 @@ class Engine:
             uow.orders.add(order)
             self._journal(uow, command, outcome, [event])
             uow.commit()
+        view = self._views.get(command.account_id)
+        if view is not None:
+            view.created(order)
         self._publish(event)
         if denial_code:
             return outcome
@@ -296,6 +292,32 @@ class Engine:
         except VenueUnavailableError:
             pass  # in flight: reconciliation decides; never resend a submit of unknown outcome
         return outcome
+
+    def _decide(
+        self, uow: UnitOfWork, order: Order, command: SubmitOrder, gated: bool
+    ) -> tuple[str, str]:
+        """The denial code and message for a new order, or two empty strings to send it."""
+        venue = order.instrument_id.venue
+        if gated:
+            now = order.created_at
+            counter = self._venue_ops.get(venue)
+            context = build_context(
+                self._view(uow, order.account_id),
+                order,
+                now,
+                self._market,
+                self._limits,
+                self._states,
+                self._account_ops[order.account_id].count(now),
+                counter.count(now) if counter else 0,
+                command.target_price,
+            )
+            denial = check_order(order, context)
+            if denial is not None:
+                return denial.code, denial.message
+        if self._broker(order) is None:
+            return "NO_VENUE_ROUTE", f"venue={venue}"
+        return "", ""
 
     def _open_order(
         self, uow: UnitOfWork, account_id: AccountId, coid: ClientOrderId
@@ -331,6 +353,7 @@ class Engine:
             outcome = Outcome(True, coid.value, order.status.value)
             self._journal(uow, command, outcome, [event])
             uow.commit()
+        self._track(order)
         self._publish(event)
         self._count_op(command.account_id, order.instrument_id.venue)
         broker = self._broker(order)
@@ -377,7 +400,7 @@ class Engine:
             )
             counter = self._venue_ops.get(found.instrument_id.venue)
             context = build_context(
-                uow,
+                self._view(uow, command.account_id),
                 proposed,
                 now,
                 self._market,
@@ -536,4 +559,5 @@ class Engine:
             uow.commit()
         if entry is not None:
             self._ledger.committed(entry)
+        self._track(order)
         self._publish(event)

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from algodesk.domain.identifiers import AccountId, BotId, InstrumentId, Venue
+from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, InstrumentId, Venue
 from algodesk.domain.instruments import Instrument
 from algodesk.domain.orders import Order, OrderStatus
-from algodesk.domain.portfolio import ALL_BOTS, AllBots, BookSummary, summarize
+from algodesk.domain.portfolio import BookSummary
 from algodesk.domain.risk.base import (
     Mark,
     PositionMark,
@@ -26,7 +26,7 @@ from algodesk.domain.values import Price
 from algodesk.ports.market import MarketView
 from algodesk.ports.storage import UnitOfWork
 
-__all__ = ["EngineLimits", "RateCounter", "build_context"]
+__all__ = ["AccountView", "EngineLimits", "RateCounter", "build_context"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +56,68 @@ class RateCounter:
 
     def add(self, now: datetime) -> None:
         self._times.append(now)
+
+
+class AccountView:
+    """The engine's running picture of one account, so that a check reads no storage: ledger
+    summaries for the account and for each bot (caught up by sequence number, so entries
+    booked outside the engine, such as deposits, are seen too), the open orders, and the
+    entries made today. Only the account's single writer updates it."""
+
+    def __init__(self, account_id: AccountId) -> None:
+        self.account_id = account_id
+        self.seq = 0
+        self.account = BookSummary()
+        self.bots: dict[BotId | None, BookSummary] = {}
+        self.open: dict[ClientOrderId, Order] = {}
+        self._orders_loaded = False
+        self._day: date | None = None
+        self._entries: dict[BotId | None, int] = {}
+
+    def catch_up(self, uow: UnitOfWork, today: date) -> None:
+        for entry in uow.ledger.entries(self.account_id, after_seq=self.seq):
+            self.account.add(entry)
+            for bot in {p.bot_id for p in entry.postings}:
+                self.bots.setdefault(bot, BookSummary()).add(entry, bot)
+            self.seq = entry.seq
+        if not self._orders_loaded:
+            self.open = {
+                o.client_order_id: o for o in uow.orders.list(self.account_id, open_only=True)
+            }
+            self._orders_loaded = True
+        if self._day != today:
+            self._day = today
+            self._entries = {}
+            for order in uow.orders.list(self.account_id):
+                if order.created_at.date() == today:
+                    self._count(order)
+
+    def bot(self, bot_id: BotId) -> BookSummary:
+        return self.bots.get(bot_id) or BookSummary()
+
+    def _count(self, order: Order) -> None:
+        if order.status is OrderStatus.DENIED or order.reduce_only:
+            return
+        self._entries[None] = self._entries.get(None, 0) + 1
+        if order.bot_id is not None:
+            self._entries[order.bot_id] = self._entries.get(order.bot_id, 0) + 1
+
+    def entries_today(self, bot_id: BotId | None = None) -> int:
+        """Opening orders sent today, for the account (``None``) or one bot."""
+        return self._entries.get(bot_id, 0)
+
+    def created(self, order: Order) -> None:
+        """A new order was stored (after commit)."""
+        if self._day is not None and order.created_at.date() == self._day:
+            self._count(order)
+        self.track(order)
+
+    def track(self, order: Order) -> None:
+        """An order was stored with its current state (after commit)."""
+        if order.status.is_open:
+            self.open[order.client_order_id] = order
+        else:
+            self.open.pop(order.client_order_id, None)
 
 
 def _working(
@@ -107,7 +169,7 @@ def _scope(
 
 
 def build_context(
-    uow: UnitOfWork,
+    view: AccountView,
     order: Order,
     now: datetime,
     market: MarketView,
@@ -117,60 +179,48 @@ def build_context(
     venue_ops: int,
     target_price: Price | None,
 ) -> RiskContext:
-    instrument = market.instrument(order.instrument_id)
-    mark = market.mark(order.instrument_id)
+    """The risk context of ``order``, from ``view`` (caught up by the caller) and the market."""
     account = order.account_id
     account_limits = limits.accounts.get(account)
-    open_orders = uow.orders.list(account, open_only=True)
+    open_orders = [o for o in view.open.values() if o.client_order_id != order.client_order_id]
     marks = {o.instrument_id: market.mark(o.instrument_id) for o in open_orders}
-    entries = list(uow.ledger.entries(account))
     scopes: list[Scope] = []
-    today = [
-        o
-        for o in uow.orders.list(account)
-        if o.created_at.date() == now.date()
-        and o.status is not OrderStatus.DENIED
-        and not o.reduce_only
-    ]
     if account_limits is not None:
-        bot_key: BotId | AllBots | None = ALL_BOTS
         working = tuple(_working(o, marks, market.instrument(o.instrument_id)) for o in open_orders)
         scopes.append(
             _scope(
                 f"account {account}",
                 account_limits,
                 states.get((account, None), TradingState.ACTIVE),
-                summarize(entries, bot_key),
+                view.account,
                 order,
                 working,
                 market,
-                len(today),
+                view.entries_today(),
             )
         )
         if order.bot_id is not None:
             bot = order.bot_id
             bot_working = tuple(
-                _working(o, marks, market.instrument(o.instrument_id))
-                for o in open_orders
-                if o.bot_id == bot
+                w for w, o in zip(working, open_orders, strict=True) if o.bot_id == bot
             )
             scopes.append(
                 _scope(
                     f"bot {bot}",
                     limits.bots.get(bot, RiskLimits()),
                     states.get((account, bot), TradingState.ACTIVE),
-                    summarize(entries, bot),
+                    view.bot(bot),
                     order,
                     bot_working,
                     market,
-                    sum(1 for o in today if o.bot_id == bot),
+                    view.entries_today(bot),
                 )
             )
     burst = limits.venue_burst.get(order.instrument_id.venue)
     return RiskContext(
         now=now,
-        instrument=instrument,
-        mark=mark,
+        instrument=market.instrument(order.instrument_id),
+        mark=market.mark(order.instrument_id),
         scopes=tuple(scopes),
         market_open=market.is_open(order.instrument_id.venue, now),
         banned_underlyings=limits.banned_underlyings,
