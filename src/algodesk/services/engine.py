@@ -496,6 +496,33 @@ class Engine:
             uow.commit()
         return outcome
 
+    def kill_switch(self, by: str, reason: str) -> Outcome:
+        """Halt every configured account and flatten everything. Never gated, never waits on a
+        venue: requests a venue cannot take now stay in flight for reconciliation. Journaled
+        per account with who pulled it and why."""
+        if not by.strip() or not reason.strip():
+            return Outcome(
+                False, None, None, "REASON_REQUIRED", "say who pulls the kill switch and why"
+            )
+        stamp = uuid.uuid4().hex
+        messages = []
+        for account in sorted(self._limits.accounts, key=lambda a: a.value):
+            text = f"kill switch by {by}: {reason}"
+            self.handle(SetTradingState(account_id=account, state=TradingState.HALTED, reason=text))
+            done = self.handle(Flatten(account_id=account, idempotency_key=f"kill:{stamp}"))
+            with self._lock(account), self._uow_factory() as uow:
+                uow.journal.append(
+                    JournalRecord(
+                        account,
+                        "KillSwitch",
+                        self._clock.now(),
+                        {"by": by, "reason": reason, "result": done.message},
+                    )
+                )
+                uow.commit()
+            messages.append(f"{account}: {done.message}")
+        return Outcome(True, None, TradingState.HALTED.value, None, "; ".join(messages))
+
     # -- venue events ------------------------------------------------------------------------
 
     def pump(self) -> int:

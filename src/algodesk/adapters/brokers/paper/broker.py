@@ -10,6 +10,7 @@ the same inputs books the same trades.
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -51,6 +52,8 @@ class PaperBroker:
         self._events: list[OrderEvent] = []
         self._trades = 0
         self._orders = 0
+        # Requests may come from a guard's worker threads while the engine drains events.
+        self._lock = threading.RLock()
 
     @property
     def venue(self) -> Venue:
@@ -59,15 +62,21 @@ class PaperBroker:
     @property
     def working_orders(self) -> list[Order]:
         """The venue's view of the orders still working (for reconciliation and tests)."""
-        return [copy.deepcopy(o) for o in self._working.values()]
+        with self._lock:
+            return [copy.deepcopy(o) for o in self._working.values()]
 
     def drain(self) -> list[OrderEvent]:
-        events, self._events = self._events, []
+        with self._lock:
+            events, self._events = self._events, []
         return events
 
     # -- requests ----------------------------------------------------------------------------
 
     def submit(self, order: Order) -> None:
+        with self._lock:
+            self._submit(order)
+
+    def _submit(self, order: Order) -> None:
         if order.client_order_id in self._working:
             raise VenueRejectedError(f"order {order.client_order_id} is already working")
         instrument = self._instruments.get(order.instrument_id)
@@ -95,6 +104,10 @@ class PaperBroker:
             self._match(live, instrument, quote, arrival=True)
 
     def cancel(self, order: Order) -> None:
+        with self._lock:
+            self._cancel(order)
+
+    def _cancel(self, order: Order) -> None:
         live = self._working.get(order.client_order_id)
         if live is None:
             raise VenueRejectedError(f"order {order.client_order_id} is not working")
@@ -106,6 +119,16 @@ class PaperBroker:
         quantity: Quantity | None = None,
         price: Price | None = None,
         trigger_price: Price | None = None,
+    ) -> None:
+        with self._lock:
+            self._modify(order, quantity, price, trigger_price)
+
+    def _modify(
+        self,
+        order: Order,
+        quantity: Quantity | None,
+        price: Price | None,
+        trigger_price: Price | None,
     ) -> None:
         live = self._working.get(order.client_order_id)
         if live is None:
@@ -133,6 +156,10 @@ class PaperBroker:
     def on_quote(self, quote: Quote, session_closed: bool = False) -> None:
         """A new mark: every working order in the instrument is matched against it, oldest
         first."""
+        with self._lock:
+            self._on_quote(quote, session_closed)
+
+    def _on_quote(self, quote: Quote, session_closed: bool) -> None:
         self._quotes[quote.instrument_id] = quote
         instrument = self._instruments.get(quote.instrument_id)
         if instrument is None:
