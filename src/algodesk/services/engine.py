@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
+from decimal import Decimal
 
 from algodesk.domain import client_order_ids
 from algodesk.domain.commands import (
@@ -43,7 +44,7 @@ from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, Venue
 from algodesk.domain.ledger.entries import LedgerEntry
 from algodesk.domain.orders import Order, OrderError, OrderType
-from algodesk.domain.portfolio import ALL_BOTS, summarize
+from algodesk.domain.portfolio import ALL_BOTS, BookSummary, summarize
 from algodesk.domain.risk.base import TradingState
 from algodesk.domain.risk.pipeline import check_order
 from algodesk.domain.values import Quantity
@@ -51,6 +52,7 @@ from algodesk.ports.broker import BrokerPort, VenueRejectedError, VenueUnavailab
 from algodesk.ports.clock import Clock
 from algodesk.ports.market import MarketView
 from algodesk.ports.storage import JournalRecord, UnitOfWork
+from algodesk.services.breakers import BreakerBoard, ScopedTrip, worst
 from algodesk.services.ledger import LedgerService
 from algodesk.services.risk_context import AccountView, EngineLimits, RateCounter, build_context
 
@@ -116,6 +118,7 @@ class Engine:
         }
         self._subscribers: list[Callable[[object], None]] = []
         self._views: dict[AccountId, AccountView] = {}
+        self._board = BreakerBoard(limits.breakers, limits.bot_breakers)
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -135,16 +138,93 @@ class Engine:
     def _load_states(self, uow: UnitOfWork, account_id: AccountId) -> None:
         if account_id in self._loaded:
             return
-        for record in uow.journal.records(account_id, "TradingStateSet"):
-            bot = record.payload.get("bot")
-            key = (account_id, BotId(str(bot)) if bot else None)
-            self._states[key] = TradingState(str(record.payload["state"]))
+        breaker_records = []
+        for record in uow.journal.records(account_id):
+            if record.kind == "TradingStateSet":
+                bot = record.payload.get("bot")
+                key = (account_id, BotId(str(bot)) if bot else None)
+                self._states[key] = TradingState(str(record.payload["state"]))
+            elif record.kind in ("BreakerTripped", "BreakerReset", "EquityPeak"):
+                breaker_records.append(record)
+        self._board.restore(account_id, breaker_records)
         self._loaded.add(account_id)
 
+    def _effective(self, account_id: AccountId, bot_id: BotId | None) -> TradingState:
+        """The stricter of the state set by command and the state breakers impose."""
+        explicit = self._states.get((account_id, bot_id), TradingState.ACTIVE)
+        return worst(explicit, self._board.state(account_id, bot_id, self._clock.now()))
+
     def trading_state(self, account_id: AccountId, bot_id: BotId | None = None) -> TradingState:
+        """The trading state in force for the account (or one of its bots)."""
         with self._lock(account_id), self._uow_factory() as uow:
             self._load_states(uow, account_id)
-        return self._states.get((account_id, bot_id), TradingState.ACTIVE)
+        return self._effective(account_id, bot_id)
+
+    def breaker_history(self, account_id: AccountId, bot_id: BotId | None = None) -> list[object]:
+        breaker = self._board.breaker(account_id, bot_id)
+        return list(breaker.history) if breaker else []
+
+    def reset_breakers(self, account_id: AccountId, bot_id: BotId | None, by: str) -> Outcome:
+        """An explicit, audited reset of the scope's tripped breakers."""
+        if not by.strip():
+            return Outcome(False, None, None, "REASON_REQUIRED", "say who resets the breakers")
+        with self._lock(account_id), self._uow_factory() as uow:
+            self._load_states(uow, account_id)
+            record = self._board.reset(self._clock.now(), account_id, bot_id, by)
+            if record is None:
+                return Outcome(False, None, None, "NO_BREAKER", f"no breaker for {account_id}")
+            uow.journal.append(record)
+            uow.commit()
+        self._publish(record)
+        return Outcome(
+            True,
+            None,
+            self._effective(account_id, bot_id).value,
+            None,
+            str(record.payload["closed"]),
+        )
+
+    def _journal_trips(self, uow: UnitOfWork, trips: list[ScopedTrip]) -> None:
+        for scoped in trips:
+            uow.journal.append(scoped.record())
+
+    def _after_error(self, account_id: AccountId) -> None:
+        trips = self._board.observe_error(self._clock.now(), account_id)
+        if trips:
+            with self._uow_factory() as uow:
+                self._journal_trips(uow, trips)
+                uow.commit()
+            self._publish(*trips)
+
+    def _after_fill(self, order: Order, entry: LedgerEntry) -> None:
+        """Feed the breakers the scope's equity at marks and, for a closing fill, its net P&L."""
+        account = order.account_id
+        with self._uow_factory() as uow:
+            view = self._view(uow, account)
+            ccy = entry.postings[0].currency.code
+            equity: dict[BotId | None, Decimal] = {None: self._equity(view.account, ccy)}
+            if order.bot_id is not None:
+                equity[order.bot_id] = self._equity(view.bot(order.bot_id), ccy)
+            realized = -sum(
+                (p.amount for p in entry.postings if p.book == "pnl:realized"), Decimal(0)
+            )
+            fees = sum((p.amount for p in entry.postings if p.book == "fees"), Decimal(0))
+            closed = realized - fees if not realized.is_zero() else None
+            trips, peaks = self._board.observe_fill(
+                self._clock.now(), account, order.bot_id, equity, closed
+            )
+            for record in peaks:
+                uow.journal.append(record)
+            self._journal_trips(uow, trips)
+            uow.commit()
+        self._publish(*trips)
+
+    def _equity(self, summary: BookSummary, ccy: str) -> Decimal:
+        marks = {}
+        for iid, pos in summary.positions.items():
+            mark = self._market.mark(iid)
+            marks[iid] = mark.price if mark else pos.last_price
+        return summary.equity(marks).get(ccy, Decimal(0))
 
     def _view(self, uow: UnitOfWork, account_id: AccountId) -> AccountView:
         view = self._views.get(account_id)
@@ -289,9 +369,20 @@ class Engine:
                 OrderRejected(client_order_id=coid, ts=self._clock.now(), reason=str(exc)),
                 order.account_id,
             )
+            self._after_error(order.account_id)
         except VenueUnavailableError:
-            pass  # in flight: reconciliation decides; never resend a submit of unknown outcome
+            # In flight: reconciliation decides; never resend a submit of unknown outcome.
+            self._after_error(order.account_id)
         return outcome
+
+    def _scope_states(self, order: Order) -> dict[tuple[AccountId, BotId | None], TradingState]:
+        account = order.account_id
+        states: dict[tuple[AccountId, BotId | None], TradingState] = {
+            (account, None): self._effective(account, None)
+        }
+        if order.bot_id is not None:
+            states[(account, order.bot_id)] = self._effective(account, order.bot_id)
+        return states
 
     def _decide(
         self, uow: UnitOfWork, order: Order, command: SubmitOrder, gated: bool
@@ -307,7 +398,7 @@ class Engine:
                 now,
                 self._market,
                 self._limits,
-                self._states,
+                self._scope_states(order),
                 self._account_ops[order.account_id].count(now),
                 counter.count(now) if counter else 0,
                 command.target_price,
@@ -363,8 +454,10 @@ class Engine:
             send(broker, order)
         except VenueRejectedError as exc:
             self._apply(rejected(str(exc)), order.account_id)
+            self._after_error(order.account_id)
         except VenueUnavailableError:
-            pass  # the request is pending until the venue answers or reconciliation decides
+            # The request is pending until the venue answers or reconciliation decides.
+            self._after_error(order.account_id)
         return outcome
 
     def _cancel(self, command: CancelOrder) -> Outcome:
@@ -405,7 +498,7 @@ class Engine:
                 now,
                 self._market,
                 self._limits,
-                self._states,
+                self._scope_states(proposed),
                 self._account_ops[command.account_id].count(now),
                 counter.count(now) if counter else 0,
                 None,
@@ -588,3 +681,5 @@ class Engine:
             self._ledger.committed(entry)
         self._track(order)
         self._publish(event)
+        if entry is not None:
+            self._after_fill(order, entry)

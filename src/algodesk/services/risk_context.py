@@ -22,6 +22,7 @@ from algodesk.domain.risk.base import (
     TradingState,
     WorkingOrder,
 )
+from algodesk.domain.risk.breakers import BreakerConfig
 from algodesk.domain.values import Price
 from algodesk.ports.market import MarketView
 from algodesk.ports.storage import UnitOfWork
@@ -33,11 +34,14 @@ __all__ = ["AccountView", "EngineLimits", "RateCounter", "build_context"]
 class EngineLimits:
     """Limits per account and per bot; an account without limits cannot trade (fail closed).
 
-    ``venue_burst``: per venue, (operations, window).
+    ``venue_burst``: per venue, (operations, window). ``breakers`` / ``bot_breakers``: circuit
+    breaker settings; a scope without one has no breaker.
     """
 
     accounts: Mapping[AccountId, RiskLimits]
     bots: Mapping[BotId, RiskLimits] = field(default_factory=dict)
+    breakers: Mapping[AccountId, BreakerConfig] = field(default_factory=dict)
+    bot_breakers: Mapping[BotId, BreakerConfig] = field(default_factory=dict)
     venue_burst: Mapping[Venue, tuple[int, timedelta]] = field(default_factory=dict)
     banned_underlyings: frozenset[str] = frozenset()
 

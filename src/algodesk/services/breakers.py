@@ -1,0 +1,161 @@
+"""The engine's circuit breakers: one per account and one per bot that has a configuration.
+
+The board feeds them what the engine sees (equity after each fill, each closed trade, each venue
+error), says which state they impose, and turns their trips and resets into journal records so
+that the same picture comes back after a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from algodesk.domain.identifiers import AccountId, BotId
+from algodesk.domain.risk.base import TradingState
+from algodesk.domain.risk.breakers import BreakerConfig, BreakerKind, CircuitBreaker, Trip
+from algodesk.ports.storage import JournalRecord
+
+__all__ = ["BreakerBoard", "ScopedTrip"]
+
+ScopeKey = tuple[AccountId, BotId | None]
+_SEVERITY = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class ScopedTrip:
+    account_id: AccountId
+    bot_id: BotId | None
+    trip: Trip
+
+    def record(self) -> JournalRecord:
+        t = self.trip
+        return JournalRecord(
+            self.account_id,
+            "BreakerTripped",
+            t.at,
+            {
+                "bot": self.bot_id.value if self.bot_id else None,
+                "kind": t.kind.value,
+                "state": t.state.value,
+                "reset_at": t.reset_at.isoformat(),
+                "figures": dict(t.figures),
+                "reason": t.reason,
+            },
+        )
+
+
+def worst(*states: TradingState) -> TradingState:
+    return max(states, key=lambda s: _SEVERITY[s])
+
+
+class BreakerBoard:
+    def __init__(
+        self,
+        accounts: Mapping[AccountId, BreakerConfig],
+        bots: Mapping[BotId, BreakerConfig] | None = None,
+    ) -> None:
+        self._account_configs = accounts
+        self._bot_configs = bots or {}
+        self._breakers: dict[ScopeKey, CircuitBreaker] = {}
+        self._day_start: dict[ScopeKey, tuple[date, Decimal]] = {}
+
+    def breaker(self, account_id: AccountId, bot_id: BotId | None = None) -> CircuitBreaker | None:
+        key = (account_id, bot_id)
+        found = self._breakers.get(key)
+        if found is None:
+            config = (
+                self._bot_configs.get(bot_id) if bot_id else self._account_configs.get(account_id)
+            )
+            if config is None:
+                return None
+            found = self._breakers[key] = CircuitBreaker(config)
+        return found
+
+    def state(self, account_id: AccountId, bot_id: BotId | None, now: datetime) -> TradingState:
+        breaker = self.breaker(account_id, bot_id)
+        if breaker is None:
+            return TradingState.ACTIVE
+        breaker.expire(now)
+        return breaker.state
+
+    def restore(self, account_id: AccountId, records: Iterable[JournalRecord]) -> None:
+        """Rebuild trips and peaks from the journal (BreakerTripped, BreakerReset, EquityPeak)."""
+        for record in records:
+            bot_value = record.payload.get("bot")
+            bot = BotId(str(bot_value)) if bot_value else None
+            breaker = self.breaker(account_id, bot)
+            if breaker is None:
+                continue
+            if record.kind == "EquityPeak":
+                breaker.peak_equity = Decimal(str(record.payload["peak"]))
+            elif record.kind == "BreakerTripped":
+                figures = record.payload.get("figures", {})
+                trip = Trip(
+                    kind=BreakerKind(str(record.payload["kind"])),
+                    state=TradingState(str(record.payload["state"])),
+                    at=record.ts,
+                    reset_at=datetime.fromisoformat(str(record.payload["reset_at"])),
+                    figures=tuple((str(k), str(v)) for k, v in dict(figures).items()),  # type: ignore[call-overload]
+                )
+                breaker.active.append(trip)
+                breaker.history.append(trip)
+            elif record.kind == "BreakerReset":
+                breaker.reset(record.ts, str(record.payload.get("by", "journal")))
+
+    def observe_fill(
+        self,
+        now: datetime,
+        account_id: AccountId,
+        bot_id: BotId | None,
+        equity: Mapping[BotId | None, Decimal],
+        closed_pnl: Decimal | None,
+    ) -> tuple[list[ScopedTrip], list[JournalRecord]]:
+        """After a fill: equity per scope (``None``: the account) and, when the fill closed
+        something, its net P&L. Returns the trips and the peak records to journal."""
+        trips: list[ScopedTrip] = []
+        peaks: list[JournalRecord] = []
+        scopes: list[BotId | None] = [None] if bot_id is None else [None, bot_id]
+        for bot in scopes:
+            breaker = self.breaker(account_id, bot)
+            if breaker is None or bot not in equity:
+                continue
+            value = equity[bot]
+            day, start = self._day_start.get((account_id, bot), (None, value))
+            if day != now.date():
+                self._day_start[(account_id, bot)] = (now.date(), value)
+                start = value
+            before = breaker.peak_equity
+            trip = breaker.observe_equity(now, value, start)
+            if breaker.peak_equity is not None and breaker.peak_equity != before:
+                payload = {"bot": bot.value if bot else None, "peak": str(breaker.peak_equity)}
+                peaks.append(JournalRecord(account_id, "EquityPeak", now, payload))
+            if trip is not None:
+                trips.append(ScopedTrip(account_id, bot, trip))
+            if closed_pnl is not None and (bot is None or bot == bot_id):
+                trip = breaker.observe_closed_trade(now, closed_pnl)
+                if trip is not None:
+                    trips.append(ScopedTrip(account_id, bot, trip))
+        return trips, peaks
+
+    def observe_error(self, now: datetime, account_id: AccountId) -> list[ScopedTrip]:
+        breaker = self.breaker(account_id)
+        if breaker is None:
+            return []
+        trip = breaker.observe_error(now)
+        return [ScopedTrip(account_id, None, trip)] if trip else []
+
+    def reset(
+        self, now: datetime, account_id: AccountId, bot_id: BotId | None, by: str
+    ) -> JournalRecord | None:
+        breaker = self.breaker(account_id, bot_id)
+        if breaker is None:
+            return None
+        closed = breaker.reset(now, by)
+        payload = {
+            "bot": bot_id.value if bot_id else None,
+            "by": by,
+            "closed": [t.kind.value for t in closed],
+        }
+        return JournalRecord(account_id, "BreakerReset", now, payload)

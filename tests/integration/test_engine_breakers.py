@@ -1,0 +1,139 @@
+"""Circuit breakers inside the engine: trips from fills and venue errors change what the gates
+allow, survive a restart, and lift only by timer or an audited reset."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from algodesk.adapters.brokers.paper.broker import PaperBroker
+from algodesk.adapters.brokers.paper.config import PaperBrokerConfig
+from algodesk.adapters.storage.memory.store import InMemoryStore, InMemoryUnitOfWork
+from algodesk.domain.commands import SubmitOrder
+from algodesk.domain.events import OrderEvent
+from algodesk.domain.fills import OrderSide
+from algodesk.domain.identifiers import Venue
+from algodesk.domain.matching import Quote
+from algodesk.domain.orders import Order, OrderType
+from algodesk.domain.risk.base import RiskLimits, TradingState
+from algodesk.domain.risk.breakers import BreakerConfig
+from algodesk.domain.values import Currency, Price, Quantity, money, quantity
+from algodesk.ports.broker import BrokerPort, VenueRejectedError
+from algodesk.services.engine import Engine
+from algodesk.services.ledger import LedgerService
+from algodesk.services.risk_context import EngineLimits
+from algodesk.testing.clock import FixedClock
+from algodesk.testing.market import FakeMarket
+from tests.conftest import ACCOUNT, T0
+from tests.integration.test_engine import AAPL
+
+D = Decimal
+USD = Currency("USD")
+
+
+class Setup:
+    def __init__(
+        self,
+        config: BreakerConfig,
+        store: InMemoryStore | None = None,
+        broker: BrokerPort | None = None,
+    ) -> None:
+        self.store = store or InMemoryStore()
+        self.clock = FixedClock(T0)
+        self.market = FakeMarket([AAPL])
+        self.paper = PaperBroker(PaperBrokerConfig(), self.market.instruments, self.clock.now)
+        self.ledger = LedgerService(lambda: InMemoryUnitOfWork(self.store), self.clock)
+        limits = EngineLimits(
+            {ACCOUNT: RiskLimits(max_orders_per_second=None, price_band_pct=None)},
+            breakers={ACCOUNT: config},
+        )
+        self.engine = Engine(
+            lambda: InMemoryUnitOfWork(self.store),
+            self.clock,
+            self.market,
+            {Venue("PAPER"): broker or self.paper},
+            limits,
+            self.ledger,
+        )
+
+    def price(self, last: str) -> None:
+        self.market.set_mark(AAPL.id, D(last), self.clock.now())
+        self.paper.on_quote(Quote(AAPL.id, self.clock.now(), D(last)))
+
+    def trade(self, side: OrderSide, qty: str, at: str) -> str | None:
+        self.price(at)
+        outcome = self.engine.handle(
+            SubmitOrder(
+                account_id=ACCOUNT,
+                instrument_id=AAPL.id,
+                side=side,
+                order_type=OrderType.MARKET,
+                quantity=quantity(qty),
+            )
+        )
+        return outcome.code
+
+
+def test_a_drawdown_trip_halts_survives_a_restart_and_lifts_only_on_an_audited_reset() -> None:
+    desk = Setup(BreakerConfig(max_drawdown_pct=D(5)))
+    desk.ledger.deposit(ACCOUNT, money("10000", USD))
+    assert desk.trade(OrderSide.BUY, "10", "100") is None  # equity 10,000 (peak)
+    assert desk.trade(OrderSide.SELL, "10", "50.01") is None  # loss 499.90: 4.999 % below the peak
+    assert desk.engine.trading_state(ACCOUNT) is TradingState.ACTIVE
+    assert desk.trade(OrderSide.BUY, "1", "100") is None
+    assert desk.trade(OrderSide.SELL, "1", "99.90") is None  # 500.00 below the peak: 5 %
+    assert desk.engine.trading_state(ACCOUNT) is TradingState.HALTED
+    assert desk.trade(OrderSide.BUY, "1", "100") == "TRADING_HALTED"
+
+    restarted = Setup(BreakerConfig(max_drawdown_pct=D(5)), store=desk.store)
+    assert restarted.engine.trading_state(ACCOUNT) is TradingState.HALTED
+    assert restarted.engine.reset_breakers(ACCOUNT, None, by="admin: reviewed").ok
+    assert restarted.engine.trading_state(ACCOUNT) is TradingState.ACTIVE
+    with InMemoryUnitOfWork(desk.store) as uow:
+        kinds = [r.kind for r in uow.journal.records(ACCOUNT) if r.kind.startswith("Breaker")]
+        tripped = uow.journal.records(ACCOUNT, "BreakerTripped")[0]
+    assert kinds == ["BreakerTripped", "BreakerReset"]
+    assert tripped.payload["kind"] == "DRAWDOWN_LIMIT"
+    assert tripped.payload["figures"]["equity"] == "9500"  # type: ignore[index]
+
+
+def test_consecutive_losses_move_the_account_to_reducing() -> None:
+    desk = Setup(BreakerConfig(max_consecutive_losses=2))
+    desk.ledger.deposit(ACCOUNT, money("10000", USD))
+    for _ in range(2):
+        desk.trade(OrderSide.BUY, "1", "100")
+        desk.trade(OrderSide.SELL, "1", "99")
+    assert desk.engine.trading_state(ACCOUNT) is TradingState.REDUCING
+    assert desk.trade(OrderSide.BUY, "1", "100") == "TRADING_STATE_REDUCING"
+
+
+class RejectingBroker:
+    """A venue that refuses every order."""
+
+    venue = Venue("PAPER")
+
+    def submit(self, order: Order) -> None:
+        raise VenueRejectedError("margin check failed")
+
+    def cancel(self, order: Order) -> None:
+        raise VenueRejectedError("no such order")
+
+    def modify(
+        self,
+        order: Order,
+        quantity: Quantity | None = None,
+        price: Price | None = None,
+        trigger_price: Price | None = None,
+    ) -> None:
+        raise VenueRejectedError("no such order")
+
+    def drain(self) -> list[OrderEvent]:
+        return []
+
+
+def test_venue_errors_trip_the_error_breaker_and_halt() -> None:
+    desk = Setup(BreakerConfig(max_errors_per_hour=3), broker=RejectingBroker())
+    desk.ledger.deposit(ACCOUNT, money("10000", USD))
+    for _ in range(3):
+        assert desk.trade(OrderSide.BUY, "1", "100") is None  # sent; the venue refuses it
+    assert desk.engine.trading_state(ACCOUNT) is TradingState.HALTED
+    assert desk.trade(OrderSide.BUY, "1", "100") == "TRADING_HALTED"
