@@ -179,7 +179,20 @@ def test_the_same_inputs_give_the_same_trades(clock: FixedClock) -> None:
             ]
         return out
 
-    assert run() == run() == [("P1", D("100.1")), ("P2", D("100.1")), ("P3", D("100.1"))]
+    assert run() == run() == [("P0-1", D("100.1")), ("P1-1", D("100.1")), ("P2-1", D("100.1"))]
+
+
+def test_trade_ids_stay_unique_across_a_restart(clock: FixedClock) -> None:
+    """A new exchange (a restarted process) must not reuse the trade ids of the old one."""
+    seen = set()
+    for _restart in range(2):
+        broker = PaperBroker(PaperBrokerConfig(), {AAPL.id: AAPL}, clock.now)
+        broker.on_quote(quote("100"))
+        coid = f"R{len(seen)}"
+        broker.submit(new(coid=coid, kind=OrderType.MARKET, px=None))
+        trades = {e.fill.trade_id for e in broker.drain() if isinstance(e, OrderFilled)}
+        assert not trades & seen
+        seen |= trades
 
 
 def test_a_second_submit_of_a_working_order_is_refused(broker: PaperBroker) -> None:

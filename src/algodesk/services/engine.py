@@ -43,7 +43,7 @@ from algodesk.domain.events import (
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, Venue
 from algodesk.domain.ledger.entries import LedgerEntry
-from algodesk.domain.orders import Order, OrderError, OrderType
+from algodesk.domain.orders import Order, OrderError, OrderStatus, OrderType
 from algodesk.domain.portfolio import ALL_BOTS, BookSummary, summarize
 from algodesk.domain.risk.base import TradingState
 from algodesk.domain.risk.pipeline import check_order
@@ -615,6 +615,41 @@ class Engine:
                 uow.commit()
             messages.append(f"{account}: {done.message}")
         return Outcome(True, None, TradingState.HALTED.value, None, "; ".join(messages))
+
+    def recover_paper(self, venue: Venue, restore: Callable[[list[Order]], None]) -> str:
+        """After a restart, rebuild an in-process venue's book from storage and settle what the
+        crash left in flight: an order never acknowledged never reached the venue (REJECTED,
+        ``NOT_FOUND_AT_VENUE``); working orders go back on the book; a pending cancel is sent
+        again; a pending modify is rejected, so the order keeps its earlier terms."""
+        now = self._clock.now()
+        with self._uow_factory() as uow:
+            open_orders = [
+                o for o in uow.orders.list(open_only=True) if o.instrument_id.venue == venue
+            ]
+        lost = [o for o in open_orders if o.status is OrderStatus.SUBMITTED]
+        working = [o for o in open_orders if o.status is not OrderStatus.SUBMITTED]
+        restore(working)
+        for order in lost:
+            reason = "NOT_FOUND_AT_VENUE: not acknowledged before the restart"
+            self._apply(
+                OrderRejected(client_order_id=order.client_order_id, ts=now, reason=reason),
+                order.account_id,
+            )
+        for order in working:
+            if order.status is OrderStatus.PENDING_UPDATE:
+                reason = "modify lost in a restart"
+                self._apply(
+                    OrderModifyRejected(
+                        client_order_id=order.client_order_id, ts=now, reason=reason
+                    ),
+                    order.account_id,
+                )
+        for order in working:
+            if order.status is OrderStatus.PENDING_CANCEL:
+                broker = self._brokers[venue]
+                broker.cancel(order)
+        self.pump()
+        return f"{venue}: {len(working)} working orders restored, {len(lost)} never acknowledged"
 
     # -- venue events ------------------------------------------------------------------------
 

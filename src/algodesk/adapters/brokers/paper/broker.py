@@ -3,8 +3,9 @@
 
 Everything happens in process and at once: a request's events (accepted, filled, ...) are ready
 for :meth:`PaperBroker.drain` when the call returns, and a quote's on return from
-:meth:`PaperBroker.on_quote`. Trade ids are deterministic (``P`` + a counter), so a replay of
-the same inputs books the same trades.
+:meth:`PaperBroker.on_quote`. Ids derive from the client order id (venue order id
+``P-<id>``, trade id ``<id>-<n>`` for the order's n-th fill), so they are deterministic and stay
+unique across restarts: fill dedupe can trust them.
 """
 
 from __future__ import annotations
@@ -50,8 +51,6 @@ class PaperBroker:
         self._working: dict[ClientOrderId, Order] = {}
         self._quotes: dict[InstrumentId, Quote] = {}
         self._events: list[OrderEvent] = []
-        self._trades = 0
-        self._orders = 0
         # Requests may come from a guard's worker threads while the engine drains events.
         self._lock = threading.RLock()
 
@@ -64,6 +63,18 @@ class PaperBroker:
         """The venue's view of the orders still working (for reconciliation and tests)."""
         with self._lock:
             return [copy.deepcopy(o) for o in self._working.values()]
+
+    def restore(self, orders: list[Order]) -> None:
+        """Put working orders back on the book after a restart (the paper exchange lives in the
+        process). Only orders the exchange had acknowledged belong here; no fills are invented
+        for the time the process was down."""
+        with self._lock:
+            for order in orders:
+                live = copy.deepcopy(order)
+                if live.pending_from:
+                    live.status = live.pending_from[0]
+                    live.pending_from = []
+                self._working[live.client_order_id] = live
 
     def drain(self) -> list[OrderEvent]:
         with self._lock:
@@ -90,8 +101,7 @@ class PaperBroker:
                 )
             )
             return
-        self._orders += 1
-        venue_id = VenueOrderId(f"PO{self._orders}")
+        venue_id = VenueOrderId(f"P-{order.client_order_id}")
         accepted = OrderAccepted(
             client_order_id=order.client_order_id, ts=now, venue_order_id=venue_id
         )
@@ -194,13 +204,12 @@ class PaperBroker:
         if result.triggered:
             self._finish(live, OrderTriggered(client_order_id=live.client_order_id, ts=now))
         for execution in result.executions:
-            self._trades += 1
             fill = Fill(
                 account_id=live.account_id,
                 client_order_id=live.client_order_id,
                 instrument_id=live.instrument_id,
                 venue=self.venue,
-                trade_id=TradeId(f"P{self._trades}"),
+                trade_id=TradeId(f"{live.client_order_id}-{len(live.fills) + 1}"),
                 side=live.side,
                 quantity=Quantity(execution.quantity),
                 price=Price(execution.price),
