@@ -24,6 +24,7 @@ from algodesk.domain.risk.base import RiskLimits
 from algodesk.domain.values import Currency, money, price, quantity
 from algodesk.services.engine import Engine
 from algodesk.services.ledger import LedgerService
+from algodesk.services.recovery import recover_paper
 from algodesk.services.risk_context import EngineLimits
 from algodesk.testing.clock import FixedClock
 from algodesk.testing.market import FakeMarket
@@ -71,7 +72,7 @@ def main(url: str, count: int) -> None:
     ledger = LedgerService(factory, clock)
     limits = EngineLimits({ACCOUNT: RiskLimits(max_orders_per_second=None)})
     engine = Engine(factory, clock, market, {PAPER: paper}, limits, ledger)
-    print("recovered", engine.recover_paper(PAPER, paper.restore), flush=True)
+    print("recovered", recover_paper(engine, factory, clock, PAPER, paper.restore), flush=True)
     ledger.deposit(ACCOUNT, money("1000000", "USD"), key="seed")
     paper.on_quote(Quote(AAPL.id, clock.now(), Decimal(100)))
     resting: list[str] = []

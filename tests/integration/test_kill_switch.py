@@ -19,6 +19,7 @@ from algodesk.domain.orders import OrderStatus, OrderType
 from algodesk.domain.risk.base import RiskLimits, TradingState
 from algodesk.domain.values import Currency, money, price, quantity
 from algodesk.services.engine import Engine
+from algodesk.services.kill_switch import pull_kill_switch
 from algodesk.services.ledger import LedgerService
 from algodesk.services.risk_context import EngineLimits
 from algodesk.services.venue_guard import GuardedBroker
@@ -73,7 +74,13 @@ def test_the_kill_switch_halts_and_flattens_within_a_second_while_the_venue_hang
     hanging.hang = {"submit", "cancel"}
     try:
         started = time.perf_counter()
-        outcome = engine.kill_switch(by="ops@desk", reason="venue unresponsive, stop everything")
+        outcome = pull_kill_switch(
+            engine,
+            lambda: InMemoryUnitOfWork(store),
+            clock,
+            by="ops@desk",
+            reason="venue unresponsive, stop everything",
+        )
         elapsed = time.perf_counter() - started
     finally:
         hanging.release()

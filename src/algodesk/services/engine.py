@@ -16,7 +16,7 @@ import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -43,7 +43,7 @@ from algodesk.domain.events import (
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, Venue
 from algodesk.domain.ledger.entries import LedgerEntry
-from algodesk.domain.orders import Order, OrderError, OrderStatus, OrderType
+from algodesk.domain.orders import Order, OrderError, OrderType
 from algodesk.domain.portfolio import ALL_BOTS, BookSummary, summarize
 from algodesk.domain.risk.base import TradingState
 from algodesk.domain.risk.pipeline import check_order
@@ -54,40 +54,12 @@ from algodesk.ports.market import MarketView
 from algodesk.ports.storage import JournalRecord, UnitOfWork
 from algodesk.services.breakers import BreakerBoard, ScopedTrip, worst
 from algodesk.services.ledger import LedgerService
+from algodesk.services.outcomes import Outcome, event_payload
 from algodesk.services.risk_context import AccountView, EngineLimits, RateCounter, build_context
 
-__all__ = ["Engine", "Outcome"]
+__all__ = ["Engine", "Outcome"]  # Outcome is re-exported from services.outcomes
 
 _SECOND = timedelta(seconds=1)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """The answer to a command. ``code`` is a stable reason when ``ok`` is False."""
-
-    ok: bool
-    client_order_id: str | None = None
-    status: str | None = None
-    code: str | None = None
-    message: str = ""
-    replayed: bool = False
-
-    def payload(self) -> dict[str, object]:
-        data = asdict(self)
-        data.pop("replayed")
-        return data
-
-
-def _event_payload(event: OrderEvent) -> dict[str, object]:
-    data: dict[str, object] = {"type": type(event).__name__, "coid": event.client_order_id.value}
-    if isinstance(event, OrderFilled):
-        f = event.fill
-        data.update(trade=f.trade_id.value, qty=str(f.quantity), px=str(f.price), fee=str(f.fee))
-    elif isinstance(event, OrderDenied):
-        data.update(code=event.code, message=event.message)
-    elif isinstance(event, OrderRejected | OrderCancelRejected | OrderModifyRejected):
-        data.update(reason=event.reason)
-    return data
 
 
 class Engine:
@@ -265,7 +237,7 @@ class Engine:
         for event in events:
             uow.journal.append(
                 JournalRecord(
-                    command.account_id, type(event).__name__, event.ts, _event_payload(event)
+                    command.account_id, type(event).__name__, event.ts, event_payload(event)
                 )
             )
 
@@ -589,69 +561,22 @@ class Engine:
             uow.commit()
         return outcome
 
-    def kill_switch(self, by: str, reason: str) -> Outcome:
-        """Halt every configured account and flatten everything. Never gated, never waits on a
-        venue: requests a venue cannot take now stay in flight for reconciliation. Journaled
-        per account with who pulled it and why."""
-        if not by.strip() or not reason.strip():
-            return Outcome(
-                False, None, None, "REASON_REQUIRED", "say who pulls the kill switch and why"
-            )
-        stamp = uuid.uuid4().hex
-        messages = []
-        for account in sorted(self._limits.accounts, key=lambda a: a.value):
-            text = f"kill switch by {by}: {reason}"
-            self.handle(SetTradingState(account_id=account, state=TradingState.HALTED, reason=text))
-            done = self.handle(Flatten(account_id=account, idempotency_key=f"kill:{stamp}"))
-            with self._lock(account), self._uow_factory() as uow:
-                uow.journal.append(
-                    JournalRecord(
-                        account,
-                        "KillSwitch",
-                        self._clock.now(),
-                        {"by": by, "reason": reason, "result": done.message},
-                    )
-                )
-                uow.commit()
-            messages.append(f"{account}: {done.message}")
-        return Outcome(True, None, TradingState.HALTED.value, None, "; ".join(messages))
-
-    def recover_paper(self, venue: Venue, restore: Callable[[list[Order]], None]) -> str:
-        """After a restart, rebuild an in-process venue's book from storage and settle what the
-        crash left in flight: an order never acknowledged never reached the venue (REJECTED,
-        ``NOT_FOUND_AT_VENUE``); working orders go back on the book; a pending cancel is sent
-        again; a pending modify is rejected, so the order keeps its earlier terms."""
-        now = self._clock.now()
-        with self._uow_factory() as uow:
-            open_orders = [
-                o for o in uow.orders.list(open_only=True) if o.instrument_id.venue == venue
-            ]
-        lost = [o for o in open_orders if o.status is OrderStatus.SUBMITTED]
-        working = [o for o in open_orders if o.status is not OrderStatus.SUBMITTED]
-        restore(working)
-        for order in lost:
-            reason = "NOT_FOUND_AT_VENUE: not acknowledged before the restart"
-            self._apply(
-                OrderRejected(client_order_id=order.client_order_id, ts=now, reason=reason),
-                order.account_id,
-            )
-        for order in working:
-            if order.status is OrderStatus.PENDING_UPDATE:
-                reason = "modify lost in a restart"
-                self._apply(
-                    OrderModifyRejected(
-                        client_order_id=order.client_order_id, ts=now, reason=reason
-                    ),
-                    order.account_id,
-                )
-        for order in working:
-            if order.status is OrderStatus.PENDING_CANCEL:
-                broker = self._brokers[venue]
-                broker.cancel(order)
-        self.pump()
-        return f"{venue}: {len(working)} working orders restored, {len(lost)} never acknowledged"
-
     # -- venue events ------------------------------------------------------------------------
+
+    def apply_venue_event(self, event: OrderEvent) -> None:
+        """Apply one event a venue reported (reconciliation uses this; ``pump`` drains)."""
+        self._apply(event, None)
+
+    def send_cancel(self, order: Order) -> None:
+        """Send a cancel for an order already PENDING_CANCEL (recovery after a restart)."""
+        broker = self._broker(order)
+        if broker is not None:
+            broker.cancel(order)
+
+    @property
+    def accounts(self) -> list[AccountId]:
+        """The configured accounts, in order."""
+        return sorted(self._limits.accounts, key=lambda a: a.value)
 
     def pump(self) -> int:
         """Apply every event the venues have reported since the last pump; returns the count."""
@@ -683,7 +608,7 @@ class Engine:
                         account_id or AccountId("unknown"),
                         "UnknownOrderEvent",
                         event.ts,
-                        _event_payload(event),
+                        event_payload(event),
                     )
                 )
                 uow.commit()
@@ -691,7 +616,7 @@ class Engine:
             try:
                 changed = order.apply(event)
             except OrderError as exc:
-                payload = {**_event_payload(event), "error": str(exc)}
+                payload = {**event_payload(event), "error": str(exc)}
                 incident = uow.journal.append(
                     JournalRecord(order.account_id, "OrderEventRefused", event.ts, payload)
                 )
@@ -703,7 +628,7 @@ class Engine:
             uow.orders.update(order)
             uow.journal.append(
                 JournalRecord(
-                    order.account_id, type(event).__name__, event.ts, _event_payload(event)
+                    order.account_id, type(event).__name__, event.ts, event_payload(event)
                 )
             )
             if isinstance(event, OrderFilled):

@@ -1,0 +1,49 @@
+"""Recovery of an in-process venue (the paper exchange) after a restart."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from algodesk.domain.events import OrderModifyRejected, OrderRejected
+from algodesk.domain.identifiers import Venue
+from algodesk.domain.orders import Order, OrderStatus
+from algodesk.ports.clock import Clock
+from algodesk.ports.storage import UnitOfWork
+from algodesk.services.engine import Engine
+
+__all__ = ["recover_paper"]
+
+
+def recover_paper(
+    engine: Engine,
+    uow_factory: Callable[[], UnitOfWork],
+    clock: Clock,
+    venue: Venue,
+    restore: Callable[[list[Order]], None],
+) -> str:
+    """Rebuild an in-process venue's book from storage and settle what the crash left in
+    flight: an order never acknowledged never reached the venue (REJECTED,
+    ``NOT_FOUND_AT_VENUE``); working orders go back on the book; a pending cancel is sent again;
+    a pending modify is rejected, so the order keeps its earlier terms. Call before trading."""
+    now = clock.now()
+    with uow_factory() as uow:
+        open_orders = [o for o in uow.orders.list(open_only=True) if o.instrument_id.venue == venue]
+    lost = [o for o in open_orders if o.status is OrderStatus.SUBMITTED]
+    working = [o for o in open_orders if o.status is not OrderStatus.SUBMITTED]
+    restore(working)
+    for order in lost:
+        reason = "NOT_FOUND_AT_VENUE: not acknowledged before the restart"
+        engine.apply_venue_event(
+            OrderRejected(client_order_id=order.client_order_id, ts=now, reason=reason)
+        )
+    for order in working:
+        if order.status is OrderStatus.PENDING_UPDATE:
+            engine.apply_venue_event(
+                OrderModifyRejected(
+                    client_order_id=order.client_order_id, ts=now, reason="modify lost in a restart"
+                )
+            )
+        elif order.status is OrderStatus.PENDING_CANCEL:
+            engine.send_cancel(order)
+    engine.pump()
+    return f"{venue}: {len(working)} working orders restored, {len(lost)} never acknowledged"
