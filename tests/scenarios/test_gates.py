@@ -215,6 +215,31 @@ CASES = [
         "QUANTITY_EXCEEDS_MAXIMUM",
         context={"instrument": replace(AAPL, max_quantity=D(9))},
     ),
+    # 3b. reduce-only
+    Case(
+        "a reduce-only sale of a long passes",
+        None,
+        order=replace(order(SELL, "10"), reduce_only=True),
+        account={"position": D(10)},
+    ),
+    Case(
+        "a reduce-only order with nothing held denies",
+        "POSITION_NOT_FOUND",
+        order=replace(order(SELL, "10"), reduce_only=True),
+    ),
+    Case(
+        "a reduce-only order larger than the position denies",
+        "REDUCE_ONLY_WOULD_INCREASE",
+        order=replace(order(SELL, "11"), reduce_only=True),
+        account={"position": D(10)},
+    ),
+    Case(
+        "a reduce-only order checks the bot's own position",
+        "REDUCE_ONLY_WOULD_INCREASE",
+        order=replace(order(SELL, "10"), reduce_only=True),
+        account={"position": D(10)},
+        bot={"position": D(5)},
+    ),
     # 4. price band and mark
     Case("a limit at the band edge passes", None, order=order(px="110")),
     Case("a limit past the band denies", "PRICE_OUTSIDE_BAND", order=order(px="110.01")),
@@ -541,7 +566,7 @@ def test_every_gate_has_a_denying_case() -> None:
     from algodesk.domain.risk.pipeline import GATES
 
     codes = {c.expected for c in CASES if c.expected}
-    assert len(GATES) == 15
+    assert len(GATES) == 16
     assert {
         "TRADING_HALTED",
         "MARKET_CLOSED",

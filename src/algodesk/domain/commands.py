@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from algodesk.domain.exits import ExitPlan
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, InstrumentId
 from algodesk.domain.orders import OrderType, TimeInForce
@@ -46,6 +47,8 @@ class SubmitOrder(Command):
     client_order_id: ClientOrderId | None = None
     #: A signal's profit target: with it, the fee-coverage gate checks the expected edge.
     target_price: Price | None = None
+    #: Stop-loss, take-profit and trailing stop, armed when the order fills.
+    exits: ExitPlan | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -40,8 +40,9 @@ from algodesk.domain.events import (
     OrderRejected,
     OrderSubmitted,
 )
+from algodesk.domain.exits import ExitPlan
 from algodesk.domain.fills import OrderSide
-from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, Venue
+from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, InstrumentId, Venue
 from algodesk.domain.ledger.entries import LedgerEntry
 from algodesk.domain.orders import Order, OrderError, OrderType
 from algodesk.domain.portfolio import ALL_BOTS, BookSummary, summarize
@@ -53,6 +54,7 @@ from algodesk.ports.clock import Clock
 from algodesk.ports.market import MarketView
 from algodesk.ports.storage import JournalRecord, UnitOfWork
 from algodesk.services.breakers import BreakerBoard, ScopedTrip, worst
+from algodesk.services.exits import ExitBook, plan_payload
 from algodesk.services.ledger import LedgerService
 from algodesk.services.outcomes import Outcome, event_payload
 from algodesk.services.risk_context import AccountView, EngineLimits, RateCounter, build_context
@@ -91,6 +93,7 @@ class Engine:
         self._subscribers: list[Callable[[object], None]] = []
         self._views: dict[AccountId, AccountView] = {}
         self._board = BreakerBoard(limits.breakers, limits.bot_breakers)
+        self._exits = ExitBook()
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -111,7 +114,9 @@ class Engine:
         if account_id in self._loaded:
             return
         breaker_records = []
-        for record in uow.journal.records(account_id):
+        records = uow.journal.records(account_id)
+        self._exits.restore(records, uow.orders.get)
+        for record in records:
             if record.kind == "TradingStateSet":
                 bot = record.payload.get("bot")
                 key = (account_id, BotId(str(bot)) if bot else None)
@@ -309,7 +314,9 @@ class Engine:
                 uow.commit()
                 return outcome
             venue = order.instrument_id.venue
-            denial_code, denial_message = self._decide(uow, order, command, gated)
+            denial_code, denial_message = self._check_exits(order, command.exits)
+            if not denial_code:
+                denial_code, denial_message = self._decide(uow, order, command, gated)
             if denial_code:
                 event: OrderEvent = OrderDenied(
                     client_order_id=coid, ts=now, code=denial_code, message=denial_message
@@ -322,6 +329,10 @@ class Engine:
                 event = OrderSubmitted(client_order_id=coid, ts=now)
                 order.apply(event)
                 outcome = Outcome(True, coid.value, order.status.value)
+                if command.exits is not None and not command.exits.empty:
+                    planned = plan_payload(coid, command.exits)
+                    uow.journal.append(JournalRecord(order.account_id, "ExitPlanned", now, planned))
+                    self._exits.plan(order, command.exits)
             uow.orders.add(order)
             self._journal(uow, command, outcome, [event])
             uow.commit()
@@ -346,6 +357,65 @@ class Engine:
             # In flight: reconciliation decides; never resend a submit of unknown outcome.
             self._after_error(order.account_id)
         return outcome
+
+    def _check_exits(self, order: Order, plan: ExitPlan | None) -> tuple[str, str]:
+        if plan is None or plan.empty:
+            return "", ""
+        mark = self._market.mark(order.instrument_id)
+        reference = order.price.value if order.price else (mark.price if mark else None)
+        if reference is None:
+            return "INVALID_EXITS", "no price to place the exits against"
+        try:
+            plan.check_against(order.side, reference)
+        except ValueError as exc:
+            return "INVALID_EXITS", str(exc)
+        return "", ""
+
+    def on_mark(self, instrument_id: InstrumentId, price: Decimal) -> list[Outcome]:
+        """A new mark: fire the exits it crosses, as reduce-only market orders through the
+        gates (entry-only limits never block them). Returns the exit orders' outcomes."""
+        for account in self.accounts:  # after a restart, marks may come before any command
+            if account not in self._loaded:
+                with self._lock(account), self._uow_factory() as uow:
+                    self._load_states(uow, account)
+        outcomes = []
+        for watch, kind in self._exits.on_mark(instrument_id, price):
+            account, bot = self._exits.owners[watch.entry]
+            with self._lock(account), self._uow_factory() as uow:
+                view = self._view(uow, account)
+            summary = view.bot(bot) if bot is not None else view.account
+            held = summary.positions.get(instrument_id)
+            position = held.quantity if held else Decimal(0)
+            size = (
+                min(watch.quantity, abs(position)) if position * watch.side.sign > 0 else Decimal(0)
+            )
+            outcome = Outcome(False, None, None, "POSITION_NOT_FOUND", "nothing left to exit")
+            if size > 0:
+                outcome = self.handle(
+                    SubmitOrder(
+                        account_id=account,
+                        instrument_id=instrument_id,
+                        side=watch.exit_side,
+                        order_type=OrderType.MARKET,
+                        quantity=Quantity(size),
+                        bot_id=bot,
+                        reduce_only=True,
+                        idempotency_key=f"exit:{watch.entry}:{kind.value}:{watch.attempts}",
+                    )
+                )
+                if not outcome.ok:
+                    watch.rearm()
+            payload = {
+                "coid": watch.entry.value,
+                "kind": kind.value,
+                "mark": str(price),
+                "outcome": outcome.payload(),
+            }
+            with self._uow_factory() as uow:
+                uow.journal.append(JournalRecord(account, "ExitFired", self._clock.now(), payload))
+                uow.commit()
+            outcomes.append(outcome)
+        return outcomes
 
     def _scope_states(self, order: Order) -> dict[tuple[AccountId, BotId | None], TradingState]:
         account = order.account_id
@@ -639,6 +709,8 @@ class Engine:
             uow.commit()
         if entry is not None:
             self._ledger.committed(entry)
+        if isinstance(event, OrderFilled):
+            self._exits.on_fill(order, event.fill)
         self._track(order)
         self._publish(event)
         if entry is not None:

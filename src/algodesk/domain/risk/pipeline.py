@@ -1,10 +1,11 @@
 """The gates in their fixed, documented order. The first denial wins.
 
 1. trading state       2. market hours        3. instrument, tick, lot, min/max
-4. price band + mark   5. max notional        6. max position
-7. gross exposure      8. open positions      9. buying power
-10. PDT                11. F&O ban            12. trades per day
-13. venue burst        14. order rate         15. fee coverage
+4. reduce-only         5. price band + mark   6. max notional
+7. max position        8. gross exposure      9. open positions
+10. buying power       11. PDT                12. F&O ban
+13. trades per day     14. venue burst        15. order rate
+16. fee coverage
 
 Submits and modifies pass through them; cancels, flatten and the kill switch never do.
 """
@@ -27,6 +28,7 @@ from algodesk.domain.risk.order_rate import OrderRateGate
 from algodesk.domain.risk.pdt import PatternDayTraderGate
 from algodesk.domain.risk.position_limit import PositionLimitGate
 from algodesk.domain.risk.price_band import PriceBandGate
+from algodesk.domain.risk.reduce_only import ReduceOnlyGate
 from algodesk.domain.risk.trade_count import TradeCountGate
 from algodesk.domain.risk.trading_state import TradingStateGate
 from algodesk.domain.risk.venue_burst import VenueBurstGate
@@ -37,6 +39,7 @@ GATES: tuple[RiskGate, ...] = (
     TradingStateGate(),
     MarketHoursGate(),
     InstrumentGate(),
+    ReduceOnlyGate(),
     PriceBandGate(),
     MaxNotionalGate(),
     PositionLimitGate(),

@@ -1,0 +1,135 @@
+"""Exits in the engine: armed by the entry's fill, fired by marks as reduce-only orders that
+entry limits never block, kept across a restart, and never opening a position."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from algodesk.adapters.storage.memory.store import InMemoryUnitOfWork
+from algodesk.domain.commands import SetTradingState
+from algodesk.domain.exits import ExitPlan, Trailing
+from algodesk.domain.fills import OrderSide
+from algodesk.domain.orders import OrderType
+from algodesk.domain.risk.base import RiskLimits, TradingState
+from algodesk.domain.values import money, price
+from tests.conftest import ACCOUNT
+from tests.integration.test_engine import AAPL, USD, Desk, submit
+
+D = Decimal
+
+
+def new_desk(limits: RiskLimits | None = None) -> Desk:
+    desk = Desk(limits=limits or RiskLimits(max_orders_per_second=None))
+    desk.ledger.deposit(ACCOUNT, money("100000", USD), key="seed")
+    desk.quote(AAPL, "100")
+    return desk
+
+
+def mark(desk: Desk, last: str) -> list[object]:
+    desk.quote(AAPL, last)
+    return list(desk.engine.on_mark(AAPL.id, D(last)))
+
+
+def position(desk: Desk) -> Decimal:
+    held = desk.ledger.summary(ACCOUNT).positions.get(AAPL.id)
+    return held.quantity if held else D(0)
+
+
+def test_a_stop_loss_closes_the_position_when_the_mark_crosses_it() -> None:
+    desk = new_desk()
+    plan = ExitPlan(stop_loss=price("95"), take_profit=price("110"))
+    assert desk.engine.handle(submit(qty="10", exits=plan)).ok
+    assert position(desk) == D(10)
+    assert mark(desk, "96") == []
+    (outcome,) = mark(desk, "94.50")
+    assert outcome.ok  # type: ignore[attr-defined]
+    assert position(desk) == D(0)
+    assert mark(desk, "90") == []  # fired once
+    with InMemoryUnitOfWork(desk.store) as uow:
+        fired = uow.journal.records(ACCOUNT, "ExitFired")
+    assert fired[0].payload["kind"] == "STOP_LOSS"
+    assert desk.ledger.verify().ok
+
+
+def test_a_trailing_stop_on_a_short() -> None:
+    desk = new_desk()
+    assert desk.engine.handle(
+        submit(side=OrderSide.SELL, qty="5", exits=ExitPlan(trailing=Trailing(D(2))))
+    ).ok
+    mark(desk, "90")  # best 90: the stop trails to 91.80
+    assert mark(desk, "91.79") == []
+    (outcome,) = mark(desk, "91.80")
+    assert outcome.ok  # type: ignore[attr-defined]
+    assert position(desk) == D(0)
+
+
+def test_entry_limits_never_block_an_exit() -> None:
+    desk = new_desk(
+        RiskLimits(max_orders_per_second=None, max_notional=D(1000), max_trades_per_day=1)
+    )
+    assert desk.engine.handle(submit(qty="10", exits=ExitPlan(take_profit=price("101")))).ok
+    assert desk.engine.handle(submit(qty="1")).code == "TRADE_COUNT_LIMIT"
+    (outcome,) = mark(desk, "101")  # notional 1010 > 1000, and the day's entries are used up
+    assert outcome.ok  # type: ignore[attr-defined]
+    assert position(desk) == D(0)
+
+
+def test_exits_on_the_wrong_side_are_refused_with_the_entry() -> None:
+    desk = new_desk()
+    outcome = desk.engine.handle(submit(qty="1", exits=ExitPlan(stop_loss=price("101"))))
+    assert (outcome.ok, outcome.code) == (False, "INVALID_EXITS")
+    assert "must lie below the entry 100" in outcome.message
+
+
+def test_an_exit_after_a_manual_close_opens_nothing() -> None:
+    desk = new_desk()
+    desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95"))))
+    desk.engine.handle(submit(side=OrderSide.SELL, qty="10"))
+    (outcome,) = mark(desk, "94")
+    assert outcome.code == "POSITION_NOT_FOUND"  # type: ignore[attr-defined]
+    assert position(desk) == D(0)
+
+
+def test_a_denied_exit_tries_again_on_the_next_mark() -> None:
+    desk = new_desk()
+    desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95"))))
+    desk.engine.handle(
+        SetTradingState(account_id=ACCOUNT, state=TradingState.HALTED, reason="test")
+    )
+    (denied,) = mark(desk, "94")
+    assert denied.code == "TRADING_HALTED"  # type: ignore[attr-defined]
+    desk.engine.handle(
+        SetTradingState(account_id=ACCOUNT, state=TradingState.REDUCING, reason="test")
+    )
+    (again,) = mark(desk, "93")
+    assert again.ok  # type: ignore[attr-defined]
+    assert position(desk) == D(0)
+
+
+def test_exits_survive_a_restart() -> None:
+    desk = new_desk()
+    desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95"))))
+    restarted = Desk(store=desk.store, limits=RiskLimits(max_orders_per_second=None))
+    restarted.market.marks = desk.market.marks
+    restarted.paper.on_quote(
+        __import__("algodesk.domain.matching", fromlist=["Quote"]).Quote(
+            AAPL.id, restarted.clock.now(), D(94)
+        )
+    )
+    restarted.market.set_mark(AAPL.id, D(94), restarted.clock.now())
+    (outcome,) = restarted.engine.on_mark(AAPL.id, D(94))
+    assert outcome.ok
+    assert position(restarted) == D(0)
+
+
+def test_a_limit_entry_arms_its_exits_only_when_it_fills() -> None:
+    desk = new_desk()
+    desk.engine.handle(
+        submit(qty="10", kind=OrderType.LIMIT, px="98", exits=ExitPlan(stop_loss=price("95")))
+    )
+    assert position(desk) == D(0)
+    assert mark(desk, "97.90") == []  # the entry fills at 98; the stop at 95 is not crossed
+    assert position(desk) == D(10)
+    (outcome,) = mark(desk, "94.8")
+    assert outcome.ok  # type: ignore[attr-defined]
+    assert position(desk) == D(0)
