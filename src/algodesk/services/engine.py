@@ -46,13 +46,14 @@ from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, Instrum
 from algodesk.domain.ledger.entries import LedgerEntry
 from algodesk.domain.orders import Order, OrderError, OrderType
 from algodesk.domain.portfolio import ALL_BOTS, BookSummary, summarize
-from algodesk.domain.risk.base import TradingState
+from algodesk.domain.risk.base import TradingState, is_reducing
 from algodesk.domain.risk.pipeline import check_order
 from algodesk.domain.values import Quantity
 from algodesk.ports.broker import BrokerPort, VenueRejectedError, VenueUnavailableError
 from algodesk.ports.clock import Clock
 from algodesk.ports.market import MarketView
 from algodesk.ports.storage import JournalRecord, UnitOfWork
+from algodesk.services.bots import BotService
 from algodesk.services.breakers import BreakerBoard, ScopedTrip, worst
 from algodesk.services.exits import ExitBook, plan_payload
 from algodesk.services.ledger import LedgerService
@@ -73,6 +74,7 @@ class Engine:
         brokers: Mapping[Venue, BrokerPort],
         limits: EngineLimits,
         ledger: LedgerService,
+        bots: BotService | None = None,
     ) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
@@ -94,6 +96,7 @@ class Engine:
         self._views: dict[AccountId, AccountView] = {}
         self._board = BreakerBoard(limits.breakers, limits.bot_breakers)
         self._exits = ExitBook()
+        self._bots = bots
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -433,13 +436,27 @@ class Engine:
         venue = order.instrument_id.venue
         if gated:
             now = order.created_at
+            view = self._view(uow, order.account_id)
+            limits = self._limits
+            if order.bot_id is not None and self._bots is not None:
+                bot = self._bots.get(order.bot_id)
+                if bot is None or bot.account_id != order.account_id:
+                    return "BOT_NOT_FOUND", f"bot={order.bot_id}, account={order.account_id}"
+                held = view.bot(bot.id).positions.get(order.instrument_id)
+                position = held.quantity if held else Decimal(0)
+                if not bot.takes_entries and not is_reducing(order, position):
+                    return (
+                        "BOT_NOT_RUNNING",
+                        f"bot={bot.id}, status={bot.status}, position={position}",
+                    )
+                limits = replace(limits, bots={**limits.bots, bot.id: bot.limits})
             counter = self._venue_ops.get(venue)
             context = build_context(
-                self._view(uow, order.account_id),
+                view,
                 order,
                 now,
                 self._market,
-                self._limits,
+                limits,
                 self._scope_states(order),
                 self._account_ops[order.account_id].count(now),
                 counter.count(now) if counter else 0,

@@ -1,0 +1,183 @@
+"""Bots: create, start, pause, resume, stop. Each change is journaled (BotCreated,
+BotTransition) with who made it and why; the registry is the replay of those records.
+Creating a bot books its capital allocation in the ledger; stopping it flattens it."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
+from decimal import Decimal
+
+from algodesk.domain.bots import Bot, BotError, BotStatus, BotTransition
+from algodesk.domain.commands import Flatten
+from algodesk.domain.identifiers import AccountId, BotId, InstrumentId, Venue
+from algodesk.domain.risk.base import RiskLimits
+from algodesk.domain.sizing import (
+    FixedQuantity,
+    PercentOfEquity,
+    RiskPercent,
+    SizingRule,
+    TargetPosition,
+)
+from algodesk.domain.values import Currency, Money
+from algodesk.ports.clock import Clock
+from algodesk.ports.storage import JournalRecord, UnitOfWork
+from algodesk.services.ledger import LedgerService
+
+__all__ = ["BotService", "limits_from_payload", "limits_payload"]
+
+_SIZING: Mapping[str, type] = {
+    "fixed": FixedQuantity,
+    "percent_of_equity": PercentOfEquity,
+    "risk_percent": RiskPercent,
+    "target_position": TargetPosition,
+}
+
+
+def _encode(value: object) -> object:
+    if isinstance(value, Decimal):
+        return f"D:{value}"
+    if isinstance(value, timedelta):
+        return f"T:{value.total_seconds()}"
+    return value
+
+
+def _decode(value: object) -> object:
+    if isinstance(value, str) and value.startswith("D:"):
+        return Decimal(value[2:])
+    if isinstance(value, str) and value.startswith("T:"):
+        return timedelta(seconds=float(value[2:]))
+    return value
+
+
+def limits_payload(limits: RiskLimits) -> dict[str, object]:
+    return {f.name: _encode(getattr(limits, f.name)) for f in dataclasses.fields(limits)}
+
+
+def limits_from_payload(payload: Mapping[str, object]) -> RiskLimits:
+    names = {f.name for f in dataclasses.fields(RiskLimits)}
+    unknown = set(payload) - names
+    if unknown:
+        raise BotError(f"unknown limit fields: {', '.join(sorted(unknown))}")
+    return RiskLimits(**{k: _decode(v) for k, v in payload.items()})  # type: ignore[arg-type]
+
+
+def _sizing_payload(rule: SizingRule) -> dict[str, object]:
+    name = next(k for k, v in _SIZING.items() if isinstance(rule, v))
+    fields = {f.name: _encode(getattr(rule, f.name)) for f in dataclasses.fields(rule)}
+    return {"rule": name, **fields}
+
+
+def _sizing_from(payload: Mapping[str, object]) -> SizingRule:
+    kind = _SIZING[str(payload["rule"])]
+    args = {k: _decode(v) for k, v in payload.items() if k != "rule"}
+    return kind(**args)  # type: ignore[no-any-return]
+
+
+class BotService:
+    def __init__(
+        self, uow_factory: Callable[[], UnitOfWork], clock: Clock, ledger: LedgerService
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._ledger = ledger
+        self._bots: dict[BotId, Bot] = {}
+        self._guard = threading.RLock()
+
+    def load(self, accounts: Iterable[AccountId]) -> None:
+        """Rebuild the registry from the accounts' journals (at start)."""
+        with self._guard, self._uow_factory() as uow:
+            for account in accounts:
+                for record in uow.journal.records(account):
+                    if record.kind == "BotCreated":
+                        self._bots[BotId(str(record.payload["bot"]))] = self._from_payload(
+                            account, record.payload
+                        )
+                    elif record.kind == "BotTransition":
+                        bot = self._bots[BotId(str(record.payload["bot"]))]
+                        bot.move(
+                            str(record.payload["action"]),
+                            record.ts,
+                            str(record.payload["by"]),
+                            str(record.payload["reason"]),
+                        )
+
+    def _from_payload(self, account: AccountId, p: Mapping[str, object]) -> Bot:
+        symbols = dict(p["symbol_map"])  # type: ignore[call-overload]
+        return Bot(
+            id=BotId(str(p["bot"])),
+            account_id=account,
+            venue=Venue(str(p["venue"])),
+            allocation=Money(Decimal(str(p["allocation"])), Currency(str(p["currency"]))),
+            limits=limits_from_payload(dict(p["limits"])),  # type: ignore[call-overload]
+            symbol_map={str(k): InstrumentId(str(v)) for k, v in symbols.items()},
+            sizing=_sizing_from(dict(p["sizing"])),  # type: ignore[call-overload]
+        )
+
+    def get(self, bot_id: BotId) -> Bot | None:
+        return self._bots.get(bot_id)
+
+    def list(self, account_id: AccountId | None = None) -> list[Bot]:
+        return sorted(
+            (b for b in self._bots.values() if account_id in (None, b.account_id)),
+            key=lambda b: b.id.value,
+        )
+
+    def create(self, bot: Bot, by: str) -> Bot:
+        """Register ``bot`` (status CREATED) and allocate its capital from the account's cash."""
+        with self._guard:
+            if bot.id in self._bots:
+                raise BotError(f"bot {bot.id} exists already")
+            if bot.status is not BotStatus.CREATED or bot.history:
+                raise BotError(f"bot {bot.id}: a new bot starts CREATED with no history")
+            if not bot.allocation.is_zero():
+                self._ledger.allocate(
+                    bot.account_id,
+                    bot.id,
+                    bot.allocation,
+                    f"allocation to {bot.id}",
+                    key=f"bot:{bot.id}",
+                )
+            payload = {
+                "bot": bot.id.value,
+                "venue": bot.venue.value,
+                "allocation": str(bot.allocation.amount),
+                "currency": bot.allocation.currency.code,
+                "limits": limits_payload(bot.limits),
+                "symbol_map": {k: v.value for k, v in bot.symbol_map.items()},
+                "sizing": _sizing_payload(bot.sizing),
+                "by": by,
+            }
+            with self._uow_factory() as uow:
+                uow.journal.append(
+                    JournalRecord(bot.account_id, "BotCreated", self._clock.now(), payload)
+                )
+                uow.commit()
+            self._bots[bot.id] = bot
+            return bot
+
+    def move(self, bot_id: BotId, action: str, by: str, reason: str = "") -> BotTransition:
+        """start, pause, resume or stop (stop does not flatten: see :meth:`stop`)."""
+        with self._guard:
+            bot = self._bots.get(bot_id)
+            if bot is None:
+                raise BotError(f"no bot {bot_id}")
+            step = bot.move(action, self._clock.now(), by, reason)
+            payload = {"bot": bot_id.value, "action": action, "by": by, "reason": reason}
+            with self._uow_factory() as uow:
+                uow.journal.append(JournalRecord(bot.account_id, "BotTransition", step.at, payload))
+                uow.commit()
+            return step
+
+    def stop(
+        self, bot_id: BotId, by: str, reason: str, handle: Callable[[Flatten], object]
+    ) -> BotTransition:
+        """Stop the bot for good and flatten it (cancel its orders, close its positions)."""
+        step = self.move(bot_id, "stop", by, reason)
+        bot = self._bots[bot_id]
+        handle(
+            Flatten(account_id=bot.account_id, bot_id=bot_id, idempotency_key=f"bot-stop:{bot_id}")
+        )
+        return step

@@ -1,0 +1,144 @@
+"""Bots through the engine: the lifecycle decides what a bot may send; a paused bot's exits
+still run; stopping flattens it; the registry and its history survive a restart."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+
+from algodesk.adapters.storage.memory.store import InMemoryUnitOfWork
+from algodesk.domain.bots import Bot, BotError, BotStatus
+from algodesk.domain.exits import ExitPlan
+from algodesk.domain.identifiers import BotId, InstrumentId, Venue
+from algodesk.domain.risk.base import RiskLimits
+from algodesk.domain.sizing import FixedQuantity
+from algodesk.domain.values import money, price
+from algodesk.services.bots import BotService
+from algodesk.services.engine import Engine
+from algodesk.services.risk_context import EngineLimits
+from tests.conftest import ACCOUNT
+from tests.integration.test_engine import AAPL, PAPER, USD, Desk, submit
+
+D = Decimal
+ALPHA = BotId("alpha")
+
+
+class BotDesk(Desk):
+    def __init__(self, store=None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(store=store)
+        factory: Callable[[], InMemoryUnitOfWork] = lambda: InMemoryUnitOfWork(self.store)  # noqa: E731
+        self.bots = BotService(factory, self.clock, self.ledger)
+        self.bots.load([ACCOUNT])
+        self.engine = Engine(
+            factory,
+            self.clock,
+            self.market,
+            {PAPER: self.paper},
+            EngineLimits(accounts={ACCOUNT: RiskLimits(max_orders_per_second=None)}),
+            self.ledger,
+            bots=self.bots,
+        )
+
+
+def alpha(**kw: object) -> Bot:
+    args: dict[str, object] = {
+        "id": ALPHA,
+        "account_id": ACCOUNT,
+        "venue": Venue("PAPER"),
+        "allocation": money("5000", USD),
+        "symbol_map": {"AAPL": AAPL.id},
+        "sizing": FixedQuantity(D(10)),
+    }
+    args.update(kw)
+    return Bot(**args)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def desk() -> BotDesk:
+    d = BotDesk()
+    d.ledger.deposit(ACCOUNT, money("100000", USD), key="seed")
+    d.quote(AAPL, "100")
+    d.bots.create(alpha(), by="admin")
+    return d
+
+
+def bot_position(desk: BotDesk) -> Decimal:
+    held = desk.ledger.summary(ACCOUNT, ALPHA).positions.get(AAPL.id)
+    return held.quantity if held else D(0)
+
+
+def test_creating_a_bot_allocates_its_capital(desk: BotDesk) -> None:
+    assert desk.ledger.summary(ACCOUNT, ALPHA).cash == {"USD": D(5000)}
+    assert desk.ledger.summary(ACCOUNT, None).cash == {"USD": D(95000)}
+    with pytest.raises(BotError, match="exists already"):
+        desk.bots.create(alpha(), by="admin")
+
+
+def test_the_lifecycle_decides_what_a_bot_may_send(desk: BotDesk) -> None:
+    created = desk.engine.handle(submit(bot_id=ALPHA))
+    assert created.code == "BOT_NOT_RUNNING"
+    desk.bots.move(ALPHA, "start", by="admin")
+    assert desk.engine.handle(
+        submit(qty="10", bot_id=ALPHA, exits=ExitPlan(stop_loss=price("95")))
+    ).ok
+    desk.bots.move(ALPHA, "pause", by="admin", reason="news")
+    assert desk.engine.handle(submit(qty="1", bot_id=ALPHA)).code == "BOT_NOT_RUNNING"
+    desk.quote(AAPL, "94")
+    (exit_outcome,) = desk.engine.on_mark(AAPL.id, D(94))  # a paused bot's exits still run
+    assert exit_outcome.ok
+    assert bot_position(desk) == D(0)
+    desk.bots.move(ALPHA, "resume", by="admin")
+    assert desk.engine.handle(submit(qty="1", bot_id=ALPHA)).ok
+    with pytest.raises(BotError, match="cannot resume a bot that is RUNNING"):
+        desk.bots.move(ALPHA, "resume", by="admin")
+
+
+def test_stopping_a_bot_flattens_it_for_good(desk: BotDesk) -> None:
+    desk.bots.move(ALPHA, "start", by="admin")
+    desk.engine.handle(submit(qty="10", bot_id=ALPHA))
+    desk.engine.handle(submit(qty="5"))  # the account's own position is not the bot's business
+    desk.bots.stop(ALPHA, by="admin", reason="retired", handle=desk.engine.handle)
+    assert bot_position(desk) == D(0)
+    assert desk.ledger.summary(ACCOUNT).positions[AAPL.id].quantity == D(5)
+    assert desk.bots.get(ALPHA).status is BotStatus.STOPPED  # type: ignore[union-attr]
+    assert desk.engine.handle(submit(bot_id=ALPHA)).code == "BOT_NOT_RUNNING"
+    with pytest.raises(BotError, match="cannot start a bot that is STOPPED"):
+        desk.bots.move(ALPHA, "start", by="admin")
+
+
+def test_a_bot_answers_to_its_own_limits(desk: BotDesk) -> None:
+    desk.bots.create(alpha(id=BotId("tiny"), limits=RiskLimits(max_notional=D(500))), by="admin")
+    desk.bots.move(BotId("tiny"), "start", by="admin")
+    outcome = desk.engine.handle(submit(qty="6", bot_id=BotId("tiny")))
+    assert outcome.code == "MAX_NOTIONAL_EXCEEDED"
+    assert "scope=bot tiny" in outcome.message
+
+
+def test_an_unknown_bot_is_denied(desk: BotDesk) -> None:
+    assert desk.engine.handle(submit(bot_id=BotId("ghost"))).code == "BOT_NOT_FOUND"
+
+
+def test_the_registry_and_its_history_survive_a_restart(desk: BotDesk) -> None:
+    desk.bots.move(ALPHA, "start", by="admin")
+    desk.bots.move(ALPHA, "pause", by="ops", reason="earnings")
+    restarted = BotDesk(store=desk.store)
+    bot = restarted.bots.get(ALPHA)
+    assert bot is not None
+    assert bot.status is BotStatus.PAUSED
+    assert [(t.action, t.by, t.reason) for t in bot.history] == [
+        ("start", "admin", ""),
+        ("pause", "ops", "earnings"),
+    ]
+    assert bot.symbol_map == {"AAPL": AAPL.id}
+    assert bot.sizing == FixedQuantity(D(10))
+    assert restarted.engine.handle(submit(bot_id=ALPHA)).code == "BOT_NOT_RUNNING"
+
+
+def test_a_symbol_map_stays_on_the_bot_venue() -> None:
+    with pytest.raises(BotError, match="another venue"):
+        alpha(symbol_map={"X": InstrumentId("X.NSE")})
+    assert alpha().instrument_for("AAPL") == AAPL.id
+    with pytest.raises(BotError, match="no instrument for symbol 'MSFT'"):
+        alpha().instrument_for("MSFT")
