@@ -17,6 +17,7 @@ from algodesk.domain.sizing import FixedQuantity
 from algodesk.domain.values import money, price
 from algodesk.services.bots import BotService
 from algodesk.services.engine import Engine
+from algodesk.services.exits import ExitRunner
 from algodesk.services.risk_context import EngineLimits
 from tests.conftest import ACCOUNT
 from tests.integration.test_engine import AAPL, PAPER, USD, Desk, submit
@@ -40,6 +41,8 @@ class BotDesk(Desk):
             self.ledger,
             bots=self.bots,
         )
+        self.exits = ExitRunner(self.engine, factory, self.clock)
+        self.exits.load([ACCOUNT])
 
 
 def alpha(**kw: object) -> Bot:
@@ -86,7 +89,7 @@ def test_the_lifecycle_decides_what_a_bot_may_send(desk: BotDesk) -> None:
     desk.bots.move(ALPHA, "pause", by="admin", reason="news")
     assert desk.engine.handle(submit(qty="1", bot_id=ALPHA)).code == "BOT_NOT_RUNNING"
     desk.quote(AAPL, "94")
-    (exit_outcome,) = desk.engine.on_mark(AAPL.id, D(94))  # a paused bot's exits still run
+    (exit_outcome,) = desk.exits.on_mark(AAPL.id, D(94))  # a paused bot's exits still run
     assert exit_outcome.ok
     assert bot_position(desk) == D(0)
     desk.bots.move(ALPHA, "resume", by="admin")

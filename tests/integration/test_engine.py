@@ -24,6 +24,7 @@ from algodesk.domain.risk.base import RiskLimits, TradingState
 from algodesk.domain.values import Currency, money, price, quantity
 from algodesk.ports.storage import UnitOfWork
 from algodesk.services.engine import Engine
+from algodesk.services.exits import ExitRunner
 from algodesk.services.ledger import LedgerService
 from algodesk.services.risk_context import EngineLimits
 from algodesk.testing.clock import FixedClock
@@ -65,6 +66,8 @@ class Desk:
         )
         self.events: list[object] = []
         self.engine.subscribe(self.events.append)
+        self.exits = ExitRunner(self.engine, factory, self.clock)
+        self.exits.load([ACCOUNT])
 
     def quote(self, instrument: Instrument, last: str) -> None:
         self.market.set_mark(instrument.id, D(last), self.clock.now())

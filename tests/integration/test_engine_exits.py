@@ -27,7 +27,7 @@ def new_desk(limits: RiskLimits | None = None) -> Desk:
 
 def mark(desk: Desk, last: str) -> list[object]:
     desk.quote(AAPL, last)
-    return list(desk.engine.on_mark(AAPL.id, D(last)))
+    return list(desk.exits.on_mark(AAPL.id, D(last)))
 
 
 def position(desk: Desk) -> Decimal:
@@ -117,7 +117,7 @@ def test_exits_survive_a_restart() -> None:
         )
     )
     restarted.market.set_mark(AAPL.id, D(94), restarted.clock.now())
-    (outcome,) = restarted.engine.on_mark(AAPL.id, D(94))
+    (outcome,) = restarted.exits.on_mark(AAPL.id, D(94))
     assert outcome.ok
     assert position(restarted) == D(0)
 

@@ -55,7 +55,7 @@ from algodesk.ports.market import MarketView
 from algodesk.ports.storage import JournalRecord, UnitOfWork
 from algodesk.services.bots import BotService
 from algodesk.services.breakers import BreakerBoard, ScopedTrip, worst
-from algodesk.services.exits import ExitBook, plan_payload
+from algodesk.services.exits import plan_payload
 from algodesk.services.ledger import LedgerService
 from algodesk.services.outcomes import Outcome, event_payload
 from algodesk.services.risk_context import AccountView, EngineLimits, RateCounter, build_context
@@ -95,7 +95,6 @@ class Engine:
         self._subscribers: list[Callable[[object], None]] = []
         self._views: dict[AccountId, AccountView] = {}
         self._board = BreakerBoard(limits.breakers, limits.bot_breakers)
-        self._exits = ExitBook()
         self._bots = bots
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -117,9 +116,7 @@ class Engine:
         if account_id in self._loaded:
             return
         breaker_records = []
-        records = uow.journal.records(account_id)
-        self._exits.restore(records, uow.orders.get)
-        for record in records:
+        for record in uow.journal.records(account_id):
             if record.kind == "TradingStateSet":
                 bot = record.payload.get("bot")
                 key = (account_id, BotId(str(bot)) if bot else None)
@@ -317,6 +314,7 @@ class Engine:
                 uow.commit()
                 return outcome
             venue = order.instrument_id.venue
+            plan_record: JournalRecord | None = None
             denial_code, denial_message = self._check_exits(order, command.exits)
             if not denial_code:
                 denial_code, denial_message = self._decide(uow, order, command, gated)
@@ -333,9 +331,10 @@ class Engine:
                 order.apply(event)
                 outcome = Outcome(True, coid.value, order.status.value)
                 if command.exits is not None and not command.exits.empty:
-                    planned = plan_payload(coid, command.exits)
-                    uow.journal.append(JournalRecord(order.account_id, "ExitPlanned", now, planned))
-                    self._exits.plan(order, command.exits)
+                    planned = plan_payload(order, command.exits)
+                    plan_record = uow.journal.append(
+                        JournalRecord(order.account_id, "ExitPlanned", now, planned)
+                    )
             uow.orders.add(order)
             self._journal(uow, command, outcome, [event])
             uow.commit()
@@ -343,6 +342,8 @@ class Engine:
         if view is not None:
             view.created(order)
         self._publish(event)
+        if plan_record is not None:
+            self._publish(plan_record)
         if denial_code:
             return outcome
         self._count_op(command.account_id, venue)
@@ -374,51 +375,15 @@ class Engine:
             return "INVALID_EXITS", str(exc)
         return "", ""
 
-    def on_mark(self, instrument_id: InstrumentId, price: Decimal) -> list[Outcome]:
-        """A new mark: fire the exits it crosses, as reduce-only market orders through the
-        gates (entry-only limits never block them). Returns the exit orders' outcomes."""
-        for account in self.accounts:  # after a restart, marks may come before any command
-            if account not in self._loaded:
-                with self._lock(account), self._uow_factory() as uow:
-                    self._load_states(uow, account)
-        outcomes = []
-        for watch, kind in self._exits.on_mark(instrument_id, price):
-            account, bot = self._exits.owners[watch.entry]
-            with self._lock(account), self._uow_factory() as uow:
-                view = self._view(uow, account)
-            summary = view.bot(bot) if bot is not None else view.account
-            held = summary.positions.get(instrument_id)
-            position = held.quantity if held else Decimal(0)
-            size = (
-                min(watch.quantity, abs(position)) if position * watch.side.sign > 0 else Decimal(0)
-            )
-            outcome = Outcome(False, None, None, "POSITION_NOT_FOUND", "nothing left to exit")
-            if size > 0:
-                outcome = self.handle(
-                    SubmitOrder(
-                        account_id=account,
-                        instrument_id=instrument_id,
-                        side=watch.exit_side,
-                        order_type=OrderType.MARKET,
-                        quantity=Quantity(size),
-                        bot_id=bot,
-                        reduce_only=True,
-                        idempotency_key=f"exit:{watch.entry}:{kind.value}:{watch.attempts}",
-                    )
-                )
-                if not outcome.ok:
-                    watch.rearm()
-            payload = {
-                "coid": watch.entry.value,
-                "kind": kind.value,
-                "mark": str(price),
-                "outcome": outcome.payload(),
-            }
-            with self._uow_factory() as uow:
-                uow.journal.append(JournalRecord(account, "ExitFired", self._clock.now(), payload))
-                uow.commit()
-            outcomes.append(outcome)
-        return outcomes
+    def position(
+        self, account_id: AccountId, bot_id: BotId | None, instrument_id: InstrumentId
+    ) -> Decimal:
+        """The signed position of an account (``bot_id`` None) or a bot in one instrument."""
+        with self._lock(account_id), self._uow_factory() as uow:
+            view = self._view(uow, account_id)
+        summary = view.bot(bot_id) if bot_id is not None else view.account
+        held = summary.positions.get(instrument_id)
+        return held.quantity if held else Decimal(0)
 
     def _scope_states(self, order: Order) -> dict[tuple[AccountId, BotId | None], TradingState]:
         account = order.account_id
@@ -726,8 +691,6 @@ class Engine:
             uow.commit()
         if entry is not None:
             self._ledger.committed(entry)
-        if isinstance(event, OrderFilled):
-            self._exits.on_fill(order, event.fill)
         self._track(order)
         self._publish(event)
         if entry is not None:

@@ -1,26 +1,41 @@
-"""The engine's exits: plans attached to entries, watches armed by their fills, and what a
-mark fires. Journal records (ExitPlanned, ExitFired) bring the picture back after a restart;
-a trailing stop restarts from the entry's average price (its best mark is not journaled)."""
+"""Exits beside the engine: plans attached to entries, watches armed by their fills, and the
+reduce-only orders a mark fires.
+
+:class:`ExitRunner` subscribes to the engine's events: an ``ExitPlanned`` journal record tells
+it a plan, an ``OrderFilled`` arms or grows the entry's watch. :meth:`ExitRunner.on_mark` sends
+what fires through :meth:`Engine.handle`, so exits pass the same gates (entry-only limits never
+block them). Journal records bring the picture back after a restart; a trailing stop restarts
+from the entry's average price (its best mark is not journaled).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
+from algodesk.domain.commands import SubmitOrder
+from algodesk.domain.events import OrderFilled
 from algodesk.domain.exits import ExitKind, ExitPlan, ExitWatch, Trailing, TrailingUnit
 from algodesk.domain.fills import Fill
 from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, InstrumentId
-from algodesk.domain.orders import Order
-from algodesk.domain.values import Price
-from algodesk.ports.storage import JournalRecord
+from algodesk.domain.orders import Order, OrderType
+from algodesk.domain.values import Price, Quantity
+from algodesk.ports.clock import Clock
+from algodesk.ports.storage import JournalRecord, UnitOfWork
+from algodesk.services.outcomes import Outcome
 
-__all__ = ["ExitBook", "plan_from_payload", "plan_payload"]
+if TYPE_CHECKING:
+    from algodesk.services.engine import Engine
+
+__all__ = ["ExitBook", "ExitRunner", "plan_from_payload", "plan_payload"]
 
 
-def plan_payload(coid: ClientOrderId, plan: ExitPlan) -> dict[str, object]:
+def plan_payload(order: Order, plan: ExitPlan) -> dict[str, object]:
     trail = plan.trailing
     return {
-        "coid": coid.value,
+        "coid": order.client_order_id.value,
+        "bot": order.bot_id.value if order.bot_id else None,
         "stop_loss": str(plan.stop_loss) if plan.stop_loss else None,
         "take_profit": str(plan.take_profit) if plan.take_profit else None,
         "trailing": str(trail.distance) if trail else None,
@@ -43,31 +58,31 @@ def plan_from_payload(payload: dict[str, object]) -> ExitPlan:
 
 
 class ExitBook:
+    """Plans by entry, their owners, and the armed watches."""
+
     def __init__(self) -> None:
         self.plans: dict[ClientOrderId, ExitPlan] = {}
         self.watches: dict[ClientOrderId, ExitWatch] = {}
         self.owners: dict[ClientOrderId, tuple[AccountId, BotId | None]] = {}
 
-    def plan(self, order: Order, plan: ExitPlan) -> None:
-        self.plans[order.client_order_id] = plan
-        self.owners[order.client_order_id] = (order.account_id, order.bot_id)
+    def plan(
+        self, coid: ClientOrderId, owner: tuple[AccountId, BotId | None], plan: ExitPlan
+    ) -> None:
+        self.plans[coid] = plan
+        self.owners[coid] = owner
 
-    def on_fill(self, order: Order, fill: Fill) -> ExitWatch | None:
-        """Arm (or grow) the watch of an entry that has an exit plan."""
-        plan = self.plans.get(order.client_order_id)
+    def arm(self, fill: Fill) -> ExitWatch | None:
+        """Arm (or grow) the watch of an entry that has a plan, by one of its fills."""
+        coid = fill.client_order_id
+        plan = self.plans.get(coid)
         if plan is None:
             return None
-        watch = self.watches.get(order.client_order_id)
+        watch = self.watches.get(coid)
         if watch is None:
             watch = ExitWatch(
-                order.client_order_id,
-                order.instrument_id,
-                order.side,
-                Decimal(0),
-                plan,
-                fill.price.value,
+                coid, fill.instrument_id, fill.side, Decimal(0), plan, fill.price.value
             )
-            self.watches[order.client_order_id] = watch
+            self.watches[coid] = watch
         watch.quantity += fill.quantity.value
         return watch
 
@@ -85,23 +100,21 @@ class ExitBook:
     def restore(
         self, records: Iterable[JournalRecord], order: Callable[[ClientOrderId], Order | None]
     ) -> None:
+        """Plans from ``ExitPlanned`` records, watches from the entries' stored fills, minus the
+        exits already fired (``ExitFired``)."""
         fired: set[str] = set()
         planned: list[tuple[ClientOrderId, ExitPlan]] = []
         for record in records:
             if record.kind == "ExitPlanned":
-                planned.append(
-                    (
-                        ClientOrderId(str(record.payload["coid"])),
-                        plan_from_payload(dict(record.payload)),
-                    )
-                )
+                coid = ClientOrderId(str(record.payload["coid"]))
+                planned.append((coid, plan_from_payload(dict(record.payload))))
             elif record.kind == "ExitFired":
                 fired.add(str(record.payload["coid"]))
         for coid, plan in planned:
             entry = order(coid)
             if entry is None:
                 continue
-            self.plan(entry, plan)
+            self.plan(coid, (entry.account_id, entry.bot_id), plan)
             if coid.value in fired or entry.avg_fill_price is None:
                 continue  # already fired, or the entry has not filled yet (its fills arm it)
             self.watches[coid] = ExitWatch(
@@ -112,3 +125,65 @@ class ExitBook:
                 plan,
                 entry.avg_fill_price.value,
             )
+
+
+class ExitRunner:
+    def __init__(self, engine: Engine, uow_factory: Callable[[], UnitOfWork], clock: Clock) -> None:
+        self._engine = engine
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self.book = ExitBook()
+        engine.subscribe(self._on_event)
+
+    def load(self, accounts: Iterable[AccountId]) -> None:
+        """Rebuild plans and watches from the journal (at start, before marks arrive)."""
+        with self._uow_factory() as uow:
+            for account in accounts:
+                self.book.restore(uow.journal.records(account), uow.orders.get)
+
+    def _on_event(self, item: object) -> None:
+        if isinstance(item, JournalRecord) and item.kind == "ExitPlanned":
+            coid = ClientOrderId(str(item.payload["coid"]))
+            bot = item.payload.get("bot")
+            owner = (item.account_id, BotId(str(bot)) if bot else None)
+            self.book.plan(coid, owner, plan_from_payload(dict(item.payload)))
+        elif isinstance(item, OrderFilled):
+            self.book.arm(item.fill)
+
+    def on_mark(self, instrument_id: InstrumentId, price: Decimal) -> list[Outcome]:
+        """A new mark: send the exits it crosses; returns their outcomes. An exit denied for a
+        passing reason (halted, rate) tries again on the next mark; one with nothing left to
+        exit (the position was closed another way) stops."""
+        outcomes = []
+        for watch, kind in self.book.on_mark(instrument_id, price):
+            account, bot = self.book.owners[watch.entry]
+            position = self._engine.position(account, bot, instrument_id)
+            held = position * watch.side.sign > 0
+            size = min(watch.quantity, abs(position)) if held else Decimal(0)
+            outcome = Outcome(False, None, None, "POSITION_NOT_FOUND", "nothing left to exit")
+            if size > 0:
+                outcome = self._engine.handle(
+                    SubmitOrder(
+                        account_id=account,
+                        instrument_id=instrument_id,
+                        side=watch.exit_side,
+                        order_type=OrderType.MARKET,
+                        quantity=Quantity(size),
+                        bot_id=bot,
+                        reduce_only=True,
+                        idempotency_key=f"exit:{watch.entry}:{kind.value}:{watch.attempts}",
+                    )
+                )
+                if not outcome.ok:
+                    watch.rearm()
+            payload = {
+                "coid": watch.entry.value,
+                "kind": kind.value,
+                "mark": str(price),
+                "outcome": outcome.payload(),
+            }
+            with self._uow_factory() as uow:
+                uow.journal.append(JournalRecord(account, "ExitFired", self._clock.now(), payload))
+                uow.commit()
+            outcomes.append(outcome)
+        return outcomes
