@@ -200,3 +200,19 @@ def test_a_second_submit_of_a_working_order_is_refused(broker: PaperBroker) -> N
     broker.submit(order)
     with pytest.raises(VenueRejectedError, match="already working"):
         broker.submit(order)
+
+
+def test_partial_fills_when_a_quote_can_fill_only_part(clock: FixedClock) -> None:
+    broker = PaperBroker(PaperBrokerConfig(max_fill_per_quote=D(4)), {AAPL.id: AAPL}, clock.now)
+    broker.on_quote(quote("100"))
+    order = new(kind=OrderType.MARKET, px=None)
+    broker.submit(order)
+    follow(order, broker.drain())
+    assert (order.status, order.filled_quantity) == (OrderStatus.PARTIALLY_FILLED, quantity("4"))
+    broker.on_quote(quote("100", at=1))
+    broker.on_quote(quote("100", at=2))
+    fills = [e for e in broker.drain() if isinstance(e, OrderFilled)]
+    follow(order, fills)
+    assert [f.fill.quantity for f in fills] == [quantity("4"), quantity("2")]
+    assert [f.fill.trade_id.value for f in fills] == ["P1-2", "P1-3"]
+    assert order.status is OrderStatus.FILLED

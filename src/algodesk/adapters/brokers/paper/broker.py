@@ -198,7 +198,12 @@ class PaperBroker:
         session_closed: bool = False,
     ) -> None:
         result: MatchResult = self._engine.on_quote(
-            live, instrument, quote, arrival=arrival, session_closed=session_closed
+            live,
+            instrument,
+            quote,
+            arrival=arrival,
+            session_closed=session_closed,
+            max_fill_quantity=self._config.max_fill_per_quote,
         )
         now = quote.ts
         if result.triggered:
