@@ -10,6 +10,7 @@ import pytest
 
 from algodesk.adapters.storage.memory.store import InMemoryUnitOfWork
 from algodesk.domain.bots import Bot, BotError, BotStatus
+from algodesk.domain.commands import Flatten
 from algodesk.domain.exits import ExitPlan
 from algodesk.domain.identifiers import BotId, InstrumentId, Venue
 from algodesk.domain.risk.base import RiskLimits
@@ -145,3 +146,39 @@ def test_a_symbol_map_stays_on_the_bot_venue() -> None:
     assert alpha().instrument_for("AAPL") == AAPL.id
     with pytest.raises(BotError, match="no instrument for symbol 'MSFT'"):
         alpha().instrument_for("MSFT")
+
+
+def test_a_bot_can_be_changed_and_the_change_survives_a_restart(desk: BotDesk) -> None:
+    desk.bots.move(ALPHA, "start", by="admin")
+    desk.bots.update(
+        ALPHA,
+        by="risk",
+        reason="tighter",
+        limits=RiskLimits(max_notional=D(300)),
+        sizing=FixedQuantity(D(2)),
+    )
+    assert desk.engine.handle(submit(qty="5", bot_id=ALPHA)).code == "MAX_NOTIONAL_EXCEEDED"
+    restarted = BotDesk(store=desk.store)
+    bot = restarted.bots.get(ALPHA)
+    assert bot is not None
+    assert bot.limits.max_notional == D(300)
+    assert bot.sizing == FixedQuantity(D(2))
+    with pytest.raises(BotError, match="another venue"):
+        restarted.bots.update(ALPHA, by="x", symbol_map={"X": InstrumentId("X.NSE")})
+
+
+def test_deleting_a_bot_returns_its_cash_and_needs_it_stopped_and_flat(desk: BotDesk) -> None:
+    desk.bots.move(ALPHA, "start", by="admin")
+    desk.engine.handle(submit(qty="10", bot_id=ALPHA))  # costs 1,000 of its 5,000
+    holds = lambda bot: not desk.engine.position(ACCOUNT, bot, AAPL.id).is_zero()  # noqa: E731
+    with pytest.raises(BotError, match="stop it first"):
+        desk.bots.delete(ALPHA, by="admin", position_of=holds)
+    desk.bots.move(ALPHA, "stop", by="admin")  # stopped, but not flattened
+    with pytest.raises(BotError, match="still holds positions"):
+        desk.bots.delete(ALPHA, by="admin", position_of=holds)
+    desk.engine.handle(Flatten(account_id=ACCOUNT, bot_id=ALPHA))
+    desk.bots.delete(ALPHA, by="admin", position_of=holds)
+    assert desk.bots.get(ALPHA) is None
+    assert desk.ledger.summary(ACCOUNT, ALPHA).cash == {"USD": D(0)}
+    assert desk.ledger.summary(ACCOUNT).cash == {"USD": D(100000)}  # bought at 100, sold at 100
+    assert BotDesk(store=desk.store).bots.get(ALPHA) is None

@@ -95,6 +95,10 @@ class BotService:
                         self._bots[BotId(str(record.payload["bot"]))] = self._from_payload(
                             account, record.payload
                         )
+                    elif record.kind == "BotUpdated":
+                        self._apply_update(BotId(str(record.payload["bot"])), record.payload)
+                    elif record.kind == "BotDeleted":
+                        self._bots.pop(BotId(str(record.payload["bot"])), None)
                     elif record.kind == "BotTransition":
                         bot = self._bots[BotId(str(record.payload["bot"]))]
                         bot.move(
@@ -170,6 +174,89 @@ class BotService:
                 uow.journal.append(JournalRecord(bot.account_id, "BotTransition", step.at, payload))
                 uow.commit()
             return step
+
+    def _apply_update(self, bot_id: BotId, p: Mapping[str, object]) -> Bot:
+        bot = self._bots[bot_id]
+        if p.get("symbol_map") is not None:
+            symbols = dict(p["symbol_map"])  # type: ignore[call-overload]
+            mapped = {str(k): InstrumentId(str(v)) for k, v in symbols.items()}
+            for symbol, instrument in mapped.items():
+                if instrument.venue != bot.venue:
+                    raise BotError(
+                        f"bot {bot_id}: symbol {symbol} maps to {instrument} on another venue"
+                    )
+            bot.symbol_map = mapped
+        if p.get("limits") is not None:
+            bot.limits = limits_from_payload(dict(p["limits"]))  # type: ignore[call-overload]
+        if p.get("sizing") is not None:
+            bot.sizing = _sizing_from(dict(p["sizing"]))  # type: ignore[call-overload]
+        return bot
+
+    def update(
+        self,
+        bot_id: BotId,
+        by: str,
+        *,
+        limits: RiskLimits | None = None,
+        symbol_map: Mapping[str, InstrumentId] | None = None,
+        sizing: SizingRule | None = None,
+        reason: str = "",
+    ) -> Bot:
+        """Change a bot's limits, symbol map or sizing; journaled with who and why. Its
+        capital changes through the ledger (allocations), not here."""
+        with self._guard:
+            bot = self._bots.get(bot_id)
+            if bot is None:
+                raise BotError(f"no bot {bot_id}")
+            if bot.status is BotStatus.STOPPED:
+                raise BotError(f"bot {bot_id} is stopped; it cannot be changed")
+            symbols = (
+                {k: v.value for k, v in symbol_map.items()} if symbol_map is not None else None
+            )
+            payload: dict[str, object] = {
+                "bot": bot_id.value,
+                "by": by,
+                "reason": reason,
+                "limits": limits_payload(limits) if limits is not None else None,
+                "symbol_map": symbols,
+                "sizing": _sizing_payload(sizing) if sizing is not None else None,
+            }
+            self._apply_update(bot_id, payload)
+            with self._uow_factory() as uow:
+                record = JournalRecord(bot.account_id, "BotUpdated", self._clock.now(), payload)
+                uow.journal.append(record)
+                uow.commit()
+            return bot
+
+    def delete(self, bot_id: BotId, by: str, position_of: Callable[[BotId], bool]) -> None:
+        """Remove a stopped bot that holds nothing (``position_of`` says whether it still holds
+        a position); the cash left in it returns to the account. Its history stays in the
+        journal."""
+        with self._guard:
+            bot = self._bots.get(bot_id)
+            if bot is None:
+                raise BotError(f"no bot {bot_id}")
+            if bot.status is not BotStatus.STOPPED:
+                raise BotError(f"bot {bot_id} is {bot.status}: stop it first")
+            if position_of(bot_id):
+                raise BotError(f"bot {bot_id} still holds positions: flatten it first")
+            ccy = bot.allocation.currency
+            cash = self._ledger.summary(bot.account_id, bot_id).cash.get(ccy.code, Decimal(0))
+            if cash > 0:
+                self._ledger.allocate(
+                    bot.account_id,
+                    bot_id,
+                    Money(-cash, ccy),
+                    f"{bot_id} deleted",
+                    key=f"bot-delete:{bot_id}",
+                )
+            with self._uow_factory() as uow:
+                payload = {"bot": bot_id.value, "by": by, "returned": str(cash)}
+                uow.journal.append(
+                    JournalRecord(bot.account_id, "BotDeleted", self._clock.now(), payload)
+                )
+                uow.commit()
+            del self._bots[bot_id]
 
     def stop(
         self, bot_id: BotId, by: str, reason: str, handle: Callable[[Flatten], object]
