@@ -80,7 +80,9 @@ def test_a_drawdown_trip_halts_survives_a_restart_and_lifts_only_on_an_audited_r
     assert desk.trade(OrderSide.SELL, "10", "50.01") is None  # loss 499.90: 4.999 % below the peak
     assert desk.engine.trading_state(ACCOUNT) is TradingState.ACTIVE
     assert desk.trade(OrderSide.BUY, "1", "100") is None
-    assert desk.trade(OrderSide.SELL, "1", "99.90") is None  # 500.00 below the peak: 5 %
+    # Marked at 99.90 the equity is 9,500.00: 5 % below the peak. The breaker sees the marks
+    # before the next order is judged, so even this closing sale meets a halted account.
+    assert desk.trade(OrderSide.SELL, "1", "99.90") == "TRADING_HALTED"
     assert desk.engine.trading_state(ACCOUNT) is TradingState.HALTED
     assert desk.trade(OrderSide.BUY, "1", "100") == "TRADING_HALTED"
 
@@ -94,6 +96,14 @@ def test_a_drawdown_trip_halts_survives_a_restart_and_lifts_only_on_an_audited_r
     assert kinds == ["BreakerTripped", "BreakerReset"]
     assert tripped.payload["kind"] == "DRAWDOWN_LIMIT"
     assert tripped.payload["figures"]["equity"] == "9500"  # type: ignore[index]
+
+
+def test_a_drawdown_from_marks_alone_trips_before_the_next_entry() -> None:
+    desk = Setup(BreakerConfig(max_drawdown_pct=D(10)))
+    desk.ledger.deposit(ACCOUNT, money("10000", USD))
+    assert desk.trade(OrderSide.BUY, "50", "100") is None
+    desk.price("75")  # marked equity 8,750: 12.5 % below the peak, and no fill since
+    assert desk.trade(OrderSide.BUY, "1", "75") == "TRADING_HALTED"
 
 
 def test_consecutive_losses_move_the_account_to_reducing() -> None:
@@ -134,6 +144,6 @@ def test_venue_errors_trip_the_error_breaker_and_halt() -> None:
     desk = Setup(BreakerConfig(max_errors_per_hour=3), broker=RejectingBroker())
     desk.ledger.deposit(ACCOUNT, money("10000", USD))
     for _ in range(3):
-        assert desk.trade(OrderSide.BUY, "1", "100") is None  # sent; the venue refuses it
+        assert desk.trade(OrderSide.BUY, "1", "100") == "VENUE_REJECTED"  # sent; refused
     assert desk.engine.trading_state(ACCOUNT) is TradingState.HALTED
     assert desk.trade(OrderSide.BUY, "1", "100") == "TRADING_HALTED"

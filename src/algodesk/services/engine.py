@@ -12,6 +12,8 @@ once; a live runtime will run real broker calls with timeouts (next step of issu
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import threading
 import uuid
 from collections import defaultdict
@@ -44,11 +46,12 @@ from algodesk.domain.exits import ExitPlan
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, InstrumentId, Venue
 from algodesk.domain.ledger.entries import LedgerEntry
-from algodesk.domain.orders import Order, OrderError, OrderType
+from algodesk.domain.matching import FeeModel, Liquidity, estimate_round_trip_bps
+from algodesk.domain.orders import Order, OrderError, OrderStatus, OrderType
 from algodesk.domain.portfolio import ALL_BOTS, BookSummary, summarize
-from algodesk.domain.risk.base import TradingState, is_reducing
+from algodesk.domain.risk.base import RiskContext, TradingState, reduces, reference_price
 from algodesk.domain.risk.pipeline import check_order
-from algodesk.domain.values import Quantity
+from algodesk.domain.values import Price, Quantity
 from algodesk.ports.broker import BrokerPort, VenueRejectedError, VenueUnavailableError
 from algodesk.ports.clock import Clock
 from algodesk.ports.market import MarketView
@@ -60,9 +63,16 @@ from algodesk.services.ledger import LedgerService
 from algodesk.services.outcomes import Outcome, event_payload
 from algodesk.services.risk_context import AccountView, EngineLimits, RateCounter, build_context
 
-__all__ = ["Engine", "Outcome"]  # Outcome is re-exported from services.outcomes
+__all__ = ["Engine", "Outcome"]
+
+_log = logging.getLogger("algodesk.engine")  # Outcome is re-exported from services.outcomes
 
 _SECOND = timedelta(seconds=1)
+
+
+def _fingerprint(command: Command) -> str:
+    """What a command asks, without its key: a key may only ever mean one command."""
+    return hashlib.sha256(repr(replace(command, idempotency_key=None)).encode()).hexdigest()[:32]
 
 
 class Engine:
@@ -75,6 +85,7 @@ class Engine:
         limits: EngineLimits,
         ledger: LedgerService,
         bots: BotService | None = None,
+        fees: Mapping[Venue, FeeModel] | None = None,
     ) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
@@ -96,6 +107,7 @@ class Engine:
         self._views: dict[AccountId, AccountView] = {}
         self._board = BreakerBoard(limits.breakers, limits.bot_breakers)
         self._bots = bots
+        self._fees = fees or {}
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -104,9 +116,14 @@ class Engine:
         self._subscribers.append(subscriber)
 
     def _publish(self, *items: object) -> None:
+        """Deliver to every subscriber; a failing subscriber (a notifier down) is logged and
+        never stops the engine or the other subscribers."""
         for item in items:
             for subscriber in self._subscribers:
-                subscriber(item)
+                try:
+                    subscriber(item)
+                except Exception:
+                    _log.exception("subscriber %r failed on %s", subscriber, type(item).__name__)
 
     def _lock(self, account_id: AccountId) -> threading.RLock:
         with self._locks_guard:
@@ -233,7 +250,11 @@ class Engine:
         events: list[OrderEvent],
     ) -> None:
         now = self._clock.now()
-        payload = {"command": type(command).__name__, "outcome": outcome.payload()}
+        payload = {
+            "command": type(command).__name__,
+            "fingerprint": _fingerprint(command),
+            "outcome": outcome.payload(),
+        }
         uow.journal.append(
             JournalRecord(
                 command.account_id, type(command).__name__, now, payload, command.idempotency_key
@@ -256,8 +277,7 @@ class Engine:
                 if command.idempotency_key is not None:
                     seen = uow.journal.find(command.account_id, command.idempotency_key)
                     if seen is not None:
-                        first = dict(seen.payload["outcome"])  # type: ignore[call-overload]
-                        return replace(Outcome(**first), replayed=True)
+                        return self._replay(uow, command, seen)
             if isinstance(command, SubmitOrder):
                 outcome = self._submit(command)
             elif isinstance(command, CancelOrder):
@@ -273,6 +293,53 @@ class Engine:
         self.pump()
         return outcome
 
+    def _send(self, order: Order, outcome: Outcome) -> Outcome:
+        """Hand a stored, SUBMITTED order to its venue; the answer to the submit."""
+        coid = order.client_order_id
+        self._count_op(order.account_id, order.instrument_id.venue)
+        broker = self._broker(order)
+        assert broker is not None
+        try:
+            broker.submit(order)
+        except VenueRejectedError as exc:
+            self._apply(
+                OrderRejected(client_order_id=coid, ts=self._clock.now(), reason=str(exc)),
+                order.account_id,
+            )
+            self._after_error(order.account_id)
+            rejected = OrderStatus.REJECTED.value
+            return Outcome(False, coid.value, rejected, "VENUE_REJECTED", str(exc))
+        except VenueUnavailableError:
+            # In flight: reconciliation decides; never resend a submit of unknown outcome.
+            self._after_error(order.account_id)
+        return outcome
+
+    def _replay(self, uow: UnitOfWork, command: Command, seen: JournalRecord) -> Outcome:
+        """The answer to a command whose key was seen: the first outcome, brought up to date
+        with the order's state (a submit the venue rejected later says so). A key reused for a
+        different command is refused."""
+        if seen.kind != type(command).__name__ or seen.payload.get("fingerprint") != _fingerprint(
+            command
+        ):
+            return Outcome(
+                False,
+                None,
+                None,
+                "IDEMPOTENCY_KEY_REUSED",
+                f"key={command.idempotency_key} was used for a different command ({seen.kind})",
+            )
+        first = Outcome(**dict(seen.payload["outcome"]))  # type: ignore[call-overload]
+        if isinstance(command, SubmitOrder) and first.client_order_id and first.ok:
+            order = uow.orders.get(ClientOrderId(first.client_order_id))
+            if order is not None and order.status in (OrderStatus.REJECTED, OrderStatus.DENIED):
+                reason = order.last_reason or ""
+                return Outcome(
+                    False, first.client_order_id, order.status.value, "VENUE_REJECTED", reason, True
+                )
+            if order is not None:
+                return replace(first, status=order.status.value, replayed=True)
+        return replace(first, replayed=True)
+
     def _new_coid(self, uow: UnitOfWork, command: SubmitOrder) -> ClientOrderId:
         if command.client_order_id is not None:
             return command.client_order_id
@@ -283,6 +350,8 @@ class Engine:
 
     def _submit(self, command: SubmitOrder, gated: bool = True) -> Outcome:
         now = self._clock.now()
+        if gated:
+            self._observe_breakers(command.account_id, command.bot_id)
         with self._uow_factory() as uow:
             coid = self._new_coid(uow, command)
             if uow.orders.get(coid) is not None:
@@ -313,7 +382,6 @@ class Engine:
                 self._journal(uow, command, outcome, [])
                 uow.commit()
                 return outcome
-            venue = order.instrument_id.venue
             plan_record: JournalRecord | None = None
             denial_code, denial_message = self._check_exits(order, command.exits)
             if not denial_code:
@@ -346,21 +414,7 @@ class Engine:
             self._publish(plan_record)
         if denial_code:
             return outcome
-        self._count_op(command.account_id, venue)
-        broker = self._broker(order)
-        assert broker is not None
-        try:
-            broker.submit(order)
-        except VenueRejectedError as exc:
-            self._apply(
-                OrderRejected(client_order_id=coid, ts=self._clock.now(), reason=str(exc)),
-                order.account_id,
-            )
-            self._after_error(order.account_id)
-        except VenueUnavailableError:
-            # In flight: reconciliation decides; never resend a submit of unknown outcome.
-            self._after_error(order.account_id)
-        return outcome
+        return self._send(order, outcome)
 
     def _check_exits(self, order: Order, plan: ExitPlan | None) -> tuple[str, str]:
         if plan is None or plan.empty:
@@ -398,41 +452,84 @@ class Engine:
         self, uow: UnitOfWork, order: Order, command: SubmitOrder, gated: bool
     ) -> tuple[str, str]:
         """The denial code and message for a new order, or two empty strings to send it."""
-        venue = order.instrument_id.venue
         if gated:
-            now = order.created_at
-            view = self._view(uow, order.account_id)
-            limits = self._limits
-            if order.bot_id is not None and self._bots is not None:
-                bot = self._bots.get(order.bot_id)
-                if bot is None or bot.account_id != order.account_id:
-                    return "BOT_NOT_FOUND", f"bot={order.bot_id}, account={order.account_id}"
-                held = view.bot(bot.id).positions.get(order.instrument_id)
-                position = held.quantity if held else Decimal(0)
-                if not bot.takes_entries and not is_reducing(order, position):
-                    return (
-                        "BOT_NOT_RUNNING",
-                        f"bot={bot.id}, status={bot.status}, position={position}",
-                    )
-                limits = replace(limits, bots={**limits.bots, bot.id: bot.limits})
-            counter = self._venue_ops.get(venue)
-            context = build_context(
-                view,
-                order,
-                now,
-                self._market,
-                limits,
-                self._scope_states(order),
-                self._account_ops[order.account_id].count(now),
-                counter.count(now) if counter else 0,
-                command.target_price,
-            )
-            denial = check_order(order, context)
-            if denial is not None:
-                return denial.code, denial.message
+            code, message = self._gate(uow, order, command.target_price)
+            if code:
+                return code, message
         if self._broker(order) is None:
-            return "NO_VENUE_ROUTE", f"venue={venue}"
+            return "NO_VENUE_ROUTE", f"venue={order.instrument_id.venue}"
         return "", ""
+
+    def _gate(self, uow: UnitOfWork, order: Order, target: Price | None) -> tuple[str, str]:
+        """Every check a new or modified order passes: its bot, then the ordered gates with the
+        states the breakers impose and the venue's estimated fees."""
+        now = self._clock.now()
+        view = self._view(uow, order.account_id)
+        limits = self._limits
+        bot = None
+        if order.bot_id is not None and self._bots is not None:
+            bot = self._bots.get(order.bot_id)
+            if bot is None or bot.account_id != order.account_id:
+                return "BOT_NOT_FOUND", f"bot={order.bot_id}, account={order.account_id}"
+            limits = replace(limits, bots={**limits.bots, bot.id: bot.limits})
+        counter = self._venue_ops.get(order.instrument_id.venue)
+        context = build_context(
+            view,
+            order,
+            now,
+            self._market,
+            limits,
+            self._scope_states(order),
+            self._account_ops[order.account_id].count(now),
+            counter.count(now) if counter else 0,
+            target,
+        )
+        if bot is not None and not bot.takes_entries and not reduces(order, context.scopes[-1]):
+            scope = context.scopes[-1]
+            return (
+                "BOT_NOT_RUNNING",
+                f"bot={bot.id}, status={bot.status}, position={scope.position}",
+            )
+        context = self._with_fees(order, context)
+        denial = check_order(order, context)
+        return (denial.code, denial.message) if denial is not None else ("", "")
+
+    def _with_fees(self, order: Order, context: RiskContext) -> RiskContext:
+        model = self._fees.get(order.instrument_id.venue)
+        instrument = context.instrument
+        px = reference_price(order, context.mark)
+        if model is None or instrument is None or px is None or px <= 0:
+            return context
+        entry = model.fee(instrument, order.side, order.quantity.value, px, Liquidity.TAKER, 0)
+        round_trip = estimate_round_trip_bps(
+            model, instrument, order.quantity.value, px, entry_side=order.side
+        )
+        return replace(context, entry_fee_estimate=entry.amount, round_trip_cost_bps=round_trip)
+
+    def _observe_breakers(self, account_id: AccountId, bot_id: BotId | None) -> None:
+        """Before judging an order: the breakers see the equity at current marks, so a
+        drawdown that marks alone have caused trips before the order is let through."""
+        if self._board.breaker(account_id) is None and (
+            bot_id is None or self._board.breaker(account_id, bot_id) is None
+        ):
+            return
+        with self._uow_factory() as uow:
+            view = self._view(uow, account_id)
+            ccys = set(view.account.cash) | {p.currency for p in view.account.positions.values()}
+            if len(ccys) != 1:
+                return  # equity in several currencies: breakers judge single-currency books
+            (ccy,) = ccys
+            equity: dict[BotId | None, Decimal] = {None: self._equity(view.account, ccy)}
+            if bot_id is not None:
+                equity[bot_id] = self._equity(view.bot(bot_id), ccy)
+            trips, peaks = self._board.observe_fill(
+                self._clock.now(), account_id, bot_id, equity, None
+            )
+            for record in peaks:
+                uow.journal.append(record)
+            self._journal_trips(uow, trips)
+            uow.commit()
+        self._publish(*trips)
 
     def _open_order(
         self, uow: UnitOfWork, account_id: AccountId, coid: ClientOrderId
@@ -454,6 +551,8 @@ class Engine:
         send: Callable[[BrokerPort, Order], None],
         rejected: Callable[[str], OrderEvent],
     ) -> Outcome:
+        """Send a cancel or modify. A refused cancel is not counted as a venue error: it mostly
+        means a fill won the race."""
         now = self._clock.now()
         with self._uow_factory() as uow:
             found = self._open_order(uow, command.account_id, coid)
@@ -478,7 +577,8 @@ class Engine:
             send(broker, order)
         except VenueRejectedError as exc:
             self._apply(rejected(str(exc)), order.account_id)
-            self._after_error(order.account_id)
+            if pending is OrderPendingUpdate:
+                self._after_error(order.account_id)
         except VenueUnavailableError:
             # The request is pending until the venue answers or reconciliation decides.
             self._after_error(order.account_id)
@@ -499,38 +599,31 @@ class Engine:
     def _modify(self, command: ModifyOrder) -> Outcome:
         coid = command.client_order_id
         now = self._clock.now()
+        self._observe_breakers(command.account_id, None)
         with self._uow_factory() as uow:
             found = self._open_order(uow, command.account_id, coid)
             if isinstance(found, Outcome):
                 return found
-            proposed = Order.restore(
-                **{
+            try:
+                proposed = Order.restore(
                     **{
-                        name: getattr(found, name)
-                        for name in Order.__dataclass_fields__
-                        if name != "fills"
-                    },
-                    "quantity": command.quantity or found.quantity,
-                    "price": command.price or found.price,
-                    "trigger_price": command.trigger_price or found.trigger_price,
-                }
-            )
-            counter = self._venue_ops.get(found.instrument_id.venue)
-            context = build_context(
-                self._view(uow, command.account_id),
-                proposed,
-                now,
-                self._market,
-                self._limits,
-                self._scope_states(proposed),
-                self._account_ops[command.account_id].count(now),
-                counter.count(now) if counter else 0,
-                None,
-            )
-            denial = check_order(proposed, context)
-        if denial is not None:
-            event = OrderModifyRejected(client_order_id=coid, ts=now, reason=str(denial))
-            outcome = Outcome(False, coid.value, found.status.value, denial.code, denial.message)
+                        **{
+                            name: getattr(found, name)
+                            for name in Order.__dataclass_fields__
+                            if name != "fills"
+                        },
+                        "quantity": command.quantity or found.quantity,
+                        "price": command.price or found.price,
+                        "trigger_price": command.trigger_price or found.trigger_price,
+                    }
+                )
+            except ValueError as exc:
+                code, message = "INVALID_ORDER", str(exc)
+            else:
+                code, message = self._gate(uow, proposed, None)
+        if code:
+            event = OrderModifyRejected(client_order_id=coid, ts=now, reason=f"{code}: {message}")
+            outcome = Outcome(False, coid.value, found.status.value, code, message)
             with self._uow_factory() as uow:
                 self._journal(uow, command, outcome, [event])
                 uow.commit()
@@ -635,9 +728,27 @@ class Engine:
         applied = 0
         for broker in self._brokers.values():
             for event in broker.drain():
-                self._apply(event, None)
+                try:
+                    self._apply(event, None)
+                except Exception:  # one bad event must not cost the rest of the batch
+                    _log.exception("venue event %s could not be applied", event)
+                    self._incident(event, "event could not be applied; see the log")
                 applied += 1
         return applied
+
+    def _incident(self, event: OrderEvent, problem: str) -> None:
+        """Journal an event we could not apply (with a fill's details), and publish it."""
+        payload = {**event_payload(event), "problem": problem}
+        account = AccountId("unknown")
+        if isinstance(event, OrderFilled):
+            account = event.fill.account_id
+            payload.update(instrument=event.fill.instrument_id.value)
+        with self._uow_factory() as uow:
+            record = uow.journal.append(
+                JournalRecord(account, "EventNotApplied", event.ts, payload)
+            )
+            uow.commit()
+        self._publish(record)
 
     def _apply(self, event: OrderEvent, account_id: AccountId | None) -> None:
         if account_id is None:

@@ -3,6 +3,7 @@ the order's bot, from the ledger, the working orders and the configured limits."
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,14 +53,17 @@ class RateCounter:
     def __init__(self, window: timedelta) -> None:
         self.window = window
         self._times: deque[datetime] = deque()
+        self._lock = threading.Lock()  # a venue's counter is shared by its accounts' writers
 
     def count(self, now: datetime) -> int:
-        while self._times and now - self._times[0] >= self.window:
-            self._times.popleft()
-        return len(self._times)
+        with self._lock:
+            while self._times and now - self._times[0] >= self.window:
+                self._times.popleft()
+            return len(self._times)
 
     def add(self, now: datetime) -> None:
-        self._times.append(now)
+        with self._lock:
+            self._times.append(now)
 
 
 class AccountView:

@@ -36,7 +36,9 @@ __all__ = [
     "WorkingOrder",
     "fmt",
     "is_reducing",
+    "needs_margin",
     "notional",
+    "reduces",
     "reference_price",
 ]
 
@@ -168,10 +170,25 @@ class RiskGate(Protocol):
     def check(self, order: Order, context: RiskContext) -> Denial | None: ...
 
 
-def is_reducing(order: Order, position: Decimal) -> bool:
-    """True when ``order`` only shrinks ``position`` and never flips it."""
-    qty = order.quantity.value
-    return position * order.side.sign < 0 and qty <= abs(position)
+@exact_arithmetic
+def is_reducing(order: Order, position: Decimal, working: tuple[WorkingOrder, ...] = ()) -> bool:
+    """True when ``order`` only shrinks ``position`` and never flips it, even if every working
+    order on the same side in the same instrument fills first (the worst case): five sells of
+    10 against a long of 10 are not five reductions."""
+    ahead = sum(
+        (
+            w.leaves
+            for w in working
+            if w.instrument_id == order.instrument_id and w.side is order.side
+        ),
+        Decimal(0),
+    )
+    return position * order.side.sign < 0 and order.quantity.value + ahead <= abs(position)
+
+
+def reduces(order: Order, scope: Scope) -> bool:
+    """:func:`is_reducing` against a scope's position and working orders."""
+    return is_reducing(order, scope.position, scope.working)
 
 
 def reference_price(order: Order, mark: Mark | None) -> Decimal | None:
@@ -192,8 +209,8 @@ def notional(order: Order, instrument: Instrument, price: Decimal) -> Decimal:
     return order.quantity.value * price * instrument.multiplier
 
 
-def needs_margin(instrument: Instrument, order: Order, position: Decimal) -> bool:
+def needs_margin(instrument: Instrument, order: Order, scope: Scope) -> bool:
     """Futures always, and any sale that opens or grows a short."""
     if instrument.asset_class is AssetClass.FUTURE:
         return True
-    return order.side is OrderSide.SELL and not is_reducing(order, position)
+    return order.side is OrderSide.SELL and not reduces(order, scope)

@@ -16,9 +16,9 @@ from algodesk.domain.risk.base import (
     Denial,
     RiskContext,
     Scope,
-    is_reducing,
     needs_margin,
     notional,
+    reduces,
     reference_price,
 )
 from algodesk.domain.values import exact_arithmetic
@@ -46,9 +46,9 @@ class BuyingPowerGate:
             return None
         value = notional(order, inst, px)
         for scope in context.scopes:
-            if is_reducing(order, scope.position):
+            if reduces(order, scope):
                 continue
-            margin = needs_margin(inst, order, scope.position)
+            margin = needs_margin(inst, order, scope)
             cost = value * scope.limits.margin_rate if margin else value
             needed = cost + context.entry_fee_estimate
             reserved = _reserved(scope)

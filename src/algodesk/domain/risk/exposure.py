@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from algodesk.domain.orders import Order
-from algodesk.domain.risk.base import Denial, RiskContext, is_reducing, notional, reference_price
+from algodesk.domain.risk.base import Denial, RiskContext, notional, reduces, reference_price
 from algodesk.domain.values import exact_arithmetic
 
 __all__ = ["GrossExposureGate"]
@@ -22,7 +22,7 @@ class GrossExposureGate:
         this = notional(order, inst, px)
         for scope in context.scopes:
             limit = scope.limits.max_gross_exposure
-            if limit is None or is_reducing(order, scope.position):
+            if limit is None or reduces(order, scope):
                 continue
             held = sum((p.gross for p in scope.positions.values()), Decimal(0))
             working = sum(

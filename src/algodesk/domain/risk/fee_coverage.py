@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.orders import Order
-from algodesk.domain.risk.base import Denial, RiskContext, is_reducing, reference_price
+from algodesk.domain.risk.base import Denial, RiskContext, reduces, reference_price
 from algodesk.domain.values import rounded
 
 __all__ = ["FeeCoverageGate"]
@@ -23,7 +23,7 @@ class FeeCoverageGate:
         if target is None or px is None or px <= 0:
             return None
         account = context.scopes[0]
-        if is_reducing(order, account.position):
+        if reduces(order, account):
             return None
         move = target.value - px if order.side is OrderSide.BUY else px - target.value
         with rounded():

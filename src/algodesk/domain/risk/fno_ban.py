@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from algodesk.domain.instruments import AssetClass
 from algodesk.domain.orders import Order
-from algodesk.domain.risk.base import Denial, RiskContext, is_reducing
+from algodesk.domain.risk.base import Denial, RiskContext, reduces
 
 __all__ = ["FnoBanGate"]
 
@@ -19,7 +19,7 @@ class FnoBanGate:
             return None
         if inst.underlying not in context.banned_underlyings:
             return None
-        if is_reducing(order, context.scopes[0].position):
+        if reduces(order, context.scopes[0]):
             return None
         return Denial.of(
             "INSTRUMENT_BANNED",

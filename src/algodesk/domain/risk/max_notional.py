@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from algodesk.domain.orders import Order
-from algodesk.domain.risk.base import Denial, RiskContext, is_reducing, notional, reference_price
+from algodesk.domain.risk.base import Denial, RiskContext, notional, reduces, reference_price
 
 __all__ = ["MaxNotionalGate"]
 
@@ -17,7 +17,7 @@ class MaxNotionalGate:
         value = notional(order, inst, px)
         for scope in context.scopes:
             limit = scope.limits.max_notional
-            if limit is None or is_reducing(order, scope.position):
+            if limit is None or reduces(order, scope):
                 continue
             if value > limit:
                 return Denial.of(

@@ -9,7 +9,7 @@ broker may still refuse a closing order, and that refusal is recorded.
 from __future__ import annotations
 
 from algodesk.domain.orders import Order
-from algodesk.domain.risk.base import Denial, RiskContext, is_reducing
+from algodesk.domain.risk.base import Denial, RiskContext, reduces
 
 __all__ = ["PatternDayTraderGate"]
 
@@ -20,7 +20,7 @@ class PatternDayTraderGate:
             limits = scope.limits
             if not limits.pdt or scope.equity >= limits.pdt_equity_threshold:
                 continue
-            if is_reducing(order, scope.position):
+            if reduces(order, scope):
                 continue
             if scope.day_trades_5d >= limits.pdt_max_day_trades:
                 return Denial.of(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from algodesk.domain.orders import Order
-from algodesk.domain.risk.base import Denial, RiskContext, is_reducing, reference_price
+from algodesk.domain.risk.base import Denial, RiskContext, reduces, reference_price
 from algodesk.domain.values import exact_arithmetic
 
 __all__ = ["PositionLimitGate"]
@@ -19,7 +19,7 @@ class PositionLimitGate:
         px = reference_price(order, context.mark)
         for scope in context.scopes:
             limits = scope.limits
-            if is_reducing(order, scope.position):
+            if reduces(order, scope):
                 continue
             same_side = sum(
                 (

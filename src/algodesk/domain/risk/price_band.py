@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from algodesk.domain.orders import Order
-from algodesk.domain.risk.base import Denial, RiskContext, is_reducing
+from algodesk.domain.risk.base import Denial, RiskContext, reduces
 
 __all__ = ["PriceBandGate"]
 
@@ -17,7 +17,7 @@ class PriceBandGate:
         account = context.scopes[0]
         limits = account.limits
         mark = context.mark
-        reducing = is_reducing(order, account.position)
+        reducing = reduces(order, account)
         if mark is None or context.now - mark.ts > limits.mark_max_age:
             if reducing:
                 return None

@@ -4,7 +4,7 @@ position was closed another way opens nothing). Checked against every scope's po
 from __future__ import annotations
 
 from algodesk.domain.orders import Order
-from algodesk.domain.risk.base import Denial, RiskContext, is_reducing
+from algodesk.domain.risk.base import Denial, RiskContext, reduces
 
 __all__ = ["ReduceOnlyGate"]
 
@@ -14,7 +14,7 @@ class ReduceOnlyGate:
         if not order.reduce_only:
             return None
         for scope in context.scopes:
-            if not is_reducing(order, scope.position):
+            if not reduces(order, scope):
                 code = (
                     "POSITION_NOT_FOUND"
                     if scope.position.is_zero()

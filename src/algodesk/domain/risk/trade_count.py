@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from algodesk.domain.orders import Order
-from algodesk.domain.risk.base import Denial, RiskContext, is_reducing
+from algodesk.domain.risk.base import Denial, RiskContext, reduces
 
 __all__ = ["TradeCountGate"]
 
@@ -12,7 +12,7 @@ class TradeCountGate:
     def check(self, order: Order, context: RiskContext) -> Denial | None:
         for scope in context.scopes:
             limit = scope.limits.max_trades_per_day
-            if limit is None or is_reducing(order, scope.position):
+            if limit is None or reduces(order, scope):
                 continue
             if scope.entries_today >= limit:
                 return Denial.of(

@@ -1,0 +1,162 @@
+"""Regression tests for engine bugs found in review: each was reproduced before its fix."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from algodesk.adapters.storage.memory.store import InMemoryUnitOfWork
+from algodesk.domain.commands import CancelOrder, ModifyOrder, SetTradingState
+from algodesk.domain.events import OrderEvent
+from algodesk.domain.fills import OrderSide
+from algodesk.domain.identifiers import ClientOrderId
+from algodesk.domain.matching import Quote
+from algodesk.domain.orders import Order, OrderStatus, OrderType
+from algodesk.domain.risk.base import RiskLimits, TradingState
+from algodesk.domain.values import Price, Quantity, money, price
+from algodesk.ports.broker import VenueRejectedError
+from tests.conftest import ACCOUNT
+from tests.integration.test_engine import AAPL, USD, Desk, submit
+
+D = Decimal
+
+
+def funded(limits: RiskLimits | None = None) -> Desk:
+    desk = Desk(limits=limits or RiskLimits(max_orders_per_second=None))
+    desk.ledger.deposit(ACCOUNT, money("100000", USD), key="seed")
+    desk.quote(AAPL, "100")
+    return desk
+
+
+def position(desk: Desk) -> Decimal:
+    return desk.engine.position(ACCOUNT, None, AAPL.id)
+
+
+def test_stacked_sells_against_a_long_cannot_flip_it_past_the_limit() -> None:
+    desk = funded(RiskLimits(max_orders_per_second=None, max_position_qty=D(10)))
+    assert desk.engine.handle(submit(qty="10")).ok
+    codes = [
+        desk.engine.handle(
+            submit(side=OrderSide.SELL, qty="10", kind=OrderType.LIMIT, px="101")
+        ).code
+        for _ in range(3)
+    ]
+    # The first sale reduces; the second would flip to -10 once the first fills (still within
+    # the cap); the third would make -20.
+    assert codes == [None, None, "POSITION_LIMIT_EXCEEDED"]
+    desk.quote(AAPL, "102")
+    assert position(desk) == D(-10)
+
+
+def test_stacked_reduce_only_orders_cannot_open_a_short() -> None:
+    desk = funded()
+    desk.engine.handle(submit(qty="10"))
+    first = desk.engine.handle(
+        submit(side=OrderSide.SELL, qty="10", kind=OrderType.LIMIT, px="101", reduce_only=True)
+    )
+    second = desk.engine.handle(
+        submit(side=OrderSide.SELL, qty="10", kind=OrderType.LIMIT, px="101", reduce_only=True)
+    )
+    assert (first.ok, second.code) == (True, "REDUCE_ONLY_WOULD_INCREASE")
+    desk.quote(AAPL, "102")
+    assert position(desk) == D(0)
+
+
+def test_reducing_state_counts_working_sells() -> None:
+    desk = funded()
+    desk.engine.handle(submit(qty="10"))
+    desk.engine.handle(SetTradingState(account_id=ACCOUNT, state=TradingState.REDUCING, reason="t"))
+    assert desk.engine.handle(
+        submit(side=OrderSide.SELL, qty="10", kind=OrderType.LIMIT, px="101")
+    ).ok
+    assert (
+        desk.engine.handle(
+            submit(side=OrderSide.SELL, qty="10", kind=OrderType.LIMIT, px="101")
+        ).code
+        == "TRADING_STATE_REDUCING"
+    )
+
+
+def test_a_key_reused_for_another_command_is_refused() -> None:
+    desk = funded()
+    coid = desk.engine.handle(submit(kind=OrderType.LIMIT, px="95")).client_order_id
+    assert desk.engine.handle(
+        CancelOrder(account_id=ACCOUNT, client_order_id=ClientOrderId(coid), idempotency_key="K1")
+    ).ok
+    reused = desk.engine.handle(submit(idempotency_key="K1"))
+    assert (reused.ok, reused.code) == (False, "IDEMPOTENCY_KEY_REUSED")
+    changed = desk.engine.handle(submit(qty="1", idempotency_key="K2"))
+    assert (
+        desk.engine.handle(submit(qty="2", idempotency_key="K2")).code == "IDEMPOTENCY_KEY_REUSED"
+    )
+    assert changed.ok
+
+
+def test_a_malformed_modify_is_refused_not_raised() -> None:
+    desk = funded()
+    coid = desk.engine.handle(submit(kind=OrderType.LIMIT, px="95")).client_order_id
+    outcome = desk.engine.handle(
+        ModifyOrder(
+            account_id=ACCOUNT, client_order_id=ClientOrderId(coid), trigger_price=price("96")
+        )
+    )
+    assert (outcome.ok, outcome.code) == (False, "INVALID_ORDER")
+    assert desk.order(coid).status is OrderStatus.ACCEPTED
+
+
+class Refusing:
+    """The paper exchange, except that it refuses submits."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.venue = inner.venue  # type: ignore[attr-defined]
+
+    def submit(self, order: Order) -> None:
+        raise VenueRejectedError("insufficient margin at the venue")
+
+    def cancel(self, order: Order) -> None:
+        self.inner.cancel(order)  # type: ignore[attr-defined]
+
+    def modify(
+        self,
+        order: Order,
+        quantity: Quantity | None = None,
+        price: Price | None = None,
+        trigger_price: Price | None = None,
+    ) -> None:
+        self.inner.modify(order, quantity, price, trigger_price)  # type: ignore[attr-defined]
+
+    def drain(self) -> list[OrderEvent]:
+        return self.inner.drain()  # type: ignore[attr-defined, no-any-return]
+
+
+def test_a_venue_rejection_is_the_answer_and_the_replay() -> None:
+    desk = funded()
+    desk.engine._brokers = {AAPL.id.venue: Refusing(desk.paper)}  # type: ignore[assignment]
+    first = desk.engine.handle(submit(idempotency_key="R1"))
+    assert (first.ok, first.code, first.status) == (False, "VENUE_REJECTED", "REJECTED")
+    again = desk.engine.handle(submit(idempotency_key="R1"))
+    assert (again.ok, again.code, again.replayed) == (False, "VENUE_REJECTED", True)
+
+
+def test_a_failing_subscriber_does_not_stop_the_order() -> None:
+    desk = funded()
+
+    def broken(_: object) -> None:
+        raise RuntimeError("notifier down")
+
+    desk.engine.subscribe(broken)
+    outcome = desk.engine.handle(submit(qty="3"))
+    assert desk.order(outcome.client_order_id).status is OrderStatus.FILLED
+
+
+def test_one_bad_venue_event_does_not_lose_the_rest_of_the_batch() -> None:
+    desk = funded()
+    first = desk.engine.handle(submit(kind=OrderType.LIMIT, px="99"))
+    second = desk.engine.handle(submit(kind=OrderType.LIMIT, px="98"))
+    desk.paper.on_quote(Quote(AAPL.id, desk.clock.now(), D(97)))  # both fill at the venue
+    desk.market.instruments = {}  # ... but the engine no longer knows the instrument
+    assert desk.engine.pump() == 2  # no exception escapes; both events were looked at
+    with InMemoryUnitOfWork(desk.store) as uow:
+        incidents = uow.journal.records(ACCOUNT, "EventNotApplied")
+    assert [r.payload["coid"] for r in incidents] == [first.client_order_id, second.client_order_id]
+    assert all(r.payload["type"] == "OrderFilled" for r in incidents)
