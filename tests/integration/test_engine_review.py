@@ -160,3 +160,52 @@ def test_one_bad_venue_event_does_not_lose_the_rest_of_the_batch() -> None:
         incidents = uow.journal.records(ACCOUNT, "EventNotApplied")
     assert [r.payload["coid"] for r in incidents] == [first.client_order_id, second.client_order_id]
     assert all(r.payload["type"] == "OrderFilled" for r in incidents)
+
+
+def test_an_account_flatten_closes_each_bot_book_in_its_own_name() -> None:
+    from algodesk.domain.commands import Flatten
+    from algodesk.domain.identifiers import BotId
+
+    desk = funded()
+    bot = BotId("alpha")
+    desk.ledger.allocate(ACCOUNT, bot, money("5000", USD))
+    desk.engine.handle(submit(qty="10", bot_id=bot))
+    desk.engine.handle(submit(qty="4"))
+    desk.engine.handle(Flatten(account_id=ACCOUNT))
+    assert desk.engine.position(ACCOUNT, bot, AAPL.id) == D(0)
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == D(0)
+    summary = desk.ledger.summary(ACCOUNT, None)
+    assert summary.positions[AAPL.id].quantity == D(0)  # the unassigned book too
+    # The bot cannot now "sell its 10": it holds nothing.
+    assert (
+        desk.engine.handle(submit(side=OrderSide.SELL, qty="10", bot_id=bot, reduce_only=True)).code
+        == "POSITION_NOT_FOUND"
+    )
+
+
+def test_a_retried_flatten_closes_what_the_interrupted_one_left() -> None:
+    from algodesk.domain import client_order_ids
+    from algodesk.domain.commands import Flatten, SubmitOrder
+    from tests.integration.test_engine import MSFT
+
+    desk = funded()
+    desk.quote(MSFT, "50")
+    desk.engine.handle(submit(qty="10"))
+    desk.engine.handle(submit(qty="7", instrument=MSFT.id))
+    # The first attempt got as far as closing AAPL, with the id the flatten gives that book.
+    aapl_closer = client_order_ids.for_signal(ACCOUNT, f"flatten:K:-:{AAPL.id}")
+    desk.engine.handle(
+        SubmitOrder(
+            account_id=ACCOUNT,
+            instrument_id=AAPL.id,
+            side=OrderSide.SELL,
+            order_type=OrderType.MARKET,
+            quantity=Quantity(D(10)),
+            reduce_only=True,
+            client_order_id=aapl_closer,
+        )
+    )
+    retried = desk.engine.handle(Flatten(account_id=ACCOUNT, idempotency_key="K"))
+    assert retried.message == "canceled 0 orders, closing 1 positions"
+    assert desk.engine.position(ACCOUNT, None, MSFT.id) == D(0)
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == D(0)

@@ -48,7 +48,7 @@ from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, Instrum
 from algodesk.domain.ledger.entries import LedgerEntry
 from algodesk.domain.matching import FeeModel, Liquidity, estimate_round_trip_bps
 from algodesk.domain.orders import Order, OrderError, OrderStatus, OrderType
-from algodesk.domain.portfolio import ALL_BOTS, BookSummary, summarize
+from algodesk.domain.portfolio import BookSummary
 from algodesk.domain.risk.base import RiskContext, TradingState, reduces, reference_price
 from algodesk.domain.risk.pipeline import check_order
 from algodesk.domain.values import Price, Quantity
@@ -665,41 +665,65 @@ class Engine:
         """Cancel the scope's working orders, then close its positions with market orders that
         pass no gate. Returns at once; fills arrive as the venue reports them.
 
-        The command is journaled when its orders are out. Were the process to die before, a
-        retry with the same key sends the same closing orders (their ids derive from the key),
-        and an order already sent is refused as a duplicate, so nothing closes twice.
+        Each (bot, instrument) book is closed by its own order carrying its bot, so the bots'
+        books end flat too. Closing market orders already in flight (an earlier flatten whose
+        venue hangs) are neither canceled nor repeated: only the rest is closed. A retry with
+        the same key sends the same closing orders (their ids derive from the key, the bot and
+        the instrument), and one already sent is refused as a duplicate: nothing closes twice.
         """
         account = command.account_id
         base = command.idempotency_key or uuid.uuid4().hex
         with self._uow_factory() as uow:
-            working = [
-                o
-                for o in uow.orders.list(account, open_only=True)
-                if command.bot_id in (None, o.bot_id)
-                and command.instrument_id in (None, o.instrument_id)
-            ]
-            scope = command.bot_id if command.bot_id else ALL_BOTS
-            summary = summarize(uow.ledger.entries(account), scope)
-        for order in working:
-            self._cancel(CancelOrder(account_id=account, client_order_id=order.client_order_id))
-        closing = [
-            p for p in summary.open_positions if command.instrument_id in (None, p.instrument_id)
+            view = self._view(uow, account)
+        in_scope = [
+            o
+            for o in view.open.values()
+            if command.bot_id in (None, o.bot_id)
+            and command.instrument_id in (None, o.instrument_id)
         ]
-        for leg, pos in enumerate(closing):
-            self._submit(
-                SubmitOrder(
-                    account_id=account,
-                    instrument_id=pos.instrument_id,
-                    side=OrderSide.SELL if pos.quantity > 0 else OrderSide.BUY,
-                    order_type=OrderType.MARKET,
-                    quantity=Quantity(abs(pos.quantity)),
-                    bot_id=command.bot_id,
-                    reduce_only=True,
-                    client_order_id=client_order_ids.for_signal(account, f"flatten:{base}", leg),
-                ),
-                gated=False,
-            )
-        message = f"canceled {len(working)} orders, closing {len(closing)} positions"
+        closers = [o for o in in_scope if o.reduce_only and o.order_type is OrderType.MARKET]
+        to_cancel = [o for o in in_scope if o not in closers]
+        for order in to_cancel:
+            self._cancel(CancelOrder(account_id=account, client_order_id=order.client_order_id))
+        books = [command.bot_id] if command.bot_id is not None else list(view.bots)
+        closing = 0
+        for bot in books:
+            summary = view.bot(bot) if bot is not None else view.bots.get(None, view.account)
+            for pos in summary.open_positions:
+                if command.instrument_id not in (None, pos.instrument_id):
+                    continue
+                side = OrderSide.SELL if pos.quantity > 0 else OrderSide.BUY
+                in_flight = sum(
+                    (
+                        o.leaves_quantity.value
+                        for o in closers
+                        if o.bot_id == bot
+                        and o.instrument_id == pos.instrument_id
+                        and o.side is side
+                    ),
+                    Decimal(0),
+                )
+                rest = abs(pos.quantity) - in_flight
+                if rest <= 0:
+                    continue
+                closing += 1
+                book = f"{bot.value if bot else '-'}:{pos.instrument_id}"
+                self._submit(
+                    SubmitOrder(
+                        account_id=account,
+                        instrument_id=pos.instrument_id,
+                        side=side,
+                        order_type=OrderType.MARKET,
+                        quantity=Quantity(rest),
+                        bot_id=bot,
+                        reduce_only=True,
+                        client_order_id=client_order_ids.for_signal(
+                            account, f"flatten:{base}:{book}"
+                        ),
+                    ),
+                    gated=False,
+                )
+        message = f"canceled {len(to_cancel)} orders, closing {closing} positions"
         outcome = Outcome(True, None, None, None, message)
         with self._uow_factory() as uow:
             self._journal(uow, command, outcome, [])
