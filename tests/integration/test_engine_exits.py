@@ -133,3 +133,41 @@ def test_a_limit_entry_arms_its_exits_only_when_it_fills() -> None:
     (outcome,) = mark(desk, "94.8")
     assert outcome.ok  # type: ignore[attr-defined]
     assert position(desk) == D(0)
+
+
+def test_an_exit_denied_before_a_restart_is_still_armed_after_it() -> None:
+    desk = new_desk()
+    desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95"))))
+    desk.engine.handle(SetTradingState(account_id=ACCOUNT, state=TradingState.HALTED, reason="t"))
+    (denied,) = mark(desk, "94")
+    assert denied.code == "TRADING_HALTED"  # type: ignore[attr-defined]
+    desk.engine.handle(SetTradingState(account_id=ACCOUNT, state=TradingState.REDUCING, reason="t"))
+    restarted = Desk(store=desk.store, limits=RiskLimits(max_orders_per_second=None))
+    restarted.quote(AAPL, "93")
+    (outcome,) = restarted.exits.on_mark(AAPL.id, D(93))
+    assert outcome.ok
+    assert position(restarted) == D(0)
+
+
+def test_fills_after_an_exit_fired_are_protected_too() -> None:
+    from algodesk.adapters.brokers.paper.broker import PaperBroker
+    from algodesk.adapters.brokers.paper.config import PaperBrokerConfig
+
+    desk = new_desk()
+    # A venue that fills at most 4 a quote: the entry fills in pieces around the exit.
+    desk.paper = PaperBroker(
+        PaperBrokerConfig(max_fill_per_quote=D(4)), desk.market.instruments, desk.clock.now
+    )
+    desk.engine._brokers = {AAPL.id.venue: desk.paper}  # type: ignore[assignment]
+    desk.quote(AAPL, "101")
+    desk.engine.handle(
+        submit(qty="10", kind=OrderType.LIMIT, px="100", exits=ExitPlan(stop_loss=price("95")))
+    )
+    mark(desk, "99.99")  # 4 fill
+    assert position(desk) == D(4)
+    (first,) = mark(desk, "94")  # the stop takes the 4; the entry fills 4 more at the limit
+    assert first.ok  # type: ignore[attr-defined]
+    mark(desk, "99.99")  # the last 2 fill
+    (second,) = mark(desk, "90")  # the stop takes what filled after it fired
+    assert second.ok  # type: ignore[attr-defined]
+    assert position(desk) == D(0)

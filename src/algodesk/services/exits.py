@@ -83,6 +83,10 @@ class ExitBook:
                 coid, fill.instrument_id, fill.side, Decimal(0), plan, fill.price.value
             )
             self.watches[coid] = watch
+        if watch.fired is not None:
+            # The exit already went for what had filled; this fill is new and unprotected.
+            watch.quantity = Decimal(0)
+            watch.rearm()
         watch.quantity += fill.quantity.value
         return watch
 
@@ -100,30 +104,37 @@ class ExitBook:
     def restore(
         self, records: Iterable[JournalRecord], order: Callable[[ClientOrderId], Order | None]
     ) -> None:
-        """Plans from ``ExitPlanned`` records, watches from the entries' stored fills, minus the
-        exits already fired (``ExitFired``)."""
-        fired: set[str] = set()
+        """Plans from ``ExitPlanned`` records; a watch for what each entry filled less what its
+        exits already took (``ExitFired`` records)."""
+        exited: dict[str, Decimal] = {}
+        attempts: dict[str, int] = {}  # each ExitFired or ExitDenied used one idempotency key
         planned: list[tuple[ClientOrderId, ExitPlan]] = []
         for record in records:
             if record.kind == "ExitPlanned":
                 coid = ClientOrderId(str(record.payload["coid"]))
                 planned.append((coid, plan_from_payload(dict(record.payload))))
-            elif record.kind == "ExitFired":
-                fired.add(str(record.payload["coid"]))
+            elif record.kind in ("ExitFired", "ExitDenied"):
+                key = str(record.payload["coid"])
+                attempts[key] = attempts.get(key, 0) + 1
+                if record.kind == "ExitFired":
+                    size = Decimal(str(record.payload["size"]))
+                    exited[key] = exited.get(key, Decimal(0)) + size
         for coid, plan in planned:
             entry = order(coid)
             if entry is None:
                 continue
             self.plan(coid, (entry.account_id, entry.bot_id), plan)
-            if coid.value in fired or entry.avg_fill_price is None:
-                continue  # already fired, or the entry has not filled yet (its fills arm it)
+            left = entry.filled_quantity.value - exited.get(coid.value, Decimal(0))
+            if left <= 0 or entry.avg_fill_price is None:
+                continue  # all exited, or the entry has not filled yet (its fills arm it)
             self.watches[coid] = ExitWatch(
                 coid,
                 entry.instrument_id,
                 entry.side,
-                entry.filled_quantity.value,
+                left,
                 plan,
                 entry.avg_fill_price.value,
+                attempts=attempts.get(coid.value, 0),
             )
 
 
@@ -176,14 +187,19 @@ class ExitRunner:
                 )
                 if not outcome.ok:
                     watch.rearm()
+            # ExitFired: the watch is done with this quantity (sent, or nothing left to exit).
+            # ExitDenied: it stays armed and tries again; after a restart it is armed again.
+            done = outcome.ok or outcome.code == "POSITION_NOT_FOUND"
             payload = {
                 "coid": watch.entry.value,
                 "kind": kind.value,
                 "mark": str(price),
+                "size": str(size if outcome.ok else watch.quantity),
                 "outcome": outcome.payload(),
             }
+            record_kind = "ExitFired" if done else "ExitDenied"
             with self._uow_factory() as uow:
-                uow.journal.append(JournalRecord(account, "ExitFired", self._clock.now(), payload))
+                uow.journal.append(JournalRecord(account, record_kind, self._clock.now(), payload))
                 uow.commit()
             outcomes.append(outcome)
         return outcomes
