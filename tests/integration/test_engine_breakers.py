@@ -147,3 +147,23 @@ def test_venue_errors_trip_the_error_breaker_and_halt() -> None:
         assert desk.trade(OrderSide.BUY, "1", "100") == "VENUE_REJECTED"  # sent; refused
     assert desk.engine.trading_state(ACCOUNT) is TradingState.HALTED
     assert desk.trade(OrderSide.BUY, "1", "100") == "TRADING_HALTED"
+
+
+def test_a_loss_streak_and_the_day_start_survive_a_restart() -> None:
+    config = BreakerConfig(max_consecutive_losses=4, daily_loss_pct=D(50))
+    desk = Setup(config)
+    desk.ledger.deposit(ACCOUNT, money("10000", USD))
+    for _ in range(2):
+        desk.trade(OrderSide.BUY, "1", "100")
+        desk.trade(OrderSide.SELL, "1", "99")
+    restarted = Setup(config, store=desk.store)
+    assert restarted.engine.trading_state(ACCOUNT) is TradingState.ACTIVE
+    for _ in range(2):
+        restarted.trade(OrderSide.BUY, "1", "100")
+        restarted.trade(OrderSide.SELL, "1", "99")
+    assert restarted.engine.trading_state(ACCOUNT) is TradingState.REDUCING  # 4 in a row
+    with InMemoryUnitOfWork(desk.store) as uow:
+        starts = uow.journal.records(ACCOUNT, "DayStart")
+    assert [r.payload["equity"] for r in starts] == [
+        "10000"
+    ]  # one per day, kept across the restart

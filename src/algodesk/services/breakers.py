@@ -90,6 +90,12 @@ class BreakerBoard:
                 continue
             if record.kind == "EquityPeak":
                 breaker.peak_equity = Decimal(str(record.payload["peak"]))
+            elif record.kind == "DayStart":
+                day = date.fromisoformat(str(record.payload["day"]))
+                self._day_start[(account_id, bot)] = (day, Decimal(str(record.payload["equity"])))
+            elif record.kind == "ClosedTrade":
+                loss = Decimal(str(record.payload["pnl"])) < 0
+                breaker.losses_in_a_row = breaker.losses_in_a_row + 1 if loss else 0
             elif record.kind == "BreakerTripped":
                 figures = record.payload.get("figures", {})
                 trip = Trip(
@@ -113,7 +119,8 @@ class BreakerBoard:
         closed_pnl: Decimal | None,
     ) -> tuple[list[ScopedTrip], list[JournalRecord]]:
         """After a fill: equity per scope (``None``: the account) and, when the fill closed
-        something, its net P&L. Returns the trips and the peak records to journal."""
+        something, its net P&L. Returns the trips, and the records (new peaks, the day's
+        starting equity, closed trades) that let a restart pick up where this left off."""
         trips: list[ScopedTrip] = []
         peaks: list[JournalRecord] = []
         scopes: list[BotId | None] = [None] if bot_id is None else [None, bot_id]
@@ -122,10 +129,13 @@ class BreakerBoard:
             if breaker is None or bot not in equity:
                 continue
             value = equity[bot]
+            bot_value = bot.value if bot else None
             day, start = self._day_start.get((account_id, bot), (None, value))
             if day != now.date():
                 self._day_start[(account_id, bot)] = (now.date(), value)
                 start = value
+                payload = {"bot": bot_value, "day": now.date().isoformat(), "equity": str(value)}
+                peaks.append(JournalRecord(account_id, "DayStart", now, payload))
             before = breaker.peak_equity
             trip = breaker.observe_equity(now, value, start)
             if breaker.peak_equity is not None and breaker.peak_equity != before:
@@ -134,6 +144,8 @@ class BreakerBoard:
             if trip is not None:
                 trips.append(ScopedTrip(account_id, bot, trip))
             if closed_pnl is not None and (bot is None or bot == bot_id):
+                payload = {"bot": bot_value, "pnl": str(closed_pnl)}
+                peaks.append(JournalRecord(account_id, "ClosedTrade", now, payload))
                 trip = breaker.observe_closed_trade(now, closed_pnl)
                 if trip is not None:
                     trips.append(ScopedTrip(account_id, bot, trip))

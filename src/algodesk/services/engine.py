@@ -138,7 +138,13 @@ class Engine:
                 bot = record.payload.get("bot")
                 key = (account_id, BotId(str(bot)) if bot else None)
                 self._states[key] = TradingState(str(record.payload["state"]))
-            elif record.kind in ("BreakerTripped", "BreakerReset", "EquityPeak"):
+            elif record.kind in (
+                "BreakerTripped",
+                "BreakerReset",
+                "EquityPeak",
+                "DayStart",
+                "ClosedTrade",
+            ):
                 breaker_records.append(record)
         self._board.restore(account_id, breaker_records)
         self._loaded.add(account_id)
