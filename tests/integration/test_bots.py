@@ -182,3 +182,5 @@ def test_deleting_a_bot_returns_its_cash_and_needs_it_stopped_and_flat(desk: Bot
     assert desk.ledger.summary(ACCOUNT, ALPHA).cash == {"USD": D(0)}
     assert desk.ledger.summary(ACCOUNT).cash == {"USD": D(100000)}  # bought at 100, sold at 100
     assert BotDesk(store=desk.store).bots.get(ALPHA) is None
+    with pytest.raises(BotError, match="never reused"):
+        BotDesk(store=desk.store).bots.create(alpha(), by="admin")

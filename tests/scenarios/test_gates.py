@@ -413,6 +413,18 @@ CASES = [
         account={"cash": D(0), "position": D(10)},
     ),
     Case("the bot's own cash is checked", "INSUFFICIENT_BUYING_POWER", bot={"cash": D(999)}),
+    # cash 5,000 of which a short of 40 @ 100 locks 4,000 proceeds + 800 margin: 200 free
+    Case(
+        "an open short's proceeds are not free cash",
+        "INSUFFICIENT_BUYING_POWER",
+        account={"cash": D(5000), "positions": {MSFT: PositionMark(D(-40), D(100))}},
+    ),
+    Case(
+        "what a short leaves free can be spent",
+        None,
+        order=order(qty="2"),
+        account={"cash": D(5000), "positions": {MSFT: PositionMark(D(-40), D(100))}},
+    ),
     # 10. PDT
     Case(
         "PDT: day trades left passes",

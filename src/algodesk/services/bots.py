@@ -84,6 +84,7 @@ class BotService:
         self._clock = clock
         self._ledger = ledger
         self._bots: dict[BotId, Bot] = {}
+        self._ever: set[BotId] = set()  # ids are never reused: keys and history derive from them
         self._guard = threading.RLock()
 
     def load(self, accounts: Iterable[AccountId]) -> None:
@@ -92,9 +93,9 @@ class BotService:
             for account in accounts:
                 for record in uow.journal.records(account):
                     if record.kind == "BotCreated":
-                        self._bots[BotId(str(record.payload["bot"]))] = self._from_payload(
-                            account, record.payload
-                        )
+                        created = self._from_payload(account, record.payload)
+                        self._bots[created.id] = created
+                        self._ever.add(created.id)
                     elif record.kind == "BotUpdated":
                         self._apply_update(BotId(str(record.payload["bot"])), record.payload)
                     elif record.kind == "BotDeleted":
@@ -134,6 +135,8 @@ class BotService:
         with self._guard:
             if bot.id in self._bots:
                 raise BotError(f"bot {bot.id} exists already")
+            if bot.id in self._ever:
+                raise BotError(f"bot id {bot.id} was used before; bot ids are never reused")
             if bot.status is not BotStatus.CREATED or bot.history:
                 raise BotError(f"bot {bot.id}: a new bot starts CREATED with no history")
             if not bot.allocation.is_zero():
@@ -160,6 +163,7 @@ class BotService:
                 )
                 uow.commit()
             self._bots[bot.id] = bot
+            self._ever.add(bot.id)
             return bot
 
     def move(self, bot_id: BotId, action: str, by: str, reason: str = "") -> BotTransition:

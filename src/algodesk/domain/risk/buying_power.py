@@ -3,7 +3,8 @@ orders must fit in the scope's cash.
 
 Cost: a purchase pays its notional (an option buy pays its premium); futures, and any sale that
 opens or grows a short (option writing included), reserve ``margin_rate`` × notional. A sale that
-only reduces a long costs nothing and is not checked.
+only reduces a long costs nothing and is not checked. An open short keeps its proceeds and its
+margin out of the free cash.
 """
 
 from __future__ import annotations
@@ -28,7 +29,12 @@ __all__ = ["BuyingPowerGate"]
 
 @exact_arithmetic
 def _reserved(scope: Scope) -> Decimal:
+    """Cash spoken for: working orders' costs, and each open short's sale proceeds plus its
+    margin (the proceeds sit in cash but are not free to spend)."""
     total = Decimal(0)
+    for held in scope.positions.values():
+        if held.quantity < 0:
+            total += held.gross * (1 + scope.limits.margin_rate)
     for w in scope.working:
         if w.reduce_only:
             continue
