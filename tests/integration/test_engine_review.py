@@ -209,3 +209,28 @@ def test_a_retried_flatten_closes_what_the_interrupted_one_left() -> None:
     assert retried.message == "canceled 0 orders, closing 1 positions"
     assert desk.engine.position(ACCOUNT, None, MSFT.id) == D(0)
     assert desk.engine.position(ACCOUNT, None, AAPL.id) == D(0)
+
+
+def test_the_venue_fee_model_reaches_buying_power_and_fee_coverage() -> None:
+    from algodesk.domain.matching import PerOrderFee
+    from algodesk.services.engine import Engine
+    from algodesk.services.risk_context import EngineLimits
+
+    desk = Desk()
+    desk.ledger.deposit(ACCOUNT, money("1000", USD), key="seed")
+    desk.quote(AAPL, "100")
+    desk.engine = Engine(
+        desk.factory,
+        desk.clock,
+        desk.market,
+        {AAPL.id.venue: desk.paper},
+        EngineLimits({ACCOUNT: RiskLimits(max_orders_per_second=None)}),
+        desk.ledger,
+        fees={AAPL.id.venue: PerOrderFee(D(20))},
+    )
+    broke = desk.engine.handle(submit(qty="10"))  # 1,000 of stock plus a 20 fee
+    assert (broke.code, "required=1020" in broke.message) == ("INSUFFICIENT_BUYING_POWER", True)
+    # A 1 % target on 500 of stock: the round trip costs 40 / 500 = 800 bps. Not covered.
+    thin = desk.engine.handle(submit(qty="5", target_price=price("101")))
+    assert thin.code == "FEE_COVERAGE"
+    assert "fees_bps=800" in thin.message
