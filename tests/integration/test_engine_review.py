@@ -234,3 +234,15 @@ def test_the_venue_fee_model_reaches_buying_power_and_fee_coverage() -> None:
     thin = desk.engine.handle(submit(qty="5", target_price=price("101")))
     assert thin.code == "FEE_COVERAGE"
     assert "fees_bps=800" in thin.message
+
+
+def test_the_pdt_rule_counts_day_trades_in_the_engine() -> None:
+    desk = Desk(limits=RiskLimits(max_orders_per_second=None, pdt=True))
+    desk.ledger.deposit(ACCOUNT, money("20000", USD), key="seed")  # under 25,000
+    desk.quote(AAPL, "100")
+    for _ in range(3):
+        assert desk.engine.handle(submit(qty="1")).ok
+        assert desk.engine.handle(submit(side=OrderSide.SELL, qty="1")).ok  # a day trade
+    denied = desk.engine.handle(submit(qty="1"))
+    assert denied.code == "PDT_RESTRICTED"
+    assert "day_trades_5d=3" in denied.message

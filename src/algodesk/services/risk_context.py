@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from algodesk.domain.day_trades import count_day_trades, window_start
 from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, InstrumentId, Venue
 from algodesk.domain.instruments import Instrument
+from algodesk.domain.ledger.entries import EntryKind, LedgerEntry
 from algodesk.domain.orders import Order, OrderStatus
 from algodesk.domain.portfolio import BookSummary
 from algodesk.domain.risk.base import (
@@ -81,10 +83,14 @@ class AccountView:
         self._orders_loaded = False
         self._day: date | None = None
         self._entries: dict[BotId | None, int] = {}
+        self.fills: list[LedgerEntry] = []
+        self._day_trades: dict[tuple[BotId | None, date], tuple[int, int]] = {}
 
     def catch_up(self, uow: UnitOfWork, today: date) -> None:
         for entry in uow.ledger.entries(self.account_id, after_seq=self.seq):
             self.account.add(entry)
+            if entry.kind is EntryKind.FILL:
+                self.fills.append(entry)
             for bot in {p.bot_id for p in entry.postings}:
                 self.bots.setdefault(bot, BookSummary()).add(entry, bot)
             self.seq = entry.seq
@@ -99,6 +105,17 @@ class AccountView:
             for order in uow.orders.list(self.account_id):
                 if order.created_at.date() == today:
                     self._count(order)
+
+    def day_trades(self, bot_id: BotId | None, today: date) -> int:
+        """Day trades in the last five weekdays, for the account (``None``) or one bot."""
+        key = (bot_id, today)
+        cached = self._day_trades.get(key)
+        if cached is not None and cached[0] == len(self.fills):
+            return cached[1]
+        fills = self.fills if bot_id is None else [f for f in self.fills if f.bot_id == bot_id]
+        count = count_day_trades(fills, window_start(today))
+        self._day_trades[key] = (len(self.fills), count)
+        return count
 
     def bot(self, bot_id: BotId) -> BookSummary:
         return self.bots.get(bot_id) or BookSummary()
@@ -153,6 +170,7 @@ def _scope(
     working: tuple[WorkingOrder, ...],
     market: MarketView,
     entries_today: int,
+    day_trades: Callable[[], int],
 ) -> Scope:
     positions: dict[InstrumentId, PositionMark] = {}
     marks: dict[InstrumentId, Decimal] = {}
@@ -173,6 +191,7 @@ def _scope(
         cash=summary.cash.get(ccy, Decimal(0)),
         equity=summary.equity(marks).get(ccy, Decimal(0)),
         entries_today=entries_today,
+        day_trades_5d=day_trades() if limits.pdt else 0,
     )
 
 
@@ -205,6 +224,7 @@ def build_context(
                 working,
                 market,
                 view.entries_today(),
+                lambda: view.day_trades(None, now.date()),
             )
         )
         if order.bot_id is not None:
@@ -222,6 +242,7 @@ def build_context(
                     bot_working,
                     market,
                     view.entries_today(bot),
+                    lambda: view.day_trades(bot, now.date()),
                 )
             )
     burst = limits.venue_burst.get(order.instrument_id.venue)
