@@ -216,3 +216,19 @@ def test_partial_fills_when_a_quote_can_fill_only_part(clock: FixedClock) -> Non
     assert [f.fill.quantity for f in fills] == [quantity("4"), quantity("2")]
     assert [f.fill.trade_id.value for f in fills] == ["P1-2", "P1-3"]
     assert order.status is OrderStatus.FILLED
+
+
+def test_a_paper_account_is_funded_with_its_starting_cash_once(clock: FixedClock) -> None:
+    from algodesk.adapters.storage.memory.store import InMemoryStore, InMemoryUnitOfWork
+    from algodesk.services.ledger import LedgerService
+    from algodesk.services.recovery import open_paper_account
+
+    config = PaperBrokerConfig(starting_cash=money("250000", "INR"))
+    store = InMemoryStore()
+    ledger = LedgerService(lambda: InMemoryUnitOfWork(store), clock)
+    assert config.starting_cash is not None
+    assert open_paper_account(ledger, ACCOUNT, config.starting_cash) is True
+    assert open_paper_account(ledger, ACCOUNT, config.starting_cash) is False
+    assert ledger.summary(ACCOUNT).cash == {"INR": D(250000)}
+    with pytest.raises(ValueError, match="starting_cash"):
+        PaperBrokerConfig(starting_cash=money("0", "INR"))

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from algodesk.domain.events import OrderModifyRejected, OrderRejected
-from algodesk.domain.identifiers import Venue
+from algodesk.domain.identifiers import AccountId, Venue
 from algodesk.domain.orders import Order, OrderStatus
+from algodesk.domain.values import Money
 from algodesk.ports.clock import Clock
 from algodesk.ports.storage import UnitOfWork
 from algodesk.services.engine import Engine
+from algodesk.services.ledger import LedgerService
 
-__all__ = ["recover_paper"]
+__all__ = ["open_paper_account", "recover_paper"]
 
 
 def recover_paper(
@@ -47,3 +49,10 @@ def recover_paper(
             engine.send_cancel(order)
     engine.pump()
     return f"{venue}: {len(working)} working orders restored, {len(lost)} never acknowledged"
+
+
+def open_paper_account(ledger: LedgerService, account_id: AccountId, starting_cash: Money) -> bool:
+    """Fund a paper account with its starting cash, once (a keyed deposit): True when it was
+    funded now, False when it had been already."""
+    memo = f"paper account {account_id}: starting cash"
+    return ledger.deposit(account_id, starting_cash, memo, key=f"paper-start:{account_id}").new
