@@ -260,3 +260,20 @@ def test_the_journal_keeps_commands_by_key_in_order(uow_factory: UowFactory) -> 
         assert uow.journal.records(ACCOUNT, "OrderAccepted") == [second]
         with pytest.raises(StorageError, match="k1"):
             uow.journal.append(JournalRecord(ACCOUNT, "SubmitOrder", T0, {}, key="k1"))
+
+
+def test_the_database_refuses_a_journal_key_twice_even_past_the_check(
+    migrated_engine: sa.Engine,
+) -> None:
+    """Two writers can both pass the look-up; the unique index stops the second."""
+    from algodesk.adapters.storage.sql.repositories import SqlJournal
+    from algodesk.ports.storage import JournalRecord, StorageError
+
+    with SqlUnitOfWork(migrated_engine) as uow:
+        uow.journal.append(JournalRecord(ACCOUNT, "SubmitOrder", T0, {}, key="race"))
+        uow.commit()
+    with SqlUnitOfWork(migrated_engine) as uow:
+        racing = SqlJournal(uow.journal._conn)
+        racing.find = lambda account, key: None  # type: ignore[method-assign]  # it looked before the first committed
+        with pytest.raises(StorageError, match="race"):
+            racing.append(JournalRecord(ACCOUNT, "SubmitOrder", T0, {}, key="race"))

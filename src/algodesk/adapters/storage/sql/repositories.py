@@ -282,7 +282,14 @@ class SqlJournal:
             "ts": record.ts,
             "payload": json.dumps(record.payload, sort_keys=True, separators=(",", ":")),
         }
-        seq = self._conn.execute(sa.insert(journal).returning(journal.c.seq), [row]).scalar_one()
+        try:
+            seq = self._conn.execute(
+                sa.insert(journal).returning(journal.c.seq), [row]
+            ).scalar_one()
+        except IntegrityError:  # another writer journaled the key first (unique index)
+            raise StorageError(
+                f"{record.account_id}: key {record.key!r} is already journaled"
+            ) from None
         return replace(record, seq=int(seq))
 
     def _record(self, row: sa.RowMapping) -> JournalRecord:
