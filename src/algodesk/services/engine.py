@@ -12,7 +12,6 @@ once; a live runtime will run real broker calls with timeouts (next step of issu
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import uuid
@@ -42,14 +41,12 @@ from algodesk.domain.events import (
     OrderRejected,
     OrderSubmitted,
 )
-from algodesk.domain.exits import ExitPlan
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, InstrumentId, Venue
 from algodesk.domain.ledger.entries import LedgerEntry
-from algodesk.domain.matching import FeeModel, Liquidity, estimate_round_trip_bps
+from algodesk.domain.matching import FeeModel
 from algodesk.domain.orders import Order, OrderError, OrderStatus, OrderType
-from algodesk.domain.portfolio import BookSummary
-from algodesk.domain.risk.base import RiskContext, TradingState, reduces, reference_price
+from algodesk.domain.risk.base import TradingState, reduces
 from algodesk.domain.risk.pipeline import check_order
 from algodesk.domain.values import Price, Quantity
 from algodesk.ports.broker import BrokerPort, VenueRejectedError, VenueUnavailableError
@@ -57,22 +54,24 @@ from algodesk.ports.clock import Clock
 from algodesk.ports.market import MarketView
 from algodesk.ports.storage import JournalRecord, UnitOfWork
 from algodesk.services.bots import BotService
-from algodesk.services.breakers import BreakerBoard, ScopedTrip, worst
-from algodesk.services.exits import plan_payload
+from algodesk.services.breaker_watch import BreakerWatch
+from algodesk.services.breakers import BreakerBoard, worst
+from algodesk.services.exits import check_plan, plan_payload
 from algodesk.services.ledger import LedgerService
-from algodesk.services.outcomes import Outcome, event_payload
-from algodesk.services.risk_context import AccountView, EngineLimits, RateCounter, build_context
+from algodesk.services.outcomes import Outcome, event_payload, fingerprint, replay
+from algodesk.services.risk_context import (
+    AccountView,
+    EngineLimits,
+    RateCounter,
+    build_context,
+    with_fees,
+)
 
 __all__ = ["Engine", "Outcome"]
 
 _log = logging.getLogger("algodesk.engine")  # Outcome is re-exported from services.outcomes
 
 _SECOND = timedelta(seconds=1)
-
-
-def _fingerprint(command: Command) -> str:
-    """What a command asks, without its key: a key may only ever mean one command."""
-    return hashlib.sha256(repr(replace(command, idempotency_key=None)).encode()).hexdigest()[:32]
 
 
 class Engine:
@@ -106,6 +105,9 @@ class Engine:
         self._subscribers: list[Callable[[object], None]] = []
         self._views: dict[AccountId, AccountView] = {}
         self._board = BreakerBoard(limits.breakers, limits.bot_breakers)
+        self._watch = BreakerWatch(
+            self._board, uow_factory, clock, market, self._view, self._publish
+        )
         self._bots = bots
         self._fees = fees or {}
 
@@ -184,48 +186,6 @@ class Engine:
             str(record.payload["closed"]),
         )
 
-    def _journal_trips(self, uow: UnitOfWork, trips: list[ScopedTrip]) -> None:
-        for scoped in trips:
-            uow.journal.append(scoped.record())
-
-    def _after_error(self, account_id: AccountId) -> None:
-        trips = self._board.observe_error(self._clock.now(), account_id)
-        if trips:
-            with self._uow_factory() as uow:
-                self._journal_trips(uow, trips)
-                uow.commit()
-            self._publish(*trips)
-
-    def _after_fill(self, order: Order, entry: LedgerEntry) -> None:
-        """Feed the breakers the scope's equity at marks and, for a closing fill, its net P&L."""
-        account = order.account_id
-        with self._uow_factory() as uow:
-            view = self._view(uow, account)
-            ccy = entry.postings[0].currency.code
-            equity: dict[BotId | None, Decimal] = {None: self._equity(view.account, ccy)}
-            if order.bot_id is not None:
-                equity[order.bot_id] = self._equity(view.bot(order.bot_id), ccy)
-            realized = -sum(
-                (p.amount for p in entry.postings if p.book == "pnl:realized"), Decimal(0)
-            )
-            fees = sum((p.amount for p in entry.postings if p.book == "fees"), Decimal(0))
-            closed = realized - fees if not realized.is_zero() else None
-            trips, peaks = self._board.observe_fill(
-                self._clock.now(), account, order.bot_id, equity, closed
-            )
-            for record in peaks:
-                uow.journal.append(record)
-            self._journal_trips(uow, trips)
-            uow.commit()
-        self._publish(*trips)
-
-    def _equity(self, summary: BookSummary, ccy: str) -> Decimal:
-        marks = {}
-        for iid, pos in summary.positions.items():
-            mark = self._market.mark(iid)
-            marks[iid] = mark.price if mark else pos.last_price
-        return summary.equity(marks).get(ccy, Decimal(0))
-
     def _view(self, uow: UnitOfWork, account_id: AccountId) -> AccountView:
         view = self._views.get(account_id)
         if view is None:
@@ -258,7 +218,7 @@ class Engine:
         now = self._clock.now()
         payload = {
             "command": type(command).__name__,
-            "fingerprint": _fingerprint(command),
+            "fingerprint": fingerprint(command),
             "outcome": outcome.payload(),
         }
         uow.journal.append(
@@ -283,7 +243,7 @@ class Engine:
                 if command.idempotency_key is not None:
                     seen = uow.journal.find(command.account_id, command.idempotency_key)
                     if seen is not None:
-                        return self._replay(uow, command, seen)
+                        return replay(uow, command, seen)
             if isinstance(command, SubmitOrder):
                 outcome = self._submit(command)
             elif isinstance(command, CancelOrder):
@@ -312,39 +272,13 @@ class Engine:
                 OrderRejected(client_order_id=coid, ts=self._clock.now(), reason=str(exc)),
                 order.account_id,
             )
-            self._after_error(order.account_id)
+            self._watch.after_error(order.account_id)
             rejected = OrderStatus.REJECTED.value
             return Outcome(False, coid.value, rejected, "VENUE_REJECTED", str(exc))
         except VenueUnavailableError:
             # In flight: reconciliation decides; never resend a submit of unknown outcome.
-            self._after_error(order.account_id)
+            self._watch.after_error(order.account_id)
         return outcome
-
-    def _replay(self, uow: UnitOfWork, command: Command, seen: JournalRecord) -> Outcome:
-        """The answer to a command whose key was seen: the first outcome, brought up to date
-        with the order's state (a submit the venue rejected later says so). A key reused for a
-        different command is refused."""
-        if seen.kind != type(command).__name__ or seen.payload.get("fingerprint") != _fingerprint(
-            command
-        ):
-            return Outcome(
-                False,
-                None,
-                None,
-                "IDEMPOTENCY_KEY_REUSED",
-                f"key={command.idempotency_key} was used for a different command ({seen.kind})",
-            )
-        first = Outcome(**dict(seen.payload["outcome"]))  # type: ignore[call-overload]
-        if isinstance(command, SubmitOrder) and first.client_order_id and first.ok:
-            order = uow.orders.get(ClientOrderId(first.client_order_id))
-            if order is not None and order.status in (OrderStatus.REJECTED, OrderStatus.DENIED):
-                reason = order.last_reason or ""
-                return Outcome(
-                    False, first.client_order_id, order.status.value, "VENUE_REJECTED", reason, True
-                )
-            if order is not None:
-                return replace(first, status=order.status.value, replayed=True)
-        return replace(first, replayed=True)
 
     def _new_coid(self, uow: UnitOfWork, command: SubmitOrder) -> ClientOrderId:
         if command.client_order_id is not None:
@@ -357,7 +291,7 @@ class Engine:
     def _submit(self, command: SubmitOrder, gated: bool = True) -> Outcome:
         now = self._clock.now()
         if gated:
-            self._observe_breakers(command.account_id, command.bot_id)
+            self._watch.observe(command.account_id, command.bot_id)
         with self._uow_factory() as uow:
             coid = self._new_coid(uow, command)
             if uow.orders.get(coid) is not None:
@@ -389,7 +323,9 @@ class Engine:
                 uow.commit()
                 return outcome
             plan_record: JournalRecord | None = None
-            denial_code, denial_message = self._check_exits(order, command.exits)
+            denial_code, denial_message = check_plan(
+                order, command.exits, self._market.mark(order.instrument_id)
+            )
             if not denial_code:
                 denial_code, denial_message = self._decide(uow, order, command, gated)
             if denial_code:
@@ -421,19 +357,6 @@ class Engine:
         if denial_code:
             return outcome
         return self._send(order, outcome)
-
-    def _check_exits(self, order: Order, plan: ExitPlan | None) -> tuple[str, str]:
-        if plan is None or plan.empty:
-            return "", ""
-        mark = self._market.mark(order.instrument_id)
-        reference = order.price.value if order.price else (mark.price if mark else None)
-        if reference is None:
-            return "INVALID_EXITS", "no price to place the exits against"
-        try:
-            plan.check_against(order.side, reference)
-        except ValueError as exc:
-            return "INVALID_EXITS", str(exc)
-        return "", ""
 
     def position(
         self, account_id: AccountId, bot_id: BotId | None, instrument_id: InstrumentId
@@ -496,46 +419,9 @@ class Engine:
                 "BOT_NOT_RUNNING",
                 f"bot={bot.id}, status={bot.status}, position={scope.position}",
             )
-        context = self._with_fees(order, context)
+        context = with_fees(context, order, self._fees.get(order.instrument_id.venue))
         denial = check_order(order, context)
         return (denial.code, denial.message) if denial is not None else ("", "")
-
-    def _with_fees(self, order: Order, context: RiskContext) -> RiskContext:
-        model = self._fees.get(order.instrument_id.venue)
-        instrument = context.instrument
-        px = reference_price(order, context.mark)
-        if model is None or instrument is None or px is None or px <= 0:
-            return context
-        entry = model.fee(instrument, order.side, order.quantity.value, px, Liquidity.TAKER, 0)
-        round_trip = estimate_round_trip_bps(
-            model, instrument, order.quantity.value, px, entry_side=order.side
-        )
-        return replace(context, entry_fee_estimate=entry.amount, round_trip_cost_bps=round_trip)
-
-    def _observe_breakers(self, account_id: AccountId, bot_id: BotId | None) -> None:
-        """Before judging an order: the breakers see the equity at current marks, so a
-        drawdown that marks alone have caused trips before the order is let through."""
-        if self._board.breaker(account_id) is None and (
-            bot_id is None or self._board.breaker(account_id, bot_id) is None
-        ):
-            return
-        with self._uow_factory() as uow:
-            view = self._view(uow, account_id)
-            ccys = set(view.account.cash) | {p.currency for p in view.account.positions.values()}
-            if len(ccys) != 1:
-                return  # equity in several currencies: breakers judge single-currency books
-            (ccy,) = ccys
-            equity: dict[BotId | None, Decimal] = {None: self._equity(view.account, ccy)}
-            if bot_id is not None:
-                equity[bot_id] = self._equity(view.bot(bot_id), ccy)
-            trips, peaks = self._board.observe_fill(
-                self._clock.now(), account_id, bot_id, equity, None
-            )
-            for record in peaks:
-                uow.journal.append(record)
-            self._journal_trips(uow, trips)
-            uow.commit()
-        self._publish(*trips)
 
     def _open_order(
         self, uow: UnitOfWork, account_id: AccountId, coid: ClientOrderId
@@ -584,10 +470,10 @@ class Engine:
         except VenueRejectedError as exc:
             self._apply(rejected(str(exc)), order.account_id)
             if pending is OrderPendingUpdate:
-                self._after_error(order.account_id)
+                self._watch.after_error(order.account_id)
         except VenueUnavailableError:
             # The request is pending until the venue answers or reconciliation decides.
-            self._after_error(order.account_id)
+            self._watch.after_error(order.account_id)
         return outcome
 
     def _cancel(self, command: CancelOrder) -> Outcome:
@@ -605,7 +491,7 @@ class Engine:
     def _modify(self, command: ModifyOrder) -> Outcome:
         coid = command.client_order_id
         now = self._clock.now()
-        self._observe_breakers(command.account_id, None)
+        self._watch.observe(command.account_id, None)
         with self._uow_factory() as uow:
             found = self._open_order(uow, command.account_id, coid)
             if isinstance(found, Outcome):
@@ -835,4 +721,4 @@ class Engine:
         self._track(order)
         self._publish(event)
         if entry is not None:
-            self._after_fill(order, entry)
+            self._watch.after_fill(order, entry)

@@ -20,6 +20,7 @@ from algodesk.domain.exits import ExitKind, ExitPlan, ExitWatch, Trailing, Trail
 from algodesk.domain.fills import Fill
 from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, InstrumentId
 from algodesk.domain.orders import Order, OrderType
+from algodesk.domain.risk.base import Mark
 from algodesk.domain.values import Price, Quantity
 from algodesk.ports.clock import Clock
 from algodesk.ports.storage import JournalRecord, UnitOfWork
@@ -28,7 +29,22 @@ from algodesk.services.outcomes import Outcome
 if TYPE_CHECKING:
     from algodesk.services.engine import Engine
 
-__all__ = ["ExitBook", "ExitRunner", "plan_from_payload", "plan_payload"]
+__all__ = ["ExitBook", "ExitRunner", "check_plan", "plan_from_payload", "plan_payload"]
+
+
+def check_plan(order: Order, plan: ExitPlan | None, mark: Mark | None) -> tuple[str, str]:
+    """``INVALID_EXITS`` and why, when a plan does not fit its entry (a long's stop above the
+    price...); two empty strings when it fits or there is none."""
+    if plan is None or plan.empty:
+        return "", ""
+    reference = order.price.value if order.price else (mark.price if mark else None)
+    if reference is None:
+        return "INVALID_EXITS", "no price to place the exits against"
+    try:
+        plan.check_against(order.side, reference)
+    except ValueError as exc:
+        return "INVALID_EXITS", str(exc)
+    return "", ""
 
 
 def plan_payload(order: Order, plan: ExitPlan) -> dict[str, object]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import hashlib
+from dataclasses import asdict, dataclass, replace
 
+from algodesk.domain.commands import Command, SubmitOrder
 from algodesk.domain.events import (
     OrderCancelRejected,
     OrderDenied,
@@ -12,8 +14,11 @@ from algodesk.domain.events import (
     OrderModifyRejected,
     OrderRejected,
 )
+from algodesk.domain.identifiers import ClientOrderId
+from algodesk.domain.orders import OrderStatus
+from algodesk.ports.storage import JournalRecord, UnitOfWork
 
-__all__ = ["Outcome", "event_payload"]
+__all__ = ["Outcome", "event_payload", "fingerprint", "replay"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +48,34 @@ def event_payload(event: OrderEvent) -> dict[str, object]:
     elif isinstance(event, OrderRejected | OrderCancelRejected | OrderModifyRejected):
         data.update(reason=event.reason)
     return data
+
+
+def fingerprint(command: Command) -> str:
+    """What a command asks, without its key: a key may only ever mean one command."""
+    return hashlib.sha256(repr(replace(command, idempotency_key=None)).encode()).hexdigest()[:32]
+
+
+def replay(uow: UnitOfWork, command: Command, seen: JournalRecord) -> Outcome:
+    """The answer to a command whose key was seen: the first outcome, brought up to date with
+    the order's state (a submit the venue rejected later says so). A key reused for a
+    different command is refused."""
+    if seen.kind != type(command).__name__ or seen.payload.get("fingerprint") != fingerprint(
+        command
+    ):
+        return Outcome(
+            False,
+            None,
+            None,
+            "IDEMPOTENCY_KEY_REUSED",
+            f"key={command.idempotency_key} was used for a different command ({seen.kind})",
+        )
+    first = Outcome(**dict(seen.payload["outcome"]))  # type: ignore[call-overload]
+    if isinstance(command, SubmitOrder) and first.client_order_id and first.ok:
+        order = uow.orders.get(ClientOrderId(first.client_order_id))
+        if order is not None and order.status in (OrderStatus.REJECTED, OrderStatus.DENIED):
+            reason = order.last_reason or ""
+            status = order.status.value
+            return Outcome(False, first.client_order_id, status, "VENUE_REJECTED", reason, True)
+        if order is not None:
+            return replace(first, status=order.status.value, replayed=True)
+    return replace(first, replayed=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -14,6 +14,7 @@ from algodesk.domain.day_trades import count_day_trades, window_start
 from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, InstrumentId, Venue
 from algodesk.domain.instruments import Instrument
 from algodesk.domain.ledger.entries import EntryKind, LedgerEntry
+from algodesk.domain.matching import FeeModel, Liquidity, estimate_round_trip_bps
 from algodesk.domain.orders import Order, OrderStatus
 from algodesk.domain.portfolio import BookSummary
 from algodesk.domain.risk.base import (
@@ -24,13 +25,14 @@ from algodesk.domain.risk.base import (
     Scope,
     TradingState,
     WorkingOrder,
+    reference_price,
 )
 from algodesk.domain.risk.breakers import BreakerConfig
 from algodesk.domain.values import Price
 from algodesk.ports.market import MarketView
 from algodesk.ports.storage import UnitOfWork
 
-__all__ = ["AccountView", "EngineLimits", "RateCounter", "build_context"]
+__all__ = ["AccountView", "EngineLimits", "RateCounter", "build_context", "with_fees"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,3 +261,17 @@ def build_context(
         venue_burst_window=burst[1] if burst else timedelta(seconds=1),
         target_price=target_price,
     )
+
+
+def with_fees(context: RiskContext, order: Order, model: FeeModel | None) -> RiskContext:
+    """``context`` with the venue's estimated fees: this order's (for buying power) and a
+    round trip's in basis points (for fee coverage)."""
+    instrument = context.instrument
+    px = reference_price(order, context.mark)
+    if model is None or instrument is None or px is None or px <= 0:
+        return context
+    entry = model.fee(instrument, order.side, order.quantity.value, px, Liquidity.TAKER, 0)
+    round_trip = estimate_round_trip_bps(
+        model, instrument, order.quantity.value, px, entry_side=order.side
+    )
+    return replace(context, entry_fee_estimate=entry.amount, round_trip_cost_bps=round_trip)

@@ -1,0 +1,107 @@
+"""The circuit breakers at work in the engine: what they are fed, and what they journal.
+
+After each fill the account's and the bot's equity at marks (and a closing fill's net P&L);
+before each order the equity at marks, so a drawdown that marks alone caused trips before the
+order is judged; after a venue error, the error. Trips and the records that let a restart
+resume (peaks, the day's start, closed trades) are journaled and published.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from algodesk.domain.identifiers import AccountId, BotId
+from algodesk.domain.ledger.entries import FEES, PNL_REALIZED, LedgerEntry
+from algodesk.domain.orders import Order
+from algodesk.domain.portfolio import BookSummary
+from algodesk.ports.clock import Clock
+from algodesk.ports.market import MarketView
+from algodesk.ports.storage import UnitOfWork
+from algodesk.services.breakers import BreakerBoard, ScopedTrip
+from algodesk.services.risk_context import AccountView
+
+__all__ = ["BreakerWatch"]
+
+
+class BreakerWatch:
+    def __init__(
+        self,
+        board: BreakerBoard,
+        uow_factory: Callable[[], UnitOfWork],
+        clock: Clock,
+        market: MarketView,
+        view: Callable[[UnitOfWork, AccountId], AccountView],
+        publish: Callable[..., None],
+    ) -> None:
+        self._board = board
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._market = market
+        self._view = view
+        self._publish = publish
+
+    def _equity(self, summary: BookSummary, ccy: str) -> Decimal:
+        marks = {}
+        for iid, pos in summary.positions.items():
+            mark = self._market.mark(iid)
+            marks[iid] = mark.price if mark else pos.last_price
+        return summary.equity(marks).get(ccy, Decimal(0))
+
+    def _feed(
+        self,
+        uow: UnitOfWork,
+        view: AccountView,
+        account: AccountId,
+        bot: BotId | None,
+        ccy: str,
+        closed: Decimal | None,
+    ) -> list[ScopedTrip]:
+        equity: dict[BotId | None, Decimal] = {None: self._equity(view.account, ccy)}
+        if bot is not None:
+            equity[bot] = self._equity(view.bot(bot), ccy)
+        trips, records = self._board.observe_fill(self._clock.now(), account, bot, equity, closed)
+        for record in records:
+            uow.journal.append(record)
+        for scoped in trips:
+            uow.journal.append(scoped.record())
+        return trips
+
+    def after_fill(self, order: Order, entry: LedgerEntry) -> None:
+        """The scope's equity at marks and, for a closing fill, its net P&L."""
+        realized = -sum((p.amount for p in entry.postings if p.book == PNL_REALIZED), Decimal(0))
+        fees = sum((p.amount for p in entry.postings if p.book == FEES), Decimal(0))
+        closed = realized - fees if not realized.is_zero() else None
+        with self._uow_factory() as uow:
+            view = self._view(uow, order.account_id)
+            ccy = entry.postings[0].currency.code
+            trips = self._feed(uow, view, order.account_id, order.bot_id, ccy, closed)
+            uow.commit()
+        self._publish(*trips)
+
+    def observe(self, account_id: AccountId, bot_id: BotId | None) -> None:
+        """Before an order is judged: the equity at current marks."""
+        if self._board.breaker(account_id) is None and (
+            bot_id is None or self._board.breaker(account_id, bot_id) is None
+        ):
+            return
+        with self._uow_factory() as uow:
+            view = self._view(uow, account_id)
+            ccys = set(view.account.cash) | {p.currency for p in view.account.positions.values()}
+            if len(ccys) != 1:
+                return  # equity in several currencies: breakers judge single-currency books
+            (ccy,) = ccys
+            trips = self._feed(uow, view, account_id, bot_id, ccy, None)
+            uow.commit()
+        self._publish(*trips)
+
+    def after_error(self, account_id: AccountId) -> None:
+        """A venue refusal or timeout."""
+        trips = self._board.observe_error(self._clock.now(), account_id)
+        if not trips:
+            return
+        with self._uow_factory() as uow:
+            for scoped in trips:
+                uow.journal.append(scoped.record())
+            uow.commit()
+        self._publish(*trips)
