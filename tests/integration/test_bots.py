@@ -3,47 +3,35 @@ still run; stopping flattens it; the registry and its history survive a restart.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
 
-from algodesk.adapters.storage.memory.store import InMemoryUnitOfWork
+from algodesk.adapters.storage.memory.store import InMemoryStore
 from algodesk.domain.bots import Bot, BotError, BotStatus
-from algodesk.domain.commands import Flatten
+from algodesk.domain.commands import Flatten, SubmitOrder
 from algodesk.domain.exits import ExitPlan
-from algodesk.domain.identifiers import BotId, InstrumentId, Venue
+from algodesk.domain.fills import OrderSide
+from algodesk.domain.identifiers import AccountId, BotId, InstrumentId, Venue
+from algodesk.domain.orders import OrderType
 from algodesk.domain.risk.base import RiskLimits
 from algodesk.domain.sizing import FixedQuantity
-from algodesk.domain.values import money, price
+from algodesk.domain.values import money, price, quantity
 from algodesk.services.bots import BotService
-from algodesk.services.engine import Engine
-from algodesk.services.exits import ExitRunner
-from algodesk.services.risk_context import EngineLimits
 from tests.conftest import ACCOUNT
-from tests.integration.test_engine import AAPL, PAPER, USD, Desk, submit
+from tests.integration.test_engine import AAPL, USD, Desk, submit
 
 D = Decimal
 ALPHA = BotId("alpha")
 
 
 class BotDesk(Desk):
-    def __init__(self, store=None) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(store=store)
-        factory: Callable[[], InMemoryUnitOfWork] = lambda: InMemoryUnitOfWork(self.store)  # noqa: E731
-        self.bots = BotService(factory, self.clock, self.ledger)
-        self.bots.load([ACCOUNT])
-        self.engine = Engine(
-            factory,
-            self.clock,
-            self.market,
-            {PAPER: self.paper},
-            EngineLimits(accounts={ACCOUNT: RiskLimits(max_orders_per_second=None)}),
-            self.ledger,
-            bots=self.bots,
+    def __init__(self, store: InMemoryStore | None = None) -> None:
+        super().__init__(
+            store=store, limits=RiskLimits(max_orders_per_second=None), bots=BotService
         )
-        self.exits = ExitRunner(self.engine, factory, self.clock)
-        self.exits.load([ACCOUNT])
+        assert self.bots is not None
+        self.bots: BotService = self.bots
 
 
 def alpha(**kw: object) -> Bot:
@@ -184,3 +172,19 @@ def test_deleting_a_bot_returns_its_cash_and_needs_it_stopped_and_flat(desk: Bot
     assert BotDesk(store=desk.store).bots.get(ALPHA) is None
     with pytest.raises(BotError, match="never reused"):
         BotDesk(store=desk.store).bots.create(alpha(), by="admin")
+
+
+def test_a_paused_bot_on_an_account_without_limits_is_denied_not_crashed(desk: BotDesk) -> None:
+    stranger = AccountId("stranger")  # no limits configured for it: it cannot trade
+    desk.bots.create(
+        alpha(id=BotId("lost"), account_id=stranger, allocation=money("0", USD)), by="admin"
+    )
+    order = SubmitOrder(
+        account_id=stranger,
+        instrument_id=AAPL.id,
+        side=OrderSide.BUY,
+        order_type=OrderType.MARKET,
+        quantity=quantity("1"),
+        bot_id=BotId("lost"),
+    )
+    assert desk.engine.handle(order).code == "ACCOUNT_NOT_FOUND"

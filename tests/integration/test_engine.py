@@ -4,7 +4,7 @@ exchange's view out."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from decimal import Decimal
 
@@ -18,11 +18,13 @@ from algodesk.domain.events import OrderEvent
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import BotId, ClientOrderId, InstrumentId, Venue
 from algodesk.domain.instruments import AssetClass, Instrument
-from algodesk.domain.matching import Quote
+from algodesk.domain.matching import FeeModel, Quote
 from algodesk.domain.orders import OrderStatus, OrderType
 from algodesk.domain.risk.base import RiskLimits, TradingState
 from algodesk.domain.values import Currency, money, price, quantity
+from algodesk.ports.broker import BrokerPort
 from algodesk.ports.storage import UnitOfWork
+from algodesk.services.bots import BotService
 from algodesk.services.engine import Engine
 from algodesk.services.exits import ExitRunner
 from algodesk.services.ledger import LedgerService
@@ -40,29 +42,45 @@ BOT = BotId("alpha")
 
 
 class Desk:
-    """An engine with the paper exchange, on in-memory storage unless given a factory."""
+    """An engine with the paper exchange, on in-memory storage unless given a factory.
+
+    ``paper_config`` configures the paper exchange; ``venue`` wraps it (a venue that refuses,
+    hangs...); ``bots`` and ``fees`` go to the engine as they would in a deployment.
+    """
 
     def __init__(
         self,
         store: InMemoryStore | None = None,
         limits: RiskLimits | None = None,
         factory: Callable[[], UnitOfWork] | None = None,
+        *,
+        paper_config: PaperBrokerConfig | None = None,
+        venue: Callable[[PaperBroker], BrokerPort] | None = None,
+        bots: Callable[[Callable[[], UnitOfWork], FixedClock, LedgerService], BotService]
+        | None = None,
+        fees: Mapping[Venue, FeeModel] | None = None,
     ) -> None:
         self.store = store or InMemoryStore()
         self.clock = FixedClock(T0)
         self.market = FakeMarket([AAPL, MSFT])
-        self.paper = PaperBroker(PaperBrokerConfig(), self.market.instruments, self.clock.now)
+        config = paper_config or PaperBrokerConfig()
+        self.paper = PaperBroker(config, self.market.instruments, self.clock.now)
         if factory is None:
             factory = lambda: InMemoryUnitOfWork(self.store)  # noqa: E731
         self.factory = factory
         self.ledger = LedgerService(factory, self.clock)
+        self.bots = bots(factory, self.clock, self.ledger) if bots else None
+        if self.bots is not None:
+            self.bots.load([ACCOUNT])
         self.engine = Engine(
             factory,
             self.clock,
             self.market,
-            {PAPER: self.paper},
+            {PAPER: venue(self.paper) if venue else self.paper},
             EngineLimits(accounts={ACCOUNT: limits or RiskLimits()}),
             self.ledger,
+            bots=self.bots,
+            fees=fees,
         )
         self.events: list[object] = []
         self.engine.subscribe(self.events.append)
@@ -226,7 +244,7 @@ def test_state_and_idempotency_survive_a_restart(desk: Desk) -> None:
         SetTradingState(account_id=ACCOUNT, state=TradingState.REDUCING, reason="daily loss")
     )
     restarted = Desk(store=desk.store)
-    restarted.market.marks = desk.market.marks
+    restarted.quote(AAPL, "100")  # a new process: its marks come from the feed again
     assert restarted.engine.trading_state(ACCOUNT) is TradingState.REDUCING
     again = restarted.engine.handle(submit(idempotency_key="alert-9"))
     assert again.replayed

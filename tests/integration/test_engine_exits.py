@@ -110,13 +110,7 @@ def test_exits_survive_a_restart() -> None:
     desk = new_desk()
     desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95"))))
     restarted = Desk(store=desk.store, limits=RiskLimits(max_orders_per_second=None))
-    restarted.market.marks = desk.market.marks
-    restarted.paper.on_quote(
-        __import__("algodesk.domain.matching", fromlist=["Quote"]).Quote(
-            AAPL.id, restarted.clock.now(), D(94)
-        )
-    )
-    restarted.market.set_mark(AAPL.id, D(94), restarted.clock.now())
+    restarted.quote(AAPL, "94")  # a new process: its marks come from the feed again
     (outcome,) = restarted.exits.on_mark(AAPL.id, D(94))
     assert outcome.ok
     assert position(restarted) == D(0)
@@ -150,15 +144,14 @@ def test_an_exit_denied_before_a_restart_is_still_armed_after_it() -> None:
 
 
 def test_fills_after_an_exit_fired_are_protected_too() -> None:
-    from algodesk.adapters.brokers.paper.broker import PaperBroker
     from algodesk.adapters.brokers.paper.config import PaperBrokerConfig
 
-    desk = new_desk()
     # A venue that fills at most 4 a quote: the entry fills in pieces around the exit.
-    desk.paper = PaperBroker(
-        PaperBrokerConfig(max_fill_per_quote=D(4)), desk.market.instruments, desk.clock.now
+    desk = Desk(
+        limits=RiskLimits(max_orders_per_second=None),
+        paper_config=PaperBrokerConfig(max_fill_per_quote=D(4)),
     )
-    desk.engine._brokers = {AAPL.id.venue: desk.paper}  # type: ignore[assignment]
+    desk.ledger.deposit(ACCOUNT, money("100000", USD), key="seed")
     desk.quote(AAPL, "101")
     desk.engine.handle(
         submit(qty="10", kind=OrderType.LIMIT, px="100", exits=ExitPlan(stop_loss=price("95")))

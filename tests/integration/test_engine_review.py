@@ -130,8 +130,9 @@ class Refusing:
 
 
 def test_a_venue_rejection_is_the_answer_and_the_replay() -> None:
-    desk = funded()
-    desk.engine._brokers = {AAPL.id.venue: Refusing(desk.paper)}  # type: ignore[assignment]
+    desk = Desk(limits=RiskLimits(max_orders_per_second=None), venue=Refusing)
+    desk.ledger.deposit(ACCOUNT, money("100000", USD), key="seed")
+    desk.quote(AAPL, "100")
     first = desk.engine.handle(submit(idempotency_key="R1"))
     assert (first.ok, first.code, first.status) == (False, "VENUE_REJECTED", "REJECTED")
     again = desk.engine.handle(submit(idempotency_key="R1"))
@@ -213,21 +214,13 @@ def test_a_retried_flatten_closes_what_the_interrupted_one_left() -> None:
 
 def test_the_venue_fee_model_reaches_buying_power_and_fee_coverage() -> None:
     from algodesk.domain.matching import PerOrderFee
-    from algodesk.services.engine import Engine
-    from algodesk.services.risk_context import EngineLimits
 
-    desk = Desk()
-    desk.ledger.deposit(ACCOUNT, money("1000", USD), key="seed")
-    desk.quote(AAPL, "100")
-    desk.engine = Engine(
-        desk.factory,
-        desk.clock,
-        desk.market,
-        {AAPL.id.venue: desk.paper},
-        EngineLimits({ACCOUNT: RiskLimits(max_orders_per_second=None)}),
-        desk.ledger,
+    desk = Desk(
+        limits=RiskLimits(max_orders_per_second=None),
         fees={AAPL.id.venue: PerOrderFee(D(20))},
     )
+    desk.ledger.deposit(ACCOUNT, money("1000", USD), key="seed")
+    desk.quote(AAPL, "100")
     broke = desk.engine.handle(submit(qty="10"))  # 1,000 of stock plus a 20 fee
     assert (broke.code, "required=1020" in broke.message) == ("INSUFFICIENT_BUYING_POWER", True)
     # A 1 % target on 500 of stock: the round trip costs 40 / 500 = 800 bps. Not covered.

@@ -40,3 +40,18 @@ def test_the_readme_cli_block_runs_as_written(tmp_path: Path) -> None:
         "OK: 5 entries in 1 accounts"
         in runner.invoke(app, ["ledger", "verify", "--data-dir", str(tmp_path / "data")]).output
     )
+
+
+def test_the_gate_table_matches_the_gates() -> None:
+    from algodesk.domain.risk.pipeline import GATES
+
+    text = README.read_text()
+    table = text.split("## Risk gates", 1)[1].split("\n\n", 3)[2]
+    rows = [line for line in table.splitlines() if re.match(r"^\| \d+ \|", line)]
+    assert [int(r.split("|")[1]) for r in rows] == list(range(1, len(GATES) + 1))
+    sources = "".join(
+        p.read_text() for p in (Path(__file__).parents[2] / "src/algodesk/domain/risk").glob("*.py")
+    )
+    for row in rows:
+        for code in re.findall(r"`([A-Z_]+)`", row.split("|")[3]):
+            assert f'"{code}"' in sources, f"README lists {code}, which no gate emits"

@@ -1,1 +1,4 @@
-"""The pure core: values, instruments, orders, fills, the ledger. No I/O, clock or framework."""
+"""The pure core: values, instruments, orders, the ledger, risk, matching, exits and bots.
+
+No I/O, no clock reads, no framework.
+"""

@@ -7,7 +7,8 @@ seen before returns its first outcome and does nothing new.
 
 The engine never waits on a venue's answer: it sends a request through the venue port and
 applies what the venue reports when :meth:`Engine.pump` drains it. The paper exchange answers at
-once; a live runtime will run real broker calls with timeouts (next step of issue 3).
+once; put a :class:`~algodesk.services.venue_guard.GuardedBroker` in front of a real venue, so a
+call that hangs times out instead of holding the account.
 """
 
 from __future__ import annotations
@@ -161,10 +162,6 @@ class Engine:
         with self._lock(account_id), self._uow_factory() as uow:
             self._load_states(uow, account_id)
         return self._effective(account_id, bot_id)
-
-    def breaker_history(self, account_id: AccountId, bot_id: BotId | None = None) -> list[object]:
-        breaker = self._board.breaker(account_id, bot_id)
-        return list(breaker.history) if breaker else []
 
     def reset_breakers(self, account_id: AccountId, bot_id: BotId | None, by: str) -> Outcome:
         """An explicit, audited reset of the scope's tripped breakers."""
@@ -413,7 +410,10 @@ class Engine:
             counter.count(now) if counter else 0,
             target,
         )
-        if bot is not None and not bot.takes_entries and not reduces(order, context.scopes[-1]):
+        # A bot that is not running may only reduce. (No scopes: the account has no limits;
+        # the gates deny that below with ACCOUNT_NOT_FOUND.)
+        idle = bot is not None and not bot.takes_entries
+        if bot is not None and idle and context.scopes and not reduces(order, context.scopes[-1]):
             scope = context.scopes[-1]
             return (
                 "BOT_NOT_RUNNING",

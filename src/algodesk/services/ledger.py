@@ -9,7 +9,7 @@ instead of forking the chain; this service then reloads the account's book from 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -235,10 +235,6 @@ class LedgerService:
     def entries(self, account_id: AccountId | None = None) -> list[LedgerEntry]:
         with self._uow_factory() as uow:
             return list(uow.ledger.entries(account_id))
-
-    def iter_entries(self, account_id: AccountId | None = None) -> Iterator[LedgerEntry]:
-        with self._uow_factory() as uow:
-            yield from uow.ledger.entries(account_id)
 
     def accounts(self) -> list[AccountId]:
         with self._uow_factory() as uow:

@@ -1,4 +1,4 @@
 """Broker adapters, one folder per venue with the same file set; none imports another.
 
-The paper exchange arrives with the engine (issue 3); real brokers after it.
+``paper/`` is the paper exchange; real brokers (Kite, Breeze, Alpaca, ccxt) come later.
 """

@@ -6,7 +6,9 @@ in live, paper and backtest.
 
 The context has one :class:`Scope` per level the order is subject to: always the account, and
 the bot when the order belongs to one. Each scope has its own limits and its own measures
-(position, working orders, cash, counters), and a gate checks every scope.
+(position, working orders, cash, counters). Gates with per-scope limits check every scope;
+the others (price band, F&O ban, order rate, venue burst, fee coverage) judge the account or
+the venue.
 """
 
 from __future__ import annotations
