@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from algodesk.adapters.storage.memory.store import InMemoryStore
+from algodesk.adapters.storage.memory.store import InMemoryStore, InMemoryUnitOfWork
 from algodesk.domain.bots import Bot, BotError, BotStatus
 from algodesk.domain.commands import Flatten, SubmitOrder
 from algodesk.domain.exits import ExitPlan
@@ -188,3 +188,40 @@ def test_a_paused_bot_on_an_account_without_limits_is_denied_not_crashed(desk: B
         bot_id=BotId("lost"),
     )
     assert desk.engine.handle(order).code == "ACCOUNT_NOT_FOUND"
+
+
+class FailingCommits:
+    """Storage whose next commit fails (a full disk, a lost connection)."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+        self.fail_next = False
+
+    def __call__(self) -> InMemoryUnitOfWork:
+        uow = InMemoryUnitOfWork(self.store)
+        if self.fail_next:
+            self.fail_next = False
+
+            def refuse() -> None:
+                raise OSError("disk full")
+
+            uow.commit = refuse  # type: ignore[method-assign]
+        return uow
+
+
+def test_a_change_that_cannot_be_journaled_does_not_happen(desk: BotDesk) -> None:
+    storage = FailingCommits(desk.store)
+    bots = BotService(storage, desk.clock, desk.ledger)
+    bots.load([ACCOUNT])
+    storage.fail_next = True
+    with pytest.raises(OSError, match="disk full"):
+        bots.move(ALPHA, "start", by="admin")
+    bot = bots.get(ALPHA)
+    assert bot is not None
+    assert (bot.status, bot.history) == (BotStatus.CREATED, [])
+    storage.fail_next = True
+    with pytest.raises(OSError, match="disk full"):
+        bots.update(ALPHA, by="risk", limits=RiskLimits(max_notional=D(1)))
+    assert bot.limits == alpha().limits
+    bots.move(ALPHA, "start", by="admin")  # and once storage works again, it does
+    assert bot.status is BotStatus.RUNNING

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -95,6 +96,15 @@ class Desk:
     def order(self, coid: str):  # type: ignore[no-untyped-def]
         with self.factory() as uow:
             return uow.orders.get(ClientOrderId(coid))
+
+
+def funded_desk(limits: RiskLimits | None = None, cash: str = "100000", **desk: Any) -> Desk:
+    """A desk whose account holds ``cash`` USD, with AAPL marked at 100, and no per-second
+    rate gate unless ``limits`` says otherwise (the test clock stands still)."""
+    made = Desk(limits=limits or RiskLimits(max_orders_per_second=None), **desk)
+    made.ledger.deposit(ACCOUNT, money(cash, USD), key="seed")
+    made.quote(AAPL, "100")
+    return made
 
 
 def submit(

@@ -9,18 +9,18 @@ from algodesk.adapters.brokers.paper.broker import PaperBroker
 from algodesk.adapters.brokers.paper.config import PaperBrokerConfig
 from algodesk.adapters.storage.memory.store import InMemoryStore, InMemoryUnitOfWork
 from algodesk.domain.commands import SubmitOrder
-from algodesk.domain.events import OrderEvent
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import Venue
 from algodesk.domain.matching import Quote
-from algodesk.domain.orders import Order, OrderType
+from algodesk.domain.orders import OrderType
 from algodesk.domain.risk.base import RiskLimits, TradingState
 from algodesk.domain.risk.breakers import BreakerConfig
-from algodesk.domain.values import Currency, Price, Quantity, money, quantity
-from algodesk.ports.broker import BrokerPort, VenueRejectedError
+from algodesk.domain.values import Currency, money, quantity
+from algodesk.ports.broker import BrokerPort
 from algodesk.services.engine import Engine
 from algodesk.services.ledger import LedgerService
 from algodesk.services.risk_context import EngineLimits
+from algodesk.testing.brokers import RefusingBroker
 from algodesk.testing.clock import FixedClock
 from algodesk.testing.market import FakeMarket
 from tests.conftest import ACCOUNT, T0
@@ -116,32 +116,10 @@ def test_consecutive_losses_move_the_account_to_reducing() -> None:
     assert desk.trade(OrderSide.BUY, "1", "100") == "TRADING_STATE_REDUCING"
 
 
-class RejectingBroker:
-    """A venue that refuses every order."""
-
-    venue = Venue("PAPER")
-
-    def submit(self, order: Order) -> None:
-        raise VenueRejectedError("margin check failed")
-
-    def cancel(self, order: Order) -> None:
-        raise VenueRejectedError("no such order")
-
-    def modify(
-        self,
-        order: Order,
-        quantity: Quantity | None = None,
-        price: Price | None = None,
-        trigger_price: Price | None = None,
-    ) -> None:
-        raise VenueRejectedError("no such order")
-
-    def drain(self) -> list[OrderEvent]:
-        return []
-
-
 def test_venue_errors_trip_the_error_breaker_and_halt() -> None:
-    desk = Setup(BreakerConfig(max_errors_per_hour=3), broker=RejectingBroker())
+    base = Setup(BreakerConfig())  # only for its paper exchange
+    refusing = RefusingBroker(base.paper, {"submit", "cancel", "modify"}, "margin check failed")
+    desk = Setup(BreakerConfig(max_errors_per_hour=3), broker=refusing)
     desk.ledger.deposit(ACCOUNT, money("10000", USD))
     for _ in range(3):
         assert desk.trade(OrderSide.BUY, "1", "100") == "VENUE_REJECTED"  # sent; refused

@@ -11,18 +11,11 @@ from algodesk.domain.exits import ExitPlan, Trailing
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.orders import OrderType
 from algodesk.domain.risk.base import RiskLimits, TradingState
-from algodesk.domain.values import money, price
+from algodesk.domain.values import price
 from tests.conftest import ACCOUNT
-from tests.integration.test_engine import AAPL, USD, Desk, submit
+from tests.integration.test_engine import AAPL, Desk, funded_desk, submit
 
 D = Decimal
-
-
-def new_desk(limits: RiskLimits | None = None) -> Desk:
-    desk = Desk(limits=limits or RiskLimits(max_orders_per_second=None))
-    desk.ledger.deposit(ACCOUNT, money("100000", USD), key="seed")
-    desk.quote(AAPL, "100")
-    return desk
 
 
 def mark(desk: Desk, last: str) -> list[object]:
@@ -36,7 +29,7 @@ def position(desk: Desk) -> Decimal:
 
 
 def test_a_stop_loss_closes_the_position_when_the_mark_crosses_it() -> None:
-    desk = new_desk()
+    desk = funded_desk()
     plan = ExitPlan(stop_loss=price("95"), take_profit=price("110"))
     assert desk.engine.handle(submit(qty="10", exits=plan)).ok
     assert position(desk) == D(10)
@@ -52,7 +45,7 @@ def test_a_stop_loss_closes_the_position_when_the_mark_crosses_it() -> None:
 
 
 def test_a_trailing_stop_on_a_short() -> None:
-    desk = new_desk()
+    desk = funded_desk()
     assert desk.engine.handle(
         submit(side=OrderSide.SELL, qty="5", exits=ExitPlan(trailing=Trailing(D(2))))
     ).ok
@@ -64,7 +57,7 @@ def test_a_trailing_stop_on_a_short() -> None:
 
 
 def test_entry_limits_never_block_an_exit() -> None:
-    desk = new_desk(
+    desk = funded_desk(
         RiskLimits(max_orders_per_second=None, max_notional=D(1000), max_trades_per_day=1)
     )
     assert desk.engine.handle(submit(qty="10", exits=ExitPlan(take_profit=price("101")))).ok
@@ -75,14 +68,14 @@ def test_entry_limits_never_block_an_exit() -> None:
 
 
 def test_exits_on_the_wrong_side_are_refused_with_the_entry() -> None:
-    desk = new_desk()
+    desk = funded_desk()
     outcome = desk.engine.handle(submit(qty="1", exits=ExitPlan(stop_loss=price("101"))))
     assert (outcome.ok, outcome.code) == (False, "INVALID_EXITS")
     assert "must lie below the entry 100" in outcome.message
 
 
 def test_an_exit_after_a_manual_close_opens_nothing() -> None:
-    desk = new_desk()
+    desk = funded_desk()
     desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95"))))
     desk.engine.handle(submit(side=OrderSide.SELL, qty="10"))
     (outcome,) = mark(desk, "94")
@@ -91,7 +84,7 @@ def test_an_exit_after_a_manual_close_opens_nothing() -> None:
 
 
 def test_a_denied_exit_tries_again_on_the_next_mark() -> None:
-    desk = new_desk()
+    desk = funded_desk()
     desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95"))))
     desk.engine.handle(
         SetTradingState(account_id=ACCOUNT, state=TradingState.HALTED, reason="test")
@@ -107,7 +100,7 @@ def test_a_denied_exit_tries_again_on_the_next_mark() -> None:
 
 
 def test_exits_survive_a_restart() -> None:
-    desk = new_desk()
+    desk = funded_desk()
     desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95"))))
     restarted = Desk(store=desk.store, limits=RiskLimits(max_orders_per_second=None))
     restarted.quote(AAPL, "94")  # a new process: its marks come from the feed again
@@ -117,7 +110,7 @@ def test_exits_survive_a_restart() -> None:
 
 
 def test_a_limit_entry_arms_its_exits_only_when_it_fills() -> None:
-    desk = new_desk()
+    desk = funded_desk()
     desk.engine.handle(
         submit(qty="10", kind=OrderType.LIMIT, px="98", exits=ExitPlan(stop_loss=price("95")))
     )
@@ -130,7 +123,7 @@ def test_a_limit_entry_arms_its_exits_only_when_it_fills() -> None:
 
 
 def test_an_exit_denied_before_a_restart_is_still_armed_after_it() -> None:
-    desk = new_desk()
+    desk = funded_desk()
     desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95"))))
     desk.engine.handle(SetTradingState(account_id=ACCOUNT, state=TradingState.HALTED, reason="t"))
     (denied,) = mark(desk, "94")
@@ -147,11 +140,7 @@ def test_fills_after_an_exit_fired_are_protected_too() -> None:
     from algodesk.adapters.brokers.paper.config import PaperBrokerConfig
 
     # A venue that fills at most 4 a quote: the entry fills in pieces around the exit.
-    desk = Desk(
-        limits=RiskLimits(max_orders_per_second=None),
-        paper_config=PaperBrokerConfig(max_fill_per_quote=D(4)),
-    )
-    desk.ledger.deposit(ACCOUNT, money("100000", USD), key="seed")
+    desk = funded_desk(paper_config=PaperBrokerConfig(max_fill_per_quote=D(4)))
     desk.quote(AAPL, "101")
     desk.engine.handle(
         submit(qty="10", kind=OrderType.LIMIT, px="100", exits=ExitPlan(stop_loss=price("95")))

@@ -6,25 +6,17 @@ from decimal import Decimal
 
 from algodesk.adapters.storage.memory.store import InMemoryUnitOfWork
 from algodesk.domain.commands import CancelOrder, ModifyOrder, SetTradingState
-from algodesk.domain.events import OrderEvent
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import ClientOrderId
 from algodesk.domain.matching import Quote
-from algodesk.domain.orders import Order, OrderStatus, OrderType
+from algodesk.domain.orders import OrderStatus, OrderType
 from algodesk.domain.risk.base import RiskLimits, TradingState
-from algodesk.domain.values import Price, Quantity, money, price
-from algodesk.ports.broker import VenueRejectedError
+from algodesk.domain.values import Quantity, money, price
+from algodesk.testing.brokers import RefusingBroker
 from tests.conftest import ACCOUNT
-from tests.integration.test_engine import AAPL, USD, Desk, submit
+from tests.integration.test_engine import AAPL, USD, Desk, funded_desk, submit
 
 D = Decimal
-
-
-def funded(limits: RiskLimits | None = None) -> Desk:
-    desk = Desk(limits=limits or RiskLimits(max_orders_per_second=None))
-    desk.ledger.deposit(ACCOUNT, money("100000", USD), key="seed")
-    desk.quote(AAPL, "100")
-    return desk
 
 
 def position(desk: Desk) -> Decimal:
@@ -32,7 +24,7 @@ def position(desk: Desk) -> Decimal:
 
 
 def test_stacked_sells_against_a_long_cannot_flip_it_past_the_limit() -> None:
-    desk = funded(RiskLimits(max_orders_per_second=None, max_position_qty=D(10)))
+    desk = funded_desk(RiskLimits(max_orders_per_second=None, max_position_qty=D(10)))
     assert desk.engine.handle(submit(qty="10")).ok
     codes = [
         desk.engine.handle(
@@ -48,7 +40,7 @@ def test_stacked_sells_against_a_long_cannot_flip_it_past_the_limit() -> None:
 
 
 def test_stacked_reduce_only_orders_cannot_open_a_short() -> None:
-    desk = funded()
+    desk = funded_desk()
     desk.engine.handle(submit(qty="10"))
     first = desk.engine.handle(
         submit(side=OrderSide.SELL, qty="10", kind=OrderType.LIMIT, px="101", reduce_only=True)
@@ -62,7 +54,7 @@ def test_stacked_reduce_only_orders_cannot_open_a_short() -> None:
 
 
 def test_reducing_state_counts_working_sells() -> None:
-    desk = funded()
+    desk = funded_desk()
     desk.engine.handle(submit(qty="10"))
     desk.engine.handle(SetTradingState(account_id=ACCOUNT, state=TradingState.REDUCING, reason="t"))
     assert desk.engine.handle(
@@ -77,7 +69,7 @@ def test_reducing_state_counts_working_sells() -> None:
 
 
 def test_a_key_reused_for_another_command_is_refused() -> None:
-    desk = funded()
+    desk = funded_desk()
     coid = desk.engine.handle(submit(kind=OrderType.LIMIT, px="95")).client_order_id
     assert desk.engine.handle(
         CancelOrder(account_id=ACCOUNT, client_order_id=ClientOrderId(coid), idempotency_key="K1")
@@ -92,7 +84,7 @@ def test_a_key_reused_for_another_command_is_refused() -> None:
 
 
 def test_a_malformed_modify_is_refused_not_raised() -> None:
-    desk = funded()
+    desk = funded_desk()
     coid = desk.engine.handle(submit(kind=OrderType.LIMIT, px="95")).client_order_id
     outcome = desk.engine.handle(
         ModifyOrder(
@@ -103,36 +95,10 @@ def test_a_malformed_modify_is_refused_not_raised() -> None:
     assert desk.order(coid).status is OrderStatus.ACCEPTED
 
 
-class Refusing:
-    """The paper exchange, except that it refuses submits."""
-
-    def __init__(self, inner: object) -> None:
-        self.inner = inner
-        self.venue = inner.venue  # type: ignore[attr-defined]
-
-    def submit(self, order: Order) -> None:
-        raise VenueRejectedError("insufficient margin at the venue")
-
-    def cancel(self, order: Order) -> None:
-        self.inner.cancel(order)  # type: ignore[attr-defined]
-
-    def modify(
-        self,
-        order: Order,
-        quantity: Quantity | None = None,
-        price: Price | None = None,
-        trigger_price: Price | None = None,
-    ) -> None:
-        self.inner.modify(order, quantity, price, trigger_price)  # type: ignore[attr-defined]
-
-    def drain(self) -> list[OrderEvent]:
-        return self.inner.drain()  # type: ignore[attr-defined, no-any-return]
-
-
 def test_a_venue_rejection_is_the_answer_and_the_replay() -> None:
-    desk = Desk(limits=RiskLimits(max_orders_per_second=None), venue=Refusing)
-    desk.ledger.deposit(ACCOUNT, money("100000", USD), key="seed")
-    desk.quote(AAPL, "100")
+    desk = funded_desk(
+        venue=lambda paper: RefusingBroker(paper, reason="insufficient margin at the venue")
+    )
     first = desk.engine.handle(submit(idempotency_key="R1"))
     assert (first.ok, first.code, first.status) == (False, "VENUE_REJECTED", "REJECTED")
     again = desk.engine.handle(submit(idempotency_key="R1"))
@@ -140,7 +106,7 @@ def test_a_venue_rejection_is_the_answer_and_the_replay() -> None:
 
 
 def test_a_failing_subscriber_does_not_stop_the_order() -> None:
-    desk = funded()
+    desk = funded_desk()
 
     def broken(_: object) -> None:
         raise RuntimeError("notifier down")
@@ -151,7 +117,7 @@ def test_a_failing_subscriber_does_not_stop_the_order() -> None:
 
 
 def test_one_bad_venue_event_does_not_lose_the_rest_of_the_batch() -> None:
-    desk = funded()
+    desk = funded_desk()
     first = desk.engine.handle(submit(kind=OrderType.LIMIT, px="99"))
     second = desk.engine.handle(submit(kind=OrderType.LIMIT, px="98"))
     desk.paper.on_quote(Quote(AAPL.id, desk.clock.now(), D(97)))  # both fill at the venue
@@ -167,7 +133,7 @@ def test_an_account_flatten_closes_each_bot_book_in_its_own_name() -> None:
     from algodesk.domain.commands import Flatten
     from algodesk.domain.identifiers import BotId
 
-    desk = funded()
+    desk = funded_desk()
     bot = BotId("alpha")
     desk.ledger.allocate(ACCOUNT, bot, money("5000", USD))
     desk.engine.handle(submit(qty="10", bot_id=bot))
@@ -189,7 +155,7 @@ def test_a_retried_flatten_closes_what_the_interrupted_one_left() -> None:
     from algodesk.domain.commands import Flatten, SubmitOrder
     from tests.integration.test_engine import MSFT
 
-    desk = funded()
+    desk = funded_desk()
     desk.quote(MSFT, "50")
     desk.engine.handle(submit(qty="10"))
     desk.engine.handle(submit(qty="7", instrument=MSFT.id))
@@ -215,12 +181,7 @@ def test_a_retried_flatten_closes_what_the_interrupted_one_left() -> None:
 def test_the_venue_fee_model_reaches_buying_power_and_fee_coverage() -> None:
     from algodesk.domain.matching import PerOrderFee
 
-    desk = Desk(
-        limits=RiskLimits(max_orders_per_second=None),
-        fees={AAPL.id.venue: PerOrderFee(D(20))},
-    )
-    desk.ledger.deposit(ACCOUNT, money("1000", USD), key="seed")
-    desk.quote(AAPL, "100")
+    desk = funded_desk(cash="1000", fees={AAPL.id.venue: PerOrderFee(D(20))})
     broke = desk.engine.handle(submit(qty="10"))  # 1,000 of stock plus a 20 fee
     assert (broke.code, "required=1020" in broke.message) == ("INSUFFICIENT_BUYING_POWER", True)
     # A 1 % target on 500 of stock: the round trip costs 40 / 500 = 800 bps. Not covered.
@@ -230,9 +191,7 @@ def test_the_venue_fee_model_reaches_buying_power_and_fee_coverage() -> None:
 
 
 def test_the_pdt_rule_counts_day_trades_in_the_engine() -> None:
-    desk = Desk(limits=RiskLimits(max_orders_per_second=None, pdt=True))
-    desk.ledger.deposit(ACCOUNT, money("20000", USD), key="seed")  # under 25,000
-    desk.quote(AAPL, "100")
+    desk = funded_desk(RiskLimits(max_orders_per_second=None, pdt=True), cash="20000")  # < 25k
     for _ in range(3):
         assert desk.engine.handle(submit(qty="1")).ok
         assert desk.engine.handle(submit(side=OrderSide.SELL, qty="1")).ok  # a day trade

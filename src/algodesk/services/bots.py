@@ -174,9 +174,15 @@ class BotService:
                 raise BotError(f"no bot {bot_id}")
             step = bot.move(action, self._clock.now(), by, reason)
             payload = {"bot": bot_id.value, "action": action, "by": by, "reason": reason}
-            with self._uow_factory() as uow:
-                uow.journal.append(JournalRecord(bot.account_id, "BotTransition", step.at, payload))
-                uow.commit()
+            try:
+                with self._uow_factory() as uow:
+                    record = JournalRecord(bot.account_id, "BotTransition", step.at, payload)
+                    uow.journal.append(record)
+                    uow.commit()
+            except Exception:  # not journaled: the move did not happen
+                bot.status = step.before
+                bot.history.pop()
+                raise
             return step
 
     def _apply_update(self, bot_id: BotId, p: Mapping[str, object]) -> Bot:
@@ -225,11 +231,16 @@ class BotService:
                 "symbol_map": symbols,
                 "sizing": _sizing_payload(sizing) if sizing is not None else None,
             }
+            before = (bot.limits, bot.symbol_map, bot.sizing)
             self._apply_update(bot_id, payload)
-            with self._uow_factory() as uow:
-                record = JournalRecord(bot.account_id, "BotUpdated", self._clock.now(), payload)
-                uow.journal.append(record)
-                uow.commit()
+            try:
+                with self._uow_factory() as uow:
+                    record = JournalRecord(bot.account_id, "BotUpdated", self._clock.now(), payload)
+                    uow.journal.append(record)
+                    uow.commit()
+            except Exception:  # not journaled: the change did not happen
+                bot.limits, bot.symbol_map, bot.sizing = before
+                raise
             return bot
 
     def delete(self, bot_id: BotId, by: str, position_of: Callable[[BotId], bool]) -> None:

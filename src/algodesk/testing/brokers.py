@@ -1,4 +1,5 @@
-"""Venue doubles: a broker that hangs on the calls it is told to, until released."""
+"""Venue doubles around a real venue (usually the paper exchange): one that hangs on the calls
+it is told to until released, one that refuses them. Everything else passes through."""
 
 from __future__ import annotations
 
@@ -8,39 +9,32 @@ from algodesk.domain.events import OrderEvent
 from algodesk.domain.identifiers import Venue
 from algodesk.domain.orders import Order
 from algodesk.domain.values import Price, Quantity
-from algodesk.ports.broker import BrokerPort
+from algodesk.ports.broker import BrokerPort, VenueRejectedError
 
-__all__ = ["HangingBroker"]
+__all__ = ["HangingBroker", "RefusingBroker"]
 
 
-class HangingBroker:
-    """Passes requests to ``inner``, except that the methods named in ``hang`` block until
-    :meth:`release` (as a venue whose connection stalls)."""
+class _Forwarding:
+    """Passes every request to ``inner`` after :meth:`_before` has had its say."""
 
-    def __init__(self, inner: BrokerPort, hang: set[str] | None = None) -> None:
+    def __init__(self, inner: BrokerPort, calls: set[str] | None = None) -> None:
         self._inner = inner
-        self.hang: set[str] = hang or set()
-        self._released = threading.Event()
+        self.targets: set[str] = calls or set()
         self.calls: list[str] = []
 
     @property
     def venue(self) -> Venue:
         return self._inner.venue
 
-    def release(self) -> None:
-        self._released.set()
-
-    def _maybe_hang(self, name: str) -> None:
+    def _before(self, name: str) -> None:
         self.calls.append(name)
-        if name in self.hang:
-            self._released.wait(timeout=60)
 
     def submit(self, order: Order) -> None:
-        self._maybe_hang("submit")
+        self._before("submit")
         self._inner.submit(order)
 
     def cancel(self, order: Order) -> None:
-        self._maybe_hang("cancel")
+        self._before("cancel")
         self._inner.cancel(order)
 
     def modify(
@@ -50,8 +44,47 @@ class HangingBroker:
         price: Price | None = None,
         trigger_price: Price | None = None,
     ) -> None:
-        self._maybe_hang("modify")
+        self._before("modify")
         self._inner.modify(order, quantity, price, trigger_price)
 
     def drain(self) -> list[OrderEvent]:
         return self._inner.drain()
+
+
+class HangingBroker(_Forwarding):
+    """The methods named in ``hang`` block until :meth:`release` (a stalled connection)."""
+
+    def __init__(self, inner: BrokerPort, hang: set[str] | None = None) -> None:
+        super().__init__(inner, hang)
+        self._released = threading.Event()
+
+    @property
+    def hang(self) -> set[str]:
+        return self.targets
+
+    @hang.setter
+    def hang(self, names: set[str]) -> None:
+        self.targets = names
+
+    def release(self) -> None:
+        self._released.set()
+
+    def _before(self, name: str) -> None:
+        super()._before(name)
+        if name in self.targets:
+            self._released.wait(timeout=60)
+
+
+class RefusingBroker(_Forwarding):
+    """The methods named in ``refuse`` (default: submit) are refused definitively."""
+
+    def __init__(
+        self, inner: BrokerPort, refuse: set[str] | None = None, reason: str = "refused by venue"
+    ) -> None:
+        super().__init__(inner, refuse or {"submit"})
+        self.reason = reason
+
+    def _before(self, name: str) -> None:
+        super()._before(name)
+        if name in self.targets:
+            raise VenueRejectedError(self.reason)
