@@ -40,7 +40,7 @@ from algodesk.domain.matching.nse_options import (
     parse_nse_options_rates,
     rates_in_force,
 )
-from algodesk.domain.matching.observations import Bar, Quote
+from algodesk.domain.matching.observations import Bar, Quote, TradeTick
 from algodesk.domain.matching.paths import BarPathMode, bar_path
 from algodesk.domain.matching.slippage import (
     BpsSlippage,
@@ -71,6 +71,7 @@ __all__ = [
     "Quote",
     "SlippageModel",
     "TickSlippage",
+    "TradeTick",
     "adverse_tick_round",
     "bar_path",
     "estimate_round_trip_bps",

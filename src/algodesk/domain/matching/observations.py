@@ -14,7 +14,7 @@ from algodesk.domain.fills import require_utc
 from algodesk.domain.identifiers import InstrumentId
 from algodesk.domain.values import to_decimal
 
-__all__ = ["Bar", "Quote"]
+__all__ = ["Bar", "Quote", "TradeTick"]
 
 
 def _set_decimal(obj: object, name: str) -> Decimal:
@@ -66,3 +66,20 @@ class Bar:
             )
         if v < 0:
             raise ValueError(f"Bar {self.instrument_id}: expected volume >= 0, was {v}")
+
+
+@dataclass(frozen=True, slots=True)
+class TradeTick:
+    """One trade printed by the venue: price and quantity (``trade_id`` when the feed has it)."""
+
+    instrument_id: InstrumentId
+    ts: datetime
+    price: Decimal
+    quantity: Decimal
+    trade_id: str | None = None
+
+    def __post_init__(self) -> None:
+        require_utc("TradeTick.ts", self.ts)
+        _set_decimal(self, "price")
+        if _set_decimal(self, "quantity") < 0:
+            raise ValueError(f"TradeTick {self.instrument_id}: expected quantity >= 0")
