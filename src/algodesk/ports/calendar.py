@@ -3,7 +3,7 @@ dated session table shipped with algodesk (adapters/feeds/calendars)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Protocol
 
 from algodesk.domain.identifiers import Venue
@@ -42,6 +42,10 @@ class MarketCalendar(Protocol):
     def trading_day(self, at: datetime) -> date:
         """The session date ``at`` counts towards: today's session while it has not closed,
         else the next session's date (a daily counter resets at that boundary)."""
+        ...
+
+    def at(self, day: date, local: time) -> datetime:
+        """The UTC instant of exchange-local wall time ``local`` on ``day`` (DST-aware)."""
         ...
 
     def sessions(self, start: date, end: date) -> list[Session]:

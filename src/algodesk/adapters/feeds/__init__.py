@@ -1,0 +1,1 @@
+"""Market-data adapters: replay, polling and WebSocket feeds, and exchange calendars."""

@@ -1,0 +1,1 @@
+"""Instrument master importers: the Kite Connect instruments CSV and a generic CSV."""
