@@ -8,6 +8,7 @@ feed's event loop; a sink must be quick (it hands the event on, it does not bloc
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -16,7 +17,7 @@ from algodesk.domain.identifiers import InstrumentId
 from algodesk.domain.market.timeframes import Timeframe
 from algodesk.domain.matching.observations import Bar, Quote, TradeTick
 
-__all__ = ["Feed", "FeedState", "MarketData", "MarketEvent", "Sink"]
+__all__ = ["BarSeries", "BarStore", "Feed", "FeedState", "MarketData", "MarketEvent", "Sink"]
 
 MarketEvent = Quote | TradeTick | Bar
 Sink = Callable[[MarketEvent], None]
@@ -73,3 +74,35 @@ class MarketData(Protocol):
     def listen(self, sink: Sink) -> None:
         """Also deliver every validated event to ``sink``."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class BarSeries:
+    """What a bar store holds for one instrument and timeframe."""
+
+    instrument_id: InstrumentId
+    timeframe: Timeframe
+    count: int
+    first: datetime
+    last: datetime
+
+
+class BarStore(Protocol):
+    """Stored bars, per instrument and timeframe."""
+
+    def write(self, instrument_id: InstrumentId, timeframe: Timeframe, bars: Iterable[Bar]) -> int:
+        """Merge ``bars`` into the series (a bar at a stored close replaces it); returns how
+        many closes were not stored before."""
+        ...
+
+    def read(
+        self,
+        instrument_id: InstrumentId,
+        timeframe: Timeframe,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[Bar]:
+        """Bars whose close is in ``(start, end]``, oldest first."""
+        ...
+
+    def series(self) -> list[BarSeries]: ...

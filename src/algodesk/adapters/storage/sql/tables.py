@@ -9,6 +9,7 @@ from algodesk.adapters.storage.sql.types import ExactDecimal, UtcDateTime
 
 __all__ = [
     "fills",
+    "instruments",
     "journal",
     "ledger_entries",
     "ledger_heads",
@@ -131,4 +132,29 @@ journal = sa.Table(
     sa.Column("payload", sa.Text, nullable=False),
     sa.Index("ix_journal_account_id", "account_id", "seq"),
     sa.Index("uq_journal_account_key", "account_id", "key", unique=True),
+)
+
+instruments = sa.Table(
+    "instruments",
+    metadata,
+    sa.Column("instrument_id", sa.String(100), primary_key=True),
+    sa.Column("venue", sa.String(32), nullable=False),
+    sa.Column("symbol", sa.String(64), nullable=False),
+    sa.Column("asset_class", sa.String(20), nullable=False),
+    sa.Column("currency", sa.String(12), nullable=False),
+    sa.Column("tick_size", ExactDecimal, nullable=False),
+    sa.Column("lot_size", ExactDecimal, nullable=False),
+    sa.Column("multiplier", ExactDecimal, nullable=False),
+    sa.Column("min_quantity", ExactDecimal, nullable=True),
+    sa.Column("max_quantity", ExactDecimal, nullable=True),
+    sa.Column("freeze_quantity", ExactDecimal, nullable=True),
+    sa.Column("underlying", sa.String(64), nullable=True),
+    sa.Column("expiry", sa.Date, nullable=True),
+    sa.Column("strike", ExactDecimal, nullable=True),
+    sa.Column("option_right", sa.String(4), nullable=True),
+    sa.Column("base_currency", sa.String(12), nullable=True),
+    sa.Column("source", sa.String(40), nullable=False),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Index("ix_instruments_venue", "venue", "symbol"),
+    sa.Index("ix_instruments_underlying", "underlying", "expiry"),
 )

@@ -1,0 +1,1 @@
+"""Bars stored as Parquet files, one per instrument and timeframe."""

@@ -1,0 +1,111 @@
+"""Bars as Parquet: ``<root>/<VENUE>/<symbol>/<timeframe>.parquet``, one row per bar.
+
+Prices and volume are stored as ``decimal128(38, 12)``: exact, readable by pandas, polars and
+DuckDB. A value with more than 12 decimal places is refused rather than rounded. Writes merge
+with what is stored (a bar at a stored close replaces it: a corrected re-import wins) and land
+atomically (a temporary file renamed over the old one), so a crash never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from algodesk.domain.identifiers import InstrumentId
+from algodesk.domain.market.timeframes import Timeframe
+from algodesk.domain.matching.observations import Bar
+from algodesk.ports.market_data import BarSeries
+
+__all__ = ["ParquetBarStore"]
+
+_SCALE = 12
+_NUM = pa.decimal128(38, _SCALE)
+_FIELDS = ("open", "high", "low", "close", "volume")
+SCHEMA = pa.schema(
+    [pa.field("ts_close", pa.timestamp("us", tz="UTC"), nullable=False)]
+    + [pa.field(name, _NUM, nullable=False) for name in _FIELDS]
+)
+_QUANTUM = Decimal(1).scaleb(-_SCALE)
+
+
+def _fit(iid: InstrumentId, name: str, value: Decimal) -> Decimal:
+    scaled = value.quantize(_QUANTUM)
+    if scaled != value:
+        raise ValueError(
+            f"{iid}: {name} {value} has more than {_SCALE} decimal places; "
+            "the bar store keeps prices exactly and will not round"
+        )
+    return scaled
+
+
+class ParquetBarStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, instrument_id: InstrumentId, timeframe: Timeframe) -> Path:
+        # Symbols may hold '/' (BTC/USDT): quote them into one safe file-name component.
+        symbol = quote(instrument_id.symbol, safe="")
+        return self.root / instrument_id.venue.value / symbol / f"{timeframe}.parquet"
+
+    def write(self, instrument_id: InstrumentId, timeframe: Timeframe, bars: Iterable[Bar]) -> int:
+        stored = {b.ts_close: b for b in self.read(instrument_id, timeframe)}
+        before = set(stored)
+        for bar in bars:
+            if bar.instrument_id != instrument_id:
+                raise ValueError(f"bar of {bar.instrument_id} written to {instrument_id}'s series")
+            stored[bar.ts_close] = bar
+        merged = [stored[ts] for ts in sorted(stored)]
+        columns: dict[str, list[object]] = {"ts_close": [b.ts_close for b in merged]}
+        for name in _FIELDS:
+            columns[name] = [_fit(instrument_id, name, getattr(b, name)) for b in merged]
+        table = pa.table(columns, schema=SCHEMA)
+        target = self.path(instrument_id, timeframe)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+        os.close(fd)
+        try:
+            pq.write_table(table, tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return len(set(stored) - before)
+
+    def read(
+        self,
+        instrument_id: InstrumentId,
+        timeframe: Timeframe,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[Bar]:
+        target = self.path(instrument_id, timeframe)
+        if not target.exists():
+            return []
+        table = pq.read_table(target, schema=SCHEMA)
+        data = table.to_pydict()
+        out = []
+        for n, ts in enumerate(data["ts_close"]):
+            stamp = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+            if (start is not None and stamp <= start) or (end is not None and stamp > end):
+                continue
+            o, h, lo, c, v = (data[name][n].normalize() for name in _FIELDS)
+            out.append(Bar(instrument_id, stamp.astimezone(UTC), o, h, lo, c, v))
+        return out
+
+    def series(self) -> list[BarSeries]:
+        found = []
+        for file in sorted(self.root.glob("*/*/*.parquet")):
+            iid = InstrumentId.of(unquote(file.parent.name), file.parent.parent.name)
+            timeframe = Timeframe.parse(file.stem)
+            stamps = pq.read_table(file, columns=["ts_close"]).column("ts_close").to_pylist()
+            if stamps and stamps[0] is not None and stamps[-1] is not None:
+                found.append(BarSeries(iid, timeframe, len(stamps), stamps[0], stamps[-1]))
+        return found

@@ -1,0 +1,87 @@
+"""Contract of the instrument master: every adapter stores instruments exactly, replaces them by
+id, and finds them by venue, underlying, class and symbol prefix."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from algodesk.adapters.storage.memory.instruments import InMemoryInstrumentStore
+from algodesk.adapters.storage.sql.engine import make_engine, migrate
+from algodesk.adapters.storage.sql.instruments import SqlInstrumentStore
+from algodesk.domain.identifiers import InstrumentId, Venue
+from algodesk.domain.instruments import AssetClass, Instrument, OptionRight
+from algodesk.domain.values import Currency
+from algodesk.ports.instruments import InstrumentStore
+from algodesk.testing.postgres import TemporaryPostgres
+
+INR = Currency("INR")
+TODAY = date(2026, 11, 21)
+
+
+def option(strike: int, right: OptionRight, lot: str = "65") -> Instrument:
+    tag = "CE" if right is OptionRight.CALL else "PE"
+    return Instrument(
+        InstrumentId(f"NIFTY26DEC{strike}{tag}.NFO"), AssetClass.OPTION, INR, Decimal("0.05"),
+        lot_size=Decimal(lot), freeze_quantity=Decimal(1800), underlying="NIFTY",
+        expiry=date(2026, 12, 29), strike=Decimal(strike), right=right,
+    )  # fmt: skip
+
+
+INDEX = Instrument(InstrumentId("NIFTY_50.NSE"), AssetClass.INDEX, INR, Decimal("0.05"))
+BTC = Instrument(
+    InstrumentId("BTC/USDT.BINANCE"), AssetClass.CRYPTO_SPOT, Currency("USDT"),
+    Decimal("0.01"), lot_size=Decimal("0.00001"), min_quantity=Decimal("0.0001"),
+    base_currency=Currency("BTC"),
+)  # fmt: skip
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[InstrumentStore]:
+    if request.param == "memory":
+        yield InMemoryInstrumentStore()
+        return
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'i.db'}"
+    else:
+        server: TemporaryPostgres = request.getfixturevalue("postgres")
+        url = server.create_database(f"instr{abs(hash(tmp_path)) % 10**8}")
+    engine = make_engine(url)
+    migrate(engine)
+    yield SqlInstrumentStore(engine)
+    engine.dispose()
+
+
+def test_instruments_round_trip_exactly(store: InstrumentStore) -> None:
+    items = [option(26000, OptionRight.CALL), option(26000, OptionRight.PUT), INDEX, BTC]
+    assert store.put(items, "test", TODAY) == 4
+    for item in items:
+        assert store.get(item.id) == item
+    assert store.get(InstrumentId("NOPE.NSE")) is None
+    assert store.count() == 4
+
+
+def test_put_replaces_by_id(store: InstrumentStore) -> None:
+    store.put([option(26000, OptionRight.CALL)], "day1", TODAY)
+    store.put([option(26000, OptionRight.CALL, lot="75")], "day2", TODAY)
+    found = store.get(option(26000, OptionRight.CALL).id)
+    assert found is not None
+    assert found.lot_size == Decimal(75)
+    assert store.count() == 1
+
+
+def test_find_filters(store: InstrumentStore) -> None:
+    calls = [option(s, OptionRight.CALL) for s in (25950, 26000, 26050)]
+    store.put([*calls, option(26000, OptionRight.PUT), INDEX, BTC], "test", TODAY)
+    assert [i.id for i in store.find(underlying="NIFTY", asset_class=AssetClass.OPTION)] == sorted(
+        [*(c.id for c in calls), option(26000, OptionRight.PUT).id], key=lambda i: i.value
+    )
+    assert store.find(venue=Venue("NSE")) == [INDEX]
+    assert store.find(venue=Venue("BINANCE"), symbol_prefix="BTC/") == [BTC]
+    # '_' in a prefix is a literal character, not a wildcard.
+    assert store.find(symbol_prefix="NIFTY_") == [INDEX]
+    assert store.find(symbol_prefix="NIFTYX") == []
