@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlalchemy as sa
 
 from algodesk.adapters.clock import LiveClock
+from algodesk.adapters.feeds.csv_bars import BarFileError, read_bars_csv
+from algodesk.adapters.storage.parquet.bars import ParquetBarStore
 from algodesk.adapters.storage.sql.engine import (
     DatabaseNotReadyError,
     ensure_current,
@@ -16,18 +19,26 @@ from algodesk.adapters.storage.sql.engine import (
     migrate,
     sqlite_url,
 )
+from algodesk.adapters.storage.sql.instruments import SqlInstrumentStore
 from algodesk.adapters.storage.sql.uow import SqlUnitOfWork
 from algodesk.config import Settings
+from algodesk.domain.identifiers import InstrumentId
+from algodesk.domain.market.timeframes import Timeframe
+from algodesk.domain.matching.observations import Bar
 from algodesk.ports.clock import Clock
+from algodesk.ports.instruments import InstrumentStore
+from algodesk.ports.market_data import BarStore
 from algodesk.ports.storage import UnitOfWork
 from algodesk.services.ledger import LedgerService
 
 __all__ = [
+    "BarFileError",
     "DatabaseNotReadyError",
     "Desk",
     "database_url",
     "init_storage",
     "open_desk",
+    "read_bar_file",
     "redact_url",
 ]
 
@@ -51,6 +62,8 @@ class Desk:
     engine: sa.Engine
     uow_factory: Callable[[], UnitOfWork]
     ledger: LedgerService
+    instruments: InstrumentStore
+    bars: BarStore
 
     @property
     def url(self) -> str:
@@ -112,4 +125,12 @@ def open_desk(settings: Settings, clock: Clock | None = None) -> Desk:
         return SqlUnitOfWork(engine, snapshot=True)
 
     ledger = LedgerService(uow_factory, clock or LiveClock(), snapshot_factory)
-    return Desk(settings, engine, uow_factory, ledger)
+    bars = ParquetBarStore(settings.data_dir / "bars")
+    return Desk(settings, engine, uow_factory, ledger, SqlInstrumentStore(engine), bars)
+
+
+def read_bar_file(
+    path: Path, instrument_id: InstrumentId, timeframe: Timeframe, tz: str = "UTC"
+) -> list[Bar]:
+    """Bars from a CSV file (raises :class:`BarFileError` naming the line and the problem)."""
+    return read_bars_csv(path, instrument_id, timeframe, tz)

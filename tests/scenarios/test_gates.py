@@ -159,7 +159,23 @@ CASES = [
     ),
     # 2. market hours
     Case("closed market denies", "MARKET_CLOSED", context={"market_open": False}),
-    # 3. instrument
+    # 3. fresh feed
+    Case("a stale feed denies an entry", "FEED_STALE", context={"feed_stale": True}),
+    Case(
+        "a stale feed lets an exit through",
+        None,
+        order=order(SELL, "10"),
+        account={"position": D(10)},
+        context={"feed_stale": True},
+    ),
+    Case(
+        "a stale feed denies a sale that flips the position",
+        "FEED_STALE",
+        order=order(SELL, "11"),
+        account={"position": D(10)},
+        context={"feed_stale": True},
+    ),
+    # 4. instrument
     Case("unknown instrument denies", "INSTRUMENT_NOT_FOUND", context={"instrument": None}),
     Case(
         "an index is not tradable",
@@ -578,10 +594,11 @@ def test_every_gate_has_a_denying_case() -> None:
     from algodesk.domain.risk.pipeline import GATES
 
     codes = {c.expected for c in CASES if c.expected}
-    assert len(GATES) == 16
+    assert len(GATES) == 17
     assert {
         "TRADING_HALTED",
         "MARKET_CLOSED",
+        "FEED_STALE",
         "INSTRUMENT_NOT_FOUND",
         "PRICE_OUTSIDE_BAND",
         "MAX_NOTIONAL_EXCEEDED",

@@ -9,10 +9,15 @@ from typing import Protocol
 from algodesk.domain.identifiers import Venue
 from algodesk.domain.market.sessions import Session
 
-__all__ = ["Calendars", "MarketCalendar", "UnknownVenueError"]
+__all__ = ["CalendarUnavailableError", "Calendars", "MarketCalendar", "UnknownVenueError"]
 
 
-class UnknownVenueError(LookupError):
+class CalendarUnavailableError(LookupError):
+    """The calendar cannot answer: no calendar for the venue, or a date outside the range its
+    holiday data covers. Callers fail closed (the market counts as closed)."""
+
+
+class UnknownVenueError(CalendarUnavailableError):
     """No calendar is configured for a venue."""
 
 

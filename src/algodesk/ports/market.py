@@ -1,6 +1,7 @@
 """What the engine needs to know about the market: instruments, marks and sessions.
 
-Market data (issue 4) will provide it from feeds, the instrument master and exchange calendars.
+``algodesk.services.market.MarketService`` provides it from validated feeds, the instrument
+master and exchange calendars; ``algodesk.testing.market.FakeMarket`` says what a test tells it.
 """
 
 from __future__ import annotations
@@ -21,3 +22,7 @@ class MarketView(Protocol):
     def mark(self, instrument_id: InstrumentId) -> Mark | None: ...
 
     def is_open(self, venue: Venue, now: datetime) -> bool: ...
+
+    def feed_stale(self, instrument_id: InstrumentId) -> bool:
+        """Whether the instrument's feed has been silent too long during market hours."""
+        ...

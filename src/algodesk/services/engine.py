@@ -365,6 +365,14 @@ class Engine:
         held = summary.positions.get(instrument_id)
         return held.quantity if held else Decimal(0)
 
+    def open_instruments(self, account_id: AccountId) -> list[InstrumentId]:
+        """Instruments in which the account holds a position or has a working order."""
+        with self._lock(account_id), self._uow_factory() as uow:
+            view = self._view(uow, account_id)
+        held = {i for i, p in view.account.positions.items() if p.quantity != 0}
+        held |= {o.instrument_id for o in view.open.values()}
+        return sorted(held, key=lambda i: i.value)
+
     def _scope_states(self, order: Order) -> dict[tuple[AccountId, BotId | None], TradingState]:
         account = order.account_id
         states: dict[tuple[AccountId, BotId | None], TradingState] = {

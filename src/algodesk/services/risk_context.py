@@ -254,6 +254,7 @@ def build_context(
         mark=market.mark(order.instrument_id),
         scopes=tuple(scopes),
         market_open=market.is_open(order.instrument_id.venue, now),
+        feed_stale=market.feed_stale(order.instrument_id),
         banned_underlyings=limits.banned_underlyings,
         account_ops_last_second=account_ops,
         venue_ops_in_window=venue_ops,

@@ -18,6 +18,7 @@ class FakeMarket:
         self.instruments = {i.id: i for i in instruments}
         self.marks: dict[InstrumentId, Mark] = {}
         self.closed: set[Venue] = set()
+        self.stale: set[InstrumentId] = set()
 
     def instrument(self, instrument_id: InstrumentId) -> Instrument | None:
         return self.instruments.get(instrument_id)
@@ -27,6 +28,9 @@ class FakeMarket:
 
     def is_open(self, venue: Venue, now: datetime) -> bool:
         return venue not in self.closed
+
+    def feed_stale(self, instrument_id: InstrumentId) -> bool:
+        return instrument_id in self.stale
 
     def set_mark(
         self,

@@ -157,6 +157,8 @@ class RiskContext:
     mark: Mark | None
     scopes: tuple[Scope, ...]
     market_open: bool = True
+    #: No good market data for too long during market hours: entries wait, exits go.
+    feed_stale: bool = False
     banned_underlyings: frozenset[str] = frozenset()
     account_ops_last_second: int = 0
     venue_ops_in_window: int = 0

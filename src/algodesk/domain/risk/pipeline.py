@@ -1,11 +1,11 @@
 """The gates in their fixed, documented order. The first denial wins.
 
-1. trading state       2. market hours        3. instrument, tick, lot, min/max
-4. reduce-only         5. price band + mark   6. max notional
-7. max position        8. gross exposure      9. open positions
-10. buying power       11. PDT                12. F&O ban
-13. trades per day     14. venue burst        15. order rate
-16. fee coverage
+1. trading state       2. market hours        3. fresh feed (entries)
+4. instrument, tick, lot, min/max             5. reduce-only
+6. price band + mark   7. max notional        8. max position
+9. gross exposure      10. open positions     11. buying power
+12. PDT                13. F&O ban            14. trades per day
+15. venue burst        16. order rate         17. fee coverage
 
 Submits and modifies pass through them; cancels, flatten and the kill switch never do.
 """
@@ -19,6 +19,7 @@ from algodesk.domain.risk.base import Denial, RiskContext, RiskGate
 from algodesk.domain.risk.buying_power import BuyingPowerGate
 from algodesk.domain.risk.exposure import GrossExposureGate
 from algodesk.domain.risk.fee_coverage import FeeCoverageGate
+from algodesk.domain.risk.feed_stale import FeedStaleGate
 from algodesk.domain.risk.fno_ban import FnoBanGate
 from algodesk.domain.risk.instrument import InstrumentGate
 from algodesk.domain.risk.market_hours import MarketHoursGate
@@ -38,6 +39,7 @@ __all__ = ["GATES", "check_order"]
 GATES: tuple[RiskGate, ...] = (
     TradingStateGate(),
     MarketHoursGate(),
+    FeedStaleGate(),
     InstrumentGate(),
     ReduceOnlyGate(),
     PriceBandGate(),

@@ -3,29 +3,29 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from algodesk import __version__
 from algodesk.bootstrap import (
-    DatabaseNotReadyError,
-    Desk,
     StorageUnavailableError,
     database_url,
     init_storage,
-    open_desk,
     redact_url,
 )
-from algodesk.config import Settings
 from algodesk.domain.identifiers import AccountId
 from algodesk.domain.ledger.verify import ChainHead
 from algodesk.entrypoints.cli import ledger_views
+from algodesk.entrypoints.cli.market import data_app
+from algodesk.entrypoints.cli.options import (
+    DatabaseUrl,
+    DataDir,
+    desk_from_options,
+    fail,
+    settings_from_options,
+)
 from algodesk.services.demo import seed_demo
 
 __all__ = ["app", "main"]
@@ -40,57 +40,7 @@ ledger_app = typer.Typer(help="Inspect and verify the ledger.", no_args_is_help=
 demo_app = typer.Typer(help="The demo account shown by `make run`.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(demo_app, name="demo")
-
-DataDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir",
-        envvar="ALGODESK_DATA_DIR",
-        help="Directory for the SQLite database and other state "
-        "[default: $XDG_DATA_HOME/algodesk or ~/.local/share/algodesk].",
-        show_default=False,
-    ),
-]
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        envvar="ALGODESK_DATABASE_URL",
-        help="A postgresql:// URL to use PostgreSQL instead of SQLite in the data directory.",
-        show_default=False,
-    ),
-]
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
-def _settings(data_dir: Path | None, database_url_opt: str | None) -> Settings:
-    values: dict[str, object] = {}
-    if data_dir is not None:
-        values["data_dir"] = data_dir
-    if database_url_opt:
-        values["database_url"] = database_url_opt
-    try:
-        return Settings(**values)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise _fail(f"invalid settings: {problems}") from None
-
-
-@contextmanager
-def _desk(data_dir: Path | None, database_url_opt: str | None) -> Iterator[Desk]:
-    settings = _settings(data_dir, database_url_opt)
-    try:
-        desk = open_desk(settings)
-    except (DatabaseNotReadyError, StorageUnavailableError) as exc:
-        raise _fail(str(exc)) from None
-    try:
-        yield desk
-    finally:
-        desk.close()
+app.add_typer(data_app, name="data")
 
 
 @app.command()
@@ -102,12 +52,12 @@ def version() -> None:
 @app.command()
 def init(data_dir: DataDir = None, database_url_opt: DatabaseUrl = None) -> None:
     """Create the data directory and the database, and run the migrations (safe to repeat)."""
-    settings = _settings(data_dir, database_url_opt)
+    settings = settings_from_options(data_dir, database_url_opt)
     url = redact_url(database_url(settings))
     try:
         revision = init_storage(settings)
     except StorageUnavailableError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(f"algodesk initialised: {url} (schema revision {revision})")
 
 
@@ -119,7 +69,7 @@ def _anchors(values: list[str]) -> dict[AccountId, ChainHead]:
     for value in values:
         match = _ANCHOR.match(value.strip())
         if match is None:
-            raise _fail(
+            raise fail(
                 f"--expect-head: expected ACCOUNT=SEQ:HASH with at least 12 hex digits of the "
                 f"hash (as `ledger verify` prints it), was {value!r}"
             )
@@ -146,7 +96,7 @@ def ledger_verify(
     Exits 1 and names the first bad entry of each account when anything is wrong.
     """
     anchors = _anchors(expect_head or [])
-    with _desk(data_dir, database_url_opt) as desk:
+    with desk_from_options(data_dir, database_url_opt) as desk:
         report = desk.ledger.verify(anchors)
     if report.ok:
         typer.echo(
@@ -174,14 +124,14 @@ def ledger_show(
     limit: Annotated[int, typer.Option(min=0, help="Entries to list per account.")] = 20,
 ) -> None:
     """List the latest entries and each account's balances."""
-    with _desk(data_dir, database_url_opt) as desk:
+    with desk_from_options(data_dir, database_url_opt) as desk:
         ledger_views.show(desk.ledger, account, limit)
 
 
 @demo_app.command("seed")
 def demo_seed(data_dir: DataDir = None, database_url_opt: DatabaseUrl = None) -> None:
     """Book the demo account's entries (a deposit, a bot allocation, three trades) once."""
-    with _desk(data_dir, database_url_opt) as desk:
+    with desk_from_options(data_dir, database_url_opt) as desk:
         new = seed_demo(desk.ledger, datetime.now(UTC))
     typer.echo(f"demo account: {new} new entries" if new else "demo account: already seeded")
 

@@ -46,6 +46,16 @@ def _fit(iid: InstrumentId, name: str, value: Decimal) -> Decimal:
     return scaled
 
 
+def _plain(value: Decimal | None) -> Decimal:
+    """The stored value without the padding zeros of the fixed scale (12 decimals), and
+    without an exponent: 2073600, not 2.0736E+6."""
+    if value is None:
+        raise ValueError("a stored bar has a missing value")
+    value = value.normalize()
+    exponent = value.as_tuple().exponent
+    return value.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else value
+
+
 class ParquetBarStore:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -96,7 +106,7 @@ class ParquetBarStore:
             stamp = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
             if (start is not None and stamp <= start) or (end is not None and stamp > end):
                 continue
-            o, h, lo, c, v = (data[name][n].normalize() for name in _FIELDS)
+            o, h, lo, c, v = (_plain(data[name][n]) for name in _FIELDS)
             out.append(Bar(instrument_id, stamp.astimezone(UTC), o, h, lo, c, v))
         return out
 

@@ -1,0 +1,75 @@
+"""Square-off of intraday positions at a configured exchange-local time.
+
+Brokers square off intraday (MIS) positions themselves around 15:15–15:25 IST, at their price
+and with a fee; a desk that trades intraday flattens earlier on its own terms. Each rule names a
+venue and a local time; from that time until the session closes, every account's positions and
+working orders in that venue's instruments are flattened once per session (the flatten carries
+a key per venue, day and instrument, so a restart or a second run repeats nothing).
+
+Every position on a configured venue is treated as intraday: configure rules only for venues
+(segments) the desk trades intraday.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, time
+
+from algodesk.domain.commands import Flatten
+from algodesk.domain.identifiers import Venue
+from algodesk.ports.calendar import Calendars, CalendarUnavailableError
+from algodesk.ports.clock import Clock
+from algodesk.services.engine import Engine
+from algodesk.services.outcomes import Outcome
+
+__all__ = ["SquareOff", "SquareOffRule"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SquareOffRule:
+    venue: Venue
+    at: time  # exchange-local wall time, e.g. 15:10 for NSE
+
+
+class SquareOff:
+    def __init__(
+        self, engine: Engine, calendars: Calendars, rules: list[SquareOffRule], clock: Clock
+    ) -> None:
+        self._engine, self._calendars, self._rules, self._clock = engine, calendars, rules, clock
+        self._done: set[tuple[Venue, date]] = set()
+
+    def run_due(self) -> list[Outcome]:
+        """Flatten what is due now; call it every few seconds."""
+        now = self._clock.now()
+        outcomes: list[Outcome] = []
+        for rule in self._rules:
+            try:
+                calendar = self._calendars.for_venue(rule.venue)
+                day = calendar.trading_day(now)
+                session = calendar.session(day)
+                cutoff = calendar.at(day, rule.at)
+            except CalendarUnavailableError as exc:
+                _log.error("square-off for %s cannot run: %s", rule.venue, exc)
+                continue
+            if session is None or (rule.venue, day) in self._done:
+                continue
+            if not cutoff <= now < session.close:
+                continue
+            for account in self._engine.accounts:
+                for iid in self._engine.open_instruments(account):
+                    if iid.venue != rule.venue:
+                        continue
+                    outcome = self._engine.handle(
+                        Flatten(
+                            account_id=account,
+                            instrument_id=iid,
+                            idempotency_key=f"squareoff:{rule.venue}:{day}:{iid}",
+                        )
+                    )
+                    _log.info("square-off %s %s on %s: %s", account, iid, day, outcome)
+                    outcomes.append(outcome)
+            self._done.add((rule.venue, day))
+        return outcomes
