@@ -10,6 +10,12 @@ import sqlalchemy as sa
 
 from algodesk.adapters.clock import LiveClock
 from algodesk.adapters.feeds.csv_bars import BarFileError, read_bars_csv
+from algodesk.adapters.instruments.generic_csv import (
+    InstrumentFileError,
+    InstrumentImport,
+    load_generic_instruments,
+)
+from algodesk.adapters.instruments.kite_csv import load_kite_instruments, nse_reference
 from algodesk.adapters.storage.parquet.bars import ParquetBarStore
 from algodesk.adapters.storage.sql.engine import (
     DatabaseNotReadyError,
@@ -35,11 +41,15 @@ __all__ = [
     "BarFileError",
     "DatabaseNotReadyError",
     "Desk",
+    "InstrumentFileError",
+    "InstrumentImport",
     "database_url",
     "init_storage",
+    "load_instrument_file",
     "open_desk",
     "read_bar_file",
     "redact_url",
+    "spot_instrument",
 ]
 
 
@@ -134,3 +144,26 @@ def read_bar_file(
 ) -> list[Bar]:
     """Bars from a CSV file (raises :class:`BarFileError` naming the line and the problem)."""
     return read_bars_csv(path, instrument_id, timeframe, tz)
+
+
+INSTRUMENT_FORMATS = ("kite", "generic")
+
+
+def load_instrument_file(path: Path, kind: str, strict: bool = False) -> InstrumentImport:
+    """Instruments from a Kite Connect dump (``kite``, plain or gzipped) or a generic CSV.
+
+    Rows that cannot be represented are returned as problems (or raised with ``strict``); a
+    file that cannot be read at all raises :class:`InstrumentFileError`.
+    """
+    if kind == "kite":
+        return load_kite_instruments(path, strict=strict)
+    if kind == "generic":
+        return load_generic_instruments(path, strict=strict)
+    raise ValueError(f"expected an instrument file format in {INSTRUMENT_FORMATS}, was {kind!r}")
+
+
+def spot_instrument(underlying: str) -> InstrumentId | None:
+    """The index an NSE/BSE derivative underlying tracks (NIFTY → ``NIFTY_50.NSE``), from the
+    dated reference table shipped with algodesk."""
+    spot = nse_reference().spots.get(underlying.strip().upper())
+    return spot.instrument_id if spot is not None else None
