@@ -6,6 +6,7 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from algodesk.entrypoints.cli.app import app
@@ -27,9 +28,14 @@ def test_every_make_target_the_readme_names_exists() -> None:
     assert named <= targets
 
 
-def test_the_readme_cli_block_runs_as_written(tmp_path: Path) -> None:
-    block = README.read_text().split("```console", 1)[1].split("```", 1)[0]
-    commands = [line[2:] for line in block.splitlines() if line.startswith("$ algodesk ")]
+def test_the_readme_cli_blocks_run_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(README.parent)  # the blocks name files in the repository
+    blocks = [part.split("```", 1)[0] for part in README.read_text().split("```console")[1:]]
+    commands = [
+        line[2:] for block in blocks for line in block.splitlines() if line.startswith("$ algodesk ")
+    ]
     assert len(commands) >= 4
     runner = CliRunner()
     for command in commands:
