@@ -34,7 +34,10 @@ def test_the_readme_cli_blocks_run_as_written(
     monkeypatch.chdir(README.parent)  # the blocks name files in the repository
     blocks = [part.split("```", 1)[0] for part in README.read_text().split("```console")[1:]]
     commands = [
-        line[2:] for block in blocks for line in block.splitlines() if line.startswith("$ algodesk ")
+        line[2:]
+        for block in blocks
+        for line in block.splitlines()
+        if line.startswith("$ algodesk ")
     ]
     assert len(commands) >= 4
     runner = CliRunner()
