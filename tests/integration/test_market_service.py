@@ -199,3 +199,23 @@ def test_a_trade_tick_marks_the_instrument(calendars: ExchangeCalendars) -> None
     desk.market.on_event(TradeTick(AAPL.id, NY_MORNING, D("101.25"), D(3)))
     assert desk.market.mark(AAPL.id).price == D("101.25")  # type: ignore[union-attr]
     assert desk.market.latest(AAPL.id) is None  # no quote yet
+
+
+def test_square_off_on_a_half_day_goes_before_the_early_close(
+    calendars: ExchangeCalendars,
+) -> None:
+    """27 Nov 2026 NASDAQ closes at 13:00 New York (18:00 UTC); a 15:50 rule would never come."""
+    desk = MarketDesk(calendars, datetime(2026, 11, 27, 15, 0, tzinfo=UTC), AAPL)
+    desk.tick("100")
+    assert desk.order(OrderSide.BUY, "3") is None
+    square_off = SquareOff(
+        desk.engine, calendars, [SquareOffRule(Venue("NASDAQ"), time(15, 50))], desk.clock
+    )
+    desk.clock.set(datetime(2026, 11, 27, 17, 49, tzinfo=UTC))
+    desk.tick("100.1")
+    assert square_off.run_due() == []
+    desk.clock.set(datetime(2026, 11, 27, 17, 50, tzinfo=UTC))
+    desk.tick("100.2")
+    assert len(square_off.run_due()) == 1
+    desk.engine.pump()
+    assert desk.position() == 0

@@ -16,7 +16,7 @@ from algodesk.domain.matching.observations import Bar, Quote, TradeTick
 
 IID = InstrumentId("BTC-USDT.BINANCE")
 T = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
-RULES = TickRules(max_jump_pct=Decimal(10), jump_window=timedelta(minutes=5))
+RULES = TickRules(max_jump_pct=Decimal(10), confirm_ticks=3)
 
 
 def q(s: int, last: str, bid: str | None = None, ask: str | None = None) -> Quote:
@@ -49,10 +49,10 @@ CASES = [
     ("jump down just over 10%",     REF,  q(1, "89.99"),                       Rejection.PRICE_JUMP),
     ("trade print 100x (paise)",    REF,  tr(1, "10000"),                      Rejection.PRICE_JUMP),
     ("bar close jumps",             REF,  bar(60, "100", "120", "100", "120"), Rejection.PRICE_JUMP),
-    ("jump at the window's edge",   REF,  q(300, "111"),                       Rejection.PRICE_JUMP),
+    ("jump five minutes later",     REF,  q(300, "111"),                       Rejection.PRICE_JUMP),
     ("exactly 10% is allowed",      REF,  q(1, "110"),                         None),
     ("a trade may share a quote's time", REF, tr(0, "100.5"),                  None),
-    ("jump after the window: new reference", REF, q(301, "150"),               None),
+    ("a lone jump a day later",     REF,  q(86400, "1.00"),                    Rejection.PRICE_JUMP),
     ("first tick has nothing to jump from", None, q(0, "12345"),               None),
     ("good quote",                  REF,  q(1, "100.5", "100.4", "100.6"),     None),
 ]  # fmt: skip
@@ -96,3 +96,27 @@ def test_per_instrument_rules_override_the_default() -> None:
     assert v.check(Quote(option, T + timedelta(seconds=1), Decimal(150))) is None
     assert v.check(q(0, "100")) is None
     assert v.check(q(1, "150")) is not None
+
+
+def test_a_real_move_is_confirmed_by_agreeing_prices_and_a_lone_print_is_not() -> None:
+    v = TickValidator(RULES)
+    assert v.check(q(0, "100")) is None
+    # Overnight gap up 15 %: two agreeing prices are refused, the third confirms the move.
+    assert v.check(q(3600, "115")) is not None
+    assert v.check(q(3601, "115.2")) is not None
+    assert v.check(q(3602, "115.1")) is None
+    assert v.last_good(IID) == (Decimal("115.1"), T + timedelta(seconds=3602))
+    # A bad print between two jumped prices breaks the run: nothing is confirmed.
+    assert v.check(q(3603, "1")) is not None
+    assert v.check(q(3604, "115.3")) is None  # near the reference: fine
+    assert v.check(q(3605, "200")) is not None
+    assert v.check(q(3606, "1")) is not None
+    assert v.check(q(3607, "200")) is not None
+    assert v.last_good(IID) == (Decimal("115.3"), T + timedelta(seconds=3604))
+
+
+def test_an_older_event_of_another_kind_does_not_rewind_the_reference() -> None:
+    v = TickValidator(RULES)
+    assert v.check(q(20, "101")) is None
+    assert v.check(tr(0, "100")) is None  # a late trade print: accepted as a trade...
+    assert v.last_good(IID) == (Decimal(101), T + timedelta(seconds=20))  # ...not as the mark

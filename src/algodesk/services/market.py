@@ -133,9 +133,12 @@ class MarketService:
             _log.warning("market data rejected (%s): %s", verdict.code, verdict.message)
             return verdict
         iid = event.instrument_id
-        self._marks[iid] = _mark(event)
+        mark, held = _mark(event), self._marks.get(iid)
+        if held is None or mark.ts >= held.ts:  # a late event of another kind never rewinds it
+            self._marks[iid] = mark
         if isinstance(event, Quote):
             self._quotes[iid] = event
+        self.watch.watch([iid])  # an instrument with data is watched, subscribed or not
         resumed = self.watch.seen(iid, self._clock.now())
         if resumed is not None:
             self._alert(resumed)

@@ -2,8 +2,10 @@
 
 Brokers square off intraday (MIS) positions themselves around 15:15–15:25 IST, at their price
 and with a fee; a desk that trades intraday flattens earlier on its own terms. Each rule names a
-venue and a local time; from that time until the session closes, every account's positions and
-working orders in that venue's instruments are flattened once per session (the flatten carries
+venue and a local time; from that time until the session closes (on a half day that closes
+earlier, from ten minutes before the close), every account's positions and working orders in
+that venue's instruments are flattened once per session; a flatten the engine refuses is tried
+again on the next run (the flatten carries
 a key per venue, day and instrument, so a restart or a second run repeats nothing).
 
 Every position on a configured venue is treated as intraday: configure rules only for venues
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date, time, timedelta
 
 from algodesk.domain.commands import Flatten
 from algodesk.domain.identifiers import Venue
@@ -26,6 +28,9 @@ from algodesk.services.outcomes import Outcome
 __all__ = ["SquareOff", "SquareOffRule"]
 
 _log = logging.getLogger(__name__)
+
+#: When a session closes before a rule's time (a half day), square off this long before it.
+_EARLY_CLOSE_LEAD = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +61,11 @@ class SquareOff:
                 continue
             if session is None or (rule.venue, day) in self._done:
                 continue
-            if not cutoff <= now < session.close:
+            # On a half day the rule's time may fall after the close: go before the close.
+            start = min(cutoff, session.close - _EARLY_CLOSE_LEAD)
+            if not start <= now < session.close:
                 continue
+            failed = False
             for account in self._engine.accounts:
                 for iid in self._engine.open_instruments(account):
                     if iid.venue != rule.venue:
@@ -71,5 +79,7 @@ class SquareOff:
                     )
                     _log.info("square-off %s %s on %s: %s", account, iid, day, outcome)
                     outcomes.append(outcome)
-            self._done.add((rule.venue, day))
+                    failed = failed or not outcome.ok
+            if not failed:  # a refused flatten is tried again on the next run
+                self._done.add((rule.venue, day))
         return outcomes

@@ -59,7 +59,9 @@ def test_writes_merge_and_a_corrected_bar_replaces_the_stored_one(tmp_path: Path
     assert [s.instrument_id for s in store.series()] == [iid]
     with pytest.raises(ValueError, match="more than 12 decimal places"):
         store.write(iid, D1, [bar(4, "0.0000000000001")])
-    assert len(store.read(iid, D1)) == 3  # the refused write changed nothing
+    with pytest.raises(ValueError, match="does not fit"):
+        store.write(iid, D1, [bar(4, "12345678901234567890123456789")])
+    assert len(store.read(iid, D1)) == 3  # the refused writes changed nothing
 
 
 def write(tmp_path: Path, text: str) -> Path:

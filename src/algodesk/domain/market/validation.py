@@ -6,19 +6,19 @@ Rejected, counted and reported (never silently dropped):
 - ``CROSSED_QUOTE``: a bid above the ask;
 - ``OUT_OF_ORDER``: a timestamp not newer than the last accepted event of the same kind
   (quote, trade or bar) for the instrument — a replayed or reordered message;
-- ``PRICE_JUMP``: a price more than ``max_jump_pct`` away from the last good mark, when that
-  mark is younger than ``jump_window`` (measured on event time).
+- ``PRICE_JUMP``: a price more than ``max_jump_pct`` away from the last good mark.
 
-A genuine gap (an overnight move, news) is not frozen for ever: once the last good mark is older
-than ``jump_window`` the next price is accepted as the new reference. So a bad print is refused,
-and a real move costs at most one window of marks.
+A genuine gap (an overnight move, news) is not refused for ever: when ``confirm_ticks``
+consecutive jumped prices agree with each other (each within ``max_jump_pct`` of the first),
+the last of them is accepted and becomes the new reference. A lone bad print is refused however
+old the reference is, so a wrong first print of the day never becomes the mark.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -41,13 +41,13 @@ class Rejection(StrEnum):
 @dataclass(frozen=True, slots=True)
 class TickRules:
     max_jump_pct: Decimal = Decimal(10)
-    jump_window: timedelta = timedelta(minutes=5)
+    confirm_ticks: int = 3
 
     def __post_init__(self) -> None:
         if self.max_jump_pct <= 0:
             raise ValueError(f"TickRules: expected max_jump_pct > 0, was {self.max_jump_pct}")
-        if self.jump_window <= timedelta(0):
-            raise ValueError("TickRules: expected a positive jump_window")
+        if self.confirm_ticks < 2:
+            raise ValueError(f"TickRules: expected confirm_ticks >= 2, was {self.confirm_ticks}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +88,13 @@ def _prices(event: _Event) -> tuple[tuple[str, Decimal], ...]:
     return tuple(found)
 
 
-def _jump(iid: InstrumentId, px: Decimal, ref: Decimal, rules: TickRules) -> Verdict:
+def _jump_verdict(iid: InstrumentId, px: Decimal, ref: Decimal, rules: TickRules) -> Verdict:
     with rounded():
         move = (abs(px - ref) * 100 / ref).quantize(Decimal("0.01"))
     return Verdict(
         Rejection.PRICE_JUMP,
-        f"{iid}: {px} is {move}% from the last good mark {ref} (at most {rules.max_jump_pct}% "
-        f"within {rules.jump_window.total_seconds():.0f}s)",
+        f"{iid}: {px} is {move}% from the last good mark {ref} (at most {rules.max_jump_pct}%; "
+        f"{rules.confirm_ticks} agreeing prices in a row confirm a real move)",
     )
 
 
@@ -113,17 +113,34 @@ class TickValidator:
     accepted: int = 0
     _last_ts: dict[tuple[InstrumentId, type], datetime] = field(default_factory=dict)
     _good: dict[InstrumentId, tuple[Decimal, datetime]] = field(default_factory=dict)
+    _jumped: dict[InstrumentId, list[Decimal]] = field(default_factory=dict)
 
     def check(self, event: _Event) -> Verdict | None:
         """``None`` and remember the event when it is good; else the reason (counted)."""
         verdict = self._judge(event)
         if verdict is None:
             self.accepted += 1
-            self._last_ts[(event.instrument_id, type(event))] = _stamp(event)
-            self._good[event.instrument_id] = (_price(event), _stamp(event))
+            iid, ts = event.instrument_id, _stamp(event)
+            self._last_ts[(iid, type(event))] = ts
+            self._jumped.pop(iid, None)
+            good = self._good.get(iid)
+            if good is None or ts >= good[1]:  # an older event of another kind never rewinds
+                self._good[iid] = (_price(event), ts)
         else:
             self.rejected[(event.instrument_id, verdict.code)] += 1
         return verdict
+
+    def _jump(
+        self, iid: InstrumentId, px: Decimal, ref: Decimal, rules: TickRules
+    ) -> Verdict | None:
+        """A jumped price: refused, unless it confirms a run of agreeing jumped prices."""
+        run = self._jumped.setdefault(iid, [])
+        if run and abs(px - run[0]) * 100 > rules.max_jump_pct * run[0]:
+            run.clear()
+        run.append(px)
+        if len(run) >= rules.confirm_ticks:
+            return None  # a real move: accepted, it becomes the reference
+        return _jump_verdict(iid, px, ref, rules)
 
     def counts(self) -> dict[Rejection, int]:
         """Rejections by reason, over every instrument."""
@@ -156,8 +173,7 @@ class TickValidator:
             )
         good = self._good.get(iid)
         rules = self.overrides.get(iid, self.rules)
-        if good is not None and ts - good[1] <= rules.jump_window:
-            ref, px = good[0], _price(event)
-            if abs(px - ref) * 100 > rules.max_jump_pct * ref:
-                return _jump(iid, px, ref, rules)
+        px = _price(event)
+        if good is not None and abs(px - good[0]) * 100 > rules.max_jump_pct * good[0]:
+            return self._jump(iid, px, good[0], rules)
         return None

@@ -12,7 +12,7 @@ import os
 import tempfile
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Context, Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -27,7 +27,9 @@ from algodesk.ports.market_data import BarSeries
 __all__ = ["ParquetBarStore"]
 
 _SCALE = 12
-_NUM = pa.decimal128(38, _SCALE)
+_PRECISION = 38
+_NUM = pa.decimal128(_PRECISION, _SCALE)
+_WIDE = Context(prec=_PRECISION + 2)
 _FIELDS = ("open", "high", "low", "close", "volume")
 SCHEMA = pa.schema(
     [pa.field("ts_close", pa.timestamp("us", tz="UTC"), nullable=False)]
@@ -37,7 +39,15 @@ _QUANTUM = Decimal(1).scaleb(-_SCALE)
 
 
 def _fit(iid: InstrumentId, name: str, value: Decimal) -> Decimal:
-    scaled = value.quantize(_QUANTUM)
+    try:
+        scaled = value.quantize(_QUANTUM, context=_WIDE)
+    except InvalidOperation:
+        scaled = None
+    if scaled is None or scaled.adjusted() >= _PRECISION - _SCALE:
+        raise ValueError(
+            f"{iid}: {name} {value} does not fit the bar store's "
+            f"{_PRECISION - _SCALE} integer digits"
+        )
     if scaled != value:
         raise ValueError(
             f"{iid}: {name} {value} has more than {_SCALE} decimal places; "
