@@ -197,6 +197,29 @@ def test_cancelled_like_a_fallback_it_can_run_again() -> None:
     assert [event_time(e) - T0 for e in seen] == [MINUTE, 2 * MINUTE]
 
 
+def test_a_cancel_arriving_as_a_call_completes_still_ends_the_run() -> None:
+    """Regression: with ``asyncio.wait_for`` on Python 3.11 the cancel was swallowed and the
+    WebSocket feed waited forever for its fallback to stop."""
+
+    async def scenario() -> list[int]:
+        calls_after_cancel = []
+        for _ in range(20):
+            quotes = ScriptedQuotes([bar(1)])
+            feed = polling(quotes)
+            quotes.feed = None  # an empty script answers [] for ever and never stops the feed
+            task = asyncio.create_task(feed.run(lambda e: None))
+            while not quotes.calls:
+                await asyncio.sleep(0)
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.05)
+            calls_after_cancel.append(len(quotes.calls) - 1)
+            feed.stop()
+            await asyncio.wait({task})
+        return calls_after_cancel
+
+    assert asyncio.run(scenario()) == [0] * 20
+
+
 def test_poll_once_says_whether_the_call_worked() -> None:
     quotes = ScriptedQuotes(RuntimeError("boom"), [bar(1)])
     feed = polling(quotes)

@@ -7,17 +7,13 @@ the exchange was created. Its prices follow a path derived from a hash of the in
 the index, so every run, every connection and the polling fetch see the very same bars.
 
 :class:`FeedServer` serves it on ``ws://127.0.0.1:<free port>``. The protocol, JSON text
-frames:
+frames (client request → server answer):
 
-======================================================  ======================================
-client → server                                          server → client
-======================================================  ======================================
-``{"op": "subscribe", "instruments": ["AAPL.NASDAQ"]}``  ``{"type": "subscribed", "instruments":
-                                                         [...]}``
-``{"op": "unsubscribe", "instruments": [...]}``          ``{"type": "unsubscribed", ...}``
-``{"op": "ping"}``                                        ``{"type": "pong"}``
-anything else                                            ``{"type": "error", "reason": "..."}``
-======================================================  ======================================
+* ``{"op": "subscribe", "instruments": ["AAPL.NASDAQ"]}`` →
+  ``{"type": "subscribed", "instruments": ["AAPL.NASDAQ"]}``
+* ``{"op": "unsubscribe", "instruments": [...]}`` → ``{"type": "unsubscribed", ...}``
+* ``{"op": "ping"}`` → ``{"type": "pong"}``
+* anything else → ``{"type": "error", "reason": "..."}``
 
 and, for each subscribed instrument, every bar closing after the subscription::
 

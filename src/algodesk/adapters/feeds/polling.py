@@ -7,10 +7,12 @@ latest quote) rather than only what is new: after an outage the first good poll 
 the gap, and the :class:`FeedGuard` drops what was already emitted. Its exceptions are logged
 with their message, so it must not put secrets in them.
 
-Each call is bounded by ``timeout`` (``asyncio.wait_for``). A failed or timed-out call is
-counted, logged, and followed by a backoff delay instead of the interval; the first success
-resets the backoff. The state is ``STREAMING`` while fetches succeed and ``DOWN`` while they
-fail.
+Each call is bounded by ``timeout``, enforced with ``asyncio.timeout`` rather than
+``asyncio.wait_for``: on Python 3.11, ``wait_for`` returns the result and swallows a
+cancellation that arrives just as the call completes, and a fallback whose cancellation is lost
+keeps polling forever. A failed or timed-out call is counted, logged, and followed by a backoff
+delay instead of the interval; the first success resets the backoff. The state is
+``STREAMING`` while fetches succeed and ``DOWN`` while they fail.
 
 As a fallback, the WebSocket feed runs :meth:`PollingFeed.run` in a task of its own and cancels
 that task when the socket is back, then calls :meth:`PollingFeed.poll_once` one last time to
@@ -95,7 +97,8 @@ class PollingFeed:
         if not instruments:
             return True
         try:
-            events = await asyncio.wait_for(self._fetch(instruments), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                events = await self._fetch(instruments)
         except TimeoutError:
             self.errors += 1
             self.timeouts += 1

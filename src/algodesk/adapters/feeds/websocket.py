@@ -372,8 +372,9 @@ class WebSocketFeed:
         task, self._fallback_task = self._fallback_task, None
         if task is None:
             return
-        task.cancel()
-        await asyncio.wait({task})
+        while not task.done():  # a cancellation swallowed by a library call is sent again
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.5)
 
     def _send_soon(self, message: Message) -> None:
         """Send on the live socket without waiting; a lost send is redone by the resubscribe."""
