@@ -133,11 +133,14 @@ def test_option_spot_from_stored_bars_must_be_fresh(data_dir: str, tmp_path: Pat
         (["option", "NIFTY", "--spot", "26000", "--offset", "OTM40"], "STRIKE_OFF_CHAIN"),
         (["option", "NIFTY", "--spot", "abc"], "--spot: expected a decimal number"),
         (["option", "SENSEX", "--spot", "80000"], "no options on SENSEX"),
+        (["option", "NIFTY", "--spot", "1", "--today", "21-11-2026"], "--today: expected a date"),
+        (["option", "NIFTY", "--max-spot-age", "soon"], "--max-spot-age: expected a timeframe"),
     ],
 )
 def test_option_refusals(data_dir: str, args: list[str], message: str) -> None:
     run("instruments", "import", str(KITE), "--data-dir", data_dir)
-    out = run("instruments", *args, "--today", "2026-11-21", "--data-dir", data_dir, code=2)
+    today = [] if "--today" in args else ["--today", "2026-11-21"]
+    out = run("instruments", *args, *today, "--data-dir", data_dir, code=2)
     assert message in out
 
 

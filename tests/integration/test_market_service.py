@@ -219,3 +219,11 @@ def test_square_off_on_a_half_day_goes_before_the_early_close(
     assert len(square_off.run_due()) == 1
     desk.engine.pump()
     assert desk.position() == 0
+
+
+def test_an_instrument_imported_after_a_miss_is_found(calendars: ExchangeCalendars) -> None:
+    store = InMemoryInstrumentStore()
+    market = MarketService(store, calendars, FixedClock(NY_MORNING))
+    assert market.instrument(AAPL.id) is None
+    store.put([AAPL], "test", NY_MORNING.date())
+    assert market.instrument(AAPL.id) == AAPL

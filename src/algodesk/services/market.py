@@ -61,7 +61,7 @@ class MarketService:
         bars: BarStore | None = None,
     ) -> None:
         self._instruments = instruments
-        self._cache: dict[InstrumentId, Instrument | None] = {}
+        self._cache: dict[InstrumentId, Instrument] = {}
         self._calendars = calendars
         self._clock = clock
         self.validator = validator or TickValidator()
@@ -76,12 +76,16 @@ class MarketService:
     # -- MarketView (the engine's questions) ------------------------------------------------
 
     def instrument(self, instrument_id: InstrumentId) -> Instrument | None:
-        if instrument_id not in self._cache:
-            self._cache[instrument_id] = self._instruments.get(instrument_id)
-        return self._cache[instrument_id]
+        found = self._cache.get(instrument_id)
+        if found is None:
+            # Misses are not cached: an instrument imported later is found on the next order.
+            found = self._instruments.get(instrument_id)
+            if found is not None:
+                self._cache[instrument_id] = found
+        return found
 
     def forget_instruments(self) -> None:
-        """Drop cached instruments (after a new import)."""
+        """Drop cached instruments (after an import that changed stored ones)."""
         self._cache.clear()
 
     def mark(self, instrument_id: InstrumentId) -> Mark | None:

@@ -95,3 +95,24 @@ def test_column_names_any_case_unnamed_first_column_and_extra_columns(tmp_path: 
 def test_bad_files_are_refused_with_the_place(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(BarFileError, match=message):
         read_bars_csv(write(tmp_path, text), NVDA, D1)
+
+
+def test_a_daily_row_closes_at_the_next_local_midnight_across_a_dst_change(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        "Date,Open,High,Low,Close\n2026-03-06,1,2,0.5,1\n2026-03-08,1,2,0.5,1\n",
+    )
+    friday, sunday = read_bars_csv(path, NVDA, D1, tz="America/New_York")
+    assert friday.ts_close == datetime(2026, 3, 7, 5, 0, tzinfo=UTC)  # midnight EST
+    assert sunday.ts_close == datetime(2026, 3, 9, 4, 0, tzinfo=UTC)  # midnight EDT: 23 h day
+
+
+def test_a_stray_file_in_the_bar_store_is_not_a_series(tmp_path: Path) -> None:
+    store = ParquetBarStore(tmp_path)
+    bars = read_bars_csv(DATA / "nvda-1999-2014.txt", NVDA, D1)[:3]
+    store.write(NVDA, D1, bars)
+    stray = tmp_path / "NASDAQ" / "NVDA" / "notes.parquet"
+    stray.write_bytes(store.path(NVDA, D1).read_bytes())
+    assert [(s.instrument_id, s.count) for s in store.series()] == [(NVDA, 3)]

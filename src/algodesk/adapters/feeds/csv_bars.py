@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import itertools
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,21 +26,31 @@ __all__ = ["BarFileError", "read_bars_csv"]
 
 _TIME_NAMES = ("date", "datetime", "time", "timestamp", "")
 _PRICES = ("open", "high", "low", "close")
+_DAY = Timeframe.parse("1d")
 
 
 class BarFileError(ValueError):
     """A bar file that cannot be read as it is; the message says where and why."""
 
 
-def _parse_time(text: str, tz: ZoneInfo) -> datetime:
+def _bounds(text: str, tz: ZoneInfo, timeframe: Timeframe) -> tuple[datetime, datetime]:
+    """The bar's start and close, UTC. A date-only daily row closes at the next local midnight
+    (23 or 25 hours later on a DST change), not 24 hours later."""
     text = text.strip()
     try:
         if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(0), tzinfo=tz)
-        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            day = date.fromisoformat(text)
+            start = datetime.combine(day, time(0), tzinfo=tz)
+            if timeframe == _DAY:
+                close = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+                return start.astimezone(UTC), close.astimezone(UTC)
+        else:
+            stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            start = stamp if stamp.tzinfo else stamp.replace(tzinfo=tz)
     except ValueError:
         raise ValueError(f"expected an ISO date or datetime, was {text!r}") from None
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=tz)
+    start = start.astimezone(UTC)
+    return start, start + timeframe.delta
 
 
 def _number(text: str) -> Decimal:
@@ -83,11 +93,11 @@ def iter_bars_csv(
             if not row or all(not cell.strip() for cell in row):
                 continue
             try:
-                start = _parse_time(row[stamp_col], zone).astimezone(UTC)
+                _, close = _bounds(row[stamp_col], zone, timeframe)
                 values = {n: _number(row[i]) for n, i in cols.items()}
                 yield Bar(
                     instrument_id,
-                    start + timeframe.delta,
+                    close,
                     values["open"],
                     values["high"],
                     values["low"],
@@ -107,7 +117,7 @@ def read_bars_csv(
         if after.ts_close <= before.ts_close:
             raise BarFileError(
                 f"{path}: bars must be in time order without repeats; "
-                f"{(after.ts_close - timeframe.delta).isoformat()} follows "
-                f"{(before.ts_close - timeframe.delta).isoformat()}"
+                f"the bar closing {after.ts_close.isoformat()} follows the one closing "
+                f"{before.ts_close.isoformat()}"
             )
     return bars

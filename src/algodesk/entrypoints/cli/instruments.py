@@ -132,9 +132,12 @@ def instruments_option(
     """Resolve an option contract from the stored instrument master and print it."""
     try:
         day = date.fromisoformat(today) if today else datetime.now(_IST).date()
+    except ValueError:
+        raise fail(f"--today: expected a date as YYYY-MM-DD, was {today!r}") from None
+    try:
         age = Timeframe.parse(max_spot_age).delta
     except ValueError as exc:
-        raise fail(str(exc)) from None
+        raise fail(f"--max-spot-age: {exc}") from None
     with desk_from_options(data_dir, database_url_opt) as desk:
         options = desk.instruments.find(
             underlying=underlying.strip().upper(), asset_class=AssetClass.OPTION

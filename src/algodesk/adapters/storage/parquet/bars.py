@@ -8,6 +8,7 @@ atomically (a temporary file renamed over the old one), so a crash never leaves 
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterable
@@ -25,6 +26,8 @@ from algodesk.domain.matching.observations import Bar
 from algodesk.ports.market_data import BarSeries
 
 __all__ = ["ParquetBarStore"]
+
+_log = logging.getLogger(__name__)
 
 _SCALE = 12
 _PRECISION = 38
@@ -123,8 +126,12 @@ class ParquetBarStore:
     def series(self) -> list[BarSeries]:
         found = []
         for file in sorted(self.root.glob("*/*/*.parquet")):
-            iid = InstrumentId.of(unquote(file.parent.name), file.parent.parent.name)
-            timeframe = Timeframe.parse(file.stem)
+            try:
+                iid = InstrumentId.of(unquote(file.parent.name), file.parent.parent.name)
+                timeframe = Timeframe.parse(file.stem)
+            except ValueError:
+                _log.warning("not a bar series, skipped: %s", file)
+                continue
             stamps = pq.read_table(file, columns=["ts_close"]).column("ts_close").to_pylist()
             if stamps and stamps[0] is not None and stamps[-1] is not None:
                 found.append(BarSeries(iid, timeframe, len(stamps), stamps[0], stamps[-1]))
