@@ -35,6 +35,7 @@ def bar(s: int, o: str, h: str, lo: str, c: str) -> Bar:
 
 
 REF = q(0, "100")
+BAR = bar(60, "100", "101", "99", "100")
 CASES = [
     # name,                         reference, tick,                      expected
     ("zero last",                   REF,  q(1, "0"),                           Rejection.NON_POSITIVE_PRICE),
@@ -43,13 +44,14 @@ CASES = [
     ("zero trade",                  REF,  tr(1, "0"),                          Rejection.NON_POSITIVE_PRICE),
     ("bar with a zero low",         None, bar(60, "100", "101", "0", "100"),   Rejection.NON_POSITIVE_PRICE),
     ("crossed quote",               REF,  q(1, "100", "100.2", "100.1"),       Rejection.CROSSED_QUOTE),
-    ("same timestamp",              REF,  q(0, "100.1"),                       Rejection.OUT_OF_ORDER),
+    ("a quote in the same second",  REF,  q(0, "100.1"),                       None),
     ("older timestamp",             REF,  q(-1, "100.1"),                      Rejection.OUT_OF_ORDER),
     ("jump up just over 10%",       REF,  q(1, "110.01"),                      Rejection.PRICE_JUMP),
     ("jump down just over 10%",     REF,  q(1, "89.99"),                       Rejection.PRICE_JUMP),
     ("trade print 100x (paise)",    REF,  tr(1, "10000"),                      Rejection.PRICE_JUMP),
     ("bar close jumps",             REF,  bar(60, "100", "120", "100", "120"), Rejection.PRICE_JUMP),
     ("jump five minutes later",     REF,  q(300, "111"),                       Rejection.PRICE_JUMP),
+    ("a bar closing at the same time", BAR, bar(60, "100", "101", "99", "100.5"), Rejection.OUT_OF_ORDER),
     ("exactly 10% is allowed",      REF,  q(1, "110"),                         None),
     ("a trade may share a quote's time", REF, tr(0, "100.5"),                  None),
     ("a lone jump a day later",     REF,  q(86400, "1.00"),                    Rejection.PRICE_JUMP),
@@ -60,7 +62,7 @@ CASES = [
 
 @pytest.mark.parametrize(("name", "ref", "tick", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_bad_ticks_are_rejected_and_counted(
-    name: str, ref: Quote | None, tick: Quote | TradeTick | Bar, expected: Rejection | None
+    name: str, ref: Quote | Bar | None, tick: Quote | TradeTick | Bar, expected: Rejection | None
 ) -> None:
     v = TickValidator(RULES)
     if ref is not None:
@@ -74,7 +76,12 @@ def test_bad_ticks_are_rejected_and_counted(
         assert v.counts() == {expected: 1}
         assert v.rejected[(IID, expected)] == 1
         assert str(IID) in verdict.message  # type: ignore[union-attr]
-        assert v.last_good(IID) == ((ref.last, ref.ts) if ref else None)
+        good = None
+        if isinstance(ref, Quote):
+            good = (ref.last, ref.ts)
+        elif isinstance(ref, Bar):
+            good = (ref.close, ref.ts_close)
+        assert v.last_good(IID) == good
 
 
 def test_a_rejected_tick_does_not_move_the_reference() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from algodesk.adapters.feeds.guard import FeedGuard, event_time
 from algodesk.domain.identifiers import InstrumentId
 from algodesk.domain.matching.observations import Bar, Quote, TradeTick
@@ -44,9 +46,40 @@ def test_a_repeated_bar_with_other_prices_is_still_a_duplicate() -> None:
 
 def test_kinds_and_instruments_are_ordered_separately() -> None:
     guard = FeedGuard()
-    events: list[MarketEvent] = [bar(5), quote(5), tick(5), bar(5, MSFT), quote(4), tick(5)]
+    events: list[MarketEvent] = [bar(5), quote(5), tick(5), bar(5, MSFT), quote(4), tick(4)]
     assert [guard.admit(e) for e in events] == [True, True, True, True, False, False]
     assert guard.dropped_by_kind() == {"Quote": 1, "TradeTick": 1}
+
+
+def test_quotes_and_trades_may_share_a_second_but_a_repeated_trade_id_is_dropped() -> None:
+    """Feeds stamp to the second: a second quote in the same second moves the mark, and
+    several trades print in one second. Only the same trade id again is a repeat."""
+    guard = FeedGuard()
+    t = T0 + MINUTE
+    assert guard.admit(Quote(AAPL, t, "100"))
+    assert guard.admit(Quote(AAPL, t, "90"))
+    assert guard.admit(TradeTick(AAPL, t, "100", "1", trade_id="A"))
+    assert guard.admit(TradeTick(AAPL, t, "100", "2", trade_id="B"))
+    assert not guard.admit(TradeTick(AAPL, t, "100", "1", trade_id="A"))
+    assert guard.admit(TradeTick(AAPL, t + MINUTE, "101", "1", trade_id="A"))
+    assert guard.dropped_by_kind() == {"TradeTick": 1}
+
+
+def test_a_failing_sink_is_logged_and_the_next_event_still_arrives(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seen: list[MarketEvent] = []
+
+    def fragile(event: MarketEvent) -> None:
+        if event_time(event) == T0 + MINUTE:
+            raise RuntimeError("a strategy bug")
+        seen.append(event)
+
+    sink = FeedGuard().wrap(fragile, "test")
+    sink(bar(1))
+    sink(bar(2))
+    assert [event_time(e) for e in seen] == [T0 + 2 * MINUTE]
+    assert "a strategy bug" in caplog.text
 
 
 def test_wrap_hands_on_only_what_it_admits() -> None:

@@ -242,3 +242,40 @@ def test_poll_once_says_whether_the_call_worked() -> None:
 def test_bad_settings_are_refused_with_the_value(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         PollingFeed(ScriptedQuotes(), **kwargs)
+
+
+def test_a_malformed_answer_is_a_failed_poll_not_the_end_of_the_feed() -> None:
+    quotes = ScriptedQuotes(None, [bar(1)])  # type: ignore[arg-type]
+    feed = polling(quotes)
+    seen = run(feed)
+    assert [event_time(e) for e in seen] == [T0 + MINUTE]
+    assert feed.errors == 1
+
+
+def test_a_failing_sink_does_not_stop_polling() -> None:
+    quotes = ScriptedQuotes([bar(1)], [bar(2)])
+    feed = polling(quotes)
+    seen: list[MarketEvent] = []
+
+    def fragile(event: MarketEvent) -> None:
+        seen.append(event)
+        raise RuntimeError("a strategy bug")
+
+    asyncio.run(asyncio.wait_for(feed.run(fragile), timeout=5))
+    assert [event_time(e) for e in seen] == [T0 + MINUTE, T0 + 2 * MINUTE]
+
+
+def test_stop_twice_still_ends_the_run_quietly() -> None:
+    quotes = ScriptedQuotes(HANG)
+    feed = polling(quotes, timeout=60)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(feed.run(lambda e: None))
+        while not quotes.calls:
+            await asyncio.sleep(0.001)
+        feed.stop()
+        feed.stop()
+        await asyncio.wait_for(task, timeout=1)  # raises if a CancelledError escaped
+
+    asyncio.run(scenario())
+    assert feed.state is FeedState.STOPPED

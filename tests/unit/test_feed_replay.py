@@ -190,3 +190,34 @@ def test_iterating_gives_one_filtered_pass_synchronously() -> None:
 def test_a_bad_speed_is_refused_with_the_value() -> None:
     with pytest.raises(ValueError, match="expected speed > 0 or None, was 0"):
         ReplayFeed([], speed=0)
+
+
+def test_stop_twice_ends_the_run_quietly() -> None:
+    feed = ReplayFeed([bar(1), bar(600)], speed=1.0)
+
+    async def scenario() -> None:
+        seen: list[MarketEvent] = []
+        run = asyncio.create_task(feed.run(seen.append))
+        while not seen:
+            await asyncio.sleep(0.001)
+        feed.stop()
+        feed.stop()
+        await asyncio.wait_for(run, timeout=1.0)  # raises if a CancelledError escaped
+
+    asyncio.run(scenario())
+    assert feed.state is FeedState.STOPPED
+
+
+def test_a_loop_with_nothing_subscribed_idles_instead_of_spinning() -> None:
+    slept: list[float] = []
+    feed: ReplayFeed
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if len(slept) == 3:
+            feed.stop()
+
+    feed = ReplayFeed([bar(1), bar(2)], loop=True, sleep=sleep)
+    feed.unsubscribe([bar(1).instrument_id])
+    asyncio.run(asyncio.wait_for(feed.run(lambda e: None), timeout=5))
+    assert slept == [0.05, 0.05, 0.05]  # each empty lap waits instead of spinning

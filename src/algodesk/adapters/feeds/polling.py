@@ -26,7 +26,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from algodesk.adapters.feeds.backoff import Backoff
-from algodesk.adapters.feeds.guard import FeedGuard, event_time
+from algodesk.adapters.feeds.guard import FeedGuard, deliver, event_time
 from algodesk.domain.identifiers import InstrumentId
 from algodesk.ports.market_data import FeedState, MarketEvent, Sink
 
@@ -99,6 +99,7 @@ class PollingFeed:
         try:
             async with asyncio.timeout(self.timeout):
                 events = await self._fetch(instruments)
+            ordered = sorted(events, key=event_time)  # a malformed answer is a failed fetch
         except TimeoutError:
             self.errors += 1
             self.timeouts += 1
@@ -113,9 +114,9 @@ class PollingFeed:
         self.polls += 1
         self.backoff.reset()
         self._state = FeedState.STREAMING
-        for event in sorted(events, key=event_time):
+        for event in ordered:
             if event.instrument_id in self._subscribed and self.guard.admit(event):
-                sink(event)
+                deliver(sink, event, self.name)
         return True
 
     async def run(self, sink: Sink) -> None:
@@ -140,6 +141,8 @@ class PollingFeed:
     def stop(self) -> None:
         """End :meth:`run` at once, even mid-fetch. Before ``run`` starts, it makes the next
         ``run`` return at once."""
+        if self._stop_requested:  # cancelling twice would leak a CancelledError out of run()
+            return
         self._stop_requested = True
         if self._task is not None and self._task is not _current_task():
             self._task.cancel()

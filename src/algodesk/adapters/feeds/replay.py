@@ -58,6 +58,9 @@ def _smallest_gap(events: list[MarketEvent]) -> timedelta | None:
     return min((g for g in gaps if g > timedelta(0)), default=None)
 
 
+_IDLE_LAP_SECONDS = 0.05
+
+
 class ReplayFeed:
     """Plays a fixed list of events to a sink; see the module docstring for the timing rules."""
 
@@ -132,7 +135,7 @@ class ReplayFeed:
         try:
             if not self._stop_requested:
                 self._state = FeedState.STREAMING
-                await self._play(self.guard.wrap(sink))
+                await self._play(self.guard.wrap(sink, "replay"))
         except asyncio.CancelledError:
             # Swallow only the cancellation stop() sent; one from anyone else goes on up.
             if not self._stop_requested or task is None or task.uncancel() > 0:
@@ -144,6 +147,8 @@ class ReplayFeed:
 
     def stop(self) -> None:
         """End :meth:`run` at once, also in the middle of a long sleep."""
+        if self._stop_requested:  # cancelling twice would leak a CancelledError out of run()
+            return
         self._stop_requested = True
         if self._task is not None and self._task is not _current_task():
             self._task.cancel()
@@ -153,6 +158,7 @@ class ReplayFeed:
         previous = None
         while self._events:
             since_yield = 0
+            emitted = False
             for stored in self._events:
                 if self._stop_requested:
                     return
@@ -167,9 +173,10 @@ class ReplayFeed:
                     if since_yield >= self._yield_every:
                         since_yield = 0
                         await asyncio.sleep(0)
-                previous = ts
+                previous, emitted = ts, True
                 emit(_shifted(stored, shift))
             if not self._loop:
                 return
             shift += self._lap
-            await asyncio.sleep(0)
+            # A lap that emitted nothing (no instrument subscribed) must not spin the CPU.
+            await (asyncio.sleep(0) if emitted else self._sleep(_IDLE_LAP_SECONDS))

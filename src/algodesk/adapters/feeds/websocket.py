@@ -40,7 +40,7 @@ from websockets.exceptions import InvalidURI, WebSocketException
 from websockets.uri import parse_uri
 
 from algodesk.adapters.feeds.backoff import Backoff
-from algodesk.adapters.feeds.guard import FeedGuard
+from algodesk.adapters.feeds.guard import FeedGuard, deliver
 from algodesk.domain.identifiers import InstrumentId
 from algodesk.ports.market_data import FeedState, MarketEvent, Sink
 
@@ -244,6 +244,8 @@ class WebSocketFeed:
     def stop(self) -> None:
         """End :meth:`run` promptly (within ``close_timeout``). Before ``run`` starts, it makes
         the next ``run`` return at once."""
+        if self._stop_requested:  # cancelling twice would leak a CancelledError out of run()
+            return
         self._stop_requested = True
         if self._task is not None and self._task is not _current_task():
             self._task.cancel()
@@ -333,6 +335,8 @@ class WebSocketFeed:
             return
         if not self._live:
             await self._socket_back()
+        if events:  # data, not just an ack or a pong: the link has proved itself
+            self.backoff.reset()
         for event in events:
             self._emit(event)
 
@@ -340,7 +344,7 @@ class WebSocketFeed:
 
     def _emit(self, event: MarketEvent) -> None:
         if self.guard.admit(event):
-            self._sink(event)
+            deliver(self._sink, event, self.name)
 
     def _link_down(self) -> None:
         self._base_state = FeedState.DOWN
@@ -359,7 +363,6 @@ class WebSocketFeed:
 
     async def _socket_back(self) -> None:
         self._live = True
-        self.backoff.reset()
         if self._fallback is None or self._fallback_task is None:
             return
         await self._stop_fallback()

@@ -4,8 +4,9 @@ Rejected, counted and reported (never silently dropped):
 
 - ``NON_POSITIVE_PRICE``: a zero or negative price (last, bid, ask, or any of a bar's OHLC);
 - ``CROSSED_QUOTE``: a bid above the ask;
-- ``OUT_OF_ORDER``: a timestamp not newer than the last accepted event of the same kind
-  (quote, trade or bar) for the instrument — a replayed or reordered message;
+- ``OUT_OF_ORDER``: a timestamp older than the last accepted event of the same kind (quote,
+  trade or bar) for the instrument, or a bar not newer than the last bar — a replayed or
+  reordered message (quotes and trades may share a second);
 - ``PRICE_JUMP``: a price more than ``max_jump_pct`` away from the last good mark.
 
 A genuine gap (an overnight move, news) is not refused for ever: when ``confirm_ticks``
@@ -165,7 +166,8 @@ class TickValidator:
                 Rejection.CROSSED_QUOTE, f"{iid}: bid {event.bid} is above ask {event.ask}"
             )
         last_ts = self._last_ts.get((iid, type(event)))
-        if last_ts is not None and ts <= last_ts:
+        # Quotes and trades may share a second (feeds stamp to the second); bars may not.
+        if last_ts is not None and (ts < last_ts or (ts == last_ts and isinstance(event, Bar))):
             return Verdict(
                 Rejection.OUT_OF_ORDER,
                 f"{iid}: {type(event).__name__} at {ts.isoformat()} is not after the last "
