@@ -4,6 +4,7 @@ id, and finds them by venue, underlying, class and symbol prefix."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -85,3 +86,20 @@ def test_find_filters(store: InstrumentStore) -> None:
     # '_' in a prefix is a literal character, not a wildcard.
     assert store.find(symbol_prefix="NIFTY_") == [INDEX]
     assert store.find(symbol_prefix="NIFTYX") == []
+
+
+def test_put_with_replace_drops_the_venues_old_instruments(store: InstrumentStore) -> None:
+    """A daily dump replaces its exchanges' master: a renamed contract does not linger."""
+    store.put([option(26000, OptionRight.CALL), INDEX, BTC], "day1", TODAY)
+    renamed = replace(option(26000, OptionRight.CALL), id=InstrumentId("NIFTY26D2926000CE.NFO"))
+    store.put([renamed], "day2", TODAY, replace={Venue("NFO")})
+    assert store.find(underlying="NIFTY") == [renamed]
+    assert store.get(INDEX.id) == INDEX  # other venues are untouched
+    assert store.count() == 3
+
+
+def test_a_prefix_with_a_percent_sign_is_literal(store: InstrumentStore) -> None:
+    odd = Instrument(InstrumentId("A%B.NSE"), AssetClass.EQUITY, INR, Decimal("0.05"))
+    store.put([odd, INDEX], "test", TODAY)
+    assert store.find(symbol_prefix="A%") == [odd]
+    assert store.find(symbol_prefix="%") == []

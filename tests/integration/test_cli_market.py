@@ -132,6 +132,8 @@ def test_option_spot_from_stored_bars_must_be_fresh(data_dir: str, tmp_path: Pat
         (["option", "NIFTY", "--spot", "26000", "--offset", "OTM51"], "BAD_OFFSET"),
         (["option", "NIFTY", "--spot", "26000", "--offset", "OTM40"], "STRIKE_OFF_CHAIN"),
         (["option", "NIFTY", "--spot", "abc"], "--spot: expected a decimal number"),
+        (["option", "NIFTY", "--spot", "NaN"], "--spot: expected a decimal number"),
+        (["option", "NIFTY", "--spot", "Infinity"], "--spot: expected a decimal number"),
         (["option", "SENSEX", "--spot", "80000"], "no options on SENSEX"),
         (["option", "NIFTY", "--spot", "1", "--today", "21-11-2026"], "--today: expected a date"),
         (["option", "NIFTY", "--max-spot-age", "soon"], "--max-spot-age: expected a timeframe"),
@@ -157,3 +159,16 @@ def test_instruments_import_reports_skipped_rows(data_dir: str, tmp_path: Path) 
     assert "--format" in run(
         "instruments", "import", str(path), "--format", "csv", "--data-dir", data_dir, code=2
     )
+
+
+def test_a_new_kite_dump_replaces_renamed_contracts(data_dir: str, tmp_path: Path) -> None:
+    run("instruments", "import", str(KITE), "--data-dir", data_dir)
+    renamed = tmp_path / "renamed.csv"
+    renamed.write_text(KITE.read_text().replace("NIFTY26D01", "NIFTY26DEC01"))
+    out = run("instruments", "import", str(renamed), "--data-dir", data_dir)
+    assert "replaced the instruments of NFO, NSE" in out
+    resolved = run(
+        "instruments", "option", "NIFTY", "--expiry", "2026-12-01", "--spot", "26000",
+        "--today", "2026-11-21", "--data-dir", data_dir,
+    )  # fmt: skip
+    assert resolved.splitlines()[0].startswith("NIFTY26DEC01")

@@ -1,4 +1,4 @@
-"""Freeze-quantity slicing: whole lots, each child strictly below the freeze quantity."""
+"""Freeze-quantity slicing: whole lots, each child at most the freeze quantity."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def test_a_published_1756_means_the_same_as_1800() -> None:
         assert slice_quantity(qty, D(65), D(1756)) == slice_quantity(qty, D(65), D(1800))
 
 
-def test_banknifty_freeze_that_is_a_whole_number_of_lots_keeps_children_below_it() -> None:
+def test_a_banknifty_freeze_of_whole_lots_is_itself_an_allowed_child() -> None:
     assert max_child_quantity(D(30), D(600)) == D(600)  # NSE: at most 600 in one order
     assert max_child_quantity(D(30), D(601)) == D(600)  # the "+1" publication
     assert slice_quantity(D(1200), D(30), D(600)) == (D(600), D(600))

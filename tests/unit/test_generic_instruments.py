@@ -159,3 +159,14 @@ def test_a_bad_header_refuses_the_file(tmp_path: Path, header: str, named: str) 
 def test_an_empty_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InstrumentFileError, match="header"):
         load(tmp_path, "")
+
+
+def test_an_underlying_is_stored_upper_case_as_the_chain_and_the_cli_look_it_up(
+    tmp_path: Path,
+) -> None:
+    imported = load(
+        tmp_path,
+        "symbol,venue,asset_class,currency,tick_size,underlying,expiry,strike,right\n"
+        "NIFTY26DEC26000CE,NFO,OPTION,INR,0.05,nifty,2026-12-29,26000,CE\n",
+    )
+    assert [i.underlying for i in imported.instruments] == ["NIFTY"]

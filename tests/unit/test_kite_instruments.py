@@ -38,15 +38,15 @@ def dump() -> KiteImport:
 
 
 def test_the_fixture_imports_without_problems(dump: KiteImport) -> None:
-    assert dump.rows == 132
-    assert len(dump.instruments) == 132
+    assert dump.rows == 134
+    assert len(dump.instruments) == 134
     assert dump.problems == ()
     assert dump.skipped == 0
     assert dump.summary() == {}
     kinds = {a: sum(1 for i in dump.instruments if i.asset_class is a) for a in AssetClass}
     assert kinds[AssetClass.INDEX] == 2
     assert kinds[AssetClass.EQUITY] == 1
-    assert kinds[AssetClass.FUTURE] == 3
+    assert kinds[AssetClass.FUTURE] == 5
     assert kinds[AssetClass.OPTION] == 126
 
 
@@ -176,9 +176,9 @@ def test_the_reference_table_is_dated_and_sourced() -> None:
 
 def test_the_exchange_filter_leaves_rows_out_without_calling_them_problems() -> None:
     imported = load_kite_instruments(KITE_FILE, exchanges=["nfo"])
-    assert imported.rows == 132
+    assert imported.rows == 134
     assert imported.filtered == 3
-    assert len(imported.instruments) == 129
+    assert len(imported.instruments) == 131
     assert imported.problems == ()
     assert imported.spots == {}  # the index rows were left out
 

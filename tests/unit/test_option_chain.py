@@ -17,7 +17,7 @@ import pytest
 
 from algodesk.adapters.instruments.kite_csv import load_kite_instruments
 from algodesk.domain.identifiers import InstrumentId, Venue
-from algodesk.domain.instruments import OptionRight
+from algodesk.domain.instruments import AssetClass, Instrument, OptionRight
 from algodesk.domain.market.options import (
     ExpiryRule,
     Moneyness,
@@ -27,7 +27,7 @@ from algodesk.domain.market.options import (
     parse_expiry,
 )
 from algodesk.domain.market.slicing import slice_order
-from algodesk.domain.values import quantity
+from algodesk.domain.values import Currency, quantity
 
 KITE_FILE = Path(__file__).parents[1] / "data" / "kite_instruments.csv"
 TODAY = date(2026, 11, 21)
@@ -403,3 +403,34 @@ def test_a_chain_with_two_listings_of_one_contract_is_refused() -> None:
     with pytest.raises(OptionChainError) as exc:
         OptionChain([*imported.instruments, twin])
     assert refusal(exc) == "DUPLICATE_CONTRACT"
+
+
+def _contract(expiry: date, kind: str) -> Instrument:
+    tag = expiry.strftime("%y%m%d")
+    if kind == "FUT":
+        return Instrument(
+            InstrumentId(f"NIFTY{tag}FUT.NFO"), AssetClass.FUTURE, Currency("INR"),
+            Decimal("0.1"), lot_size=Decimal(65), underlying="NIFTY", expiry=expiry,
+        )  # fmt: skip
+    return Instrument(
+        InstrumentId(f"NIFTY{tag}25000CE.NFO"), AssetClass.OPTION, Currency("INR"),
+        Decimal("0.05"), lot_size=Decimal(65), underlying="NIFTY", expiry=expiry,
+        strike=Decimal(25000), right=OptionRight.CALL,
+    )  # fmt: skip
+
+
+def test_a_weekly_moved_into_the_previous_month_is_not_the_monthly() -> None:
+    """1 May 2029 is a Tuesday and an NSE holiday: that week's expiry moves to Monday 30 April,
+    the last listed April expiry, but April's monthly is the 24th (the futures' expiry)."""
+    monthly_apr, moved_weekly, monthly_may = date(2029, 4, 24), date(2029, 4, 30), date(2029, 5, 29)
+    options = [_contract(d, "CE") for d in (monthly_apr, moved_weekly, monthly_may)]
+    futures = [_contract(d, "FUT") for d in (monthly_apr, monthly_may)]
+    chain = OptionChain([*options, *futures])
+    assert chain.resolve_expiry("NIFTY", "monthly", date(2029, 4, 20)) == monthly_apr
+    assert chain.resolve_expiry("NIFTY", "monthly", date(2029, 4, 25)) == monthly_may
+    assert chain.resolve_expiry("NIFTY", "next-monthly", date(2029, 4, 20)) == monthly_may
+    assert chain.resolve_expiry("NIFTY", "weekly", date(2029, 4, 25)) == moved_weekly
+    # Without futures in the master, the last expiry of each month is the fallback.
+    assert (
+        OptionChain(options).resolve_expiry("NIFTY", "monthly", date(2029, 4, 25)) == moved_weekly
+    )

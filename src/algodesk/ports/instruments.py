@@ -6,7 +6,7 @@ day's import (90,000 rows from Kite) is one bulk write, not a trading transactio
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import date
 from typing import Protocol
 
@@ -17,8 +17,17 @@ __all__ = ["InstrumentStore"]
 
 
 class InstrumentStore(Protocol):
-    def put(self, instruments: Iterable[Instrument], source: str, as_of: date) -> int:
-        """Insert or replace instruments (by id); returns how many were written."""
+    def put(
+        self,
+        instruments: Iterable[Instrument],
+        source: str,
+        as_of: date,
+        replace: Collection[Venue] = (),
+    ) -> int:
+        """Insert or replace instruments (by id), in one transaction; returns how many were
+        written. Stored instruments of the ``replace`` venues are removed first: a broker's
+        daily dump is the whole master of its exchanges, so a renamed or expired contract must
+        not linger beside its successor."""
         ...
 
     def get(self, instrument_id: InstrumentId) -> Instrument | None: ...

@@ -286,7 +286,7 @@ def _generic_row(header: Mapping[str, int], row: Sequence[str]) -> Instrument:
             asset_class=asset_class,
             currency=currency,
             tick_size=decimal_cell("tick_size", cell("tick_size"), positive=True),
-            underlying=cell("underlying") or None,
+            underlying=cell("underlying").upper() or None,
             expiry=iso_date_cell("expiry", cell("expiry")) if cell("expiry") else None,
             right=right,
             base_currency=base,

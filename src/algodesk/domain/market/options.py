@@ -11,8 +11,10 @@ resolving after the close passes the next trading day as ``today``.
 
 - ``nearest`` / ``weekly``: the first listed expiry on or after ``today``;
   ``next-weekly``: the one after it.
-- ``monthly``: the last listed expiry of a calendar month, the first such on or after ``today``;
-  ``next-monthly``: the one after it. A holiday-moved expiry (24 Nov 2026 → Monday 23 Nov) is
+- ``monthly``: the first monthly expiry on or after ``today``; ``next-monthly``: the one after.
+  A monthly is an option expiry on which the underlying's future also expires (NSE/BSE futures
+  are monthly only); when the master holds no futures for it, the last listed expiry of each
+  calendar month. A holiday-moved expiry (24 Nov 2026 → Monday 23 Nov) is
   whatever the master lists, so the rules follow it without a calendar.
 
 Strike offsets follow the ATM / ITMn / OTMn rule: ATM is the listed strike nearest the spot (a tie
@@ -24,7 +26,7 @@ put ITMn is n above and OTMn n below; running off the list is refused. Every ref
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -200,7 +202,10 @@ class OptionChain:
 
     def __init__(self, instruments: Iterable[Instrument]) -> None:
         contracts: _Contracts = {}
+        futures: dict[tuple[str, Venue], set[date]] = {}
         for inst in instruments:
+            if inst.asset_class is AssetClass.FUTURE and inst.underlying and inst.expiry:
+                futures.setdefault((inst.underlying.upper(), inst.venue), set()).add(inst.expiry)
             if inst.asset_class is not AssetClass.OPTION:
                 continue
             # An OPTION always has these (Instrument checks); the asserts narrow the types.
@@ -223,6 +228,7 @@ class OptionChain:
                 )
             by_strike[inst.strike] = inst
         self._contracts = contracts
+        self._futures = futures
         self._strikes: dict[tuple[str, Venue, date, OptionRight], tuple[Decimal, ...]] = {
             (name, venue, expiry, right): tuple(sorted(by_strike))
             for name, venues in contracts.items()
@@ -305,6 +311,23 @@ class OptionChain:
 
     # --- resolution --------------------------------------------------------------------------
 
+    def _monthlies(
+        self, name: str, venue: Venue | str | None, listed: Sequence[date]
+    ) -> list[date]:
+        """The monthly expiries among ``listed``. NSE/BSE futures expire only on monthly
+        expiries, so where the master lists the underlying's futures, a monthly is an option
+        expiry shared with a future. That stays right when a holiday moves a weekly expiry
+        into the previous month (a Tuesday the 1st of May), which the fallback, the last listed
+        expiry of each calendar month, would mistake for the monthly."""
+        venues = self._venues(name, venue)
+        shared = set().union(*(self._futures.get((name, v), set()) for v in venues))
+        if shared:
+            return sorted(d for d in listed if d in shared)
+        last_of_month: dict[tuple[int, int], date] = {}
+        for d in listed:  # ascending: the last one of each month wins
+            last_of_month[(d.year, d.month)] = d
+        return sorted(last_of_month.values())
+
     def resolve_expiry(
         self,
         underlying: str,
@@ -332,10 +355,7 @@ class OptionChain:
             candidates = upcoming_all
             position = 1 if spec is ExpiryRule.NEXT_WEEKLY else 0
         else:
-            last_of_month: dict[tuple[int, int], date] = {}
-            for d in listed:  # ascending: the last one of each month wins
-                last_of_month[(d.year, d.month)] = d
-            candidates = sorted(d for d in last_of_month.values() if d >= today)
+            candidates = [d for d in self._monthlies(name, venue, listed) if d >= today]
             position = 1 if spec is ExpiryRule.NEXT_MONTHLY else 0
         if len(candidates) <= position:
             shown = ", ".join(str(d) for d in candidates) or "none"

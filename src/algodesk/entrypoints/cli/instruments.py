@@ -46,8 +46,10 @@ def instruments_import(
     data_dir: DataDir = None,
     database_url_opt: DatabaseUrl = None,
 ) -> None:
-    """Store the instruments of FILE (replacing stored ones with the same id).
+    """Store the instruments of FILE.
 
+    A Kite dump replaces every stored instrument of the exchanges it lists (so renamed and
+    expired contracts go); a generic file adds instruments and updates those with the same id.
     Rows that cannot be represented are skipped and listed with their line and reason.
     """
     if format_ not in INSTRUMENT_FORMATS:
@@ -58,9 +60,17 @@ def instruments_import(
         result = load_instrument_file(file, format_, strict)
     except InstrumentFileError as exc:
         raise fail(f"{file}: {exc}") from None
+    # A Kite dump is the whole master of its exchanges: it replaces what they had (renamed and
+    # expired contracts go). A generic file adds to and updates the master.
+    replaced = {i.venue for i in result.instruments} if format_ == "kite" else set()
     with desk_from_options(data_dir, database_url_opt) as desk:
-        stored = desk.instruments.put(result.instruments, format_, datetime.now(UTC).date())
+        stored = desk.instruments.put(
+            result.instruments, format_, datetime.now(UTC).date(), replace=replaced
+        )
     typer.echo(f"{file.name}: {result.rows} rows, {stored} instruments stored")
+    if replaced:
+        names = ", ".join(sorted(v.value for v in replaced))
+        typer.echo(f"replaced the instruments of {names}")
     if result.problems:
         counts = ", ".join(f"{code} {n}" for code, n in sorted(result.summary().items()))
         typer.echo(f"skipped {result.skipped} rows: {counts}")
@@ -80,7 +90,10 @@ def _stored_spot(bars: BarStore, underlying: str, max_age: timedelta) -> tuple[D
             latest = series
     if latest is None:
         raise fail(f"no stored bars for {spot_id}: pass --spot, or import its bars first")
-    [bar] = bars.read(spot_id, latest.timeframe, start=latest.last - timedelta(microseconds=1))
+    found = bars.read(spot_id, latest.timeframe, start=latest.last - timedelta(microseconds=1))
+    if not found:
+        raise fail(f"the stored bars of {spot_id} could not be read: pass --spot")
+    bar = found[-1]
     age = datetime.now(UTC) - bar.ts_close
     if age > max_age:
         raise fail(
@@ -148,9 +161,12 @@ def instruments_option(
                 "run `algodesk instruments import` first"
             )
         if spot is not None:
+            at = datetime.now(UTC)
             try:
-                price, at = Decimal(spot), datetime.now(UTC)
+                price = Decimal(spot)
             except InvalidOperation:
+                price = Decimal("NaN")
+            if not price.is_finite():
                 raise fail(f"--spot: expected a decimal number, was {spot!r}") from None
         else:
             price, at = _stored_spot(desk.bars, underlying, age)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import date
 
 from algodesk.domain.identifiers import InstrumentId, Venue
@@ -16,8 +16,16 @@ class InMemoryInstrumentStore:
         self._items: dict[InstrumentId, Instrument] = {}
         self.put(instruments, "memory", date.min)
 
-    def put(self, instruments: Iterable[Instrument], source: str, as_of: date) -> int:
+    def put(
+        self,
+        instruments: Iterable[Instrument],
+        source: str,
+        as_of: date,
+        replace: Collection[Venue] = (),
+    ) -> int:
         items = list(instruments)
+        if replace:
+            self._items = {k: v for k, v in self._items.items() if v.venue not in replace}
         self._items.update((i.id, i) for i in items)
         return len(items)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from datetime import date
 from itertools import islice
 from typing import Any
@@ -81,11 +81,20 @@ class SqlInstrumentStore:
             set_={name: stmt.excluded[name] for name in _COLUMNS},
         )
 
-    def put(self, items: Iterable[Instrument], source: str, as_of: date) -> int:
+    def put(
+        self,
+        items: Iterable[Instrument],
+        source: str,
+        as_of: date,
+        replace: Collection[Venue] = (),
+    ) -> int:
         written = 0
         stmt = self._upsert()
         rows = (_row(i, source, as_of) for i in items)
         with self._engine.begin() as conn:  # one transaction: an import lands whole or not at all
+            if replace:
+                venues = sorted(v.value for v in replace)
+                conn.execute(sa.delete(instruments).where(instruments.c.venue.in_(venues)))
             for batch in _batches(rows):
                 conn.execute(stmt, batch)
                 written += len(batch)
@@ -114,8 +123,7 @@ class SqlInstrumentStore:
         if asset_class is not None:
             query = query.where(instruments.c.asset_class == asset_class.value)
         if symbol_prefix is not None:
-            escaped = symbol_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            query = query.where(instruments.c.symbol.like(f"{escaped}%", escape="\\"))
+            query = query.where(instruments.c.symbol.startswith(symbol_prefix, autoescape=True))
         with self._engine.connect() as conn:
             return [_instrument(r) for r in conn.execute(query)]
 
