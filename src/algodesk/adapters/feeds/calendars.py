@@ -6,7 +6,9 @@ for crypto. The Indian session *times* change by circular, so they come from the
 ``data/sessions.toml`` (:func:`load_session_table`); other calendars take their times, early
 closes and DST from the library. The table's overrides add holidays and special sessions.
 
-Everything is built lazily, once per calendar, for the registry's date range; afterwards
+The registry imports the library when it is made (to check venue mappings; pandas makes that
+about 3 s); each calendar's sessions are built on first use, once, for the registry's date
+range; afterwards
 :meth:`VenueCalendar.is_open` is a dict lookup and two comparisons. A question outside the range
 raises :class:`CalendarRangeError`, which names the range.
 """
