@@ -1,0 +1,1 @@
+"""Signal adapters: parsers that turn a raw alert body into intents (TradingView)."""
