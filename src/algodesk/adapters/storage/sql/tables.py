@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from algodesk.adapters.storage.sql.types import ExactDecimal, UtcDateTime
 
 __all__ = [
+    "alert_inbox",
     "fills",
     "instruments",
     "journal",
@@ -17,6 +18,7 @@ __all__ = [
     "metadata",
     "orders",
     "sequences",
+    "webhook_hooks",
 ]
 
 metadata = sa.MetaData(
@@ -157,4 +159,87 @@ instruments = sa.Table(
     sa.Column("as_of", sa.Date, nullable=False),
     sa.Index("ix_instruments_venue", "venue", "symbol"),
     sa.Index("ix_instruments_underlying", "underlying", "expiry"),
+)
+
+alert_inbox = sa.Table(
+    "alert_inbox",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("hook_id", ID, nullable=False),
+    sa.Column("account_id", ID, nullable=False),
+    sa.Column("bot_id", ID, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("digest", HASH, nullable=False),
+    sa.Column("dedupe_key", sa.String(200), nullable=False, unique=True),
+    sa.Column("remote_addr", sa.String(64), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(200), nullable=True),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("fate", sa.Text, nullable=False),
+    sa.Column("settled_at", UtcDateTime, nullable=True),
+    sa.Column("duplicates", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_alert_inbox_status", "status", "id"),
+    sa.Index("ix_alert_inbox_account_id", "account_id", "id"),
+    sa.Index("ix_alert_inbox_bot_id", "bot_id", "id"),
+    sa.Index("ix_alert_inbox_hook_id", "hook_id", "digest", "received_at"),
+)
+
+webhook_hooks = sa.Table(
+    "webhook_hooks",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("account_id", ID, nullable=False),
+    sa.Column("bot_id", ID, nullable=False, index=True),
+    sa.Column("token_hash", HASH, nullable=False, unique=True),  # SHA-256 of the token, hex
+    sa.Column("token_enc", sa.Text, nullable=False),
+    sa.Column("secret_enc", sa.Text, nullable=True),
+    sa.Column("secret_field", sa.String(64), nullable=False),
+    sa.Column("max_lag_us", sa.BigInteger, nullable=False),  # whole microseconds: exact
+    sa.Column("dedupe_window_us", sa.BigInteger, nullable=False),
+    sa.Column("source_allowlist", sa.Boolean, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
+)
+
+# --- users and API keys (migration 0005) -------------------------------------------------------
+
+__all__ += ["api_keys", "refresh_tokens", "users"]
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),  # stored lower-cased
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("user_id", ID, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("key_hash", HASH, nullable=False),
+    sa.Column("last4", sa.String(4), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
+)
+
+refresh_tokens = sa.Table(
+    "refresh_tokens",
+    metadata,
+    sa.Column("token_id", ID, primary_key=True),
+    sa.Column("user_id", ID, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("used_at", UtcDateTime, nullable=True),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
 )

@@ -1,0 +1,100 @@
+"""The alert inbox: every accepted webhook body, stored durably before it is answered, with its
+fate once processed. An entry whose dedupe key is known already is a duplicate delivery: the
+store keeps the first and counts the repeats."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from algodesk.domain.identifiers import AccountId, BotId
+
+__all__ = ["AlertStatus", "Inbox", "InboxEntry", "NewAlert"]
+
+
+class AlertStatus(StrEnum):
+    PENDING = "PENDING"  # stored, not processed yet (processed after a restart)
+    EXECUTED = "EXECUTED"  # every order it made was accepted by the engine
+    DENIED = "DENIED"  # at least one order was denied by a risk gate (codes in the fate)
+    REJECTED = "REJECTED"  # never reached the engine: parse, auth, staleness, mapping
+
+
+@dataclass(frozen=True, slots=True)
+class NewAlert:
+    hook_id: str
+    account_id: AccountId
+    bot_id: BotId
+    received_at: datetime
+    body: bytes
+    digest: str  # SHA-256 of the body, hex
+    dedupe_key: str
+    remote_addr: str | None = None
+    #: An alert rejected on arrival is stored settled, for the inbox view.
+    status: AlertStatus = AlertStatus.PENDING
+    reason: str | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    id: int
+    hook_id: str
+    account_id: AccountId
+    bot_id: BotId
+    received_at: datetime
+    body: bytes
+    digest: str
+    dedupe_key: str
+    remote_addr: str | None
+    status: AlertStatus
+    reason: str | None
+    message: str
+    #: JSON values only: what the alert became (orders and their outcomes).
+    fate: Mapping[str, object] = field(default_factory=dict)
+    settled_at: datetime | None = None
+    duplicates: int = 0
+
+
+class Inbox(Protocol):
+    def add(self, alert: NewAlert) -> tuple[InboxEntry, bool]:
+        """Store ``alert`` durably (committed on return) and return it with True; if an entry
+        with the same dedupe key exists, count the repeat and return that entry with False."""
+        ...
+
+    def find_recent(self, hook_id: str, digest: str, since: datetime) -> InboxEntry | None:
+        """The latest entry of the hook with this body digest received at or after ``since``."""
+        ...
+
+    def get(self, entry_id: int) -> InboxEntry | None: ...
+
+    def pending(self, limit: int = 100) -> list[InboxEntry]:
+        """Unprocessed entries, oldest first."""
+        ...
+
+    def settle(
+        self,
+        entry_id: int,
+        status: AlertStatus,
+        reason: str | None,
+        message: str,
+        fate: Mapping[str, object],
+        at: datetime,
+    ) -> None:
+        """Record what became of a pending entry (a settled entry is never changed again:
+        a second settle raises :class:`ValueError`)."""
+        ...
+
+    def list(
+        self,
+        *,
+        account_id: AccountId | None = None,
+        bot_id: BotId | None = None,
+        status: AlertStatus | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[InboxEntry]:
+        """Newest first; ``before_id`` pages back."""
+        ...

@@ -1,0 +1,273 @@
+"""Contract of the alert inbox: every adapter stores alerts exactly and durably, keeps one entry
+per dedupe key (counting repeats, even under concurrent delivery), settles an entry once, and
+lists and finds entries the same way."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from algodesk.adapters.storage.memory.inbox import InMemoryInbox
+from algodesk.adapters.storage.sql.engine import make_engine, migrate
+from algodesk.adapters.storage.sql.inbox import SqlInbox
+from algodesk.domain.identifiers import AccountId, BotId
+from algodesk.ports.inbox import AlertStatus, Inbox, InboxEntry, NewAlert
+from algodesk.testing.postgres import TemporaryPostgres
+
+T0 = datetime(2026, 1, 5, 9, 15, 0, 123456, tzinfo=UTC)
+IST = timezone(timedelta(hours=5, minutes=30))
+ACCT = AccountId("acct-1")
+BOT = BotId("bot-1")
+_names = itertools.count(1)
+
+
+def alert(n: int = 1, body: bytes | None = None, **kw: Any) -> NewAlert:
+    body = body if body is not None else f'{{"n":{n}}}'.encode()
+    args: dict[str, Any] = {
+        "hook_id": "hook-1",
+        "account_id": ACCT,
+        "bot_id": BOT,
+        "received_at": T0 + timedelta(seconds=n),
+        "body": body,
+        "digest": hashlib.sha256(body).hexdigest(),
+        "dedupe_key": f"key-{n}",
+    }
+    return NewAlert(**(args | kw))
+
+
+def _migrated(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> sa.Engine:
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'inbox.db'}"
+    else:
+        server: TemporaryPostgres = request.getfixturevalue("postgres")
+        url = server.create_database(f"inbox{next(_names)}")
+    engine = make_engine(url)
+    migrate(engine)
+    return engine
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def inbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Inbox]:
+    if request.param == "memory":
+        yield InMemoryInbox()
+        return
+    engine = _migrated(request.param, request, tmp_path)
+    yield SqlInbox(engine)
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def sql_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    engine = _migrated(request.param, request, tmp_path)
+    yield engine
+    engine.dispose()
+
+
+def test_an_alert_round_trips_exactly(inbox: Inbox) -> None:
+    body = b'\xff\xfe\x00{"ticker":"NIFTY"}\x80\n'  # not UTF-8: stored as bytes, untouched
+    received = datetime(2026, 1, 5, 14, 45, 0, 654321, tzinfo=IST)
+    entry, new = inbox.add(alert(1, body, received_at=received, remote_addr="52.89.214.238"))
+    assert new
+    assert entry.status is AlertStatus.PENDING
+    assert entry.fate == {}
+    assert entry.settled_at is None
+    assert entry.duplicates == 0
+    stored = inbox.get(entry.id)
+    assert stored is not None
+    assert stored == entry
+    assert stored.body == body
+    assert stored.received_at == received
+    assert stored.received_at.utcoffset() == timedelta(0)
+    assert stored.remote_addr == "52.89.214.238"
+    assert stored.digest == hashlib.sha256(body).hexdigest()
+    assert inbox.get(entry.id + 1000) is None
+
+
+def test_a_naive_time_is_refused(inbox: Inbox) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        inbox.add(alert(1, received_at=datetime(2026, 1, 5, 9, 15)))  # noqa: DTZ001
+    assert inbox.list() == []
+
+
+def test_an_alert_rejected_on_arrival_is_stored_settled(inbox: Inbox) -> None:
+    entry, new = inbox.add(
+        alert(1, status=AlertStatus.REJECTED, reason="STALE", message="sent 120 s ago")
+    )
+    assert new
+    assert inbox.get(entry.id) == entry
+    assert (entry.status, entry.reason, entry.message) == (
+        AlertStatus.REJECTED,
+        "STALE",
+        "sent 120 s ago",
+    )
+    assert entry.settled_at == entry.received_at
+    assert inbox.pending() == []
+    with pytest.raises(ValueError, match="PENDING"):
+        inbox.settle(entry.id, AlertStatus.EXECUTED, None, "", {}, T0)
+
+
+def test_a_duplicate_returns_the_first_entry_and_is_counted(inbox: Inbox) -> None:
+    first, new = inbox.add(alert(1))
+    assert new
+    again, new_again = inbox.add(alert(2, dedupe_key=first.dedupe_key))
+    assert not new_again
+    assert again.id == first.id
+    assert again.body == first.body  # the first delivery is kept
+    assert again.duplicates == 1
+    third, _ = inbox.add(alert(3, dedupe_key=first.dedupe_key))
+    assert third.duplicates == 2
+    stored = inbox.get(first.id)
+    assert stored is not None
+    assert stored.duplicates == 2
+    assert [e.id for e in inbox.pending()] == [first.id]
+
+
+def test_concurrent_deliveries_of_one_key_store_exactly_one(inbox: Inbox) -> None:
+    workers = 8
+    barrier = threading.Barrier(workers)
+    results: list[tuple[InboxEntry, bool]] = []
+    errors: list[BaseException] = []
+    guard = threading.Lock()
+
+    def deliver(n: int) -> None:
+        try:
+            barrier.wait()
+            result = inbox.add(alert(n, dedupe_key="same"))
+            with guard:
+                results.append(result)
+        except BaseException as exc:  # reported below
+            with guard:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sum(new for _, new in results) == 1
+    assert len({entry.id for entry, _ in results}) == 1
+    assert len(inbox.list()) == 1
+    stored = inbox.get(results[0][0].id)
+    assert stored is not None
+    assert stored.duplicates == workers - 1
+
+
+def test_pending_is_oldest_first_and_limited(inbox: Inbox) -> None:
+    ids = [inbox.add(alert(n))[0].id for n in range(1, 6)]
+    assert [e.id for e in inbox.pending()] == ids
+    assert [e.id for e in inbox.pending(limit=2)] == ids[:2]
+    inbox.settle(ids[0], AlertStatus.EXECUTED, None, "done", {}, T0 + timedelta(minutes=1))
+    assert [e.id for e in inbox.pending(limit=2)] == ids[1:3]
+
+
+def test_settle_records_the_fate_once(inbox: Inbox) -> None:
+    entry, _ = inbox.add(alert(1))
+    fate: dict[str, object] = {
+        "orders": [{"client_order_id": "O1", "outcome": "DENIED", "code": "MAX_NOTIONAL"}],
+        "qty": "1.50",
+        "ok": False,
+        "none": None,
+    }
+    at = datetime(2026, 1, 5, 15, 0, 0, 1, tzinfo=IST)
+    inbox.settle(entry.id, AlertStatus.DENIED, "MAX_NOTIONAL", "notional 1.2M > 1M", fate, at)
+    settled = inbox.get(entry.id)
+    assert settled is not None
+    assert settled.status is AlertStatus.DENIED
+    assert (settled.reason, settled.message) == ("MAX_NOTIONAL", "notional 1.2M > 1M")
+    assert settled.fate == fate
+    assert settled.settled_at is not None
+    assert settled.settled_at == at
+    assert settled.settled_at.utcoffset() == timedelta(0)
+    assert inbox.pending() == []
+    with pytest.raises(ValueError, match=r"expected a PENDING entry.*found it DENIED"):
+        inbox.settle(entry.id, AlertStatus.EXECUTED, None, "again", {}, at)
+    assert inbox.get(entry.id) == settled  # unchanged
+
+
+def test_settle_refuses_bad_requests_and_changes_nothing(inbox: Inbox) -> None:
+    entry, _ = inbox.add(alert(1))
+    with pytest.raises(KeyError, match="expected an existing entry"):
+        inbox.settle(entry.id + 1000, AlertStatus.EXECUTED, None, "", {}, T0)
+    with pytest.raises(ValueError, match="expected a final status"):
+        inbox.settle(entry.id, AlertStatus.PENDING, None, "", {}, T0)
+    with pytest.raises(ValueError, match="expected JSON values"):
+        inbox.settle(entry.id, AlertStatus.EXECUTED, None, "", {"at": T0}, T0)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        inbox.settle(entry.id, AlertStatus.EXECUTED, None, "", {}, T0.replace(tzinfo=None))
+    assert inbox.get(entry.id) == entry
+
+
+def test_list_filters_newest_first_and_pages_back(inbox: Inbox) -> None:
+    other_acct, other_bot = AccountId("acct-2"), BotId("bot-2")
+    a1, _ = inbox.add(alert(1))
+    b1, _ = inbox.add(alert(2, bot_id=other_bot))
+    c1, _ = inbox.add(alert(3, account_id=other_acct, bot_id=other_bot))
+    a2, _ = inbox.add(alert(4))
+    a3, _ = inbox.add(alert(5, status=AlertStatus.REJECTED, reason="BAD_SECRET"))
+    inbox.settle(a1.id, AlertStatus.EXECUTED, None, "", {}, T0 + timedelta(minutes=1))
+
+    def ids(entries: list[InboxEntry]) -> list[int]:
+        return [e.id for e in entries]
+
+    everything = [a3.id, a2.id, c1.id, b1.id, a1.id]
+    assert ids(inbox.list()) == everything
+    assert ids(inbox.list(account_id=ACCT)) == [a3.id, a2.id, b1.id, a1.id]
+    assert ids(inbox.list(bot_id=other_bot)) == [c1.id, b1.id]
+    assert ids(inbox.list(account_id=ACCT, bot_id=other_bot)) == [b1.id]
+    assert ids(inbox.list(status=AlertStatus.PENDING)) == [a2.id, c1.id, b1.id]
+    assert ids(inbox.list(status=AlertStatus.REJECTED)) == [a3.id]
+    assert ids(inbox.list(account_id=ACCT, status=AlertStatus.EXECUTED)) == [a1.id]
+    paged: list[int] = []
+    before: int | None = None
+    while page := inbox.list(before_id=before, limit=2):
+        paged += ids(page)
+        before = page[-1].id
+    assert paged == everything
+    assert ids(inbox.list(before_id=c1.id, bot_id=BOT)) == [a1.id]
+
+
+def test_find_recent_looks_back_over_the_window(inbox: Inbox) -> None:
+    body = b'{"action":"buy"}'
+    early, _ = inbox.add(alert(1, body, received_at=T0))
+    late, _ = inbox.add(alert(2, body, received_at=T0 + timedelta(seconds=30)))
+    inbox.add(alert(3, b"other", received_at=T0 + timedelta(seconds=40)))
+    inbox.add(alert(4, body, hook_id="hook-2", received_at=T0 + timedelta(seconds=50)))
+    digest = hashlib.sha256(body).hexdigest()
+    assert inbox.find_recent("hook-1", digest, T0 - timedelta(hours=1)) == late
+    assert inbox.find_recent("hook-1", digest, T0 + timedelta(seconds=30)) == late  # inclusive
+    assert inbox.find_recent("hook-1", digest, T0 + timedelta(seconds=31)) is None
+    assert inbox.find_recent("hook-3", digest, T0) is None
+    # 'since' in another zone means the same instant
+    assert inbox.find_recent("hook-1", digest, (T0 + timedelta(seconds=1)).astimezone(IST)) == late
+    assert early.id != late.id
+
+
+def test_a_new_alert_is_one_statement_and_committed(sql_engine: sa.Engine) -> None:
+    """The webhook's hot path: one INSERT round trip, durable when ``add`` returns."""
+    engine = sql_engine
+    inbox = SqlInbox(engine)
+    statements: list[str] = []
+
+    def record(_c: Any, _cur: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement.split(maxsplit=1)[0].upper())
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        entry, _ = inbox.add(alert(1))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    assert [s for s in statements if s != "BEGIN"] == ["INSERT"]
+    other = make_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        assert SqlInbox(other).get(entry.id) == entry  # visible to another connection pool
+    finally:
+        other.dispose()
