@@ -47,13 +47,10 @@ fmt: setup
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
-# Until the API lands (issue 5), `make run` initialises the desk, seeds a demo account once,
-# verifies the ledger and prints its summary.
+# `make run` starts the desk on SQLite in $(DATA_DIR): the paper exchange, a demo account and
+# bot, a replay feed of demo marks, the TradingView webhook and the API on 127.0.0.1:8000.
 run: setup
-	$(BIN)/algodesk init --data-dir $(DATA_DIR)
-	$(BIN)/algodesk demo seed --data-dir $(DATA_DIR)
-	$(BIN)/algodesk ledger verify --data-dir $(DATA_DIR)
-	$(BIN)/algodesk ledger show --data-dir $(DATA_DIR)
+	$(BIN)/algodesk serve --data-dir $(DATA_DIR)
 
 bench: setup
 	$(BIN)/python benchmarks/ledger_verify.py

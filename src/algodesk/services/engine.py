@@ -13,6 +13,7 @@ call that hangs times out instead of holding the account.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import uuid
@@ -47,6 +48,7 @@ from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, Instrum
 from algodesk.domain.ledger.entries import LedgerEntry
 from algodesk.domain.matching import FeeModel
 from algodesk.domain.orders import Order, OrderError, OrderStatus, OrderType
+from algodesk.domain.portfolio import BookSummary
 from algodesk.domain.risk.base import TradingState, reduces
 from algodesk.domain.risk.pipeline import check_order
 from algodesk.domain.values import Price, Quantity
@@ -364,6 +366,31 @@ class Engine:
         summary = view.bot(bot_id) if bot_id is not None else view.account
         held = summary.positions.get(instrument_id)
         return held.quantity if held else Decimal(0)
+
+    def book(self, account_id: AccountId, bot_id: BotId | None = None) -> BookSummary:
+        """A copy of the account's (or one bot's) balances and positions as the engine sees
+        them now."""
+        with self._lock(account_id), self._uow_factory() as uow:
+            view = self._view(uow, account_id)
+            summary = view.bot(bot_id) if bot_id is not None else view.account
+            return copy.deepcopy(summary)
+
+    def open_orders(self, account_id: AccountId, bot_id: BotId | None = None) -> list[Order]:
+        """The account's (or one bot's) working orders, oldest first."""
+        with self._lock(account_id), self._uow_factory() as uow:
+            view = self._view(uow, account_id)
+            found = [o for o in view.open.values() if bot_id in (None, o.bot_id)]
+            return copy.deepcopy(found)
+
+    def recorded(self, account_id: AccountId, key: str) -> Outcome | None:
+        """The first outcome of the command journaled under ``key``, or None if no command
+        carried that key yet (what a retry after a crash asks before deciding again)."""
+        with self._lock(account_id), self._uow_factory() as uow:
+            seen = uow.journal.find(account_id, key)
+            if seen is None or "outcome" not in seen.payload:
+                return None
+            first = Outcome(**dict(seen.payload["outcome"]))  # type: ignore[call-overload]
+            return replace(first, replayed=True)
 
     def open_instruments(self, account_id: AccountId) -> list[InstrumentId]:
         """Instruments in which the account holds a position or has a working order."""

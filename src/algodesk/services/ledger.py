@@ -50,7 +50,8 @@ class LedgerService:
         snapshot_factory: Callable[[], UnitOfWork] | None = None,
     ) -> None:
         """``snapshot_factory`` makes read-only units that see one instant of the database
-        (for verification while the desk is trading); by default ``uow_factory``."""
+        (reads and verification while the desk is trading: they never wait for a writer);
+        by default ``uow_factory``."""
         self._uow_factory = uow_factory
         self._snapshot_factory = snapshot_factory or uow_factory
         self._clock = clock
@@ -233,18 +234,18 @@ class LedgerService:
     # -- reading ------------------------------------------------------------------------------
 
     def entries(self, account_id: AccountId | None = None) -> list[LedgerEntry]:
-        with self._uow_factory() as uow:
+        with self._snapshot_factory() as uow:
             return list(uow.ledger.entries(account_id))
 
     def accounts(self) -> list[AccountId]:
-        with self._uow_factory() as uow:
+        with self._snapshot_factory() as uow:
             return uow.ledger.accounts()
 
     def summary(
         self, account_id: AccountId, bot_id: BotId | AllBots | None = ALL_BOTS
     ) -> BookSummary:
         """Balances of an account, of one of its bots, or (``None``) of its unallocated part."""
-        with self._uow_factory() as uow:
+        with self._snapshot_factory() as uow:
             return summarize(uow.ledger.entries(account_id), bot_id)
 
     def verify(self, anchors: Mapping[AccountId, ChainHead] | None = None) -> VerifyReport:

@@ -27,6 +27,7 @@ from algodesk.entrypoints.cli.options import (
     fail,
     settings_from_options,
 )
+from algodesk.entrypoints.cli.serve import serve
 from algodesk.services.demo import seed_demo
 
 __all__ = ["app", "main"]
@@ -43,6 +44,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(demo_app, name="demo")
 app.add_typer(data_app, name="data")
 app.add_typer(instruments_app, name="instruments")
+app.command()(serve)
 
 
 @app.command()

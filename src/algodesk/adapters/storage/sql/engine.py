@@ -53,8 +53,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "algodesk_read_only"
+
+
 def _sqlite_begin(conn: sa.Connection) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # A deferred BEGIN that reads and then writes fails at once (SQLITE_BUSY, no waiting) when
+    # another connection wrote in between; busy_timeout cannot help it. Every transaction that
+    # may write therefore takes the write lock up front and waits its turn. Connections marked
+    # read-only (``execution_options(algodesk_read_only=True)``) read from a WAL snapshot.
+    read_only = conn.get_execution_options().get(READ_ONLY, False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -83,7 +91,7 @@ def head_revision() -> str:
 
 
 def current_revision(engine: sa.Engine) -> str | None:
-    with engine.connect() as conn:
+    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 

@@ -7,6 +7,7 @@ from typing import Self
 
 import sqlalchemy as sa
 
+from algodesk.adapters.storage.sql.engine import READ_ONLY
 from algodesk.adapters.storage.sql.repositories import (
     SqlFillRepository,
     SqlJournal,
@@ -45,6 +46,8 @@ class SqlUnitOfWork:
             conn = conn.execution_options(
                 isolation_level="REPEATABLE READ", postgresql_readonly=True
             )
+        elif self._snapshot:
+            conn = conn.execution_options(**{READ_ONLY: True})
         self._conn = conn
         self._tx = conn.begin()
         self.fills = SqlFillRepository(conn)

@@ -74,6 +74,8 @@ class Desk:
     ledger: LedgerService
     instruments: InstrumentStore
     bars: BarStore
+    #: Read-only units of work that never wait for a writer (queries, verification).
+    snapshot_factory: Callable[[], UnitOfWork]
 
     @property
     def url(self) -> str:
@@ -136,7 +138,9 @@ def open_desk(settings: Settings, clock: Clock | None = None) -> Desk:
 
     ledger = LedgerService(uow_factory, clock or LiveClock(), snapshot_factory)
     bars = ParquetBarStore(settings.data_dir / "bars")
-    return Desk(settings, engine, uow_factory, ledger, SqlInstrumentStore(engine), bars)
+    return Desk(
+        settings, engine, uow_factory, ledger, SqlInstrumentStore(engine), bars, snapshot_factory
+    )
 
 
 def read_bar_file(

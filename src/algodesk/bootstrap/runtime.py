@@ -1,0 +1,291 @@
+"""The running desk of ``algodesk serve``: engine, paper exchange, market data, alerts, stream.
+
+Threads, each with one job:
+
+* the HTTP server (uvicorn) answers requests; a webhook only stores its alert and returns;
+* the market thread runs the feed (an asyncio loop) and, for every validated mark, moves the
+  paper exchange, drains its fills into the engine and checks the exits; once a second it runs
+  the stale-feed watch;
+* the alert thread drains the inbox into the engine, woken by each stored alert. At start it
+  waits for the first marks (at most a few seconds), then processes what a crash left pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from algodesk.adapters.auth.passwords import Argon2PasswordHasher
+from algodesk.adapters.auth.tokens import JwtTokenCodec
+from algodesk.adapters.brokers.paper.broker import PaperBroker
+from algodesk.adapters.brokers.paper.config import PaperBrokerConfig
+from algodesk.adapters.clock import LiveClock
+from algodesk.adapters.crypto.fernet import FernetCipher, load_or_create_key
+from algodesk.adapters.feeds.calendars import ExchangeCalendars
+from algodesk.adapters.feeds.replay import ReplayFeed
+from algodesk.adapters.signals.tradingview import TradingViewParser
+from algodesk.adapters.storage.sql.hooks import SqlHookStore
+from algodesk.adapters.storage.sql.inbox import SqlInbox
+from algodesk.adapters.storage.sql.users import SqlUserStore
+from algodesk.bootstrap import Desk
+from algodesk.domain.bots import Bot, BotStatus
+from algodesk.domain.identifiers import InstrumentId, Venue
+from algodesk.domain.instruments import Instrument
+from algodesk.domain.matching.observations import Quote
+from algodesk.domain.risk.base import RiskLimits
+from algodesk.domain.sizing import FixedQuantity
+from algodesk.domain.values import Currency, money
+from algodesk.ports.auth import PasswordHasher
+from algodesk.ports.clock import Clock
+from algodesk.ports.market_data import MarketEvent
+from algodesk.ports.webhooks import Hook
+from algodesk.services.alert_orders import OrderPlanner
+from algodesk.services.alerts import AlertIntake, AlertProcessor
+from algodesk.services.auth import AuthService
+from algodesk.services.bots import BotService
+from algodesk.services.demo import DEMO_MARKET, DEMO_SYMBOLS, PAPER_ACCOUNT, PAPER_BOT, demo_quotes
+from algodesk.services.engine import Engine
+from algodesk.services.exits import ExitRunner
+from algodesk.services.kill_switch import pull_kill_switch
+from algodesk.services.market import MarketService
+from algodesk.services.outcomes import Outcome
+from algodesk.services.recovery import open_paper_account, recover_paper
+from algodesk.services.risk_context import EngineLimits
+from algodesk.services.stream import EventHub
+from algodesk.services.webhooks import HookService
+
+__all__ = ["DeskRuntime", "RuntimeOptions"]
+
+_log = logging.getLogger("algodesk.runtime")
+
+PAPER = Venue("PAPER")
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeOptions:
+    #: Orders per second per account and per bot (the rate gate); None switches it off.
+    order_rate: int | None = 10
+    #: Replay speed of the demo feed (1.0: real time).
+    feed_speed: float = 1.0
+    #: How long the alert thread waits for first marks before processing.
+    warmup: timedelta = timedelta(seconds=5)
+    starting_cash: Decimal = Decimal(100000)
+    bot_allocation: Decimal = Decimal(50000)
+
+
+class DeskRuntime:
+    """Everything ``serve`` runs, wired on a :class:`Desk` (its database and data directory)."""
+
+    def __init__(
+        self,
+        desk: Desk,
+        options: RuntimeOptions | None = None,
+        clock: Clock | None = None,
+        secret_key: str | None = None,
+        hasher: PasswordHasher | None = None,
+    ) -> None:
+        self.desk = desk
+        self.options = options or RuntimeOptions()
+        self.clock: Clock = clock or LiveClock()
+        factory = desk.uow_factory
+        key = load_or_create_key(desk.settings.data_dir, secret_key)
+        self.cipher = FernetCipher(key)
+        self.users = SqlUserStore(desk.engine)
+        signing_key = hashlib.sha256(b"algodesk jwt signing key\0" + key).digest()
+        self.auth = AuthService(
+            self.users, hasher or Argon2PasswordHasher(), JwtTokenCodec(signing_key), self.clock
+        )
+        self.hub = EventHub()
+        self.market = MarketService(
+            desk.instruments,
+            ExchangeCalendars(venues={PAPER.value: "24/7"}),
+            self.clock,
+            bars=desk.bars,
+        )
+        self.paper = PaperBroker(PaperBrokerConfig(), _Instruments(self.market), self.clock.now)
+        self.bots = BotService(factory, self.clock, desk.ledger)
+        limits = RiskLimits(max_orders_per_second=self.options.order_rate)
+        self.engine = Engine(
+            factory,
+            self.clock,
+            self.market,
+            {PAPER: self.paper},
+            EngineLimits(accounts={PAPER_ACCOUNT: limits}),
+            desk.ledger,
+            bots=self.bots,
+        )
+        self.engine.subscribe(self.hub.publish)
+        self.exits = ExitRunner(self.engine, factory, self.clock)
+        self.parser = TradingViewParser()
+        self.hook_store = SqlHookStore(desk.engine, self.cipher)
+        self.hooks = HookService(self.hook_store, self.clock)
+        self.inbox = SqlInbox(desk.engine)
+        self._wake = threading.Event()
+        self.intake = AlertIntake(
+            self.hook_store, self.inbox, self.parser, self.clock, on_stored=self._wake.set
+        )
+        self.processor = AlertProcessor(
+            self.inbox,
+            self.hook_store,
+            self.parser,
+            self.bots,
+            self.engine,
+            OrderPlanner(self.engine, self.market),
+            self.clock,
+        )
+        self.processor.listeners.append(self.hub.publish)
+        self.market.listen(self._on_market)
+        self.feed: ReplayFeed | None = None
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def prepare_demo(self) -> Hook:
+        """The demo account, bot and hook, created once; returns the bot's active hook."""
+        today = self.clock.now().date()
+        self.desk.instruments.put([i for i, _ in DEMO_MARKET], "demo", today)
+        usd = Currency("USD")
+        open_paper_account(self.desk.ledger, PAPER_ACCOUNT, money(self.options.starting_cash, usd))
+        bot = self.bots.get(PAPER_BOT)
+        if bot is None:
+            bot = self.bots.create(
+                Bot(
+                    id=PAPER_BOT,
+                    account_id=PAPER_ACCOUNT,
+                    venue=PAPER,
+                    allocation=money(self.options.bot_allocation, usd),
+                    limits=RiskLimits(max_orders_per_second=self.options.order_rate),
+                    symbol_map=dict(DEMO_SYMBOLS),
+                    sizing=FixedQuantity(Decimal(1)),
+                ),
+                by="serve",
+            )
+        if bot.status is BotStatus.CREATED:
+            self.bots.move(bot.id, "start", by="serve", reason="demo desk")
+        hook = self.hooks.active(bot.id)
+        return hook if hook is not None else self.hooks.create(bot)
+
+    def load(self) -> str:
+        """Rebuild state from storage: bots, exits, the paper book. Call before :meth:`start`."""
+        accounts = sorted({*self.desk.ledger.accounts(), PAPER_ACCOUNT}, key=lambda a: a.value)
+        self.bots.load(accounts)
+        self.exits.load(accounts)
+        return recover_paper(
+            self.engine, self.desk.uow_factory, self.clock, PAPER, self.paper.restore
+        )
+
+    def ensure_admin(self, password: str | None) -> str | None:
+        """First run: the ``admin`` user (see :meth:`AuthService.ensure_admin`)."""
+        return self.auth.ensure_admin(password)
+
+    def kill_switch(self, by: str, reason: str) -> Outcome:
+        return pull_kill_switch(self.engine, self.desk.uow_factory, self.clock, by, reason)
+
+    def demo_feed(self) -> ReplayFeed:
+        quotes = demo_quotes(self.clock.now())
+        return ReplayFeed(quotes, speed=self.options.feed_speed, loop=True)
+
+    # -- running -----------------------------------------------------------------------------
+
+    def _on_market(self, event: MarketEvent) -> None:
+        if not isinstance(event, Quote):
+            return
+        self.paper.on_quote(event)
+        self.engine.pump()
+        self.exits.on_mark(event.instrument_id, event.last)
+        if not self._ready.is_set() and all(
+            self.market.mark(i.id) is not None for i, _ in DEMO_MARKET
+        ):
+            self._ready.set()
+
+    def _deliver(self, event: MarketEvent) -> None:
+        self.market.on_event(event)
+
+    async def _market_main(self) -> None:
+        tasks = []
+        if self.feed is not None:
+            tasks.append(asyncio.create_task(self.feed.run(self._deliver)))
+        try:
+            while not self._stop.is_set():
+                await asyncio.sleep(1.0)
+                try:
+                    self.market.check_stale()
+                except Exception:
+                    _log.exception("stale-feed check failed")
+        finally:
+            if self.feed is not None:
+                self.feed.stop()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    def _market_thread(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._market_main())
+        finally:
+            loop.close()
+
+    def _alert_thread(self) -> None:
+        self._ready.wait(self.options.warmup.total_seconds())
+        while not self._stop.is_set():
+            try:
+                while self.processor.drain() > 0:
+                    pass
+            except Exception:
+                _log.exception("alert processing failed; retrying")
+                self._stop.wait(1.0)
+            self._wake.wait(0.5)
+            self._wake.clear()
+
+    def start(self, feed: ReplayFeed | None = None) -> None:
+        self.feed = feed
+        if feed is None:
+            self._ready.set()
+        for name, target in (("market", self._market_thread), ("alerts", self._alert_thread)):
+            thread = threading.Thread(target=target, name=f"algodesk-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def wait_ready(self, timeout: float) -> bool:
+        return self._ready.wait(timeout)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads.clear()
+
+    def on_alert(self, listener: Callable[[object], None]) -> None:
+        self.processor.listeners.append(listener)
+
+
+class _Instruments(Mapping[InstrumentId, Instrument]):
+    """The instrument master as the mapping the paper exchange looks instruments up in."""
+
+    def __init__(self, market: MarketService) -> None:
+        self._market = market
+
+    def __getitem__(self, key: InstrumentId) -> Instrument:
+        found = self._market.instrument(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __iter__(self) -> Iterator[InstrumentId]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0

@@ -1,0 +1,80 @@
+"""The FastAPI application of the desk: webhooks, ``/health``, ``/ready`` and the API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from algodesk import __version__
+from algodesk.bootstrap.runtime import DeskRuntime
+from algodesk.entrypoints.api.stream import stream_router
+from algodesk.entrypoints.api.v1 import api_router
+from algodesk.entrypoints.api.webhooks import webhook_router
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    runtime: DeskRuntime,
+    *,
+    trusted_proxies: Collection[str] = (),
+    manage_runtime: bool = False,
+) -> FastAPI:
+    """The app over a wired runtime. With ``manage_runtime`` the app stops the runtime on
+    shutdown (``serve`` starts it before the server listens)."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if manage_runtime:
+            runtime.stop()
+
+    app = FastAPI(
+        title="algodesk",
+        version=__version__,
+        description="A self-hosted trading desk: signals become risk-checked orders.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        return JSONResponse(
+            {"ok": False, "reason": "invalid_request", "message": "the request is malformed",
+             "problems": problems},
+            status_code=422,
+        )  # fmt: skip
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, dict) else {"message": str(exc.detail)}
+        body = {"ok": False, "reason": detail.get("reason", "http_error"), **detail}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.get("/health", tags=["ops"], summary="The process is up")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/ready", tags=["ops"], summary="The desk has marks and takes alerts", responses={503: {}}
+    )
+    def ready() -> JSONResponse:
+        ok = runtime.wait_ready(0)
+        body = {
+            "status": "ready" if ok else "starting",
+            "pending_alerts": len(runtime.inbox.pending(1000)),
+        }
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    app.include_router(webhook_router(runtime, trusted_proxies))
+    app.include_router(api_router(runtime))
+    app.include_router(stream_router(runtime))
+    return app

@@ -1,0 +1,55 @@
+"""Who is calling: a bearer access token (JWT) or an API key, checked on every request.
+
+No ``from __future__ import annotations``: FastAPI reads the dependencies from the annotations
+of the inner functions, which name local values.
+"""
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from algodesk.domain.users import Permission, Principal
+from algodesk.services.auth import AuthError, AuthService, PermissionDenied
+
+__all__ = ["authenticated", "require"]
+
+_bearer = HTTPBearer(auto_error=False, description="An access token or an API key (ak_…)")
+
+
+def _unauthorized(reason: str, message: str) -> HTTPException:
+    return HTTPException(
+        401, {"reason": reason, "message": message}, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def authenticated(auth: AuthService) -> Callable[..., Principal]:
+    def principal(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        credential = credentials.credentials if credentials is not None else None
+        if credential is None:
+            credential = request.headers.get("x-api-key")
+        if not credential:
+            raise _unauthorized("unauthenticated", "send Authorization: Bearer <token or key>")
+        try:
+            return auth.authenticate(credential)
+        except AuthError as exc:
+            raise _unauthorized(exc.code, str(exc)) from None
+
+    return principal
+
+
+def require(auth: AuthService, permission: Permission) -> Callable[..., Principal]:
+    who = authenticated(auth)
+
+    def allowed(principal: Annotated[Principal, Depends(who)]) -> Principal:
+        try:
+            AuthService.require(principal, permission)
+        except PermissionDenied as exc:
+            raise HTTPException(403, {"reason": "forbidden", "message": str(exc)}) from None
+        return principal
+
+    return allowed

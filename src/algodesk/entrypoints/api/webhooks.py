@@ -1,0 +1,123 @@
+"""``POST /webhooks/tradingview/{token}`` and its ``/explain`` twin.
+
+The body is read up to 64 KiB (a larger one is refused with 413 before it is read to the end),
+sniffed by the parser whatever the Content-Type says, and stored before the answer. Only a body
+that could not be stored gets a 5xx (503), since TradingView resending it is then wanted.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Collection
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from algodesk.bootstrap.runtime import DeskRuntime
+from algodesk.services.alerts import MAX_BODY_BYTES
+
+__all__ = ["client_address", "webhook_router"]
+
+_log = logging.getLogger("algodesk.webhooks")
+
+
+def client_address(request: Request, trusted_proxies: Collection[str]) -> str | None:
+    """The caller's address: the peer, or, when the peer is one of our proxies, the last
+    address in ``X-Forwarded-For`` that is not one of them (a client can forge the rest)."""
+    peer = request.client.host if request.client else None
+    if peer is None or peer not in trusted_proxies:
+        return peer
+    forwarded = request.headers.get("x-forwarded-for", "")
+    hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if hop in trusted_proxies:
+            continue
+        try:
+            return str(ipaddress.ip_address(hop))
+        except ValueError:
+            return None
+    return peer
+
+
+async def _read_capped(request: Request) -> bytes | None:
+    """The body, or None when it is larger than the cap."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks = bytearray()
+    async for chunk in request.stream():
+        chunks.extend(chunk)
+        if len(chunks) > MAX_BODY_BYTES:
+            return None
+    return bytes(chunks)
+
+
+def _too_large() -> JSONResponse:
+    return JSONResponse(
+        {
+            "ok": False,
+            "reason": "too_large",
+            "message": f"expected a body of at most {MAX_BODY_BYTES} bytes",
+        },
+        status_code=413,
+    )
+
+
+def webhook_router(runtime: DeskRuntime, trusted_proxies: Collection[str] = ()) -> APIRouter:
+    router = APIRouter(tags=["webhooks"])
+    proxies = frozenset(trusted_proxies)
+
+    @router.post(
+        "/webhooks/tradingview/{token}",
+        summary="Receive a TradingView alert",
+        responses={401: {}, 403: {}, 413: {}, 422: {}, 503: {}},
+    )
+    async def tradingview(token: str, request: Request) -> JSONResponse:
+        body = await _read_capped(request)
+        if body is None:
+            return _too_large()
+        remote = client_address(request, proxies)
+        try:
+            answer = await run_in_threadpool(runtime.intake.receive, token, body, remote)
+        except Exception:
+            _log.exception("an alert could not be stored")
+            return JSONResponse(
+                {"ok": False, "reason": "unavailable", "message": "not stored; send it again"},
+                status_code=503,
+            )
+        return JSONResponse(answer.body, status_code=answer.status)
+
+    @router.post(
+        "/webhooks/tradingview/{token}/explain",
+        summary="Parse an alert without executing it",
+        responses={401: {}, 413: {}},
+    )
+    async def explain(token: str, request: Request) -> JSONResponse:
+        body = await _read_capped(request)
+        if body is None:
+            too_large = _too_large()
+            return JSONResponse(
+                {
+                    "accepted": False,
+                    "reason": "too_large",
+                    "message": f"expected a body of at most {MAX_BODY_BYTES} bytes",
+                    "orders": [],
+                },
+                status_code=too_large.status_code,
+            )
+
+        def work() -> JSONResponse:
+            hook = runtime.intake.hook(token)
+            if hook is None:
+                return JSONResponse(
+                    {"ok": False, "reason": "unknown_token", "message": "no webhook here"},
+                    status_code=401,
+                )
+            verdict = runtime.intake.check(hook, body, runtime.clock.now())
+            return JSONResponse(runtime.processor.explain(hook.bot_id, verdict).as_dict())
+
+        return await run_in_threadpool(work)
+
+    return router

@@ -1,0 +1,104 @@
+"""``algodesk serve``: the desk over HTTP, with the paper exchange and the demo feed."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from algodesk.bootstrap import StorageUnavailableError, init_storage, open_desk
+from algodesk.entrypoints.cli.options import DatabaseUrl, DataDir, fail, settings_from_options
+
+__all__ = ["serve"]
+
+_LOCAL = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def serve(
+    data_dir: DataDir = None,
+    database_url_opt: DatabaseUrl = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+    behind_proxy: Annotated[
+        bool,
+        typer.Option(
+            "--behind-proxy",
+            help="Listen beyond localhost without TLS: a TLS-terminating proxy stands in front.",
+        ),
+    ] = False,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(help="A proxy address whose X-Forwarded-For is believed (repeatable)."),
+    ] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="TLS certificate (PEM).")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
+    order_rate: Annotated[
+        int,
+        typer.Option(min=0, help="Orders per second per account and bot (0: no rate gate)."),
+    ] = 10,
+    feed_speed: Annotated[
+        float, typer.Option(min=0.01, help="Speed of the demo replay feed (1: real time).")
+    ] = 1.0,
+    log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "warning",
+) -> None:
+    """Start the desk: SQLite (or PostgreSQL), the paper exchange, a demo account and bot, a
+    replay feed of demo marks, the TradingView webhook and the API."""
+    if host not in _LOCAL and not behind_proxy and not (tls_cert and tls_key):
+        raise fail(
+            f"refusing to listen on {host} without TLS: give --tls-cert and --tls-key, or "
+            "--behind-proxy when a TLS-terminating proxy stands in front"
+        )
+    if (tls_cert is None) != (tls_key is None):
+        raise fail("give both --tls-cert and --tls-key, or neither")
+    # Imported here: every other command starts faster without the server and the runtime.
+    import uvicorn  # noqa: PLC0415
+
+    from algodesk.bootstrap.runtime import DeskRuntime, RuntimeOptions  # noqa: PLC0415
+    from algodesk.entrypoints.api.app import create_app  # noqa: PLC0415
+
+    settings = settings_from_options(data_dir, database_url_opt)
+    try:
+        init_storage(settings)
+        desk = open_desk(settings)
+    except StorageUnavailableError as exc:
+        raise fail(str(exc)) from None
+    options = RuntimeOptions(order_rate=order_rate or None, feed_speed=feed_speed)
+    try:
+        runtime = DeskRuntime(desk, options, secret_key=os.environ.get("ALGODESK_SECRET_KEY"))
+    except ValueError as exc:
+        desk.close()
+        raise fail(str(exc)) from None
+    typer.echo(runtime.load())
+    hook = runtime.prepare_demo()
+    password = runtime.ensure_admin(os.environ.get("ALGODESK_ADMIN_PASSWORD") or None)
+    scheme = "https" if tls_cert else "http"
+    shown = f"[{host}]" if ":" in host else host
+    base = f"{scheme}://{shown}:{port}"
+    if password is not None:
+        typer.echo("created user admin; its password is shown this once:")
+        typer.echo(f"  {password}")
+    typer.echo(f"dashboard:     {base}/")
+    typer.echo(f"API docs:      {base}/docs")
+    typer.echo(f"demo webhook:  {base}/webhooks/tradingview/{hook.token}")
+    typer.echo(f"database:      {desk.url}")
+    runtime.start(feed=runtime.demo_feed())
+    app = create_app(runtime, trusted_proxies=trusted_proxy or (), manage_runtime=True)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            ssl_certfile=str(tls_cert) if tls_cert else None,
+            ssl_keyfile=str(tls_key) if tls_key else None,
+            access_log=False,
+        )
+    finally:
+        runtime.stop()
+        desk.close()

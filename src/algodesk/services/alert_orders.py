@@ -1,0 +1,407 @@
+"""From an alert's intent to engine commands, for one bot.
+
+The bot's symbol map names the instrument (no suffix guessing: an unmapped ticker is refused);
+its sizing rule applies when the alert gives no size; exits given in % or points are placed from
+the reference price (the limit or trigger price, else the mark, else the alert's own price).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+
+from algodesk.domain.bots import Bot
+from algodesk.domain.commands import CancelOrder, Command, Flatten, SubmitOrder
+from algodesk.domain.exits import ExitPlan, Trailing, TrailingUnit
+from algodesk.domain.fills import OrderSide
+from algodesk.domain.identifiers import InstrumentId
+from algodesk.domain.instruments import Instrument
+from algodesk.domain.orders import OrderType
+from algodesk.domain.portfolio import MissingMarkError
+from algodesk.domain.signals import (
+    AlertAction,
+    AlertReason,
+    Intent,
+    Level,
+    LevelUnit,
+    Size,
+    SizeUnit,
+)
+from algodesk.domain.sizing import (
+    FixedQuantity,
+    PercentOfEquity,
+    RiskPercent,
+    SizingError,
+    SizingRule,
+    TargetPosition,
+    size_order,
+)
+from algodesk.domain.values import Price, exact_arithmetic, rounded
+from algodesk.ports.market import MarketView
+from algodesk.services.engine import Engine
+
+__all__ = ["MappingError", "OrderPlanner", "PlannedOrder", "describe_level"]
+
+
+class MappingError(Exception):
+    """The intent cannot become an order for this bot (unknown symbol, no sizing...)."""
+
+    def __init__(self, reason: AlertReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedOrder:
+    """What one intent means for one bot: the command (None: nothing to do) and the fields
+    ``alerts explain`` shows."""
+
+    bot: str
+    action: str
+    symbol: str | None
+    quantity: str | None
+    sizing: str
+    order_type: str
+    price: str | None = None
+    stop_loss: str | None = None
+    take_profit: str | None = None
+    trailing: str | None = None
+    command: Command | None = field(default=None, compare=False)
+    note: str = ""
+
+    def explain(self) -> dict[str, object]:
+        return {
+            "bot": self.bot,
+            "action": self.action,
+            "symbol": self.symbol,
+            "quantity": self.quantity,
+            "sizing": self.sizing,
+            "order_type": self.order_type,
+            "price": self.price,
+            "stop_loss": self.stop_loss,
+            "take_profit": self.take_profit,
+            "trailing": self.trailing,
+        }
+
+
+def describe_level(level: Level | None) -> str | None:
+    if level is None:
+        return None
+    if level.unit is LevelUnit.PERCENT:
+        return f"{level.value}%"
+    if level.unit is LevelUnit.POINTS:
+        return f"{level.value} points"
+    return str(level.value)
+
+
+_RULE_NAMES = {
+    FixedQuantity: SizeUnit.UNITS,
+    PercentOfEquity: SizeUnit.PERCENT_EQUITY,
+    RiskPercent: SizeUnit.RISK_PERCENT,
+    TargetPosition: SizeUnit.TARGET,
+}
+
+
+def _default_size(bot: Bot) -> Size | None:
+    rule = bot.sizing
+    if isinstance(rule, FixedQuantity):
+        return Size(rule.quantity, SizeUnit.UNITS)
+    if isinstance(rule, PercentOfEquity):
+        return Size(rule.percent, SizeUnit.PERCENT_EQUITY)
+    if isinstance(rule, RiskPercent):
+        return Size(rule.percent, SizeUnit.RISK_PERCENT)
+    return None  # target position: the alert must name the target
+
+
+def _rule(size: Size) -> SizingRule:
+    if size.unit is SizeUnit.UNITS:
+        return FixedQuantity(size.value)
+    if size.unit is SizeUnit.PERCENT_EQUITY:
+        return PercentOfEquity(size.value)
+    if size.unit is SizeUnit.RISK_PERCENT:
+        return RiskPercent(size.value)
+    return TargetPosition()
+
+
+class OrderPlanner:
+    """Maps intents to commands with the engine's view of positions and the market's marks."""
+
+    def __init__(self, engine: Engine, market: MarketView) -> None:
+        self._engine = engine
+        self._market = market
+
+    # -- the parts explain shows ---------------------------------------------------------------
+
+    @staticmethod
+    def instrument_id(bot: Bot, symbol: str) -> InstrumentId:
+        """The bot's instrument for a signal symbol: the symbol map, exactly, then upper-cased."""
+        for candidate in (symbol, symbol.upper()):
+            if candidate in bot.symbol_map:
+                return bot.symbol_map[candidate]
+        known = ", ".join(sorted(bot.symbol_map)) or "none"
+        raise MappingError(
+            AlertReason.UNKNOWN_SYMBOL,
+            f"bot {bot.id}: no instrument mapped for symbol {symbol!r} (mapped: {known})",
+        )
+
+    def describe(self, bot: Bot, intent: Intent) -> PlannedOrder:
+        """The order the intent asks of ``bot``, as the alert states it (nothing is sized)."""
+        symbol = None
+        if intent.symbol is not None:
+            symbol = self.instrument_id(bot, intent.symbol).value
+        size = intent.size if intent.size is not None else _default_size(bot)
+        if (
+            intent.action in (AlertAction.BUY, AlertAction.SELL)
+            and size is None
+            and isinstance(bot.sizing, TargetPosition)
+        ):
+            raise MappingError(
+                AlertReason.SIZING,
+                f"bot {bot.id} sizes by target position and the alert names none "
+                "(send position_size, e.g. {{strategy.position_size}})",
+            )
+        sizing = size.unit.value if size is not None else "none"
+        if intent.size is None and size is not None:
+            sizing += " (bot default)"
+        return PlannedOrder(
+            bot=bot.id.value,
+            action=intent.action.value,
+            symbol=symbol,
+            quantity=str(size.value) if size is not None else None,
+            sizing=sizing,
+            order_type=intent.order_type.value,
+            price=str(intent.price) if intent.price is not None else None,
+            stop_loss=describe_level(intent.stop_loss),
+            take_profit=describe_level(intent.take_profit),
+            trailing=describe_level(intent.trailing),
+        )
+
+    # -- the commands ----------------------------------------------------------------------------
+
+    def plan(self, bot: Bot, intent: Intent, key: str) -> list[PlannedOrder]:
+        """``describe`` plus the commands, sized now; ``key`` (with a suffix for a second
+        command) becomes their idempotency key."""
+        shown = self.describe(bot, intent)
+        account = bot.account_id
+        action = intent.action
+        if action is AlertAction.FLATTEN:
+            command: Command | None = Flatten(
+                account_id=account, bot_id=bot.id, idempotency_key=key
+            )
+            return [_with(shown, command)]
+        if action is AlertAction.CANCEL:
+            return self._cancel(bot, shown, key)
+        assert shown.symbol is not None  # the parser requires a symbol for the rest
+        instrument_id = InstrumentId(shown.symbol)
+        if action is AlertAction.CLOSE:
+            command = Flatten(
+                account_id=account, bot_id=bot.id, instrument_id=instrument_id, idempotency_key=key
+            )
+            return [_with(shown, command)]
+        instrument = self._market.instrument(instrument_id)
+        if instrument is None:
+            raise MappingError(
+                AlertReason.UNKNOWN_SYMBOL,
+                f"instrument {instrument_id} (mapped from {intent.symbol!r}) is not in the "
+                "instrument master",
+            )
+        position = self._engine.position(account, bot.id, instrument_id)
+        if action is AlertAction.REVERSE:
+            return [self._reverse(bot, intent, shown, instrument, position, key)]
+        return [self._entry(bot, intent, shown, instrument, position, key)]
+
+    def _cancel(self, bot: Bot, shown: PlannedOrder, key: str) -> list[PlannedOrder]:
+        working = [
+            o
+            for o in self._engine.open_orders(bot.account_id, bot.id)
+            if shown.symbol is None or o.instrument_id.value == shown.symbol
+        ]
+        if not working:
+            return [_with(shown, None, "no working order to cancel")]
+        return [
+            _with(
+                shown,
+                CancelOrder(
+                    account_id=bot.account_id,
+                    client_order_id=order.client_order_id,
+                    idempotency_key=f"{key}:{n}" if n else key,
+                ),
+            )
+            for n, order in enumerate(working)
+        ]
+
+    def _reference(self, intent: Intent, instrument: Instrument) -> Decimal | None:
+        if intent.price is not None:
+            return intent.price
+        mark = self._market.mark(instrument.id)
+        if mark is not None:
+            return mark.price
+        return intent.signal_price
+
+    def _equity(self, bot: Bot, instrument: Instrument) -> Decimal:
+        book = self._engine.book(bot.account_id, bot.id)
+        marks = {}
+        for pos in book.open_positions:
+            mark = self._market.mark(pos.instrument_id)
+            if mark is not None:
+                marks[pos.instrument_id] = mark.price
+        try:
+            return book.equity(marks).get(instrument.currency.code, Decimal(0))
+        except MissingMarkError as exc:
+            raise MappingError(AlertReason.SIZING, f"cannot value bot {bot.id}: {exc}") from None
+
+    @exact_arithmetic
+    def _level(
+        self, level: Level | None, side: OrderSide, ref: Decimal | None, inst: Instrument, sl: bool
+    ) -> Price | None:
+        if level is None:
+            return None
+        if level.unit is LevelUnit.PRICE:
+            value = level.value
+        else:
+            if ref is None:
+                raise MappingError(
+                    AlertReason.SIZING,
+                    f"an exit of {describe_level(level)} needs a reference price: no mark for "
+                    f"{inst.id} and no price in the alert",
+                )
+            with rounded():
+                distance = (
+                    ref * level.value / 100 if level.unit is LevelUnit.PERCENT else level.value
+                )
+            below = (side is OrderSide.BUY) == sl
+            value = ref - distance if below else ref + distance
+        if value <= 0:
+            raise MappingError(AlertReason.BAD_VALUE, f"exit price {value} is not above zero")
+        return inst.make_price(value, ROUND_HALF_EVEN)
+
+    def _entry(
+        self,
+        bot: Bot,
+        intent: Intent,
+        shown: PlannedOrder,
+        instrument: Instrument,
+        position: Decimal,
+        key: str,
+    ) -> PlannedOrder:
+        side = OrderSide.BUY if intent.action is AlertAction.BUY else OrderSide.SELL
+        size = intent.size if intent.size is not None else _default_size(bot)
+        assert size is not None  # describe() refused the rest
+        ref = self._reference(intent, instrument)
+        stop = self._level(intent.stop_loss, side, ref, instrument, sl=True)
+        target = self._level(intent.take_profit, side, ref, instrument, sl=False)
+        equity = Decimal(0)
+        if size.unit in (SizeUnit.PERCENT_EQUITY, SizeUnit.RISK_PERCENT):
+            if ref is None:
+                raise MappingError(
+                    AlertReason.SIZING,
+                    f"sizing by {size.unit} needs a price: no mark for {instrument.id} and no "
+                    "price in the alert",
+                )
+            equity = self._equity(bot, instrument)
+        try:
+            side, qty = size_order(
+                _rule(size),
+                instrument,
+                side,
+                ref if ref is not None else Decimal(0),
+                equity,
+                stop=stop.value if stop is not None else None,
+                position=position,
+                target=size.value if size.unit is SizeUnit.TARGET else None,
+            )
+        except SizingError as exc:
+            raise MappingError(AlertReason.SIZING, f"bot {bot.id}: {exc}") from None
+        if qty.value == 0:
+            why = (
+                f"the position is already {position}"
+                if size.unit is SizeUnit.TARGET
+                else f"sizing by {size.unit} gives less than one lot of {instrument.id}"
+            )
+            return _with(shown, None, f"nothing to do: {why}")
+        trailing = None
+        if intent.trailing is not None:
+            if intent.trailing.unit is LevelUnit.PRICE:
+                raise MappingError(
+                    AlertReason.UNKNOWN_UNITS, "a trailing stop is a distance: give % or points"
+                )
+            unit = (
+                TrailingUnit.PERCENT
+                if intent.trailing.unit is LevelUnit.PERCENT
+                else TrailingUnit.POINTS
+            )
+            trailing = Trailing(intent.trailing.value, unit)
+        exits = ExitPlan(stop_loss=stop, take_profit=target, trailing=trailing)
+        price, trigger = self._prices(intent, instrument)
+        command = SubmitOrder(
+            account_id=bot.account_id,
+            instrument_id=instrument.id,
+            side=side,
+            order_type=intent.order_type,
+            quantity=qty,
+            price=price,
+            trigger_price=trigger,
+            bot_id=bot.id,
+            target_price=target,
+            exits=None if exits.empty else exits,
+            idempotency_key=key,
+        )
+        return _with(shown, command, quantity=str(qty.value), side=side)
+
+    @staticmethod
+    def _prices(intent: Intent, instrument: Instrument) -> tuple[Price | None, Price | None]:
+        if intent.price is None or intent.order_type is OrderType.MARKET:
+            return None, None
+        px = instrument.make_price(intent.price, ROUND_HALF_EVEN)
+        if intent.order_type is OrderType.LIMIT:
+            return px, None
+        return (None, px) if intent.order_type is OrderType.STOP else (px, px)
+
+    def _reverse(
+        self,
+        bot: Bot,
+        intent: Intent,
+        shown: PlannedOrder,
+        instrument: Instrument,
+        position: Decimal,
+        key: str,
+    ) -> PlannedOrder:
+        if position == 0:
+            return _with(shown, None, f"nothing to reverse: bot {bot.id} is flat")
+        side = OrderSide.SELL if position > 0 else OrderSide.BUY
+        size = intent.size
+        if size is not None and size.unit is not SizeUnit.UNITS:
+            raise MappingError(
+                AlertReason.UNKNOWN_UNITS,
+                f"reverse takes a size in units (the new position), was {size.unit}",
+            )
+        new = size.value if size is not None else abs(position)
+        qty = instrument.make_qty(abs(position) + new, ROUND_DOWN)
+        command = SubmitOrder(
+            account_id=bot.account_id,
+            instrument_id=instrument.id,
+            side=side,
+            order_type=OrderType.MARKET,
+            quantity=qty,
+            bot_id=bot.id,
+            idempotency_key=key,
+        )
+        return _with(shown, command, quantity=str(qty.value), side=side)
+
+
+def _with(
+    shown: PlannedOrder,
+    command: Command | None,
+    note: str = "",
+    *,
+    quantity: str | None = None,
+    side: OrderSide | None = None,
+) -> PlannedOrder:
+    changes: dict[str, object] = {"command": command, "note": note}
+    if quantity is not None:
+        changes["quantity"] = quantity
+        changes["sizing"] = SizeUnit.UNITS.value
+    if side is not None:
+        changes["action"] = side.value.lower()
+    return replace(shown, **changes)  # type: ignore[arg-type]
