@@ -355,7 +355,7 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
         _: reader,
         bot: str | None = None,
         status: AlertStatus | None = None,
-        before: Annotated[int | None, Query(ge=1)] = None,
+        before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> Json:
         bot_id = _ident(BotId, bot, "bot") if bot else None
