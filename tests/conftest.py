@@ -70,6 +70,24 @@ def migrated_engine(database_url: str) -> Iterator[sa.Engine]:
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine | None]:
+    """For the contract suites of stores kept apart from the unit of work: None for the
+    in-memory adapter, else a migrated SQLite or fresh PostgreSQL engine."""
+    if request.param == "memory":
+        yield None
+        return
+    if request.param == "sqlite":
+        url = _sqlite_url(tmp_path)
+    else:
+        server: TemporaryPostgres = request.getfixturevalue("postgres")
+        url = server.create_database(f"t{next(_names)}")
+    engine = make_engine(url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def uow_factory(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[Callable[[], UnitOfWork]]:

@@ -9,10 +9,9 @@ so an operator who lost the key sees why every webhook is refused.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,12 +20,10 @@ from cryptography.fernet import Fernet
 
 from algodesk.adapters.crypto.fernet import FernetCipher
 from algodesk.adapters.storage.memory.hooks import InMemoryHookStore
-from algodesk.adapters.storage.sql.engine import make_engine, migrate
 from algodesk.adapters.storage.sql.hooks import SqlHookStore, token_hash
 from algodesk.domain.identifiers import AccountId, BotId
 from algodesk.ports.secrets import CipherError
 from algodesk.ports.webhooks import Hook, HookStore
-from algodesk.testing.postgres import TemporaryPostgres
 
 T0 = datetime(2026, 1, 5, 9, 15, 0, 250000, tzinfo=UTC)
 IST = timezone(timedelta(hours=5, minutes=30))
@@ -48,32 +45,17 @@ def hook(n: int = 1, **kw: Any) -> Hook:
     return Hook(**(args | kw))
 
 
-def _migrated(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> sa.Engine:
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp_path / 'hooks.db'}"
-    else:
-        server: TemporaryPostgres = request.getfixturevalue("postgres")
-        url = server.create_database(f"hooks{next(_names)}")
-    engine = make_engine(url)
-    migrate(engine)
-    return engine
+@pytest.fixture
+def store(store_engine: sa.Engine | None) -> HookStore:
+    if store_engine is None:
+        return InMemoryHookStore()
+    return SqlHookStore(store_engine, FernetCipher(KEY))
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HookStore]:
-    if request.param == "memory":
-        yield InMemoryHookStore()
-        return
-    engine = _migrated(request.param, request, tmp_path)
-    yield SqlHookStore(engine, FernetCipher(KEY))
-    engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def sql_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = _migrated(request.param, request, tmp_path)
-    yield engine
-    engine.dispose()
+@pytest.fixture
+def sql_engine(migrated_engine: sa.Engine) -> sa.Engine:
+    """The SQL adapters only (SQLite, PostgreSQL), for what the memory store cannot show."""
+    return migrated_engine
 
 
 def test_a_hook_round_trips_exactly(store: HookStore) -> None:

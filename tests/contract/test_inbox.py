@@ -7,20 +7,17 @@ from __future__ import annotations
 import hashlib
 import itertools
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from algodesk.adapters.storage.memory.inbox import InMemoryInbox
-from algodesk.adapters.storage.sql.engine import make_engine, migrate
+from algodesk.adapters.storage.sql.engine import make_engine
 from algodesk.adapters.storage.sql.inbox import SqlInbox
 from algodesk.domain.identifiers import AccountId, BotId
 from algodesk.ports.inbox import AlertStatus, Inbox, InboxEntry, NewAlert
-from algodesk.testing.postgres import TemporaryPostgres
 
 T0 = datetime(2026, 1, 5, 9, 15, 0, 123456, tzinfo=UTC)
 IST = timezone(timedelta(hours=5, minutes=30))
@@ -43,32 +40,17 @@ def alert(n: int = 1, body: bytes | None = None, **kw: Any) -> NewAlert:
     return NewAlert(**(args | kw))
 
 
-def _migrated(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> sa.Engine:
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp_path / 'inbox.db'}"
-    else:
-        server: TemporaryPostgres = request.getfixturevalue("postgres")
-        url = server.create_database(f"inbox{next(_names)}")
-    engine = make_engine(url)
-    migrate(engine)
-    return engine
+@pytest.fixture
+def inbox(store_engine: sa.Engine | None) -> Inbox:
+    if store_engine is None:
+        return InMemoryInbox()
+    return SqlInbox(store_engine)
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def inbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Inbox]:
-    if request.param == "memory":
-        yield InMemoryInbox()
-        return
-    engine = _migrated(request.param, request, tmp_path)
-    yield SqlInbox(engine)
-    engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def sql_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = _migrated(request.param, request, tmp_path)
-    yield engine
-    engine.dispose()
+@pytest.fixture
+def sql_engine(migrated_engine: sa.Engine) -> sa.Engine:
+    """The SQL adapters only (SQLite, PostgreSQL), for what the memory store cannot show."""
+    return migrated_engine
 
 
 def test_an_alert_round_trips_exactly(inbox: Inbox) -> None:

@@ -3,22 +3,19 @@ id, and finds them by venue, underlying, class and symbol prefix."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from algodesk.adapters.storage.memory.instruments import InMemoryInstrumentStore
-from algodesk.adapters.storage.sql.engine import make_engine, migrate
 from algodesk.adapters.storage.sql.instruments import SqlInstrumentStore
 from algodesk.domain.identifiers import InstrumentId, Venue
 from algodesk.domain.instruments import AssetClass, Instrument, OptionRight
 from algodesk.domain.values import Currency
 from algodesk.ports.instruments import InstrumentStore
-from algodesk.testing.postgres import TemporaryPostgres
 
 INR = Currency("INR")
 TODAY = date(2026, 11, 21)
@@ -41,20 +38,11 @@ BTC = Instrument(
 )  # fmt: skip
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[InstrumentStore]:
-    if request.param == "memory":
-        yield InMemoryInstrumentStore()
-        return
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'i.db'}"
-    else:
-        server: TemporaryPostgres = request.getfixturevalue("postgres")
-        url = server.create_database(f"instr{abs(hash(tmp_path)) % 10**8}")
-    engine = make_engine(url)
-    migrate(engine)
-    yield SqlInstrumentStore(engine)
-    engine.dispose()
+@pytest.fixture
+def store(store_engine: sa.Engine | None) -> InstrumentStore:
+    if store_engine is None:
+        return InMemoryInstrumentStore()
+    return SqlInstrumentStore(store_engine)
 
 
 def test_instruments_round_trip_exactly(store: InstrumentStore) -> None:

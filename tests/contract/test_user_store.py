@@ -4,18 +4,15 @@ by id, stores API keys by their public id, and uses each refresh token at most o
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from algodesk.adapters.storage.memory.users import InMemoryUserStore
-from algodesk.adapters.storage.sql.engine import make_engine, migrate
 from algodesk.adapters.storage.sql.users import SqlUserStore
 from algodesk.domain.users import ApiKey, Role, User
 from algodesk.ports.users import UsernameTakenError, UserNotFoundError, UserStore
-from algodesk.testing.postgres import TemporaryPostgres
 
 T0 = datetime(2026, 11, 22, 9, 15, 30, 123456, tzinfo=UTC)
 _names = itertools.count(1)
@@ -31,20 +28,11 @@ def key(key_id: str, user_id: str, minutes: int = 0) -> ApiKey:
     )
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UserStore]:
-    if request.param == "memory":
-        yield InMemoryUserStore()
-        return
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'users.db'}"
-    else:
-        server: TemporaryPostgres = request.getfixturevalue("postgres")
-        url = server.create_database(f"users{next(_names)}")
-    engine = make_engine(url)
-    migrate(engine)
-    yield SqlUserStore(engine)
-    engine.dispose()
+@pytest.fixture
+def store(store_engine: sa.Engine | None) -> UserStore:
+    if store_engine is None:
+        return InMemoryUserStore()
+    return SqlUserStore(store_engine)
 
 
 def test_users_round_trip_exactly(store: UserStore) -> None:
