@@ -14,7 +14,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from tests.e2e.server import Server
+from tests.e2e.server import ADMIN_PASSWORD, Server
 
 pytestmark = pytest.mark.xdist_group("e2e")
 
@@ -118,6 +118,12 @@ def test_alerts_become_paper_fills_in_the_ledger_on_the_stream_and_in_the_inbox(
         assert alert["fate"]["orders"][0]["symbol"] == "NVDA.PAPER"
     finally:
         stream.close()
+    # The banner shows the webhook URL and the admin password once; the log after it never.
+    banner = next(n for n, line in enumerate(server.output) if line.startswith("database:"))
+    logged = "\n".join(server.output[banner + 1 :])
+    assert server.webhook_path.rsplit("/", 1)[1] not in logged
+    assert ADMIN_PASSWORD not in logged
+    assert token not in logged
 
 
 def test_bad_alerts_get_a_4xx_with_a_reason_and_are_kept_in_the_inbox(server: Server) -> None:

@@ -36,7 +36,7 @@ from algodesk.adapters.storage.sql.inbox import SqlInbox
 from algodesk.adapters.storage.sql.users import SqlUserStore
 from algodesk.bootstrap import Desk
 from algodesk.domain.bots import Bot, BotStatus
-from algodesk.domain.identifiers import InstrumentId, Venue
+from algodesk.domain.identifiers import AccountId, BotId, InstrumentId, Venue
 from algodesk.domain.instruments import Instrument
 from algodesk.domain.matching.observations import Quote
 from algodesk.domain.risk.base import RiskLimits
@@ -45,9 +45,10 @@ from algodesk.domain.values import Currency, money
 from algodesk.ports.auth import PasswordHasher
 from algodesk.ports.clock import Clock
 from algodesk.ports.market_data import MarketEvent
+from algodesk.ports.signals import DEFAULT_SECRET_FIELD
 from algodesk.ports.webhooks import Hook
 from algodesk.services.alert_orders import OrderPlanner
-from algodesk.services.alerts import AlertIntake, AlertProcessor
+from algodesk.services.alerts import AlertIntake, AlertProcessor, Explanation
 from algodesk.services.auth import AuthService
 from algodesk.services.bots import BotService
 from algodesk.services.demo import DEMO_MARKET, DEMO_SYMBOLS, PAPER_ACCOUNT, PAPER_BOT, demo_quotes
@@ -175,14 +176,32 @@ class DeskRuntime:
         hook = self.hooks.active(bot.id)
         return hook if hook is not None else self.hooks.create(bot)
 
+    def _accounts(self) -> list[AccountId]:
+        return sorted({*self.desk.ledger.accounts(), PAPER_ACCOUNT}, key=lambda a: a.value)
+
     def load(self) -> str:
         """Rebuild state from storage: bots, exits, the paper book. Call before :meth:`start`."""
-        accounts = sorted({*self.desk.ledger.accounts(), PAPER_ACCOUNT}, key=lambda a: a.value)
+        accounts = self._accounts()
         self.bots.load(accounts)
         self.exits.load(accounts)
         return recover_paper(
             self.engine, self.desk.uow_factory, self.clock, PAPER, self.paper.restore
         )
+
+    def explain(self, bot_name: str, body: bytes) -> Explanation:
+        """What an alert body would do for a bot, without doing it (nothing is started or
+        recovered; the body secret and the alert's age are not checked)."""
+        self.bots.load(self._accounts())
+        try:
+            bot = self.bots.get(BotId(bot_name))
+        except ValueError:
+            bot = None
+        if bot is None:
+            known = ", ".join(b.id.value for b in self.bots.list()) or "none"
+            return Explanation(False, "unknown_bot", f"no bot {bot_name!r} (bots: {known})")
+        hook = self.hooks.active(bot.id)
+        field = hook.secret_field if hook is not None else DEFAULT_SECRET_FIELD
+        return self.processor.explain(bot.id, self.parser.parse(body, secret_field=field))
 
     def ensure_admin(self, password: str | None) -> str | None:
         """First run: the ``admin`` user (see :meth:`AuthService.ensure_admin`)."""

@@ -32,7 +32,8 @@ class NewAlert:
     digest: str  # SHA-256 of the body, hex
     dedupe_key: str
     remote_addr: str | None = None
-    #: An alert rejected on arrival is stored settled, for the inbox view.
+    #: An alert rejected on arrival is stored settled, with an empty fate, for the inbox view
+    #: and for answering its resends as it was answered.
     status: AlertStatus = AlertStatus.PENDING
     reason: str | None = None
     message: str = ""
@@ -52,7 +53,8 @@ class InboxEntry:
     status: AlertStatus
     reason: str | None
     message: str
-    #: JSON values only: what the alert became (orders and their outcomes).
+    #: JSON values only: what the alert became. Once processed it has ``orders`` (each with its
+    #: outcome); it is empty while pending and for an alert rejected on arrival.
     fate: Mapping[str, object] = field(default_factory=dict)
     settled_at: datetime | None = None
     duplicates: int = 0

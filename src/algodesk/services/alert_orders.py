@@ -288,7 +288,19 @@ class OrderPlanner:
         side = OrderSide.BUY if intent.action is AlertAction.BUY else OrderSide.SELL
         size = intent.size if intent.size is not None else _default_size(bot)
         assert size is not None  # describe() refused the rest
+        reduces = False
+        if size.unit is SizeUnit.TARGET:
+            # The target decides the side (a "buy" alert may carry a smaller long target), and
+            # a move toward flat that does not cross it is an exit: reduce-only, no new exits.
+            side = OrderSide.BUY if size.value > position else OrderSide.SELL
+            reduces = abs(size.value) < abs(position) and size.value * position >= 0
         ref = self._reference(intent, instrument)
+        if reduces and (intent.stop_loss or intent.take_profit or intent.trailing):
+            raise MappingError(
+                AlertReason.AMBIGUOUS,
+                f"target {size.value} shrinks the position {position}: an exit order takes no "
+                "stop-loss, take-profit or trailing stop",
+            )
         stop = self._level(intent.stop_loss, side, ref, instrument, sl=True)
         target = self._level(intent.take_profit, side, ref, instrument, sl=False)
         equity = Decimal(0)
@@ -343,6 +355,7 @@ class OrderPlanner:
             price=price,
             trigger_price=trigger,
             bot_id=bot.id,
+            reduce_only=reduces,
             target_price=target,
             exits=None if exits.empty else exits,
             idempotency_key=key,

@@ -40,6 +40,7 @@ from algodesk.services.engine import Engine
 from algodesk.services.outcomes import Outcome
 
 __all__ = [
+    "MAX_ATTEMPTS",
     "MAX_BODY_BYTES",
     "TRADINGVIEW_SOURCES",
     "AlertIntake",
@@ -51,6 +52,8 @@ __all__ = [
 _log = logging.getLogger("algodesk.alerts")
 
 MAX_BODY_BYTES = 64 * 1024
+#: Attempts at processing one alert before it is settled as an internal error.
+MAX_ATTEMPTS = 5
 #: TradingView's published webhook source addresses (IPv4 only).
 TRADINGVIEW_SOURCES = frozenset(
     ipaddress.ip_address(a)
@@ -88,10 +91,9 @@ class Explanation:
         }
 
 
-def _rejected(reason: AlertReason | str, message: str) -> WebhookAnswer:
-    code = AlertReason(reason) if reason in AlertReason._value2member_map_ else None
-    status = _HTTP_STATUS.get(code, 422) if code is not None else 422
-    return WebhookAnswer(status, {"ok": False, "reason": str(reason), "message": message})
+def _rejected(reason: str, message: str) -> WebhookAnswer:
+    status = next((s for code, s in _HTTP_STATUS.items() if code.value == reason), 422)
+    return WebhookAnswer(status, {"ok": False, "reason": reason, "message": message})
 
 
 class AlertIntake:
@@ -170,13 +172,13 @@ class AlertIntake:
             )
         if not self._source_ok(hook, remote):
             return _rejected(
-                AlertReason.FORBIDDEN_SOURCE,
+                AlertReason.FORBIDDEN_SOURCE.value,
                 f"this hook accepts TradingView's addresses only, not {remote}",
             )
         now = self._clock.now()
         verdict = self.check(hook, body, now)
         if isinstance(verdict, AlertRejection) and verdict.reason is AlertReason.TOO_LARGE:
-            return _rejected(verdict.reason, verdict.message)  # not stored: it is too large
+            return _rejected(verdict.reason.value, verdict.message)  # too large to store
         digest = hashlib.sha256(body).hexdigest()
         timed = isinstance(verdict, ParsedAlert) and verdict.timenow is not None
         with self._lock:
@@ -204,7 +206,10 @@ class AlertIntake:
                 message=verdict.message if isinstance(verdict, AlertRejection) else "",
             )
             entry, new = self._inbox.add(alert)
-        if entry.status is AlertStatus.REJECTED and entry.reason is not None:
+        # Rejected on arrival (never processed: no orders in its fate) is answered as it was;
+        # a resend of an alert that was accepted and failed later is a 200 duplicate.
+        rejected_on_arrival = entry.status is AlertStatus.REJECTED and "orders" not in entry.fate
+        if rejected_on_arrival and entry.reason is not None:
             answer = _rejected(entry.reason, entry.message)
             answer.body.update(alert_id=entry.id, duplicate=not new)
             return answer
@@ -237,21 +242,38 @@ class AlertProcessor:
         self._planner = planner
         self._clock = clock
         self._lock = threading.Lock()
+        self._failures: dict[int, int] = {}
         self.listeners: list[Callable[[InboxEntry], None]] = []
 
     def drain(self, limit: int = 100) -> int:
-        """Process pending alerts, oldest first; returns how many were settled."""
+        """Process pending alerts, oldest first; returns how many were settled.
+
+        An alert whose processing fails (the database busy, a venue error) stays pending and
+        the drain stops there, so arrival order holds; the next drain tries it again, which is
+        safe because every command it sends carries its idempotency key. Only after
+        :data:`MAX_ATTEMPTS` failures is it settled ``REJECTED`` (``internal_error``), so one
+        poisoned alert cannot hold the inbox forever.
+        """
         with self._lock:
             done = 0
             for entry in self._inbox.pending(limit):
                 try:
                     self._process(entry)
                 except Exception:
-                    # A bug must not wedge the inbox behind one alert: record it and go on.
-                    _log.exception("alert %s could not be processed", entry.id)
-                    self._settle(
-                        entry, AlertStatus.REJECTED, "internal_error", "processing failed", {}
+                    failures = self._failures.get(entry.id, 0) + 1
+                    self._failures[entry.id] = failures
+                    _log.exception(
+                        "alert %s could not be processed (attempt %d of %d)",
+                        entry.id,
+                        failures,
+                        MAX_ATTEMPTS,
                     )
+                    if failures < MAX_ATTEMPTS:
+                        return done
+                    message = f"processing failed {failures} times; see the desk's log"
+                    fate: dict[str, object] = {"orders": []}
+                    self._settle(entry, AlertStatus.REJECTED, "internal_error", message, fate)
+                self._failures.pop(entry.id, None)
                 done += 1
             return done
 
@@ -297,7 +319,9 @@ class AlertProcessor:
         secret_field = hook.secret_field if hook is not None else "secret"
         parsed = self._parser.parse(entry.body, secret_field=secret_field)
         if isinstance(parsed, AlertRejection):  # accepted on arrival: only a parser change
-            self._settle(entry, AlertStatus.REJECTED, parsed.reason.value, parsed.message, {})
+            self._settle(
+                entry, AlertStatus.REJECTED, parsed.reason.value, parsed.message, {"orders": []}
+            )
             return
         rows: list[dict[str, object]] = []
         for n, intent in enumerate(parsed.intents):

@@ -188,7 +188,8 @@ class Queries:
             ],
         }
 
-    def alert_json(self, entry: InboxEntry, secret_field: str = "secret") -> Json:  # noqa: S107
+    def alert_json(self, entry: InboxEntry, secret_field: str) -> Json:
+        """``secret_field``: the hook's body-secret field, masked with the known secret names."""
         return {
             "id": entry.id,
             "hook": entry.hook_id,

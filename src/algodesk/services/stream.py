@@ -18,7 +18,6 @@ from typing import Any
 
 from algodesk.domain.events import OrderDenied, OrderEvent, OrderFilled
 from algodesk.ports.inbox import InboxEntry
-from algodesk.ports.market_data import FeedState
 from algodesk.ports.storage import JournalRecord
 from algodesk.services.outcomes import event_payload
 
@@ -126,7 +125,3 @@ class EventHub:
     def subscribers(self) -> int:
         with self._lock:
             return len(self._subs)
-
-
-def feed_message(name: str, state: FeedState) -> dict[str, Any]:
-    return {"topic": "market", "type": "FeedState", "data": {"feed": name, "state": state.value}}

@@ -28,7 +28,8 @@ from algodesk.domain.risk.base import TradingState
 from algodesk.domain.users import Permission, Principal
 from algodesk.domain.values import Price, Quantity
 from algodesk.entrypoints.api.security import authenticated, require
-from algodesk.ports.inbox import AlertStatus
+from algodesk.ports.inbox import AlertStatus, InboxEntry
+from algodesk.ports.signals import DEFAULT_SECRET_FIELD
 from algodesk.services.auth import AuthError
 from algodesk.services.outcomes import Outcome
 from algodesk.services.queries import Queries, iso
@@ -350,6 +351,11 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
 
     # -- alerts ------------------------------------------------------------------------------
 
+    def alert_view(entry: InboxEntry) -> Json:
+        hook = runtime.hook_store.get(entry.hook_id)
+        field = hook.secret_field if hook is not None else DEFAULT_SECRET_FIELD
+        return queries.alert_json(entry, field)
+
     @router.get("/alerts", tags=["alerts"], responses={401: {}, 403: {}, 422: {}})
     def alerts(
         _: reader,
@@ -360,7 +366,7 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
     ) -> Json:
         bot_id = _ident(BotId, bot, "bot") if bot else None
         found = runtime.inbox.list(bot_id=bot_id, status=status, before_id=before, limit=limit)
-        return {"alerts": [queries.alert_json(e) for e in found]}
+        return {"alerts": [alert_view(e) for e in found]}
 
     @router.get(
         "/alerts/{alert_id}", tags=["alerts"], responses={401: {}, 403: {}, 404: {}, 422: {}}
@@ -369,7 +375,7 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
         entry = runtime.inbox.get(alert_id)
         if entry is None:
             raise _bad("not_found", f"no alert {alert_id}", 404)
-        return queries.alert_json(entry)
+        return alert_view(entry)
 
     # -- risk --------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from algodesk.bootstrap import (
 from algodesk.domain.identifiers import AccountId
 from algodesk.domain.ledger.verify import ChainHead
 from algodesk.entrypoints.cli import ledger_views
+from algodesk.entrypoints.cli.alerts import alerts_app
 from algodesk.entrypoints.cli.instruments import instruments_app
 from algodesk.entrypoints.cli.market import data_app
 from algodesk.entrypoints.cli.options import (
@@ -45,6 +46,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(data_app, name="data")
 app.add_typer(instruments_app, name="instruments")
 app.command()(serve)
+app.add_typer(alerts_app, name="alerts")
 
 
 @app.command()

@@ -65,6 +65,12 @@ def _sqlite_begin(conn: sa.Connection) -> None:
     conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+def read_only(engine: sa.Engine) -> sa.Connection:
+    """A connection for reads only: on SQLite it reads a WAL snapshot instead of queueing for
+    the write lock (see :func:`_sqlite_begin`)."""
+    return engine.connect().execution_options(**{READ_ONLY: True})
+
+
 def make_engine(url: str) -> sa.Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):

@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from algodesk.adapters.storage.sql.engine import read_only
 from algodesk.adapters.storage.sql.tables import webhook_hooks
 from algodesk.domain.identifiers import AccountId, BotId
 from algodesk.ports.secrets import Cipher, CipherError
@@ -115,12 +116,12 @@ class SqlHookStore:
         query = sa.select(webhook_hooks).where(
             _t.token_hash == token_hash(token), _t.revoked_at.is_(None)
         )
-        with self._engine.connect() as conn:
+        with read_only(self._engine) as conn:
             row = conn.execute(query).first()
         return self._hook(row) if row else None
 
     def get(self, hook_id: str) -> Hook | None:
-        with self._engine.connect() as conn:
+        with read_only(self._engine) as conn:
             row = conn.execute(sa.select(webhook_hooks).where(_t.id == hook_id)).first()
         return self._hook(row) if row else None
 
@@ -128,7 +129,7 @@ class SqlHookStore:
         query = (
             sa.select(webhook_hooks).where(_t.bot_id == bot_id.value).order_by(_t.created_at, _t.id)
         )
-        with self._engine.connect() as conn:
+        with read_only(self._engine) as conn:
             rows = conn.execute(query).all()
         return [self._hook(r) for r in rows]
 

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from algodesk.adapters.storage.sql.engine import read_only
 from algodesk.adapters.storage.sql.tables import alert_inbox
 from algodesk.domain.identifiers import AccountId, BotId
 from algodesk.ports.inbox import AlertStatus, InboxEntry, NewAlert
@@ -135,12 +136,12 @@ class SqlInbox:
             .order_by(_t.received_at.desc(), _t.id.desc())
             .limit(1)
         )
-        with self._engine.connect() as conn:
+        with read_only(self._engine) as conn:
             row = conn.execute(query).first()
         return _entry(row) if row else None
 
     def get(self, entry_id: int) -> InboxEntry | None:
-        with self._engine.connect() as conn:
+        with read_only(self._engine) as conn:
             row = conn.execute(sa.select(alert_inbox).where(_t.id == entry_id)).first()
         return _entry(row) if row else None
 
@@ -151,7 +152,7 @@ class SqlInbox:
             .order_by(_t.id)
             .limit(limit)
         )
-        with self._engine.connect() as conn:
+        with read_only(self._engine) as conn:
             return [_entry(r) for r in conn.execute(query)]
 
     def settle(
@@ -209,5 +210,5 @@ class SqlInbox:
             query = query.where(_t.status == status.value)
         if before_id is not None:
             query = query.where(_t.id < before_id)
-        with self._engine.connect() as conn:
+        with read_only(self._engine) as conn:
             return [_entry(r) for r in conn.execute(query)]

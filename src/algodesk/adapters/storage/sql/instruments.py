@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from algodesk.adapters.storage.sql.engine import read_only
 from algodesk.adapters.storage.sql.tables import instruments
 from algodesk.domain.identifiers import InstrumentId, Venue
 from algodesk.domain.instruments import AssetClass, Instrument, OptionRight
@@ -101,7 +102,7 @@ class SqlInstrumentStore:
         return written
 
     def get(self, instrument_id: InstrumentId) -> Instrument | None:
-        with self._engine.connect() as conn:
+        with read_only(self._engine) as conn:
             row = conn.execute(
                 sa.select(instruments).where(instruments.c.instrument_id == instrument_id.value)
             ).first()
@@ -124,11 +125,11 @@ class SqlInstrumentStore:
             query = query.where(instruments.c.asset_class == asset_class.value)
         if symbol_prefix is not None:
             query = query.where(instruments.c.symbol.startswith(symbol_prefix, autoescape=True))
-        with self._engine.connect() as conn:
+        with read_only(self._engine) as conn:
             return [_instrument(r) for r in conn.execute(query)]
 
     def count(self) -> int:
-        with self._engine.connect() as conn:
+        with read_only(self._engine) as conn:
             return int(
                 conn.execute(sa.select(sa.func.count()).select_from(instruments)).scalar_one()
             )

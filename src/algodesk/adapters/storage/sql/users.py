@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from algodesk.adapters.storage.sql.engine import read_only
 from algodesk.adapters.storage.sql.tables import api_keys, refresh_tokens, users
 from algodesk.domain.users import ApiKey, Role, User
 from algodesk.ports.users import UsernameTakenError, UserNotFoundError
@@ -65,22 +66,22 @@ class SqlUserStore:
             raise
 
     def get(self, user_id: str) -> User | None:
-        with self._engine.connect() as conn:
+        with read_only(self._engine) as conn:
             row = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
         return _user(row) if row else None
 
     def by_username(self, username: str) -> User | None:
         query = sa.select(users).where(users.c.username == username.strip().lower())
-        with self._engine.connect() as conn:
+        with read_only(self._engine) as conn:
             row = conn.execute(query).first()
         return _user(row) if row else None
 
     def users(self) -> list[User]:
-        with self._engine.connect() as conn:
+        with read_only(self._engine) as conn:
             return [_user(r) for r in conn.execute(sa.select(users).order_by(users.c.username))]
 
     def count(self) -> int:
-        with self._engine.connect() as conn:
+        with read_only(self._engine) as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(users)).scalar_one())
 
     def _update(self, user_id: str, **values: Any) -> None:
@@ -113,7 +114,7 @@ class SqlUserStore:
             conn.execute(sa.insert(api_keys), row)
 
     def get_api_key(self, key_id: str) -> ApiKey | None:
-        with self._engine.connect() as conn:
+        with read_only(self._engine) as conn:
             row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).first()
         return _key(row) if row else None
 
@@ -123,7 +124,7 @@ class SqlUserStore:
             .where(api_keys.c.user_id == user_id)
             .order_by(api_keys.c.created_at, api_keys.c.id)
         )
-        with self._engine.connect() as conn:
+        with read_only(self._engine) as conn:
             return [_key(r) for r in conn.execute(query)]
 
     def revoke_api_key(self, key_id: str, at: datetime) -> bool:

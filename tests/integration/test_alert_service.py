@@ -1,0 +1,271 @@
+"""Alerts through the intake and the processor to the engine and the paper exchange: sizing,
+exits, targets, the other actions, rejections, resends, and failures that must not lose an
+alert answered 2xx."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from algodesk.adapters.signals.tradingview import TradingViewParser
+from algodesk.adapters.storage.memory.hooks import InMemoryHookStore
+from algodesk.adapters.storage.memory.inbox import InMemoryInbox
+from algodesk.domain.bots import Bot
+from algodesk.domain.identifiers import BotId
+from algodesk.domain.orders import OrderStatus
+from algodesk.domain.risk.base import RiskLimits
+from algodesk.domain.values import money
+from algodesk.ports.inbox import AlertStatus, InboxEntry
+from algodesk.ports.webhooks import Hook
+from algodesk.services.alert_orders import OrderPlanner
+from algodesk.services.alerts import MAX_ATTEMPTS, AlertIntake, AlertProcessor
+from algodesk.services.bots import BotService
+from algodesk.services.webhooks import HookService
+from tests.conftest import ACCOUNT
+from tests.integration.test_engine import AAPL, BOT, MSFT, PAPER, USD, Desk, funded_desk
+
+D = Decimal
+SECRET = "s3cret-value"
+
+
+class FlakyInbox(InMemoryInbox):
+    """An inbox whose first ``failures`` settles fail, as a busy database would."""
+
+    def __init__(self, failures: int = 0) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def settle(self, *args: object, **kwargs: object) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise RuntimeError("database is locked")
+        super().settle(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class BrokenHooks(InMemoryHookStore):
+    """A hook store that can no longer be read (every processing attempt fails)."""
+
+    broken = False
+
+    def get(self, hook_id: str) -> Hook | None:
+        if self.broken:
+            raise RuntimeError("disk I/O error")
+        return super().get(hook_id)
+
+
+class Alerts:
+    def __init__(self, inbox: InMemoryInbox | None = None) -> None:
+        self.desk: Desk = funded_desk(bots=BotService)
+        self.desk.quote(MSFT, "100")
+        assert self.desk.bots is not None
+        self.bots = self.desk.bots
+        for name in ("alpha", "beta"):
+            self.bots.create(
+                Bot(
+                    id=BotId(name),
+                    account_id=ACCOUNT,
+                    venue=PAPER,
+                    allocation=money("40000", USD),
+                    limits=RiskLimits(max_orders_per_second=None),
+                    symbol_map={"AAPL": AAPL.id, "MSFT": MSFT.id},
+                ),
+                by="test",
+            )
+            self.bots.move(BotId(name), "start", by="test")
+        self.hooks = BrokenHooks()
+        self.inbox = inbox or InMemoryInbox()
+        self.hook = HookService(self.hooks, self.desk.clock).create(
+            self.bots.get(BOT),  # type: ignore[arg-type]
+            secret=SECRET,
+        )
+        parser = TradingViewParser()
+        self.intake = AlertIntake(self.hooks, self.inbox, parser, self.desk.clock)
+        planner = OrderPlanner(self.desk.engine, self.desk.market)
+        self.processor = AlertProcessor(
+            self.inbox, self.hooks, parser, self.bots, self.desk.engine, planner, self.desk.clock
+        )
+
+    def post(self, message: dict[str, object] | str, secret: str | None = SECRET) -> dict:  # type: ignore[type-arg]
+        if isinstance(message, dict):
+            body = json.dumps({**message, **({"secret": secret} if secret else {})}).encode()
+        else:
+            body = message.encode()
+        answer = self.intake.receive(self.hook.token, body, "127.0.0.1")
+        return {**answer.body, "http": answer.status}
+
+    def run(self, message: dict[str, object]) -> InboxEntry:
+        answer = self.post(message)
+        assert answer["http"] == 200, answer
+        self.processor.drain()
+        entry = self.inbox.get(int(answer["alert_id"]))
+        assert entry is not None
+        return entry
+
+    def position(self, bot: str = "alpha", instrument: object = AAPL.id) -> Decimal:
+        return self.desk.engine.position(ACCOUNT, BotId(bot), instrument)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def alerts() -> Alerts:
+    return Alerts()
+
+
+def test_percent_of_equity_sizing_with_exits_placed_on_the_right_side_of_a_short(
+    alerts: Alerts,
+) -> None:
+    entry = alerts.run(
+        {"action": "sell", "symbol": "AAPL", "quantity": "10%", "sl": "2%", "tp_points": "5"}
+    )
+    assert entry.status is AlertStatus.EXECUTED, entry
+    # 10 % of the bot's 40,000 at a mark of 100: 40 units short.
+    assert alerts.position() == D(-40)
+    # The stop of a short lies above its entry: a mark of 102.50 triggers it.
+    alerts.desk.quote(AAPL, "102.50")
+    alerts.desk.exits.on_mark(AAPL.id, D("102.50"))
+    assert alerts.position() == D(0)
+
+
+def test_a_target_below_the_long_position_is_a_reduce_only_sell(alerts: Alerts) -> None:
+    alerts.run({"action": "buy", "symbol": "AAPL", "qty": "10"})
+    entry = alerts.run({"action": "buy", "symbol": "AAPL", "position_size": "4"})
+    assert entry.status is AlertStatus.EXECUTED, entry
+    [row] = entry.fate["orders"]  # type: ignore[misc]
+    order = alerts.desk.order(row["client_order_id"])
+    assert (order.side.value, order.quantity.value, order.reduce_only) == ("SELL", D(6), True)
+    assert alerts.position() == D(4)
+    # A target that is already held is nothing to do, and says so.
+    again = alerts.run({"action": "buy", "symbol": "AAPL", "position_size": "4", "n": 2})
+    assert again.status is AlertStatus.EXECUTED
+    assert "nothing to do" in again.fate["orders"][0]["message"]  # type: ignore[index]
+
+
+def test_reverse_close_cancel_and_flatten(alerts: Alerts) -> None:
+    alerts.run({"action": "buy", "symbol": "AAPL", "qty": "5"})
+    alerts.run({"action": "reverse", "symbol": "AAPL"})
+    assert alerts.position() == D(-5)
+    alerts.run({"action": "close", "symbol": "AAPL"})
+    assert alerts.position() == D(0)
+    placed = alerts.run(
+        {"action": "buy", "symbol": "MSFT", "order_type": "limit", "price": "90", "qty": "1"}
+    )
+    coid = placed.fate["orders"][0]["client_order_id"]  # type: ignore[index]
+    assert alerts.desk.order(coid).status is OrderStatus.ACCEPTED
+    alerts.run({"action": "cancel", "symbol": "MSFT"})
+    assert alerts.desk.order(coid).status is OrderStatus.CANCELED
+    alerts.run({"action": "buy", "symbol": "MSFT", "qty": "3"})
+    alerts.run({"action": "flatten"})
+    assert alerts.position(instrument=MSFT.id) == D(0)
+
+
+def test_one_alert_trades_for_every_bot_it_names(alerts: Alerts) -> None:
+    entry = alerts.run({"action": "buy", "symbol": "AAPL", "qty": "2", "bots": ["alpha", "beta"]})
+    assert entry.status is AlertStatus.EXECUTED
+    assert [r["bot"] for r in entry.fate["orders"]] == ["alpha", "beta"]  # type: ignore[union-attr]
+    assert (alerts.position("alpha"), alerts.position("beta")) == (D(2), D(2))
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        ({"action": "buy", "symbol": "TSLA", "qty": "1"}, "unknown_symbol"),
+        ({"action": "buy", "symbol": "AAPL", "qty": "1", "bots": ["ghost"]}, "unknown_bot"),
+    ],
+)
+def test_an_alert_that_maps_to_no_order_is_rejected_and_its_resend_is_a_duplicate(
+    alerts: Alerts, message: dict[str, object], reason: str
+) -> None:
+    entry = alerts.run(message)
+    assert (entry.status, entry.reason) == (AlertStatus.REJECTED, reason)
+    resend = alerts.post(message)
+    assert (resend["http"], resend["duplicate"]) == (200, True)
+    assert alerts.desk.engine.open_orders(ACCOUNT) == []
+
+
+def test_the_body_secret_is_required_and_a_bad_one_is_refused_on_every_resend(
+    alerts: Alerts, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for secret in (None, "wrong-secret", "wrong-secret"):
+        answer = alerts.post({"action": "buy", "symbol": "AAPL", "qty": "1"}, secret=secret)
+        assert (answer["http"], answer["reason"]) == (401, "bad_secret")
+        assert SECRET not in answer["message"]
+    alerts.processor.drain()
+    assert alerts.position() == D(0)
+    assert SECRET not in caplog.text
+    assert alerts.hook.token not in caplog.text
+
+
+def test_an_alert_from_the_future_is_stale(alerts: Alerts) -> None:
+    later = alerts.desk.clock.now() + timedelta(minutes=5)
+    answer = alerts.post(
+        {
+            "action": "buy",
+            "symbol": "AAPL",
+            "qty": "1",
+            "timenow": later.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+    )
+    assert (answer["http"], answer["reason"]) == (422, "stale")
+
+
+def test_a_hook_with_the_allowlist_takes_tradingview_addresses_only(alerts: Alerts) -> None:
+    bot = alerts.bots.get(BOT)
+    assert bot is not None
+    hook = HookService(alerts.hooks, alerts.desk.clock).create(bot, source_allowlist=True)
+    body = b"BUY AAPL 1"
+    refused = alerts.intake.receive(hook.token, body, "203.0.113.9")
+    assert (refused.status, refused.body["reason"]) == (403, "forbidden_source")
+    assert alerts.intake.receive(hook.token, body, "52.89.214.238").status == 200
+
+
+def test_a_rotated_token_stops_working_and_the_new_one_works(alerts: Alerts) -> None:
+    service = HookService(alerts.hooks, alerts.desk.clock)
+    new = service.rotate(alerts.hook.id)
+    body = json.dumps({"action": "buy", "symbol": "AAPL", "qty": "1", "secret": SECRET}).encode()
+    assert alerts.intake.receive(alerts.hook.token, body).status == 401
+    assert alerts.intake.receive(new.token, body).status == 200
+    with pytest.raises(ValueError, match="at least 30 s"):
+        service.create(alerts.bots.get(BOT), dedupe_window=timedelta(seconds=5))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least 8 characters"):
+        service.create(alerts.bots.get(BOT), secret="short")  # type: ignore[arg-type]
+
+
+def test_a_failure_after_the_order_keeps_the_alert_pending_and_the_retry_trades_nothing_new() -> (
+    None
+):
+    alerts = Alerts(FlakyInbox(failures=1))
+    answer = alerts.post({"action": "buy", "symbol": "AAPL", "qty": "3"})
+    assert alerts.processor.drain() == 0  # the order went out, recording its fate failed
+    entry = alerts.inbox.get(int(answer["alert_id"]))
+    assert entry is not None
+    assert entry.status is AlertStatus.PENDING
+    assert alerts.position() == D(3)
+    assert alerts.processor.drain() == 1
+    entry = alerts.inbox.get(int(answer["alert_id"]))
+    assert entry is not None
+    assert entry.status is AlertStatus.EXECUTED
+    assert alerts.position() == D(3)  # the retry found the first outcome: no second order
+    assert len(alerts.desk.engine.book(ACCOUNT, BOT).positions) == 1
+
+
+def test_an_alert_that_always_fails_is_settled_as_an_internal_error_after_the_attempts(
+    alerts: Alerts, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = alerts.post({"action": "buy", "symbol": "AAPL", "qty": "1"})
+    alerts.hooks.broken = True
+    for _ in range(MAX_ATTEMPTS - 1):
+        assert alerts.processor.drain() == 0
+    entry = alerts.inbox.get(int(first["alert_id"]))
+    assert entry is not None
+    assert entry.status is AlertStatus.PENDING
+    assert alerts.processor.drain() == 1
+    entry = alerts.inbox.get(int(first["alert_id"]))
+    assert entry is not None
+    assert (entry.status, entry.reason) == (AlertStatus.REJECTED, "internal_error")
+    assert "could not be processed" in caplog.text  # the failures are logged...
+    assert SECRET not in caplog.text  # ...without the alert's secret
+    assert alerts.hook.token not in caplog.text

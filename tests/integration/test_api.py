@@ -1,0 +1,182 @@
+"""The HTTP API in process (FastAPI's test client over a wired runtime): roles, the two-step
+kill switch, secrets masked in the inbox, forwarded addresses, and ``serve``'s refusals."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.requests import Request
+from typer.testing import CliRunner
+
+from algodesk.adapters.auth.passwords import Argon2PasswordHasher
+from algodesk.bootstrap import init_storage, open_desk
+from algodesk.bootstrap.runtime import DeskRuntime
+from algodesk.config import Settings
+from algodesk.domain.users import Role
+from algodesk.entrypoints.api.app import create_app
+from algodesk.entrypoints.api.webhooks import client_address
+from algodesk.entrypoints.cli.app import app as cli
+from algodesk.services.demo import PAPER_BOT
+from algodesk.services.stream import EventHub
+
+PASSWORD = "admin-password-123"
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[tuple[DeskRuntime, TestClient]]:
+    settings = Settings(data_dir=tmp_path)
+    init_storage(settings)
+    opened = open_desk(settings)
+    runtime = DeskRuntime(
+        opened, hasher=Argon2PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+    )
+    runtime.load()
+    runtime.prepare_demo()
+    runtime.ensure_admin(PASSWORD)
+    runtime.auth.create_user("watcher", "viewer-password-1", Role.VIEWER, by=None)
+    with TestClient(create_app(runtime)) as client:
+        yield runtime, client
+    opened.close()
+
+
+def login(client: TestClient, user: str, password: str) -> dict[str, str]:
+    answer = client.post("/api/v1/auth/login", json={"username": user, "password": password})
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def test_a_viewer_reads_but_cannot_trade_or_pull_the_kill_switch(
+    desk: tuple[DeskRuntime, TestClient],
+) -> None:
+    _, client = desk
+    viewer = login(client, "watcher", "viewer-password-1")
+    assert client.get("/api/v1/orders", headers=viewer).status_code == 200
+    order = {"account": "paper", "instrument": "AAPL.PAPER", "side": "BUY", "quantity": "1"}
+    refused = client.post("/api/v1/orders", json=order, headers=viewer)
+    assert (refused.status_code, refused.json()["reason"]) == (403, "forbidden")
+    kill = client.post("/api/v1/kill-switch", json={"reason": "test"}, headers=viewer)
+    assert kill.status_code == 403
+    wrong = client.post(
+        "/api/v1/auth/login", json={"username": "watcher", "password": "not-the-password"}
+    )
+    assert (wrong.status_code, wrong.json()["reason"]) == (401, "bad_credentials")
+
+
+def test_the_kill_switch_halts_only_after_its_confirmation(
+    desk: tuple[DeskRuntime, TestClient],
+) -> None:
+    _, client = desk
+    admin = login(client, "admin", PASSWORD)
+    asked = client.post("/api/v1/kill-switch", json={"reason": "drill"}, headers=admin)
+    assert asked.status_code == 202
+    state = client.get("/api/v1/trading-state", headers=admin).json()
+    assert state["accounts"]["paper"] == "ACTIVE"
+    bad = client.post("/api/v1/kill-switch/confirm", json={"confirm": "guess"}, headers=admin)
+    assert (bad.status_code, bad.json()["reason"]) == (409, "no_confirmation")
+    done = client.post(
+        "/api/v1/kill-switch/confirm", json={"confirm": asked.json()["confirm"]}, headers=admin
+    )
+    assert done.status_code == 200, done.text
+    assert client.get("/api/v1/trading-state", headers=admin).json()["accounts"] == {
+        "paper": "HALTED"
+    }
+    again = client.post(
+        "/api/v1/kill-switch/confirm", json={"confirm": asked.json()["confirm"]}, headers=admin
+    )
+    assert again.status_code == 409  # a code works once
+
+
+def test_the_inbox_masks_a_hook_secret_kept_under_its_own_field_name(
+    desk: tuple[DeskRuntime, TestClient],
+) -> None:
+    runtime, client = desk
+    bot = runtime.bots.get(PAPER_BOT)
+    assert bot is not None
+    hook = runtime.hooks.create(bot, secret="pa55-phrase-xyz", secret_field="pw")
+    body = '{"action": "buy", "symbol": "AAPL", "qty": "1", "pw": "pa55-phrase-xyz"}'
+    posted = client.post(f"/webhooks/tradingview/{hook.token}", content=body)
+    assert posted.status_code == 200, posted.text
+    admin = login(client, "admin", PASSWORD)
+    shown = client.get(f"/api/v1/alerts/{posted.json()['alert_id']}", headers=admin)
+    assert shown.status_code == 200
+    assert "pa55-phrase-xyz" not in shown.text
+    assert hook.token not in shown.text
+
+
+def _request(peer: str, forwarded: str | None) -> Request:
+    headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []
+    scope: dict[str, Any] = {"type": "http", "client": (peer, 1234), "headers": headers}
+    return Request(scope)
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "expected"),
+    [
+        ("203.0.113.5", "52.89.214.238", "203.0.113.5"),  # not our proxy: the header is ignored
+        ("10.0.0.2", "52.89.214.238", "52.89.214.238"),
+        ("10.0.0.2", "52.89.214.238, 203.0.113.5", "203.0.113.5"),  # the last untrusted hop
+        ("10.0.0.2", "6.6.6.6, 10.0.0.3", "6.6.6.6"),  # a chain of our proxies is skipped
+        ("10.0.0.2", "garbage", None),
+    ],
+)
+def test_x_forwarded_for_is_believed_from_our_proxies_only(
+    peer: str, forwarded: str, expected: str | None
+) -> None:
+    assert client_address(_request(peer, forwarded), {"10.0.0.2", "10.0.0.3"}) == expected
+
+
+def test_a_stream_client_that_falls_behind_is_cut_loose_and_others_go_on() -> None:
+    hub = EventHub()
+    fast: list[object] = []
+    slow: list[object] = []
+
+    def slow_deliver(message: object) -> bool:
+        slow.append(message)
+        return len(slow) < 2  # its queue is full after one message
+
+    hub.subscribe(frozenset({"alerts"}), lambda m: fast.append(m) or True)
+    hub.subscribe(frozenset({"alerts"}), slow_deliver)
+    for n in range(5):
+        hub.publish({"topic": "alerts", "type": "Test", "data": {"n": n}})
+    assert len(fast) == 5
+    assert slow[-1] is None  # told once that it was dropped
+    assert len(slow) == 3
+    assert hub.subscribers == 1
+
+
+def test_serve_refuses_to_listen_beyond_localhost_without_tls(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["serve", "--data-dir", str(tmp_path), "--host", "0.0.0.0"])
+    assert result.exit_code == 2
+    assert "without TLS" in result.output
+    assert not (tmp_path / "algodesk.db").exists()  # refused before touching anything
+
+
+def test_alerts_explain_shows_the_orders_from_the_command_line(
+    desk: tuple[DeskRuntime, TestClient], tmp_path: Path
+) -> None:
+    message = tmp_path / "alert.json"
+    message.write_text('{"action": "long", "ticker": "NVDA", "qty": "3", "sl": "2%"}\n')
+    data_dir = str(tmp_path)
+    result = CliRunner().invoke(
+        cli, ["alerts", "explain", str(message), "--bot", "demo", "--data-dir", data_dir]
+    )
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    assert answer["accepted"] is True
+    [order] = answer["orders"]
+    assert (order["symbol"], order["quantity"], order["stop_loss"]) == ("NVDA.PAPER", "3", "2%")
+    message.write_text('{"action": "buy", "ticker": "TSLA"}')
+    refused = CliRunner().invoke(
+        cli, ["alerts", "explain", str(message), "--bot", "demo", "--data-dir", data_dir]
+    )
+    assert refused.exit_code == 1
+    assert json.loads(refused.output)["reason"] == "unknown_symbol"
+    nobody = CliRunner().invoke(
+        cli, ["alerts", "explain", str(message), "--bot", "ghost", "--data-dir", data_dir]
+    )
+    assert json.loads(nobody.output)["reason"] == "unknown_bot"
