@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from algodesk.adapters.storage.memory.store import InMemoryStore, InMemoryUnitOfWork
+from algodesk.adapters.storage.memory.store import (
+    DirectUnitOfWork,
+    InMemoryStore,
+    InMemoryUnitOfWork,
+)
 from algodesk.adapters.storage.sql.engine import make_engine, migrate
 from algodesk.adapters.storage.sql.uow import SqlUnitOfWork
 from algodesk.domain.fills import Fill, OrderSide
@@ -87,14 +91,21 @@ def store_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.
     engine.dispose()
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=["memory", "direct", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 def uow_factory(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[Callable[[], UnitOfWork]]:
-    """A unit-of-work factory on every storage adapter, for the contract suites."""
+    """A unit-of-work factory on every storage adapter, for the contract suites ("direct":
+    the single-threaded in-memory unit of backtests)."""
     if request.param == "memory":
         store = InMemoryStore()
         yield lambda: InMemoryUnitOfWork(store)
+        return
+    if request.param == "direct":
+        direct = InMemoryStore()
+        yield lambda: DirectUnitOfWork(direct)
         return
     if request.param == "sqlite":
         url = _sqlite_url(tmp_path)

@@ -23,7 +23,7 @@ from algodesk.domain.events import (
 )
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import ClientOrderId
-from algodesk.domain.matching import FillModel, PercentFee, Quote
+from algodesk.domain.matching import Bar, FillModel, PercentFee, Quote
 from algodesk.domain.orders import Order, OrderStatus, OrderType, TimeInForce
 from algodesk.domain.values import money, price, quantity
 from algodesk.ports.broker import VenueRejectedError
@@ -232,3 +232,45 @@ def test_a_paper_account_is_funded_with_its_starting_cash_once(clock: FixedClock
     assert ledger.summary(ACCOUNT).cash == {"INR": D(250000)}
     with pytest.raises(ValueError, match="starting_cash"):
         PaperBrokerConfig(starting_cash=money("0", "INR"))
+
+
+def bar(o: str, h: str, low: str, c: str, at: int = 1) -> Bar:
+    return Bar(AAPL.id, T0 + timedelta(days=at), D(o), D(h), D(low), D(c), D(1000))
+
+
+def test_bars_an_order_placed_between_bars_arrives_at_the_next_open(
+    broker: PaperBroker,
+) -> None:
+    broker.on_bar(bar("100", "101", "99", "100"))
+    order = new(kind=OrderType.MARKET, px=None)
+    broker.submit(order)
+    assert [type(e) for e in broker.drain()] == [OrderAccepted]  # no quote: it waits
+    broker.on_bar(bar("103", "104", "102", "103", at=2))
+    events = broker.drain()
+    assert [type(e) for e in events] == [OrderFilled]
+    assert events[0].fill.price.value == D("103")  # type: ignore[attr-defined]
+
+
+def test_bars_one_cancels_other_the_first_linked_wins_a_shared_bar(
+    broker: PaperBroker,
+) -> None:
+    broker.on_bar(bar("100", "101", "99", "100"))
+    stop = new("SL", OrderSide.SELL, OrderType.STOP, None, trigger="95", tif=TimeInForce.GTC)
+    target = new("TP", OrderSide.SELL, OrderType.LIMIT, "105", tif=TimeInForce.GTC)
+    broker.submit(target)  # older than the stop
+    broker.submit(stop)
+    broker.one_cancels_other(stop.client_order_id, target.client_order_id)
+    broker.drain()
+    broker.on_bar(bar("100", "106", "94", "100", at=2))  # both prices lie in the bar
+    events = broker.drain()
+    assert [type(e) for e in events] == [OrderTriggered, OrderFilled, OrderCanceled]
+    assert events[1].client_order_id == stop.client_order_id
+    assert events[2].client_order_id == target.client_order_id
+    assert broker.working_orders == []
+
+
+def test_bars_linking_an_order_that_is_not_working_is_refused(broker: PaperBroker) -> None:
+    order = new()
+    broker.submit(order)
+    with pytest.raises(VenueRejectedError, match="NOPE is not working"):
+        broker.one_cancels_other(order.client_order_id, ClientOrderId("NOPE"))

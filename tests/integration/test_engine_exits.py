@@ -9,7 +9,8 @@ from algodesk.adapters.storage.memory.store import InMemoryUnitOfWork
 from algodesk.domain.commands import SetTradingState
 from algodesk.domain.exits import ExitPlan, Trailing
 from algodesk.domain.fills import OrderSide
-from algodesk.domain.orders import OrderType
+from algodesk.domain.identifiers import ClientOrderId
+from algodesk.domain.orders import OrderType, TimeInForce
 from algodesk.domain.risk.base import RiskLimits, TradingState
 from algodesk.domain.values import price
 from tests.conftest import ACCOUNT
@@ -153,3 +154,60 @@ def test_fills_after_an_exit_fired_are_protected_too() -> None:
     (second,) = mark(desk, "90")  # the stop takes what filled after it fired
     assert second.ok  # type: ignore[attr-defined]
     assert position(desk) == D(0)
+
+
+def test_a_one_cancels_other_leg_is_not_counted_ahead_of_its_partner() -> None:
+    desk = funded_desk()
+    assert desk.engine.handle(submit(qty="10")).ok
+    stop = desk.engine.handle(
+        submit(
+            OrderSide.SELL,
+            "10",
+            OrderType.STOP,
+            trigger_price=price("95"),
+            reduce_only=True,
+            time_in_force=TimeInForce.GTC,
+        )
+    )
+    assert stop.ok
+    # Without the link, a second reduce-only sell of 10 could flip the long: denied.
+    alone = desk.engine.handle(
+        submit(
+            OrderSide.SELL,
+            "10",
+            OrderType.LIMIT,
+            "110",
+            reduce_only=True,
+            time_in_force=TimeInForce.GTC,
+        )
+    )
+    assert alone.code == "REDUCE_ONLY_WOULD_INCREASE"
+    partner = ClientOrderId(str(stop.client_order_id))
+    linked = desk.engine.handle(
+        submit(
+            OrderSide.SELL,
+            "10",
+            OrderType.LIMIT,
+            "110",
+            reduce_only=True,
+            time_in_force=TimeInForce.GTC,
+            oco_with=partner,
+        )
+    )
+    assert linked.ok, linked
+    # A link to an order that is not working (or of the other side) is refused.
+    wrong = desk.engine.handle(
+        submit(
+            OrderSide.SELL,
+            "10",
+            OrderType.LIMIT,
+            "111",
+            reduce_only=True,
+            oco_with=ClientOrderId("NOSUCHORDER"),
+        )
+    )
+    assert wrong.code == "OCO_PARTNER_NOT_WORKING"
+    other_side = desk.engine.handle(
+        submit(OrderSide.BUY, "1", OrderType.LIMIT, "90", oco_with=partner)
+    )
+    assert other_side.code == "OCO_PARTNER_NOT_WORKING"

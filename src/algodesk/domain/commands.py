@@ -49,6 +49,11 @@ class SubmitOrder(Command):
     target_price: Price | None = None
     #: Stop-loss, take-profit and trailing stop, armed when the order fills.
     exits: ExitPlan | None = None
+    #: The other leg of a one-cancels-other pair (a bracket's stop-loss and take-profit): a
+    #: working order of the same account, instrument and side, of which at most one fills, so
+    #: its quantity is not counted ahead of this one. Linking them at the venue is the
+    #: venue's business (the paper exchange: ``PaperBroker.one_cancels_other``).
+    oco_with: ClientOrderId | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -413,15 +413,32 @@ class Engine:
         self, uow: UnitOfWork, order: Order, command: SubmitOrder, gated: bool
     ) -> tuple[str, str]:
         """The denial code and message for a new order, or two empty strings to send it."""
+        if command.oco_with is not None:
+            partner = self._view(uow, order.account_id).open.get(command.oco_with)
+            if partner is None or (partner.instrument_id, partner.side) != (
+                order.instrument_id,
+                order.side,
+            ):
+                return (
+                    "OCO_PARTNER_NOT_WORKING",
+                    f"oco_with={command.oco_with}: expected a working {order.side} order in "
+                    f"{order.instrument_id} of this account",
+                )
         if gated:
-            code, message = self._gate(uow, order, command.target_price)
+            code, message = self._gate(uow, order, command.target_price, command.oco_with)
             if code:
                 return code, message
         if self._broker(order) is None:
             return "NO_VENUE_ROUTE", f"venue={order.instrument_id.venue}"
         return "", ""
 
-    def _gate(self, uow: UnitOfWork, order: Order, target: Price | None) -> tuple[str, str]:
+    def _gate(
+        self,
+        uow: UnitOfWork,
+        order: Order,
+        target: Price | None,
+        oco_with: ClientOrderId | None = None,
+    ) -> tuple[str, str]:
         """Every check a new or modified order passes: its bot, then the ordered gates with the
         states the breakers impose and the venue's estimated fees."""
         now = self._clock.now()
@@ -444,6 +461,7 @@ class Engine:
             self._account_ops[order.account_id].count(now),
             counter.count(now) if counter else 0,
             target,
+            oco_with,
         )
         # A bot that is not running may only reduce. (No scopes: the account has no limits;
         # the gates deny that below with ACCOUNT_NOT_FOUND.)

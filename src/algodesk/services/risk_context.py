@@ -84,7 +84,9 @@ class AccountView:
         self.open: dict[ClientOrderId, Order] = {}
         self._orders_loaded = False
         self._day: date | None = None
-        self._entries: dict[BotId | None, int] = {}
+        # Opening orders per day and scope, counted once from storage, then as they are made.
+        self._entries: dict[tuple[date, BotId | None], int] = {}
+        self._counted = False
         self.fills: list[LedgerEntry] = []
         self._day_trades: dict[tuple[BotId | None, date], tuple[int, int]] = {}
 
@@ -101,12 +103,11 @@ class AccountView:
                 o.client_order_id: o for o in uow.orders.list(self.account_id, open_only=True)
             }
             self._orders_loaded = True
-        if self._day != today:
-            self._day = today
-            self._entries = {}
+        self._day = today
+        if not self._counted:
+            self._counted = True
             for order in uow.orders.list(self.account_id):
-                if order.created_at.date() == today:
-                    self._count(order)
+                self._count(order)
 
     def day_trades(self, bot_id: BotId | None, today: date) -> int:
         """Day trades in the last five weekdays, for the account (``None``) or one bot."""
@@ -125,17 +126,21 @@ class AccountView:
     def _count(self, order: Order) -> None:
         if order.status is OrderStatus.DENIED or order.reduce_only:
             return
-        self._entries[None] = self._entries.get(None, 0) + 1
+        day = order.created_at.date()
+        self._entries[day, None] = self._entries.get((day, None), 0) + 1
         if order.bot_id is not None:
-            self._entries[order.bot_id] = self._entries.get(order.bot_id, 0) + 1
+            key = (day, order.bot_id)
+            self._entries[key] = self._entries.get(key, 0) + 1
 
     def entries_today(self, bot_id: BotId | None = None) -> int:
         """Opening orders sent today, for the account (``None``) or one bot."""
-        return self._entries.get(bot_id, 0)
+        if self._day is None:
+            return 0
+        return self._entries.get((self._day, bot_id), 0)
 
     def created(self, order: Order) -> None:
         """A new order was stored (after commit)."""
-        if self._day is not None and order.created_at.date() == self._day:
+        if self._counted:
             self._count(order)
         self.track(order)
 
@@ -207,11 +212,14 @@ def build_context(
     account_ops: int,
     venue_ops: int,
     target_price: Price | None,
+    oco_with: ClientOrderId | None = None,
 ) -> RiskContext:
-    """The risk context of ``order``, from ``view`` (caught up by the caller) and the market."""
+    """The risk context of ``order``, from ``view`` (caught up by the caller) and the market;
+    ``oco_with``, the other leg of a one-cancels-other pair, is not counted as working."""
     account = order.account_id
     account_limits = limits.accounts.get(account)
-    open_orders = [o for o in view.open.values() if o.client_order_id != order.client_order_id]
+    skip = {order.client_order_id, oco_with}
+    open_orders = [o for o in view.open.values() if o.client_order_id not in skip]
     marks = {o.instrument_id: market.mark(o.instrument_id) for o in open_orders}
     scopes: list[Scope] = []
     if account_limits is not None:

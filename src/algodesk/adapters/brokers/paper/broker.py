@@ -14,6 +14,7 @@ import copy
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from decimal import Decimal
 
 from algodesk.adapters.brokers.paper.config import PaperBrokerConfig
 from algodesk.domain.events import (
@@ -29,7 +30,7 @@ from algodesk.domain.events import (
 from algodesk.domain.fills import Fill
 from algodesk.domain.identifiers import ClientOrderId, InstrumentId, TradeId, Venue, VenueOrderId
 from algodesk.domain.instruments import Instrument
-from algodesk.domain.matching import MatchingEngine, MatchResult, Quote
+from algodesk.domain.matching import Bar, MatchingEngine, MatchResult, Quote
 from algodesk.domain.orders import Order
 from algodesk.domain.values import Price, Quantity
 from algodesk.ports.broker import VenueRejectedError
@@ -51,6 +52,12 @@ class PaperBroker:
         self._working: dict[ClientOrderId, Order] = {}
         self._quotes: dict[InstrumentId, Quote] = {}
         self._events: list[OrderEvent] = []
+        # Bar mode (backtests): orders that reached the venue since the last bar, each bar's close
+        # per instrument, and one-cancels-other pairs (first -> second, matched in that order).
+        self._fresh: set[ClientOrderId] = set()
+        self._last_close: dict[InstrumentId, Decimal] = {}
+        self._oco: dict[ClientOrderId, ClientOrderId] = {}
+        self._oco_first: dict[ClientOrderId, ClientOrderId] = {}  # second -> first
         # Requests may come from a guard's worker threads while the engine drains events.
         self._lock = threading.RLock()
 
@@ -112,6 +119,8 @@ class PaperBroker:
         quote = self._quotes.get(order.instrument_id)
         if quote is not None:
             self._match(live, instrument, quote, arrival=True)
+        else:
+            self._fresh.add(order.client_order_id)
 
     def cancel(self, order: Order) -> None:
         with self._lock:
@@ -177,6 +186,81 @@ class PaperBroker:
         for live in [o for o in self._working.values() if o.instrument_id == quote.instrument_id]:
             self._match(live, instrument, quote, arrival=False, session_closed=session_closed)
 
+    def one_cancels_other(self, first: ClientOrderId, second: ClientOrderId) -> None:
+        """Link two working orders (a bracket's stop-loss and take-profit): when either fills,
+        the other is canceled. On a bar where both could fill, ``first`` is matched first, so
+        it wins (put the stop-loss first for the pessimistic rule)."""
+        with self._lock:
+            for coid in (first, second):
+                if coid not in self._working:
+                    raise VenueRejectedError(f"order {coid} is not working")
+            self._oco[first] = second
+            self._oco[second] = first
+            self._oco_first[second] = first
+
+    def on_bar(
+        self,
+        bar: Bar,
+        *,
+        session_closed: bool = False,
+        fill_at_close: bool = False,
+        only: frozenset[ClientOrderId] | None = None,
+    ) -> None:
+        """Backtests: a bar of the instrument; its working orders are matched against the
+        bar's price path (:func:`~algodesk.domain.matching.bar_path`), oldest first, bracket
+        partners in their linked order. Orders placed since the previous bar arrive at this
+        bar's open. Fills are stamped with the clock's time.
+
+        Args:
+            bar: the bar.
+            session_closed: the session's last bar (DAY orders then expire).
+            fill_at_close: afterwards, orders submitted before the next bar fill at this bar's
+                close (the ``same_bar_close`` mode); otherwise they wait for the next bar.
+            only: match just these orders, on the path after the open (exits placed by a fill
+                at this bar's open).
+        """
+        with self._lock:
+            instrument = self._instruments.get(bar.instrument_id)
+            if instrument is None:
+                return
+            self._quotes.pop(bar.instrument_id, None)
+            after_open = only is not None
+            prev_close = bar.open if after_open else self._last_close.get(bar.instrument_id)
+            for live in self._bar_order(bar.instrument_id, only):
+                if live.client_order_id not in self._working:
+                    continue  # canceled by its bracket partner on this bar
+                arrival = not after_open and live.client_order_id in self._fresh
+                self._fresh.discard(live.client_order_id)
+                result = self._engine.on_bar(
+                    live,
+                    instrument,
+                    bar,
+                    prev_close=prev_close,
+                    arrival=arrival,
+                    session_closed=session_closed,
+                    max_fill_quantity=self._config.max_fill_per_quote,
+                )
+                self._apply_result(live, result, self._now())
+            self._last_close[bar.instrument_id] = bar.close
+            if fill_at_close:
+                self._quotes[bar.instrument_id] = Quote(bar.instrument_id, bar.ts_close, bar.close)
+
+    def _bar_order(
+        self, instrument_id: InstrumentId, only: frozenset[ClientOrderId] | None
+    ) -> list[Order]:
+        orders = [
+            o
+            for o in self._working.values()
+            if o.instrument_id == instrument_id and (only is None or o.client_order_id in only)
+        ]
+        ordered: dict[ClientOrderId, Order] = {}
+        for order in orders:
+            lead = self._oco_first.get(order.client_order_id)
+            if lead is not None and lead in self._working and lead not in ordered:
+                ordered[lead] = self._working[lead]  # the bracket's first is matched first
+            ordered.setdefault(order.client_order_id, order)
+        return list(ordered.values())
+
     # -- internals ---------------------------------------------------------------------------
 
     def _emit(self, event: OrderEvent) -> None:
@@ -187,6 +271,25 @@ class PaperBroker:
         self._emit(event)
         if live.status.is_terminal:
             self._working.pop(live.client_order_id, None)
+            self._fresh.discard(live.client_order_id)
+            if not isinstance(event, OrderFilled):  # a filled leg cancels its partner next
+                self._unlink(live.client_order_id)
+
+    def _unlink(self, coid: ClientOrderId) -> ClientOrderId | None:
+        partner = self._oco.pop(coid, None)
+        if partner is not None:
+            self._oco.pop(partner, None)
+            self._oco_first.pop(partner, None)
+        self._oco_first.pop(coid, None)
+        return partner
+
+    def _cancel_partner(self, coid: ClientOrderId, now: datetime) -> None:
+        partner = self._unlink(coid)
+        if partner is None:
+            return
+        live = self._working.get(partner)
+        if live is not None:
+            self._finish(live, OrderCanceled(client_order_id=partner, ts=now))
 
     def _match(
         self,
@@ -205,7 +308,9 @@ class PaperBroker:
             session_closed=session_closed,
             max_fill_quantity=self._config.max_fill_per_quote,
         )
-        now = quote.ts
+        self._apply_result(live, result, quote.ts)
+
+    def _apply_result(self, live: Order, result: MatchResult, now: datetime) -> None:
         if result.triggered:
             self._finish(live, OrderTriggered(client_order_id=live.client_order_id, ts=now))
         for execution in result.executions:
@@ -223,6 +328,7 @@ class PaperBroker:
                 bot_id=live.bot_id,
             )
             self._finish(live, OrderFilled(client_order_id=live.client_order_id, ts=now, fill=fill))
+            self._cancel_partner(live.client_order_id, now)
         if live.status.is_terminal:
             return
         if result.expired:

@@ -8,10 +8,10 @@ the meantime fails as it would on SQL (a chain conflict, a taken id) instead of 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from algodesk.domain.fills import Fill
 from algodesk.domain.identifiers import AccountId, ClientOrderId, LedgerEntryId, TradeId, Venue
@@ -25,7 +25,7 @@ from algodesk.ports.storage import (
     StorageError,
 )
 
-__all__ = ["InMemoryStore", "InMemoryUnitOfWork"]
+__all__ = ["DirectUnitOfWork", "InMemoryStore", "InMemoryUnitOfWork"]
 
 
 @dataclass
@@ -270,3 +270,102 @@ class InMemoryUnitOfWork:
         if not self._active:
             raise RuntimeError("rollback() outside a `with` block")
         self._begin()
+
+
+class DirectUnitOfWork:
+    """A unit of work for one thread alone (a backtest): writes go straight to the store and
+    are undone, newest first, unless committed. Nothing is copied, so a unit costs the same
+    however much the store holds; but another unit opened meanwhile would see uncommitted
+    writes, so never share the store between threads with it."""
+
+    orders: _Orders
+    fills: _Fills
+    ledger: _Ledger
+    sequences: _Sequences
+    journal: _Journal
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._undo: list[Callable[[], None]] = []
+        self._active = False
+        repos = _Repos(store)
+        self.orders, self.fills, self.ledger = repos.orders, repos.fills, repos.ledger
+        self.sequences, self.journal = repos.sequences, repos.journal
+        for name, writes in _WRITES.items():
+            for method in writes:
+                self._wrap(getattr(self, name), name, method)
+
+    def _wrap(self, repo: object, name: str, method: str) -> None:
+        original = getattr(repo, method)
+        store = self._store
+
+        def write(*args: Any) -> Any:
+            if not self._active:
+                raise RuntimeError(f"{name}.{method}() outside a `with` block")
+            self._undo.append(_undo_of(store, name, args))
+            return original(*args)
+
+        setattr(repo, method, write)
+
+    def __enter__(self) -> Self:
+        self._active = True
+        self._undo = []
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+        self._active = False
+
+    def commit(self) -> None:
+        if not self._active:
+            raise RuntimeError("commit() outside a `with` block")
+        self._undo = []
+
+    def rollback(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+
+def _undo_of(store: InMemoryStore, name: str, args: tuple[Any, ...]) -> Callable[[], None]:
+    """What puts the store back as it was before this write."""
+    if name == "orders":
+        return _restore(store.orders, args[0].client_order_id)
+    if name == "fills":
+        return _restore(store.fills, args[0].key)
+    if name == "sequences":
+        return _restore(store.sequences, args[0])
+    if name == "ledger":
+        account = args[0].account_id
+        undo_head = _restore(store.heads, account)
+        size = len(store.entries.get(account, []))
+
+        def undo_entry() -> None:
+            del store.entries.setdefault(account, [])[size:]
+            undo_head()
+
+        return undo_entry
+    size = len(store.journal)
+
+    def undo_record() -> None:
+        del store.journal[size:]
+
+    return undo_record
+
+
+def _restore(mapping: dict[Any, Any], key: object) -> Callable[[], None]:
+    """Undo for a write of ``mapping[key]``: back to its value now, or absent."""
+    known = key in mapping
+    before = mapping.get(key)
+
+    def undo() -> None:
+        if known:
+            mapping[key] = before
+        else:
+            mapping.pop(key, None)
+
+    return undo
