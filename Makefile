@@ -55,6 +55,7 @@ run: setup
 bench: setup
 	$(BIN)/python benchmarks/ledger_verify.py
 	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python benchmarks/backtest.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .hypothesis

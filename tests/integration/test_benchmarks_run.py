@@ -13,7 +13,11 @@ BENCHMARKS = Path(__file__).parents[2] / "benchmarks"
 
 @pytest.mark.parametrize(
     ("script", "args"),
-    [("ledger_verify.py", ["--entries", "200"]), ("engine.py", ["--orders", "20"])],
+    [
+        ("ledger_verify.py", ["--entries", "200"]),
+        ("engine.py", ["--orders", "20"]),
+        ("backtest.py", ["--bars", "2000"]),
+    ],
 )
 def test_a_benchmark_prints_its_table(script: str, args: list[str]) -> None:
     result = subprocess.run(

@@ -19,6 +19,7 @@ from algodesk.domain.identifiers import AccountId
 from algodesk.domain.ledger.verify import ChainHead
 from algodesk.entrypoints.cli import ledger_views
 from algodesk.entrypoints.cli.alerts import alerts_app
+from algodesk.entrypoints.cli.backtest import backtest, sweep
 from algodesk.entrypoints.cli.instruments import instruments_app
 from algodesk.entrypoints.cli.market import data_app
 from algodesk.entrypoints.cli.options import (
@@ -47,6 +48,8 @@ app.add_typer(data_app, name="data")
 app.add_typer(instruments_app, name="instruments")
 app.command()(serve)
 app.add_typer(alerts_app, name="alerts")
+app.command()(backtest)
+app.command()(sweep)
 
 
 @app.command()

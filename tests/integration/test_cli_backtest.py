@@ -1,0 +1,222 @@
+"""`algodesk backtest` and `algodesk sweep` from the user's side."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from algodesk.entrypoints.cli.app import app
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+NVDA = str(DATA / "nvda-1999-2014.txt")
+YHOO = str(DATA / "yhoo-1996-2015.txt")
+runner = CliRunner()
+
+
+def run(*args: str, code: int = 0) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+@pytest.mark.slow
+def test_backtest_writes_json_and_a_self_contained_report(tmp_path: Path) -> None:
+    out_json, out_html = tmp_path / "run.json", tmp_path / "run.html"
+    out = run(
+        "backtest",
+        "sma_cross",
+        "--data",
+        NVDA,
+        "--param",
+        "fast=10",
+        "--param",
+        "slow=20",
+        "--cash",
+        "10000",
+        "--commission",
+        "0.001",
+        "--sizing",
+        "all-in",
+        "--json",
+        str(out_json),
+        "--report",
+        str(out_html),
+    )
+    assert "sharpe" in out
+    assert "trade_count" in out
+    doc = json.loads(out_json.read_text())
+    assert set(doc) >= {"trades", "open_trade", "final_equity", "stats"}
+    first = doc["trades"][0]
+    assert set(first) >= {
+        "entry_time",
+        "entry_price",
+        "exit_time",
+        "exit_price",
+        "quantity",
+        "pnl",
+        "commission",
+    }
+    assert first["entry_time"].startswith("1999-")
+    Decimal(first["pnl"])  # money is a decimal string
+    Decimal(doc["final_equity"])
+    assert doc["stats"]["trade_count"] == len(doc["trades"])
+    assert doc["ledger_verified"] is True
+    page = out_html.read_text()
+    assert page.startswith("<!DOCTYPE html>") or "<html" in page
+    assert 'src="http' not in page
+    assert "sma_cross" in page
+
+
+def test_backtest_on_several_files_and_a_date_range(tmp_path: Path) -> None:
+    out_json = tmp_path / "run.json"
+    run(
+        "backtest",
+        "sma_cross",
+        "--data",
+        NVDA,
+        "--data",
+        YHOO,
+        "--from",
+        "2005-01-01",
+        "--to",
+        "2006-12-31",
+        "--sizing",
+        "percent:40",
+        "--json",
+        str(out_json),
+    )
+    doc = json.loads(out_json.read_text())
+    names = {t["instrument"] for t in doc["trades"]}
+    assert names == {"NVDA", "YHOO"}
+    assert all("2005-01-01" <= t["entry_time"][:10] <= "2006-12-31" for t in doc["trades"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope"], "unknown strategy 'nope'"),
+        (["sma_cross", "--param", "fast=x"], "parameter fast: expected int"),
+        (["sma_cross", "--param", "speed=1"], "unknown parameter(s) speed"),
+        (["sma_cross", "--param", "fast=30"], "expected fast < slow"),
+        (["sma_cross", "--commission", "2"], "commission: expected a rate"),
+        (["sma_cross", "--sizing", "lots"], "sizing: expected all-in"),
+        (["sma_cross", "--fill-at", "noon"], "--fill-at next_open|close"),
+        (["sma_cross", "--from", "2030-01-01"], "no bars between"),
+        (["sma_cross", "--limit", "max_cats=1"], "limit: expected name=value"),
+    ],
+)
+def test_bad_options_are_refused_with_what_was_expected(args: list[str], message: str) -> None:
+    out = run("backtest", args[0], "--data", NVDA, *args[1:], code=2)
+    assert message in out
+
+
+def test_a_missing_data_file_is_named() -> None:
+    out = run("backtest", "sma_cross", "--data", "/nowhere/bars.csv", code=2)
+    assert "/nowhere/bars.csv: no such file" in out
+
+
+LOOKS_AHEAD = """
+from dataclasses import dataclass
+from algodesk.strategies.base import Strategy
+
+
+@dataclass(frozen=True)
+class Params:
+    length: int = 5
+
+
+class Peeks(Strategy):
+    name = "peeks"
+    Params = Params
+
+    def indicators(self, data):
+        close = data.frame["close"]
+        return {
+            "honest": close.rolling(self.params.length).mean().to_numpy(),
+            "tomorrow": close.shift(-1).to_numpy(),
+            "centered": close.rolling(self.params.length, center=True).mean().to_numpy(),
+        }
+
+    def on_bar(self, ctx):
+        if ctx.position == 0 and ctx.value("tomorrow") > ctx.bar.close:
+            ctx.buy()
+"""
+
+
+def test_check_lookahead_names_the_indicators_that_use_the_future(tmp_path: Path) -> None:
+    source = tmp_path / "peeks.py"
+    source.write_text(LOOKS_AHEAD)
+    out = run("backtest", f"{source}:Peeks", "--data", NVDA, "--check-lookahead", code=1)
+    assert "look-ahead: tomorrow:" in out
+    assert "look-ahead: centered:" in out
+    assert "honest" not in out
+
+
+def test_check_lookahead_passes_the_builtins() -> None:
+    for name in ("sma_cross", "rsi_reversion", "breakout"):
+        out = run("backtest", name, "--data", NVDA, "--to", "2003-12-31", "--check-lookahead")
+        assert "no indicator changes its past" in out
+
+
+@pytest.mark.slow
+def test_sweep_runs_every_combination_and_reports_bad_ones(tmp_path: Path) -> None:
+    out_json = tmp_path / "sweep.json"
+    out = run(
+        "sweep",
+        "sma_cross",
+        "--data",
+        NVDA,
+        "--grid",
+        "fast=5,10,30",
+        "--grid",
+        "slow=20,40",
+        "--workers",
+        "2",
+        "--json",
+        str(out_json),
+    )
+    assert "6 runs" in out
+    rows = json.loads(out_json.read_text())
+    assert [(r["params"]["fast"], r["params"]["slow"]) for r in rows] == [
+        ("5", "20"),
+        ("5", "40"),
+        ("10", "20"),
+        ("10", "40"),
+        ("30", "20"),
+        ("30", "40"),
+    ]
+    bad = rows[4]
+    assert "expected fast < slow" in bad["error"]
+    assert all(r["error"] is None for i, r in enumerate(rows) if i != 4)
+    # The pool's rows equal one backtest run alone with the same parameters.
+    alone = tmp_path / "alone.json"
+    run(
+        "backtest",
+        "sma_cross",
+        "--data",
+        NVDA,
+        "--param",
+        "fast=10",
+        "--param",
+        "slow=40",
+        "--json",
+        str(alone),
+    )
+    assert rows[3]["final_equity"] == json.loads(alone.read_text())["final_equity"]
+
+
+def test_sweep_on_ray_runs_or_says_how_to_install_it(tmp_path: Path) -> None:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        out = run(
+            "sweep", "sma_cross", "--data", NVDA, "--grid", "fast=5,10", "--executor", "ray", code=2
+        )
+        assert "pip install 'algodesk[ray]'" in out
+        return
+    out = run("sweep", "sma_cross", "--data", NVDA, "--grid", "fast=5,10", "--executor", "ray")
+    assert "2 runs" in out
