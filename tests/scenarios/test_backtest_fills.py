@@ -215,3 +215,14 @@ def test_a_short_round_trip_and_a_target_position(tmp_path: Path) -> None:
     assert short.pnl == D("50")
     (long,) = result.open_trades
     assert (long.side, long.quantity, long.entry_price) == ("LONG", D("3"), D("95"))
+
+
+def test_the_strategys_own_exit_replaces_the_bracket(tmp_path: Path) -> None:
+    rows = [FLAT, FLAT, ("104", "106", "103", "105"), ("107", "108", "106", "107"), FLAT]
+    plan = {0: lambda c: c.buy(stop_loss=D(90), take_profit=D(120)), 2: lambda c: c.sell()}
+    result = run(tmp_path, rows, plan)
+    (trade,) = result.trades
+    assert (trade.exit_time, trade.exit_price) == (day(3), D("107"))
+    assert result.open_trades == []
+    statuses = sorted(o.status for o in result.orders)
+    assert statuses == ["CANCELED", "CANCELED", "FILLED", "FILLED"]

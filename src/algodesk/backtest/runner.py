@@ -324,6 +324,8 @@ class Backtest:
                 return
             side = OrderSide.BUY if delta > 0 else OrderSide.SELL
             shrinks = abs(intent.quantity) < abs(position) and (intent.quantity * position >= 0)
+            if delta * position < 0:
+                self._drop_bracket(inst)
             self._submit(inst, intent, side, abs(delta), reduce_only=shrinks)
             return
         side = OrderSide.BUY if intent.kind is IntentKind.BUY else OrderSide.SELL
@@ -341,7 +343,16 @@ class Backtest:
         closes = (side is OrderSide.SELL and 0 < quantity <= position) or (
             side is OrderSide.BUY and 0 < quantity <= -position
         )
+        if (side is OrderSide.SELL) == (position > 0) and position != 0:
+            self._drop_bracket(inst)
         self._submit(inst, intent, side, quantity, reduce_only=closes)
+
+    def _drop_bracket(self, inst: _Instrument) -> None:
+        """The strategy's own exit replaces the position's bracket: its legs are canceled
+        first (they would otherwise count ahead of the exit, and outlive the position)."""
+        for coid in sorted(inst.legs, key=lambda c: c.value):
+            self.engine.handle(CancelOrder(account_id=ACCOUNT, client_order_id=coid))
+        self._forget_terminal(inst)
 
     def _size(self, inst: _Instrument, intent: Intent, side: OrderSide, ref: Decimal) -> Decimal:
         sizing: Sizing = intent.sizing or self.config.sizing
@@ -428,9 +439,7 @@ class Backtest:
             self.engine.pump()
             self._forget_terminal(inst)
         if self.book.positions.get(inst.instrument.id, _ZERO) == 0 and inst.legs:
-            for coid in sorted(inst.legs, key=lambda c: c.value):
-                self.engine.handle(CancelOrder(account_id=ACCOUNT, client_order_id=coid))
-            self._forget_terminal(inst)
+            self._drop_bracket(inst)
 
     def _bracket(
         self,
