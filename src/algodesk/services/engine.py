@@ -681,6 +681,23 @@ class Engine:
         """Apply one event a venue reported (reconciliation uses this; ``pump`` drains)."""
         self._apply(event, None)
 
+    def resend(self, order: Order) -> None:
+        """Send again an order stored SUBMITTED that an in-process venue (the paper exchange)
+        lost in a restart: its book died with the process, so the order never reached it and
+        sending it now cannot make a second one. Never use it for a remote venue, where the
+        outcome of an unacknowledged submit is unknown (reconciliation decides there)."""
+        broker = self._broker(order)
+        assert broker is not None, f"no venue route for {order.instrument_id}"
+        try:
+            broker.submit(order)
+        except VenueRejectedError as exc:
+            self._apply(
+                OrderRejected(
+                    client_order_id=order.client_order_id, ts=self._clock.now(), reason=str(exc)
+                ),
+                order.account_id,
+            )
+
     def send_cancel(self, order: Order) -> None:
         """Send a cancel for an order already PENDING_CANCEL (recovery after a restart)."""
         broker = self._broker(order)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from algodesk.domain.events import OrderModifyRejected, OrderRejected
 from algodesk.domain.identifiers import AccountId, Venue
 from algodesk.domain.orders import Order, OrderStatus
+from algodesk.domain.risk.base import TradingState
 from algodesk.domain.values import Money
 from algodesk.ports.clock import Clock
 from algodesk.ports.storage import UnitOfWork
@@ -24,17 +25,26 @@ def recover_paper(
     restore: Callable[[list[Order]], None],
 ) -> str:
     """Rebuild an in-process venue's book from storage and settle what the crash left in
-    flight: an order never acknowledged never reached the venue (REJECTED,
-    ``NOT_FOUND_AT_VENUE``); working orders go back on the book; a pending cancel is sent again;
-    a pending modify is rejected, so the order keeps its earlier terms. Call before trading."""
+    flight: working orders go back on the book; an order stored but never acknowledged never
+    reached the venue (it died with the process), so it is sent now, as the alert or command
+    that made it was answered as accepted; unless the account or its bot is no longer ACTIVE
+    and the order is not reduce-only: then it is REJECTED ``NOT_FOUND_AT_VENUE``. A pending
+    cancel is sent again; a pending modify is rejected, so the order keeps its earlier terms.
+    Call before trading."""
     now = clock.now()
     with uow_factory() as uow:
         open_orders = [o for o in uow.orders.list(open_only=True) if o.instrument_id.venue == venue]
     lost = [o for o in open_orders if o.status is OrderStatus.SUBMITTED]
     working = [o for o in open_orders if o.status is not OrderStatus.SUBMITTED]
     restore(working)
+    resent = 0
     for order in lost:
-        reason = "NOT_FOUND_AT_VENUE: not acknowledged before the restart"
+        state = engine.trading_state(order.account_id, order.bot_id)
+        if order.reduce_only or state is TradingState.ACTIVE:
+            engine.resend(order)
+            resent += 1
+            continue
+        reason = f"NOT_FOUND_AT_VENUE: not acknowledged before the restart; trading is {state}"
         engine.apply_venue_event(
             OrderRejected(client_order_id=order.client_order_id, ts=now, reason=reason)
         )
@@ -48,7 +58,10 @@ def recover_paper(
         elif order.status is OrderStatus.PENDING_CANCEL:
             engine.send_cancel(order)
     engine.pump()
-    return f"{venue}: {len(working)} working orders restored, {len(lost)} never acknowledged"
+    return (
+        f"{venue}: {len(working)} working orders restored, {len(lost)} never acknowledged "
+        f"({resent} sent again, {len(lost) - resent} rejected)"
+    )
 
 
 def open_paper_account(ledger: LedgerService, account_id: AccountId, starting_cash: Money) -> bool:
