@@ -220,3 +220,33 @@ def test_sweep_on_ray_runs_or_says_how_to_install_it(tmp_path: Path) -> None:
         return
     out = run("sweep", "sma_cross", "--data", NVDA, "--grid", "fast=5,10", "--executor", "ray")
     assert "2 runs" in out
+
+
+def test_denied_orders_are_reported_not_silently_missing(tmp_path: Path) -> None:
+    out_json = tmp_path / "run.json"
+    out = run(
+        "backtest",
+        "sma_cross",
+        "--data",
+        NVDA,
+        "--to",
+        "2001-12-31",
+        "--limit",
+        "max_notional=500",
+        "--json",
+        str(out_json),
+    )
+    assert "order(s) denied MAX_NOTIONAL_EXCEEDED; the first: BUY" in out
+    doc = json.loads(out_json.read_text())
+    assert doc["trades"] == []
+    assert {o["status"] for o in doc["orders"]} == {"DENIED"}
+
+
+def test_an_output_that_cannot_be_written_fails_before_the_run(tmp_path: Path) -> None:
+    out = run("backtest", "sma_cross", "--data", NVDA, "--json", str(tmp_path), code=2)
+    assert "is a folder; expected a file name" in out
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    out = run("backtest", "sma_cross", "--data", NVDA, "--report", str(blocked / "r.html"), code=2)
+    assert f"cannot write {blocked / 'r.html'}" in out
+    assert "sharpe" not in out  # nothing ran

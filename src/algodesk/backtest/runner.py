@@ -552,7 +552,7 @@ class Backtest:
         return BacktestResult(
             strategy=self.strategy.name or type(self.strategy).__name__,
             params=_params(self.strategy),
-            config={**self.config.describe(), "notes": list(self._notes)},
+            config={**self.config.describe(), "notes": [*self._notes, *_refusals(orders)]},
             trades=trades,
             open_trades=open_trades,
             orders=orders,
@@ -578,6 +578,24 @@ class Backtest:
                 f"positions {held} vs {mine}"
             )
         return bool(report.ok)
+
+
+def _refusals(orders: Sequence[OrderRecord]) -> list[str]:
+    """One line per refusal code (denied by a gate, rejected by the venue), with its count
+    and its first order, so a run with fewer trades than expected says why."""
+    first: dict[str, OrderRecord] = {}
+    counts: dict[str, int] = {}
+    for order in orders:
+        if order.status not in ("DENIED", "REJECTED"):
+            continue
+        code = (order.reason or order.status).split(":", 1)[0]
+        counts[code] = counts.get(code, 0) + 1
+        first.setdefault(code, order)
+    return [
+        f"{counts[code]} order(s) {o.status.lower()} {code}; the first: {o.side} {o.quantity} "
+        f"{o.instrument} at {o.created_at.isoformat()}: {o.reason}"
+        for code, o in first.items()
+    ]
 
 
 def _floor(value: Decimal, lot: Decimal) -> Decimal:

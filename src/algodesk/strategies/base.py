@@ -8,7 +8,8 @@ A strategy is a class with
   named columns of the bars' length (floats, or exact values such as ``Decimal`` or ``int``);
 * :meth:`Strategy.active` (optional): the bars where :meth:`Strategy.on_bar` has something to
   decide; the runner skips the others, so a strategy whose signals are vectorised runs at
-  array speed. ``None`` (the default) means every bar;
+  array speed. ``None`` (the default) means every bar; a strategy whose signals are one
+  indicator names it in ``signal_column`` and gets the bars where it is not zero;
 * :meth:`Strategy.on_bar`: called at each (active) bar's close with a :class:`BarContext`,
   through which it acts: ``buy``, ``sell``, ``target``, ``close``, ``cancel``, with optional
   bracket exits (``stop_loss``, ``take_profit``).
@@ -352,6 +353,8 @@ class Strategy:
 
     name: ClassVar[str] = ""
     Params: ClassVar[type[Any]]
+    #: An indicator that is non-zero exactly on the bars worth a decision (see :meth:`active`).
+    signal_column: ClassVar[str | None] = None
 
     def __init__(self, params: Any | None = None) -> None:
         self.params = params if params is not None else self.Params()
@@ -363,8 +366,12 @@ class Strategy:
     def active(
         self, data: BarData, indicators: Mapping[str, Column]
     ) -> npt.NDArray[np.bool_] | None:
-        """The bars where :meth:`on_bar` must run; ``None``: every bar."""
-        return None
+        """The bars where :meth:`on_bar` must run; ``None``: every bar. With
+        ``signal_column`` set, the bars where that indicator is not zero."""
+        if self.signal_column is None:
+            return None
+        where: npt.NDArray[np.bool_] = np.asarray(indicators[self.signal_column]) != 0
+        return where
 
     def on_bar(self, ctx: BarContext) -> None:
         """Decide at the close of one bar."""

@@ -78,6 +78,7 @@ def confirmed_swings(values: pd.Series, swing: int, *, high: bool) -> npt.NDArra
 class Breakout(Strategy):
     name = "breakout"
     Params = BreakoutParams
+    signal_column = "signal"
 
     def indicators(self, data: BarData) -> Mapping[str, Column]:
         p: BreakoutParams = self.params
@@ -102,12 +103,6 @@ class Breakout(Strategy):
         if p.trend:
             out["trend_up"] = trend_up(data, p.trend, p.trend_length)
         return out
-
-    def active(
-        self, data: BarData, indicators: Mapping[str, Column]
-    ) -> npt.NDArray[np.bool_] | None:
-        where: npt.NDArray[np.bool_] = np.asarray(indicators["signal"]) != 0
-        return where
 
     def on_bar(self, ctx: BarContext) -> None:
         p: BreakoutParams = self.params

@@ -126,6 +126,7 @@ def bracket_prices(
 class RsiReversion(Strategy):
     name = "rsi_reversion"
     Params = RsiReversionParams
+    signal_column = "signal"
 
     def indicators(self, data: BarData) -> Mapping[str, Column]:
         p: RsiReversionParams = self.params
@@ -140,12 +141,6 @@ class RsiReversion(Strategy):
         if p.trend:
             out["trend_up"] = trend_up(data, p.trend, p.trend_length)
         return out
-
-    def active(
-        self, data: BarData, indicators: Mapping[str, Column]
-    ) -> npt.NDArray[np.bool_] | None:
-        where: npt.NDArray[np.bool_] = np.asarray(indicators["signal"]) != 0
-        return where
 
     def on_bar(self, ctx: BarContext) -> None:
         p: RsiReversionParams = self.params

@@ -109,6 +109,7 @@ def cross_signs(signs: npt.NDArray[np.int8], first: int) -> npt.NDArray[np.int8]
 class SmaCross(Strategy):
     name = "sma_cross"
     Params = SmaCrossParams
+    signal_column = "cross"
 
     def indicators(self, data: BarData) -> Mapping[str, Column]:
         p: SmaCrossParams = self.params
@@ -129,12 +130,6 @@ class SmaCross(Strategy):
         if p.trend:
             out["trend_up"] = trend_up(data, p.trend, p.trend_length)
         return out
-
-    def active(
-        self, data: BarData, indicators: Mapping[str, Column]
-    ) -> npt.NDArray[np.bool_] | None:
-        active: npt.NDArray[np.bool_] = np.asarray(indicators["cross"]) != 0
-        return active
 
     def on_bar(self, ctx: BarContext) -> None:
         cross: Any = ctx.value("cross")

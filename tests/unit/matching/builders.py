@@ -10,7 +10,15 @@ from algodesk.domain.events import OrderAccepted, OrderFilled, OrderSubmitted, O
 from algodesk.domain.fills import Fill, OrderSide
 from algodesk.domain.identifiers import ClientOrderId, InstrumentId, TradeId, Venue, VenueOrderId
 from algodesk.domain.instruments import AssetClass, Instrument, OptionRight
-from algodesk.domain.matching import Bar, Quote
+from algodesk.domain.matching import (
+    Bar,
+    Execution,
+    FillModel,
+    Liquidity,
+    MatchingEngine,
+    MatchResult,
+    Quote,
+)
 from algodesk.domain.orders import Order, OrderType, TimeInForce
 from algodesk.domain.values import Currency, Money, Price, Quantity
 from tests.conftest import AAPL, ACCOUNT, T0
@@ -121,3 +129,24 @@ def bar(
         close=D(c),
         volume=D(volume),
     )
+
+
+BUY, SELL = OrderSide.BUY, OrderSide.SELL
+MARKET, LIMIT, STOP, STOP_LIMIT = (
+    OrderType.MARKET,
+    OrderType.LIMIT,
+    OrderType.STOP,
+    OrderType.STOP_LIMIT,
+)
+MAKER, TAKER = Liquidity.MAKER, Liquidity.TAKER
+
+
+def engine(**knobs: object) -> MatchingEngine:
+    """A matching engine with these :class:`FillModel` knobs."""
+    return MatchingEngine(FillModel(**knobs))  # type: ignore[arg-type]
+
+
+def only(result: MatchResult) -> Execution:
+    """The one execution of ``result``."""
+    assert len(result.executions) == 1, result.reason
+    return result.executions[0]

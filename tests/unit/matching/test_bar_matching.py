@@ -12,34 +12,32 @@ from algodesk.domain.fills import OrderSide
 from algodesk.domain.matching import (
     BarPathMode,
     BpsSlippage,
-    Execution,
     FillModel,
-    Liquidity,
     MatchingEngine,
     MatchResult,
     TickSlippage,
 )
-from algodesk.domain.orders import OrderType, TimeInForce
-from tests.unit.matching.builders import AAPL, NIFTY_CE, T0, bar, quote, working
+from algodesk.domain.orders import TimeInForce
+from tests.unit.matching.builders import (
+    AAPL,
+    BUY,
+    LIMIT,
+    MAKER,
+    MARKET,
+    NIFTY_CE,
+    SELL,
+    STOP,
+    STOP_LIMIT,
+    T0,
+    TAKER,
+    bar,
+    engine,
+    only,
+    quote,
+    working,
+)
 
 D = Decimal
-BUY, SELL = OrderSide.BUY, OrderSide.SELL
-MARKET, LIMIT, STOP, STOP_LIMIT = (
-    OrderType.MARKET,
-    OrderType.LIMIT,
-    OrderType.STOP,
-    OrderType.STOP_LIMIT,
-)
-MAKER, TAKER = Liquidity.MAKER, Liquidity.TAKER
-
-
-def engine(**knobs: object) -> MatchingEngine:
-    return MatchingEngine(FillModel(**knobs))  # type: ignore[arg-type]
-
-
-def only(result: MatchResult) -> Execution:
-    assert len(result.executions) == 1, result.reason
-    return result.executions[0]
 
 
 def test_a_market_order_fills_at_the_bar_open_plus_slippage() -> None:

@@ -10,36 +10,31 @@ import pytest
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.matching import (
     Execution,
-    FillModel,
-    Liquidity,
-    MatchingEngine,
-    MatchResult,
     PercentFee,
     PerOrderFee,
     TickSlippage,
 )
-from algodesk.domain.orders import OrderType, TimeInForce
+from algodesk.domain.orders import TimeInForce
 from algodesk.domain.values import Money
-from tests.unit.matching.builders import AAPL, NIFTY_CE, fill_part, quote, working
+from tests.unit.matching.builders import (
+    AAPL,
+    BUY,
+    LIMIT,
+    MAKER,
+    MARKET,
+    NIFTY_CE,
+    SELL,
+    STOP,
+    STOP_LIMIT,
+    TAKER,
+    engine,
+    fill_part,
+    only,
+    quote,
+    working,
+)
 
 D = Decimal
-BUY, SELL = OrderSide.BUY, OrderSide.SELL
-MARKET, LIMIT, STOP, STOP_LIMIT = (
-    OrderType.MARKET,
-    OrderType.LIMIT,
-    OrderType.STOP,
-    OrderType.STOP_LIMIT,
-)
-MAKER, TAKER = Liquidity.MAKER, Liquidity.TAKER
-
-
-def engine(**knobs: object) -> MatchingEngine:
-    return MatchingEngine(FillModel(**knobs))  # type: ignore[arg-type]
-
-
-def only(result: MatchResult) -> Execution:
-    assert len(result.executions) == 1, result.reason
-    return result.executions[0]
 
 
 def test_a_market_buy_fills_at_the_ask_plus_slippage_as_taker() -> None:

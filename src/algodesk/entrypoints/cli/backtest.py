@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -250,6 +251,7 @@ def backtest(
                 typer.echo(f"look-ahead: {finding.message()}", err=True)
             raise typer.Exit(1)
         typer.echo("look-ahead check: no indicator changes its past", err=True)
+    _writable(json_path, report)  # before the run, so a long run is not lost to a bad path
     try:
         runner = Backtest(instance, series, config)
         with _progress(f"{instance.name or strategy}", console) as update:
@@ -257,14 +259,31 @@ def backtest(
     except ValueError as exc:
         raise fail(str(exc)) from None
     _print_result(result.stats, result.config.get("notes", []))
-    if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
-        typer.echo(f"wrote {json_path}", err=True)
-    if report is not None:
-        report.parent.mkdir(parents=True, exist_ok=True)
-        write_report(result, report)
-        typer.echo(f"wrote {report}", err=True)
+    try:
+        if json_path is not None:
+            json_path.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
+            typer.echo(f"wrote {json_path}", err=True)
+        if report is not None:
+            write_report(result, report)
+            typer.echo(f"wrote {report}", err=True)
+    except OSError as exc:
+        raise fail(f"cannot write the result: {exc}") from None
+
+
+def _writable(*paths: Path | None) -> None:
+    """Make each output's folder and check it can be written, or fail before any work."""
+    for path in paths:
+        if path is None:
+            continue
+        if path.is_dir():
+            raise fail(f"{path} is a folder; expected a file name")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise fail(f"cannot write {path}: {exc}") from None
+        target = path if path.exists() else path.parent
+        if not os.access(target, os.W_OK):
+            raise fail(f"cannot write {path}: permission denied")
 
 
 def _print_result(stats: dict[str, Any], notes: list[str]) -> None:
@@ -317,6 +336,7 @@ def sweep(
         0,
         "1",
     )
+    _writable(json_path)
     try:
         points = parse_grid(grid)
         build_strategy(strategy, {})  # a bad strategy name fails before any work
@@ -373,4 +393,7 @@ def sweep(
             }
             for r in rows
         ]
-        json_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        try:
+            json_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise fail(f"cannot write {json_path}: {exc}") from None
