@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 DATA_DIR ?= data
 PG_BINDIR := $(shell ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 
-.PHONY: setup test test-fast lint fmt run bench clean pg-setup
+.PHONY: setup test test-fast lint fmt run bench clean pg-setup browser-setup
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -30,11 +30,19 @@ pg-setup:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
 	fi
 
-test: setup pg-setup
+# Debian's Chromium for the dashboard's browser tests (driven by Playwright with
+# executable_path; Playwright never downloads a browser here).
+browser-setup:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		echo "installing Chromium (Debian package chromium)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
+
+test: setup pg-setup browser-setup
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 # Local inner loop: everything but the slow tests.
-test-fast: setup
+test-fast: setup browser-setup
 	$(BIN)/pytest -n 2 --dist loadgroup -m "not slow"
 
 lint: setup
