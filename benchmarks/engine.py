@@ -80,17 +80,19 @@ def run(factory: Callable[[], UnitOfWork], orders: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, default=2_000)
+    parser.add_argument("--storage", choices=("both", "memory", "sqlite"), default="both")
     args = parser.parse_args()
     rows = []
-    store = InMemoryStore()
-    rows.append(("in-memory storage", run(lambda: InMemoryUnitOfWork(store), args.orders)))
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
-        migrate(engine)
-        rows.append(
-            ("SQLite (WAL, synchronous=FULL)", run(lambda: SqlUnitOfWork(engine), args.orders))
-        )
-        engine.dispose()
+    if args.storage in ("both", "memory"):
+        store = InMemoryStore()
+        rows.append(("in-memory storage", run(lambda: InMemoryUnitOfWork(store), args.orders)))
+    if args.storage in ("both", "sqlite"):
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
+            migrate(engine)
+            sql = run(lambda: SqlUnitOfWork(engine), args.orders)
+            rows.append(("SQLite (WAL, synchronous=FULL)", sql))
+            engine.dispose()
     print(f"engine: {args.orders:,} market orders, every gate, paper fills, ledger booking")
     print(f"(target {TARGET:,} orders/s)")
     print(f"{'storage':<32} {'seconds':>9} {'orders/s':>10} {'of target':>10}")

@@ -332,3 +332,16 @@ def test_cash_booked_outside_the_engine_is_seen_at_the_next_check(desk: Desk) ->
     assert desk.engine.handle(submit(qty="11")).code == "INSUFFICIENT_BUYING_POWER"
     desk.ledger.deposit(ACCOUNT, money("100", USD), key="top-up")
     assert desk.engine.handle(submit(qty="11")).ok
+
+
+def test_open_orders_are_copies_that_cannot_change_the_engine_view(desk: Desk) -> None:
+    outcome = desk.engine.handle(submit(kind=OrderType.LIMIT, px="90"))
+    assert outcome.ok
+    (working,) = desk.engine.open_orders(ACCOUNT)
+    assert working.status is OrderStatus.ACCEPTED
+    working.status = OrderStatus.CANCELED
+    working.pending_from.append(OrderStatus.SUBMITTED)
+    (again,) = desk.engine.open_orders(ACCOUNT)
+    assert again.status is OrderStatus.ACCEPTED
+    assert again.pending_from == []
+    assert desk.order(str(outcome.client_order_id)).status is OrderStatus.ACCEPTED

@@ -61,11 +61,21 @@ class InstrumentId(_Identifier):
 
     @property
     def venue(self) -> Venue:
-        return Venue(self.value.rsplit(".", 1)[1])
+        found = _VENUES.get(self.value)
+        if found is None:
+            found = Venue(self.value.rsplit(".", 1)[1])
+            if len(_VENUES) >= _VENUES_KEPT:
+                _VENUES.clear()
+            _VENUES[self.value] = found
+        return found
 
     @classmethod
     def of(cls, symbol: str, venue: str | Venue) -> InstrumentId:
         return cls(f"{symbol}.{venue}")
+
+
+_VENUES: dict[str, Venue] = {}  # instrument id -> its venue (values are immutable)
+_VENUES_KEPT = 65_536
 
 
 class ClientOrderId(_Identifier):

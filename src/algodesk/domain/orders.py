@@ -195,6 +195,8 @@ class ConflictingFillError(OrderError):
     """A fill reused a known ``(venue, trade_id)`` with different data: an incident, not a dupe."""
 
 
+_new_order: Final = object.__new__
+
 _SIMPLE_TARGETS: Final[Mapping[type[OrderEvent], OrderStatus]] = {
     OrderDenied: S.DENIED,
     OrderSubmitted: S.SUBMITTED,
@@ -299,6 +301,36 @@ class Order:
             raise ValueError(f"order {coid}: an expire_time goes with GTD and only with GTD")
         if self.expire_time is not None:
             require_utc("Order.expire_time", self.expire_time)
+
+    def clone(self) -> Order:
+        """An independent copy: what ``copy.deepcopy`` gives, without its cost. Every field but
+        the three containers holds an immutable value, so only those are copied."""
+        twin = _new_order(Order)
+        twin.client_order_id = self.client_order_id
+        twin.account_id = self.account_id
+        twin.instrument_id = self.instrument_id
+        twin.side = self.side
+        twin.order_type = self.order_type
+        twin.quantity = self.quantity
+        twin.time_in_force = self.time_in_force
+        twin.created_at = self.created_at
+        twin.price = self.price
+        twin.trigger_price = self.trigger_price
+        twin.expire_time = self.expire_time
+        twin.bot_id = self.bot_id
+        twin.reduce_only = self.reduce_only
+        twin.status = self.status
+        twin.filled_quantity = self.filled_quantity
+        twin.avg_fill_price = self.avg_fill_price
+        twin.venue_order_ids = list(self.venue_order_ids)
+        twin.fills = dict(self.fills)
+        twin.pending_from = list(self.pending_from)
+        twin.last_reason = self.last_reason
+        twin.updated_at = self.updated_at
+        return twin
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Order:
+        return self.clone()
 
     @property
     def leaves_quantity(self) -> Quantity:

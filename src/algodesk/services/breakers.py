@@ -17,7 +17,7 @@ from algodesk.domain.risk.base import TradingState
 from algodesk.domain.risk.breakers import BreakerConfig, BreakerKind, CircuitBreaker, Trip
 from algodesk.ports.storage import JournalRecord
 
-__all__ = ["BreakerBoard", "ScopedTrip"]
+__all__ = ["BreakerBoard", "ScopeUsage", "ScopedTrip"]
 
 ScopeKey = tuple[AccountId, BotId | None]
 _SEVERITY = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
@@ -46,6 +46,19 @@ class ScopedTrip:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ScopeUsage:
+    """What the engine counts for one scope (an account, or a bot), read for the limit and
+    breaker views: opening orders today, the account's order operations in the last second,
+    a copy of the scope's breaker (None: no breaker configured) and the day's starting
+    equity the daily-loss breaker measures from."""
+
+    entries_today: int
+    ops_last_second: int
+    breaker: CircuitBreaker | None
+    day_start_equity: Decimal | None
+
+
 def worst(*states: TradingState) -> TradingState:
     return max(states, key=lambda s: _SEVERITY[s])
 
@@ -57,21 +70,29 @@ class BreakerBoard:
         bots: Mapping[BotId, BreakerConfig] | None = None,
     ) -> None:
         self._account_configs = accounts
-        self._bot_configs = bots or {}
+        self._bot_configs = bots if bots is not None else {}
         self._breakers: dict[ScopeKey, CircuitBreaker] = {}
         self._day_start: dict[ScopeKey, tuple[date, Decimal]] = {}
 
     def breaker(self, account_id: AccountId, bot_id: BotId | None = None) -> CircuitBreaker | None:
+        """The scope's breaker. The configurations may be live mappings (limits changed over
+        the API): a changed configuration applies to the next observation, and the trips,
+        peak and streak the breaker holds are kept."""
         key = (account_id, bot_id)
+        config = self._bot_configs.get(bot_id) if bot_id else self._account_configs.get(account_id)
         found = self._breakers.get(key)
         if found is None:
-            config = (
-                self._bot_configs.get(bot_id) if bot_id else self._account_configs.get(account_id)
-            )
             if config is None:
                 return None
             found = self._breakers[key] = CircuitBreaker(config)
+        elif config is not None and found.config is not config:
+            found.config = config
         return found
+
+    def day_start(self, account_id: AccountId, bot_id: BotId | None = None) -> Decimal | None:
+        """The equity the scope's current day started from (None: no fill observed yet)."""
+        found = self._day_start.get((account_id, bot_id))
+        return found[1] if found is not None else None
 
     def state(self, account_id: AccountId, bot_id: BotId | None, now: datetime) -> TradingState:
         breaker = self.breaker(account_id, bot_id)

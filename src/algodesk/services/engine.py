@@ -20,7 +20,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from algodesk.domain import client_order_ids
@@ -58,7 +58,7 @@ from algodesk.ports.market import MarketView
 from algodesk.ports.storage import JournalRecord, UnitOfWork
 from algodesk.services.bots import BotService
 from algodesk.services.breaker_watch import BreakerWatch
-from algodesk.services.breakers import BreakerBoard, worst
+from algodesk.services.breakers import BreakerBoard, ScopeUsage, worst
 from algodesk.services.exits import check_plan, plan_payload
 from algodesk.services.ledger import LedgerService
 from algodesk.services.outcomes import Outcome, event_payload, fingerprint, replay
@@ -113,6 +113,7 @@ class Engine:
         )
         self._bots = bots
         self._fees = fees or {}
+        self._sequence_day: tuple[date | None, str] = (None, "")  # the day's order sequence
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -237,12 +238,14 @@ class Engine:
     def handle(self, command: Command) -> Outcome:
         """Apply ``command`` and return its outcome (the first one, for a repeated key)."""
         with self._lock(command.account_id):
-            with self._uow_factory() as uow:
-                self._load_states(uow, command.account_id)
-                if command.idempotency_key is not None:
-                    seen = uow.journal.find(command.account_id, command.idempotency_key)
-                    if seen is not None:
-                        return replay(uow, command, seen)
+            key = command.idempotency_key
+            if key is not None or command.account_id not in self._loaded:
+                with self._uow_factory() as uow:
+                    self._load_states(uow, command.account_id)
+                    if key is not None:
+                        seen = uow.journal.find(command.account_id, key)
+                        if seen is not None:
+                            return replay(uow, command, seen)
             if isinstance(command, SubmitOrder):
                 outcome = self._submit(command)
             elif isinstance(command, CancelOrder):
@@ -285,7 +288,11 @@ class Engine:
         if command.idempotency_key is not None:
             return client_order_ids.for_signal(command.account_id, command.idempotency_key)
         day = self._clock.now().date()
-        return client_order_ids.for_strategy("ORD", day, uow.sequences.next(f"ORD{day:%y%m%d}"))
+        known, name = self._sequence_day  # one read: another account's writer may replace it
+        if known != day:
+            name = f"ORD{day:%y%m%d}"
+            self._sequence_day = (day, name)
+        return client_order_ids.for_strategy("ORD", day, uow.sequences.next(name))
 
     def _submit(self, command: SubmitOrder, gated: bool = True) -> Outcome:
         now = self._clock.now()
@@ -379,8 +386,24 @@ class Engine:
         """The account's (or one bot's) working orders, oldest first."""
         with self._lock(account_id), self._uow_factory() as uow:
             view = self._view(uow, account_id)
-            found = [o for o in view.open.values() if bot_id in (None, o.bot_id)]
-            return copy.deepcopy(found)
+            return [o.clone() for o in view.open.values() if bot_id in (None, o.bot_id)]
+
+    def usage(self, account_id: AccountId, bot_id: BotId | None = None) -> ScopeUsage:
+        """Read-only, for the limit and breaker views: the scope's counters and a copy of its
+        circuit breaker (timers expired as of now)."""
+        now = self._clock.now()
+        with self._lock(account_id), self._uow_factory() as uow:
+            self._load_states(uow, account_id)
+            view = self._view(uow, account_id)
+            self._board.state(account_id, bot_id, now)
+            breaker = self._board.breaker(account_id, bot_id)
+            counter = self._account_ops.get(account_id)
+            return ScopeUsage(
+                view.entries_today(bot_id),
+                counter.count(now) if counter is not None else 0,
+                copy.deepcopy(breaker),
+                self._board.day_start(account_id, bot_id),
+            )
 
     def recorded(self, account_id: AccountId, key: str) -> Outcome | None:
         """The first outcome of the command journaled under ``key``, or None if no command
@@ -738,14 +761,22 @@ class Engine:
 
     def _apply(self, event: OrderEvent, account_id: AccountId | None) -> None:
         if account_id is None:
-            with self._uow_factory() as uow:
-                known = uow.orders.get(event.client_order_id)
-            account_id = known.account_id if known else None
+            account_id = self._account_of(event.client_order_id)
         if account_id is None:
             self._apply_locked(event, None)
             return
         with self._lock(account_id):
             self._apply_locked(event, account_id)
+
+    def _account_of(self, coid: ClientOrderId) -> AccountId | None:
+        """The account of a stored order: a working one's is in its account's view (an
+        order's account never changes), any other's is read from storage."""
+        for view in list(self._views.values()):
+            if coid in view.open:
+                return view.account_id
+        with self._uow_factory() as uow:
+            known = uow.orders.get(coid)
+        return known.account_id if known else None
 
     def _apply_locked(self, event: OrderEvent, account_id: AccountId | None) -> None:
         entry: LedgerEntry | None = None
@@ -788,6 +819,9 @@ class Engine:
             uow.commit()
         if entry is not None:
             self._ledger.committed(entry)
+            view = self._views.get(order.account_id)
+            if view is not None:
+                view.booked(entry)
         self._track(order)
         self._publish(event)
         if entry is not None:

@@ -91,13 +91,10 @@ class AccountView:
         self._day_trades: dict[tuple[BotId | None, date], tuple[int, int]] = {}
 
     def catch_up(self, uow: UnitOfWork, today: date) -> None:
-        for entry in uow.ledger.entries(self.account_id, after_seq=self.seq):
-            self.account.add(entry)
-            if entry.kind is EntryKind.FILL:
-                self.fills.append(entry)
-            for bot in {p.bot_id for p in entry.postings}:
-                self.bots.setdefault(bot, BookSummary()).add(entry, bot)
-            self.seq = entry.seq
+        head = uow.ledger.head(self.account_id)
+        if head is not None and head.seq > self.seq:  # else nothing new: skip reading entries
+            for entry in uow.ledger.entries(self.account_id, after_seq=self.seq):
+                self._add(entry)
         if not self._orders_loaded:
             self.open = {
                 o.client_order_id: o for o in uow.orders.list(self.account_id, open_only=True)
@@ -108,6 +105,20 @@ class AccountView:
             self._counted = True
             for order in uow.orders.list(self.account_id):
                 self._count(order)
+
+    def _add(self, entry: LedgerEntry) -> None:
+        self.account.add(entry)
+        if entry.kind is EntryKind.FILL:
+            self.fills.append(entry)
+        for bot in {p.bot_id for p in entry.postings}:
+            self.bots.setdefault(bot, BookSummary()).add(entry, bot)
+        self.seq = entry.seq
+
+    def booked(self, entry: LedgerEntry) -> None:
+        """The account's writer committed ``entry``: take it in now when it is the next one,
+        instead of reading it back at the next catch-up (which still covers any other)."""
+        if entry.seq == self.seq + 1:
+            self._add(entry)
 
     def day_trades(self, bot_id: BotId | None, today: date) -> int:
         """Day trades in the last five weekdays, for the account (``None``) or one bot."""

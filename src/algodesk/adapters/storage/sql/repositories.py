@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import replace
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -42,21 +41,65 @@ __all__ = [
 _OPEN = [s.value for s in OrderStatus if s.is_open]
 _BATCH = 5000
 
+# The statements a trade runs, built once: SQLAlchemy then reuses their compiled form instead
+# of building and keying a new statement on every call. Bound names that are not column names
+# mark the WHERE values; an UPDATE's SET columns are the other keys of its parameters.
+_bind = sa.bindparam
+_ORDER = sa.select(orders).where(orders.c.client_order_id == _bind("coid"))
+_ORDER_EXISTS = sa.select(orders.c.client_order_id).where(orders.c.client_order_id == _bind("coid"))
+_ORDER_INSERT = sa.insert(orders)
+_ORDER_UPDATE = sa.update(orders).where(orders.c.client_order_id == _bind("w_coid"))
+_FILL = sa.select(fills).where(
+    fills.c.venue == _bind("w_venue"), fills.c.trade_id == _bind("w_trade")
+)
+_FILL_INSERT = sa.insert(fills)
+_FILLS_OF_ORDER = (
+    sa.select(fills)
+    .where(fills.c.client_order_id == _bind("coid"))
+    .order_by(fills.c.ts, fills.c.trade_id)
+)
+_HEAD = sa.select(ledger_heads.c.seq, ledger_heads.c.hash).where(
+    ledger_heads.c.account_id == _bind("account")
+)
+_HEAD_INSERT = sa.insert(ledger_heads)
+_HEAD_MOVE = sa.update(ledger_heads).where(
+    ledger_heads.c.account_id == _bind("w_account"),
+    ledger_heads.c.seq == _bind("w_seq"),
+    ledger_heads.c.hash == _bind("w_hash"),
+)
+_ENTRY_INSERT = sa.insert(ledger_entries)
+_POSTINGS_INSERT = sa.insert(ledger_postings)
+_ENTRY_FIND = sa.select(ledger_entries).where(
+    ledger_entries.c.account_id == _bind("account"),
+    ledger_entries.c.entry_id == _bind("entry_id"),
+)
+_ENTRY_POSTINGS = (
+    sa.select(ledger_postings)
+    .where(
+        ledger_postings.c.account_id == _bind("account"), ledger_postings.c.seq == _bind("w_seq")
+    )
+    .order_by(ledger_postings.c.idx)
+)
+_SEQUENCE_NEXT = (
+    sa.update(sequences)
+    .where(sequences.c.name == _bind("w_name"))
+    .values(value=sequences.c.value + 1)
+    .returning(sequences.c.value)
+)
+_SEQUENCE_INSERT = sa.insert(sequences)
+_JOURNAL_INSERT = sa.insert(journal).returning(journal.c.seq)
+_JOURNAL_FIND = sa.select(journal).where(
+    journal.c.account_id == _bind("account"), journal.c.key == _bind("w_key")
+)
+
 
 class SqlFillRepository:
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
 
     def _get(self, venue: Venue, trade_id: TradeId) -> Fill | None:
-        row = (
-            self._conn.execute(
-                sa.select(fills).where(
-                    fills.c.venue == venue.value, fills.c.trade_id == trade_id.value
-                )
-            )
-            .mappings()
-            .first()
-        )
+        found = self._conn.execute(_FILL, {"w_venue": venue.value, "w_trade": trade_id.value})
+        row = found.mappings().first()
         return codec.fill_from_row(row) if row else None
 
     def add(self, fill: Fill) -> bool:
@@ -69,16 +112,12 @@ class SqlFillRepository:
                 f"{known.quantity} @ {known.price} for {known.client_order_id}, now reported as "
                 f"{fill.side} {fill.quantity} @ {fill.price} for {fill.client_order_id}"
             )
-        self._conn.execute(sa.insert(fills), [codec.fill_row(fill)])
+        self._conn.execute(_FILL_INSERT, codec.fill_row(fill))
         return True
 
     def for_order(self, client_order_id: ClientOrderId) -> list[Fill]:
-        query = (
-            sa.select(fills)
-            .where(fills.c.client_order_id == client_order_id.value)
-            .order_by(fills.c.ts, fills.c.trade_id)
-        )
-        return [codec.fill_from_row(r) for r in self._conn.execute(query).mappings()]
+        found = self._conn.execute(_FILLS_OF_ORDER, {"coid": client_order_id.value})
+        return [codec.fill_from_row(r) for r in found.mappings()]
 
     def list(self, account_id: AccountId | None = None) -> list[Fill]:
         query = sa.select(fills).order_by(fills.c.ts, fills.c.venue, fills.c.trade_id)
@@ -93,34 +132,22 @@ class SqlOrderRepository:
         self._fills = fill_repo
 
     def add(self, order: Order) -> None:
-        exists = self._conn.execute(
-            sa.select(orders.c.client_order_id).where(
-                orders.c.client_order_id == order.client_order_id.value
-            )
-        ).first()
+        exists = self._conn.execute(_ORDER_EXISTS, {"coid": order.client_order_id.value}).first()
         if exists is not None:
             raise DuplicateClientOrderIdError(
                 f"client order id {order.client_order_id} is taken; ids are never reused"
             )
-        self._conn.execute(sa.insert(orders), [codec.order_row(order)])
+        self._conn.execute(_ORDER_INSERT, codec.order_row(order))
 
     def update(self, order: Order) -> None:
         row = codec.order_row(order)
         coid = row.pop("client_order_id")
-        result = self._conn.execute(
-            sa.update(orders).where(orders.c.client_order_id == coid).values(**row)
-        )
+        result = self._conn.execute(_ORDER_UPDATE, {"w_coid": coid, **row})
         if result.rowcount != 1:
             raise KeyError(f"order {coid} is not stored; add it first")
 
     def get(self, client_order_id: ClientOrderId) -> Order | None:
-        row = (
-            self._conn.execute(
-                sa.select(orders).where(orders.c.client_order_id == client_order_id.value)
-            )
-            .mappings()
-            .first()
-        )
+        row = self._conn.execute(_ORDER, {"coid": client_order_id.value}).mappings().first()
         if row is None:
             return None
         return codec.order_from_row(row, self._fills.for_order(client_order_id))
@@ -143,11 +170,7 @@ class SqlLedgerRepository:
         self._conn = conn
 
     def head(self, account_id: AccountId) -> ChainHead | None:
-        row = self._conn.execute(
-            sa.select(ledger_heads.c.seq, ledger_heads.c.hash).where(
-                ledger_heads.c.account_id == account_id.value
-            )
-        ).first()
+        row = self._conn.execute(_HEAD, {"account": account_id.value}).first()
         return ChainHead(int(row.seq), row.hash) if row else None
 
     def heads(self) -> dict[AccountId, ChainHead]:
@@ -165,8 +188,8 @@ class SqlLedgerRepository:
         if head is None:
             try:
                 self._conn.execute(
-                    sa.insert(ledger_heads),
-                    [{"account_id": entry.account_id.value, "seq": 1, "hash": entry.hash}],
+                    _HEAD_INSERT,
+                    {"account_id": entry.account_id.value, "seq": 1, "hash": entry.hash},
                 )
             except IntegrityError:  # the transaction is spoilt: the caller rolls back
                 raise ChainConflictError(
@@ -174,18 +197,19 @@ class SqlLedgerRepository:
                 ) from None
         else:
             moved = self._conn.execute(
-                sa.update(ledger_heads)
-                .where(
-                    ledger_heads.c.account_id == entry.account_id.value,
-                    ledger_heads.c.seq == head.seq,
-                    ledger_heads.c.hash == head.hash,
-                )
-                .values(seq=entry.seq, hash=entry.hash)
+                _HEAD_MOVE,
+                {
+                    "w_account": entry.account_id.value,
+                    "w_seq": head.seq,
+                    "w_hash": head.hash,
+                    "seq": entry.seq,
+                    "hash": entry.hash,
+                },
             )
             if moved.rowcount != 1:
                 raise ChainConflictError(f"{entry.label()}: another writer moved the head")
-        self._conn.execute(sa.insert(ledger_entries), [codec.entry_row(entry)])
-        self._conn.execute(sa.insert(ledger_postings), codec.posting_rows(entry))
+        self._conn.execute(_ENTRY_INSERT, codec.entry_row(entry))
+        self._conn.execute(_POSTINGS_INSERT, codec.posting_rows(entry))
 
     def _binary(self, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
         """Order text by code point on every database, as Python compares strings."""
@@ -222,25 +246,13 @@ class SqlLedgerRepository:
             posting_result.close()
 
     def find(self, account_id: AccountId, entry_id: LedgerEntryId) -> LedgerEntry | None:
-        row = (
-            self._conn.execute(
-                sa.select(ledger_entries).where(
-                    ledger_entries.c.account_id == account_id.value,
-                    ledger_entries.c.entry_id == entry_id.value,
-                )
-            )
-            .mappings()
-            .first()
-        )
+        account = account_id.value
+        found = self._conn.execute(_ENTRY_FIND, {"account": account, "entry_id": entry_id.value})
+        row = found.mappings().first()
         if row is None:
             return None
         postings = self._conn.execute(
-            sa.select(ledger_postings)
-            .where(
-                ledger_postings.c.account_id == account_id.value,
-                ledger_postings.c.seq == row["seq"],
-            )
-            .order_by(ledger_postings.c.idx)
+            _ENTRY_POSTINGS, {"account": account, "w_seq": row["seq"]}
         ).mappings()
         return codec.entry_from_row(row, postings)
 
@@ -256,15 +268,10 @@ class SqlSequences:
         self._conn = conn
 
     def next(self, name: str) -> int:
-        moved = self._conn.execute(
-            sa.update(sequences)
-            .where(sequences.c.name == name)
-            .values(value=sequences.c.value + 1)
-            .returning(sequences.c.value)
-        ).first()
+        moved = self._conn.execute(_SEQUENCE_NEXT, {"w_name": name}).first()
         if moved is not None:
             return int(moved.value)
-        self._conn.execute(sa.insert(sequences), [{"name": name, "value": 1}])
+        self._conn.execute(_SEQUENCE_INSERT, {"name": name, "value": 1})
         return 1
 
 
@@ -283,14 +290,14 @@ class SqlJournal:
             "payload": json.dumps(record.payload, sort_keys=True, separators=(",", ":")),
         }
         try:
-            seq = self._conn.execute(
-                sa.insert(journal).returning(journal.c.seq), [row]
-            ).scalar_one()
+            seq = self._conn.execute(_JOURNAL_INSERT, row).scalar_one()
         except IntegrityError:  # another writer journaled the key first (unique index)
             raise StorageError(
                 f"{record.account_id}: key {record.key!r} is already journaled"
             ) from None
-        return replace(record, seq=int(seq))
+        return JournalRecord(
+            record.account_id, record.kind, record.ts, record.payload, record.key, int(seq)
+        )
 
     def _record(self, row: sa.RowMapping) -> JournalRecord:
         return JournalRecord(
@@ -303,15 +310,8 @@ class SqlJournal:
         )
 
     def find(self, account_id: AccountId, key: str) -> JournalRecord | None:
-        row = (
-            self._conn.execute(
-                sa.select(journal).where(
-                    journal.c.account_id == account_id.value, journal.c.key == key
-                )
-            )
-            .mappings()
-            .first()
-        )
+        found = self._conn.execute(_JOURNAL_FIND, {"account": account_id.value, "w_key": key})
+        row = found.mappings().first()
         return self._record(row) if row else None
 
     def records(self, account_id: AccountId, kind: str | None = None) -> list[JournalRecord]:
