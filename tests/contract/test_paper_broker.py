@@ -99,6 +99,21 @@ def test_a_market_order_fills_at_the_ask_as_taker(broker: PaperBroker) -> None:
     assert broker.working_orders == []
 
 
+def test_a_fill_is_never_stamped_before_its_order(broker: PaperBroker, clock: FixedClock) -> None:
+    broker.on_quote(quote("100", "99.98", "100.02"))  # the last mark, at T0
+    clock.advance(timedelta(seconds=5))
+    broker.submit(new(kind=OrderType.MARKET, px=None))
+    accepted, filled = broker.drain()
+    assert accepted.ts == T0 + timedelta(seconds=5)
+    assert filled.ts == accepted.ts  # not the older quote's T0
+    resting = new("P2", px="99")
+    broker.submit(resting)
+    broker.drain()
+    broker.on_quote(quote("98", "97.98", "98.02", at=1))  # a lagging feed: stamped before it
+    (late,) = broker.drain()
+    assert late.ts == T0 + timedelta(seconds=5)
+
+
 def test_a_limit_rests_until_the_price_trades_through(broker: PaperBroker) -> None:
     broker.on_quote(quote("101"))
     order = new(px="100")

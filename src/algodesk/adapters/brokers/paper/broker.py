@@ -308,7 +308,11 @@ class PaperBroker:
             session_closed=session_closed,
             max_fill_quantity=self._config.max_fill_per_quote,
         )
-        self._apply_result(live, result, quote.ts)
+        # Never before the order itself: a quote older than the order (the last mark when a
+        # market order arrives, or a feed that lags the clock) fills it at its acceptance time.
+        accepted = live.updated_at
+        ts = quote.ts if accepted is None or quote.ts >= accepted else accepted
+        self._apply_result(live, result, ts)
 
     def _apply_result(self, live: Order, result: MatchResult, now: datetime) -> None:
         if result.triggered:
