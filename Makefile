@@ -64,6 +64,7 @@ bench: setup
 	$(BIN)/python benchmarks/ledger_verify.py
 	$(BIN)/python benchmarks/engine.py
 	$(BIN)/python benchmarks/backtest.py
+	$(BIN)/python benchmarks/webhook.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .hypothesis

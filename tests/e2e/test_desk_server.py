@@ -14,7 +14,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from tests.e2e.server import ADMIN_PASSWORD, Server
+from algodesk.testing.desk_server import ADMIN_PASSWORD, Server
 
 pytestmark = pytest.mark.xdist_group("e2e")
 

@@ -10,7 +10,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from tests.e2e.server import Server
+from algodesk.testing.desk_server import Server
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e")]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.server import Server
+from algodesk.testing.desk_server import Server
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e")]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,3 +30,31 @@ def test_a_benchmark_prints_its_table(script: str, args: list[str]) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "of target" in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.xdist_group("e2e")
+def test_the_webhook_benchmark_prints_a_table_per_backend() -> None:
+    """A real desk on SQLite, then on a throwaway PostgreSQL, 50 alerts/s for 3 s."""
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "webhook.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "webhook, SQLite" in out, out
+    assert "webhook, PostgreSQL" in out, out
+    for measure in (
+        r"accepted \(2xx\) alerts/s +[\d,]+/s",
+        r"answer p99 +[\d,.]+ ms",
+        r"alert -> booked fill p99 +[\d,.]+ ms",
+        r"drain after last send +[\d,.]+ s",
+        r"fate EXECUTED +[\d,]+",
+        r"lost \(2xx, not in the inbox\) +0 ",
+    ):
+        assert len(re.findall(measure, out)) == 2, (measure, out)
+

@@ -1,4 +1,5 @@
-"""A real ``algodesk serve`` process on a free loopback port, for end-to-end tests."""
+"""A real ``algodesk serve`` process on a free loopback port, for end-to-end tests, browser
+tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 
 import httpx
 
-ADMIN_PASSWORD = "e2e-admin-password-123"
+ADMIN_PASSWORD = "e2e-admin-password-123"  # noqa: S105 - a throwaway test desk's
 ALGODESK = str(Path(sys.executable).with_name("algodesk"))
 
 
@@ -38,7 +39,7 @@ class Server:
     def start(self, timeout: float = 60) -> Server:
         env = {**os.environ, "ALGODESK_ADMIN_PASSWORD": ADMIN_PASSWORD}
         env.pop("ALGODESK_DATABASE_URL", None)
-        self.proc = subprocess.Popen(
+        self.proc = subprocess.Popen(  # noqa: S603 - our own command, no shell
             [ALGODESK, "serve", "--data-dir", str(self.data_dir), "--port", str(self.port),
              *self.args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
