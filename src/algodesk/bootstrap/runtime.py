@@ -50,15 +50,18 @@ from algodesk.ports.webhooks import Hook
 from algodesk.services.alert_orders import OrderPlanner
 from algodesk.services.alerts import AlertIntake, AlertProcessor, Explanation
 from algodesk.services.auth import AuthService
+from algodesk.services.bot_admin import BotAdmin
 from algodesk.services.bots import BotService
 from algodesk.services.demo import DEMO_MARKET, DEMO_SYMBOLS, PAPER_ACCOUNT, PAPER_BOT, demo_quotes
 from algodesk.services.engine import Engine
 from algodesk.services.exits import ExitRunner
 from algodesk.services.kill_switch import pull_kill_switch
+from algodesk.services.limits import LimitBook
 from algodesk.services.market import MarketService
 from algodesk.services.outcomes import Outcome
+from algodesk.services.portfolio_stream import PortfolioStream
 from algodesk.services.recovery import open_paper_account, recover_paper
-from algodesk.services.risk_context import EngineLimits
+from algodesk.services.risk_views import RiskViews
 from algodesk.services.stream import EventHub
 from algodesk.services.webhooks import HookService
 
@@ -112,21 +115,43 @@ class DeskRuntime:
         )
         self.paper = PaperBroker(PaperBrokerConfig(), _Instruments(self.market), self.clock.now)
         self.bots = BotService(factory, self.clock, desk.ledger)
-        limits = RiskLimits(max_orders_per_second=self.options.order_rate)
+        # The demo account's limits until changed over the API (then the journal's win).
+        self.limits = LimitBook(
+            factory,
+            self.clock,
+            {PAPER_ACCOUNT: RiskLimits(max_orders_per_second=self.options.order_rate)},
+        )
         self.engine = Engine(
             factory,
             self.clock,
             self.market,
             {PAPER: self.paper},
-            EngineLimits(accounts={PAPER_ACCOUNT: limits}),
+            self.limits.engine_limits(),
             desk.ledger,
             bots=self.bots,
         )
         self.engine.subscribe(self.hub.publish)
+        self.portfolio_stream = PortfolioStream(
+            self.hub, self.engine.book, self.market, self.clock, self._accounts
+        )
+        self.engine.subscribe(self.portfolio_stream.on_engine)
+        self.risk = RiskViews(self.engine, self.bots, self.limits, self.market, self._accounts)
         self.exits = ExitRunner(self.engine, factory, self.clock)
         self.parser = TradingViewParser()
         self.hook_store = SqlHookStore(desk.engine, self.cipher)
         self.hooks = HookService(self.hook_store, self.clock)
+        self.bot_admin = BotAdmin(
+            self.bots,
+            self.hooks,
+            self.hook_store,
+            desk.ledger,
+            self.market,
+            (PAPER,),
+            lambda account, bot: any(
+                not p.quantity.is_zero() for p in self.engine.book(account, bot).positions.values()
+            ),
+            self.limits.bot_breakers,
+        )
         self.inbox = SqlInbox(desk.engine)
         self._wake = threading.Event()
         self.intake = AlertIntake(
@@ -148,6 +173,8 @@ class DeskRuntime:
         self._ready = threading.Event()
         self._threads: list[threading.Thread] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: Called by :meth:`stop`, last first (e.g. the backtest jobs of the API).
+        self.stop_hooks: list[Callable[[], None]] = []
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -182,6 +209,7 @@ class DeskRuntime:
     def load(self) -> str:
         """Rebuild state from storage: bots, exits, the paper book. Call before :meth:`start`."""
         accounts = self._accounts()
+        self.limits.load(accounts)
         self.bots.load(accounts)
         self.exits.load(accounts)
         return recover_paper(
@@ -207,6 +235,10 @@ class DeskRuntime:
         """First run: the ``admin`` user (see :meth:`AuthService.ensure_admin`)."""
         return self.auth.ensure_admin(password)
 
+    def venue_status(self) -> list[dict[str, object]]:
+        """Each venue of the engine and whether it answers (the paper exchange always does)."""
+        return [{"venue": PAPER.value, "kind": "paper exchange", "responsive": True}]
+
     def kill_switch(self, by: str, reason: str) -> Outcome:
         return pull_kill_switch(self.engine, self.desk.uow_factory, self.clock, by, reason)
 
@@ -222,6 +254,7 @@ class DeskRuntime:
         self.paper.on_quote(event)
         self.engine.pump()
         self.exits.on_mark(event.instrument_id, event.last)
+        self.portfolio_stream.on_mark(event.instrument_id)
         if not self._ready.is_set() and all(
             self.market.mark(i.id) is not None for i, _ in DEMO_MARKET
         ):
@@ -272,6 +305,7 @@ class DeskRuntime:
         self.feed = feed
         if feed is None:
             self._ready.set()
+        self.portfolio_stream.start()
         for name, target in (("market", self._market_thread), ("alerts", self._alert_thread)):
             thread = threading.Thread(target=target, name=f"algodesk-{name}", daemon=True)
             thread.start()
@@ -286,6 +320,9 @@ class DeskRuntime:
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads.clear()
+        self.portfolio_stream.stop()
+        while self.stop_hooks:
+            self.stop_hooks.pop()()
 
     def on_alert(self, listener: Callable[[object], None]) -> None:
         self.processor.listeners.append(listener)

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from algodesk.domain.bots import Bot, BotError, BotStatus, BotTransition
@@ -26,7 +28,7 @@ from algodesk.ports.clock import Clock
 from algodesk.ports.storage import JournalRecord, UnitOfWork
 from algodesk.services.ledger import LedgerService
 
-__all__ = ["BotService", "limits_from_payload", "limits_payload"]
+__all__ = ["BotChange", "BotService", "limits_from_payload", "limits_payload"]
 
 _SIZING: Mapping[str, type] = {
     "fixed": FixedQuantity,
@@ -76,6 +78,25 @@ def _sizing_from(payload: Mapping[str, object]) -> SizingRule:
     return kind(**args)  # type: ignore[no-any-return]
 
 
+@dataclass(frozen=True, slots=True)
+class BotChange:
+    """A journaled change of a bot's configuration: when, who, why, and which fields."""
+
+    at: datetime
+    by: str
+    reason: str
+    fields: tuple[str, ...]
+
+
+_CHANGEABLE = ("allocation", "limits", "symbol_map", "sizing")
+
+
+def _change(record: JournalRecord) -> BotChange:
+    p = record.payload
+    changed = tuple(f for f in _CHANGEABLE if p.get(f) is not None)
+    return BotChange(record.ts, str(p.get("by", "")), str(p.get("reason", "")), changed)
+
+
 class BotService:
     def __init__(
         self, uow_factory: Callable[[], UnitOfWork], clock: Clock, ledger: LedgerService
@@ -85,6 +106,7 @@ class BotService:
         self._ledger = ledger
         self._bots: dict[BotId, Bot] = {}
         self._ever: set[BotId] = set()  # ids are never reused: keys and history derive from them
+        self._changes: dict[BotId, list[BotChange]] = {}
         self._guard = threading.RLock()
 
     def load(self, accounts: Iterable[AccountId]) -> None:
@@ -97,7 +119,9 @@ class BotService:
                         self._bots[created.id] = created
                         self._ever.add(created.id)
                     elif record.kind == "BotUpdated":
-                        self._apply_update(BotId(str(record.payload["bot"])), record.payload)
+                        bot_id = BotId(str(record.payload["bot"]))
+                        self._apply_update(bot_id, record.payload)
+                        self._changes.setdefault(bot_id, []).append(_change(record))
                     elif record.kind == "BotDeleted":
                         self._bots.pop(BotId(str(record.payload["bot"])), None)
                     elif record.kind == "BotTransition":
@@ -123,6 +147,14 @@ class BotService:
 
     def get(self, bot_id: BotId) -> Bot | None:
         return self._bots.get(bot_id)
+
+    def changes(self, bot_id: BotId) -> list[BotChange]:
+        """The bot's configuration changes, oldest first (its lifecycle is ``bot.history``)."""
+        return list(self._changes.get(bot_id, ()))
+
+    def used(self, bot_id: BotId) -> bool:
+        """True when the id was ever given to a bot (ids are never reused)."""
+        return bot_id in self._ever
 
     def list(self, account_id: AccountId | None = None) -> list[Bot]:
         return sorted(
@@ -187,6 +219,8 @@ class BotService:
 
     def _apply_update(self, bot_id: BotId, p: Mapping[str, object]) -> Bot:
         bot = self._bots[bot_id]
+        if p.get("allocation") is not None:
+            bot.allocation = Money(Decimal(str(p["allocation"])), bot.allocation.currency)
         if p.get("symbol_map") is not None:
             symbols = dict(p["symbol_map"])  # type: ignore[call-overload]
             mapped = {str(k): InstrumentId(str(v)) for k, v in symbols.items()}
@@ -210,19 +244,36 @@ class BotService:
         limits: RiskLimits | None = None,
         symbol_map: Mapping[str, InstrumentId] | None = None,
         sizing: SizingRule | None = None,
+        allocation: Money | None = None,
         reason: str = "",
     ) -> Bot:
-        """Change a bot's limits, symbol map or sizing; journaled with who and why. Its
-        capital changes through the ledger (allocations), not here."""
+        """Change a bot's limits, symbol map, sizing or allocation; journaled with who and why.
+        A new allocation moves the difference between the account's cash and the bot's through
+        the ledger (an allocation entry) before the change is journaled."""
         with self._guard:
             bot = self._bots.get(bot_id)
             if bot is None:
                 raise BotError(f"no bot {bot_id}")
             if bot.status is BotStatus.STOPPED:
                 raise BotError(f"bot {bot_id} is stopped; it cannot be changed")
+            if allocation is not None:
+                if allocation.currency != bot.allocation.currency:
+                    raise BotError(
+                        f"bot {bot_id}: expected an allocation in {bot.allocation.currency}, "
+                        f"was {allocation.currency}"
+                    )
+                if allocation.amount < 0:
+                    raise BotError(f"bot {bot_id}: expected an allocation >= 0, was {allocation}")
             symbols = (
                 {k: v.value for k, v in symbol_map.items()} if symbol_map is not None else None
             )
+            if symbol_map is not None:
+                for symbol, instrument in symbol_map.items():
+                    if instrument.venue != bot.venue:
+                        raise BotError(
+                            f"bot {bot_id}: symbol {symbol} maps to {instrument} on another "
+                            f"venue than the bot's {bot.venue}"
+                        )
             payload: dict[str, object] = {
                 "bot": bot_id.value,
                 "by": by,
@@ -230,8 +281,19 @@ class BotService:
                 "limits": limits_payload(limits) if limits is not None else None,
                 "symbol_map": symbols,
                 "sizing": _sizing_payload(sizing) if sizing is not None else None,
+                "allocation": str(allocation.amount) if allocation is not None else None,
             }
-            before = (bot.limits, bot.symbol_map, bot.sizing)
+            if allocation is not None:
+                delta = allocation.amount - bot.allocation.amount
+                if delta:
+                    self._ledger.allocate(
+                        bot.account_id,
+                        bot_id,
+                        Money(delta, allocation.currency),
+                        f"allocation of {bot_id} set to {allocation.amount}",
+                        key=f"bot-allocation:{bot_id}:{uuid.uuid4().hex}",
+                    )
+            before = (bot.limits, bot.symbol_map, bot.sizing, bot.allocation)
             self._apply_update(bot_id, payload)
             try:
                 with self._uow_factory() as uow:
@@ -239,8 +301,9 @@ class BotService:
                     uow.journal.append(record)
                     uow.commit()
             except Exception:  # not journaled: the change did not happen
-                bot.limits, bot.symbol_map, bot.sizing = before
+                bot.limits, bot.symbol_map, bot.sizing, bot.allocation = before
                 raise
+            self._changes.setdefault(bot_id, []).append(_change(record))
             return bot
 
     def delete(self, bot_id: BotId, by: str, position_of: Callable[[BotId], bool]) -> None:

@@ -121,6 +121,11 @@ class EventHub:
                 with contextlib.suppress(Exception):  # a dead client needs no word
                     sub.deliver(None)
 
+    def wants(self, topic: str) -> bool:
+        """True when some subscriber takes ``topic`` (so that it is worth computing)."""
+        with self._lock:
+            return any(topic in s.topics for s in self._subs)
+
     @property
     def subscribers(self) -> int:
         with self._lock:

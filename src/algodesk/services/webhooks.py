@@ -88,3 +88,10 @@ class HookService:
         self._store.add(new)
         self._store.revoke(old.id, self._clock.now())
         return new
+
+    def revoke_all(self, bot_id: BotId) -> int:
+        """Revoke every active hook of the bot (it was deleted); returns how many."""
+        live = [h for h in self._store.for_bot(bot_id) if h.active]
+        for hook in live:
+            self._store.revoke(hook.id, self._clock.now())
+        return len(live)

@@ -33,7 +33,6 @@ from algodesk.ports.signals import DEFAULT_SECRET_FIELD
 from algodesk.services.auth import AuthError
 from algodesk.services.outcomes import Outcome
 from algodesk.services.queries import Queries, iso
-from algodesk.services.webhooks import webhook_path
 
 __all__ = ["api_router"]
 
@@ -181,7 +180,13 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
 
     @router.get("/me", tags=["auth"], responses={401: {}})
     def me(who: anyone) -> Json:
-        return {"user": who.username, "role": who.role.value, "via": who.via}
+        permissions = sorted(p.value for p in Permission if who.role.can(p))
+        return {
+            "user": who.username,
+            "role": who.role.value,
+            "via": who.via,
+            "permissions": permissions,
+        }
 
     # -- accounts, portfolio, orders, fills --------------------------------------------------
 
@@ -281,20 +286,7 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
         bot = runtime.bots.get(bot_id)
         if bot is None:
             raise _bad("not_found", f"no bot {bot_id}", 404)
-        return {
-            "id": bot.id.value,
-            "account": bot.account_id.value,
-            "venue": bot.venue.value,
-            "status": bot.status.value,
-            "allocation": str(bot.allocation.amount),
-            "currency": bot.allocation.currency.code,
-            "symbol_map": {k: v.value for k, v in bot.symbol_map.items()},
-            "history": [
-                {"at": iso(t.at), "action": t.action, "by": t.by, "reason": t.reason,
-                 "before": t.before.value, "after": t.after.value}
-                for t in bot.history
-            ],
-        }  # fmt: skip
+        return runtime.bot_admin.view(bot)
 
     @router.get("/bots", tags=["bots"], responses={401: {}, 403: {}})
     def bots(_: reader) -> Json:
@@ -338,9 +330,12 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
         hook = runtime.hooks.active(bot_id)
         if hook is None:
             raise _bad("not_found", f"bot {bot} has no webhook", 404)
+        # Never the token: it is shown once, when the bot is created or the token rotated.
         return {
             "hook": hook.id,
-            "path": webhook_path(hook),
+            "created_at": iso(hook.created_at),
+            "path": "/webhooks/tradingview/<token>",
+            "rotate": f"POST /api/v1/bots/{bot_id}/webhook/rotate for a new token",
             "secret_field": hook.secret_field,
             "has_secret": hook.secret is not None,
             "message": (

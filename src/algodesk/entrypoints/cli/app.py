@@ -20,6 +20,7 @@ from algodesk.domain.ledger.verify import ChainHead
 from algodesk.entrypoints.cli import ledger_views
 from algodesk.entrypoints.cli.alerts import alerts_app
 from algodesk.entrypoints.cli.backtest import backtest, sweep
+from algodesk.entrypoints.cli.bots import bots_app, risk_app
 from algodesk.entrypoints.cli.instruments import instruments_app
 from algodesk.entrypoints.cli.market import data_app
 from algodesk.entrypoints.cli.options import (
@@ -48,6 +49,8 @@ app.add_typer(data_app, name="data")
 app.add_typer(instruments_app, name="instruments")
 app.command()(serve)
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(bots_app, name="bots")
+app.add_typer(risk_app, name="risk")
 app.command()(backtest)
 app.command()(sweep)
 

@@ -1,0 +1,128 @@
+"""``algodesk bots`` and ``algodesk risk`` against a running desk: the real app served by
+uvicorn on a loopback port in this process, the command line talking to it over HTTP."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from typer.testing import CliRunner
+
+from algodesk.adapters.auth.passwords import Argon2PasswordHasher
+from algodesk.bootstrap import init_storage, open_desk
+from algodesk.bootstrap.runtime import DeskRuntime
+from algodesk.config import Settings
+from algodesk.entrypoints.api.app import create_app
+from algodesk.entrypoints.cli.app import app as cli
+
+PASSWORD = "admin-password-123"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Iterator[str]:
+    settings = Settings(data_dir=tmp_path)
+    init_storage(settings)
+    runtime = DeskRuntime(
+        open_desk(settings), hasher=Argon2PasswordHasher(time_cost=1, memory_cost=8192)
+    )
+    runtime.load()
+    runtime.prepare_demo()
+    runtime.ensure_admin(PASSWORD)
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(runtime), host="127.0.0.1", port=port, log_level="error", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+    runtime.desk.close()
+
+
+def run(base: str, *args: str, user: str | None = "admin") -> Any:
+    env = {"ALGODESK_URL": base, "ALGODESK_PASSWORD": PASSWORD}
+    if user:
+        env["ALGODESK_USER"] = user
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def test_bots_are_created_run_and_rotated_from_the_command_line(base: str) -> None:
+    made = run(base, "bots", "create", "beta", "--allocation", "2500", "--symbol",
+               "NVDA=NVDA.PAPER", "--sizing", "fixed:2")  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert "created beta" in made.output
+    url = made.output.strip().splitlines()[-1].strip()
+    assert url.startswith(f"{base}/webhooks/tradingview/")
+    listed = run(base, "bots", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    bots = {b["id"]: b for b in json.loads(listed.output)["bots"]}
+    assert (bots["beta"]["status"], bots["beta"]["allocation"]) == ("CREATED", "2500")
+    assert url.rsplit("/", 1)[1] not in listed.output  # the token is not shown again
+    text = run(base, "bots", "list")
+    assert "beta" in text.output
+    assert "NVDA=NVDA.PAPER" in text.output
+    for action, status in (("start", "RUNNING"), ("pause", "PAUSED"), ("resume", "RUNNING")):
+        moved = run(base, "bots", action, "beta", "--json", "--reason", "test")
+        assert moved.exit_code == 0, moved.output
+        assert json.loads(moved.output)["status"] == status
+    rotated = run(base, "bots", "rotate", "beta", "--json")
+    assert rotated.exit_code == 0, rotated.output
+    new_url = json.loads(rotated.output)["webhook"]["url"]
+    body = '{"action": "buy", "symbol": "NVDA", "qty": "1"}'
+    assert httpx.post(url, content=body).status_code == 401
+    assert httpx.post(new_url, content=body).status_code == 200
+    stopped = run(base, "bots", "stop", "beta", "--json")
+    assert json.loads(stopped.output)["status"] == "STOPPED"
+    again = run(base, "bots", "start", "beta")
+    assert again.exit_code == 1
+    assert "conflict" in again.output
+
+
+def test_risk_status_shows_limits_use_and_breakers(base: str) -> None:
+    status = run(base, "risk", "status")
+    assert status.exit_code == 0, status.output
+    assert "account paper [ACTIVE]" in status.output
+    assert "orders_last_second" in status.output
+    assert "bot demo (RUNNING)" in status.output
+    assert "breakers:" in status.output
+    as_json = json.loads(run(base, "risk", "status", "--json").output)
+    assert as_json["limits"]["accounts"][0]["account"] == "paper"
+    assert as_json["breakers"]["scopes"] == []
+
+
+def test_the_command_line_says_what_went_wrong(base: str) -> None:
+    bad = run(base, "bots", "create", "gamma", "--allocation", "lots")
+    assert bad.exit_code == 1
+    assert "allocation" in bad.output
+    assert "bad_value" in bad.output
+    nobody = run(base, "bots", "list", user=None)
+    assert nobody.exit_code == 2
+    assert "--token" in nobody.output
+    away = run("http://127.0.0.1:9", "bots", "list")
+    assert away.exit_code == 1
+    assert "cannot reach the desk" in away.output
+    wrong = run(base, "bots", "list", "--url", "ftp://example.org")
+    assert wrong.exit_code == 2
+    symbol = run(base, "bots", "create", "gamma", "--allocation", "1", "--symbol", "NVDA")
+    assert symbol.exit_code == 2
+    assert "TICKER=INSTRUMENT" in symbol.output
