@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from algodesk import __version__
 from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.entrypoints.api.admin import admin_router
+from algodesk.entrypoints.api.backtests import backtests_router
 from algodesk.entrypoints.api.stream import stream_router
 from algodesk.entrypoints.api.v1 import api_router
 from algodesk.entrypoints.api.webhooks import webhook_router
@@ -78,5 +79,6 @@ def create_app(
     app.include_router(webhook_router(runtime, trusted_proxies))
     app.include_router(api_router(runtime))
     app.include_router(admin_router(runtime))
+    app.include_router(backtests_router(runtime))
     app.include_router(stream_router(runtime))
     return app

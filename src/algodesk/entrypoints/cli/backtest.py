@@ -25,6 +25,7 @@ from algodesk.backtest.config import (
     parse_sizing,
 )
 from algodesk.backtest.data import BarFileError, Series, load_series
+from algodesk.backtest.jobs import ProgressFile
 from algodesk.backtest.lookahead import check_lookahead
 from algodesk.backtest.report import write_report
 from algodesk.backtest.results import plain
@@ -210,6 +211,14 @@ def backtest(
     report: Annotated[
         Path | None, typer.Option("--report", help="Write a self-contained HTML report.")
     ] = None,
+    progress_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--progress-file",
+            help='Write {"done": n, "total": N} to this JSON file during the run '
+            "(atomically, at most 5 times a second).",
+        ),
+    ] = None,
     check_lookahead_opt: Annotated[
         bool,
         typer.Option(
@@ -251,11 +260,11 @@ def backtest(
                 typer.echo(f"look-ahead: {finding.message()}", err=True)
             raise typer.Exit(1)
         typer.echo("look-ahead check: no indicator changes its past", err=True)
-    _writable(json_path, report)  # before the run, so a long run is not lost to a bad path
+    _writable(json_path, report, progress_file)  # before the run: not lost to a bad path
     try:
         runner = Backtest(instance, series, config)
         with _progress(f"{instance.name or strategy}", console) as update:
-            result = runner.run(progress=update)
+            result = runner.run(progress=_also(update, progress_file))
     except ValueError as exc:
         raise fail(str(exc)) from None
     _print_result(result.stats, result.config.get("notes", []))
@@ -268,6 +277,21 @@ def backtest(
             typer.echo(f"wrote {report}", err=True)
     except OSError as exc:
         raise fail(f"cannot write the result: {exc}") from None
+
+
+def _also(
+    update: Callable[[int, int], None], progress_file: Path | None
+) -> Callable[[int, int], None]:
+    """``update``, and the progress file's writer when one is asked for."""
+    if progress_file is None:
+        return update
+    write = ProgressFile(progress_file)
+
+    def both(done: int, total: int) -> None:
+        update(done, total)
+        write(done, total)
+
+    return both
 
 
 def _writable(*paths: Path | None) -> None:
