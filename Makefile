@@ -60,10 +60,11 @@ fmt: setup
 run: setup
 	$(BIN)/algodesk serve --data-dir $(DATA_DIR)
 
-bench: setup
+bench: setup browser-setup
 	$(BIN)/python benchmarks/ledger_verify.py
 	$(BIN)/python benchmarks/engine.py
 	$(BIN)/python benchmarks/backtest.py
+	$(BIN)/python benchmarks/dashboard.py
 	$(BIN)/python benchmarks/webhook.py
 
 clean:

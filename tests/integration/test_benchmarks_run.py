@@ -58,3 +58,21 @@ def test_the_webhook_benchmark_prints_a_table_per_backend() -> None:
     ):
         assert len(re.findall(measure, out)) == 2, (measure, out)
 
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("browser")
+def test_the_dashboard_benchmark_prints_each_page_load() -> None:
+    """A real demo desk and Debian's Chromium; one load of each page."""
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "dashboard.py"), "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    for path in ("/", "/positions", "/bots", "/alerts", "/risk", "/ledger", "/backtests"):
+        assert re.search(rf"^{re.escape(path)} +[\d,]+ +[\d,]+ +\d+% ", result.stdout, re.M), (
+            path,
+            result.stdout,
+        )

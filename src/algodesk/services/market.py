@@ -105,6 +105,10 @@ class MarketService:
     def feed_stale(self, instrument_id: InstrumentId) -> bool:
         return self.watch.is_stale(instrument_id)
 
+    def marks(self) -> dict[InstrumentId, Mark]:
+        """A copy of the latest mark of every instrument that has one."""
+        return dict(self._marks)
+
     # -- MarketData ---------------------------------------------------------------------------
 
     def subscribe(self, instruments: Iterable[InstrumentId]) -> None:

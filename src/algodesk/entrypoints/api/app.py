@@ -14,9 +14,13 @@ from algodesk import __version__
 from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.entrypoints.api.admin import admin_router
 from algodesk.entrypoints.api.backtests import backtests_router
+from algodesk.entrypoints.api.edge import EdgeMiddleware, RateLimiter, RateLimits
+from algodesk.entrypoints.api.portfolio import portfolio_router
 from algodesk.entrypoints.api.stream import stream_router
+from algodesk.entrypoints.api.users import users_router
 from algodesk.entrypoints.api.v1 import api_router
 from algodesk.entrypoints.api.webhooks import webhook_router
+from algodesk.entrypoints.web import mount_dashboard
 
 __all__ = ["create_app"]
 
@@ -26,9 +30,13 @@ def create_app(
     *,
     trusted_proxies: Collection[str] = (),
     manage_runtime: bool = False,
+    rate_limits: RateLimits | None = None,
+    idle_minutes: int = 30,
 ) -> FastAPI:
     """The app over a wired runtime. With ``manage_runtime`` the app stops the runtime on
-    shutdown (``serve`` starts it before the server listens)."""
+    shutdown (``serve`` starts it before the server listens). ``idle_minutes``: the
+    dashboard signs a browser out after this long without input."""
+    limits = rate_limits or RateLimits()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -76,9 +84,14 @@ def create_app(
         }
         return JSONResponse(body, status_code=200 if ok else 503)
 
+    app.state.user_limiter = RateLimiter(*limits.per_user)
+    app.add_middleware(EdgeMiddleware, limits=limits, trusted_proxies=trusted_proxies)
     app.include_router(webhook_router(runtime, trusted_proxies))
     app.include_router(api_router(runtime))
     app.include_router(admin_router(runtime))
+    app.include_router(portfolio_router(runtime))
     app.include_router(backtests_router(runtime))
+    app.include_router(users_router(runtime))
     app.include_router(stream_router(runtime))
+    mount_dashboard(app, idle_minutes=idle_minutes)
     return app

@@ -4,6 +4,7 @@ No ``from __future__ import annotations``: FastAPI reads the dependencies from t
 of the inner functions, which name local values.
 """
 
+import math
 from collections.abc import Callable
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from algodesk.domain.users import Permission, Principal
+from algodesk.entrypoints.api.edge import RateLimiter
 from algodesk.services.auth import AuthError, AuthService, PermissionDenied
 
 __all__ = ["authenticated", "require"]
@@ -35,9 +37,18 @@ def authenticated(auth: AuthService) -> Callable[..., Principal]:
         if not credential:
             raise _unauthorized("unauthenticated", "send Authorization: Bearer <token or key>")
         try:
-            return auth.authenticate(credential)
+            who = auth.authenticate(credential)
         except AuthError as exc:
             raise _unauthorized(exc.code, str(exc)) from None
+        limiter: RateLimiter | None = getattr(request.app.state, "user_limiter", None)
+        wait = limiter.take(who.user_id) if limiter is not None else 0.0
+        if wait:
+            raise HTTPException(
+                429,
+                {"reason": "rate_limited", "message": f"too many requests by {who.username}"},
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
+        return who
 
     return principal
 

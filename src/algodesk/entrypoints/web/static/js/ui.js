@@ -1,0 +1,88 @@
+// Small DOM helpers. Values are set as text, never as HTML.
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+/**
+ * Fills a <table> with a header and rows. columns: [{label, value: row => text|Node,
+ * num?: bool}]. An empty list shows one row saying so.
+ */
+export function fillTable(table, columns, rows, empty = "Nothing here yet.") {
+  const head = el("thead", {}, el("tr", {}, columns.map((c) =>
+    el("th", { scope: "col", class: c.num ? "num" : undefined }, c.label))));
+  const bodyRows = rows.length
+    ? rows.map((row) => el("tr", {}, columns.map((c) => {
+      const value = c.value(row);
+      return el("td", { class: c.num ? "num" : undefined }, value ?? "–");
+    })))
+    : [el("tr", {}, el("td", { class: "empty", colspan: columns.length }, empty))];
+  table.replaceChildren(head, el("tbody", {}, bodyRows));
+}
+
+const numberFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
+
+/** A decimal string for display (the API's value stays exact; this only rounds to show). */
+export function num(text, digits) {
+  if (text === null || text === undefined) return "–";
+  const value = Number(text);
+  if (!Number.isFinite(value)) return String(text);
+  if (digits !== undefined) {
+    return new Intl.NumberFormat(undefined, {
+      minimumFractionDigits: digits, maximumFractionDigits: digits,
+    }).format(value);
+  }
+  return numberFormat.format(value);
+}
+
+export function signed(text) {
+  const node = el("span", { text: num(text) });
+  const value = Number(text);
+  if (value > 0) node.className = "pos";
+  if (value < 0) node.className = "neg";
+  return node;
+}
+
+export function pct(text) {
+  if (text === null || text === undefined) return "–";
+  return `${num(Number(text) * 100, 2)} %`;
+}
+
+export function when(iso) {
+  if (!iso) return "–";
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
+}
+
+export function toast(message, kind = "info") {
+  const box = document.getElementById("toasts");
+  if (!box) return;
+  const item = el("div", { class: `toast ${kind}`, text: message });
+  box.append(item);
+  setTimeout(() => item.remove(), kind === "error" ? 8000 : 4000);
+}
+
+export function debounce(fn, ms) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+/** Reads a form's fields as an object of trimmed strings. */
+export function formValues(form) {
+  return Object.fromEntries([...new FormData(form)].map(([k, v]) => [k, String(v).trim()]));
+}
