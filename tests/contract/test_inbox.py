@@ -253,3 +253,50 @@ def test_a_new_alert_is_one_statement_and_committed(sql_engine: sa.Engine) -> No
         assert SqlInbox(other).get(entry.id) == entry  # visible to another connection pool
     finally:
         other.dispose()
+
+
+def test_concurrent_deliveries_are_all_stored_once_each_and_repeats_counted(inbox: Inbox) -> None:
+    """Many webhooks at once (the SQL inbox commits them in shared batches): every alert is
+    stored exactly once, each repeat finds its first entry, and every entry is there when its
+    ``add`` returns."""
+    workers, keys = 24, 8
+    barrier = threading.Barrier(workers)
+    results: dict[int, tuple[InboxEntry, bool]] = {}
+    errors: list[BaseException] = []
+    guard = threading.Lock()
+
+    def deliver(n: int) -> None:
+        try:
+            barrier.wait()
+            result = inbox.add(alert(n, dedupe_key=f"key-{n % keys}"))
+            assert inbox.get(result[0].id) is not None  # stored when add returns
+            with guard:
+                results[n] = result
+        except BaseException as exc:  # reported below
+            with guard:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sum(new for _, new in results.values()) == keys
+    for k in range(keys):
+        ids = {results[n][0].id for n in range(k, workers, keys)}
+        assert len(ids) == 1  # every delivery of one key answers with the same entry
+    stored = inbox.list()
+    assert sorted(e.dedupe_key for e in stored) == sorted(f"key-{k}" for k in range(keys))
+    assert sum(e.duplicates for e in stored) == workers - keys
+    assert inbox.count_pending() == keys
+
+
+def test_count_pending_counts_what_pending_lists(inbox: Inbox) -> None:
+    assert inbox.count_pending() == 0
+    ids = [inbox.add(alert(n))[0].id for n in range(1, 5)]
+    inbox.add(alert(1))  # a repeat is no new entry
+    inbox.add(alert(9, status=AlertStatus.REJECTED, reason="bad_value", message="no"))
+    assert inbox.count_pending() == 4 == len(inbox.pending())
+    inbox.settle(ids[0], AlertStatus.EXECUTED, None, "done", {}, T0 + timedelta(minutes=1))
+    assert inbox.count_pending() == 3

@@ -76,6 +76,10 @@ class Inbox(Protocol):
         """Unprocessed entries, oldest first."""
         ...
 
+    def count_pending(self) -> int:
+        """How many entries are unprocessed (without loading them)."""
+        ...
+
     def settle(
         self,
         entry_id: int,

@@ -115,7 +115,7 @@ class AlertIntake:
         self._clock = clock
         self._on_stored = on_stored
         self._sources = frozenset(sources)
-        self._lock = threading.Lock()  # the windowed dedupe looks before it writes
+        self._lock = threading.Lock()  # the windowed dedupe looks before it writes (only it)
 
     def hook(self, token: str) -> Hook | None:
         return self._hooks.by_token(token) if token else None
@@ -164,6 +164,31 @@ class AlertIntake:
                 )
         return parsed
 
+    @staticmethod
+    def _new_alert(
+        hook: Hook,
+        body: bytes,
+        remote: str | None,
+        now: datetime,
+        digest: str,
+        key: str,
+        verdict: ParsedAlert | AlertRejection,
+    ) -> NewAlert:
+        rejected = isinstance(verdict, AlertRejection)
+        return NewAlert(
+            hook_id=hook.id,
+            account_id=hook.account_id,
+            bot_id=hook.bot_id,
+            received_at=now,
+            body=body,
+            digest=digest,
+            dedupe_key=key,
+            remote_addr=remote,
+            status=AlertStatus.REJECTED if rejected else AlertStatus.PENDING,
+            reason=verdict.reason.value if isinstance(verdict, AlertRejection) else None,
+            message=verdict.message if isinstance(verdict, AlertRejection) else "",
+        )
+
     def receive(self, token: str, body: bytes, remote: str | None = None) -> WebhookAnswer:
         hook = self.hook(token)
         if hook is None:
@@ -181,31 +206,22 @@ class AlertIntake:
             return _rejected(verdict.reason.value, verdict.message)  # too large to store
         digest = hashlib.sha256(body).hexdigest()
         timed = isinstance(verdict, ParsedAlert) and verdict.timenow is not None
-        with self._lock:
-            if timed:
-                key = f"{hook.id}:{digest}"
-            else:
+        if timed:  # unique per trigger: the inbox's unique key dedupes it, concurrently too
+            key = f"{hook.id}:{digest}"
+            entry, new = self._inbox.add(
+                self._new_alert(hook, body, remote, now, digest, key, verdict)
+            )
+        else:
+            # A windowed key depends on the entries before it: look and write as one step.
+            with self._lock:
                 recent = self._inbox.find_recent(hook.id, digest, now - hook.dedupe_window)
                 key = (
                     recent.dedupe_key
                     if recent
                     else _window_key(hook.id, digest, now, hook.dedupe_window)
                 )
-            rejected = isinstance(verdict, AlertRejection)
-            alert = NewAlert(
-                hook_id=hook.id,
-                account_id=hook.account_id,
-                bot_id=hook.bot_id,
-                received_at=now,
-                body=body,
-                digest=digest,
-                dedupe_key=key,
-                remote_addr=remote,
-                status=AlertStatus.REJECTED if rejected else AlertStatus.PENDING,
-                reason=verdict.reason.value if isinstance(verdict, AlertRejection) else None,
-                message=verdict.message if isinstance(verdict, AlertRejection) else "",
-            )
-            entry, new = self._inbox.add(alert)
+                alert = self._new_alert(hook, body, remote, now, digest, key, verdict)
+                entry, new = self._inbox.add(alert)
         # Rejected on arrival (never processed: no orders in its fate) is answered as it was;
         # a resend of an alert that was accepted and failed later is a 200 duplicate.
         rejected_on_arrival = entry.status is AlertStatus.REJECTED and "orders" not in entry.fate
@@ -243,6 +259,8 @@ class AlertProcessor:
         self._clock = clock
         self._lock = threading.Lock()
         self._failures: dict[int, int] = {}
+        # A hook's secret field never changes (a rotation makes a new hook): read it once.
+        self._secret_fields: dict[str, str] = {}
         self.listeners: list[Callable[[InboxEntry], None]] = []
 
     def drain(self, limit: int = 100) -> int:
@@ -314,9 +332,20 @@ class AlertProcessor:
             found.append(bot)
         return found
 
+    def _secret_field(self, hook_id: str) -> str:
+        known = self._secret_fields.get(hook_id)
+        if known is not None:
+            return known
+        hook = self._hooks.get(hook_id)
+        if hook is None:
+            return "secret"
+        if len(self._secret_fields) >= 4096:
+            self._secret_fields.clear()
+        self._secret_fields[hook_id] = hook.secret_field
+        return hook.secret_field
+
     def _process(self, entry: InboxEntry) -> None:
-        hook = self._hooks.get(entry.hook_id)
-        secret_field = hook.secret_field if hook is not None else "secret"
+        secret_field = self._secret_field(entry.hook_id)
         parsed = self._parser.parse(entry.body, secret_field=secret_field)
         if isinstance(parsed, AlertRejection):  # accepted on arrival: only a parser change
             self._settle(

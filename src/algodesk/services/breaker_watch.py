@@ -3,7 +3,8 @@
 After each fill the account's and the bot's equity at marks (and a closing fill's net P&L);
 before each order the equity at marks, so a drawdown that marks alone caused trips before the
 order is judged; after a venue error, the error. Trips and the records that let a restart
-resume (peaks, the day's start, closed trades) are journaled and published.
+resume (peaks, the day's start, closed trades) are journaled and published. The equity is read
+through a read-only unit; a write unit is opened only when there is something to journal.
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ class BreakerWatch:
         market: MarketView,
         view: Callable[[UnitOfWork, AccountId], AccountView],
         publish: Callable[..., None],
+        read_factory: Callable[[], UnitOfWork] | None = None,
     ) -> None:
         self._board = board
         self._uow_factory = uow_factory
+        self._read_factory = read_factory or uow_factory
         self._clock = clock
         self._market = market
         self._view = view
@@ -50,21 +53,24 @@ class BreakerWatch:
 
     def _feed(
         self,
-        uow: UnitOfWork,
         view: AccountView,
         account: AccountId,
         bot: BotId | None,
         ccy: str,
         closed: Decimal | None,
     ) -> list[ScopedTrip]:
+        """Feed the board; journal what it produced (a write unit only when there is any)."""
         equity: dict[BotId | None, Decimal] = {None: self._equity(view.account, ccy)}
         if bot is not None:
             equity[bot] = self._equity(view.bot(bot), ccy)
         trips, records = self._board.observe_fill(self._clock.now(), account, bot, equity, closed)
-        for record in records:
-            uow.journal.append(record)
-        for scoped in trips:
-            uow.journal.append(scoped.record())
+        if records or trips:
+            with self._uow_factory() as uow:
+                for record in records:
+                    uow.journal.append(record)
+                for scoped in trips:
+                    uow.journal.append(scoped.record())
+                uow.commit()
         return trips
 
     def after_fill(self, order: Order, entry: LedgerEntry) -> None:
@@ -72,11 +78,10 @@ class BreakerWatch:
         realized = -sum((p.amount for p in entry.postings if p.book == PNL_REALIZED), Decimal(0))
         fees = sum((p.amount for p in entry.postings if p.book == FEES), Decimal(0))
         closed = realized - fees if not realized.is_zero() else None
-        with self._uow_factory() as uow:
+        with self._read_factory() as uow:
             view = self._view(uow, order.account_id)
-            ccy = entry.postings[0].currency.code
-            trips = self._feed(uow, view, order.account_id, order.bot_id, ccy, closed)
-            uow.commit()
+        ccy = entry.postings[0].currency.code
+        trips = self._feed(view, order.account_id, order.bot_id, ccy, closed)
         self._publish(*trips)
 
     def observe(self, account_id: AccountId, bot_id: BotId | None) -> None:
@@ -85,14 +90,13 @@ class BreakerWatch:
             bot_id is None or self._board.breaker(account_id, bot_id) is None
         ):
             return
-        with self._uow_factory() as uow:
+        with self._read_factory() as uow:
             view = self._view(uow, account_id)
-            ccys = set(view.account.cash) | {p.currency for p in view.account.positions.values()}
-            if len(ccys) != 1:
-                return  # equity in several currencies: breakers judge single-currency books
-            (ccy,) = ccys
-            trips = self._feed(uow, view, account_id, bot_id, ccy, None)
-            uow.commit()
+        ccys = set(view.account.cash) | {p.currency for p in view.account.positions.values()}
+        if len(ccys) != 1:
+            return  # equity in several currencies: breakers judge single-currency books
+        (ccy,) = ccys
+        trips = self._feed(view, account_id, bot_id, ccy, None)
         self._publish(*trips)
 
     def after_error(self, account_id: AccountId) -> None:

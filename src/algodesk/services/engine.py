@@ -18,7 +18,7 @@ import logging
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -88,8 +88,13 @@ class Engine:
         ledger: LedgerService,
         bots: BotService | None = None,
         fees: Mapping[Venue, FeeModel] | None = None,
+        read_factory: Callable[[], UnitOfWork] | None = None,
     ) -> None:
+        """``read_factory`` makes read-only units of work (on SQLite they take no write lock):
+        the engine reads through them and writes through ``uow_factory``; by default it reads
+        through ``uow_factory`` too."""
         self._uow_factory = uow_factory
+        self._read_factory = read_factory or uow_factory
         self._clock = clock
         self._market = market
         self._brokers = brokers
@@ -109,7 +114,7 @@ class Engine:
         self._views: dict[AccountId, AccountView] = {}
         self._board = BreakerBoard(limits.breakers, limits.bot_breakers)
         self._watch = BreakerWatch(
-            self._board, uow_factory, clock, market, self._view, self._publish
+            self._board, uow_factory, clock, market, self._view, self._publish, self._read_factory
         )
         self._bots = bots
         self._fees = fees or {}
@@ -130,6 +135,12 @@ class Engine:
                     subscriber(item)
                 except Exception:
                     _log.exception("subscriber %r failed on %s", subscriber, type(item).__name__)
+
+    def account_lock(self, account_id: AccountId) -> threading.RLock:
+        """The lock the engine holds while it changes the account: another writer of the
+        account's ledger (a bot's cash move) holds it too, so the chain has one writer at a
+        time. Re-entrant."""
+        return self._lock(account_id)
 
     def _lock(self, account_id: AccountId) -> threading.RLock:
         with self._locks_guard:
@@ -162,7 +173,7 @@ class Engine:
 
     def trading_state(self, account_id: AccountId, bot_id: BotId | None = None) -> TradingState:
         """The trading state in force for the account (or one of its bots)."""
-        with self._lock(account_id), self._uow_factory() as uow:
+        with self._lock(account_id), self._read_factory() as uow:
             self._load_states(uow, account_id)
         return self._effective(account_id, bot_id)
 
@@ -240,7 +251,7 @@ class Engine:
         with self._lock(command.account_id):
             key = command.idempotency_key
             if key is not None or command.account_id not in self._loaded:
-                with self._uow_factory() as uow:
+                with self._read_factory() as uow:
                     self._load_states(uow, command.account_id)
                     if key is not None:
                         seen = uow.journal.find(command.account_id, key)
@@ -368,7 +379,7 @@ class Engine:
         self, account_id: AccountId, bot_id: BotId | None, instrument_id: InstrumentId
     ) -> Decimal:
         """The signed position of an account (``bot_id`` None) or a bot in one instrument."""
-        with self._lock(account_id), self._uow_factory() as uow:
+        with self._lock(account_id), self._read_factory() as uow:
             view = self._view(uow, account_id)
         summary = view.bot(bot_id) if bot_id is not None else view.account
         held = summary.positions.get(instrument_id)
@@ -377,14 +388,14 @@ class Engine:
     def book(self, account_id: AccountId, bot_id: BotId | None = None) -> BookSummary:
         """A copy of the account's (or one bot's) balances and positions as the engine sees
         them now."""
-        with self._lock(account_id), self._uow_factory() as uow:
+        with self._lock(account_id), self._read_factory() as uow:
             view = self._view(uow, account_id)
             summary = view.bot(bot_id) if bot_id is not None else view.account
             return copy.deepcopy(summary)
 
     def open_orders(self, account_id: AccountId, bot_id: BotId | None = None) -> list[Order]:
         """The account's (or one bot's) working orders, oldest first."""
-        with self._lock(account_id), self._uow_factory() as uow:
+        with self._lock(account_id), self._read_factory() as uow:
             view = self._view(uow, account_id)
             return [o.clone() for o in view.open.values() if bot_id in (None, o.bot_id)]
 
@@ -392,7 +403,7 @@ class Engine:
         """Read-only, for the limit and breaker views: the scope's counters and a copy of its
         circuit breaker (timers expired as of now)."""
         now = self._clock.now()
-        with self._lock(account_id), self._uow_factory() as uow:
+        with self._lock(account_id), self._read_factory() as uow:
             self._load_states(uow, account_id)
             view = self._view(uow, account_id)
             self._board.state(account_id, bot_id, now)
@@ -408,7 +419,7 @@ class Engine:
     def recorded(self, account_id: AccountId, key: str) -> Outcome | None:
         """The first outcome of the command journaled under ``key``, or None if no command
         carried that key yet (what a retry after a crash asks before deciding again)."""
-        with self._lock(account_id), self._uow_factory() as uow:
+        with self._lock(account_id), self._read_factory() as uow:
             seen = uow.journal.find(account_id, key)
             if seen is None or "outcome" not in seen.payload:
                 return None
@@ -417,7 +428,7 @@ class Engine:
 
     def open_instruments(self, account_id: AccountId) -> list[InstrumentId]:
         """Instruments in which the account holds a position or has a working order."""
-        with self._lock(account_id), self._uow_factory() as uow:
+        with self._lock(account_id), self._read_factory() as uow:
             view = self._view(uow, account_id)
         held = {i for i, p in view.account.positions.items() if p.quantity != 0}
         held |= {o.instrument_id for o in view.open.values()}
@@ -568,7 +579,7 @@ class Engine:
         coid = command.client_order_id
         now = self._clock.now()
         self._watch.observe(command.account_id, None)
-        with self._uow_factory() as uow:
+        with self._read_factory() as uow:
             found = self._open_order(uow, command.account_id, coid)
             if isinstance(found, Outcome):
                 return found
@@ -641,7 +652,7 @@ class Engine:
         """
         account = command.account_id
         base = command.idempotency_key or uuid.uuid4().hex
-        with self._uow_factory() as uow:
+        with self._read_factory() as uow:
             view = self._view(uow, account)
         in_scope = [
             o
@@ -733,17 +744,85 @@ class Engine:
         return sorted(self._limits.accounts, key=lambda a: a.value)
 
     def pump(self) -> int:
-        """Apply every event the venues have reported since the last pump; returns the count."""
+        """Apply every event the venues have reported since the last pump; returns the count.
+
+        Consecutive events of one order up to its next fill (a paper order's acceptance and
+        fill, say) are applied in one transaction: the order moves from its last committed
+        state to its new one at once, as if the venue had answered in one message. When that
+        cannot be done cleanly (an unknown order, an event the order refuses, any error), the
+        group's transaction is rolled back and its events are applied one by one as before.
+        """
         applied = 0
         for broker in self._brokers.values():
-            for event in broker.drain():
-                try:
-                    self._apply(event, None)
-                except Exception:  # one bad event must not cost the rest of the batch
-                    _log.exception("venue event %s could not be applied", event)
-                    self._incident(event, "event could not be applied; see the log")
-                applied += 1
+            for group in _groups(broker.drain()):
+                applied += len(group)
+                if len(group) > 1 and self._apply_group(group):
+                    continue
+                for event in group:
+                    try:
+                        self._apply(event, None)
+                    except Exception:  # one bad event must not cost the rest of the batch
+                        _log.exception("venue event %s could not be applied", event)
+                        self._incident(event, "event could not be applied; see the log")
         return applied
+
+    def _apply_group(self, group: list[OrderEvent]) -> bool:
+        """Apply events of one order (at most one fill, last) in one unit of work; False, with
+        nothing stored, when the events must be applied one at a time instead."""
+        account_id = self._account_of(group[0].client_order_id)
+        if account_id is None:
+            return False
+        with self._lock(account_id):
+            try:
+                done = self._apply_group_locked(group, account_id)
+            except Exception:
+                _log.debug("venue events %s: applying them one by one", group, exc_info=True)
+                return False
+            if done is None:
+                return False
+            order, applied, entry = done
+            if entry is not None:
+                self._ledger.committed(entry)
+                view = self._views.get(order.account_id)
+                if view is not None:
+                    view.booked(entry)
+            self._track(order)
+            self._publish(*applied)
+            if entry is not None:
+                self._watch.after_fill(order, entry)
+        return True
+
+    def _apply_group_locked(
+        self, group: list[OrderEvent], account_id: AccountId
+    ) -> tuple[Order, list[OrderEvent], LedgerEntry | None] | None:
+        entry: LedgerEntry | None = None
+        applied: list[OrderEvent] = []
+        with self._uow_factory() as uow:
+            order = uow.orders.get(group[0].client_order_id)
+            if order is None or order.account_id != account_id:
+                return None
+            for event in group:
+                try:
+                    changed = order.apply(event)
+                except OrderError:
+                    return None  # journaled as refused by the one-by-one path
+                if not changed:
+                    continue
+                applied.append(event)
+                uow.journal.append(
+                    JournalRecord(
+                        order.account_id, type(event).__name__, event.ts, event_payload(event)
+                    )
+                )
+                if isinstance(event, OrderFilled):
+                    instrument = self._market.instrument(order.instrument_id)
+                    if instrument is None:
+                        return None
+                    _, entry = self._ledger.book_fill(uow, event.fill, instrument)
+            if applied:
+                uow.orders.update(order)
+                uow.commit()
+        return order, applied, entry
 
     def _incident(self, event: OrderEvent, problem: str) -> None:
         """Journal an event we could not apply (with a fill's details), and publish it."""
@@ -774,7 +853,7 @@ class Engine:
         for view in list(self._views.values()):
             if coid in view.open:
                 return view.account_id
-        with self._uow_factory() as uow:
+        with self._read_factory() as uow:
             known = uow.orders.get(coid)
         return known.account_id if known else None
 
@@ -826,3 +905,21 @@ class Engine:
         self._publish(event)
         if entry is not None:
             self._watch.after_fill(order, entry)
+
+
+def _groups(events: Iterable[OrderEvent]) -> list[list[OrderEvent]]:
+    """Runs of consecutive events of one order, each closed by a fill (a fill moves the
+    ledger: one per group keeps the ledger's book cache in step with what is committed)."""
+    groups: list[list[OrderEvent]] = []
+    current: list[OrderEvent] = []
+    for event in events:
+        if current and current[0].client_order_id != event.client_order_id:
+            groups.append(current)
+            current = []
+        current.append(event)
+        if isinstance(event, OrderFilled):
+            groups.append(current)
+            current = []
+    if current:
+        groups.append(current)
+    return groups

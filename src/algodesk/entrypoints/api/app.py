@@ -80,7 +80,7 @@ def create_app(
         ok = runtime.wait_ready(0)
         body = {
             "status": "ready" if ok else "starting",
-            "pending_alerts": len(runtime.inbox.pending(1000)),
+            "pending_alerts": runtime.inbox.count_pending(),
         }
         return JSONResponse(body, status_code=200 if ok else 503)
 

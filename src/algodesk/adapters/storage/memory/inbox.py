@@ -104,6 +104,10 @@ class InMemoryInbox:
             waiting = (s for s in self._rows.values() if s.entry.status is AlertStatus.PENDING)
             return [s.out() for s in sorted(waiting, key=lambda s: s.entry.id)[:limit]]
 
+    def count_pending(self) -> int:
+        with self._lock:
+            return sum(1 for s in self._rows.values() if s.entry.status is AlertStatus.PENDING)
+
     def settle(
         self,
         entry_id: int,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -60,25 +61,63 @@ def _sqlite_begin(conn: sa.Connection) -> None:
     # A deferred BEGIN that reads and then writes fails at once (SQLITE_BUSY, no waiting) when
     # another connection wrote in between; busy_timeout cannot help it. Every transaction that
     # may write therefore takes the write lock up front and waits its turn. Connections marked
-    # read-only (``execution_options(algodesk_read_only=True)``) read from a WAL snapshot.
-    read_only = conn.get_execution_options().get(READ_ONLY, False)
+    # read-only (``execution_options(algodesk_read_only=True)``) read from a WAL snapshot, take
+    # no lock, and refuse to write (``PRAGMA query_only``, switched only when the pooled
+    # connection changes role).
+    read_only = bool(conn.get_execution_options().get(READ_ONLY, False))
+    info = conn.connection.info
+    if info.get(READ_ONLY, False) is not read_only:
+        conn.exec_driver_sql(f"PRAGMA query_only={'ON' if read_only else 'OFF'}")
+        info[READ_ONLY] = read_only
     conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def _sqlite_reader(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
+    record.info[READ_ONLY] = True  # see _sqlite_begin: never switched back
+
+
+#: A file-based SQLite engine's pool of read-only connections: readers and writers then never
+#: take each other's pooled connections, so none switches ``query_only`` back and forth.
+_READERS: weakref.WeakKeyDictionary[sa.Engine, sa.Engine] = weakref.WeakKeyDictionary()
 
 
 def read_only(engine: sa.Engine) -> sa.Connection:
     """A connection for reads only: on SQLite it reads a WAL snapshot instead of queueing for
-    the write lock (see :func:`_sqlite_begin`)."""
-    return engine.connect().execution_options(**{READ_ONLY: True})
+    the write lock (see :func:`_sqlite_begin`); on either database a write is refused."""
+    conn = _READERS.get(engine, engine).connect().execution_options(**{READ_ONLY: True})
+    if conn.dialect.name == "postgresql":
+        conn = conn.execution_options(postgresql_readonly=True)  # BEGIN READ ONLY
+    return conn
 
 
 def make_engine(url: str) -> sa.Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False})
+        # A connection is a file handle: keep enough pooled that a burst of webhook threads
+        # (up to 40) does not open and close overflow connections, each with its PRAGMAs.
+        database = sa.make_url(url).database or ""
+        in_memory = database in ("", ":memory:") or "mode=memory" in url
+        pool = {} if in_memory else {"pool_size": 16, "max_overflow": 48}
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False}, **pool)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)
+        if not in_memory:  # (each connection to an in-memory database is another database)
+            reader = sa.create_engine(url, connect_args={"check_same_thread": False}, **pool)
+            sa.event.listen(reader, "connect", _sqlite_reader)
+            sa.event.listen(reader, "begin", _sqlite_begin)
+            sa.event.listen(engine, "engine_disposed", lambda _engine: reader.dispose())
+            _READERS[engine] = reader
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    # No pre-ping (a SELECT 1 round trip at every checkout, and a unit of work checks out a
+    # connection each time): a connection the server dropped fails its next statement, which
+    # invalidates the pool's older connections; callers retry (the alert thread does, and a
+    # webhook answers 503 so TradingView resends). Connections are replaced after 5 minutes,
+    # before idle timeouts of servers, proxies and firewalls usually cut them.
+    return sa.create_engine(url, pool_recycle=300)
 
 
 def _alembic_config(engine: sa.Engine) -> Config:

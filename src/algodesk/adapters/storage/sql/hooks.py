@@ -40,6 +40,13 @@ def _micros(value: timedelta) -> int:
     return value // timedelta(microseconds=1)
 
 
+# Built once (every webhook looks its hook up): the compiled form is then reused.
+_BY_TOKEN = sa.select(webhook_hooks).where(
+    _t.token_hash == sa.bindparam("hash"), _t.revoked_at.is_(None)
+)
+_BY_ID = sa.select(webhook_hooks).where(_t.id == sa.bindparam("id"))
+
+
 class SqlHookStore:
     """:class:`~algodesk.ports.webhooks.HookStore` on SQLite or PostgreSQL.
 
@@ -113,16 +120,13 @@ class SqlHookStore:
             ) from None
 
     def by_token(self, token: str) -> Hook | None:
-        query = sa.select(webhook_hooks).where(
-            _t.token_hash == token_hash(token), _t.revoked_at.is_(None)
-        )
         with read_only(self._engine) as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(_BY_TOKEN, {"hash": token_hash(token)}).first()
         return self._hook(row) if row else None
 
     def get(self, hook_id: str) -> Hook | None:
         with read_only(self._engine) as conn:
-            row = conn.execute(sa.select(webhook_hooks).where(_t.id == hook_id)).first()
+            row = conn.execute(_BY_ID, {"id": hook_id}).first()
         return self._hook(row) if row else None
 
     def for_bot(self, bot_id: BotId) -> list[Hook]:

@@ -3,7 +3,9 @@ alert is committed before the webhook is answered.
 
 ``add`` is one statement in the common case (``INSERT .. ON CONFLICT (dedupe_key) DO NOTHING
 RETURNING id``); only a duplicate costs a second one, which counts it and reads the first entry.
-Concurrent adds of one key store exactly one entry on SQLite and on PostgreSQL alike.
+Concurrent adds of one key store exactly one entry on SQLite and on PostgreSQL alike. Concurrent
+adds share a transaction and its commit (:class:`~.group_commit.GroupCommit`): each still
+returns only once its alert is committed, but a burst of webhooks costs one fsync, not one each.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from algodesk.adapters.storage.sql.engine import read_only
+from algodesk.adapters.storage.sql.group_commit import GroupCommit
 from algodesk.adapters.storage.sql.tables import alert_inbox
 from algodesk.domain.identifiers import AccountId, BotId
 from algodesk.ports.inbox import AlertStatus, InboxEntry, NewAlert
@@ -61,6 +63,25 @@ def _entry(r: sa.Row[Any]) -> InboxEntry:
     )
 
 
+def _insert_or_nothing(dialect: sa.Dialect) -> sa.TextualSelect:
+    """``INSERT .. ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`` (the same text on SQLite
+    and PostgreSQL) as a textual statement with typed parameters. SQLAlchemy never caches the
+    compiled form of its dialect-specific inserts, so that construct would be compiled anew for
+    every webhook (about a millisecond); this one is compiled once."""
+    quote = dialect.identifier_preparer.quote
+    columns = [c for c in alert_inbox.c if c.key != "id"]
+    # Names from our own table definition; every value is a bound parameter.
+    names = ", ".join(quote(c.name) for c in columns)
+    marks = ", ".join(":" + c.key for c in columns)
+    key, new_id = quote(_t.dedupe_key.name), quote(_t.id.name)
+    sql = (
+        f"INSERT INTO {quote(alert_inbox.name)} ({names}) VALUES ({marks}) "  # noqa: S608
+        f"ON CONFLICT ({key}) DO NOTHING RETURNING {new_id}"
+    )
+    binds = [sa.bindparam(c.key, type_=c.type) for c in columns]
+    return sa.text(sql).bindparams(*binds).columns(_t.id)
+
+
 class SqlInbox:
     """:class:`~algodesk.ports.inbox.Inbox` on SQLite or PostgreSQL.
 
@@ -70,18 +91,47 @@ class SqlInbox:
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
-        insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-        self._insert = (
-            insert(alert_inbox)
-            .on_conflict_do_nothing(index_elements=[_t.dedupe_key])
-            .returning(_t.id)
-        )
+        self._insert = _insert_or_nothing(engine.dialect)
         self._count_repeat = (
             sa.update(alert_inbox)
             .where(_t.dedupe_key == sa.bindparam("key"))
             .values(duplicates=_t.duplicates + 1)
             .returning(*alert_inbox.c)
         )
+        self._adds: GroupCommit[dict[str, Any], tuple[int, sa.Row[Any] | None]] = GroupCommit(
+            engine, self._store
+        )
+        self._get = sa.select(alert_inbox).where(_t.id == sa.bindparam("id"))
+        self._pending = (
+            sa.select(alert_inbox)
+            .where(_t.status == AlertStatus.PENDING.value)
+            .order_by(_t.id)
+            .limit(sa.bindparam("limit"))
+        )
+        self._count_pending = sa.select(sa.func.count()).where(
+            _t.status == AlertStatus.PENDING.value
+        )
+        self._settle = (
+            sa.update(alert_inbox)
+            .where(_t.id == sa.bindparam("w_id"), _t.status == AlertStatus.PENDING.value)
+            .values(
+                status=sa.bindparam("status"),
+                reason=sa.bindparam("reason"),
+                message=sa.bindparam("message"),
+                fate=sa.bindparam("fate"),
+                settled_at=sa.bindparam("settled_at"),
+            )
+        )
+
+    def _store(self, conn: sa.Connection, row: dict[str, Any]) -> tuple[int, sa.Row[Any] | None]:
+        """Insert ``row`` in the batch's transaction: its new id, or the first entry of its
+        key (counted as a repeat), also when that first entry is earlier in the same batch."""
+        new_id = conn.execute(self._insert, row).scalar()
+        if new_id is not None:
+            return int(new_id), None
+        # The key is taken (by a committed entry: the insert waited; or by this batch).
+        first = conn.execute(self._count_repeat, {"key": row["dedupe_key"]}).one()
+        return int(first.id), first
 
     def add(self, alert: NewAlert) -> tuple[InboxEntry, bool]:
         received_at = _aware("received_at", alert.received_at)
@@ -102,13 +152,11 @@ class SqlInbox:
             "settled_at": settled_at,
             "duplicates": 0,
         }
-        with self._engine.begin() as conn:
-            new_id = conn.execute(self._insert, row).scalar()
-            if new_id is None:  # the key is taken (by a committed entry: the insert waited)
-                first = conn.execute(self._count_repeat, {"key": alert.dedupe_key}).one()
-                return _entry(first), False
+        new_id, first = self._adds.submit(row)
+        if first is not None:
+            return _entry(first), False
         entry = InboxEntry(
-            id=int(new_id),
+            id=new_id,
             hook_id=alert.hook_id,
             account_id=alert.account_id,
             bot_id=alert.bot_id,
@@ -142,18 +190,16 @@ class SqlInbox:
 
     def get(self, entry_id: int) -> InboxEntry | None:
         with read_only(self._engine) as conn:
-            row = conn.execute(sa.select(alert_inbox).where(_t.id == entry_id)).first()
+            row = conn.execute(self._get, {"id": entry_id}).first()
         return _entry(row) if row else None
 
     def pending(self, limit: int = 100) -> list[InboxEntry]:
-        query = (
-            sa.select(alert_inbox)
-            .where(_t.status == AlertStatus.PENDING.value)
-            .order_by(_t.id)
-            .limit(limit)
-        )
         with read_only(self._engine) as conn:
-            return [_entry(r) for r in conn.execute(query)]
+            return [_entry(r) for r in conn.execute(self._pending, {"limit": limit})]
+
+    def count_pending(self) -> int:
+        with read_only(self._engine) as conn:
+            return int(conn.execute(self._count_pending).scalar_one())
 
     def settle(
         self,
@@ -170,6 +216,7 @@ class SqlInbox:
                 f"(EXECUTED, DENIED or REJECTED), was {status.value}"
             )
         values = {
+            "w_id": entry_id,
             "status": status.value,
             "reason": reason,
             "message": message,
@@ -177,11 +224,7 @@ class SqlInbox:
             "settled_at": _aware("at", at),
         }
         with self._engine.begin() as conn:
-            moved = conn.execute(
-                sa.update(alert_inbox)
-                .where(_t.id == entry_id, _t.status == AlertStatus.PENDING.value)
-                .values(values)
-            ).rowcount
+            moved = conn.execute(self._settle, values).rowcount
             if moved == 1:
                 return
             found = conn.execute(sa.select(_t.status).where(_t.id == entry_id)).scalar()

@@ -7,7 +7,7 @@ from typing import Self
 
 import sqlalchemy as sa
 
-from algodesk.adapters.storage.sql.engine import READ_ONLY
+from algodesk.adapters.storage.sql.engine import read_only
 from algodesk.adapters.storage.sql.repositories import (
     SqlFillRepository,
     SqlJournal,
@@ -32,24 +32,26 @@ class SqlUnitOfWork:
     journal: SqlJournal
 
     def __init__(self, engine: sa.Engine, snapshot: bool = False) -> None:
-        """``snapshot``: every read sees the database as of one instant (PostgreSQL
-        REPEATABLE READ, read only); for reports that read several tables, such as verify.
-        SQLite transactions in WAL mode read from one snapshot already."""
+        """``snapshot``: a read-only unit. Every read sees the database as of one instant
+        (PostgreSQL REPEATABLE READ, read only; SQLite in WAL mode reads from one snapshot),
+        it never waits for or blocks a writer (on SQLite it takes no write lock), and it
+        refuses to write: the database refuses the statement and :meth:`commit` raises."""
         self._engine = engine
         self._snapshot = snapshot
         self._conn: sa.Connection | None = None
-        self._tx: sa.RootTransaction | None = None
 
     def __enter__(self) -> Self:
-        conn = self._engine.connect()
-        if self._snapshot and conn.dialect.name == "postgresql":
-            conn = conn.execution_options(
+        postgres = self._engine.dialect.name == "postgresql"
+        if self._snapshot and postgres:
+            conn = self._engine.connect().execution_options(
                 isolation_level="REPEATABLE READ", postgresql_readonly=True
             )
         elif self._snapshot:
-            conn = conn.execution_options(**{READ_ONLY: True})
+            conn = read_only(self._engine)
+        else:
+            conn = self._engine.connect()
         self._conn = conn
-        self._tx = conn.begin()
+        conn.begin()
         self.fills = SqlFillRepository(conn)
         self.orders = SqlOrderRepository(conn, self.fills)
         self.ledger = SqlLedgerRepository(conn)
@@ -63,25 +65,21 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        try:
-            if self._tx is not None and self._tx.is_active:
-                self._tx.rollback()
-        finally:
-            if self._conn is not None:
-                self._conn.close()
-            self._conn = None
-            self._tx = None
+        if self._conn is not None:
+            self._conn.close()  # rolls back what was not committed
+        self._conn = None
 
     def commit(self) -> None:
-        if self._tx is None:
+        """Commit; the unit stays usable. The next transaction begins with the next statement
+        (not at once: on SQLite a unit that commits last would otherwise take the write lock
+        again only to give it back)."""
+        if self._conn is None:
             raise RuntimeError("commit() outside a `with` block")
-        self._tx.commit()
-        assert self._conn is not None
-        self._tx = self._conn.begin()
+        if self._snapshot:
+            raise RuntimeError("commit() in a read-only unit of work: it has nothing to write")
+        self._conn.commit()
 
     def rollback(self) -> None:
-        if self._tx is None:
+        if self._conn is None:
             raise RuntimeError("rollback() outside a `with` block")
-        self._tx.rollback()
-        assert self._conn is not None
-        self._tx = self._conn.begin()
+        self._conn.rollback()
