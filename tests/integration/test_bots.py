@@ -3,6 +3,8 @@ still run; stopping flattens it; the registry and its history survive a restart.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -225,3 +227,93 @@ def test_a_change_that_cannot_be_journaled_does_not_happen(desk: BotDesk) -> Non
     assert bot.limits == alpha().limits
     bots.move(ALPHA, "start", by="admin")  # and once storage works again, it does
     assert bot.status is BotStatus.RUNNING
+
+
+class _FailingCommit(InMemoryUnitOfWork):
+    """Storage whose commit of the next ``BotUpdated`` record fails (a locked database, a lost
+    connection), whatever else that commit carries."""
+
+    fail_next = False
+
+    def commit(self) -> None:
+        state = self._state
+        updating = state is not None and any(
+            step[0] == "append_record" and step[1][0].kind == "BotUpdated" for step in state.log
+        )
+        if updating and _FailingCommit.fail_next:
+            _FailingCommit.fail_next = False
+            raise RuntimeError("database is locked")
+        super().commit()
+
+
+def test_an_allocation_change_that_fails_moves_no_cash_and_a_retry_moves_it_once() -> None:
+    store = InMemoryStore()
+    desk = Desk(store=store, factory=lambda: _FailingCommit(store), bots=BotService)
+    desk.ledger.deposit(ACCOUNT, money("100000", USD), key="seed")
+    assert desk.bots is not None
+    bots = desk.bots
+    bots.create(alpha(allocation=money("1000", USD)), by="admin")
+    _FailingCommit.fail_next = True
+    with pytest.raises(RuntimeError, match="locked"):
+        bots.update(ALPHA, "admin", allocation=money("3000", USD))
+    assert bots.get(ALPHA).allocation == money("1000", USD)  # type: ignore[union-attr]
+    assert desk.ledger.summary(ACCOUNT, ALPHA).cash == {"USD": D(1000)}
+    bots.update(ALPHA, "admin", allocation=money("3000", USD))
+    assert desk.ledger.summary(ACCOUNT, ALPHA).cash == {"USD": D(3000)}
+    again = BotService(lambda: InMemoryUnitOfWork(store), desk.clock, desk.ledger)
+    again.load([ACCOUNT])
+    assert again.get(ALPHA).allocation == money("3000", USD)  # type: ignore[union-attr]
+
+
+class _PausingCommit(InMemoryUnitOfWork):
+    """Runs ``during`` inside the first commit that appends a ledger entry: the window in which
+    another thread's write would make the engine's chain out of date."""
+
+    during: Callable[[], None] | None = None
+
+    def commit(self) -> None:
+        run, _PausingCommit.during = _PausingCommit.during, None
+        if (
+            run is not None
+            and self._state is not None
+            and any(step[0] == "append_entry" for step in self._state.log)
+        ):
+            run()
+        elif run is not None:
+            _PausingCommit.during = run
+        super().commit()
+
+
+def test_a_bots_cash_move_from_another_thread_waits_for_the_engines_fill() -> None:
+    store = InMemoryStore()
+    paused_desk = Desk(
+        store=store,
+        factory=lambda: _PausingCommit(store),
+        limits=RiskLimits(max_orders_per_second=None),
+        bots=BotService,
+    )
+    assert paused_desk.bots is not None
+    paused_desk.ledger.deposit(ACCOUNT, money("100000", USD), key="seed")
+    paused_desk.quote(AAPL, "100")
+    paused_desk.bots.create(alpha(), by="admin")
+    placed = paused_desk.engine.handle(submit(OrderSide.BUY, "10", OrderType.LIMIT, px="99"))
+    mover = threading.Thread(
+        target=lambda: paused_desk.bots.update(  # type: ignore[union-attr]
+            ALPHA, "admin", allocation=money("6000", USD)
+        )
+    )
+
+    def another_request() -> None:
+        mover.start()
+        mover.join(0.3)  # with the account lock it waits for this commit to finish
+
+    _PausingCommit.during = another_request
+    paused_desk.quote(AAPL, "98")  # the limit trades through: the engine books the fill
+    mover.join(10)
+    order = paused_desk.order(placed.client_order_id)
+    assert order.filled_quantity.value == D(10)
+    with paused_desk.factory() as uow:
+        kinds = [e.kind.value for e in uow.ledger.entries(ACCOUNT)]
+    assert kinds == ["DEPOSIT", "ALLOCATION", "FILL", "ALLOCATION"]
+    assert paused_desk.ledger.summary(ACCOUNT, ALPHA).cash["USD"] == D(6000)
+    assert paused_desk.ledger.verify().ok

@@ -5,7 +5,7 @@ Threads, each with one job:
 * the HTTP server (uvicorn) answers requests; a webhook only stores its alert and returns;
 * the market thread runs the feed (an asyncio loop) and, for every validated mark, moves the
   paper exchange, drains its fills into the engine and checks the exits; once a second it runs
-  the stale-feed watch;
+  the stale-feed watch and the intraday square-off (:meth:`DeskRuntime.tick`);
 * the alert thread drains the inbox into the engine, woken by each stored alert. At start it
   waits for the first marks (at most a few seconds), then processes what a crash left pending.
 """
@@ -19,7 +19,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import time, timedelta
 from decimal import Decimal
 
 from algodesk.adapters.auth.passwords import Argon2PasswordHasher
@@ -34,7 +34,7 @@ from algodesk.adapters.signals.tradingview import TradingViewParser
 from algodesk.adapters.storage.sql.hooks import SqlHookStore
 from algodesk.adapters.storage.sql.inbox import SqlInbox
 from algodesk.adapters.storage.sql.users import SqlUserStore
-from algodesk.bootstrap import Desk
+from algodesk.bootstrap import Desk, spot_instrument
 from algodesk.domain.bots import Bot, BotStatus
 from algodesk.domain.identifiers import AccountId, BotId, InstrumentId, Venue
 from algodesk.domain.instruments import Instrument
@@ -58,10 +58,13 @@ from algodesk.services.exits import ExitRunner
 from algodesk.services.kill_switch import pull_kill_switch
 from algodesk.services.limits import LimitBook
 from algodesk.services.market import MarketService
+from algodesk.services.option_symbols import OptionResolver
 from algodesk.services.outcomes import Outcome
 from algodesk.services.portfolio_stream import PortfolioStream
 from algodesk.services.recovery import open_paper_account, recover_paper
 from algodesk.services.risk_views import RiskViews
+from algodesk.services.slicing import OrderSlicer
+from algodesk.services.square_off import SquareOff, SquareOffRule
 from algodesk.services.stream import EventHub
 from algodesk.services.webhooks import HookService
 
@@ -70,6 +73,12 @@ __all__ = ["DeskRuntime", "RuntimeOptions"]
 _log = logging.getLogger("algodesk.runtime")
 
 PAPER = Venue("PAPER")
+
+#: Intraday square-off of the Indian segments at 15:10 IST (brokers square off MIS positions
+#: from about 15:15). A rule acts only when its venue holds positions or working orders.
+INDIAN_SQUARE_OFF = tuple(
+    SquareOffRule(Venue(code), time(15, 10)) for code in ("NSE", "NFO", "BSE", "BFO")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +91,10 @@ class RuntimeOptions:
     warmup: timedelta = timedelta(seconds=5)
     starting_cash: Decimal = Decimal(100000)
     bot_allocation: Decimal = Decimal(50000)
+    #: The paper venue's calendar: 24/7, or an exchange's (e.g. "XNYS") to paper-trade its hours.
+    paper_calendar: str = "24/7"
+    #: Square-off rules (venue, exchange-local time); only for venues with sessions.
+    square_off: tuple[SquareOffRule, ...] = INDIAN_SQUARE_OFF
 
 
 class DeskRuntime:
@@ -107,12 +120,8 @@ class DeskRuntime:
             self.users, hasher or Argon2PasswordHasher(), JwtTokenCodec(signing_key), self.clock
         )
         self.hub = EventHub()
-        self.market = MarketService(
-            desk.instruments,
-            ExchangeCalendars(venues={PAPER.value: "24/7"}),
-            self.clock,
-            bars=desk.bars,
-        )
+        self.calendars = ExchangeCalendars(venues={PAPER.value: self.options.paper_calendar})
+        self.market = MarketService(desk.instruments, self.calendars, self.clock, bars=desk.bars)
         self.paper = PaperBroker(PaperBrokerConfig(), _Instruments(self.market), self.clock.now)
         self.bots = BotService(factory, self.clock, desk.ledger)
         # The demo account's limits until changed over the API (then the journal's win).
@@ -129,14 +138,24 @@ class DeskRuntime:
             self.limits.engine_limits(),
             desk.ledger,
             bots=self.bots,
+            read_factory=desk.snapshot_factory,
         )
         self.engine.subscribe(self.hub.publish)
+        #: Orders above their freeze quantity go as child orders (the API's and the alerts').
+        self.slicer = OrderSlicer(self.engine, self.market)
+        #: Option symbols of symbol maps (NIFTY:nearest:OTM2:CE), resolved at alert time.
+        self.option_symbols = OptionResolver(
+            desk.instruments, self.market, self.clock, spot_instrument
+        )
         self.portfolio_stream = PortfolioStream(
             self.hub, self.engine.book, self.market, self.clock, self._accounts
         )
         self.engine.subscribe(self.portfolio_stream.on_engine)
         self.risk = RiskViews(self.engine, self.bots, self.limits, self.market, self._accounts)
         self.exits = ExitRunner(self.engine, factory, self.clock)
+        self.square_off = SquareOff(
+            self.engine, self.calendars, list(self.options.square_off), self.clock
+        )
         self.parser = TradingViewParser()
         self.hook_store = SqlHookStore(desk.engine, self.cipher)
         self.hooks = HookService(self.hook_store, self.clock)
@@ -147,10 +166,17 @@ class DeskRuntime:
             desk.ledger,
             self.market,
             (PAPER,),
-            lambda account, bot: any(
-                not p.quantity.is_zero() for p in self.engine.book(account, bot).positions.values()
+            # A bot holds something while it has a position or a working order (which could
+            # still fill after its cash went back to the account).
+            lambda account, bot: (
+                bool(self.engine.open_orders(account, bot))
+                or any(
+                    not p.quantity.is_zero()
+                    for p in self.engine.book(account, bot).positions.values()
+                )
             ),
             self.limits.bot_breakers,
+            options=self.option_symbols,
         )
         self.inbox = SqlInbox(desk.engine)
         self._wake = threading.Event()
@@ -163,7 +189,7 @@ class DeskRuntime:
             self.parser,
             self.bots,
             self.engine,
-            OrderPlanner(self.engine, self.market),
+            OrderPlanner(self.engine, self.market, self.option_symbols, self.slicer),
             self.clock,
         )
         self.processor.listeners.append(self.hub.publish)
@@ -270,16 +296,25 @@ class DeskRuntime:
         try:
             while not self._stop.is_set():
                 await asyncio.sleep(1.0)
-                try:
-                    self.market.check_stale()
-                except Exception:
-                    _log.exception("stale-feed check failed")
+                self.tick()
         finally:
             if self.feed is not None:
                 self.feed.stop()
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+    def tick(self) -> None:
+        """The market thread's once-a-second work: the stale-feed watch (entries of a silent
+        instrument are denied until it speaks again) and the square-off rules that are due."""
+        try:
+            self.market.check_stale()
+        except Exception:
+            _log.exception("stale-feed check failed")
+        try:
+            self.square_off.run_due()
+        except Exception:
+            _log.exception("square-off failed")
 
     def _market_thread(self) -> None:
         loop = asyncio.new_event_loop()

@@ -18,7 +18,8 @@ from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
 
-from algodesk.domain.identifiers import AccountId, BotId, InstrumentId, Venue
+from algodesk.domain.identifiers import AccountId, BotId, Venue
+from algodesk.domain.market.option_symbols import SymbolTarget
 from algodesk.domain.risk.base import RiskLimits
 from algodesk.domain.sizing import FixedQuantity, SizingRule
 from algodesk.domain.values import Money
@@ -67,7 +68,8 @@ class Bot:
     venue: Venue
     allocation: Money
     limits: RiskLimits = field(default_factory=RiskLimits)
-    symbol_map: Mapping[str, InstrumentId] = field(default_factory=dict)
+    #: TradingView ticker → an instrument, or an option symbol resolved when an alert arrives.
+    symbol_map: Mapping[str, SymbolTarget] = field(default_factory=dict)
     sizing: SizingRule = field(default_factory=lambda: FixedQuantity(Decimal(1)))
     status: BotStatus = BotStatus.CREATED
     history: list[BotTransition] = field(default_factory=list)
@@ -86,8 +88,8 @@ class Bot:
     def takes_entries(self) -> bool:
         return self.status is BotStatus.RUNNING
 
-    def instrument_for(self, symbol: str) -> InstrumentId:
-        """The venue instrument a signal's symbol means for this bot."""
+    def instrument_for(self, symbol: str) -> SymbolTarget:
+        """The venue instrument (or option symbol) a signal's symbol means for this bot."""
         try:
             return self.symbol_map[symbol]
         except KeyError:

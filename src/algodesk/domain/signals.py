@@ -126,6 +126,12 @@ class AlertReason(StrEnum):
     UNKNOWN_SYMBOL = "unknown_symbol"
     SIZING = "sizing"
     FORBIDDEN_SOURCE = "forbidden_source"
+    # An option symbol (NIFTY:nearest:OTM2:CE) that names no contract now.
+    NO_SPOT = "no_spot"  # the underlying has no mark (or no known spot index)
+    STALE_SPOT = "stale_spot"  # the underlying's mark is too old to pick a strike by
+    NO_OPTION_CHAIN = "no_option_chain"  # no options of the underlying on the bot's venue
+    NO_EXPIRY = "no_expiry"  # the expiry rule or date names no listed expiry
+    NO_STRIKE = "no_strike"  # the offset runs off the listed strikes
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,21 @@
 The bot's symbol map names the instrument (no suffix guessing: an unmapped ticker is refused);
 its sizing rule applies when the alert gives no size; exits given in % or points are placed from
 the reference price (the limit or trigger price, else the mark, else the alert's own price).
+
+**Option symbols.** A symbol-map target ``NIFTY:nearest:OTM2:CE`` (or an alert that spells the
+option itself: ``underlying``, ``expiry``, ``offset``, ``option_type``) is resolved when the alert
+is planned, to the listed contract that the rule names at the underlying's current mark
+(:mod:`algodesk.services.option_symbols`; refusals ``no_spot``, ``stale_spot``,
+``no_option_chain``, ``no_expiry``, ``no_strike``). Since the strike moves with the spot, the
+actions that address what the bot already has do not resolve it again: a close or a cancel
+addresses the bot's contracts of that underlying and right (any strike), and a target position
+is counted on the one such contract the bot holds (resolved afresh when it holds none). A
+reverse of an option symbol is refused.
+
+**Freeze slicing.** An entry above its instrument's freeze quantity is sent while planning by
+:class:`~algodesk.services.slicing.OrderSlicer` (child orders, stopping at the first refused
+one); the planned orders are those children, so the processor's handling of each is a replay
+of the answer the engine journaled under its key.
 """
 
 from __future__ import annotations
@@ -16,6 +31,8 @@ from algodesk.domain.exits import ExitPlan, Trailing, TrailingUnit
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import InstrumentId
 from algodesk.domain.instruments import Instrument
+from algodesk.domain.market.option_symbols import OptionSymbol, SymbolTarget, is_option_symbol
+from algodesk.domain.market.options import OptionChainError
 from algodesk.domain.orders import OrderType
 from algodesk.domain.portfolio import MissingMarkError
 from algodesk.domain.signals import (
@@ -39,6 +56,8 @@ from algodesk.domain.sizing import (
 from algodesk.domain.values import Price, exact_arithmetic, rounded
 from algodesk.ports.market import MarketView
 from algodesk.services.engine import Engine
+from algodesk.services.option_symbols import OptionResolver, OptionUnresolved, resolved_json
+from algodesk.services.slicing import OrderSlicer
 
 __all__ = ["MappingError", "OrderPlanner", "PlannedOrder", "describe_level"]
 
@@ -69,9 +88,11 @@ class PlannedOrder:
     trailing: str | None = None
     command: Command | None = field(default=None, compare=False)
     note: str = ""
+    #: How an option symbol was resolved (:func:`~algodesk.services.option_symbols.resolved_json`).
+    option: dict[str, object] | None = field(default=None, compare=False)
 
     def explain(self) -> dict[str, object]:
-        return {
+        shown: dict[str, object] = {
             "bot": self.bot,
             "action": self.action,
             "symbol": self.symbol,
@@ -83,6 +104,9 @@ class PlannedOrder:
             "take_profit": self.take_profit,
             "trailing": self.trailing,
         }
+        if self.option is not None:
+            shown["option"] = self.option
+        return shown
 
 
 def describe_level(level: Level | None) -> str | None:
@@ -127,29 +151,112 @@ def _rule(size: Size) -> SizingRule:
 class OrderPlanner:
     """Maps intents to commands with the engine's view of positions and the market's marks."""
 
-    def __init__(self, engine: Engine, market: MarketView) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        market: MarketView,
+        options: OptionResolver | None = None,
+        slicer: OrderSlicer | None = None,
+    ) -> None:
         self._engine = engine
         self._market = market
+        self._options = options
+        self._slicer = slicer or OrderSlicer(engine, market)
 
     # -- the parts explain shows ---------------------------------------------------------------
 
     @staticmethod
-    def instrument_id(bot: Bot, symbol: str) -> InstrumentId:
-        """The bot's instrument for a signal symbol: the symbol map, exactly, then upper-cased."""
+    def target(bot: Bot, symbol: str) -> SymbolTarget:
+        """The bot's target for a signal symbol: the symbol map, exactly, then upper-cased;
+        else an option the alert spells itself (``NIFTY:nearest:OTM2:CE``), on the bot's
+        venue."""
         for candidate in (symbol, symbol.upper()):
             if candidate in bot.symbol_map:
                 return bot.symbol_map[candidate]
+        if is_option_symbol(symbol):
+            try:
+                return OptionSymbol.parse(symbol, bot.venue)
+            except (OptionChainError, ValueError) as exc:
+                raise MappingError(AlertReason.BAD_VALUE, f"option {symbol!r}: {exc}") from None
         known = ", ".join(sorted(bot.symbol_map)) or "none"
         raise MappingError(
             AlertReason.UNKNOWN_SYMBOL,
             f"bot {bot.id}: no instrument mapped for symbol {symbol!r} (mapped: {known})",
         )
 
+    @classmethod
+    def instrument_id(cls, bot: Bot, symbol: str) -> InstrumentId:
+        """The bot's instrument for a signal symbol (not for an option symbol)."""
+        found = cls.target(bot, symbol)
+        if isinstance(found, OptionSymbol):
+            raise MappingError(
+                AlertReason.UNKNOWN_SYMBOL, f"{symbol!r} is an option symbol ({found})"
+            )
+        return found
+
+    def _option(
+        self, bot: Bot, intent: Intent, target: OptionSymbol
+    ) -> tuple[str, dict[str, object]]:
+        """The symbol shown for an option target, and how it was found: the contract it
+        resolves to now, the one a target position is held in, or for a close or cancel the
+        option symbol itself."""
+        if intent.action in (AlertAction.CLOSE, AlertAction.CANCEL):
+            what = f"the bot's {target.underlying} {target.right} contracts on {target.venue}"
+            return target.value, {"target": target.value, "addresses": what}
+        if intent.action is AlertAction.REVERSE:
+            raise MappingError(
+                AlertReason.BAD_VALUE,
+                f"reverse of the option symbol {target}: expected close, then buy or sell",
+            )
+        if intent.size is not None and intent.size.unit is SizeUnit.TARGET:
+            held = self._held(bot, target)
+            if len(held) > 1:
+                names = ", ".join(sorted(i.value for i in held))
+                raise MappingError(
+                    AlertReason.AMBIGUOUS,
+                    f"a target position for {target}: bot {bot.id} holds several such "
+                    f"contracts ({names})",
+                )
+            if held:
+                return held[0].value, {
+                    "target": target.value,
+                    "contract": held[0].value,
+                    "held": True,
+                }
+        if self._options is None:
+            raise MappingError(
+                AlertReason.NO_OPTION_CHAIN,
+                f"option symbols are not resolved on this desk: {target}",
+            )
+        try:
+            found = self._options.resolve(target)
+        except OptionUnresolved as exc:
+            raise MappingError(AlertReason(exc.code), f"{target}: {exc.message}") from None
+        return found.instrument.id.value, resolved_json(target, found)
+
+    def _held(self, bot: Bot, target: OptionSymbol, working: bool = False) -> list[InstrumentId]:
+        """The bot's contracts that ``target`` can name: with a position (and, with
+        ``working``, with a working order)."""
+        ids = {p.instrument_id for p in self._engine.book(bot.account_id, bot.id).open_positions}
+        if working:
+            ids |= {o.instrument_id for o in self._engine.open_orders(bot.account_id, bot.id)}
+        found = []
+        for iid in sorted(ids, key=lambda i: i.value):
+            inst = self._market.instrument(iid)
+            if inst is not None and target.matches(inst):
+                found.append(iid)
+        return found
+
     def describe(self, bot: Bot, intent: Intent) -> PlannedOrder:
         """The order the intent asks of ``bot``, as the alert states it (nothing is sized)."""
         symbol = None
+        option = None
         if intent.symbol is not None:
-            symbol = self.instrument_id(bot, intent.symbol).value
+            target = self.target(bot, intent.symbol)
+            if isinstance(target, OptionSymbol):
+                symbol, option = self._option(bot, intent, target)
+            else:
+                symbol = target.value
         size = intent.size if intent.size is not None else _default_size(bot)
         if (
             intent.action in (AlertAction.BUY, AlertAction.SELL)
@@ -175,6 +282,7 @@ class OrderPlanner:
             stop_loss=describe_level(intent.stop_loss),
             take_profit=describe_level(intent.take_profit),
             trailing=describe_level(intent.trailing),
+            option=option,
         )
 
     # -- the commands ----------------------------------------------------------------------------
@@ -190,15 +298,13 @@ class OrderPlanner:
                 account_id=account, bot_id=bot.id, idempotency_key=key
             )
             return [_with(shown, command)]
+        option = self._option_target(bot, intent)
         if action is AlertAction.CANCEL:
-            return self._cancel(bot, shown, key)
+            return self._cancel(bot, shown, key, option)
         assert shown.symbol is not None  # the parser requires a symbol for the rest
-        instrument_id = InstrumentId(shown.symbol)
         if action is AlertAction.CLOSE:
-            command = Flatten(
-                account_id=account, bot_id=bot.id, instrument_id=instrument_id, idempotency_key=key
-            )
-            return [_with(shown, command)]
+            return self._close(bot, shown, key, option)
+        instrument_id = InstrumentId(shown.symbol)
         instrument = self._market.instrument(instrument_id)
         if instrument is None:
             raise MappingError(
@@ -208,14 +314,78 @@ class OrderPlanner:
             )
         position = self._engine.position(account, bot.id, instrument_id)
         if action is AlertAction.REVERSE:
-            return [self._reverse(bot, intent, shown, instrument, position, key)]
-        return [self._entry(bot, intent, shown, instrument, position, key)]
+            planned = self._reverse(bot, intent, shown, instrument, position, key)
+        else:
+            planned = self._entry(bot, intent, shown, instrument, position, key)
+        return self._sliced(planned)
 
-    def _cancel(self, bot: Bot, shown: PlannedOrder, key: str) -> list[PlannedOrder]:
+    def _option_target(self, bot: Bot, intent: Intent) -> OptionSymbol | None:
+        if intent.symbol is None:
+            return None
+        found = self.target(bot, intent.symbol)
+        return found if isinstance(found, OptionSymbol) else None
+
+    def _sliced(self, planned: PlannedOrder) -> list[PlannedOrder]:
+        """A submit above its freeze quantity: send its children now (stopping at the first
+        refused) and plan exactly those, so the processor replays their recorded answers."""
+        command = planned.command
+        if not isinstance(command, SubmitOrder):
+            return [planned]
+        children = self._slicer.children(command)
+        if len(children) == 1:
+            return [planned]
+        result = self._slicer.submit(command)
+        sent = result.children[: len(result.outcomes)]
+        plans = [
+            replace(planned, command=child, quantity=str(child.quantity.value)) for child in sent
+        ]
+        note = result.stop_note()
+        if note:
+            unsent = sum((c.quantity.value for c in children[len(sent) :]), Decimal(0))
+            plans.append(replace(planned, command=None, note=note, quantity=str(unsent)))
+        return plans
+
+    def _close(
+        self, bot: Bot, shown: PlannedOrder, key: str, option: OptionSymbol | None
+    ) -> list[PlannedOrder]:
+        assert shown.symbol is not None
+        if option is None:
+            ids = [InstrumentId(shown.symbol)]
+        else:
+            ids = self._held(bot, option, working=True)
+            if not ids:
+                return [
+                    _with(
+                        shown,
+                        None,
+                        f"nothing to close: bot {bot.id} has no {option} "
+                        f"contract ({option.underlying} {option.right} on {option.venue})",
+                    )
+                ]
+        return [
+            _with(
+                replace(shown, symbol=iid.value),
+                Flatten(
+                    account_id=bot.account_id,
+                    bot_id=bot.id,
+                    instrument_id=iid,
+                    idempotency_key=f"{key}:{n}" if n else key,
+                ),
+            )
+            for n, iid in enumerate(ids)
+        ]
+
+    def _cancel(
+        self, bot: Bot, shown: PlannedOrder, key: str, option: OptionSymbol | None = None
+    ) -> list[PlannedOrder]:
+        matching = set(self._held(bot, option, working=True)) if option is not None else None
         working = [
             o
             for o in self._engine.open_orders(bot.account_id, bot.id)
-            if shown.symbol is None or o.instrument_id.value == shown.symbol
+            if (matching is not None and o.instrument_id in matching)
+            or (
+                matching is None and (shown.symbol is None or o.instrument_id.value == shown.symbol)
+            )
         ]
         if not working:
             return [_with(shown, None, "no working order to cancel")]

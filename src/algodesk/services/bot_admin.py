@@ -16,8 +16,10 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from algodesk.domain.bots import Bot, BotError
+from algodesk.domain.bots import Bot, BotError, BotStatus
 from algodesk.domain.identifiers import AccountId, BotId, InstrumentId, Venue
+from algodesk.domain.market.option_symbols import OptionSymbol, SymbolTarget, is_option_symbol
+from algodesk.domain.market.options import OptionChainError
 from algodesk.domain.risk.base import RiskLimits
 from algodesk.domain.risk.breakers import BreakerConfig
 from algodesk.domain.sizing import (
@@ -33,6 +35,7 @@ from algodesk.ports.webhooks import Hook, HookStore
 from algodesk.services.bots import BotService
 from algodesk.services.ledger import InsufficientCashError, LedgerService
 from algodesk.services.limits import LimitError, breakers_json, limits_json, patch_limits
+from algodesk.services.option_symbols import OptionResolver, OptionUnresolved
 from algodesk.services.webhooks import HookService
 
 __all__ = ["BotAdmin", "BotSpec", "Refused", "sizing_json"]
@@ -127,7 +130,9 @@ class BotAdmin:
         venues: Collection[Venue],
         holds: Callable[[AccountId, BotId], bool],
         breakers: Callable[[BotId], BreakerConfig | None] = lambda _: None,
+        options: OptionResolver | None = None,
     ) -> None:
+        self._options = options
         self._breakers = breakers
         self._bots = bots
         self._hooks = hooks
@@ -177,12 +182,16 @@ class BotAdmin:
             ],
         }  # fmt: skip
 
-    def symbols(self, venue: Venue, raw: Mapping[str, str]) -> dict[str, InstrumentId]:
-        """TradingView tickers → known instruments of ``venue``."""
-        mapped: dict[str, InstrumentId] = {}
+    def symbols(self, venue: Venue, raw: Mapping[str, str]) -> dict[str, SymbolTarget]:
+        """TradingView tickers → known instruments of ``venue``, or option symbols
+        (``NIFTY:nearest:OTM2:CE``) whose underlying has options listed on ``venue``."""
+        mapped: dict[str, SymbolTarget] = {}
         for ticker, text in raw.items():
             if not ticker.strip() or len(ticker) > 64 or ticker != ticker.strip():
                 raise Refused("bad_value", f"symbol_map: expected a ticker, was {ticker!r}")
+            if isinstance(text, str) and is_option_symbol(text):
+                mapped[ticker] = self._option_symbol(ticker, text, venue)
+                continue
             try:
                 instrument = InstrumentId(text)
             except (ValueError, TypeError) as exc:
@@ -197,6 +206,27 @@ class BotAdmin:
                 raise Refused("bad_value", f"symbol_map.{ticker}: no instrument {instrument}")
             mapped[ticker] = instrument
         return mapped
+
+    def _option_symbol(self, ticker: str, text: str, venue: Venue) -> OptionSymbol:
+        try:
+            target = OptionSymbol.parse(text, venue)
+        except (OptionChainError, ValueError) as exc:
+            raise Refused("bad_value", f"symbol_map.{ticker}: {exc}") from None
+        if target.venue != venue:
+            raise Refused(
+                "bad_value",
+                f"symbol_map.{ticker}: {text} is on {target.venue}, expected an option of the "
+                f"bot's venue {venue}",
+            )
+        if self._options is None:
+            raise Refused(
+                "bad_value", f"symbol_map.{ticker}: option symbols are not resolved on this desk"
+            )
+        try:
+            self._options.check(target)
+        except OptionUnresolved as exc:
+            raise Refused("bad_value", f"symbol_map.{ticker}: {exc.code}: {exc.message}") from None
+        return target
 
     def create(self, spec: BotSpec, by: str) -> tuple[Bot, Hook]:
         """A new bot (CREATED, its capital allocated from the account's cash) and its webhook."""
@@ -287,11 +317,15 @@ class BotAdmin:
         """Delete a stopped bot that holds nothing: its cash goes back to the account and its
         webhooks are revoked; its history stays in the journal and its name is not reused."""
         bot = self.bot(name)
+        holds = self._holds(bot.account_id, bot.id)
+        if bot.status is BotStatus.STOPPED and not holds:
+            # Revoked first (it is idempotent): a token must never outlive its bot, even when
+            # the delete below fails and is retried.
+            self._hooks.revoke_all(bot.id)
         try:
-            self._bots.delete(bot.id, by, lambda b: self._holds(bot.account_id, b))
+            self._bots.delete(bot.id, by, lambda _: holds)
         except BotError as exc:
             raise Refused("conflict", str(exc)) from None
-        self._hooks.revoke_all(bot.id)
 
     def rotate(self, name: str) -> Hook:
         """A new webhook token for the bot; the old one stops working at once. A bot without

@@ -8,13 +8,15 @@ import dataclasses
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from algodesk.domain.bots import Bot, BotError, BotStatus, BotTransition
 from algodesk.domain.commands import Flatten
-from algodesk.domain.identifiers import AccountId, BotId, InstrumentId, Venue
+from algodesk.domain.identifiers import AccountId, BotId, Venue
+from algodesk.domain.market.option_symbols import SymbolTarget, symbol_target
 from algodesk.domain.risk.base import RiskLimits
 from algodesk.domain.sizing import (
     FixedQuantity,
@@ -108,6 +110,38 @@ class BotService:
         self._ever: set[BotId] = set()  # ids are never reused: keys and history derive from them
         self._changes: dict[BotId, list[BotChange]] = {}
         self._guard = threading.RLock()
+        self._account_lock: Callable[[AccountId], AbstractContextManager[object]] = lambda _: (
+            nullcontext()
+        )
+
+    def serialize_with(self, lock: Callable[[AccountId], AbstractContextManager[object]]) -> None:
+        """Hold ``lock(account)`` (the engine's per-account lock) while writing to an account's
+        ledger: only one writer appends to an account's chain at a time, so a bot's cash move
+        never races the engine's booking of a fill."""
+        self._account_lock = lock
+
+    def _journal_with_cash(
+        self,
+        account: AccountId,
+        bot_id: BotId,
+        record: JournalRecord,
+        move: Money | None,
+        memo: str,
+        key: str,
+    ) -> None:
+        """Journal ``record`` and, when given, move ``move`` to the bot in one unit of work:
+        both are stored, or neither."""
+
+        def journal(uow: UnitOfWork) -> None:
+            uow.journal.append(record)
+
+        with self._account_lock(account):
+            if move is not None and not move.is_zero():
+                self._ledger.allocate(account, bot_id, move, memo, key=key, also=journal)
+                return
+            with self._uow_factory() as uow:
+                journal(uow)
+                uow.commit()
 
     def load(self, accounts: Iterable[AccountId]) -> None:
         """Rebuild the registry from the accounts' journals (at start)."""
@@ -135,13 +169,14 @@ class BotService:
 
     def _from_payload(self, account: AccountId, p: Mapping[str, object]) -> Bot:
         symbols = dict(p["symbol_map"])  # type: ignore[call-overload]
+        venue = Venue(str(p["venue"]))
         return Bot(
             id=BotId(str(p["bot"])),
             account_id=account,
-            venue=Venue(str(p["venue"])),
+            venue=venue,
             allocation=Money(Decimal(str(p["allocation"])), Currency(str(p["currency"]))),
             limits=limits_from_payload(dict(p["limits"])),  # type: ignore[call-overload]
-            symbol_map={str(k): InstrumentId(str(v)) for k, v in symbols.items()},
+            symbol_map={str(k): symbol_target(str(v), venue) for k, v in symbols.items()},
             sizing=_sizing_from(dict(p["sizing"])),  # type: ignore[call-overload]
         )
 
@@ -171,14 +206,6 @@ class BotService:
                 raise BotError(f"bot id {bot.id} was used before; bot ids are never reused")
             if bot.status is not BotStatus.CREATED or bot.history:
                 raise BotError(f"bot {bot.id}: a new bot starts CREATED with no history")
-            if not bot.allocation.is_zero():
-                self._ledger.allocate(
-                    bot.account_id,
-                    bot.id,
-                    bot.allocation,
-                    f"allocation to {bot.id}",
-                    key=f"bot:{bot.id}",
-                )
             payload = {
                 "bot": bot.id.value,
                 "venue": bot.venue.value,
@@ -189,11 +216,14 @@ class BotService:
                 "sizing": _sizing_payload(bot.sizing),
                 "by": by,
             }
-            with self._uow_factory() as uow:
-                uow.journal.append(
-                    JournalRecord(bot.account_id, "BotCreated", self._clock.now(), payload)
-                )
-                uow.commit()
+            self._journal_with_cash(
+                bot.account_id,
+                bot.id,
+                JournalRecord(bot.account_id, "BotCreated", self._clock.now(), payload),
+                bot.allocation,
+                f"allocation to {bot.id}",
+                f"bot:{bot.id}",
+            )
             self._bots[bot.id] = bot
             self._ever.add(bot.id)
             return bot
@@ -223,7 +253,7 @@ class BotService:
             bot.allocation = Money(Decimal(str(p["allocation"])), bot.allocation.currency)
         if p.get("symbol_map") is not None:
             symbols = dict(p["symbol_map"])  # type: ignore[call-overload]
-            mapped = {str(k): InstrumentId(str(v)) for k, v in symbols.items()}
+            mapped = {str(k): symbol_target(str(v), bot.venue) for k, v in symbols.items()}
             for symbol, instrument in mapped.items():
                 if instrument.venue != bot.venue:
                     raise BotError(
@@ -242,7 +272,7 @@ class BotService:
         by: str,
         *,
         limits: RiskLimits | None = None,
-        symbol_map: Mapping[str, InstrumentId] | None = None,
+        symbol_map: Mapping[str, SymbolTarget] | None = None,
         sizing: SizingRule | None = None,
         allocation: Money | None = None,
         reason: str = "",
@@ -283,24 +313,26 @@ class BotService:
                 "sizing": _sizing_payload(sizing) if sizing is not None else None,
                 "allocation": str(allocation.amount) if allocation is not None else None,
             }
-            if allocation is not None:
-                delta = allocation.amount - bot.allocation.amount
-                if delta:
-                    self._ledger.allocate(
-                        bot.account_id,
-                        bot_id,
-                        Money(delta, allocation.currency),
-                        f"allocation of {bot_id} set to {allocation.amount}",
-                        key=f"bot-allocation:{bot_id}:{uuid.uuid4().hex}",
-                    )
+            delta = (
+                Money(allocation.amount - bot.allocation.amount, allocation.currency)
+                if allocation is not None
+                else None
+            )
             before = (bot.limits, bot.symbol_map, bot.sizing, bot.allocation)
             self._apply_update(bot_id, payload)
+            record = JournalRecord(bot.account_id, "BotUpdated", self._clock.now(), payload)
             try:
-                with self._uow_factory() as uow:
-                    record = JournalRecord(bot.account_id, "BotUpdated", self._clock.now(), payload)
-                    uow.journal.append(record)
-                    uow.commit()
-            except Exception:  # not journaled: the change did not happen
+                # The cash move and the record commit together: a failure leaves neither, and
+                # a retry moves the difference once.
+                self._journal_with_cash(
+                    bot.account_id,
+                    bot_id,
+                    record,
+                    delta,
+                    f"allocation of {bot_id} set to {allocation.amount if allocation else ''}",
+                    f"bot-allocation:{bot_id}:{uuid.uuid4().hex}",
+                )
+            except Exception:  # not stored: the change did not happen
                 bot.limits, bot.symbol_map, bot.sizing, bot.allocation = before
                 raise
             self._changes.setdefault(bot_id, []).append(_change(record))
@@ -317,23 +349,21 @@ class BotService:
             if bot.status is not BotStatus.STOPPED:
                 raise BotError(f"bot {bot_id} is {bot.status}: stop it first")
             if position_of(bot_id):
-                raise BotError(f"bot {bot_id} still holds positions: flatten it first")
+                raise BotError(
+                    f"bot {bot_id} still holds positions or working orders: flatten it first"
+                )
             ccy = bot.allocation.currency
-            cash = self._ledger.summary(bot.account_id, bot_id).cash.get(ccy.code, Decimal(0))
-            if cash > 0:
-                self._ledger.allocate(
+            with self._account_lock(bot.account_id):
+                cash = self._ledger.summary(bot.account_id, bot_id).cash.get(ccy.code, Decimal(0))
+                payload = {"bot": bot_id.value, "by": by, "returned": str(cash)}
+                self._journal_with_cash(
                     bot.account_id,
                     bot_id,
-                    Money(-cash, ccy),
+                    JournalRecord(bot.account_id, "BotDeleted", self._clock.now(), payload),
+                    Money(-cash, ccy) if cash > 0 else None,
                     f"{bot_id} deleted",
-                    key=f"bot-delete:{bot_id}",
+                    f"bot-delete:{bot_id}",
                 )
-            with self._uow_factory() as uow:
-                payload = {"bot": bot_id.value, "by": by, "returned": str(cash)}
-                uow.journal.append(
-                    JournalRecord(bot.account_id, "BotDeleted", self._clock.now(), payload)
-                )
-                uow.commit()
             del self._bots[bot_id]
 
     def stop(

@@ -117,6 +117,8 @@ class Engine:
             self._board, uow_factory, clock, market, self._view, self._publish, self._read_factory
         )
         self._bots = bots
+        if bots is not None:  # a bot's cash moves take this engine's account lock
+            bots.serialize_with(self.account_lock)
         self._fees = fees or {}
         self._sequence_day: tuple[date | None, str] = (None, "")  # the day's order sequence
 

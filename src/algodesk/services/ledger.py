@@ -128,9 +128,11 @@ class LedgerService:
         key: str | None,
         build: Callable[[LedgerEntryId, datetime], NewEntry],
         check: Callable[[UnitOfWork], None] | None = None,
+        also: Callable[[UnitOfWork], None] | None = None,
     ) -> Recorded:
         """Book the entry ``build`` makes, once per ``key``: a known key returns its entry
-        before any check runs, so a retried call answers as the first one did."""
+        before any check runs, so a retried call answers as the first one did. ``also``
+        writes more (a journal record) in the same unit of work: both commit, or neither."""
         entry_id = LedgerEntryId(f"{kind}:{key or uuid.uuid4().hex}")
         with self._uow_factory() as uow:
             book = self._book(uow, account_id)
@@ -139,6 +141,8 @@ class LedgerService:
                 return Recorded(known, new=False)
             if check is not None:
                 check(uow)
+            if also is not None:
+                also(uow)
             return self._commit_one(uow, book, build(entry_id, self._clock.now()))
 
     def deposit(
@@ -171,8 +175,10 @@ class LedgerService:
         amount: Money,
         memo: str = "",
         key: str | None = None,
+        also: Callable[[UnitOfWork], None] | None = None,
     ) -> Recorded:
-        """Move cash to a bot (a negative amount returns it to the account)."""
+        """Move cash to a bot (a negative amount returns it to the account). ``also`` writes
+        in the same unit of work (see :meth:`_record`)."""
 
         def check(uow: UnitOfWork) -> None:
             if amount.amount > 0:
@@ -186,6 +192,7 @@ class LedgerService:
             key,
             lambda entry_id, ts: booking.allocation(account_id, entry_id, ts, bot_id, amount, memo),
             check,
+            also,
         )
 
     def charge_fee(

@@ -263,7 +263,7 @@ class LimitBook:
         self._limits: dict[AccountId, RiskLimits] = dict(defaults)
         self._breakers: dict[AccountId, BreakerConfig] = dict(breakers or {})
         self._bot_breakers: dict[BotId, BreakerConfig] = {}
-        self._guard = threading.Lock()
+        self._guard = threading.RLock()
 
     def engine_limits(self) -> EngineLimits:
         """The engine's limits as live read-only views of this book."""
@@ -301,6 +301,31 @@ class LimitBook:
 
     def bot_breakers(self, bot: BotId) -> BreakerConfig | None:
         return self._bot_breakers.get(bot)
+
+    def patch(
+        self,
+        account: AccountId,
+        by: str,
+        *,
+        limit_changes: Mapping[str, object] | None = None,
+        breaker_changes: Mapping[str, object] | None = None,
+        reason: str = "",
+    ) -> None:
+        """Change only the given fields of the account's limits and breaker settings, read and
+        written under one lock, so two admins changing different fields keep both changes.
+        Raises :class:`LimitError` for a bad value (nothing changes)."""
+        with self._guard:
+            limits = (
+                patch_limits(self.limits(account) or RiskLimits(), limit_changes)
+                if limit_changes is not None
+                else None
+            )
+            breakers = (
+                patch_breakers(self.breakers(account), breaker_changes)
+                if breaker_changes is not None
+                else None
+            )
+            self.set(account, by, limits=limits, breakers=breakers, reason=reason)
 
     def set(
         self,

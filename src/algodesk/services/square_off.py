@@ -9,7 +9,9 @@ again on the next run (the flatten carries
 a key per venue, day and instrument, so a restart or a second run repeats nothing).
 
 Every position on a configured venue is treated as intraday: configure rules only for venues
-(segments) the desk trades intraday.
+(segments) the desk trades intraday, and only for venues with sessions (a 24/7 venue's "close"
+is midnight). A rule whose venue holds nothing is skipped before its calendar is read, so
+running this every second costs one look at the open instruments.
 """
 
 from __future__ import annotations
@@ -50,7 +52,13 @@ class SquareOff:
         """Flatten what is due now; call it every few seconds."""
         now = self._clock.now()
         outcomes: list[Outcome] = []
+        if not self._rules:
+            return outcomes
+        held = [(a, iid) for a in self._engine.accounts for iid in self._engine.open_instruments(a)]
+        venues = {iid.venue for _, iid in held}
         for rule in self._rules:
+            if rule.venue not in venues:
+                continue  # nothing to square off there
             try:
                 calendar = self._calendars.for_venue(rule.venue)
                 day = calendar.trading_day(now)
@@ -66,20 +74,19 @@ class SquareOff:
             if not start <= now < session.close:
                 continue
             failed = False
-            for account in self._engine.accounts:
-                for iid in self._engine.open_instruments(account):
-                    if iid.venue != rule.venue:
-                        continue
-                    outcome = self._engine.handle(
-                        Flatten(
-                            account_id=account,
-                            instrument_id=iid,
-                            idempotency_key=f"squareoff:{rule.venue}:{day}:{iid}",
-                        )
+            for account, iid in held:
+                if iid.venue != rule.venue:
+                    continue
+                outcome = self._engine.handle(
+                    Flatten(
+                        account_id=account,
+                        instrument_id=iid,
+                        idempotency_key=f"squareoff:{rule.venue}:{day}:{iid}",
                     )
-                    _log.info("square-off %s %s on %s: %s", account, iid, day, outcome)
-                    outcomes.append(outcome)
-                    failed = failed or not outcome.ok
+                )
+                _log.info("square-off %s %s on %s: %s", account, iid, day, outcome)
+                outcomes.append(outcome)
+                failed = failed or not outcome.ok
             if not failed:  # a refused flatten is tried again on the next run
                 self._done.add((rule.venue, day))
         return outcomes

@@ -16,13 +16,12 @@ from starlette.concurrency import run_in_threadpool
 
 from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.domain.identifiers import AccountId
-from algodesk.domain.risk.base import RiskLimits
 from algodesk.domain.users import Permission, Principal
 from algodesk.entrypoints.api.security import require
 from algodesk.ports.webhooks import Hook
 from algodesk.services.bot_admin import BotSpec, Refused
 from algodesk.services.demo import PAPER_ACCOUNT
-from algodesk.services.limits import LimitError, patch_breakers, patch_limits
+from algodesk.services.limits import LimitError, patch_breakers
 from algodesk.services.queries import iso
 from algodesk.services.webhooks import webhook_path
 
@@ -92,7 +91,8 @@ _SYMBOLS: Any = Field(
     default_factory=dict,
     max_length=200,
     description="TradingView ticker → instrument id of the bot's venue, e.g. "
-    '{"AAPL": "AAPL.PAPER"}',
+    '{"AAPL": "AAPL.PAPER"}, or an option symbol resolved at alert time, e.g. '
+    '{"NIFTY_CE": "NIFTY:nearest:OTM2:CE"}',
 )
 
 
@@ -282,27 +282,20 @@ def admin_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one rout
     )
     async def set_limits(account: str, body: LimitsChange, who: risk_admin) -> Json:
         acct = account_id(account)
-        book = runtime.limits
+        if body.limits is None and body.breakers is None:
+            raise _bad("expected limits or breakers to change")
         try:
-            new_limits = (
-                patch_limits(book.limits(acct) or RiskLimits(), _given(body.limits) or {})
-                if body.limits is not None
-                else None
-            )
-            new_breakers = (
-                patch_breakers(book.breakers(acct), _given(body.breakers) or {})
-                if body.breakers is not None
-                else None
+            await run_in_threadpool(
+                lambda: runtime.limits.patch(
+                    acct,
+                    who.username,
+                    limit_changes=_given(body.limits),
+                    breaker_changes=_given(body.breakers),
+                    reason=body.reason,
+                )
             )
         except LimitError as exc:
             raise _bad(str(exc)) from None
-        if new_limits is None and new_breakers is None:
-            raise _bad("expected limits or breakers to change")
-        await run_in_threadpool(
-            lambda: book.set(
-                acct, who.username, limits=new_limits, breakers=new_breakers, reason=body.reason
-            )
-        )
         return {"accounts": await run_in_threadpool(runtime.risk.limits, acct)}
 
     @router.get(

@@ -246,8 +246,17 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
             )
         except (ValueError, TypeError) as exc:
             raise _bad("bad_value", str(exc)) from None
-        outcome = await run_in_threadpool(runtime.engine.handle, command)
-        return _outcome(outcome)
+        result = await run_in_threadpool(runtime.slicer.submit, command)
+        answer = _outcome(result.summary())
+        if result.sliced:  # above the freeze quantity: the child orders, in order
+            sent = result.outcomes
+            skipped = {"ok": False, "code": "NOT_SENT", "message": f"child {len(sent)} was refused"}
+            answer["children"] = [
+                {"quantity": str(child.quantity.value)}
+                | (_outcome(sent[n]) if n < len(sent) else skipped)
+                for n, child in enumerate(result.children)
+            ]
+        return answer
 
     @router.delete(
         "/orders/{client_order_id}", tags=["orders"], responses={401: {}, 403: {}, 404: {}, 422: {}}

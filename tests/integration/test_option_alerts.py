@@ -1,0 +1,425 @@
+"""NIFTY options from the user's side: alerts whose bot maps a ticker to an option symbol
+(``NIFTY:nearest:OTM2:CE``) through the intake and the processor to the engine and the paper
+exchange on NFO, with the instrument master read from a Kite dump; what ``explain`` shows; each
+reason an option cannot be resolved; bots created and edited with option symbols; and orders
+above the freeze quantity sliced into child orders."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from algodesk.adapters.brokers.paper.broker import PaperBroker
+from algodesk.adapters.brokers.paper.config import PaperBrokerConfig
+from algodesk.adapters.instruments.kite_csv import load_kite_instruments
+from algodesk.adapters.signals.tradingview import TradingViewParser
+from algodesk.adapters.storage.memory.hooks import InMemoryHookStore
+from algodesk.adapters.storage.memory.inbox import InMemoryInbox
+from algodesk.adapters.storage.memory.instruments import InMemoryInstrumentStore
+from algodesk.adapters.storage.memory.store import InMemoryStore, InMemoryUnitOfWork
+from algodesk.bootstrap import spot_instrument
+from algodesk.domain.identifiers import BotId, ClientOrderId, InstrumentId, Venue
+from algodesk.domain.market.option_symbols import OptionSymbol, symbol_target
+from algodesk.domain.matching import Quote
+from algodesk.domain.orders import Order
+from algodesk.domain.risk.base import RiskLimits
+from algodesk.domain.values import Currency, money
+from algodesk.ports.inbox import AlertStatus, InboxEntry
+from algodesk.services.alert_orders import OrderPlanner
+from algodesk.services.alerts import AlertIntake, AlertProcessor
+from algodesk.services.bot_admin import BotAdmin, BotSpec, Refused
+from algodesk.services.bots import BotService
+from algodesk.services.engine import Engine
+from algodesk.services.ledger import LedgerService
+from algodesk.services.option_symbols import OptionResolver
+from algodesk.services.risk_context import EngineLimits
+from algodesk.services.webhooks import HookService
+from algodesk.testing.clock import FixedClock
+from algodesk.testing.market import FakeMarket
+from tests.conftest import ACCOUNT
+
+D = Decimal
+KITE = Path(__file__).parents[1] / "data" / "kite_instruments.csv"
+NFO = Venue("NFO")
+INR = Currency("INR")
+#: Friday 20 Nov 2026, 10:30 IST: the nearest NIFTY expiry is Monday 23 Nov (moved from Tuesday
+#: 24 Nov by a holiday), the next weekly 1 Dec, the next monthly 29 Dec.
+T = datetime(2026, 11, 20, 5, 0, tzinfo=UTC)
+SPOT = InstrumentId("NIFTY_50.NSE")
+OTM2 = InstrumentId("NIFTY26NOV26100CE.NFO")  # spot 26,012.5: ATM 26,000, two strikes up
+BOT = BotId("nifty")
+
+
+class OptionDesk:
+    """An engine with a paper exchange on NFO, the instrument master of the Kite test dump, a
+    bot mapping tickers to option symbols, and the alert intake and processor."""
+
+    def __init__(self, limits: RiskLimits | None = None) -> None:
+        self.clock = FixedClock(T)
+        master = load_kite_instruments(KITE).instruments
+        self.store = InMemoryStore()
+        self.factory = lambda: InMemoryUnitOfWork(self.store)
+        self.instruments = InMemoryInstrumentStore(master)
+        self.market = FakeMarket(master)
+        self.paper = PaperBroker(PaperBrokerConfig(), self.market.instruments, self.clock.now)
+        self.ledger = LedgerService(self.factory, self.clock)
+        self.ledger.deposit(ACCOUNT, money("10000000", INR), key="seed")
+        self.bots = BotService(self.factory, self.clock, self.ledger)
+        self.engine = Engine(
+            self.factory,
+            self.clock,
+            self.market,
+            {NFO: self.paper},
+            EngineLimits(accounts={ACCOUNT: RiskLimits(max_orders_per_second=None)}),
+            self.ledger,
+            bots=self.bots,
+        )
+        self.options = OptionResolver(self.instruments, self.market, self.clock, spot_instrument)
+        self.hooks = InMemoryHookStore()
+        self.admin = BotAdmin(
+            self.bots,
+            HookService(self.hooks, self.clock),
+            self.hooks,
+            self.ledger,
+            self.market,
+            (NFO,),
+            lambda account, bot: False,
+            options=self.options,
+        )
+        created, self.hook = self.admin.create(
+            BotSpec(
+                name=BOT.value,
+                account=ACCOUNT.value,
+                venue="NFO",
+                allocation="5000000",
+                currency="INR",
+                symbol_map={
+                    "NIFTY_CE": "NIFTY:nearest:OTM2:CE",
+                    "NIFTY_PE": "NIFTY:next-monthly:ITM1:PE",
+                    "NIFTYFUT": "NIFTY26NOVFUT.NFO",
+                },
+                sizing={"rule": "fixed", "quantity": "65"},
+                limits={"max_orders_per_second": None}
+                if limits is None
+                else {"max_orders_per_second": None, "max_position_qty": "2000"},
+            ),
+            by="test",
+        )
+        self.bots.move(created.id, "start", by="test")
+        self.parser = TradingViewParser()
+        self.inbox = InMemoryInbox()
+        self.intake = AlertIntake(self.hooks, self.inbox, self.parser, self.clock)
+        self.planner = OrderPlanner(self.engine, self.market, self.options)
+        self.processor = AlertProcessor(
+            self.inbox, self.hooks, self.parser, self.bots, self.engine, self.planner, self.clock
+        )
+
+    def quote(self, instrument: InstrumentId, last: str, at: datetime | None = None) -> None:
+        when = at or self.clock.now()
+        self.market.set_mark(instrument, D(last), when)
+        if instrument.venue == NFO:
+            self.paper.on_quote(Quote(instrument, when, D(last)))
+            self.engine.pump()
+
+    def run(self, message: dict[str, object]) -> InboxEntry:
+        answer = self.intake.receive(self.hook.token, json.dumps(message).encode(), "127.0.0.1")
+        assert answer.status == 200, answer.body
+        self.processor.drain()
+        entry = self.inbox.get(int(answer.body["alert_id"]))  # type: ignore[call-overload]
+        assert entry is not None
+        return entry
+
+    def explain(self, message: dict[str, object]) -> dict[str, object]:
+        parsed = self.parser.parse(json.dumps(message).encode())
+        return self.processor.explain(BOT, parsed).as_dict()
+
+    def position(self, instrument: InstrumentId) -> Decimal:
+        return self.engine.position(ACCOUNT, BOT, instrument)
+
+    def order(self, coid: object) -> Order:
+        with self.factory() as uow:
+            found = uow.orders.get(ClientOrderId(str(coid)))
+        assert found is not None
+        return found
+
+    def orders(self) -> list[Order]:
+        with self.factory() as uow:
+            return uow.orders.list(ACCOUNT)
+
+
+@pytest.fixture
+def desk() -> OptionDesk:
+    made = OptionDesk()
+    made.quote(SPOT, "26012.5")
+    return made
+
+
+def rows(entry: InboxEntry) -> list[dict[str, object]]:
+    return entry.fate["orders"]  # type: ignore[return-value]
+
+
+def test_an_alert_buys_the_contract_the_option_symbol_names_at_the_underlyings_mark(
+    desk: OptionDesk,
+) -> None:
+    desk.quote(OTM2, "100")
+    entry = desk.run({"action": "buy", "symbol": "NIFTY_CE"})
+    assert entry.status is AlertStatus.EXECUTED, entry
+    [row] = rows(entry)
+    assert row["symbol"] == OTM2.value
+    assert row["option"] == {
+        "target": "NIFTY:nearest:OTM2:CE",
+        "contract": OTM2.value,
+        "underlying": "NIFTY",
+        "spot": "26012.5",
+        "spot_at": "2026-11-20T05:00:00Z",
+        "expiry": "2026-11-23",
+        "strike": "26100",
+        "atm_strike": "26000",
+        "lot_size": "65",
+        "freeze_quantity": "1800",
+    }
+    assert desk.position(OTM2) == D(65)
+
+    # The spot falls: the same symbol now names a lower strike.
+    desk.clock.advance(timedelta(seconds=30))
+    desk.quote(SPOT, "25940")
+    lower = InstrumentId("NIFTY26NOV26050CE.NFO")  # ATM 25,950 + two strikes
+    desk.quote(lower, "120")
+    again = desk.run({"action": "buy", "symbol": "NIFTY_CE", "n": 2})
+    assert again.status is AlertStatus.EXECUTED, again
+    assert rows(again)[0]["symbol"] == lower.value
+
+    # A close addresses every contract the symbol bought, whatever the spot is now.
+    closed = desk.run({"action": "close", "symbol": "NIFTY_CE"})
+    assert closed.status is AlertStatus.EXECUTED, closed
+    assert sorted(str(r["symbol"]) for r in rows(closed)) == sorted([lower.value, OTM2.value])
+    assert (desk.position(OTM2), desk.position(lower)) == (D(0), D(0))
+
+
+def test_a_target_position_is_counted_on_the_contract_the_bot_holds(desk: OptionDesk) -> None:
+    desk.quote(OTM2, "100")
+    desk.run({"action": "buy", "symbol": "NIFTY_CE", "position_size": "130"})
+    assert desk.position(OTM2) == D(130)
+    desk.clock.advance(timedelta(seconds=30))
+    desk.quote(SPOT, "25940")  # OTM2 would now be the 26,050 strike
+    entry = desk.run({"action": "sell", "symbol": "NIFTY_CE", "position_size": "65"})
+    assert entry.status is AlertStatus.EXECUTED, entry
+    assert rows(entry)[0]["symbol"] == OTM2.value
+    assert desk.position(OTM2) == D(65)
+
+
+def test_an_alert_may_spell_the_option_itself(desk: OptionDesk) -> None:
+    contract = InstrumentId("NIFTY26D0126000PE.NFO")
+    desk.quote(contract, "150")
+    entry = desk.run(
+        {"action": "buy", "underlying": "NIFTY", "expiry": "next-weekly", "offset": "ATM",
+         "option_type": "PE", "qty": "65"}
+    )  # fmt: skip
+    assert entry.status is AlertStatus.EXECUTED, entry
+    assert desk.position(contract) == D(65)
+
+
+@pytest.mark.parametrize(
+    ("target", "contract"),
+    [
+        ("NIFTY:nearest:OTM2:CE", "NIFTY26NOV26100CE.NFO"),
+        ("NIFTY:weekly:ATM:CE", "NIFTY26NOV26000CE.NFO"),
+        ("NIFTY:next-weekly:ATM:PE", "NIFTY26D0126000PE.NFO"),
+        ("NIFTY:monthly:ITM1:CE", "NIFTY26NOV25950CE.NFO"),  # shares its expiry with a future
+        ("NIFTY:next-monthly:OTM2:CE", "NIFTY26DEC26100CE.NFO"),
+        ("NIFTY:next-monthly:ITM1:PE", "NIFTY26DEC26050PE.NFO"),  # a put's ITM is above ATM
+        ("NIFTY:2026-12-29:OTM1:PE", "NIFTY26DEC25950PE.NFO"),
+        ("nifty:NEXT_MONTHLY:otm2:call", "NIFTY26DEC26100CE.NFO"),
+    ],
+)
+def test_explain_shows_the_contract_each_rule_resolves_to(
+    desk: OptionDesk, target: str, contract: str
+) -> None:
+    desk.admin.update(BOT.value, "test", symbol_map={"OPT": target})
+    shown = desk.explain({"action": "buy", "symbol": "OPT"})
+    assert shown["accepted"], shown
+    [order] = shown["orders"]  # type: ignore[misc]
+    assert order["symbol"] == contract
+    assert order["option"]["contract"] == contract
+    assert order["option"]["target"] == str(symbol_target(target, NFO))
+
+
+def test_explain_of_a_close_names_the_contracts_it_addresses(desk: OptionDesk) -> None:
+    shown = desk.explain({"action": "close", "symbol": "NIFTY_CE"})
+    assert shown["accepted"], shown
+    [order] = shown["orders"]  # type: ignore[misc]
+    assert order["symbol"] == "NIFTY:nearest:OTM2:CE"
+    assert order["option"] == {
+        "target": "NIFTY:nearest:OTM2:CE",
+        "addresses": "the bot's NIFTY CALL contracts on NFO",
+    }
+
+
+def _no_mark(desk: OptionDesk) -> None:
+    desk.market.marks.pop(SPOT)
+
+
+def _old_mark(desk: OptionDesk) -> None:
+    desk.quote(SPOT, "26012.5", at=T - timedelta(minutes=5))
+
+
+def _nothing(desk: OptionDesk) -> None:
+    return None
+
+
+@pytest.mark.parametrize(
+    ("prepare", "message", "reason", "words"),
+    [
+        (_no_mark, {"action": "buy", "symbol": "NIFTY_CE"}, "no_spot", "no mark for NIFTY_50.NSE"),
+        (_old_mark, {"action": "buy", "symbol": "NIFTY_CE"}, "stale_spot", "300 s old"),
+        (
+            _nothing,
+            {"action": "buy", "underlying": "FINNIFTY", "expiry": "nearest", "offset": "ATM",
+             "option_type": "CE"},
+            "no_option_chain",
+            "no FINNIFTY options on NFO",
+        ),
+        (
+            _nothing,
+            {"action": "buy", "underlying": "NIFTY", "expiry": "2026-11-24", "offset": "ATM",
+             "option_type": "CE"},
+            "no_expiry",
+            "no listed expiry on 2026-11-24",
+        ),
+        (
+            _nothing,
+            {"action": "buy", "underlying": "NIFTY", "expiry": "nearest", "offset": "OTM9",
+             "option_type": "CE"},
+            "no_strike",
+            "needs 9 listed strikes above",
+        ),
+    ],
+)  # fmt: skip
+def test_an_option_that_cannot_be_resolved_is_rejected_with_its_reason(
+    desk: OptionDesk,
+    prepare: object,
+    message: dict[str, object],
+    reason: str,
+    words: str,
+) -> None:
+    prepare(desk)  # type: ignore[operator]
+    entry = desk.run(message)
+    assert (entry.status, entry.reason) == (AlertStatus.REJECTED, reason), entry
+    assert words in (entry.message or ""), entry.message
+    assert rows(entry)[0]["code"] == reason
+    shown = desk.explain(message)
+    assert (shown["accepted"], shown["reason"]) == (False, reason)
+    assert desk.orders() == []
+
+
+def test_a_close_goes_without_a_fresh_spot(desk: OptionDesk) -> None:
+    desk.quote(OTM2, "100")
+    desk.run({"action": "buy", "symbol": "NIFTY_CE"})
+    _no_mark(desk)
+    closed = desk.run({"action": "close", "symbol": "NIFTY_CE"})
+    assert closed.status is AlertStatus.EXECUTED, closed
+    assert desk.position(OTM2) == D(0)
+    nothing = desk.run({"action": "close", "symbol": "NIFTY_CE", "n": 2})
+    assert "nothing to close" in str(rows(nothing)[0]["message"])
+
+
+def test_a_reverse_of_an_option_symbol_is_refused(desk: OptionDesk) -> None:
+    entry = desk.run({"action": "reverse", "symbol": "NIFTY_CE"})
+    assert (entry.status, entry.reason) == (AlertStatus.REJECTED, "bad_value")
+
+
+# -- bots with option symbols ------------------------------------------------------------------
+
+
+def test_a_bots_option_symbols_survive_a_restart(desk: OptionDesk) -> None:
+    reloaded = BotService(desk.factory, desk.clock, desk.ledger)
+    reloaded.load([ACCOUNT])
+    bot = reloaded.get(BOT)
+    assert bot is not None
+    assert bot.symbol_map == {
+        "NIFTY_CE": OptionSymbol.parse("NIFTY:nearest:OTM2:CE", NFO),
+        "NIFTY_PE": OptionSymbol.parse("NIFTY:next-monthly:ITM1:PE", NFO),
+        "NIFTYFUT": InstrumentId("NIFTY26NOVFUT.NFO"),
+    }
+    assert desk.admin.view(bot)["symbol_map"] == {
+        "NIFTY_CE": "NIFTY:nearest:OTM2:CE",
+        "NIFTY_PE": "NIFTY:next-monthly:ITM1:PE",
+        "NIFTYFUT": "NIFTY26NOVFUT.NFO",
+    }
+
+
+@pytest.mark.parametrize(
+    ("target", "words"),
+    [
+        ("NIFTY:nearest:OTM2:XE", "BAD_RIGHT"),
+        ("NIFTY:soon:OTM2:CE", "BAD_EXPIRY_RULE"),
+        ("NIFTY:nearest:OTM:CE", "BAD_OFFSET"),
+        ("NIFTY:nearest:OTM2:CE.BFO", "expected an option of the bot's venue NFO"),
+        ("FINNIFTY:nearest:ATM:CE", "no_option_chain"),
+        ("NIFTY:2026-11-24:ATM:CE", "no_expiry"),
+        ("NIFTY:2026-11-02:ATM:CE", "no_expiry"),
+        ("RELIANCE:nearest:ATM:CE", "no_option_chain"),
+    ],
+)
+def test_a_bot_is_refused_an_option_symbol_that_can_never_resolve(
+    desk: OptionDesk, target: str, words: str
+) -> None:
+    with pytest.raises(Refused) as refused:
+        desk.admin.update(BOT.value, "test", symbol_map={"OPT": target})
+    assert refused.value.reason == "bad_value"
+    assert words in str(refused.value)
+    assert "symbol_map.OPT" in str(refused.value)
+    spec = BotSpec(
+        name="other", account=ACCOUNT.value, venue="NFO", allocation="0", currency="INR",
+        symbol_map={"OPT": target},
+    )  # fmt: skip
+    with pytest.raises(Refused):
+        desk.admin.create(spec, by="test")
+
+
+# -- freeze slicing ------------------------------------------------------------------------------
+
+
+def test_an_alert_above_the_freeze_quantity_is_sent_as_child_orders(desk: OptionDesk) -> None:
+    desk.quote(OTM2, "100")
+    entry = desk.run({"action": "buy", "symbol": "NIFTY_CE", "qty": "3640"})
+    assert entry.status is AlertStatus.EXECUTED, entry
+    children = rows(entry)
+    assert [r["quantity"] for r in children] == ["1755", "1755", "130"]
+    assert all(r["ok"] and r["symbol"] == OTM2.value for r in children)
+    assert len({r["client_order_id"] for r in children}) == 3
+    assert desk.position(OTM2) == D(3640)
+    assert sorted(o.quantity.value for o in desk.orders()) == [D(130), D(1755), D(1755)]
+
+
+def test_a_retried_alert_does_not_send_its_children_again(desk: OptionDesk) -> None:
+    desk.quote(OTM2, "100")
+    bot = desk.bots.get(BOT)
+    assert bot is not None
+    intent = desk.parser.parse(b'{"action": "buy", "symbol": "NIFTY_CE", "qty": "3640"}')
+    first = desk.planner.plan(bot, intent.intents[0], "alert:7:0:nifty")  # type: ignore[union-attr]
+    again = desk.planner.plan(bot, intent.intents[0], "alert:7:0:nifty")  # type: ignore[union-attr]
+    assert [p.command for p in first] == [p.command for p in again]
+    assert len(desk.orders()) == 3
+    assert desk.position(OTM2) == D(3640)
+
+
+def test_slicing_stops_at_the_first_refused_child_and_says_how_many_went() -> None:
+    desk = OptionDesk(limits=RiskLimits())  # the bot may hold at most 2,000
+    desk.quote(SPOT, "26012.5")
+    desk.quote(OTM2, "100")
+    entry = desk.run({"action": "buy", "symbol": "NIFTY_CE", "qty": "3640"})
+    assert entry.status is AlertStatus.DENIED, entry
+    first, second, note = rows(entry)
+    assert (first["quantity"], first["ok"]) == ("1755", True)
+    assert (second["quantity"], second["ok"]) == ("1755", False)
+    assert entry.reason == second["code"]
+    assert note["message"] == (
+        "slicing stopped at child 2 of 3: 1 sent (1755 of 3640); child 3 (130) not sent"
+    )
+    assert desk.position(OTM2) == D(1755)
+    assert [o.quantity.value for o in desk.orders() if o.status.value == "FILLED"] == [D(1755)]
