@@ -15,7 +15,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    sync_playwright,
+)
 
 from algodesk.testing.browser import CHROMIUM_ARGS, chromium_path
 from algodesk.testing.desk_server import ADMIN_PASSWORD, Server
@@ -57,11 +64,14 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 class Watched:
     """A page whose console errors and uncaught exceptions are collected."""
 
-    def __init__(self, page: Page, name: str) -> None:
-        self.page = page
+    def __init__(self, context: BrowserContext, name: str) -> None:
         self.name = name
         self.errors: list[str] = []
         self._allowed: list[re.Pattern[str]] = []
+        context.on("page", self._watch)  # pages the test opens later (a report's tab) too
+        self.page = context.new_page()
+
+    def _watch(self, page: Page) -> None:
         page.on("console", self._console)
         page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
 
@@ -85,7 +95,7 @@ class Watched:
 def watched(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Watched]:
     context = browser.new_context(viewport=LAPTOP)
     context.set_default_timeout(10_000)
-    page = Watched(context.new_page(), request.node.name)
+    page = Watched(context, request.node.name)
     yield page
     context.close()
     assert page.errors == [], page.errors

@@ -173,3 +173,18 @@ def test_the_api_needs_a_principal_and_the_right_role(server: Server) -> None:
     bad = httpx.get(server.base + "/api/v1/orders", headers={"Authorization": "Bearer nope"})
     assert (bad.status_code, bad.json()["reason"]) == (401, "invalid_token")
     assert httpx.get(server.base + "/health").json() == {"status": "ok"}
+
+
+def test_a_forwarded_for_header_is_not_believed_from_an_untrusted_peer(server: Server) -> None:
+    """The server started without --trusted-proxy: a local client's X-Forwarded-For is
+    ignored for the alert's address and for sign-in rate limits (uvicorn's own proxy handling
+    is off)."""
+    answer = httpx.post(
+        server.base + server.webhook_path,
+        content="BUY AAPL 1",
+        headers={"X-Forwarded-For": "203.0.113.77"},
+        timeout=5,
+    )
+    assert answer.status_code == 200, answer.text
+    alert = server.get(f"/api/v1/alerts/{answer.json()['alert_id']}", server.login())
+    assert alert["remote_addr"] == "127.0.0.1"

@@ -207,4 +207,5 @@ def test_the_dashboard_pages_and_plotly_are_served_from_the_package(client: Test
     assert plotly.headers["content-type"].startswith("text/javascript")
     assert len(plotly.content) > 1_000_000
     assert client.get("/static/js/api.js").status_code == 200
-    assert client.get("/static/../pages.py").status_code == 404
+    for sneaky in ("/static/%2e%2e/pages.py", "/static/..%2fpages.py", "/static/%2e%2e%2fpages.py"):
+        assert client.get(sneaky).status_code == 404, sneaky

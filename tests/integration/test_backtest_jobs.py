@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from algodesk.adapters.auth.passwords import Argon2PasswordHasher
-from algodesk.backtest.jobs import BacktestJobs, ProgressFile, read_progress
+from algodesk.backtest import jobs as jobs_module
+from algodesk.backtest.jobs import BacktestJobs, JobInputError, ProgressFile, read_progress
 from algodesk.bootstrap import init_storage, open_desk, read_bar_file
 from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.config import Settings
@@ -312,6 +313,21 @@ def test_closing_the_desk_ends_the_running_backtest_as_interrupted(
         .read_text()
         .startswith("Date,Open,High,Low,Close,Volume\n1999-01-22,1.75,")
     )
+
+
+def test_the_queue_refuses_more_than_its_limit_until_jobs_finish(
+    tmp_path: Path, desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobs_module, "MAX_WAITING", 2)
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    jobs = BacktestJobs(tmp_path, desk.runtime.desk.bars, command=sleeper)
+    try:
+        jobs.submit("sma_cross", SERIES, {}, "1000")
+        jobs.submit("sma_cross", SERIES, {}, "1000")
+        with pytest.raises(JobInputError, match="2 backtests are queued or running"):
+            jobs.submit("sma_cross", SERIES, {}, "1000")
+    finally:
+        jobs.close()
 
 
 @pytest.mark.slow

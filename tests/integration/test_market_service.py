@@ -4,7 +4,7 @@ square-off at a configured IST time."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -227,3 +227,24 @@ def test_an_instrument_imported_after_a_miss_is_found(calendars: ExchangeCalenda
     assert market.instrument(AAPL.id) is None
     store.put([AAPL], "test", NY_MORNING.date())
     assert market.instrument(AAPL.id) == AAPL
+
+
+def test_the_days_reference_price_is_the_last_mark_before_midnight_utc(
+    calendars: ExchangeCalendars,
+) -> None:
+    desk = MarketDesk(calendars, datetime(2026, 3, 2, 23, 59, 50, tzinfo=UTC), AAPL)
+    desk.tick("100", after=timedelta(seconds=1))
+    desk.tick("101", after=timedelta(seconds=1))  # 23:59:52, the last of Monday
+    desk.tick("105", after=timedelta(seconds=20))  # Tuesday 00:00:12
+    desk.tick("107", after=timedelta(seconds=1))
+    assert desk.market.day_marks(date(2026, 3, 3)) == {AAPL.id: D(101)}
+    assert desk.market.day_marks(date(2026, 3, 2)) == {}  # the day before is forgotten
+
+
+def test_a_desk_started_during_the_day_takes_the_days_first_mark(
+    calendars: ExchangeCalendars,
+) -> None:
+    desk = MarketDesk(calendars, datetime(2026, 3, 3, 15, tzinfo=UTC), AAPL)
+    desk.tick("99")
+    desk.tick("98")
+    assert desk.market.day_marks(date(2026, 3, 3)) == {AAPL.id: D(99)}

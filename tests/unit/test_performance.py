@@ -41,6 +41,24 @@ def test_deposits_are_not_pnl_and_move_the_drawdown_peak() -> None:
     assert found.exposure == Decimal(400)
     assert found.unmarked == []
     assert found.unrealized == Decimal(-100)
+    assert found.day_basis == "fill prices"  # no price at the day's start: the fill's
+
+
+def test_todays_pnl_starts_from_the_days_opening_marks_not_the_last_fill() -> None:
+    ledger, _ = _ledger()
+    ledger.deposit(ACCOUNT, money("10000", USD))
+    ledger.record_fill(replace(make_fill(1, qty="10", px="100"), ts=YESTERDAY), AAPL)
+    now = TODAY + timedelta(hours=5)
+    found = performance(
+        ledger.entries(ACCOUNT),
+        {AAPL.id: Decimal(151)},
+        now,
+        TODAY,
+        day_marks={AAPL.id: Decimal(150)},
+    )["USD"]
+    assert found.today_pnl == Decimal(10)  # 10 x (151 - 150), not 10 x (151 - 100)
+    assert found.day_basis == "marks"
+    assert found.unrealized == Decimal(510)
 
 
 def test_win_rate_counts_closing_fills_and_unmarked_positions_are_named() -> None:

@@ -57,6 +57,12 @@ _ERROR_CHARS = 2000
 _INTERRUPTED = "interrupted: the desk stopped while this backtest was {}"
 
 
+#: Backtests queued or running at once; more are refused until some finish.
+MAX_WAITING = 20
+#: The environment a backtest's process gets (besides LC_*).
+_CHILD_ENV = frozenset({"PATH", "HOME", "LANG", "TZ", "TMPDIR", "SYSTEMROOT", "VIRTUAL_ENV"})
+
+
 class JobInputError(ValueError):
     """A job that cannot be run as asked; the message says what was expected."""
 
@@ -285,6 +291,12 @@ class BacktestJobs:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the backtest queue is closed")
+            waiting = sum(j.status in ("queued", "running") for j in self._jobs.values())
+            if waiting >= MAX_WAITING:
+                raise JobInputError(
+                    f"{waiting} backtests are queued or running; wait for some to finish "
+                    f"(at most {MAX_WAITING})"
+                )
             job_id = secrets.token_hex(6)
             while job_id in self._jobs:  # pragma: no cover  (one in 2**48)
                 job_id = secrets.token_hex(6)
@@ -471,8 +483,9 @@ class BacktestJobs:
             f"--report={folder / 'report.html'}",
             f"--progress-file={folder / 'progress.json'}",
         ]
-        # The run needs none of the desk's settings, and must not see its secrets.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ALGODESK_")}
+        # The run needs none of the desk's settings and must see none of its secrets (nor a
+        # broker's or the database's): only what Python needs to start.
+        env = {k: v for k, v in os.environ.items() if k in _CHILD_ENV or k.startswith("LC_")}
         env["NO_COLOR"] = "1"
         with (folder / "stderr.txt").open("wb") as stderr:
             with self._lock:

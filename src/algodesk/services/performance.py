@@ -7,7 +7,9 @@ Definitions (the dashboard shows these; the README repeats them):
   point ("now") values positions at the current marks where there are marks.
 * **capital flows** (deposits and withdrawals) are not P&L: today's P&L and the drawdown
   subtract them.
-* **today's P&L**: (equity - capital) now, minus the same just before ``day_start``.
+* **today's P&L**: (equity - capital) now, minus the same at ``day_start``, where the positions
+  held then are valued at ``day_marks`` (each instrument's price at the day's start) and, for
+  an instrument without one, at its last fill price (``day_basis`` says which).
 * **drawdown**: how far equity is below its peak, the peak moved by every capital flow, as a
   fraction of the peak.
 * **win rate**: closing fills with a positive realized P&L (gross of fees) over all closing
@@ -46,6 +48,8 @@ class CurrencyPerformance:
     closes: int = 0
     #: Open positions valued at their last fill price for want of a mark.
     unmarked: list[str] = field(default_factory=list)
+    #: "marks" when every position held at the day's start had a day mark, else "fill prices".
+    day_basis: str = "marks"
 
     @property
     def drawdown(self) -> Decimal:
@@ -79,16 +83,31 @@ def _downsample(
     return kept if kept[-1] is points[-1] else [*kept, points[-1]]
 
 
+def _day_base(
+    book: BookSummary, tracks: dict[str, _Track], day_marks: Mapping[InstrumentId, Decimal]
+) -> None:
+    """(equity - capital) at the day's start, positions at the day's reference prices."""
+    missing = {p.currency for p in book.open_positions if p.instrument_id not in day_marks}
+    held = {i: m for i, m in day_marks.items() if i in book.positions}
+    for ccy, value in _equity(book, held).items():
+        if ccy in tracks:
+            t = tracks[ccy]
+            t.day_base = value - t.capital
+            t.out.day_basis = "fill prices" if ccy in missing else "marks"
+
+
 def performance(
     entries: Sequence[LedgerEntry],
     marks: Mapping[InstrumentId, Decimal],
     now: datetime,
     day_start: datetime,
     max_points: int = 1000,
+    day_marks: Mapping[InstrumentId, Decimal] | None = None,
 ) -> dict[str, CurrencyPerformance]:
     """The figures for each currency of an account, from its ``entries`` in ``seq`` order."""
     book = BookSummary()
     tracks: dict[str, _Track] = {}
+    day_marks = day_marks or {}
 
     def track(ccy: str) -> _Track:
         found = tracks.get(ccy)
@@ -100,8 +119,7 @@ def performance(
     for entry in entries:
         if not crossed and entry.ts >= day_start:
             crossed = True
-            for t in tracks.values():
-                t.day_base = t.out.equity - t.capital
+            _day_base(book, tracks, day_marks)
         before = dict(book.capital)
         book.add(entry)
         if entry.kind is EntryKind.FILL:
@@ -121,8 +139,7 @@ def performance(
                 t.out.max_drawdown = max(t.out.max_drawdown, t.out.drawdown)
             t.out.curve.append((entry.ts, value))
     if not crossed:
-        for t in tracks.values():
-            t.day_base = t.out.equity - t.capital
+        _day_base(book, tracks, day_marks)
 
     _finish(book, tracks, track, marks, now, max_points)
     return {ccy: t.out for ccy, t in sorted(tracks.items())}

@@ -66,12 +66,15 @@ def portfolio_router(runtime: DeskRuntime) -> APIRouter:
     ) -> Json:
         """Per currency: the equity curve (equity after each ledger entry, positions at their
         last fill price, and now at the marks), today's P&L (since 00:00 UTC, capital flows
-        excluded), drawdown now and at worst, win rate of closing fills, exposure."""
+        excluded; positions held at 00:00 valued at that time's marks when the desk saw them,
+        ``day_basis`` "marks", else at their last fill price, "fill prices"), drawdown now and at
+        worst along that curve, win rate of closing fills, exposure."""
         account_id = known(account)
         now = runtime.clock.now()
         day_start = datetime.combine(now.astimezone(UTC).date(), time(), tzinfo=UTC)
         marks = {i: m.price for i, m in runtime.market.marks().items()}
-        found = performance(ledger.entries(account_id), marks, now, day_start, points)
+        day_marks = runtime.market.day_marks(day_start.date())
+        found = performance(ledger.entries(account_id), marks, now, day_start, points, day_marks)
         return {
             "account": account_id.value,
             "as_of": iso(now),
@@ -83,6 +86,7 @@ def portfolio_router(runtime: DeskRuntime) -> APIRouter:
                     "drawdown": str(round(p.drawdown, 6)),
                     "max_drawdown": str(round(p.max_drawdown, 6)),
                     "today_pnl": str(p.today_pnl),
+                    "day_basis": p.day_basis,
                     "realized": str(p.realized),
                     "unrealized": str(p.unrealized),
                     "exposure": str(p.exposure),
@@ -115,18 +119,26 @@ def portfolio_router(runtime: DeskRuntime) -> APIRouter:
                 for iid, mark in sorted(marks.items(), key=lambda kv: kv[0].value)
             ],
             "venues": runtime.venue_status(),
-            "pending_alerts": len(runtime.inbox.pending(1000)),
+            "pending_alerts": runtime.inbox.count_pending(),
         }
 
-    @router.post("/positions/close", tags=["portfolio"], responses={401: {}, 403: {}, 422: {}})
+    @router.post(
+        "/positions/close", tags=["portfolio"], responses={401: {}, 403: {}, 404: {}, 422: {}}
+    )
     async def close_position(body: ClosePosition, _: trader) -> Json:
-        """Cancel the instrument's working orders and close its position at market (a
-        ``Flatten`` of one instrument, of one bot when given), through the engine's gates."""
-        command = Flatten(
-            account_id=_id(AccountId, body.account, "account"),
-            instrument_id=_id(InstrumentId, body.instrument, "instrument"),
-            bot_id=_id(BotId, body.bot, "bot") if body.bot else None,
-        )
+        """Cancel the instrument's working orders and close its position at market: a
+        ``Flatten`` of one instrument, in every bot's book or in one bot's when given. Like
+        every flatten it reduces risk, so entry limits never block it."""
+        account_id = known(body.account)
+        instrument_id: InstrumentId = _id(InstrumentId, body.instrument, "instrument")
+        if runtime.market.instrument(instrument_id) is None:
+            raise _bad("not_found", f"no instrument {body.instrument}", 404)
+        bot_id: BotId | None = _id(BotId, body.bot, "bot") if body.bot else None
+        if bot_id is not None:
+            found = runtime.bots.get(bot_id)
+            if found is None or found.account_id != account_id:
+                raise _bad("not_found", f"no bot {body.bot} in account {body.account}", 404)
+        command = Flatten(account_id=account_id, instrument_id=instrument_id, bot_id=bot_id)
         outcome = await run_in_threadpool(runtime.engine.handle, command)
         return {**outcome.payload(), "replayed": outcome.replayed}
 

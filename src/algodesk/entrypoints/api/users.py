@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.domain.users import Permission, Principal, Role, User
-from algodesk.entrypoints.api.security import require
+from algodesk.entrypoints.api.security import authenticated, require
 from algodesk.ports.users import UsernameTakenError
 from algodesk.services.queries import iso
 
@@ -40,6 +40,13 @@ def _user_json(user: User) -> Json:
 def users_router(runtime: DeskRuntime) -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     admin = Annotated[Principal, Depends(require(runtime.auth, Permission.MANAGE_USERS))]
+    anyone = Annotated[Principal, Depends(authenticated(runtime.auth))]
+
+    @router.post("/auth/logout", tags=["auth"], responses={401: {}})
+    def logout(who: anyone) -> Json:
+        """End every session of the signed-in user: their refresh tokens stop working (access
+        tokens run out within their 15 minutes)."""
+        return {"ok": True, "revoked": runtime.auth.sign_out(who)}
 
     @router.get("/users", tags=["users"], responses={401: {}, 403: {}})
     def users(who: admin) -> Json:

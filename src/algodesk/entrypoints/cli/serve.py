@@ -98,6 +98,9 @@ def serve(
             ssl_certfile=str(tls_cert) if tls_cert else None,
             ssl_keyfile=str(tls_key) if tls_key else None,
             access_log=False,
+            # The desk reads X-Forwarded-For itself, and only from --trusted-proxy addresses;
+            # uvicorn's own handling would believe it from any local client.
+            proxy_headers=False,
         )
     finally:
         runtime.stop()

@@ -123,6 +123,6 @@ export async function streamToken() {
   const current = session();
   if (!current) return null;
   const left = Date.parse(current.accessExpires) - Date.now();
-  if (left < 30_000) await refresh();
+  if (left < 30_000 && !(await refresh())) return null;
   return session()?.access ?? null;
 }

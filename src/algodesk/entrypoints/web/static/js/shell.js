@@ -46,12 +46,18 @@ function wireKillSwitch(onDone) {
   const dialog = document.getElementById("kill-dialog");
   const form = document.getElementById("kill-form");
   if (!button || !dialog || !form) return;
+  let busy = false;
   button.addEventListener("click", () => {
     form.reset();
+    dialog.returnValue = "";
     dialog.showModal();
   });
-  dialog.addEventListener("close", async () => {
-    if (dialog.returnValue !== "confirm") return;
+  // Acts only on the confirm button's own submission: Esc, Cancel or a stale returnValue
+  // never pull it.
+  form.addEventListener("submit", async (event) => {
+    if (event.submitter?.value !== "confirm" || busy) return;
+    busy = true;
+    button.disabled = true;
     const reason = document.getElementById("kill-reason").value.trim() || "dashboard";
     try {
       const asked = await api("/api/v1/kill-switch", { method: "POST", json: { reason } });
@@ -62,6 +68,9 @@ function wireKillSwitch(onDone) {
         done.ok === false ? "error" : "info");
     } catch (error) {
       toast(`Kill switch failed: ${error.message}`, "error");
+    } finally {
+      busy = false;
+      button.disabled = false;
     }
     await onDone();
   });
@@ -85,7 +94,11 @@ export async function startPage() {
   watchIdle();
   me = await api("/api/v1/me");
   document.getElementById("who").textContent = `${me.user} (${me.role})`;
-  document.getElementById("sign-out").addEventListener("click", () => signOut("signed_out"));
+  document.getElementById("sign-out").addEventListener("click", async () => {
+    // Ends the user's sessions on the desk too (refresh tokens revoked), then here.
+    await api("/api/v1/auth/logout", { method: "POST" }).catch(() => {});
+    signOut("signed_out");
+  });
   for (const node of document.querySelectorAll("[data-requires]")) {
     node.hidden = !can(node.dataset.requires);
   }

@@ -47,6 +47,15 @@ export function num(text, digits) {
   return numberFormat.format(value);
 }
 
+/** A decimal string shown exactly (quantities, prices): thousands grouped, no rounding. */
+export function exact(text) {
+  if (text === null || text === undefined) return "–";
+  const match = /^(-?)(\d+)(\.\d+)?$/.exec(String(text));
+  if (!match) return String(text);
+  const whole = new Intl.NumberFormat(undefined).format(BigInt(match[2]));
+  return `${match[1]}${whole}${match[3] ?? ""}`;
+}
+
 export function signed(text) {
   const node = el("span", { text: num(text) });
   const value = Number(text);

@@ -54,7 +54,8 @@ async function pnl(bot) {
       query: { bot: bot.id },
     });
     const realized = Number(s.realized?.[bot.currency] ?? 0);
-    const unrealized = s.positions.reduce((sum, p) => sum + Number(p.unrealized ?? 0), 0);
+    const unrealized = s.positions.filter((p) => p.currency === bot.currency)
+      .reduce((sum, p) => sum + Number(p.unrealized ?? 0), 0);
     return String(realized + unrealized);
   } catch {
     return null;
@@ -111,21 +112,50 @@ async function details(name) {
   ], [...bot.history].reverse(), "No history.");
 }
 
-function typed(value, before) {
+const DECIMAL = /^\d+(\.\d+)?$/;
+const COUNT = /^\d+$/;
+
+/** The field's new value as the API takes it, or throws with what was expected. */
+function typed(key, value, before) {
   if (value === "") return null;
-  if (typeof before === "number") return Number(value);
-  if (typeof before === "boolean") return value === "true";
+  if (typeof before === "boolean") {
+    if (value !== "true" && value !== "false") throw new Error(`${key}: expected true or false`);
+    return value === "true";
+  }
+  if (typeof before === "number" || COUNT_FIELDS.has(key)) {
+    if (!COUNT.test(value)) throw new Error(`${key}: expected a whole number, was "${value}"`);
+    return Number(value);
+  }
+  if (!DECIMAL.test(value)) {
+    throw new Error(`${key}: expected a number such as 1000 or 2.5 (no commas), was "${value}"`);
+  }
   return value;
 }
+
+const COUNT_FIELDS = new Set(["max_open_positions", "max_trades_per_day",
+  "max_orders_per_second", "pdt_max_day_trades"]);
 
 document.getElementById("limits-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const bot = await api(`/api/v1/bots/${encodeURIComponent(selected)}`);
   const values = formValues(event.target);
   const limits = {};
-  for (const [key, value] of Object.entries(values)) {
-    const next = typed(value, bot.limits[key]);
-    if (String(next) !== String(bot.limits[key])) limits[key] = next;
+  try {
+    for (const [key, value] of Object.entries(values)) {
+      const next = typed(key, value, bot.limits[key]);
+      if (String(next) !== String(bot.limits[key])) limits[key] = next;
+    }
+  } catch (error) {
+    toast(`Limits not saved: ${error.message}`, "error");
+    return;
+  }
+  const removed = Object.entries(limits).filter(([, v]) => v === null).map(([k]) => k);
+  if (removed.length && !window.confirm(`Remove these limits (no limit at all)? ${removed.join(", ")}`)) {
+    return;
+  }
+  if (!Object.keys(limits).length) {
+    toast("Nothing changed");
+    return;
   }
   try {
     await api(`/api/v1/bots/${encodeURIComponent(selected)}`, {

@@ -9,9 +9,14 @@ const params = new URLSearchParams(location.search);
 document.getElementById("login-note").textContent = notes[params.get("reason")] ?? "";
 
 function target() {
-  const next = params.get("next") || "/";
-  // Only a path on this site: never an address elsewhere.
-  return next.startsWith("/") && !next.startsWith("//") && next !== "/login" ? next : "/";
+  // Only a page of this site, however the browser would read the text: never elsewhere.
+  try {
+    const url = new URL(params.get("next") || "/", location.origin);
+    if (url.origin !== location.origin || url.pathname === "/login") return "/";
+    return url.pathname + url.search + url.hash;
+  } catch {
+    return "/";
+  }
 }
 
 const form = document.getElementById("login-form");

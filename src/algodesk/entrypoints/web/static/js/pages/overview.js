@@ -61,7 +61,17 @@ async function figures() {
     api(`/api/v1/accounts/${encodeURIComponent(account)}/performance`, { query: { points: 500 } }),
     refreshState(),
   ]);
-  const [currency, p] = Object.entries(perf.currencies)[0] ?? [null, null];
+  const found = Object.keys(perf.currencies);
+  const picker = document.getElementById("currency");
+  if (picker.dataset.for !== account || picker.options.length !== found.length) {
+    picker.dataset.for = account;
+    picker.replaceChildren(...found.map((c) => el("option", { value: c, text: c })));
+  }
+  const several = found.length > 1;
+  picker.hidden = !several;
+  document.querySelector('label[for="currency"]').hidden = !several;
+  const currency = found.includes(picker.value) ? picker.value : found[0] ?? null;
+  const p = currency ? perf.currencies[currency] : null;
   show("f-state", states?.[account] ?? "–");
   if (!p) return;
   show("f-equity", `${num(p.equity)} ${currency}`);
@@ -82,6 +92,7 @@ async function all() {
 
 const later = debounce(() => all().catch((e) => toast(e.message, "error")), 400);
 select.addEventListener("change", later);
+document.getElementById("currency").addEventListener("change", later);
 await all();
 document.body.dataset.ready = "1";
 openStream(["fills", "pnl", "risk"], later);

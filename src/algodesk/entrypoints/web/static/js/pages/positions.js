@@ -1,7 +1,7 @@
 import { api } from "../api.js";
 import { can, startPage } from "../shell.js";
 import { openStream } from "../stream.js";
-import { debounce, el, fillTable, num, signed, toast, when } from "../ui.js";
+import { debounce, el, exact, fillTable, num, signed, toast, when } from "../ui.js";
 
 await startPage();
 
@@ -20,9 +20,14 @@ function closeButton(p) {
   if (!can("trade")) return "";
   return el("button", {
     type: "button", class: "small", "aria-label": `Close ${p.instrument} in ${p.account}`,
-    onclick: () => act(`Close ${p.instrument}`, () => api("/api/v1/positions/close", {
-      method: "POST", json: { account: p.account, instrument: p.instrument },
-    })),
+    onclick: () => {
+      const question = `Close ${p.instrument} in ${p.account} at market? This cancels its `
+        + "working orders and closes every bot's position in it.";
+      if (!window.confirm(question)) return;
+      act(`Close ${p.instrument}`, () => api("/api/v1/positions/close", {
+        method: "POST", json: { account: p.account, instrument: p.instrument },
+      }));
+    },
   }, "Close");
 }
 
@@ -46,9 +51,9 @@ async function load() {
   fillTable(document.getElementById("positions"), [
     { label: "Account", value: (p) => p.account },
     { label: "Instrument", value: (p) => p.instrument },
-    { label: "Quantity", value: (p) => num(p.quantity, undefined), num: true },
-    { label: "Average", value: (p) => num(p.average_price), num: true },
-    { label: "Mark", value: (p) => num(p.mark), num: true },
+    { label: "Quantity", value: (p) => exact(p.quantity), num: true },
+    { label: "Average", value: (p) => exact(p.average_price), num: true },
+    { label: "Mark", value: (p) => exact(p.mark), num: true },
     { label: "Unrealized", value: (p) => signed(p.unrealized), num: true },
     { label: "", value: closeButton },
   ], positions.flat(), "No open positions.");
@@ -58,8 +63,8 @@ async function load() {
     { label: "Instrument", value: (o) => o.instrument },
     { label: "Side", value: (o) => o.side },
     { label: "Type", value: (o) => o.order_type },
-    { label: "Quantity", value: (o) => num(o.quantity), num: true },
-    { label: "Price", value: (o) => num(o.price ?? o.trigger_price), num: true },
+    { label: "Quantity", value: (o) => exact(o.quantity), num: true },
+    { label: "Price", value: (o) => exact(o.price ?? o.trigger_price), num: true },
     { label: "Status", value: (o) => o.status },
     { label: "", value: cancelButton },
   ], orders.orders, "No open orders.");
@@ -68,8 +73,8 @@ async function load() {
     { label: "Bot", value: (f) => f.bot ?? "" },
     { label: "Instrument", value: (f) => f.instrument },
     { label: "Side", value: (f) => f.side },
-    { label: "Quantity", value: (f) => num(f.quantity), num: true },
-    { label: "Price", value: (f) => num(f.price), num: true },
+    { label: "Quantity", value: (f) => exact(f.quantity), num: true },
+    { label: "Price", value: (f) => exact(f.price), num: true },
     { label: "Fee", value: (f) => num(f.fee), num: true },
   ], fills.fills, "No fills yet.");
 }
