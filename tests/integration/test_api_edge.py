@@ -3,6 +3,7 @@ limits with Retry-After, users, permissions, performance, status and closing a p
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +22,7 @@ from algodesk.domain.matching import Quote
 from algodesk.domain.orders import OrderType
 from algodesk.domain.values import Quantity
 from algodesk.entrypoints.api.app import create_app
-from algodesk.entrypoints.api.edge import RateLimiter, RateLimits
+from algodesk.entrypoints.api.edge import RateLimiter, RateLimits, RequestIdFilter
 from algodesk.services.demo import PAPER_ACCOUNT
 
 PASSWORD = "admin-password-123"
@@ -209,3 +210,28 @@ def test_the_dashboard_pages_and_plotly_are_served_from_the_package(client: Test
     assert client.get("/static/js/api.js").status_code == 200
     for sneaky in ("/static/%2e%2e/pages.py", "/static/..%2fpages.py", "/static/%2e%2e%2fpages.py"):
         assert client.get(sneaky).status_code == 404, sneaky
+
+
+def test_a_log_line_written_during_a_request_carries_its_request_id(client: TestClient) -> None:
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    handler.addFilter(RequestIdFilter())
+    logger = logging.getLogger("algodesk")
+    level = logger.level
+    headers = {**admin(client), "X-Request-ID": "req-42"}
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        answer = client.post(  # the user's creation is logged in a worker thread
+            "/api/v1/users",
+            json={"username": "logged", "password": "viewer-password-1", "role": "viewer"},
+            headers=headers,
+        )
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert answer.status_code == 201, answer.text
+    assert answer.headers["x-request-id"] == "req-42"
+    assert records, "creating a user wrote no log line"
+    assert {getattr(r, "request_id", None) for r in records} == {"req-42"}

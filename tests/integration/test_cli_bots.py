@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def base(tmp_path: Path) -> Iterator[str]:
-    settings = Settings(data_dir=tmp_path)
+def make_runtime(data_dir: Path) -> DeskRuntime:
+    settings = Settings(data_dir=data_dir)
     init_storage(settings)
     runtime = DeskRuntime(
         open_desk(settings), hasher=Argon2PasswordHasher(time_cost=1, memory_cost=8192)
@@ -42,6 +42,12 @@ def base(tmp_path: Path) -> Iterator[str]:
     runtime.load()
     runtime.prepare_demo()
     runtime.ensure_admin(PASSWORD)
+    return runtime
+
+
+@contextmanager
+def serving(runtime: DeskRuntime) -> Iterator[str]:
+    """The real app on uvicorn on a loopback port, in a thread of this process."""
     port = _free_port()
     config = uvicorn.Config(
         create_app(runtime), host="127.0.0.1", port=port, log_level="error", lifespan="off"
@@ -53,9 +59,18 @@ def base(tmp_path: Path) -> Iterator[str]:
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
     assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Iterator[str]:
+    runtime = make_runtime(tmp_path)
+    with serving(runtime) as url:
+        yield url
     runtime.desk.close()
 
 

@@ -31,6 +31,7 @@ from algodesk.entrypoints.cli.options import (
     settings_from_options,
 )
 from algodesk.entrypoints.cli.serve import serve
+from algodesk.entrypoints.cli.trading import flatten, halt, order_app, resume
 from algodesk.services.demo import seed_demo
 
 __all__ = ["app", "main"]
@@ -51,6 +52,10 @@ app.command()(serve)
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(bots_app, name="bots")
 app.add_typer(risk_app, name="risk")
+app.add_typer(order_app, name="order")
+app.command("halt")(halt)
+app.command("resume")(resume)
+app.command("flatten")(flatten)
 app.command()(backtest)
 app.command()(sweep)
 

@@ -10,6 +10,7 @@ import typer
 
 from algodesk.entrypoints.cli.client import (
     DEFAULT_URL,
+    AsJson,
     DeskUrl,
     Token,
     User,
@@ -23,7 +24,6 @@ __all__ = ["bots_app", "risk_app"]
 bots_app = typer.Typer(help="The running desk's bots (over its API).", no_args_is_help=True)
 risk_app = typer.Typer(help="The running desk's limits and breakers.", no_args_is_help=True)
 
-AsJson = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")]
 Reason = Annotated[str, typer.Option(help="Why (kept in the bot's history).")]
 
 

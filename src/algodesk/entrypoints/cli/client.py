@@ -23,6 +23,7 @@ from algodesk.entrypoints.cli.options import fail
 
 __all__ = [
     "DEFAULT_URL",
+    "AsJson",
     "DeskClient",
     "DeskUrl",
     "Token",
@@ -55,6 +56,7 @@ User = Annotated[
     ),
 ]
 DEFAULT_URL = "http://127.0.0.1:8000"
+AsJson = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")]
 
 
 def segment(value: str) -> str:

@@ -58,6 +58,7 @@ def serve(
 
     from algodesk.bootstrap.runtime import DeskRuntime, RuntimeOptions  # noqa: PLC0415
     from algodesk.entrypoints.api.app import create_app  # noqa: PLC0415
+    from algodesk.entrypoints.api.edge import RequestIdFilter  # noqa: PLC0415
 
     settings = settings_from_options(data_dir, database_url_opt)
     try:
@@ -87,8 +88,11 @@ def serve(
     runtime.start(feed=runtime.demo_feed())
     app = create_app(runtime, trusted_proxies=trusted_proxy or (), manage_runtime=True)
     logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s",
     )
+    for handler in logging.getLogger().handlers:  # every line carries its request's id
+        handler.addFilter(RequestIdFilter())
     try:
         uvicorn.run(
             app,
