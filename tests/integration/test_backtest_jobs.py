@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from algodesk.adapters.auth.passwords import Argon2PasswordHasher
 from algodesk.backtest import jobs as jobs_module
-from algodesk.backtest.jobs import BacktestJobs, JobInputError, ProgressFile, read_progress
+from algodesk.backtest.jobs import BacktestJobs, ProgressFile, QueueFullError, read_progress
 from algodesk.bootstrap import init_storage, open_desk, read_bar_file
 from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.config import Settings
@@ -315,6 +315,18 @@ def test_closing_the_desk_ends_the_running_backtest_as_interrupted(
     )
 
 
+def test_a_full_queue_answers_429_with_retry_after(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobs_module, "MAX_WAITING", 0)
+    answer = desk.client.post(
+        "/api/v1/backtests", json={"strategy": "sma_cross", "series": SERIES}, headers=desk.admin
+    )
+    assert answer.status_code == 429, answer.text
+    assert answer.json()["reason"] == "busy"
+    assert int(answer.headers["retry-after"]) > 0
+
+
 def test_the_queue_refuses_more_than_its_limit_until_jobs_finish(
     tmp_path: Path, desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -324,7 +336,7 @@ def test_the_queue_refuses_more_than_its_limit_until_jobs_finish(
     try:
         jobs.submit("sma_cross", SERIES, {}, "1000")
         jobs.submit("sma_cross", SERIES, {}, "1000")
-        with pytest.raises(JobInputError, match="2 backtests are queued or running"):
+        with pytest.raises(QueueFullError, match="2 backtests are queued or running"):
             jobs.submit("sma_cross", SERIES, {}, "1000")
     finally:
         jobs.close()

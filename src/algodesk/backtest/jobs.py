@@ -67,6 +67,10 @@ class JobInputError(ValueError):
     """A job that cannot be run as asked; the message says what was expected."""
 
 
+class QueueFullError(RuntimeError):
+    """Too many backtests are queued or running; try again when some have finished."""
+
+
 # -- progress ----------------------------------------------------------------------------------
 
 
@@ -293,7 +297,7 @@ class BacktestJobs:
                 raise RuntimeError("the backtest queue is closed")
             waiting = sum(j.status in ("queued", "running") for j in self._jobs.values())
             if waiting >= MAX_WAITING:
-                raise JobInputError(
+                raise QueueFullError(
                     f"{waiting} backtests are queued or running; wait for some to finish "
                     f"(at most {MAX_WAITING})"
                 )

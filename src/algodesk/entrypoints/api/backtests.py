@@ -20,7 +20,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from algodesk.backtest.jobs import BacktestJobs, JobInputError
+from algodesk.backtest.jobs import BacktestJobs, JobInputError, QueueFullError
 from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.domain.users import Permission, Principal
 from algodesk.entrypoints.api.security import require
@@ -104,7 +104,7 @@ def backtests_router(runtime: DeskRuntime) -> APIRouter:
         "/api/v1/backtests",
         tags=["backtests"],
         status_code=202,
-        responses={401: {}, 403: {}, 422: {}},
+        responses={401: {}, 403: {}, 422: {}, 429: {}},
     )
     async def start(body: NewBacktest, _: trader) -> Json:
         """Queue a backtest of a built-in strategy over a stored series; it runs in its own
@@ -116,6 +116,10 @@ def backtests_router(runtime: DeskRuntime) -> APIRouter:
             )
         except JobInputError as exc:
             raise _bad("invalid_backtest", str(exc)) from None
+        except QueueFullError as exc:
+            raise HTTPException(
+                429, {"reason": "busy", "message": str(exc)}, headers={"Retry-After": "30"}
+            ) from None
 
     @router.get("/api/v1/backtests", tags=["backtests"], responses={401: {}, 403: {}})
     def listed(_: reader) -> Json:
