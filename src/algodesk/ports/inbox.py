@@ -4,15 +4,24 @@ store keeps the first and counts the repeats."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
 from algodesk.domain.identifiers import AccountId, BotId
 
-__all__ = ["AlertStatus", "Inbox", "InboxEntry", "NewAlert"]
+__all__ = [
+    "AlertStatus",
+    "Inbox",
+    "InboxEntry",
+    "NewAlert",
+    "aware_utc",
+    "fate_json",
+    "require_final",
+]
 
 
 class AlertStatus(StrEnum):
@@ -104,3 +113,30 @@ class Inbox(Protocol):
     ) -> list[InboxEntry]:
         """Newest first; ``before_id`` pages back."""
         ...
+
+
+# -- the rules every inbox applies to its inputs (shared by the adapters) -----------------------
+
+
+def aware_utc(name: str, value: datetime) -> datetime:
+    """``value`` in UTC, or a ValueError if it is naive."""
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise ValueError(f"{name}: expected a timezone-aware datetime, was {value!r}")
+    return value.astimezone(UTC)
+
+
+def fate_json(fate: Mapping[str, object]) -> str:
+    """The fate as canonical JSON text, or a ValueError."""
+    try:
+        return json.dumps(dict(fate), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"fate: expected JSON values only, found: {exc}") from None
+
+
+def require_final(entry_id: int, status: AlertStatus) -> None:
+    """A settle needs a final status."""
+    if status is AlertStatus.PENDING:
+        raise ValueError(
+            f"inbox entry {entry_id}: expected a final status to settle with "
+            f"(EXECUTED, DENIED or REJECTED), was {status.value}"
+        )

@@ -8,25 +8,19 @@ import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from algodesk.domain.identifiers import AccountId, BotId
-from algodesk.ports.inbox import AlertStatus, InboxEntry, NewAlert
+from algodesk.ports.inbox import (
+    AlertStatus,
+    InboxEntry,
+    NewAlert,
+    aware_utc,
+    fate_json,
+    require_final,
+)
 
 __all__ = ["InMemoryInbox"]
-
-
-def _aware(name: str, value: datetime) -> datetime:
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise ValueError(f"{name}: expected a timezone-aware datetime, was {value!r}")
-    return value.astimezone(UTC)
-
-
-def _fate_json(fate: Mapping[str, object]) -> str:
-    try:
-        return json.dumps(dict(fate), sort_keys=True, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"fate: expected JSON values only, found: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +46,7 @@ class InMemoryInbox:
         self._next_id = 1
 
     def add(self, alert: NewAlert) -> tuple[InboxEntry, bool]:
-        received_at = _aware("received_at", alert.received_at)
+        received_at = aware_utc("received_at", alert.received_at)
         with self._lock:
             first = self._by_key.get(alert.dedupe_key)
             if first is not None:
@@ -81,7 +75,7 @@ class InMemoryInbox:
             return entry, True
 
     def find_recent(self, hook_id: str, digest: str, since: datetime) -> InboxEntry | None:
-        since = _aware("since", since)
+        since = aware_utc("since", since)
         with self._lock:
             found = [
                 s
@@ -117,13 +111,9 @@ class InMemoryInbox:
         fate: Mapping[str, object],
         at: datetime,
     ) -> None:
-        if status is AlertStatus.PENDING:
-            raise ValueError(
-                f"inbox entry {entry_id}: expected a final status to settle with "
-                f"(EXECUTED, DENIED or REJECTED), was {status.value}"
-            )
-        fate_json = _fate_json(fate)
-        at = _aware("at", at)
+        require_final(entry_id, status)
+        fate_text = fate_json(fate)
+        at = aware_utc("at", at)
         with self._lock:
             stored = self._rows.get(entry_id)
             if stored is None:
@@ -136,7 +126,7 @@ class InMemoryInbox:
             entry = replace(
                 stored.entry, status=status, reason=reason, message=message, settled_at=at
             )
-            self._rows[entry_id] = _Stored(entry, fate_json)
+            self._rows[entry_id] = _Stored(entry, fate_text)
 
     def list(
         self,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,26 +21,18 @@ from algodesk.adapters.storage.sql.engine import read_only
 from algodesk.adapters.storage.sql.group_commit import GroupCommit
 from algodesk.adapters.storage.sql.tables import alert_inbox
 from algodesk.domain.identifiers import AccountId, BotId
-from algodesk.ports.inbox import AlertStatus, InboxEntry, NewAlert
+from algodesk.ports.inbox import (
+    AlertStatus,
+    InboxEntry,
+    NewAlert,
+    aware_utc,
+    fate_json,
+    require_final,
+)
 
 __all__ = ["SqlInbox"]
 
 _t = alert_inbox.c
-
-
-def _aware(name: str, value: datetime) -> datetime:
-    """``value`` in UTC, or a ValueError if it is naive."""
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise ValueError(f"{name}: expected a timezone-aware datetime, was {value!r}")
-    return value.astimezone(UTC)
-
-
-def _fate_json(fate: Mapping[str, object]) -> str:
-    """The fate as canonical JSON text (the journal's codec), or a ValueError."""
-    try:
-        return json.dumps(dict(fate), sort_keys=True, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"fate: expected JSON values only, found: {exc}") from None
 
 
 def _entry(r: sa.Row[Any]) -> InboxEntry:
@@ -134,7 +126,7 @@ class SqlInbox:
         return int(first.id), first
 
     def add(self, alert: NewAlert) -> tuple[InboxEntry, bool]:
-        received_at = _aware("received_at", alert.received_at)
+        received_at = aware_utc("received_at", alert.received_at)
         settled_at = None if alert.status is AlertStatus.PENDING else received_at
         row = {
             "hook_id": alert.hook_id,
@@ -179,7 +171,7 @@ class SqlInbox:
             .where(
                 _t.hook_id == hook_id,
                 _t.digest == digest,
-                _t.received_at >= _aware("since", since),
+                _t.received_at >= aware_utc("since", since),
             )
             .order_by(_t.received_at.desc(), _t.id.desc())
             .limit(1)
@@ -210,18 +202,14 @@ class SqlInbox:
         fate: Mapping[str, object],
         at: datetime,
     ) -> None:
-        if status is AlertStatus.PENDING:
-            raise ValueError(
-                f"inbox entry {entry_id}: expected a final status to settle with "
-                f"(EXECUTED, DENIED or REJECTED), was {status.value}"
-            )
+        require_final(entry_id, status)
         values = {
             "w_id": entry_id,
             "status": status.value,
             "reason": reason,
             "message": message,
-            "fate": _fate_json(fate),
-            "settled_at": _aware("at", at),
+            "fate": fate_json(fate),
+            "settled_at": aware_utc("at", at),
         }
         with self._engine.begin() as conn:
             moved = conn.execute(self._settle, values).rowcount
