@@ -15,6 +15,7 @@ from algodesk.adapters.signals.tradingview import TradingViewParser
 from algodesk.adapters.storage.memory.hooks import InMemoryHookStore
 from algodesk.adapters.storage.memory.inbox import InMemoryInbox
 from algodesk.domain.bots import Bot
+from algodesk.domain.commands import CancelOrder
 from algodesk.domain.identifiers import BotId
 from algodesk.domain.orders import OrderStatus
 from algodesk.domain.risk.base import RiskLimits
@@ -269,3 +270,48 @@ def test_an_alert_that_always_fails_is_settled_as_an_internal_error_after_the_at
     assert "could not be processed" in caplog.text  # the failures are logged...
     assert SECRET not in caplog.text  # ...without the alert's secret
     assert alerts.hook.token not in caplog.text
+
+
+def test_an_alert_that_waited_too_long_in_the_inbox_is_not_executed(alerts: Alerts) -> None:
+    fresh = alerts.post({"action": "buy", "symbol": "AAPL", "qty": "1"})
+    alerts.processor.drain()
+    late = alerts.post({"action": "buy", "symbol": "AAPL", "qty": "2"})
+    alerts.desk.clock.advance(timedelta(seconds=61))  # the desk was stopped, then came back
+    alerts.processor.drain()
+    done = alerts.inbox.get(int(fresh["alert_id"]))
+    stale = alerts.inbox.get(int(late["alert_id"]))
+    assert done is not None
+    assert stale is not None
+    assert done.status is AlertStatus.EXECUTED
+    assert (stale.status, stale.reason) == (AlertStatus.REJECTED, "stale")
+    assert "waited 61 s in the inbox" in stale.message
+    assert alerts.position() == D(1)  # the old signal traded nothing
+
+
+def test_a_cancel_of_several_orders_interrupted_midway_cancels_the_rest_on_retry(
+    alerts: Alerts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    coids = [
+        alerts.run(
+            {"action": "buy", "symbol": "MSFT", "order_type": "limit", "price": px, "qty": "1"}
+        ).fate["orders"][0]["client_order_id"]  # type: ignore[index]
+        for px in ("90", "91")
+    ]
+    real = alerts.desk.engine.handle
+    calls = {"cancels": 0}
+
+    def crash_on_the_second_cancel(command: object) -> object:
+        if isinstance(command, CancelOrder):
+            calls["cancels"] += 1
+            if calls["cancels"] == 2:
+                raise RuntimeError("the process died here")
+        return real(command)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(alerts.desk.engine, "handle", crash_on_the_second_cancel)
+    answer = alerts.post({"action": "cancel", "symbol": "MSFT"})
+    assert alerts.processor.drain() == 0  # failed midway: still pending
+    assert alerts.processor.drain() == 1  # retried
+    entry = alerts.inbox.get(int(answer["alert_id"]))
+    assert entry is not None
+    assert entry.status is AlertStatus.EXECUTED, entry
+    assert [alerts.desk.order(c).status for c in coids] == [OrderStatus.CANCELED] * 2

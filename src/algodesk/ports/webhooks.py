@@ -12,7 +12,11 @@ from typing import Protocol
 
 from algodesk.domain.identifiers import AccountId, BotId
 
-__all__ = ["Hook", "HookStore"]
+__all__ = ["DEFAULT_MAX_LAG", "Hook", "HookStore"]
+
+
+#: How old an alert may be when it fires and when it is executed.
+DEFAULT_MAX_LAG = timedelta(seconds=60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +28,7 @@ class Hook:
     created_at: datetime
     secret: str | None = field(default=None, repr=False)
     secret_field: str = "secret"  # noqa: S105 - a field name
-    max_lag: timedelta = timedelta(seconds=60)
+    max_lag: timedelta = DEFAULT_MAX_LAG
     dedupe_window: timedelta = timedelta(seconds=60)
     #: Accept only TradingView's published source addresses.
     source_allowlist: bool = False

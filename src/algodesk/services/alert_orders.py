@@ -22,6 +22,7 @@ of the answer the engine journaled under its key.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
@@ -60,6 +61,13 @@ from algodesk.services.option_symbols import OptionResolver, OptionUnresolved, r
 from algodesk.services.slicing import OrderSlicer
 
 __all__ = ["MappingError", "OrderPlanner", "PlannedOrder", "describe_level"]
+
+
+def target_key(key: str, target: str) -> str:
+    """The key of one of an alert's several commands, named by what it acts on (an order, an
+    instrument), not by its place in the list: after a crash the alert is planned again and the
+    list is shorter (what was cancelled is gone), so a position would name another target."""
+    return f"{key}:{hashlib.sha256(target.encode()).hexdigest()[:16]}"
 
 
 class MappingError(Exception):
@@ -369,10 +377,10 @@ class OrderPlanner:
                     account_id=bot.account_id,
                     bot_id=bot.id,
                     instrument_id=iid,
-                    idempotency_key=f"{key}:{n}" if n else key,
+                    idempotency_key=target_key(key, iid.value),
                 ),
             )
-            for n, iid in enumerate(ids)
+            for iid in ids
         ]
 
     def _cancel(
@@ -395,10 +403,10 @@ class OrderPlanner:
                 CancelOrder(
                     account_id=bot.account_id,
                     client_order_id=order.client_order_id,
-                    idempotency_key=f"{key}:{n}" if n else key,
+                    idempotency_key=target_key(key, order.client_order_id.value),
                 ),
             )
-            for n, order in enumerate(working)
+            for order in working
         ]
 
     def _reference(self, intent: Intent, instrument: Instrument) -> Decimal | None:

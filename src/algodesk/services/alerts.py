@@ -33,7 +33,7 @@ from algodesk.domain.signals import AlertReason, AlertRejection, Intent, ParsedA
 from algodesk.ports.clock import Clock
 from algodesk.ports.inbox import AlertStatus, Inbox, InboxEntry, NewAlert
 from algodesk.ports.signals import AlertParser
-from algodesk.ports.webhooks import Hook, HookStore
+from algodesk.ports.webhooks import DEFAULT_MAX_LAG, Hook, HookStore
 from algodesk.services.alert_orders import MappingError, OrderPlanner, PlannedOrder
 from algodesk.services.bots import BotService
 from algodesk.services.engine import Engine
@@ -260,7 +260,7 @@ class AlertProcessor:
         self._lock = threading.Lock()
         self._failures: dict[int, int] = {}
         # A hook's secret field never changes (a rotation makes a new hook): read it once.
-        self._secret_fields: dict[str, str] = {}
+        self._hook_cache: dict[str, Hook | None] = {}
         self.listeners: list[Callable[[InboxEntry], None]] = []
 
     def drain(self, limit: int = 100) -> int:
@@ -332,20 +332,19 @@ class AlertProcessor:
             found.append(bot)
         return found
 
-    def _secret_field(self, hook_id: str) -> str:
-        known = self._secret_fields.get(hook_id)
-        if known is not None:
-            return known
-        hook = self._hooks.get(hook_id)
-        if hook is None:
-            return "secret"
-        if len(self._secret_fields) >= 4096:
-            self._secret_fields.clear()
-        self._secret_fields[hook_id] = hook.secret_field
-        return hook.secret_field
+    def _hook(self, hook_id: str) -> Hook | None:
+        """The entry's hook (its secret field and max lag never change: a rotated token is a
+        new hook), looked up once."""
+        if hook_id not in self._hook_cache:
+            if len(self._hook_cache) >= 4096:
+                self._hook_cache.clear()
+            self._hook_cache[hook_id] = self._hooks.get(hook_id)
+        return self._hook_cache[hook_id]
 
     def _process(self, entry: InboxEntry) -> None:
-        secret_field = self._secret_field(entry.hook_id)
+        hook = self._hook(entry.hook_id)
+        secret_field = hook.secret_field if hook is not None else "secret"
+        max_lag = hook.max_lag if hook is not None else DEFAULT_MAX_LAG
         parsed = self._parser.parse(entry.body, secret_field=secret_field)
         if isinstance(parsed, AlertRejection):  # accepted on arrival: only a parser change
             self._settle(
@@ -360,17 +359,26 @@ class AlertProcessor:
                 rows.append(_failed(entry.bot_id.value, intent, exc))
                 continue
             for bot in bots:
-                rows.extend(self._execute(entry, n, bot, intent))
+                rows.extend(self._execute(entry, n, bot, intent, max_lag))
         status, reason, message = _verdict(rows)
         self._settle(entry, status, reason, message, {"orders": rows})
 
     def _execute(
-        self, entry: InboxEntry, n: int, bot: Bot, intent: Intent
+        self, entry: InboxEntry, n: int, bot: Bot, intent: Intent, max_lag: timedelta
     ) -> list[dict[str, object]]:
         key = f"alert:{entry.id}:{n}:{bot.id}"
         first = self._engine.recorded(bot.account_id, key)
         if first is not None:  # processed before a crash: the engine's answer stands
             return [_row(bot.id.value, intent.action.value, intent.symbol, None, first)]
+        waited = self._clock.now() - entry.received_at
+        if waited > max_lag:  # the desk was stopped or behind: never trade on an old signal
+            stale = MappingError(
+                AlertReason.STALE,
+                f"not executed: it waited {waited.total_seconds():.0f} s in the inbox (the desk "
+                f"was stopped or behind); the hook acts on alerts at most "
+                f"{max_lag.total_seconds():.0f} s old",
+            )
+            return [_failed(bot.id.value, intent, stale)]
         try:
             plans = self._planner.plan(bot, intent, key)
         except MappingError as exc:
