@@ -14,7 +14,11 @@ import pytest
 from algodesk.backtest.config import BacktestConfig
 from algodesk.backtest.data import load_series
 from algodesk.backtest.runner import Backtest
+from algodesk.strategies.base import AllIn, PercentOfEquity, Strategy
+from algodesk.strategies.rsi_reversion import RsiReversion, RsiReversionParams
 from algodesk.strategies.sma_cross import SmaCross, SmaCrossParams
+
+D40 = Decimal(40)
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 FILES = {"NVDA": DATA / "nvda-1999-2014.txt", "YHOO": DATA / "yhoo-1996-2015.txt"}
@@ -105,3 +109,37 @@ def test_sma_cross_matches_a_plain_loop(symbol: str, commission: str) -> None:
     assert abs(result.final_equity - expected_equity) <= Decimal("1e-6")
     assert result.ledger_verified
     assert result.equity[-1].equity == result.final_equity
+
+
+class _EveryBar:
+    """A strategy's twin that asks for every bar: no bar is skipped."""
+
+    @staticmethod
+    def of(strategy: Strategy) -> Strategy:
+        class Always(type(strategy)):  # type: ignore[misc]
+            def active(self, data: object, indicators: object) -> None:
+                return None
+
+        return Always(strategy.params)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("strategy", "symbols", "sizing"),
+    [
+        (RsiReversion(RsiReversionParams(stop_loss_pct=3)), ["NVDA"], AllIn()),
+        (SmaCross(SmaCrossParams(fast=10, slow=20)), ["NVDA", "YHOO"], PercentOfEquity(D40)),
+    ],
+    ids=["stop_loss_working_on_quiet_bars", "two_series_percent_of_equity"],
+)
+def test_skipping_quiet_bars_changes_no_order_and_no_result(
+    strategy: Strategy, symbols: list[str], sizing: object
+) -> None:
+    series = [load_series(FILES[s]) for s in symbols]
+    config = BacktestConfig(cash=Decimal(100000), sizing=sizing)  # type: ignore[arg-type]
+    skipping = Backtest(strategy, series, config).run()
+    every = Backtest(_EveryBar.of(strategy), series, config).run()
+    assert len(skipping.orders) > 20
+    key = [(o.created_at, o.instrument, o.side, o.quantity, o.status) for o in skipping.orders]
+    assert key == [(o.created_at, o.instrument, o.side, o.quantity, o.status) for o in every.orders]
+    assert skipping.final_equity == every.final_equity

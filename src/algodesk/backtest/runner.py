@@ -230,20 +230,16 @@ class Backtest:
             close_time = self._close_time(steps[step])
             while end < total and self._close_time(steps[end]) == close_time:
                 end += 1
-            busy: list[tuple[_Instrument, int]] = []
+            bars: list[tuple[_Instrument, int, bool]] = []
             for which, index in steps[step:end]:
                 inst = insts[which]
                 quiet = not inst.pending and not inst.working
-                if not (quiet and inst.active is not None and not inst.active[index]):
-                    busy.append((inst, index))
-            if busy:
-                before = self.book.cash, len(self.book.trades)
-                for inst, index in busy:
-                    self._open_phase(inst, index)
-                for inst, index in busy:
-                    self._close_phase(inst, index)
-                if (self.book.cash, len(self.book.trades)) != before:
-                    changes.append((end - 1, self.book.cash, dict(self.book.positions)))
+                skip = quiet and inst.active is not None and not inst.active[index]
+                bars.append((inst, index, not skip))
+            before = self.book.cash, len(self.book.trades)
+            self._step(bars)
+            if (self.book.cash, len(self.book.trades)) != before:
+                changes.append((end - 1, self.book.cash, dict(self.book.positions)))
             if progress is not None and step // every != end // every:
                 progress(end, total)
             step = end
@@ -256,6 +252,24 @@ class Backtest:
                     f"{intent.decided_at.isoformat()} was not sent: no bar after it"
                 )
         return self._result(steps, changes)
+
+    def _step(self, bars: Sequence[tuple[_Instrument, int, bool]]) -> None:
+        """Bars closing together: every open phase, then every close phase, in the timeline's
+        order. A skipped bar (quiet, nothing working) runs neither, but its price still moves
+        as it would have (its open, then its close): another instrument's sizing values the
+        positions at their marks, so skipping must not change a single order."""
+        for inst, index, busy in bars:
+            if busy:
+                self._open_phase(inst, index)
+            else:
+                bar = inst.series.bars[index]
+                self.market.set_mark(inst.instrument.id, bar.open, inst.series.starts[index])
+        for inst, index, busy in bars:
+            if busy:
+                self._close_phase(inst, index)
+            else:
+                bar = inst.series.bars[index]
+                self.market.set_mark(inst.instrument.id, bar.close, bar.ts_close)
 
     def _close_time(self, step: tuple[int, int]) -> datetime:
         return self._series[step[0]].bars[step[1]].ts_close
