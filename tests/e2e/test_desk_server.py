@@ -118,11 +118,13 @@ def test_alerts_become_paper_fills_in_the_ledger_on_the_stream_and_in_the_inbox(
         assert alert["fate"]["orders"][0]["symbol"] == "NVDA.PAPER"
     finally:
         stream.close()
-    # The banner shows the webhook URL and the admin password once; the log after it never.
+    # The banner shows the webhook URL once and the log after it never; a password the
+    # operator gave in $ALGODESK_ADMIN_PASSWORD is never printed, not even in the banner.
     banner = next(n for n, line in enumerate(server.output) if line.startswith("database:"))
     logged = "\n".join(server.output[banner + 1 :])
     assert server.webhook_path.rsplit("/", 1)[1] not in logged
-    assert ADMIN_PASSWORD not in logged
+    assert ADMIN_PASSWORD not in "\n".join(server.output)
+    assert "created user admin with the password in $ALGODESK_ADMIN_PASSWORD" in server.output
     assert token not in logged
 
 

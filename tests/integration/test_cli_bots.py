@@ -138,6 +138,9 @@ def test_the_command_line_says_what_went_wrong(base: str) -> None:
     assert "cannot reach the desk" in away.output
     wrong = run(base, "bots", "list", "--url", "ftp://example.org")
     assert wrong.exit_code == 2
+    portless = run(base, "bots", "list", "--url", "http://127.0.0.1:abc")
+    assert portless.exit_code == 2  # a clear message, not a traceback
+    assert "--url: expected http://HOST:PORT" in portless.output
     symbol = run(base, "bots", "create", "gamma", "--allocation", "1", "--symbol", "NVDA")
     assert symbol.exit_code == 2
     assert "TICKER=INSTRUMENT" in symbol.output

@@ -79,7 +79,7 @@ def test_halt_denies_new_orders_flatten_closes_and_resume_trades_again(
     assert "paper AAPL.PAPER" in flat.output
     runtime.engine.pump()
     assert runtime.engine.position(PAPER_ACCOUNT, None, AAPL) == 0
-    assert "no open positions" in run(base, "flatten", "--yes").output
+    assert "nothing to flatten" in run(base, "flatten", "--yes").output
     assert "paper: ACTIVE" in run(base, "resume").output
     assert run(base, "order", "submit", "paper", "AAPL.PAPER", "BUY", "1").exit_code == 0
 
@@ -94,3 +94,26 @@ def test_flatten_asks_first_and_the_kill_switch_halts_everything(
     killed = run(base, "flatten", "--kill", "--yes", "--reason", "drill")
     assert killed.exit_code == 0, killed.output
     assert runtime.engine.trading_state(PAPER_ACCOUNT).value == "HALTED"
+
+
+def test_flatten_cancels_working_orders_and_typos_are_errors(
+    desk: tuple[DeskRuntime, str],
+) -> None:
+    runtime, base = desk
+    resting = run(
+        base, "order", "submit", "paper", "AAPL.PAPER", "BUY", "1", "--type", "limit",
+        "--price", "185", "--tif", "gtc", "--json",
+    )  # fmt: skip
+    coid = json.loads(resting.output)["client_order_id"]
+    flat = run(base, "flatten", "--yes")
+    assert flat.exit_code == 0, flat.output
+    runtime.engine.pump()
+    assert coid not in run(base, "order", "list", "--open").output  # no position, still cancelled
+    typo = run(base, "halt", "--account", "papr")
+    assert typo.exit_code == 1
+    assert "no account 'papr'" in typo.output
+    assert runtime.engine.trading_state(PAPER_ACCOUNT).value == "ACTIVE"
+    narrowed = run(base, "flatten", "--kill", "--account", "paper", "--yes")
+    assert narrowed.exit_code == 2
+    assert "--kill halts and flattens every account" in narrowed.output
+    assert runtime.engine.trading_state(PAPER_ACCOUNT).value == "ACTIVE"

@@ -104,7 +104,7 @@ def backtests_router(runtime: DeskRuntime) -> APIRouter:
         "/api/v1/backtests",
         tags=["backtests"],
         status_code=202,
-        responses={401: {}, 403: {}, 422: {}, 429: {}},
+        responses={401: {}, 403: {}, 422: {}, 429: {}, 503: {}},
     )
     async def start(body: NewBacktest, _: trader) -> Json:
         """Queue a backtest of a built-in strategy over a stored series; it runs in its own
@@ -120,6 +120,8 @@ def backtests_router(runtime: DeskRuntime) -> APIRouter:
             raise HTTPException(
                 429, {"reason": "busy", "message": str(exc)}, headers={"Retry-After": "30"}
             ) from None
+        except RuntimeError as exc:  # the desk is stopping: its queue is closed
+            raise HTTPException(503, {"reason": "unavailable", "message": str(exc)}) from None
 
     @router.get("/api/v1/backtests", tags=["backtests"], responses={401: {}, 403: {}})
     def listed(_: reader) -> Json:

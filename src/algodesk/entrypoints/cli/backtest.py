@@ -76,7 +76,7 @@ LimitOpt = Annotated[
     typer.Option("--limit", help="An account limit, name=value (max_notional=5000); repeat."),
 ]
 TimeframeOpt = Annotated[
-    str | None, typer.Option("--timeframe", help="The bars' timeframe [default: inferred].")
+    str | None, typer.Option("--timeframe", help="The bars' timeframe \\[default: inferred].")
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the fill model's randomness.")]
 LotOpt = Annotated[str, typer.Option("--lot", help="Quantity step (0.001 for crypto).")]

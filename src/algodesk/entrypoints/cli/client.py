@@ -81,7 +81,13 @@ class DeskClient:
             request.add_header("Content-Type", "application/json")
         try:
             with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
-                return json.loads(answer.read() or b"null")
+                raw = answer.read()
+            try:
+                return json.loads(raw or b"null")
+            except ValueError:
+                raise fail(
+                    f"{method} {path}: the answer is not JSON; is {self.base} an algodesk desk?", 1
+                ) from None
         except urllib.error.HTTPError as exc:
             try:
                 detail = json.loads(exc.read())
@@ -117,7 +123,11 @@ def _login(base: str, user: str, password: str) -> str:
 def client_from_options(url: str, token: str | None, user: str | None) -> DeskClient:
     base = url.rstrip("/")
     parts = urlsplit(base)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        valid = parts.scheme in ("http", "https") and bool(parts.netloc) and parts.port != 0
+    except ValueError:  # a port that is not a number
+        valid = False
+    if not valid:
         raise fail(f"--url: expected http://HOST:PORT or https://…, was {url!r}")
     if token:
         return DeskClient(base, token)

@@ -137,7 +137,7 @@ def instruments_option(
         str, typer.Option(help="How old a stored spot may be (1m, 1h, 1d…).")
     ] = "1d",
     today: Annotated[
-        str | None, typer.Option(help="The date expiry rules count from [default: today, IST].")
+        str | None, typer.Option(help="The date expiry rules count from \\[default: today, IST].")
     ] = None,
     data_dir: DataDir = None,
     database_url_opt: DatabaseUrl = None,

@@ -42,7 +42,7 @@ Symbol = Annotated[
     ),
 ]
 Venue = Annotated[
-    str | None, typer.Option(help="The venue when --symbol has none [default: PAPER].")
+    str | None, typer.Option(help="The venue when --symbol has none \\[default: PAPER].")
 ]
 TimeframeOpt = Annotated[str, typer.Option("--timeframe", help="1m, 5m, 15m, 1h, 1d, 1w…")]
 

@@ -26,7 +26,7 @@ DataDir = Annotated[
         "--data-dir",
         envvar="ALGODESK_DATA_DIR",
         help="Directory for the SQLite database and other state "
-        "[default: $XDG_DATA_HOME/algodesk or ~/.local/share/algodesk].",
+        "\\[default: $XDG_DATA_HOME/algodesk or ~/.local/share/algodesk].",
         show_default=False,
     ),
 ]

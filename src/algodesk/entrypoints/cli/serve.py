@@ -37,7 +37,11 @@ def serve(
     tls_key: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
     order_rate: Annotated[
         int,
-        typer.Option(min=0, help="Orders per second per account and bot (0: no rate gate)."),
+        typer.Option(
+            min=0,
+            help="Orders per second for the demo account paper, and the demo bot when first made "
+            "(0: no rate gate); limits set over the API win.",
+        ),
     ] = 10,
     feed_speed: Annotated[
         float, typer.Option(min=0.01, help="Speed of the demo replay feed (1: real time).")
@@ -74,13 +78,16 @@ def serve(
         raise fail(str(exc)) from None
     typer.echo(runtime.load())
     hook = runtime.prepare_demo()
-    password = runtime.ensure_admin(os.environ.get("ALGODESK_ADMIN_PASSWORD") or None)
+    given = os.environ.get("ALGODESK_ADMIN_PASSWORD") or None
+    password = runtime.ensure_admin(given)
     scheme = "https" if tls_cert else "http"
     shown = f"[{host}]" if ":" in host else host
     base = f"{scheme}://{shown}:{port}"
-    if password is not None:
+    if password is not None and given is None:
         typer.echo("created user admin; its password is shown this once:")
         typer.echo(f"  {password}")
+    elif password is not None:  # the operator's own secret is never echoed
+        typer.echo("created user admin with the password in $ALGODESK_ADMIN_PASSWORD")
     typer.echo(f"dashboard:     {base}/")
     typer.echo(f"API docs:      {base}/docs")
     typer.echo(f"demo webhook:  {base}/webhooks/tradingview/{hook.token}")

@@ -18,13 +18,14 @@ from algodesk.entrypoints.cli.client import (
     client_from_options,
     segment,
 )
+from algodesk.entrypoints.cli.options import fail
 
 __all__ = ["flatten", "halt", "order_app", "resume"]
 
 order_app = typer.Typer(help="Orders on the running desk (over its API).", no_args_is_help=True)
 
 AccountOpt = Annotated[
-    str | None, typer.Option("--account", help="One account [default: every account].")
+    str | None, typer.Option("--account", help="One account \\[default: every account].")
 ]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (kept in the journal).")]
 
@@ -118,14 +119,25 @@ def order_list(
 
 
 def _accounts(client: DeskClient, account: str | None) -> list[str]:
-    return [account] if account else list(client.call("GET", "/api/v1/accounts")["accounts"])
+    """Every account, or the one named: a typo is an error, never a no-op that looks done."""
+    known = list(client.call("GET", "/api/v1/accounts")["accounts"])
+    if account is not None and account not in known:
+        raise fail(f"no account {account!r}; the desk has {', '.join(known) or 'none'}", 1)
+    return [account] if account else known
 
 
 def _set_state(state: str, account: str | None, reason: str, client: DeskClient) -> None:
+    refused = False
     for name in _accounts(client, account):
         body = {"account": name, "state": state, "reason": reason}
         answer = client.call("POST", "/api/v1/trading-state", body)
-        typer.echo(f"{name}: {state}" if answer.get("ok") else f"{name}: {answer.get('message')}")
+        if answer.get("ok"):
+            typer.echo(f"{name}: {state}")
+        else:
+            refused = True
+            typer.echo(f"{name}: refused {answer.get('code')}: {answer.get('message')}", err=True)
+    if refused:
+        raise typer.Exit(1)
 
 
 def halt(
@@ -153,7 +165,7 @@ def resume(
 def flatten(
     account: AccountOpt = None,
     instrument: Annotated[
-        str | None, typer.Option(help="Only this instrument [default: every position].")
+        str | None, typer.Option(help="Only this instrument \\[default: every position].")
     ] = None,
     kill: Annotated[
         bool,
@@ -165,8 +177,11 @@ def flatten(
     token: Token = None,
     user: User = None,
 ) -> None:
-    """Cancel working orders and close positions at market: every position of the accounts
-    (or one instrument); with --kill, the kill switch (halt and flatten everything)."""
+    """Cancel working orders and close positions at market (or one instrument's).
+
+    With --kill: the kill switch, which halts every account and flattens everything."""
+    if kill and (account or instrument):
+        raise fail("--kill halts and flattens every account; drop --account and --instrument")
     client = client_from_options(url, token, user)
     what = "HALT every account and flatten everything" if kill else "close positions at market"
     if not yes and not typer.confirm(f"{what}?"):
@@ -176,15 +191,29 @@ def flatten(
         done = client.call("POST", "/api/v1/kill-switch/confirm", {"confirm": asked["confirm"]})
         _outcome(done, as_json=False)
         return
-    closed = 0
+    closed, refused = 0, False
     for name in _accounts(client, account):
-        positions = client.call("GET", f"/api/v1/positions?account={segment(name)}")["positions"]
-        for position in positions:
-            if instrument and position["instrument"] != instrument:
+        q = segment(name)
+        held = {
+            p["instrument"]
+            for p in client.call("GET", f"/api/v1/positions?account={q}")["positions"]
+        }
+        working = {
+            o["instrument"]
+            for o in client.call("GET", f"/api/v1/orders?open_only=true&limit=1000&account={q}")[
+                "orders"
+            ]
+        }
+        for iid in sorted(held | working):
+            if instrument and iid != instrument:
                 continue
-            body = {"account": name, "instrument": position["instrument"]}
-            answer = client.call("POST", "/api/v1/positions/close", body)
+            answer = client.call(
+                "POST", "/api/v1/positions/close", {"account": name, "instrument": iid}
+            )
             closed += 1
-            typer.echo(f"{name} {position['instrument']}: {answer.get('message') or 'closing'}")
+            refused |= not answer.get("ok")
+            typer.echo(f"{name} {iid}: {answer.get('message') or 'closing'}")
     if not closed:
-        typer.echo("no open positions")
+        typer.echo("nothing to flatten: no open positions or working orders")
+    if refused:
+        raise typer.Exit(1)
