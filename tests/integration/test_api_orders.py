@@ -1,9 +1,11 @@
 """``POST /api/v1/orders`` above an instrument's freeze quantity: child orders through every
-gate, a retry that sends nothing twice, and a refused child that stops the rest."""
+gate, checked as one list (a denied child sends none), at most ten, paced under the order rate,
+and a retry that sends nothing twice."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,17 +16,17 @@ from algodesk.adapters.auth.passwords import Argon2PasswordHasher
 from algodesk.bootstrap import init_storage, open_desk
 from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.config import Settings
-from algodesk.domain.identifiers import InstrumentId
+from algodesk.domain.identifiers import AccountId, InstrumentId
 from algodesk.domain.instruments import AssetClass, Instrument
 from algodesk.domain.matching import Quote
-from algodesk.domain.values import Currency
+from algodesk.domain.values import Currency, money
 from algodesk.entrypoints.api.app import create_app
 
 PASSWORD = "admin-password-123"
 LOTS = Instrument(
     InstrumentId("LOTS.PAPER"),
     AssetClass.EQUITY,
-    Currency("USD"),
+    USD := Currency("USD"),
     Decimal("0.05"),
     lot_size=Decimal(65),
     freeze_quantity=Decimal(1800),
@@ -96,7 +98,7 @@ def test_an_order_within_the_freeze_quantity_is_one_order(
     assert orders(client, headers) == ["1755", "1900"]
 
 
-def test_a_refused_child_stops_the_slicing_and_the_answer_counts_what_went(
+def test_children_are_checked_as_one_list_and_a_denied_one_sends_none(
     desk: tuple[DeskRuntime, TestClient, dict[str, str]],
 ) -> None:
     _, client, headers = desk
@@ -105,9 +107,55 @@ def test_a_refused_child_stops_the_slicing_and_the_answer_counts_what_went(
     body = client.post("/api/v1/orders", json=order("3640", "big-2"), headers=headers).json()
     assert (body["ok"], body["code"]) == (False, "POSITION_LIMIT_EXCEEDED")
     first, second, third = body["children"]
-    assert first["ok"] is True
+    # Each child alone fits under 2,000; the first two together do not: nothing goes.
+    assert (first["ok"], first["code"]) == (False, "NOT_SENT")
     assert (second["ok"], second["code"]) == (False, "POSITION_LIMIT_EXCEEDED")
+    assert "order list of 3 slices, child 2" in second["message"]
     assert (third["ok"], third["code"]) == (False, "NOT_SENT")
-    assert body["message"].startswith("child 2 of 3 (1755) refused POSITION_LIMIT_EXCEEDED")
-    assert body["message"].endswith("1 of 3 children sent (1755 of 3640), 1 not sent")
-    assert orders(client, headers) == ["1755", "1755"]  # the second one denied
+    assert "checked as one list: child 2 (1755) denied POSITION_LIMIT_EXCEEDED" in body["message"]
+    assert body["message"].endswith("none sent")
+    assert orders(client, headers) == ["1755"]  # the second child, recorded denied
+    assert client.get("/api/v1/positions", headers=headers).json()["positions"] == []
+
+    # A retry answers the same from the journal and sends nothing.
+    again = client.post("/api/v1/orders", json=order("3640", "big-2"), headers=headers).json()
+    assert (again["ok"], again["code"], again["replayed"]) == (
+        False,
+        "POSITION_LIMIT_EXCEEDED",
+        True,
+    )
+    assert orders(client, headers) == ["1755"]
+
+
+def test_an_order_needing_more_than_ten_children_is_denied_whole(
+    desk: tuple[DeskRuntime, TestClient, dict[str, str]],
+) -> None:
+    runtime, client, headers = desk
+    runtime.desk.ledger.deposit(AccountId("paper"), money("1000000", USD), key="for-ten")
+    # 11 children of 27 lots (1,755) = 19,305: one child too many.
+    body = client.post("/api/v1/orders", json=order("19305", "huge"), headers=headers).json()
+    assert (body["ok"], body["code"]) == (False, "TOO_MANY_SLICES")
+    assert "needs 11 child orders" in body["message"]
+    assert "limit=10" in body["message"]
+    assert "children" not in body
+    assert orders(client, headers) == ["19305"]  # recorded denied, nothing sent
+    ten = client.post("/api/v1/orders", json=order("17550", "ten"), headers=headers).json()
+    assert ten["ok"] is True, ten
+    assert len(ten["children"]) == 10
+
+
+def test_children_wait_for_room_under_the_order_rate_instead_of_being_denied(
+    desk: tuple[DeskRuntime, TestClient, dict[str, str]],
+) -> None:
+    _, client, headers = desk
+    limits = {"limits": {"max_orders_per_second": 2}, "reason": "test"}
+    assert client.put("/api/v1/limits/paper", json=limits, headers=headers).status_code == 200
+    body = client.post("/api/v1/orders", json=order("3640", "paced"), headers=headers).json()
+    assert body["ok"] is True, body
+    found = client.get("/api/v1/orders", headers=headers).json()["orders"]
+    made = sorted(
+        datetime.fromisoformat(o["created_at"]) for o in found if o["instrument"] == LOTS.id.value
+    )
+    assert len(made) == 3
+    # Two fit in the first second; the third waited for the first to leave the window.
+    assert made[2] - made[0] >= timedelta(seconds=1)

@@ -408,18 +408,17 @@ def test_a_retried_alert_does_not_send_its_children_again(desk: OptionDesk) -> N
     assert desk.position(OTM2) == D(3640)
 
 
-def test_slicing_stops_at_the_first_refused_child_and_says_how_many_went() -> None:
+def test_children_that_only_fit_one_at_a_time_are_denied_as_a_list() -> None:
     desk = OptionDesk(limits=RiskLimits())  # the bot may hold at most 2,000
     desk.quote(SPOT, "26012.5")
     desk.quote(OTM2, "100")
     entry = desk.run({"action": "buy", "symbol": "NIFTY_CE", "qty": "3640"})
     assert entry.status is AlertStatus.DENIED, entry
-    first, second, note = rows(entry)
-    assert (first["quantity"], first["ok"]) == ("1755", True)
-    assert (second["quantity"], second["ok"]) == ("1755", False)
-    assert entry.reason == second["code"]
+    denied, note = rows(entry)
+    assert (denied["quantity"], denied["ok"]) == ("1755", False)
+    assert entry.reason == denied["code"] == "POSITION_LIMIT_EXCEEDED"
     assert note["message"] == (
-        "slicing stopped at child 2 of 3: 1 sent (1755 of 3640); child 3 (130) not sent"
+        "order list denied at child 2 of 3: none sent; the other 2 children (1885 of 3640) not sent"
     )
-    assert desk.position(OTM2) == D(1755)
-    assert [o.quantity.value for o in desk.orders() if o.status.value == "FILLED"] == [D(1755)]
+    assert desk.position(OTM2) == D(0)
+    assert [o.status.value for o in desk.orders()] == ["DENIED"]

@@ -12,14 +12,15 @@ from hypothesis import strategies as st
 
 from algodesk.adapters.instruments.kite_csv import load_kite_instruments
 from algodesk.domain.identifiers import InstrumentId
-from algodesk.domain.instruments import Instrument
+from algodesk.domain.instruments import AssetClass, Instrument
 from algodesk.domain.market.slicing import (
     SlicingError,
     max_child_quantity,
+    slice_closing,
     slice_order,
     slice_quantity,
 )
-from algodesk.domain.values import quantity
+from algodesk.domain.values import Currency, quantity
 
 KITE_FILE = Path(__file__).parents[1] / "data" / "kite_instruments.csv"
 D = Decimal
@@ -156,3 +157,41 @@ def test_slicing_properties(order: tuple[Decimal, Decimal, Decimal]) -> None:
     assert biggest <= freeze < biggest + lot  # no whole-lot child between biggest and freeze
     whole, rest = divmod(qty, biggest)
     assert len(children) == whole + (1 if rest else 0)  # the fewest children possible
+
+
+# -- closing orders ------------------------------------------------------------------------------
+
+NIFTY_LIKE = Instrument(
+    InstrumentId("LOTS.PAPER"),
+    AssetClass.EQUITY,
+    Currency("INR"),
+    D("0.05"),
+    lot_size=D(65),
+    freeze_quantity=D(1800),
+)
+
+
+@pytest.mark.parametrize(
+    ("held", "children"),
+    [
+        ("1755", ["1755"]),
+        ("3640", ["1755", "1755", "130"]),
+        ("1775", ["1775"]),  # at most the freeze quantity: whole, odd lots and all
+        ("3660", ["1755", "1755", "130", "20"]),  # an odd 20 (an old lot size) goes last
+        ("20", ["20"]),
+    ],
+)
+def test_a_close_is_sliced_whole_lots_first_and_never_refused(
+    held: str, children: list[str]
+) -> None:
+    parts = slice_closing(NIFTY_LIKE, quantity(held))
+    assert [str(p.value) for p in parts] == children
+    assert sum(p.value for p in parts) == D(held)
+
+
+def test_a_close_without_a_usable_freeze_goes_whole() -> None:
+    assert slice_closing(replace(NIFTY_LIKE, freeze_quantity=None), quantity("9000")) == (
+        quantity("9000"),
+    )
+    below_a_lot = replace(NIFTY_LIKE, freeze_quantity=D(50))
+    assert slice_closing(below_a_lot, quantity("130")) == (quantity("130"),)

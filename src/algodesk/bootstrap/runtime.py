@@ -63,7 +63,7 @@ from algodesk.services.outcomes import Outcome
 from algodesk.services.portfolio_stream import PortfolioStream
 from algodesk.services.recovery import open_paper_account, recover_paper
 from algodesk.services.risk_views import RiskViews
-from algodesk.services.slicing import OrderSlicer
+from algodesk.services.slicing import DEFAULT_MAX_SLICES, OrderSlicer
 from algodesk.services.square_off import SquareOff, SquareOffRule
 from algodesk.services.stream import EventHub
 from algodesk.services.webhooks import HookService
@@ -93,6 +93,8 @@ class RuntimeOptions:
     bot_allocation: Decimal = Decimal(50000)
     #: The paper venue's calendar: 24/7, or an exchange's (e.g. "XNYS") to paper-trade its hours.
     paper_calendar: str = "24/7"
+    #: Most child orders one order above its freeze quantity may become (then TOO_MANY_SLICES).
+    max_slices: int = DEFAULT_MAX_SLICES
     #: Square-off rules (venue, exchange-local time); only for venues with sessions.
     square_off: tuple[SquareOffRule, ...] = INDIAN_SQUARE_OFF
 
@@ -142,7 +144,7 @@ class DeskRuntime:
         )
         self.engine.subscribe(self.hub.publish)
         #: Orders above their freeze quantity go as child orders (the API's and the alerts').
-        self.slicer = OrderSlicer(self.engine, self.market)
+        self.slicer = OrderSlicer(self.engine, self.market, max_slices=self.options.max_slices)
         #: Option symbols of symbol maps (NIFTY:nearest:OTM2:CE), resolved at alert time.
         self.option_symbols = OptionResolver(
             desk.instruments, self.market, self.clock, spot_instrument

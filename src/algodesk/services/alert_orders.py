@@ -15,9 +15,10 @@ is counted on the one such contract the bot holds (resolved afresh when it holds
 reverse of an option symbol is refused.
 
 **Freeze slicing.** An entry above its instrument's freeze quantity is sent while planning by
-:class:`~algodesk.services.slicing.OrderSlicer` (child orders, stopping at the first refused
-one); the planned orders are those children, so the processor's handling of each is a replay
-of the answer the engine journaled under its key.
+:class:`~algodesk.services.slicing.OrderSlicer` (child orders checked as one list, capped and
+paced; stopping at the first refused one); the planned orders are the children it sent or
+recorded refused (or the parent, refused ``TOO_MANY_SLICES``), so the processor's handling of
+each is a replay of the answer the engine journaled under its key.
 """
 
 from __future__ import annotations
@@ -343,13 +344,20 @@ class OrderPlanner:
         if len(children) == 1:
             return [planned]
         result = self._slicer.submit(command)
-        sent = result.children[: len(result.outcomes)]
+        handled = result.handled
         plans = [
-            replace(planned, command=child, quantity=str(child.quantity.value)) for child in sent
+            replace(planned, command=child, quantity=str(child.quantity.value)) for child in handled
         ]
         note = result.stop_note()
         if note:
-            unsent = sum((c.quantity.value for c in children[len(sent) :]), Decimal(0))
+            unsent = sum(
+                (
+                    c.quantity.value
+                    for c, r in zip(result.children, result.results, strict=True)
+                    if r is None
+                ),
+                Decimal(0),
+            )
             plans.append(replace(planned, command=None, note=note, quantity=str(unsent)))
         return plans
 

@@ -18,8 +18,8 @@ import logging
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -46,6 +46,7 @@ from algodesk.domain.events import (
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, InstrumentId, Venue
 from algodesk.domain.ledger.entries import LedgerEntry
+from algodesk.domain.market.slicing import slice_closing
 from algodesk.domain.matching import FeeModel
 from algodesk.domain.orders import Order, OrderError, OrderStatus, OrderType
 from algodesk.domain.portfolio import BookSummary
@@ -70,11 +71,20 @@ from algodesk.services.risk_context import (
     with_fees,
 )
 
-__all__ = ["Engine", "Outcome"]
+__all__ = ["Engine", "ListDenial", "Outcome"]
 
 _log = logging.getLogger("algodesk.engine")  # Outcome is re-exported from services.outcomes
 
 _SECOND = timedelta(seconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class ListDenial:
+    """The first leg of an order list the gates would deny: its index (from 0) and denial."""
+
+    index: int
+    code: str
+    message: str
 
 
 class Engine:
@@ -307,7 +317,100 @@ class Engine:
             self._sequence_day = (day, name)
         return client_order_ids.for_strategy("ORD", day, uow.sequences.next(name))
 
-    def _submit(self, command: SubmitOrder, gated: bool = True) -> Outcome:
+    def deny(self, command: SubmitOrder, code: str, message: str) -> Outcome:
+        """Record ``command`` as a denied order with ``code`` and ``message`` without checking
+        it (a caller's own refusal, such as a denied order list); a repeated key replays."""
+        with self._lock(command.account_id):
+            key = command.idempotency_key
+            if key is not None:
+                with self._read_factory() as uow:
+                    seen = uow.journal.find(command.account_id, key)
+                    if seen is not None:
+                        return replay(uow, command, seen)
+            return self._submit(command, gated=False, denial=(code, message))
+
+    def check_list(self, commands: Sequence[SubmitOrder]) -> ListDenial | None:
+        """Check an order list (a sliced order's children) as one unit, sending nothing: each
+        leg through every gate with the legs before it counted as working orders and as made
+        today. The first leg that would be denied, or ``None`` when all pass.
+
+        A leg whose key was seen is its recorded answer: a refused one denies the list, a
+        sent one is in the account already. The rate gates see what the first leg sees: the
+        caller paces the legs (:meth:`rate_wait`) rather than have them denied. All legs are of
+        one account."""
+        if not commands:
+            return None
+        account = commands[0].account_id
+        with self._lock(account), self._read_factory() as uow:
+            self._load_states(uow, account)
+            view = self._view(uow, account)
+            assumed: list[Order] = []
+            for index, command in enumerate(commands):
+                if command.account_id != account:
+                    raise ValueError("check_list: expected the legs of one account")
+                if command.idempotency_key is not None:
+                    seen = uow.journal.find(account, command.idempotency_key)
+                    if seen is not None:
+                        first = replay(uow, command, seen)
+                        if not first.ok:
+                            return ListDenial(index, first.code or "", first.message)
+                        continue
+                self._watch.observe(account, command.bot_id)
+                try:
+                    order = Order.create(
+                        client_order_id=client_order_ids.for_signal(
+                            account, f"list-check:{uuid.uuid4().hex}"
+                        ),
+                        account_id=account,
+                        instrument_id=command.instrument_id,
+                        side=command.side,
+                        order_type=command.order_type,
+                        quantity=command.quantity,
+                        created_at=self._clock.now(),
+                        time_in_force=command.time_in_force,
+                        price=command.price,
+                        trigger_price=command.trigger_price,
+                        expire_time=command.expire_time,
+                        bot_id=command.bot_id,
+                        reduce_only=command.reduce_only,
+                    )
+                except ValueError as exc:
+                    return ListDenial(index, "INVALID_ORDER", str(exc))
+                with view.assuming(assumed):
+                    code, message = check_plan(
+                        order, command.exits, self._market.mark(order.instrument_id)
+                    )
+                    if not code:
+                        code, message = self._decide(uow, order, command, gated=True)
+                if code:
+                    return ListDenial(index, code, message)
+                assumed.append(order)
+        return None
+
+    def rate_wait(self, account_id: AccountId, venue: Venue) -> timedelta:
+        """How long until one more order operation of ``account_id`` on ``venue`` fits under
+        the account's order rate and the venue's burst limit (zero when it fits now)."""
+        now = self._clock.now()
+        waits = [timedelta(0)]
+        account_limits = self._limits.accounts.get(account_id)
+        if account_limits is not None and account_limits.max_orders_per_second is not None:
+            waits.append(
+                self._account_ops[account_id].wait(now, account_limits.max_orders_per_second)
+            )
+        burst = self._limits.venue_burst.get(venue)
+        counter = self._venue_ops.get(venue)
+        if burst is not None and counter is not None:
+            waits.append(counter.wait(now, burst[0]))
+        return max(waits)
+
+    def _submit(
+        self,
+        command: SubmitOrder,
+        gated: bool = True,
+        denial: tuple[str, str] | None = None,
+    ) -> Outcome:
+        """Store and send a new order; ``denial`` (code, message) records it denied instead,
+        unchecked."""
         now = self._clock.now()
         if gated:
             self._watch.observe(command.account_id, command.bot_id)
@@ -342,9 +445,12 @@ class Engine:
                 uow.commit()
                 return outcome
             plan_record: JournalRecord | None = None
-            denial_code, denial_message = check_plan(
-                order, command.exits, self._market.mark(order.instrument_id)
-            )
+            if denial is not None:
+                denial_code, denial_message = denial
+            else:
+                denial_code, denial_message = check_plan(
+                    order, command.exits, self._market.mark(order.instrument_id)
+                )
             if not denial_code:
                 denial_code, denial_message = self._decide(uow, order, command, gated)
             if denial_code:
@@ -647,10 +753,13 @@ class Engine:
         pass no gate. Returns at once; fills arrive as the venue reports them.
 
         Each (bot, instrument) book is closed by its own order carrying its bot, so the bots'
-        books end flat too. Closing market orders already in flight (an earlier flatten whose
-        venue hangs) are neither canceled nor repeated: only the rest is closed. A retry with
-        the same key sends the same closing orders (their ids derive from the key, the bot and
-        the instrument), and one already sent is refused as a duplicate: nothing closes twice.
+        books end flat too. A close above the instrument's freeze quantity goes as whole-lot
+        children at most the freeze quantity (:func:`slice_closing`); unlike an entry's
+        children these are neither capped in number nor paced: a close is never held back.
+        Closing market orders already in flight (an earlier flatten whose venue hangs) are
+        neither canceled nor repeated: only the rest is closed. A retry after a crash midway
+        (a finished flatten's key replays its answer) closes what is still open and not in
+        flight, with ids its first run did not use (:meth:`_closer_ids`).
         """
         account = command.account_id
         base = command.idempotency_key or uuid.uuid4().hex
@@ -667,7 +776,7 @@ class Engine:
         for order in to_cancel:
             self._cancel(CancelOrder(account_id=account, client_order_id=order.client_order_id))
         books = [command.bot_id] if command.bot_id is not None else list(view.bots)
-        closing = 0
+        closing = children = 0
         for bot in books:
             summary = view.bot(bot) if bot is not None else view.bots.get(None, view.account)
             for pos in summary.open_positions:
@@ -689,27 +798,50 @@ class Engine:
                     continue
                 closing += 1
                 book = f"{bot.value if bot else '-'}:{pos.instrument_id}"
-                self._submit(
-                    SubmitOrder(
-                        account_id=account,
-                        instrument_id=pos.instrument_id,
-                        side=side,
-                        order_type=OrderType.MARKET,
-                        quantity=Quantity(rest),
-                        bot_id=bot,
-                        reduce_only=True,
-                        client_order_id=client_order_ids.for_signal(
-                            account, f"flatten:{base}:{book}"
-                        ),
-                    ),
-                    gated=False,
+                instrument = self._market.instrument(pos.instrument_id)
+                parts = (
+                    slice_closing(instrument, Quantity(rest))
+                    if instrument is not None
+                    else (Quantity(rest),)
                 )
+                children += len(parts) if len(parts) > 1 else 0
+                ids = self._closer_ids(account, f"flatten:{base}:{book}", len(parts))
+                for part, coid in zip(parts, ids, strict=True):
+                    self._submit(
+                        SubmitOrder(
+                            account_id=account,
+                            instrument_id=pos.instrument_id,
+                            side=side,
+                            order_type=OrderType.MARKET,
+                            quantity=part,
+                            bot_id=bot,
+                            reduce_only=True,
+                            client_order_id=coid,
+                        ),
+                        gated=False,
+                    )
         message = f"canceled {len(to_cancel)} orders, closing {closing} positions"
+        if children:
+            message += f" ({children} orders in freeze-quantity slices)"
         outcome = Outcome(True, None, None, None, message)
         with self._uow_factory() as uow:
             self._journal(uow, command, outcome, [])
             uow.commit()
         return outcome
+
+    def _closer_ids(self, account: AccountId, name: str, count: int) -> list[ClientOrderId]:
+        """``count`` unused client order ids for the closing orders of one book: ``name``, then
+        ``name:2``, ``name:3``... A retry after a crash midway takes up after the ids its first
+        run used (reusing one would be refused as a duplicate, leaving that part open)."""
+        ids: list[ClientOrderId] = []
+        n = 1
+        with self._read_factory() as uow:
+            while len(ids) < count:
+                coid = client_order_ids.for_signal(account, name if n == 1 else f"{name}:{n}")
+                n += 1
+                if uow.orders.get(coid) is None:
+                    ids.append(coid)
+        return ids
 
     # -- venue events ------------------------------------------------------------------------
 

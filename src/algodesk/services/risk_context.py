@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -68,6 +69,17 @@ class RateCounter:
     def add(self, now: datetime) -> None:
         with self._lock:
             self._times.append(now)
+
+    def wait(self, now: datetime, limit: int) -> timedelta:
+        """How long from ``now`` until one more operation fits under ``limit`` (zero when it
+        fits now)."""
+        with self._lock:
+            while self._times and now - self._times[0] >= self.window:
+                self._times.popleft()
+            over = len(self._times) - limit
+            if over < 0:
+                return timedelta(0)
+            return self._times[over] + self.window - now
 
 
 class AccountView:
@@ -134,14 +146,14 @@ class AccountView:
     def bot(self, bot_id: BotId) -> BookSummary:
         return self.bots.get(bot_id) or BookSummary()
 
-    def _count(self, order: Order) -> None:
+    def _count(self, order: Order, step: int = 1) -> None:
         if order.status is OrderStatus.DENIED or order.reduce_only:
             return
         day = order.created_at.date()
-        self._entries[day, None] = self._entries.get((day, None), 0) + 1
+        self._entries[day, None] = self._entries.get((day, None), 0) + step
         if order.bot_id is not None:
             key = (day, order.bot_id)
-            self._entries[key] = self._entries.get(key, 0) + 1
+            self._entries[key] = self._entries.get(key, 0) + step
 
     def entries_today(self, bot_id: BotId | None = None) -> int:
         """Opening orders sent today, for the account (``None``) or one bot."""
@@ -161,6 +173,23 @@ class AccountView:
             self.open[order.client_order_id] = order
         else:
             self.open.pop(order.client_order_id, None)
+
+    @contextmanager
+    def assuming(self, orders: Sequence[Order]) -> Iterator[None]:
+        """Within the block, ``orders`` (not stored) count as working and as made today: the
+        earlier legs of an order list while its next leg is checked."""
+        added = [o for o in orders if o.client_order_id not in self.open]
+        for order in added:
+            self.open[order.client_order_id] = order
+            if self._counted:
+                self._count(order)
+        try:
+            yield
+        finally:
+            for order in added:
+                self.open.pop(order.client_order_id, None)
+                if self._counted:
+                    self._count(order, -1)
 
 
 def _working(

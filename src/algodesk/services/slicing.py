@@ -13,19 +13,37 @@ sent answered from the journal and sends only the rest. A key only ever means on
 retry that sizes a child differently is denied ``IDEMPOTENCY_KEY_REUSED`` (and the slicing
 stops there) rather than trading twice. A parent without a key has children without keys.
 
-**A denied child stops the slicing.** Children go one at a time, in order; the first that is
-not accepted (a gate's denial, the venue's rejection) ends it: the children before it stand (they
-may already be filled), the ones after it are not sent, and the answer says how many went. A
-trader who asked for 3,640 and got a position-limit denial on the second child expects to hold
-1,755 and to be told so, not to find the third child sent past a limit that just refused one.
+**Checked as one list.** Before any child is sent, the children go through every gate together
+(:meth:`~algodesk.services.engine.Engine.check_list`): each with the ones before it counted as
+working orders and as made today, so three children that only fit a position or buying-power limit
+one at a time are denied as a whole. When one would be denied, nothing is sent: that child is
+recorded denied with the gate's code (a retry replays it) and the answer says which child and why.
+A trader who asked for 3,640 expects all of it or none of it, not 1,755 and a surprise.
+
+**Capped and paced.** An order that needs more than ``max_slices`` children (default 10, as
+brokers keep slicing under the 10 order operations per second cap) is denied
+``TOO_MANY_SLICES`` whole. Children after the first wait for room under the account's order rate
+and the venue's burst limit (:meth:`~algodesk.services.engine.Engine.rate_wait`) instead of being
+denied by those gates; the account is not held while they wait.
+
+**Stopped midway.** The check and the sending are not one step: while children wait, a kill
+switch, a pause or another order may change what the gates say. Children still go one at a
+time, each through every gate, and the first that is not accepted (a gate's denial, the venue's
+rejection) ends it: the children before it stand, the ones after it are not sent, and the answer
+says how many went.
 
 An order that is not above its freeze quantity (or whose instrument has none, or whose quantity
-is not a whole number of lots: the gates deny it as usual) goes to the engine unchanged.
+is not a whole number of lots: the gates deny it as usual) goes to the engine unchanged. A
+flatten slices its closing orders itself (:func:`~algodesk.domain.market.slicing.slice_closing`),
+without cap or pacing.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from decimal import Decimal
 
 from algodesk.domain.commands import SubmitOrder
@@ -35,7 +53,11 @@ from algodesk.ports.market import MarketView
 from algodesk.services.engine import Engine
 from algodesk.services.outcomes import Outcome
 
-__all__ = ["OrderSlicer", "SliceResult", "child_key"]
+__all__ = ["DEFAULT_MAX_SLICES", "OrderSlicer", "SliceResult", "child_key"]
+
+DEFAULT_MAX_SLICES = 10
+"""Children one order may become: brokers keep slicing to at most 10 under the 10 order
+operations per second cap (reference india.md §7)."""
 
 
 def child_key(key: str | None, n: int) -> str | None:
@@ -49,12 +71,13 @@ def _n(value: Decimal) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SliceResult:
-    """The children planned and the outcomes of those sent, in order (the last one sent is
-    the refusal when the slicing stopped)."""
+    """The children planned and, for each, its outcome (``None``: not sent). ``listed``: the
+    list check refused it before any child was sent."""
 
     parent: SubmitOrder
     children: tuple[SubmitOrder, ...]
-    outcomes: tuple[Outcome, ...]
+    results: tuple[Outcome | None, ...]
+    listed: bool = False
 
     @property
     def sliced(self) -> bool:
@@ -62,71 +85,113 @@ class SliceResult:
 
     @property
     def ok(self) -> bool:
-        return len(self.outcomes) == len(self.children) and all(o.ok for o in self.outcomes)
+        return all(r is not None and r.ok for r in self.results)
 
     @property
     def sent(self) -> int:
         """How many children were accepted."""
-        return sum(1 for o in self.outcomes if o.ok)
+        return sum(1 for r in self.results if r is not None and r.ok)
+
+    @property
+    def handled(self) -> tuple[SubmitOrder, ...]:
+        """The children with an outcome (sent, or recorded refused), in order."""
+        return tuple(c for c, r in zip(self.children, self.results, strict=True) if r is not None)
+
+    def _refused(self) -> tuple[int, Outcome] | None:
+        for n, r in enumerate(self.results):
+            if r is not None and not r.ok:
+                return n, r
+        return None
 
     def summary(self) -> Outcome:
         """One outcome for the parent: the single order's, or for a sliced order the first
         child's id and status with a message counting the children (the refusal's code and
         message when one stopped it)."""
         if not self.sliced:
-            return self.outcomes[0]
+            first = self.results[0]
+            assert first is not None
+            return first
         total = len(self.children)
         sizes = ", ".join(_n(c.quantity.value) for c in self.children)
-        parent_qty = _n(self.parent.quantity.value)
-        first = self.outcomes[0]
-        if self.ok:
-            return Outcome(
-                True,
-                first.client_order_id,
-                first.status,
-                None,
-                f"sliced into {total} child orders ({sizes}) at the freeze quantity; all sent",
-                all(o.replayed for o in self.outcomes),
+        handled = [r for r in self.results if r is not None]
+        replayed = all(r.replayed for r in handled)
+        refused = self._refused()
+        if refused is None:
+            first = handled[0]
+            message = f"sliced into {total} child orders ({sizes}) at the freeze quantity; all sent"
+            return Outcome(True, first.client_order_id, first.status, None, message, replayed)
+        n, outcome = refused
+        child = _n(self.children[n].quantity.value)
+        if self.listed:
+            message = (
+                f"sliced into {total} child orders ({sizes}) at the freeze quantity and checked "
+                f"as one list: child {n + 1} ({child}) denied {outcome.code}: {outcome.message}; "
+                "none sent"
             )
-        refused = self.outcomes[-1]
-        n = len(self.outcomes)
-        went = sum((c.quantity.value for c in self.children[: n - 1]), Decimal(0))
+            return Outcome(
+                False, outcome.client_order_id, outcome.status, outcome.code, message, replayed
+            )
+        went = sum((c.quantity.value for c in self.children[:n]), Decimal(0))
         message = (
-            f"child {n} of {total} ({_n(self.children[n - 1].quantity.value)}) refused "
-            f"{refused.code}: {refused.message}; {n - 1} of {total} children sent "
-            f"({_n(went)} of {parent_qty}), {total - n} not sent"
+            f"child {n + 1} of {total} ({child}) refused "
+            f"{outcome.code}: {outcome.message}; {n} of {total} children sent "
+            f"({_n(went)} of {_n(self.parent.quantity.value)}), {total - n - 1} not sent"
         )
-        return Outcome(
-            False,
-            first.client_order_id,
-            first.status,
-            refused.code,
-            message,
-            all(o.replayed for o in self.outcomes),
-        )
+        first = handled[0]
+        return Outcome(False, first.client_order_id, first.status, outcome.code, message, replayed)
 
     def stop_note(self) -> str:
-        """For a sliced order that stopped: which children were not sent ("" otherwise)."""
-        if self.ok or not self.sliced:
+        """For a sliced order that was refused: which children were not sent ("" otherwise)."""
+        refused = self._refused()
+        if refused is None or not self.sliced:
             return ""
-        n, total = len(self.outcomes), len(self.children)
-        if n == total:
+        n, _ = refused
+        total = len(self.children)
+        unsent = [i for i, r in enumerate(self.results) if r is None]
+        if not unsent:
             return ""
-        left = sum((c.quantity.value for c in self.children[n:]), Decimal(0))
-        went = sum((c.quantity.value for c in self.children[: n - 1]), Decimal(0))
-        rest = f"child {total}" if n + 1 == total else f"children {n + 1}-{total}"
+        left = sum((self.children[i].quantity.value for i in unsent), Decimal(0))
+        parent = _n(self.parent.quantity.value)
+        if self.listed:
+            return (
+                f"order list denied at child {n + 1} of {total}: none sent; the other "
+                f"{len(unsent)} children ({_n(left)} of {parent}) not sent"
+            )
+        went = sum((c.quantity.value for c in self.children[:n]), Decimal(0))
+        rest = f"child {total}" if n + 2 == total else f"children {n + 2}-{total}"
         return (
-            f"slicing stopped at child {n} of {total}: {n - 1} sent "
-            f"({_n(went)} of {_n(self.parent.quantity.value)}); {rest} ({_n(left)}) not sent"
+            f"slicing stopped at child {n + 1} of {total}: {n} sent "
+            f"({_n(went)} of {parent}); {rest} ({_n(left)}) not sent"
         )
 
 
 class OrderSlicer:
-    """Sends a submit through the engine, sliced at its instrument's freeze quantity."""
+    """Sends a submit through the engine, sliced at its instrument's freeze quantity: checked
+    as one list, at most ``max_slices`` children, paced within the rate limits."""
 
-    def __init__(self, engine: Engine, market: MarketView) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        market: MarketView,
+        *,
+        max_slices: int = DEFAULT_MAX_SLICES,
+        sleep: Callable[[float], None] = time.sleep,
+        max_wait: timedelta = timedelta(seconds=5),
+    ) -> None:
+        """``sleep`` waits for room under the rate limits (tests pass one that moves their
+        clock); a child that found none after ``max_wait`` in all goes anyway, and the rate
+        gate decides."""
+        if max_slices < 1:
+            raise ValueError(f"OrderSlicer: expected max_slices >= 1, was {max_slices}")
         self._engine = engine
         self._market = market
+        self._max_slices = max_slices
+        self._sleep = sleep
+        self._max_wait = max_wait.total_seconds()
+
+    @property
+    def max_slices(self) -> int:
+        return self._max_slices
 
     def children(self, command: SubmitOrder) -> tuple[SubmitOrder, ...]:
         """The child orders of ``command`` (``(command,)`` when it is not sliced)."""
@@ -154,12 +219,43 @@ class OrderSlicer:
         )
 
     def submit(self, command: SubmitOrder) -> SliceResult:
-        """Send the children in order; stop at the first one not accepted."""
+        """Check the children as one list, then send them in order, paced; stop at the first
+        one not accepted."""
         children = self.children(command)
-        outcomes: list[Outcome] = []
-        for child in children:
+        if len(children) == 1:
+            return SliceResult(command, children, (self._engine.handle(command),))
+        if len(children) > self._max_slices:
+            message = (
+                f"quantity={_n(command.quantity.value)} needs {len(children)} child orders at "
+                f"the freeze quantity, limit={self._max_slices}"
+            )
+            outcome = self._engine.deny(command, "TOO_MANY_SLICES", message)
+            return SliceResult(command, (command,), (outcome,))
+        denial = self._engine.check_list(children)
+        if denial is not None:
+            n = denial.index
+            message = f"order list of {len(children)} slices, child {n + 1}: {denial.message}"
+            refused = self._engine.deny(children[n], denial.code, message)
+            results: list[Outcome | None] = [None] * len(children)
+            results[n] = refused
+            return SliceResult(command, children, tuple(results), listed=True)
+        results = [None] * len(children)
+        for n, child in enumerate(children):
+            if n:
+                self._pace(child)
             outcome = self._engine.handle(child)
-            outcomes.append(outcome)
+            results[n] = outcome
             if not outcome.ok:
                 break
-        return SliceResult(command, children, tuple(outcomes))
+        return SliceResult(command, children, tuple(results))
+
+    def _pace(self, child: SubmitOrder) -> None:
+        waited = 0.0
+        while waited < self._max_wait:
+            wait = self._engine.rate_wait(child.account_id, child.instrument_id.venue)
+            seconds = wait.total_seconds()
+            if seconds <= 0:
+                return
+            seconds = min(seconds, self._max_wait - waited)
+            self._sleep(seconds)
+            waited += seconds

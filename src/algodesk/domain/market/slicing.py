@@ -21,7 +21,13 @@ from decimal import Decimal
 from algodesk.domain.instruments import Instrument
 from algodesk.domain.values import Quantity, canonical_decimal, exact, to_decimal
 
-__all__ = ["SlicingError", "max_child_quantity", "slice_order", "slice_quantity"]
+__all__ = [
+    "SlicingError",
+    "max_child_quantity",
+    "slice_closing",
+    "slice_order",
+    "slice_quantity",
+]
 
 
 class SlicingError(ValueError):
@@ -98,3 +104,21 @@ def slice_order(instrument: Instrument, qty: Quantity) -> tuple[Quantity, ...]:
     except SlicingError as exc:
         raise SlicingError(exc.code, f"{instrument.id}: {exc.message}") from None
     return tuple(Quantity(part) for part in parts)
+
+
+def slice_closing(instrument: Instrument, qty: Quantity) -> tuple[Quantity, ...]:
+    """The children of an order that closes a position of ``qty``: like :func:`slice_order`,
+    but it never refuses, since a close must go whatever it holds. An odd part that is not a
+    whole lot (a position from before a lot-size change) goes as the last child; a freeze
+    quantity below one lot, or none, leaves the order whole."""
+    if instrument.freeze_quantity is None or qty.value <= instrument.freeze_quantity:
+        return (qty,)
+    lot = instrument.lot_size
+    with exact():
+        odd = qty.value % lot if lot > 0 else Decimal(0)
+        whole = qty.value - odd
+    try:
+        parts = slice_quantity(whole, lot, instrument.freeze_quantity) if whole > 0 else ()
+    except SlicingError:
+        return (qty,)
+    return tuple(Quantity(p) for p in parts) + ((Quantity(odd),) if odd > 0 else ())

@@ -249,12 +249,11 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
         result = await run_in_threadpool(runtime.slicer.submit, command)
         answer = _outcome(result.summary())
         if result.sliced:  # above the freeze quantity: the child orders, in order
-            sent = result.outcomes
-            skipped = {"ok": False, "code": "NOT_SENT", "message": f"child {len(sent)} was refused"}
+            skipped = {"ok": False, "code": "NOT_SENT", "message": "another child was refused"}
             answer["children"] = [
                 {"quantity": str(child.quantity.value)}
-                | (_outcome(sent[n]) if n < len(sent) else skipped)
-                for n, child in enumerate(result.children)
+                | (_outcome(outcome) if outcome is not None else skipped)
+                for child, outcome in zip(result.children, result.results, strict=True)
             ]
         return answer
 
