@@ -24,6 +24,7 @@ from algodesk.adapters.feeds.calendars import (
 from algodesk.domain.identifiers import Venue
 from algodesk.domain.market.sessions import Session
 from algodesk.ports.calendar import Calendars, MarketCalendar, UnknownVenueError
+from tests.session_tables import NSE_CALENDAR
 
 IST = ZoneInfo("Asia/Kolkata")
 START, END = date(2025, 10, 1), date(2026, 12, 31)  # a narrow range builds quickly
@@ -262,6 +263,7 @@ def test_the_shipped_table_dates_and_sources_every_row() -> None:
             assert row.source
             assert isinstance(row.checked, date)
     assert (table.holidays, table.special_sessions) == ((), ())
+    assert table.years == ()  # no year before its circular: a desk declares it (README)
 
 
 def test_the_table_reads_dated_rows_and_rejects_unknown_keys_and_wrong_types() -> None:
@@ -309,20 +311,11 @@ def test_times_must_be_utc(calendars: ExchangeCalendars) -> None:
         cal(calendars, "NSE").trading_day(datetime(2026, 1, 27, 10, 0))  # noqa: DTZ001
 
 
-_TABLE_TEXT = """
-[calendars.NSE]
-timezone = "Asia/Kolkata"
-trading_days = "XBOM"
-
-[[calendars.NSE.times]]
-effective_from = 2020-01-01
-pre_open = 09:00:00
-open = 09:15:00
-close = 15:30:00
-source = "test"
-checked = 2026-11-21
-
+_TABLE_TEXT = (
+    NSE_CALENDAR
+    + """
 [overrides]
 holidays = []
 sessions = []
 """
+)

@@ -28,13 +28,13 @@ from algodesk.adapters.brokers.paper.broker import PaperBroker
 from algodesk.adapters.brokers.paper.config import PaperBrokerConfig
 from algodesk.adapters.clock import LiveClock
 from algodesk.adapters.crypto.fernet import FernetCipher, load_or_create_key
-from algodesk.adapters.feeds.calendars import ExchangeCalendars
 from algodesk.adapters.feeds.replay import ReplayFeed
 from algodesk.adapters.signals.tradingview import TradingViewParser
 from algodesk.adapters.storage.sql.hooks import SqlHookStore
 from algodesk.adapters.storage.sql.inbox import SqlInbox
 from algodesk.adapters.storage.sql.users import SqlUserStore
 from algodesk.bootstrap import Desk, spot_instrument
+from algodesk.bootstrap.calendars import CALENDAR_WARNING, coverage_warnings, desk_calendars
 from algodesk.domain.bots import Bot, BotStatus
 from algodesk.domain.identifiers import AccountId, BotId, InstrumentId, Venue
 from algodesk.domain.instruments import Instrument
@@ -122,7 +122,11 @@ class DeskRuntime:
             self.users, hasher or Argon2PasswordHasher(), JwtTokenCodec(signing_key), self.clock
         )
         self.hub = EventHub()
-        self.calendars = ExchangeCalendars(venues={PAPER.value: self.options.paper_calendar})
+        # The shipped session table with the desk's own <data_dir>/sessions.toml (declared
+        # trading years, overrides); a malformed file raises ValueError naming it.
+        self.calendars = desk_calendars(
+            desk.settings.data_dir, {PAPER.value: self.options.paper_calendar}
+        )
         self.market = MarketService(desk.instruments, self.calendars, self.clock, bars=desk.bars)
         self.paper = PaperBroker(PaperBrokerConfig(), _Instruments(self.market), self.clock.now)
         self.bots = BotService(factory, self.clock, desk.ledger)
@@ -263,6 +267,20 @@ class DeskRuntime:
         """First run: the ``admin`` user (see :meth:`AuthService.ensure_admin`)."""
         return self.auth.ensure_admin(password)
 
+    def check_calendars(self, within: timedelta = CALENDAR_WARNING) -> list[str]:
+        """Log a warning for each venue in use whose calendar ends within ``within`` (past its
+        end the venue counts as closed); returns the warnings. In use: the paper venue, the
+        square-off rules' venues (NSE, NFO, BSE, BFO by default) and the bots' venues."""
+        venues = {
+            PAPER,
+            *(rule.venue for rule in self.options.square_off),
+            *(bot.venue for bot in self.bots.list()),
+        }
+        warnings = coverage_warnings(self.calendars, venues, self.clock.now(), within)
+        for warning in warnings:
+            _log.warning("%s", warning)
+        return warnings
+
     def venue_status(self) -> list[dict[str, object]]:
         """Each venue of the engine and whether it answers (the paper exchange always does)."""
         return [{"venue": PAPER.value, "kind": "paper exchange", "responsive": True}]
@@ -339,6 +357,7 @@ class DeskRuntime:
             self._wake.clear()
 
     def start(self, feed: ReplayFeed | None = None) -> None:
+        self.check_calendars()
         self.feed = feed
         if feed is None:
             self._ready.set()

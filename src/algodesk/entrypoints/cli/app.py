@@ -21,6 +21,7 @@ from algodesk.entrypoints.cli import ledger_views
 from algodesk.entrypoints.cli.alerts import alerts_app
 from algodesk.entrypoints.cli.backtest import backtest, sweep
 from algodesk.entrypoints.cli.bots import bots_app, risk_app
+from algodesk.entrypoints.cli.calendars import calendar_app
 from algodesk.entrypoints.cli.instruments import instruments_app
 from algodesk.entrypoints.cli.market import data_app
 from algodesk.entrypoints.cli.options import (
@@ -48,6 +49,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(demo_app, name="demo")
 app.add_typer(data_app, name="data")
 app.add_typer(instruments_app, name="instruments")
+app.add_typer(calendar_app, name="calendar")
 app.command()(serve)
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(bots_app, name="bots")

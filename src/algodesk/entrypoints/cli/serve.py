@@ -92,14 +92,15 @@ def serve(
     typer.echo(f"API docs:      {base}/docs")
     typer.echo(f"demo webhook:  {base}/webhooks/tradingview/{hook.token}")
     typer.echo(f"database:      {desk.url}")
-    runtime.start(feed=runtime.demo_feed())
-    app = create_app(runtime, trusted_proxies=trusted_proxy or (), manage_runtime=True)
+    # Logging before the start: it warns of calendars that end soon (declare the next year).
     logging.basicConfig(
         level=logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s",
     )
     for handler in logging.getLogger().handlers:  # every line carries its request's id
         handler.addFilter(RequestIdFilter())
+    runtime.start(feed=runtime.demo_feed())
+    app = create_app(runtime, trusted_proxies=trusted_proxy or (), manage_runtime=True)
     try:
         uvicorn.run(
             app,
