@@ -39,7 +39,7 @@ def count_day_trades(entries: Iterable[LedgerEntry], since: date) -> int:
     for entry in entries:
         if entry.kind is not EntryKind.FILL:
             continue
-        terms = FillTerms(entry.details)
+        terms = FillTerms.of(entry.details)
         key = (entry.bot_id, terms.instrument_id)
         day = entry.ts.date()
         before = position.get(key, Decimal(0))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from algodesk.domain.fills import Fill, require_utc
 from algodesk.domain.identifiers import ClientOrderId, VenueOrderId
@@ -34,7 +34,8 @@ class OrderEvent:
     ts: datetime
 
     def __post_init__(self) -> None:
-        require_utc(f"{type(self).__name__}.ts", self.ts)
+        if self.ts.__class__ is not datetime or self.ts.tzinfo is not UTC:  # else UTC for sure
+            require_utc(f"{type(self).__name__}.ts", self.ts)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -34,6 +34,8 @@ class OrderSide(StrEnum):
 
 def require_utc(name: str, value: datetime) -> datetime:
     """Times inside algodesk are timezone-aware UTC; exchange time zones live at the edges."""
+    if value.__class__ is datetime and value.tzinfo is UTC:
+        return value
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise ValueError(f"{name}: expected a timezone-aware UTC datetime, was {value!r}")
     if value.utcoffset() != UTC.utcoffset(None):

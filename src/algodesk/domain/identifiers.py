@@ -33,6 +33,20 @@ class _Identifier:
     def __str__(self) -> str:
         return self.value
 
+    # What the dataclass would generate, without its per-call tuples and recursion guard:
+    # identifiers are dictionary keys everywhere, and reprs feed command fingerprints (the
+    # text must not change). Equal only to the same kind of identifier.
+    def __repr__(self) -> str:
+        return f"{self.__class__.__qualname__}(value={self.value!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self.value == other.value
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
 
 class AccountId(_Identifier):
     """A trading account at one venue (a broker login, an exchange sub-account, a paper account)."""

@@ -140,7 +140,7 @@ class BookSummary:
             elif p.book == CAPITAL:
                 _add(self.capital, ccy, -p.amount)
         if entry.kind is EntryKind.FILL:
-            terms = FillTerms(entry.details)
+            terms = FillTerms.of(entry.details)
             iid = terms.instrument_id
             pos = self.positions.get(iid)
             if pos is None:

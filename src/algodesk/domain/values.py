@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import (
     ROUND_DOWN,
@@ -21,9 +21,12 @@ from decimal import (
     Inexact,
     InvalidOperation,
     Overflow,
+    getcontext,
     localcontext,
+    setcontext,
 )
-from typing import Any, Final, ParamSpec, TypeVar
+from types import TracebackType
+from typing import ClassVar, Final, ParamSpec, TypeVar
 
 __all__ = [
     "EXACT_CONTEXT",
@@ -63,29 +66,80 @@ P = ParamSpec("P")
 R = TypeVar("R")
 _INEXACT = "a money calculation needs more than 100 significant digits and would round"
 
+# The contexts that blocks switch to. Each is installed as it is (``localcontext`` would copy it
+# on every entry, which costs more than most of the arithmetic it guards) and is never changed:
+# no code changes the current context in place (``localcontext()`` copies before a change), and
+# nothing reads the sticky flags that arithmetic sets, so one object serves every block, nested
+# ones and other threads included. Only the copies are installed: the public templates stay
+# clean.
+_EXACT: Final = EXACT_CONTEXT.copy()
+
+#: For figures that are ratios (average prices): 34 significant digits, rounded half-even.
+_ROUNDED = Context(prec=34, rounding=ROUND_HALF_EVEN)
+
 
 def exact_arithmetic(fn: Callable[P, R]) -> Callable[P, R]:
     """Decorate ``fn`` to run its Decimal arithmetic in :data:`EXACT_CONTEXT`."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        with localcontext(EXACT_CONTEXT):
+        saved = getcontext()
+        if saved is _EXACT:  # called from exact arithmetic: nothing to switch
             try:
                 return fn(*args, **kwargs)
             except Inexact:
                 raise InexactArithmeticError(_INEXACT) from None
+        setcontext(_EXACT)
+        try:
+            return fn(*args, **kwargs)
+        except Inexact:
+            raise InexactArithmeticError(_INEXACT) from None
+        finally:
+            setcontext(saved)
 
     return wrapper
 
 
-@contextmanager
-def exact() -> Iterator[None]:
-    """Run the block's Decimal arithmetic in :data:`EXACT_CONTEXT`."""
-    with localcontext(EXACT_CONTEXT):
-        try:
-            yield
-        except Inexact:
+class _Block(AbstractContextManager[None]):
+    """Run a block in the class's ``context``; with ``exact``, a rounding raises
+    :class:`InexactArithmeticError`."""
+
+    __slots__ = ("_saved",)
+    context: ClassVar[Context]
+    exact: ClassVar[bool]
+
+    def __enter__(self) -> None:
+        self._saved = saved = getcontext()
+        if saved is not self.context:
+            setcontext(self.context)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._saved is not self.context:
+            setcontext(self._saved)
+        if self.exact and exc_type is not None and issubclass(exc_type, Inexact):
             raise InexactArithmeticError(_INEXACT) from None
+
+
+class _ExactBlock(_Block):
+    __slots__ = ()
+    context = _EXACT
+    exact = True
+
+
+class _RoundedBlock(_Block):
+    __slots__ = ()
+    context = _ROUNDED
+    exact = False
+
+
+def exact() -> AbstractContextManager[None]:
+    """Run the block's Decimal arithmetic in :data:`EXACT_CONTEXT`."""
+    return _ExactBlock()
 
 
 DecimalLike = Decimal | int | str
@@ -95,13 +149,9 @@ class CurrencyMismatchError(ValueError):
     """Two amounts in different currencies were combined."""
 
 
-#: For figures that are ratios (average prices): 34 significant digits, rounded half-even.
-_ROUNDED = Context(prec=34, rounding=ROUND_HALF_EVEN)
-
-
-def rounded() -> Any:
+def rounded() -> AbstractContextManager[None]:
     """A context for ratios such as average prices, which cannot be exact (34 digits)."""
-    return localcontext(_ROUNDED)
+    return _RoundedBlock()
 
 
 def to_decimal(value: object) -> Decimal:
@@ -185,8 +235,13 @@ class Currency:
     def __str__(self) -> str:
         return self.code
 
+    def __repr__(self) -> str:  # the dataclass's text, without its recursion guard
+        return f"{self.__class__.__qualname__}(code={self.code!r})"
+
 
 def _require_decimal(kind: str, value: object) -> Decimal:
+    if type(value) is Decimal and value.is_finite():
+        return value
     if isinstance(value, float):
         raise TypeError(f"{kind}: expected Decimal, was float ({value!r}); use algodesk values")
     if not isinstance(value, Decimal):
@@ -259,6 +314,9 @@ class Money:
     def __str__(self) -> str:
         return f"{canonical_decimal(self.amount)} {self.currency}"
 
+    def __repr__(self) -> str:  # the dataclass's text, without its recursion guard
+        return f"{self.__class__.__qualname__}(amount={self.amount!r}, currency={self.currency!r})"
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class Price:
@@ -277,6 +335,9 @@ class Price:
 
     def __str__(self) -> str:
         return canonical_decimal(self.value)
+
+    def __repr__(self) -> str:  # the dataclass's text, without its recursion guard
+        return f"{self.__class__.__qualname__}(value={self.value!r})"
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -314,6 +375,9 @@ class Quantity:
 
     def __str__(self) -> str:
         return canonical_decimal(self.value)
+
+    def __repr__(self) -> str:  # the dataclass's text, without its recursion guard
+        return f"{self.__class__.__qualname__}(value={self.value!r})"
 
 
 def money(amount: object, currency: str | Currency) -> Money:

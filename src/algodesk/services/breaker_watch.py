@@ -44,6 +44,13 @@ class BreakerWatch:
         self._view = view
         self._publish = publish
 
+    def _watched(self, account_id: AccountId, bot_id: BotId | None) -> bool:
+        """Whether the account or the bot has a breaker: without one there is nothing to feed
+        (the board skips a scope without a breaker)."""
+        return self._board.breaker(account_id) is not None or (
+            bot_id is not None and self._board.breaker(account_id, bot_id) is not None
+        )
+
     def _equity(self, summary: BookSummary, ccy: str) -> Decimal:
         marks = {}
         for iid, pos in summary.positions.items():
@@ -59,9 +66,12 @@ class BreakerWatch:
         ccy: str,
         closed: Decimal | None,
     ) -> list[ScopedTrip]:
-        """Feed the board; journal what it produced (a write unit only when there is any)."""
-        equity: dict[BotId | None, Decimal] = {None: self._equity(view.account, ccy)}
-        if bot is not None:
+        """Feed the board; journal what it produced (a write unit only when there is any).
+        Equity is worked out for the scopes that have a breaker only."""
+        equity: dict[BotId | None, Decimal] = {}
+        if self._board.breaker(account) is not None:
+            equity[None] = self._equity(view.account, ccy)
+        if bot is not None and self._board.breaker(account, bot) is not None:
             equity[bot] = self._equity(view.bot(bot), ccy)
         trips, records = self._board.observe_fill(self._clock.now(), account, bot, equity, closed)
         if records or trips:
@@ -75,6 +85,8 @@ class BreakerWatch:
 
     def after_fill(self, order: Order, entry: LedgerEntry) -> None:
         """The scope's equity at marks and, for a closing fill, its net P&L."""
+        if not self._watched(order.account_id, order.bot_id):
+            return
         realized = -sum((p.amount for p in entry.postings if p.book == PNL_REALIZED), Decimal(0))
         fees = sum((p.amount for p in entry.postings if p.book == FEES), Decimal(0))
         closed = realized - fees if not realized.is_zero() else None
@@ -86,9 +98,7 @@ class BreakerWatch:
 
     def observe(self, account_id: AccountId, bot_id: BotId | None) -> None:
         """Before an order is judged: the equity at current marks."""
-        if self._board.breaker(account_id) is None and (
-            bot_id is None or self._board.breaker(account_id, bot_id) is None
-        ):
+        if not self._watched(account_id, bot_id):
             return
         with self._read_factory() as uow:
             view = self._view(uow, account_id)

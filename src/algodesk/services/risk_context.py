@@ -123,7 +123,10 @@ class AccountView:
         if entry.kind is EntryKind.FILL:
             self.fills.append(entry)
         for bot in {p.bot_id for p in entry.postings}:
-            self.bots.setdefault(bot, BookSummary()).add(entry, bot)
+            summary = self.bots.get(bot)
+            if summary is None:
+                summary = self.bots[bot] = BookSummary()
+            summary.add(entry, bot)
         self.seq = entry.seq
 
     def booked(self, entry: LedgerEntry) -> None:
@@ -216,6 +219,7 @@ def _scope(
     order: Order,
     working: tuple[WorkingOrder, ...],
     market: MarketView,
+    ccy: str,
     entries_today: int,
     day_trades: Callable[[], int],
 ) -> Scope:
@@ -225,8 +229,6 @@ def _scope(
         mark = market.mark(iid)
         marks[iid] = mark.price if mark else pos.last_price
         positions[iid] = PositionMark(pos.quantity, marks[iid], pos.multiplier)
-    inst = market.instrument(order.instrument_id)
-    ccy = inst.currency.code if inst else ""
     held = summary.positions.get(order.instrument_id)
     return Scope(
         label=label,
@@ -258,6 +260,8 @@ def build_context(
     ``oco_with``, the other leg of a one-cancels-other pair, is not counted as working."""
     account = order.account_id
     account_limits = limits.accounts.get(account)
+    instrument = market.instrument(order.instrument_id)
+    ccy = instrument.currency.code if instrument else ""
     skip = {order.client_order_id, oco_with}
     open_orders = [o for o in view.open.values() if o.client_order_id not in skip]
     marks = {o.instrument_id: market.mark(o.instrument_id) for o in open_orders}
@@ -273,6 +277,7 @@ def build_context(
                 order,
                 working,
                 market,
+                ccy,
                 view.entries_today(),
                 lambda: view.day_trades(None, now.date()),
             )
@@ -291,6 +296,7 @@ def build_context(
                     order,
                     bot_working,
                     market,
+                    ccy,
                     view.entries_today(bot),
                     lambda: view.day_trades(bot, now.date()),
                 )
@@ -298,7 +304,7 @@ def build_context(
     burst = limits.venue_burst.get(order.instrument_id.venue)
     return RiskContext(
         now=now,
-        instrument=market.instrument(order.instrument_id),
+        instrument=instrument,
         mark=market.mark(order.instrument_id),
         scopes=tuple(scopes),
         market_open=market.is_open(order.instrument_id.venue, now),

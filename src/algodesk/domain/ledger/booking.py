@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from types import MappingProxyType
 
 from algodesk.domain.fills import Fill, OrderSide
 from algodesk.domain.identifiers import AccountId, BotId, InstrumentId, LedgerEntryId
@@ -68,6 +69,26 @@ class FillTerms:
             self.fee_currency = Currency(details["fee_currency"])
         except (KeyError, ValueError, ArithmeticError) as exc:
             raise ValueError(f"fill details are incomplete or malformed: {exc!r}") from None
+        self._check()
+
+    @classmethod
+    def _written(cls, fill: Fill, instrument: Instrument, details: Mapping[str, str]) -> FillTerms:
+        """What parsing ``details``, just written for ``fill`` by :meth:`AccountBook.fill_entry`,
+        gives: the numbers read back from their text, the ids and currencies the text was
+        written from (parsing their text gives equal ones)."""
+        terms = cls.__new__(cls)
+        terms.instrument_id = instrument.id
+        terms.side = fill.side
+        terms.quantity = Decimal(details["quantity"])
+        terms.price = Decimal(details["price"])
+        terms.multiplier = Decimal(details["multiplier"])
+        terms.currency = instrument.currency
+        terms.fee = Decimal(details["fee"])
+        terms.fee_currency = fill.fee.currency
+        terms._check()
+        return terms
+
+    def _check(self) -> None:
         numbers = (self.quantity, self.price, self.multiplier, self.fee)
         if not all(n.is_finite() for n in numbers):
             raise ValueError("fill details hold a number that is not finite")
@@ -76,6 +97,19 @@ class FillTerms:
                 f"fill details out of range: quantity {self.quantity}, multiplier "
                 f"{self.multiplier}, fee {self.fee}"
             )
+
+    @classmethod
+    def of(cls, details: Mapping[str, str]) -> FillTerms:
+        """The terms of a FILL entry's ``details``. An entry's frozen details (a read-only
+        view of a private copy, see :class:`NewEntry`) never change, so their terms are
+        parsed once and remembered, for the last thousand or so entries (the terms are shared:
+        read them, never change them); any other mapping is parsed every time."""
+        known = _PARSED.get(id(details))
+        if known is not None and known[0] is details:
+            return known[1]
+        terms = cls(details)
+        _remember(details, terms)
+        return terms
 
     @exact_arithmetic
     def postings(self, lots: FifoBook, bot_id: BotId | None) -> tuple[Posting, ...]:
@@ -98,6 +132,20 @@ class FillTerms:
             rows.append(Posting(CASH, self.fee_currency, -self.fee, bot_id))
             rows.append(Posting(FEES, self.fee_currency, self.fee, bot_id))
         return tuple(p for p in rows if not p.amount.is_zero())
+
+
+# Parsed terms by the id of the frozen details they came from. The entry holds the mapping, so
+# its id is not reused while it is here; an identity check guards the look-up all the same.
+_PARSED: dict[int, tuple[Mapping[str, str], FillTerms]] = {}
+_PARSED_KEPT = 1024
+
+
+def _remember(details: Mapping[str, str], terms: FillTerms) -> None:
+    if type(details) is not MappingProxyType:  # not frozen: it may still change
+        return
+    if len(_PARSED) >= _PARSED_KEPT:
+        _PARSED.clear()
+    _PARSED[id(details)] = (details, terms)
 
 
 def fill_entry_id(fill: Fill) -> LedgerEntryId:
@@ -171,8 +219,8 @@ class AccountBook:
             "fee": canonical_decimal(fill.fee.amount),
             "fee_currency": fill.fee.currency.code,
         }
-        terms = FillTerms(details)
-        return NewEntry(
+        terms = FillTerms._written(fill, instrument, details)
+        entry = NewEntry(
             account_id=self.account_id,
             entry_id=fill_entry_id(fill),
             kind=EntryKind.FILL,
@@ -181,6 +229,8 @@ class AccountBook:
             bot_id=fill.bot_id,
             details=details,
         )
+        _remember(entry.details, terms)  # the same text, frozen: replay and summaries read it
+        return entry
 
     def replay(self, entry: LedgerEntry) -> None:
         """Move the book past ``entry`` (which must be the next in this account's chain)."""
@@ -191,7 +241,7 @@ class AccountBook:
         if entry.prev_hash != self.head_hash:
             raise ValueError(f"{entry.label()} does not link to entry #{self.head_seq}'s hash")
         if entry.kind is EntryKind.FILL:
-            terms = FillTerms(entry.details)
+            terms = FillTerms.of(entry.details)
             lots = self.lots_for(entry.bot_id, terms.instrument_id, terms.multiplier)
             lots.apply(terms.side, terms.quantity, terms.price)
         self.head_seq = entry.seq

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Final
 
 from algodesk.domain.ledger.entries import LedgerEntry, NewEntry, Posting
 from algodesk.domain.values import canonical_decimal
@@ -30,22 +30,30 @@ def _posting(p: Posting) -> list[str | None]:
     ]
 
 
-def canonical_bytes(entry: LedgerEntry) -> bytes:
-    """The exact bytes that are hashed: a JSON array in a fixed field order, decimals in their
-    one canonical text form, times in UTC to the microsecond, details sorted by key."""
+#: ``json.dumps`` with these options, made once (``dumps`` builds an encoder per call).
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def _encode(entry: LedgerEntry | NewEntry, seq: int, prev_hash: str) -> bytes:
     payload = [
         ENCODING_VERSION,
         entry.account_id.value,
-        entry.seq,
+        seq,
         entry.entry_id.value,
         entry.kind.value,
         _ts(entry.ts),
         entry.bot_id.value if entry.bot_id else None,
         [_posting(p) for p in entry.postings],
         sorted(entry.details.items()),
-        entry.prev_hash,
+        prev_hash,
     ]
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _ENCODER.encode(payload).encode("utf-8")
+
+
+def canonical_bytes(entry: LedgerEntry) -> bytes:
+    """The exact bytes that are hashed: a JSON array in a fixed field order, decimals in their
+    one canonical text form, times in UTC to the microsecond, details sorted by key."""
+    return _encode(entry, entry.seq, entry.prev_hash)
 
 
 def entry_hash(entry: LedgerEntry) -> str:
@@ -56,7 +64,7 @@ def seal(new: NewEntry, seq: int, prev_hash: str) -> LedgerEntry:
     """Number ``new`` as entry ``seq`` after ``prev_hash`` and compute its hash."""
     if seq < 1:
         raise ValueError(f"expected a sequence number >= 1, was {seq}")
-    draft = LedgerEntry(
+    return LedgerEntry(
         account_id=new.account_id,
         seq=seq,
         entry_id=new.entry_id,
@@ -66,6 +74,5 @@ def seal(new: NewEntry, seq: int, prev_hash: str) -> LedgerEntry:
         bot_id=new.bot_id,
         details=new.details,
         prev_hash=prev_hash,
-        hash="",
+        hash=hashlib.sha256(_encode(new, seq, prev_hash)).hexdigest(),
     )
-    return replace(draft, hash=entry_hash(draft))

@@ -76,6 +76,8 @@ class Posting:
 
 
 def _freeze(details: Mapping[str, str]) -> Mapping[str, str]:
+    """A read-only view of a private copy: no one can change it (``FillTerms.of`` relies on
+    that)."""
     for key, value in details.items():
         if not isinstance(key, str) or not isinstance(value, str):
             raise TypeError(f"entry details must map str to str, had {key!r}: {value!r}")

@@ -73,7 +73,7 @@ def _posting_map(postings: Iterable[Posting]) -> dict[_PostingKey, Decimal]:
 
 def _fifo_problem(book: AccountBook, entry: LedgerEntry) -> str | None:
     try:
-        terms = FillTerms(entry.details)
+        terms = FillTerms.of(entry.details)
         expected = _posting_map(book.expected_postings(terms, entry.bot_id))
     except (ValueError, ArithmeticError) as exc:
         return f"cannot recompute the booking: {exc}"

@@ -174,11 +174,17 @@ class RiskGate(Protocol):
     def check(self, order: Order, context: RiskContext) -> Denial | None: ...
 
 
-@exact_arithmetic
 def is_reducing(order: Order, position: Decimal, working: tuple[WorkingOrder, ...] = ()) -> bool:
     """True when ``order`` only shrinks ``position`` and never flips it, even if every working
     order on the same side in the same instrument fills first (the worst case): five sells of
     10 against a long of 10 are not five reductions."""
+    against = position < 0 if order.side is OrderSide.BUY else position > 0
+    return against and _fits(order, position, working)
+
+
+@exact_arithmetic
+def _fits(order: Order, position: Decimal, working: tuple[WorkingOrder, ...]) -> bool:
+    """``order`` plus the working orders ahead of it on its side take at most ``position``."""
     ahead = sum(
         (
             w.leaves
@@ -187,7 +193,7 @@ def is_reducing(order: Order, position: Decimal, working: tuple[WorkingOrder, ..
         ),
         Decimal(0),
     )
-    return position * order.side.sign < 0 and order.quantity.value + ahead <= abs(position)
+    return order.quantity.value + ahead <= abs(position)
 
 
 def reduces(order: Order, scope: Scope) -> bool:

@@ -10,7 +10,6 @@ unique across restarts: fill dedupe can trust them.
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -69,7 +68,7 @@ class PaperBroker:
     def working_orders(self) -> list[Order]:
         """The venue's view of the orders still working (for reconciliation and tests)."""
         with self._lock:
-            return [copy.deepcopy(o) for o in self._working.values()]
+            return [o.clone() for o in self._working.values()]
 
     def restore(self, orders: list[Order]) -> None:
         """Put working orders back on the book after a restart (the paper exchange lives in the
@@ -77,7 +76,7 @@ class PaperBroker:
         for the time the process was down."""
         with self._lock:
             for order in orders:
-                live = copy.deepcopy(order)
+                live = order.clone()
                 if live.pending_from:
                     live.status = live.pending_from[0]
                     live.pending_from = []
@@ -113,7 +112,7 @@ class PaperBroker:
             client_order_id=order.client_order_id, ts=now, venue_order_id=venue_id
         )
         self._emit(accepted)
-        live = copy.deepcopy(order)
+        live = order.clone()
         live.apply(accepted)
         self._working[order.client_order_id] = live
         quote = self._quotes.get(order.instrument_id)
