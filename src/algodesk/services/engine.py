@@ -20,7 +20,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from algodesk.domain import client_order_ids
@@ -357,31 +357,12 @@ class Engine:
                         continue
                 self._watch.observe(account, command.bot_id)
                 try:
-                    order = Order.create(
-                        client_order_id=client_order_ids.for_signal(
-                            account, f"list-check:{uuid.uuid4().hex}"
-                        ),
-                        account_id=account,
-                        instrument_id=command.instrument_id,
-                        side=command.side,
-                        order_type=command.order_type,
-                        quantity=command.quantity,
-                        created_at=self._clock.now(),
-                        time_in_force=command.time_in_force,
-                        price=command.price,
-                        trigger_price=command.trigger_price,
-                        expire_time=command.expire_time,
-                        bot_id=command.bot_id,
-                        reduce_only=command.reduce_only,
-                    )
+                    unsent = client_order_ids.for_signal(account, f"list-check:{uuid.uuid4().hex}")
+                    order = _order(command, unsent, self._clock.now())
                 except ValueError as exc:
                     return ListDenial(index, "INVALID_ORDER", str(exc))
                 with view.assuming(assumed):
-                    code, message = check_plan(
-                        order, command.exits, self._market.mark(order.instrument_id)
-                    )
-                    if not code:
-                        code, message = self._decide(uow, order, command, gated=True)
+                    code, message = self._judge(uow, order, command, gated=True)
                 if code:
                     return ListDenial(index, code, message)
                 assumed.append(order)
@@ -424,35 +405,14 @@ class Engine:
                 uow.commit()
                 return outcome
             try:
-                order = Order.create(
-                    client_order_id=coid,
-                    account_id=command.account_id,
-                    instrument_id=command.instrument_id,
-                    side=command.side,
-                    order_type=command.order_type,
-                    quantity=command.quantity,
-                    created_at=now,
-                    time_in_force=command.time_in_force,
-                    price=command.price,
-                    trigger_price=command.trigger_price,
-                    expire_time=command.expire_time,
-                    bot_id=command.bot_id,
-                    reduce_only=command.reduce_only,
-                )
+                order = _order(command, coid, now)
             except ValueError as exc:
                 outcome = Outcome(False, coid.value, None, "INVALID_ORDER", str(exc))
                 self._journal(uow, command, outcome, [])
                 uow.commit()
                 return outcome
             plan_record: JournalRecord | None = None
-            if denial is not None:
-                denial_code, denial_message = denial
-            else:
-                denial_code, denial_message = check_plan(
-                    order, command.exits, self._market.mark(order.instrument_id)
-                )
-            if not denial_code:
-                denial_code, denial_message = self._decide(uow, order, command, gated)
+            denial_code, denial_message = denial or self._judge(uow, order, command, gated)
             if denial_code:
                 event: OrderEvent = OrderDenied(
                     client_order_id=coid, ts=now, code=denial_code, message=denial_message
@@ -550,6 +510,14 @@ class Engine:
         if order.bot_id is not None:
             states[(account, order.bot_id)] = self._effective(account, order.bot_id)
         return states
+
+    def _judge(
+        self, uow: UnitOfWork, order: Order, command: SubmitOrder, gated: bool
+    ) -> tuple[str, str]:
+        """The denial code and message for a new order (its exits' plan, then
+        :meth:`_decide`), or two empty strings to send it."""
+        code, message = check_plan(order, command.exits, self._market.mark(order.instrument_id))
+        return (code, message) if code else self._decide(uow, order, command, gated)
 
     def _decide(
         self, uow: UnitOfWork, order: Order, command: SubmitOrder, gated: bool
@@ -1039,6 +1007,26 @@ class Engine:
         self._publish(event)
         if entry is not None:
             self._watch.after_fill(order, entry)
+
+
+def _order(command: SubmitOrder, coid: ClientOrderId, now: datetime) -> Order:
+    """The new order ``command`` asks for, as ``coid``, made at ``now`` (ValueError when the
+    order is not valid)."""
+    return Order.create(
+        client_order_id=coid,
+        account_id=command.account_id,
+        instrument_id=command.instrument_id,
+        side=command.side,
+        order_type=command.order_type,
+        quantity=command.quantity,
+        created_at=now,
+        time_in_force=command.time_in_force,
+        price=command.price,
+        trigger_price=command.trigger_price,
+        expire_time=command.expire_time,
+        bot_id=command.bot_id,
+        reduce_only=command.reduce_only,
+    )
 
 
 def _groups(events: Iterable[OrderEvent]) -> list[list[OrderEvent]]:
