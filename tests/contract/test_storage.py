@@ -80,6 +80,28 @@ def test_client_order_ids_are_never_reused(uow_factory: UowFactory) -> None:
         uow.orders.add(_order())
 
 
+def test_a_refused_duplicate_leaves_the_unit_usable(uow_factory: UowFactory) -> None:
+    """A taken order id or journal key is refused without spoiling the transaction (on
+    PostgreSQL a failed statement would abort it): the unit's other writes still commit."""
+    from algodesk.ports.storage import JournalRecord, StorageError
+
+    with uow_factory() as uow:
+        uow.orders.add(_order())
+        uow.journal.append(JournalRecord(ACCOUNT, "SubmitOrder", T0, {}, key="k"))
+        uow.commit()
+    with uow_factory() as uow:
+        with pytest.raises(DuplicateClientOrderIdError):
+            uow.orders.add(_order())
+        with pytest.raises(StorageError, match="'k'"):
+            uow.journal.append(JournalRecord(ACCOUNT, "SubmitOrder", T0, {}, key="k"))
+        uow.orders.add(_order("ORD2"))
+        uow.journal.append(JournalRecord(ACCOUNT, "SubmitOrder", T0, {}, key="k2"))
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.orders.get(ClientOrderId("ORD2")) is not None
+        assert [r.key for r in uow.journal.records(ACCOUNT)] == ["k", "k2"]
+
+
 def test_open_orders_are_listed_per_account(uow_factory: UowFactory) -> None:
     working = _order("W1")
     working.apply(OrderSubmitted(client_order_id=working.client_order_id, ts=T0))
@@ -172,6 +194,32 @@ def test_an_append_that_does_not_follow_the_head_is_refused(uow_factory: UowFact
     )
     with uow_factory() as uow, pytest.raises(ChainConflictError):
         uow.ledger.append(forged)  # right number, wrong previous hash
+
+
+def test_a_unit_reads_the_head_it_moved_and_after_a_commit_the_stored_one(
+    migrated_engine: sa.Engine,
+) -> None:
+    """A SQL unit's next transaction sees other writers' commits (the in-memory store's unit
+    goes on reading as of its own last commit instead)."""
+    first, second, third = _chain(3)
+
+    def uow_factory() -> SqlUnitOfWork:
+        return SqlUnitOfWork(migrated_engine)
+
+    with uow_factory() as uow:
+        assert uow.ledger.head(ACCOUNT) is None
+        uow.ledger.append(first)
+        assert uow.ledger.head(ACCOUNT) == ChainHead(1, first.hash)
+        uow.commit()
+        with uow_factory() as other:  # another writer moves the head meanwhile
+            other.ledger.append(second)
+            other.commit()
+        # The unit's next transaction reads the head as stored now, not as it read it before.
+        assert uow.ledger.head(ACCOUNT) == ChainHead(2, second.hash)
+        uow.ledger.append(third)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.ledger.head(ACCOUNT) == ChainHead(3, third.hash)
 
 
 @pytest.mark.parametrize(

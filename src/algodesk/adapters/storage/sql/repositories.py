@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -46,13 +47,31 @@ _BATCH = 5000
 # mark the WHERE values; an UPDATE's SET columns are the other keys of its parameters.
 _bind = sa.bindparam
 _ORDER = sa.select(orders).where(orders.c.client_order_id == _bind("coid"))
-_ORDER_EXISTS = sa.select(orders.c.client_order_id).where(orders.c.client_order_id == _bind("coid"))
-_ORDER_INSERT = sa.insert(orders)
+
+
+def _if_new(table: sa.Table, returned: sa.Column[Any]) -> sa.TextualSelect:
+    """An INSERT that skips a row whose key is taken (no error, so the transaction goes on)
+    and returns ``returned`` of a stored row: no row returned, nothing stored. The same text
+    on SQLite and PostgreSQL (``ON CONFLICT DO NOTHING``), written out because SQLAlchemy
+    compiles the dialects' own upsert constructs anew on every call; the columns' types
+    still convert the values (every column but an autoincremented key)."""
+    columns = [c for c in table.columns if c.autoincrement is not True]
+    names = ", ".join(f'"{c.name}"' for c in columns)
+    values = ", ".join(f":{c.name}" for c in columns)
+    sql = (  # names from our own table definitions; the values are bound
+        f'INSERT INTO "{table.name}" ({names}) VALUES ({values}) '  # noqa: S608
+        f'ON CONFLICT DO NOTHING RETURNING "{returned.name}"'
+    )
+    binds = [sa.bindparam(c.name, type_=c.type) for c in columns]
+    return sa.text(sql).bindparams(*binds).columns(returned)
+
+
+_ORDER_INSERT = _if_new(orders, orders.c.client_order_id)
 _ORDER_UPDATE = sa.update(orders).where(orders.c.client_order_id == _bind("w_coid"))
 _FILL = sa.select(fills).where(
     fills.c.venue == _bind("w_venue"), fills.c.trade_id == _bind("w_trade")
 )
-_FILL_INSERT = sa.insert(fills)
+_FILL_INSERT = _if_new(fills, fills.c.trade_id)
 _FILLS_OF_ORDER = (
     sa.select(fills)
     .where(fills.c.client_order_id == _bind("coid"))
@@ -87,7 +106,7 @@ _SEQUENCE_NEXT = (
     .returning(sequences.c.value)
 )
 _SEQUENCE_INSERT = sa.insert(sequences)
-_JOURNAL_INSERT = sa.insert(journal).returning(journal.c.seq)
+_JOURNAL_INSERT = _if_new(journal, journal.c.seq)
 _JOURNAL_FIND = sa.select(journal).where(
     journal.c.account_id == _bind("account"), journal.c.key == _bind("w_key")
 )
@@ -103,17 +122,19 @@ class SqlFillRepository:
         return codec.fill_from_row(row) if row else None
 
     def add(self, fill: Fill) -> bool:
-        known = self._get(fill.venue, fill.trade_id)
-        if known is not None:
-            if known.same_execution(fill):
-                return False
-            raise ConflictingFillError(
-                f"trade {fill.trade_id} at {fill.venue} was stored as {known.side} "
-                f"{known.quantity} @ {known.price} for {known.client_order_id}, now reported as "
-                f"{fill.side} {fill.quantity} @ {fill.price} for {fill.client_order_id}"
-            )
-        self._conn.execute(_FILL_INSERT, codec.fill_row(fill))
-        return True
+        stored = self._conn.execute(_FILL_INSERT, codec.fill_row(fill))
+        if stored.first() is not None:
+            return True
+        known = self._get(fill.venue, fill.trade_id)  # the trade is known: the same one?
+        if known is None:  # pragma: no cover - the insert skipped a row that exists
+            raise StorageError(f"trade {fill.trade_id} at {fill.venue} was neither new nor known")
+        if known.same_execution(fill):
+            return False
+        raise ConflictingFillError(
+            f"trade {fill.trade_id} at {fill.venue} was stored as {known.side} "
+            f"{known.quantity} @ {known.price} for {known.client_order_id}, now reported as "
+            f"{fill.side} {fill.quantity} @ {fill.price} for {fill.client_order_id}"
+        )
 
     def for_order(self, client_order_id: ClientOrderId) -> list[Fill]:
         found = self._conn.execute(_FILLS_OF_ORDER, {"coid": client_order_id.value})
@@ -132,12 +153,11 @@ class SqlOrderRepository:
         self._fills = fill_repo
 
     def add(self, order: Order) -> None:
-        exists = self._conn.execute(_ORDER_EXISTS, {"coid": order.client_order_id.value}).first()
-        if exists is not None:
+        row = codec.order_row(order)
+        if self._conn.execute(_ORDER_INSERT, row).first() is None:
             raise DuplicateClientOrderIdError(
                 f"client order id {order.client_order_id} is taken; ids are never reused"
             )
-        self._conn.execute(_ORDER_INSERT, codec.order_row(order))
 
     def update(self, order: Order) -> None:
         row = codec.order_row(order)
@@ -166,12 +186,25 @@ class SqlOrderRepository:
 
 
 class SqlLedgerRepository:
+    """Within one transaction a chain's head is read once: later reads return it as read or
+    as this transaction moved it (an engine's order reads it three times). A move still
+    compares the head it read with the stored one, so a writer that moved it meanwhile is
+    refused as before. The unit forgets the heads at each commit and rollback."""
+
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
+        self._heads: dict[AccountId, ChainHead | None] = {}
+
+    def forget(self) -> None:
+        """The transaction ended: the next read of a head goes to the database."""
+        self._heads.clear()
 
     def head(self, account_id: AccountId) -> ChainHead | None:
+        if account_id in self._heads:
+            return self._heads[account_id]
         row = self._conn.execute(_HEAD, {"account": account_id.value}).first()
-        return ChainHead(int(row.seq), row.hash) if row else None
+        head = self._heads[account_id] = ChainHead(int(row.seq), row.hash) if row else None
+        return head
 
     def heads(self) -> dict[AccountId, ChainHead]:
         rows = self._conn.execute(sa.select(ledger_heads))
@@ -185,6 +218,7 @@ class SqlLedgerRepository:
                 f"{entry.label()} does not follow the stored head "
                 f"#{head.seq if head else 0} of {entry.account_id}"
             )
+        self._heads.pop(entry.account_id, None)  # read again unless the move below succeeds
         if head is None:
             try:
                 self._conn.execute(
@@ -210,6 +244,7 @@ class SqlLedgerRepository:
                 raise ChainConflictError(f"{entry.label()}: another writer moved the head")
         self._conn.execute(_ENTRY_INSERT, codec.entry_row(entry))
         self._conn.execute(_POSTINGS_INSERT, codec.posting_rows(entry))
+        self._heads[entry.account_id] = ChainHead(entry.seq, entry.hash)
 
     def _binary(self, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
         """Order text by code point on every database, as Python compares strings."""
@@ -280,8 +315,6 @@ class SqlJournal:
         self._conn = conn
 
     def append(self, record: JournalRecord) -> JournalRecord:
-        if record.key is not None and self.find(record.account_id, record.key) is not None:
-            raise StorageError(f"{record.account_id}: key {record.key!r} is already journaled")
         row = {
             "account_id": record.account_id.value,
             "kind": record.kind,
@@ -289,12 +322,11 @@ class SqlJournal:
             "ts": record.ts,
             "payload": json.dumps(record.payload, sort_keys=True, separators=(",", ":")),
         }
-        try:
-            seq = self._conn.execute(_JOURNAL_INSERT, row).scalar_one()
-        except IntegrityError:  # another writer journaled the key first (unique index)
-            raise StorageError(
-                f"{record.account_id}: key {record.key!r} is already journaled"
-            ) from None
+        # A taken key (unique index) skips the row, also when another writer journaled it
+        # first: no error spoils the transaction.
+        seq = self._conn.execute(_JOURNAL_INSERT, row).scalar()
+        if seq is None:
+            raise StorageError(f"{record.account_id}: key {record.key!r} is already journaled")
         return JournalRecord(
             record.account_id, record.kind, record.ts, record.payload, record.key, int(seq)
         )

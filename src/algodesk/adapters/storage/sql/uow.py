@@ -77,9 +77,11 @@ class SqlUnitOfWork:
             raise RuntimeError("commit() outside a `with` block")
         if self._snapshot:
             raise RuntimeError("commit() in a read-only unit of work: it has nothing to write")
+        self.ledger.forget()
         self._conn.commit()
 
     def rollback(self) -> None:
         if self._conn is None:
             raise RuntimeError("rollback() outside a `with` block")
+        self.ledger.forget()
         self._conn.rollback()
