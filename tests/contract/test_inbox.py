@@ -17,7 +17,14 @@ from algodesk.adapters.storage.memory.inbox import InMemoryInbox
 from algodesk.adapters.storage.sql.engine import make_engine
 from algodesk.adapters.storage.sql.inbox import SqlInbox
 from algodesk.domain.identifiers import AccountId, BotId
-from algodesk.ports.inbox import AlertStatus, Inbox, InboxEntry, NewAlert
+from algodesk.ports.inbox import (
+    AlertStatus,
+    Inbox,
+    InboxEntry,
+    NewAlert,
+    Settlement,
+    UnknownEntryError,
+)
 
 T0 = datetime(2026, 1, 5, 9, 15, 0, 123456, tzinfo=UTC)
 IST = timezone(timedelta(hours=5, minutes=30))
@@ -188,6 +195,59 @@ def test_settle_refuses_bad_requests_and_changes_nothing(inbox: Inbox) -> None:
     assert inbox.get(entry.id) == entry
 
 
+def test_settle_many_records_a_batch_and_returns_it_as_stored(inbox: Inbox) -> None:
+    ids = [inbox.add(alert(n))[0].id for n in range(1, 5)]
+    at = datetime(2026, 1, 5, 15, 0, 0, 1, tzinfo=IST)
+    batch = [
+        Settlement(ids[2], AlertStatus.DENIED, "MAX_NOTIONAL", "too big", {"orders": [{"ok": 0}]}),
+        Settlement(ids[0], AlertStatus.EXECUTED, None, "1 order", {"orders": [], "q": "1.5"}),
+        Settlement(ids[1], AlertStatus.REJECTED, "unknown_symbol", "no TSLA", {}),
+    ]
+    settled = inbox.settle_many(batch, at)
+    assert [e.id for e in settled] == [ids[2], ids[0], ids[1]]  # the order given
+    assert settled == [inbox.get(i) for i in (ids[2], ids[0], ids[1])]  # as stored
+    for entry, s in zip(settled, batch, strict=True):
+        assert (entry.status, entry.reason, entry.message) == (s.status, s.reason, s.message)
+        assert entry.fate == s.fate
+        assert entry.settled_at == at
+        assert entry.settled_at is not None
+        assert entry.settled_at.utcoffset() == timedelta(0)
+    assert [e.id for e in inbox.pending()] == [ids[3]]
+    assert inbox.settle_many([], at) == []
+
+
+@pytest.mark.parametrize("bad", ["settled", "unknown", "twice"])
+def test_settle_many_is_all_or_none(inbox: Inbox, bad: str) -> None:
+    ids = [inbox.add(alert(n))[0].id for n in range(1, 4)]
+    inbox.settle(ids[2], AlertStatus.EXECUTED, None, "first", {"orders": []}, T0)
+    before = [inbox.get(i) for i in ids]
+    culprit = {"settled": ids[2], "unknown": ids[2] + 1000, "twice": ids[0]}[bad]
+    batch = [
+        Settlement(ids[0], AlertStatus.EXECUTED, None, "ok", {"orders": []}),
+        Settlement(ids[1], AlertStatus.DENIED, "HALTED", "halted", {"orders": []}),
+        Settlement(culprit, AlertStatus.REJECTED, "stale", "late", {"orders": []}),
+    ]
+    with pytest.raises(ValueError, match=f"inbox entry {culprit}: expected") as raised:
+        inbox.settle_many(batch, T0 + timedelta(minutes=1))
+    assert isinstance(raised.value, UnknownEntryError) == (bad == "unknown")
+    assert [inbox.get(i) for i in ids] == before  # nothing written, the earlier ones neither
+    assert [e.id for e in inbox.pending()] == ids[:2]
+
+
+def test_settle_many_refuses_bad_input_and_changes_nothing(inbox: Inbox) -> None:
+    ids = [inbox.add(alert(n))[0].id for n in range(1, 3)]
+    good = Settlement(ids[0], AlertStatus.EXECUTED, None, "", {})
+    cases: list[tuple[Settlement, datetime, str]] = [
+        (Settlement(ids[1], AlertStatus.PENDING, None, "", {}), T0, "expected a final status"),
+        (Settlement(ids[1], AlertStatus.EXECUTED, None, "", {"at": T0}), T0, "expected JSON"),
+        (Settlement(ids[1], AlertStatus.EXECUTED, None, "", {}), T0.replace(tzinfo=None), "aware"),
+    ]
+    for bad, at, message in cases:
+        with pytest.raises(ValueError, match=message):
+            inbox.settle_many([good, bad], at)
+    assert [e.id for e in inbox.pending()] == ids
+
+
 def test_list_filters_newest_first_and_pages_back(inbox: Inbox) -> None:
     other_acct, other_bot = AccountId("acct-2"), BotId("bot-2")
     a1, _ = inbox.add(alert(1))
@@ -231,6 +291,33 @@ def test_find_recent_looks_back_over_the_window(inbox: Inbox) -> None:
     # 'since' in another zone means the same instant
     assert inbox.find_recent("hook-1", digest, (T0 + timedelta(seconds=1)).astimezone(IST)) == late
     assert early.id != late.id
+
+
+def test_settle_many_is_one_transaction(sql_engine: sa.Engine) -> None:
+    """A batch of fates is one commit with one UPDATE .. RETURNING per entry, and no reads."""
+    engine = sql_engine
+    inbox = SqlInbox(engine)
+    ids = [inbox.add(alert(n))[0].id for n in range(1, 4)]
+    statements: list[str] = []
+    commits: list[object] = []
+
+    def record(_c: Any, _cur: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement.split(maxsplit=1)[0].upper())
+
+    def commit(conn: Any) -> None:
+        commits.append(conn)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    sa.event.listen(engine, "commit", commit)
+    try:
+        batch = [Settlement(i, AlertStatus.EXECUTED, None, "", {"orders": []}) for i in ids]
+        settled = inbox.settle_many(batch, T0)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+        sa.event.remove(engine, "commit", commit)
+    assert [s for s in statements if s != "BEGIN"] == ["UPDATE"] * 3
+    assert len(commits) == 1
+    assert [e.status for e in settled] == [AlertStatus.EXECUTED] * 3
 
 
 def test_a_new_alert_is_one_statement_and_committed(sql_engine: sa.Engine) -> None:

@@ -1,11 +1,13 @@
 """The alert inbox: every accepted webhook body, stored durably before it is answered, with its
 fate once processed. An entry whose dedupe key is known already is a duplicate delivery: the
-store keeps the first and counts the repeats."""
+store keeps the first and counts the repeats. Fates are recorded a batch at a time
+(``settle_many``: one transaction, all or none), so draining the inbox costs one commit per batch,
+not one per alert."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -18,6 +20,8 @@ __all__ = [
     "Inbox",
     "InboxEntry",
     "NewAlert",
+    "Settlement",
+    "UnknownEntryError",
     "aware_utc",
     "fate_json",
     "require_final",
@@ -69,6 +73,22 @@ class InboxEntry:
     duplicates: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What became of one pending entry: its final status and fate (JSON values only)."""
+
+    entry_id: int
+    status: AlertStatus
+    reason: str | None
+    message: str
+    fate: Mapping[str, object]
+
+
+class UnknownEntryError(KeyError, ValueError):
+    """A settle named an entry the inbox does not hold: a :class:`KeyError` (what ``settle``
+    always raised) and a :class:`ValueError` (what ``settle_many`` raises for any refusal)."""
+
+
 class Inbox(Protocol):
     def add(self, alert: NewAlert) -> tuple[InboxEntry, bool]:
         """Store ``alert`` durably (committed on return) and return it with True; if an entry
@@ -99,7 +119,17 @@ class Inbox(Protocol):
         at: datetime,
     ) -> None:
         """Record what became of a pending entry (a settled entry is never changed again:
-        a second settle raises :class:`ValueError`)."""
+        a second settle raises :class:`ValueError`; an unknown id raises
+        :class:`UnknownEntryError`, a :class:`KeyError`). ``settle_many`` of one."""
+        ...
+
+    def settle_many(self, settlements: Sequence[Settlement], at: datetime) -> list[InboxEntry]:
+        """Record the fates of several pending entries in one transaction, all or none, and
+        return the settled entries as stored, in the order given.
+
+        Each settlement is checked as ``settle`` checks it (a final status, a fate of JSON
+        values, an aware ``at``). If any entry is unknown (:class:`UnknownEntryError`), settled
+        already or named twice (:class:`ValueError`), nothing is written."""
         ...
 
     def list(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -15,6 +15,8 @@ from algodesk.ports.inbox import (
     AlertStatus,
     InboxEntry,
     NewAlert,
+    Settlement,
+    UnknownEntryError,
     aware_utc,
     fate_json,
     require_final,
@@ -35,8 +37,9 @@ class _Stored:
 class InMemoryInbox:
     """:class:`~algodesk.ports.inbox.Inbox` in a dict, safe to share between threads.
 
-    ``settle`` raises :class:`KeyError` for an unknown id and :class:`ValueError` for an entry
-    that is settled already (or a target status of PENDING).
+    ``settle`` and ``settle_many`` raise :class:`~algodesk.ports.inbox.UnknownEntryError` (a
+    KeyError and a ValueError) for an unknown id and :class:`ValueError` for an entry that is
+    settled already (or a target status of PENDING); ``settle_many`` then changes nothing.
     """
 
     def __init__(self) -> None:
@@ -111,22 +114,33 @@ class InMemoryInbox:
         fate: Mapping[str, object],
         at: datetime,
     ) -> None:
-        require_final(entry_id, status)
-        fate_text = fate_json(fate)
+        self.settle_many([Settlement(entry_id, status, reason, message, fate)], at)
+
+    def settle_many(self, settlements: Sequence[Settlement], at: datetime) -> list[InboxEntry]:
         at = aware_utc("at", at)
+        checked = []
+        for s in settlements:
+            require_final(s.entry_id, s.status)
+            checked.append((s, fate_json(s.fate)))
         with self._lock:
-            stored = self._rows.get(entry_id)
-            if stored is None:
-                raise KeyError(f"inbox entry {entry_id}: expected an existing entry, found none")
-            if stored.entry.status is not AlertStatus.PENDING:
-                raise ValueError(
-                    f"inbox entry {entry_id}: expected a PENDING entry to settle, found it "
-                    f"{stored.entry.status.value} already (a settled entry is never changed)"
+            staged: dict[int, _Stored] = {}  # written only once every settlement is accepted
+            for s, fate_text in checked:
+                stored = staged.get(s.entry_id) or self._rows.get(s.entry_id)
+                if stored is None:
+                    raise UnknownEntryError(
+                        f"inbox entry {s.entry_id}: expected an existing entry, found none"
+                    )
+                if stored.entry.status is not AlertStatus.PENDING:
+                    raise ValueError(
+                        f"inbox entry {s.entry_id}: expected a PENDING entry to settle, found it "
+                        f"{stored.entry.status.value} already (a settled entry is never changed)"
+                    )
+                entry = replace(
+                    stored.entry, status=s.status, reason=s.reason, message=s.message, settled_at=at
                 )
-            entry = replace(
-                stored.entry, status=status, reason=reason, message=message, settled_at=at
-            )
-            self._rows[entry_id] = _Stored(entry, fate_text)
+                staged[s.entry_id] = _Stored(entry, fate_text)
+            self._rows.update(staged)
+            return [staged[s.entry_id].out() for s in settlements]
 
     def list(
         self,

@@ -6,12 +6,18 @@ RETURNING id``); only a duplicate costs a second one, which counts it and reads 
 Concurrent adds of one key store exactly one entry on SQLite and on PostgreSQL alike. Concurrent
 adds share a transaction and its commit (:class:`~.group_commit.GroupCommit`): each still
 returns only once its alert is committed, but a burst of webhooks costs one fsync, not one each.
+
+``settle_many`` records a batch of fates in one transaction (one commit): per entry one
+``UPDATE .. WHERE id = ? AND status = 'PENDING' RETURNING *``, which hands back the row as
+stored; an entry that matches no row (unknown, or settled already, also earlier in the same
+batch) rolls the whole batch back, so the rule "all or none" holds on SQLite and PostgreSQL
+alike without locking beyond the rows written.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +31,8 @@ from algodesk.ports.inbox import (
     AlertStatus,
     InboxEntry,
     NewAlert,
+    Settlement,
+    UnknownEntryError,
     aware_utc,
     fate_json,
     require_final,
@@ -77,8 +85,9 @@ def _insert_or_nothing(dialect: sa.Dialect) -> sa.TextualSelect:
 class SqlInbox:
     """:class:`~algodesk.ports.inbox.Inbox` on SQLite or PostgreSQL.
 
-    ``settle`` raises :class:`KeyError` for an unknown id and :class:`ValueError` for an entry
-    that is settled already (or a target status of PENDING).
+    ``settle`` and ``settle_many`` raise :class:`~algodesk.ports.inbox.UnknownEntryError` (a
+    KeyError and a ValueError) for an unknown id and :class:`ValueError` for an entry that is
+    settled already (or a target status of PENDING); ``settle_many`` then writes nothing.
     """
 
     def __init__(self, engine: sa.Engine) -> None:
@@ -113,7 +122,9 @@ class SqlInbox:
                 fate=sa.bindparam("fate"),
                 settled_at=sa.bindparam("settled_at"),
             )
+            .returning(*alert_inbox.c)
         )
+        self._status = sa.select(_t.status).where(_t.id == sa.bindparam("id"))
 
     def _store(self, conn: sa.Connection, row: dict[str, Any]) -> tuple[int, sa.Row[Any] | None]:
         """Insert ``row`` in the batch's transaction: its new id, or the first entry of its
@@ -202,26 +213,34 @@ class SqlInbox:
         fate: Mapping[str, object],
         at: datetime,
     ) -> None:
-        require_final(entry_id, status)
-        values = {
-            "w_id": entry_id,
-            "status": status.value,
-            "reason": reason,
-            "message": message,
-            "fate": fate_json(fate),
-            "settled_at": aware_utc("at", at),
-        }
-        with self._engine.begin() as conn:
-            moved = conn.execute(self._settle, values).rowcount
-            if moved == 1:
-                return
-            found = conn.execute(sa.select(_t.status).where(_t.id == entry_id)).scalar()
-        if found is None:
-            raise KeyError(f"inbox entry {entry_id}: expected an existing entry, found none")
-        raise ValueError(
-            f"inbox entry {entry_id}: expected a PENDING entry to settle, found it {found} "
-            "already (a settled entry is never changed)"
-        )
+        self.settle_many([Settlement(entry_id, status, reason, message, fate)], at)
+
+    def settle_many(self, settlements: Sequence[Settlement], at: datetime) -> list[InboxEntry]:
+        settled_at = aware_utc("at", at)
+        rows = []
+        for s in settlements:  # every input checked before the transaction
+            require_final(s.entry_id, s.status)
+            rows.append(
+                {
+                    "w_id": s.entry_id,
+                    "status": s.status.value,
+                    "reason": s.reason,
+                    "message": s.message,
+                    "fate": fate_json(s.fate),
+                    "settled_at": settled_at,
+                }
+            )
+        if not rows:
+            return []
+        settled = []
+        with self._engine.begin() as conn:  # an exception inside rolls the batch back
+            for s, values in zip(settlements, rows, strict=True):
+                row = conn.execute(self._settle, values).one_or_none()
+                if row is None:
+                    found = conn.execute(self._status, {"id": s.entry_id}).scalar()
+                    raise _refused(s.entry_id, found)
+                settled.append(_entry(row))
+        return settled
 
     def list(
         self,
@@ -243,3 +262,12 @@ class SqlInbox:
             query = query.where(_t.id < before_id)
         with read_only(self._engine) as conn:
             return [_entry(r) for r in conn.execute(query)]
+
+
+def _refused(entry_id: int, found: str | None) -> ValueError:
+    if found is None:
+        return UnknownEntryError(f"inbox entry {entry_id}: expected an existing entry, found none")
+    return ValueError(
+        f"inbox entry {entry_id}: expected a PENDING entry to settle, found it {found} "
+        "already (a settled entry is never changed)"
+    )
