@@ -17,11 +17,12 @@ from algodesk.adapters.storage.memory.store import InMemoryStore, InMemoryUnitOf
 from algodesk.domain.commands import CancelOrder, Flatten, ModifyOrder, SetTradingState, SubmitOrder
 from algodesk.domain.events import OrderEvent
 from algodesk.domain.fills import OrderSide
-from algodesk.domain.identifiers import BotId, ClientOrderId, InstrumentId, Venue
+from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, InstrumentId, Venue
 from algodesk.domain.instruments import AssetClass, Instrument
 from algodesk.domain.matching import FeeModel, Quote
 from algodesk.domain.orders import OrderStatus, OrderType
 from algodesk.domain.risk.base import RiskLimits, TradingState
+from algodesk.domain.risk.breakers import BreakerConfig
 from algodesk.domain.values import Currency, money, price, quantity
 from algodesk.ports.broker import BrokerPort
 from algodesk.ports.storage import UnitOfWork
@@ -60,6 +61,7 @@ class Desk:
         bots: Callable[[Callable[[], UnitOfWork], FixedClock, LedgerService], BotService]
         | None = None,
         fees: Mapping[Venue, FeeModel] | None = None,
+        breakers: Mapping[AccountId, BreakerConfig] | None = None,
     ) -> None:
         self.store = store or InMemoryStore()
         self.clock = FixedClock(T0)
@@ -78,7 +80,7 @@ class Desk:
             self.clock,
             self.market,
             {PAPER: venue(self.paper) if venue else self.paper},
-            EngineLimits(accounts={ACCOUNT: limits or RiskLimits()}),
+            EngineLimits(accounts={ACCOUNT: limits or RiskLimits()}, breakers=breakers or {}),
             self.ledger,
             bots=self.bots,
             fees=fees,
@@ -96,6 +98,19 @@ class Desk:
     def order(self, coid: str):  # type: ignore[no-untyped-def]
         with self.factory() as uow:
             return uow.orders.get(ClientOrderId(coid))
+
+
+class RemoteVenue:
+    """The paper exchange seen as a remote venue: the same answers, but not in process (the
+    engine must store an order before it sends it, one transaction each)."""
+
+    def __init__(self, inner: PaperBroker) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        if name in ("submit_now", "withdraw"):
+            raise AttributeError(name)
+        return getattr(self._inner, name)
 
 
 def funded_desk(limits: RiskLimits | None = None, cash: str = "100000", **desk: Any) -> Desk:

@@ -10,14 +10,20 @@ the order stays in flight.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from algodesk.domain.events import OrderEvent
-from algodesk.domain.identifiers import Venue
+from algodesk.domain.identifiers import ClientOrderId, Venue
 from algodesk.domain.orders import Order
 from algodesk.domain.values import Price, Quantity
 
-__all__ = ["BrokerPort", "VenueError", "VenueRejectedError", "VenueUnavailableError"]
+__all__ = [
+    "BrokerPort",
+    "InProcessVenue",
+    "VenueError",
+    "VenueRejectedError",
+    "VenueUnavailableError",
+]
 
 
 class VenueError(Exception):
@@ -50,4 +56,25 @@ class BrokerPort(Protocol):
 
     def drain(self) -> list[OrderEvent]:
         """The events reported since the last drain, oldest first."""
+        ...
+
+
+@runtime_checkable
+class InProcessVenue(BrokerPort, Protocol):
+    """A venue that lives in this process and whose book is rebuilt from our storage at start
+    (the paper exchange). It answers a submit at once, so the engine stores the order and the
+    venue's answer (accepted, filled, booked) in one transaction instead of two: a crash before
+    that commit loses the order on both sides together, since the venue's book dies with the
+    process. If the engine's transaction fails, it withdraws the order, leaving the venue as if
+    the submit had never come."""
+
+    def submit_now(self, order: Order) -> list[OrderEvent]:
+        """Submit ``order`` and return the events it caused, oldest first; they are not queued
+        for :meth:`drain` (events from other requests are). :class:`VenueRejectedError` as for
+        :meth:`submit`."""
+        ...
+
+    def withdraw(self, client_order_id: ClientOrderId) -> None:
+        """Forget an order submitted with :meth:`submit_now` whose answer could not be stored:
+        no event, nothing to drain. Unknown ids are ignored."""
         ...

@@ -89,6 +89,14 @@ class BreakerBoard:
             found.config = config
         return found
 
+    def forget(self, account_id: AccountId) -> None:
+        """Drop the account's breakers and day starts (its own and its bots'), to be rebuilt
+        with :meth:`restore` from the journal."""
+        for key in [k for k in self._breakers if k[0] == account_id]:
+            del self._breakers[key]
+        for key in [k for k in self._day_start if k[0] == account_id]:
+            del self._day_start[key]
+
     def day_start(self, account_id: AccountId, bot_id: BotId | None = None) -> Decimal | None:
         """The equity the scope's current day started from (None: no fill observed yet)."""
         found = self._day_start.get((account_id, bot_id))

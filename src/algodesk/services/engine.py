@@ -18,7 +18,8 @@ import logging
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -53,13 +54,19 @@ from algodesk.domain.portfolio import BookSummary
 from algodesk.domain.risk.base import TradingState, reduces
 from algodesk.domain.risk.pipeline import check_order
 from algodesk.domain.values import Price, Quantity
-from algodesk.ports.broker import BrokerPort, VenueRejectedError, VenueUnavailableError
+from algodesk.ports.broker import (
+    BrokerPort,
+    InProcessVenue,
+    VenueRejectedError,
+    VenueUnavailableError,
+)
 from algodesk.ports.clock import Clock
 from algodesk.ports.market import MarketView
 from algodesk.ports.storage import JournalRecord, UnitOfWork
 from algodesk.services.bots import BotService
 from algodesk.services.breaker_watch import BreakerWatch
 from algodesk.services.breakers import BreakerBoard, ScopeUsage, worst
+from algodesk.services.engine_batch import Batch
 from algodesk.services.exits import check_plan, plan_payload
 from algodesk.services.ledger import LedgerService
 from algodesk.services.outcomes import Outcome, event_payload, fingerprint, replay
@@ -123,13 +130,15 @@ class Engine:
         self._subscribers: list[Callable[[object], None]] = []
         self._views: dict[AccountId, AccountView] = {}
         self._board = BreakerBoard(limits.breakers, limits.bot_breakers)
+        self._local = threading.local()  # .batch: the thread's open batch, if any
         self._watch = BreakerWatch(
-            self._board, uow_factory, clock, market, self._view, self._publish, self._read_factory
+            self._board, self._unit, clock, market, self._view, self._publish, self._read
         )
         self._bots = bots
         if bots is not None:  # a bot's cash moves take this engine's account lock
             bots.serialize_with(self.account_lock)
         self._fees = fees or {}
+        self._in_process_venues: dict[BrokerPort, InProcessVenue | None] = {}
         self._sequence_day: tuple[date | None, str] = (None, "")  # the day's order sequence
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -138,9 +147,31 @@ class Engine:
         """``subscriber`` receives every order event and trading-state change, in order."""
         self._subscribers.append(subscriber)
 
+    def _unit(self) -> UnitOfWork:
+        """A unit of work to write in: the batch's, inside a batch."""
+        batch = self._batch()
+        return batch.unit if batch is not None else self._uow_factory()
+
+    def _read(self) -> UnitOfWork:
+        """A unit of work to read in: the batch's inside a batch (it sees what the batch
+        staged), else a read-only one."""
+        batch = self._batch()
+        return batch.unit if batch is not None else self._read_factory()
+
+    def _batch(self) -> Batch | None:
+        batch: Batch | None = getattr(self._local, "batch", None)
+        return batch
+
     def _publish(self, *items: object) -> None:
         """Deliver to every subscriber; a failing subscriber (a notifier down) is logged and
-        never stops the engine or the other subscribers."""
+        never stops the engine or the other subscribers. Inside a batch, at its commit."""
+        batch = self._batch()
+        if batch is not None:
+            batch.published.extend(items)
+            return
+        self._deliver(items)
+
+    def _deliver(self, items: Iterable[object]) -> None:
         for item in items:
             for subscriber in self._subscribers:
                 try:
@@ -185,7 +216,7 @@ class Engine:
 
     def trading_state(self, account_id: AccountId, bot_id: BotId | None = None) -> TradingState:
         """The trading state in force for the account (or one of its bots)."""
-        with self._lock(account_id), self._read_factory() as uow:
+        with self._lock(account_id), self._read() as uow:
             self._load_states(uow, account_id)
         return self._effective(account_id, bot_id)
 
@@ -193,7 +224,7 @@ class Engine:
         """An explicit, audited reset of the scope's tripped breakers."""
         if not by.strip():
             return Outcome(False, None, None, "REASON_REQUIRED", "say who resets the breakers")
-        with self._lock(account_id), self._uow_factory() as uow:
+        with self._lock(account_id), self._unit() as uow:
             self._load_states(uow, account_id)
             record = self._board.reset(self._clock.now(), account_id, bot_id, by)
             if record is None:
@@ -223,6 +254,19 @@ class Engine:
 
     def _broker(self, order: Order) -> BrokerPort | None:
         return self._brokers.get(order.instrument_id.venue)
+
+    def _in_process(self, order: Order) -> InProcessVenue | None:
+        """The order's venue when it lives in this process."""
+        broker = self._broker(order)
+        return None if broker is None else self._in_process_broker(broker)
+
+    def _in_process_broker(self, broker: BrokerPort) -> InProcessVenue | None:
+        """``broker`` when it lives in this process (checked once per venue object: a
+        protocol check costs more than the rest of the routing)."""
+        if broker not in self._in_process_venues:
+            found = broker if isinstance(broker, InProcessVenue) else None
+            self._in_process_venues[broker] = found
+        return self._in_process_venues[broker]
 
     def _count_op(self, account_id: AccountId, venue: Venue) -> None:
         now = self._clock.now()
@@ -258,12 +302,119 @@ class Engine:
 
     # -- commands ----------------------------------------------------------------------------
 
+    @contextmanager
+    def batch(self, account_id: AccountId) -> Iterator[None]:
+        """Apply the commands :meth:`handle` gets in the block, on this thread, in one
+        transaction: one commit for all instead of one each (see
+        :mod:`~algodesk.services.engine_batch`). The account's lock is held throughout, so
+        keep a batch short. Submits of ``account_id`` to an in-process venue (the paper
+        exchange) are staged; any other command first commits what is staged and then runs
+        on its own, as outside a batch (a real venue is only ever sent an order already
+        stored). Reads inside the block see what the batch staged. Only the account's
+        commands and reads belong in the block. If the block raises, nothing it staged
+        is stored, the in-process venue forgets the orders it was sent, the engine reloads
+        the account from storage, and the exception goes on; the caller may then apply the
+        commands one by one. A batch inside a batch of the same account joins it."""
+        current = self._batch()
+        if current is not None:
+            if current.account_id != account_id:
+                raise ValueError(f"a batch of {current.account_id} is open on this thread")
+            yield
+            return
+        with self._lock(account_id):
+            batch = Batch(account_id, self._uow_factory)
+            self._local.batch = batch
+            try:
+                yield
+                published = self._commit_batch(batch)
+            except BaseException:
+                self._local.batch = None
+                batch.close()
+                self._undo_batch(batch)
+                raise
+            finally:
+                self._local.batch = None
+                batch.close()
+            self._deliver(published)  # outside the batch: what subscribers do is their own
+        self.pump()
+
+    def _commit_batch(self, batch: Batch) -> list[object]:
+        """Make what the batch staged durable; what it would have published, to deliver once
+        the batch is closed (a subscriber that acts must not act inside it)."""
+        if batch.spoilt:
+            raise RuntimeError(
+                "a command failed inside the batch and its caller went on: the batch is undone"
+            )
+        batch.commit()
+        published, batch.published = batch.published, []
+        return published
+
+    def _undo_batch(self, batch: Batch) -> None:
+        """After a failed batch (its unit is rolled back as it closes): the in-process venues
+        forget what they were sent, and the account is reloaded from storage when next
+        used."""
+        for venue, coid in batch.sent:
+            try:
+                venue.withdraw(coid)
+            except Exception:  # pragma: no cover - withdraw only forgets
+                _log.exception("could not withdraw %s after a failed batch", coid)
+        account = batch.account_id
+        self._views.pop(account, None)
+        self._ledger.forget(account)
+        self._loaded.discard(account)
+        for key in [k for k in self._states if k[0] == account]:
+            del self._states[key]
+        self._board.forget(account)
+
+    @contextmanager
+    def _outside_batch(self, batch: Batch) -> Iterator[None]:
+        """Commit what ``batch`` staged and run the block as outside any batch."""
+        published = self._commit_batch(batch)
+        batch.close()
+        self._local.batch = None
+        try:
+            self._deliver(published)
+            yield
+        finally:
+            self._local.batch = batch
+            batch.open()  # a new transaction: it sees what the block stored
+
+    @contextmanager
+    def pause(self) -> Iterator[None]:
+        """For a caller about to wait inside a batch (pacing an order list): commit what the
+        batch staged and let go of the account until the block ends, so the kill switch and
+        other writers go first. Outside a batch it does nothing."""
+        batch = self._batch()
+        if batch is None:
+            yield
+            return
+        with self._outside_batch(batch):
+            lock = self._lock(batch.account_id)
+            lock.release()
+            try:
+                yield
+            finally:
+                lock.acquire()
+
+    def _batchable(self, batch: Batch, command: Command) -> bool:
+        if not isinstance(command, SubmitOrder) or command.account_id != batch.account_id:
+            return False
+        broker = self._brokers.get(command.instrument_id.venue)
+        return broker is not None and self._in_process_broker(broker) is not None
+
     def handle(self, command: Command) -> Outcome:
         """Apply ``command`` and return its outcome (the first one, for a repeated key)."""
+        batch = self._batch()
+        if batch is not None and not self._batchable(batch, command):
+            with self._outside_batch(batch):
+                return self._handle(command, None)
+        return self._handle(command, batch)
+
+    def _handle(self, command: Command, batch: Batch | None) -> Outcome:
         with self._lock(command.account_id):
             key = command.idempotency_key
             if key is not None or command.account_id not in self._loaded:
-                with self._read_factory() as uow:
+                with self._read() as uow:
                     self._load_states(uow, command.account_id)
                     if key is not None:
                         seen = uow.journal.find(command.account_id, key)
@@ -281,7 +432,8 @@ class Engine:
                 outcome = self._set_state(command)
             else:  # pragma: no cover - every command type is handled above
                 raise TypeError(f"unknown command {type(command).__name__}")
-        self.pump()
+        if batch is None:  # a batch pumps after its commit
+            self.pump()
         return outcome
 
     def _send(self, order: Order, outcome: Outcome) -> Outcome:
@@ -323,7 +475,7 @@ class Engine:
         with self._lock(command.account_id):
             key = command.idempotency_key
             if key is not None:
-                with self._read_factory() as uow:
+                with self._read() as uow:
                     seen = uow.journal.find(command.account_id, key)
                     if seen is not None:
                         return replay(uow, command, seen)
@@ -341,7 +493,7 @@ class Engine:
         if not commands:
             return None
         account = commands[0].account_id
-        with self._lock(account), self._read_factory() as uow:
+        with self._lock(account), self._read() as uow:
             self._load_states(uow, account)
             view = self._view(uow, account)
             assumed: list[Order] = []
@@ -395,7 +547,7 @@ class Engine:
         now = self._clock.now()
         if gated:
             self._watch.observe(command.account_id, command.bot_id)
-        with self._uow_factory() as uow:
+        with self._unit() as uow:
             coid = self._new_coid(uow, command)
             if uow.orders.get(coid) is not None:
                 outcome = Outcome(
@@ -430,8 +582,11 @@ class Engine:
                     plan_record = uow.journal.append(
                         JournalRecord(order.account_id, "ExitPlanned", now, planned)
                     )
-            uow.orders.add(order)
             self._journal(uow, command, outcome, [event])
+            venue = None if denial_code else self._in_process(order)
+            if venue is not None:
+                return self._send_in_process(uow, order, [event, plan_record], outcome, venue)
+            uow.orders.add(order)
             uow.commit()
         view = self._views.get(command.account_id)
         if view is not None:
@@ -443,11 +598,64 @@ class Engine:
             return outcome
         return self._send(order, outcome)
 
+    def _send_in_process(
+        self,
+        uow: UnitOfWork,
+        order: Order,
+        published: list[OrderEvent | JournalRecord | None],
+        outcome: Outcome,
+        venue: InProcessVenue,
+    ) -> Outcome:
+        """Send a new, SUBMITTED order to an in-process venue and store it with the venue's
+        answer up to its first fill (accepted, filled, booked) in the submit's unit of work:
+        one commit instead of two (see :class:`~algodesk.ports.broker.InProcessVenue`). If that
+        commit fails, the venue forgets the order. An answer the order refuses is applied
+        after the commit, one event at a time, as :meth:`pump` would."""
+        coid = order.client_order_id
+        self._count_op(order.account_id, order.instrument_id.venue)
+        try:
+            answer = venue.submit_now(order)
+            batch = self._batch()
+            if batch is not None:
+                batch.sent.append((venue, coid))
+        except VenueRejectedError as exc:
+            answer = [OrderRejected(client_order_id=coid, ts=self._clock.now(), reason=str(exc))]
+            self._watch.after_error(order.account_id)
+        groups = _groups(answer)
+        first = groups.pop(0) if groups else []
+        stored, applied, entry = order, list[OrderEvent](), None
+        try:
+            done = self._apply_events(uow, order.clone(), first) if first else None
+            if done is None:
+                groups.insert(0, first)  # applied after the commit, one by one
+            else:
+                stored, applied, entry = done
+            uow.orders.add(stored)
+            uow.commit()
+        except BaseException:
+            venue.withdraw(coid)
+            raise
+        view = self._views.get(order.account_id)
+        if entry is not None:
+            self._ledger.committed(entry)
+        if view is not None:
+            view.created(stored)
+            if entry is not None:
+                view.booked(entry)
+        self._publish(*(item for item in published if item is not None), *applied)
+        if entry is not None:
+            self._watch.after_fill(stored, entry)
+        self._apply_groups([group for group in groups if group])
+        if stored.status is OrderStatus.REJECTED:
+            rejected = OrderStatus.REJECTED.value
+            return Outcome(False, coid.value, rejected, "VENUE_REJECTED", stored.last_reason or "")
+        return outcome
+
     def position(
         self, account_id: AccountId, bot_id: BotId | None, instrument_id: InstrumentId
     ) -> Decimal:
         """The signed position of an account (``bot_id`` None) or a bot in one instrument."""
-        with self._lock(account_id), self._read_factory() as uow:
+        with self._lock(account_id), self._read() as uow:
             view = self._view(uow, account_id)
         summary = view.bot(bot_id) if bot_id is not None else view.account
         held = summary.positions.get(instrument_id)
@@ -456,14 +664,14 @@ class Engine:
     def book(self, account_id: AccountId, bot_id: BotId | None = None) -> BookSummary:
         """A copy of the account's (or one bot's) balances and positions as the engine sees
         them now."""
-        with self._lock(account_id), self._read_factory() as uow:
+        with self._lock(account_id), self._read() as uow:
             view = self._view(uow, account_id)
             summary = view.bot(bot_id) if bot_id is not None else view.account
             return copy.deepcopy(summary)
 
     def open_orders(self, account_id: AccountId, bot_id: BotId | None = None) -> list[Order]:
         """The account's (or one bot's) working orders, oldest first."""
-        with self._lock(account_id), self._read_factory() as uow:
+        with self._lock(account_id), self._read() as uow:
             view = self._view(uow, account_id)
             return [o.clone() for o in view.open.values() if bot_id in (None, o.bot_id)]
 
@@ -471,7 +679,7 @@ class Engine:
         """Read-only, for the limit and breaker views: the scope's counters and a copy of its
         circuit breaker (timers expired as of now)."""
         now = self._clock.now()
-        with self._lock(account_id), self._read_factory() as uow:
+        with self._lock(account_id), self._read() as uow:
             self._load_states(uow, account_id)
             view = self._view(uow, account_id)
             self._board.state(account_id, bot_id, now)
@@ -487,7 +695,7 @@ class Engine:
     def recorded(self, account_id: AccountId, key: str) -> Outcome | None:
         """The first outcome of the command journaled under ``key``, or None if no command
         carried that key yet (what a retry after a crash asks before deciding again)."""
-        with self._lock(account_id), self._read_factory() as uow:
+        with self._lock(account_id), self._read() as uow:
             seen = uow.journal.find(account_id, key)
             if seen is None or "outcome" not in seen.payload:
                 return None
@@ -496,7 +704,7 @@ class Engine:
 
     def open_instruments(self, account_id: AccountId) -> list[InstrumentId]:
         """Instruments in which the account holds a position or has a working order."""
-        with self._lock(account_id), self._read_factory() as uow:
+        with self._lock(account_id), self._read() as uow:
             view = self._view(uow, account_id)
         held = {i for i, p in view.account.positions.items() if p.quantity != 0}
         held |= {o.instrument_id for o in view.open.values()}
@@ -609,7 +817,7 @@ class Engine:
         """Send a cancel or modify. A refused cancel is not counted as a venue error: it mostly
         means a fill won the race."""
         now = self._clock.now()
-        with self._uow_factory() as uow:
+        with self._unit() as uow:
             found = self._open_order(uow, command.account_id, coid)
             if isinstance(found, Outcome):
                 self._journal(uow, command, found, [])
@@ -655,7 +863,7 @@ class Engine:
         coid = command.client_order_id
         now = self._clock.now()
         self._watch.observe(command.account_id, None)
-        with self._read_factory() as uow:
+        with self._read() as uow:
             found = self._open_order(uow, command.account_id, coid)
             if isinstance(found, Outcome):
                 return found
@@ -679,7 +887,7 @@ class Engine:
         if code:
             event = OrderModifyRejected(client_order_id=coid, ts=now, reason=f"{code}: {message}")
             outcome = Outcome(False, coid.value, found.status.value, code, message)
-            with self._uow_factory() as uow:
+            with self._unit() as uow:
                 self._journal(uow, command, outcome, [event])
                 uow.commit()
             self._publish(event)
@@ -708,7 +916,7 @@ class Engine:
             "reason": command.reason,
         }
         outcome = Outcome(True, None, command.state.value)
-        with self._uow_factory() as uow:
+        with self._unit() as uow:
             self._journal(uow, command, outcome, [])
             uow.journal.append(JournalRecord(command.account_id, "TradingStateSet", now, payload))
             uow.commit()
@@ -731,7 +939,7 @@ class Engine:
         """
         account = command.account_id
         base = command.idempotency_key or uuid.uuid4().hex
-        with self._read_factory() as uow:
+        with self._read() as uow:
             view = self._view(uow, account)
         in_scope = [
             o
@@ -792,7 +1000,7 @@ class Engine:
         if children:
             message += f" ({children} orders in freeze-quantity slices)"
         outcome = Outcome(True, None, None, None, message)
-        with self._uow_factory() as uow:
+        with self._unit() as uow:
             self._journal(uow, command, outcome, [])
             uow.commit()
         return outcome
@@ -803,7 +1011,7 @@ class Engine:
         run used (reusing one would be refused as a duplicate, leaving that part open)."""
         ids: list[ClientOrderId] = []
         n = 1
-        with self._read_factory() as uow:
+        with self._read() as uow:
             while len(ids) < count:
                 coid = client_order_ids.for_signal(account, name if n == 1 else f"{name}:{n}")
                 n += 1
@@ -856,16 +1064,22 @@ class Engine:
         """
         applied = 0
         for broker in self._brokers.values():
-            for group in _groups(broker.drain()):
-                applied += len(group)
-                if len(group) > 1 and self._apply_group(group):
-                    continue
-                for event in group:
-                    try:
-                        self._apply(event, None)
-                    except Exception:  # one bad event must not cost the rest of the batch
-                        _log.exception("venue event %s could not be applied", event)
-                        self._incident(event, "event could not be applied; see the log")
+            applied += self._apply_groups(_groups(broker.drain()))
+        return applied
+
+    def _apply_groups(self, groups: list[list[OrderEvent]]) -> int:
+        """Apply venue events grouped by :func:`_groups`; returns how many there were."""
+        applied = 0
+        for group in groups:
+            applied += len(group)
+            if len(group) > 1 and self._apply_group(group):
+                continue
+            for event in group:
+                try:
+                    self._apply(event, None)
+                except Exception:  # one bad event must not cost the rest of the batch
+                    _log.exception("venue event %s could not be applied", event)
+                    self._incident(event, "event could not be applied; see the log")
         return applied
 
     def _apply_group(self, group: list[OrderEvent]) -> bool:
@@ -897,33 +1111,46 @@ class Engine:
     def _apply_group_locked(
         self, group: list[OrderEvent], account_id: AccountId
     ) -> tuple[Order, list[OrderEvent], LedgerEntry | None] | None:
-        entry: LedgerEntry | None = None
-        applied: list[OrderEvent] = []
-        with self._uow_factory() as uow:
+        with self._unit() as uow:
             order = uow.orders.get(group[0].client_order_id)
             if order is None or order.account_id != account_id:
                 return None
-            for event in group:
-                try:
-                    changed = order.apply(event)
-                except OrderError:
-                    return None  # journaled as refused by the one-by-one path
-                if not changed:
-                    continue
-                applied.append(event)
-                uow.journal.append(
-                    JournalRecord(
-                        order.account_id, type(event).__name__, event.ts, event_payload(event)
-                    )
-                )
-                if isinstance(event, OrderFilled):
-                    instrument = self._market.instrument(order.instrument_id)
-                    if instrument is None:
-                        return None
-                    _, entry = self._ledger.book_fill(uow, event.fill, instrument)
-            if applied:
+            done = self._apply_events(uow, order, group)
+            if done is None:
+                return None
+            if done[1]:
                 uow.orders.update(order)
                 uow.commit()
+        return done
+
+    def _apply_events(
+        self, uow: UnitOfWork, order: Order, events: list[OrderEvent]
+    ) -> tuple[Order, list[OrderEvent], LedgerEntry | None] | None:
+        """Apply venue events of ``order`` (at most one fill, last) to it, journal them and
+        book the fill in ``uow`` (the caller stores the order and commits): the order, the
+        events that changed it and the new ledger entry. None, with the unit to be discarded,
+        when the order refuses an event or its instrument is unknown: the one-by-one path
+        records that."""
+        applied: list[OrderEvent] = []
+        for event in events:
+            try:
+                if order.apply(event):
+                    applied.append(event)
+            except OrderError:
+                return None
+        fill = applied[-1] if applied and isinstance(applied[-1], OrderFilled) else None
+        instrument = self._market.instrument(order.instrument_id) if fill is not None else None
+        if fill is not None and instrument is None:
+            return None
+        for event in applied:
+            uow.journal.append(
+                JournalRecord(
+                    order.account_id, type(event).__name__, event.ts, event_payload(event)
+                )
+            )
+        entry: LedgerEntry | None = None
+        if fill is not None and instrument is not None:
+            _, entry = self._ledger.book_fill(uow, fill.fill, instrument)
         return order, applied, entry
 
     def _incident(self, event: OrderEvent, problem: str) -> None:
@@ -933,7 +1160,7 @@ class Engine:
         if isinstance(event, OrderFilled):
             account = event.fill.account_id
             payload.update(instrument=event.fill.instrument_id.value)
-        with self._uow_factory() as uow:
+        with self._unit() as uow:
             record = uow.journal.append(
                 JournalRecord(account, "EventNotApplied", event.ts, payload)
             )
@@ -955,13 +1182,13 @@ class Engine:
         for view in list(self._views.values()):
             if coid in view.open:
                 return view.account_id
-        with self._read_factory() as uow:
+        with self._read() as uow:
             known = uow.orders.get(coid)
         return known.account_id if known else None
 
     def _apply_locked(self, event: OrderEvent, account_id: AccountId | None) -> None:
         entry: LedgerEntry | None = None
-        with self._uow_factory() as uow:
+        with self._unit() as uow:
             order = uow.orders.get(event.client_order_id)
             if order is None:
                 uow.journal.append(

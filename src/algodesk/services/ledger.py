@@ -113,6 +113,11 @@ class LedgerService:
         entry = self._append(uow, book, book.fill_entry(fill, instrument))
         return Recorded(entry, new=True), entry
 
+    def forget(self, account_id: AccountId) -> None:
+        """Drop the cached book of ``account_id``: it is read again from storage when next
+        used (after a batch that booked entries was rolled back)."""
+        self._books.pop(account_id, None)
+
     def committed(self, entry: LedgerEntry) -> None:
         """Move the cached book past an entry its caller has committed."""
         book = self._books.get(entry.account_id)

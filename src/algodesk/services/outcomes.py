@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 from algodesk.domain.commands import Command, SubmitOrder
 from algodesk.domain.events import (
@@ -33,9 +33,14 @@ class Outcome:
     replayed: bool = False
 
     def payload(self) -> dict[str, object]:
-        data = asdict(self)
-        data.pop("replayed")
-        return data
+        """What is journaled: every field but ``replayed`` (the fields' own order)."""
+        return {
+            "ok": self.ok,
+            "client_order_id": self.client_order_id,
+            "status": self.status,
+            "code": self.code,
+            "message": self.message,
+        }
 
 
 def event_payload(event: OrderEvent) -> dict[str, object]:
@@ -52,7 +57,25 @@ def event_payload(event: OrderEvent) -> dict[str, object]:
 
 def fingerprint(command: Command) -> str:
     """What a command asks, without its key: a key may only ever mean one command."""
-    return hashlib.sha256(repr(replace(command, idempotency_key=None)).encode()).hexdigest()[:32]
+    keyless = command if command.idempotency_key is None else _without_key(command)
+    return hashlib.sha256(repr(keyless).encode()).hexdigest()[:32]
+
+
+_FIELDS: dict[type[Command], tuple[str, ...]] = {}
+
+
+def _without_key(command: Command) -> Command:
+    """``replace(command, idempotency_key=None)`` without re-running the command's checks
+    (its values were checked when it was made): the same fields, so the same repr."""
+    kind = type(command)
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = _FIELDS[kind] = tuple(f.name for f in fields(kind))
+    copy = object.__new__(kind)
+    for name in names:
+        object.__setattr__(copy, name, getattr(command, name))
+    object.__setattr__(copy, "idempotency_key", None)
+    return copy
 
 
 def replay(uow: UnitOfWork, command: Command, seen: JournalRecord) -> Outcome:

@@ -257,5 +257,6 @@ class OrderSlicer:
             if seconds <= 0:
                 return
             seconds = min(seconds, self._max_wait - waited)
-            self._sleep(seconds)
+            with self._engine.pause():  # an engine batch waits outside the account
+                self._sleep(seconds)
             waited += seconds

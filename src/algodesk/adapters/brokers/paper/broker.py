@@ -121,6 +121,26 @@ class PaperBroker:
         else:
             self._fresh.add(order.client_order_id)
 
+    def submit_now(self, order: Order) -> list[OrderEvent]:
+        """Submit ``order`` and return its events instead of queuing them (the engine stores
+        them with the order, in one transaction)."""
+        with self._lock:
+            mark = len(self._events)
+            try:
+                self._submit(order)
+            finally:
+                answer = self._events[mark:]
+                del self._events[mark:]
+        return answer
+
+    def withdraw(self, client_order_id: ClientOrderId) -> None:
+        """Forget an order whose answer the engine could not store (no event): the book is as
+        if it never came."""
+        with self._lock:
+            self._working.pop(client_order_id, None)
+            self._fresh.discard(client_order_id)
+            self._unlink(client_order_id)
+
     def cancel(self, order: Order) -> None:
         with self._lock:
             self._cancel(order)

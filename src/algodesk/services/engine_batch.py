@@ -1,0 +1,118 @@
+"""A batch of one account's commands in one transaction (see :meth:`Engine.batch`).
+
+Inside a batch the engine works in the batch's unit of work: each command's writes are
+staged there and become durable together at the batch's one commit, instead of one commit
+(on SQLite one fsync) per command. The engine's own picture of the account (its view, the
+ledger's book, breaker states) moves as each command is staged, so the next command is
+judged against the ones before it, exactly as if each had committed; what the engine
+publishes to subscribers waits for the commit, so no one hears of a change that might not
+stay. A batch that fails is undone whole: nothing is stored, the in-process venue forgets
+the orders it was sent, and the engine reloads the account from storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from algodesk.domain.identifiers import AccountId, ClientOrderId
+from algodesk.ports.broker import InProcessVenue
+from algodesk.ports.storage import (
+    FillRepository,
+    JournalRepository,
+    LedgerRepository,
+    OrderRepository,
+    SequenceRepository,
+    UnitOfWork,
+)
+
+__all__ = ["Batch", "BatchUnit"]
+
+
+class BatchUnit:
+    """The batch's unit of work as the engine's code sees it: every read and write goes to
+    the batch's transaction; entering and leaving it does nothing, and a commit only marks a
+    command's writes as complete (the batch commits them all at its end)."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+        #: A command's block left with an exception: its writes are staged only in part, so
+        #: the batch must not commit (outside a batch, that unit would roll back).
+        self.spoilt = False
+
+    @property
+    def orders(self) -> OrderRepository:
+        return self._uow.orders
+
+    @property
+    def fills(self) -> FillRepository:
+        return self._uow.fills
+
+    @property
+    def ledger(self) -> LedgerRepository:
+        return self._uow.ledger
+
+    @property
+    def sequences(self) -> SequenceRepository:
+        return self._uow.sequences
+
+    @property
+    def journal(self) -> JournalRepository:
+        return self._uow.journal
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self.spoilt = True
+
+    def commit(self) -> None:
+        return None
+
+    def rollback(self) -> None:
+        raise RuntimeError("a batch is undone whole: raise out of the batch instead")
+
+
+class Batch:
+    """One open batch: its account, its unit of work and what waits for its commit."""
+
+    def __init__(self, account_id: AccountId, factory: Callable[[], UnitOfWork]) -> None:
+        self.account_id = account_id
+        self._factory = factory
+        #: What the engine would have published, in order, held until the commit.
+        self.published: list[object] = []
+        #: Orders sent to in-process venues since the last commit: withdrawn if it fails.
+        self.sent: list[tuple[InProcessVenue, ClientOrderId]] = []
+        self._uow: UnitOfWork | None = None
+        self.unit = self.open()
+
+    def open(self) -> BatchUnit:
+        """Begin a new unit of work (after :meth:`close`)."""
+        uow = self._factory()
+        self._uow = uow.__enter__()
+        self.unit = BatchUnit(self._uow)
+        return self.unit
+
+    @property
+    def spoilt(self) -> bool:
+        """A command failed midway inside the batch (see :attr:`BatchUnit.spoilt`)."""
+        return self.unit.spoilt
+
+    def commit(self) -> None:
+        if self._uow is None:
+            raise RuntimeError("the batch's unit is closed")
+        self._uow.commit()
+        self.sent.clear()
+
+    def close(self) -> None:
+        """End the unit of work, rolling back what was not committed."""
+        uow, self._uow = self._uow, None
+        if uow is not None:
+            uow.__exit__(None, None, None)

@@ -1,0 +1,300 @@
+"""A batch: one account's submits to the paper exchange in one transaction. From the caller's
+side it must be indistinguishable from handling the commands one by one, except that nothing
+is heard (and nothing is stored) until the batch ends, and a failed batch leaves no trace."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from algodesk.adapters.storage.memory.store import InMemoryStore, InMemoryUnitOfWork
+from algodesk.adapters.storage.sql.engine import make_engine, migrate
+from algodesk.adapters.storage.sql.uow import SqlUnitOfWork
+from algodesk.domain.commands import CancelOrder, SetTradingState
+from algodesk.domain.events import OrderFilled
+from algodesk.domain.fills import OrderSide
+from algodesk.domain.identifiers import AccountId, ClientOrderId
+from algodesk.domain.orders import OrderStatus, OrderType
+from algodesk.domain.risk.base import RiskLimits, TradingState
+from algodesk.domain.risk.breakers import BreakerConfig
+from algodesk.domain.values import money
+from algodesk.ports.storage import UnitOfWork
+from tests.conftest import ACCOUNT
+from tests.integration.test_engine import AAPL, USD, Desk, RemoteVenue, submit
+from tests.integration.test_in_process_venue import FailingCommits
+
+Factory = Callable[[], UnitOfWork]
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
+    if request.param == "memory":
+        store = InMemoryStore()
+        yield lambda: InMemoryUnitOfWork(store)
+        return
+    engine: sa.Engine = make_engine(f"sqlite:///{tmp_path / 'desk.db'}")
+    migrate(engine)
+    yield lambda: SqlUnitOfWork(engine)
+    engine.dispose()
+
+
+def _desk(factory: Factory, limits: RiskLimits | None = None, **kw: object) -> Desk:
+    desk = Desk(
+        limits=limits or RiskLimits(max_orders_per_second=None),
+        factory=factory,
+        **kw,  # type: ignore[arg-type]
+    )
+    desk.ledger.deposit(ACCOUNT, money("100000", USD), key="seed")
+    desk.quote(AAPL, "100")
+    desk.events.clear()
+    return desk
+
+
+def _journal(desk: Desk) -> list[tuple[str, object]]:
+    with desk.factory() as uow:
+        return [(r.kind, r.payload.get("outcome")) for r in uow.journal.records(ACCOUNT)]
+
+
+COMMANDS = [
+    submit(OrderSide.BUY, "10", idempotency_key="a"),
+    submit(OrderSide.BUY, "5", kind=OrderType.LIMIT, px="99", idempotency_key="b"),
+    submit(OrderSide.SELL, "4", idempotency_key="c"),
+    submit(OrderSide.BUY, "10", kind=OrderType.LIMIT, px="90", client_order_id=ClientOrderId("X1")),
+]
+
+
+def test_a_batch_stores_what_one_by_one_stores_and_is_heard_only_at_its_end(
+    factory: Factory,
+) -> None:
+    reference_store = InMemoryStore()
+    one_by_one = _desk(lambda: InMemoryUnitOfWork(reference_store))
+    expected = [one_by_one.engine.handle(c) for c in COMMANDS]
+
+    desk = _desk(factory)
+    with desk.engine.batch(ACCOUNT):
+        answers = [desk.engine.handle(c) for c in COMMANDS]
+        assert desk.events == []  # nothing is heard before the commit
+        assert desk.engine.position(ACCOUNT, None, AAPL.id) == Decimal(6)  # reads see it
+    assert answers == expected
+    assert _journal(desk) == _journal(one_by_one)
+    assert [type(e) for e in desk.events] == [type(e) for e in one_by_one.events]
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == Decimal(6)
+    assert desk.engine.book(ACCOUNT).cash == one_by_one.engine.book(ACCOUNT).cash
+    assert sorted(o.client_order_id.value for o in desk.paper.working_orders) == sorted(
+        o.client_order_id.value for o in one_by_one.paper.working_orders
+    )
+    assert desk.ledger.verify().ok
+
+
+def test_each_order_in_a_batch_is_judged_with_the_ones_before_it(factory: Factory) -> None:
+    desk = _desk(factory, RiskLimits(max_orders_per_second=None, max_position_qty=Decimal(25)))
+    with desk.engine.batch(ACCOUNT):
+        answers = [desk.engine.handle(submit(OrderSide.BUY, "10")) for _ in range(3)]
+    assert [a.code for a in answers] == [None, None, "POSITION_LIMIT_EXCEEDED"]
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == Decimal(20)
+
+
+def test_a_repeated_key_in_a_batch_replays_the_first_answer(factory: Factory) -> None:
+    desk = _desk(factory)
+    with desk.engine.batch(ACCOUNT):
+        first = desk.engine.handle(submit(idempotency_key="same"))
+        again = desk.engine.handle(submit(idempotency_key="same"))
+    assert again.replayed
+    assert again.client_order_id == first.client_order_id
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == Decimal(10)
+
+
+def test_a_failed_batch_leaves_no_trace_and_its_commands_can_run_again(factory: Factory) -> None:
+    desk = _desk(factory)
+    before = _journal(desk)
+    cash = desk.engine.book(ACCOUNT).cash
+
+    def crash_midway() -> None:
+        with desk.engine.batch(ACCOUNT):
+            for command in COMMANDS:
+                desk.engine.handle(command)
+            raise RuntimeError("crash")  # say, the caller's own work after the commands
+
+    with pytest.raises(RuntimeError, match="crash"):
+        crash_midway()
+    assert _journal(desk) == before
+    assert desk.events == []
+    assert desk.paper.working_orders == []  # the resting limits were withdrawn
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == 0  # the engine reloaded
+    assert desk.engine.book(ACCOUNT).cash == cash
+    assert desk.engine.open_orders(ACCOUNT) == []
+    answers = [desk.engine.handle(c) for c in COMMANDS]
+    assert all(a.ok and not a.replayed for a in answers)
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == Decimal(6)
+    assert len(desk.paper.working_orders) == 2
+    assert desk.ledger.verify().ok
+
+
+def test_a_cancel_in_a_batch_first_stores_what_was_staged(factory: Factory) -> None:
+    desk = _desk(factory)
+    with desk.engine.batch(ACCOUNT):
+        resting = desk.engine.handle(submit(kind=OrderType.LIMIT, px="95"))
+        coid = ClientOrderId(str(resting.client_order_id))
+        canceled = desk.engine.handle(CancelOrder(account_id=ACCOUNT, client_order_id=coid))
+        assert canceled.ok  # (ORDER_NOT_FOUND unless the staged order was stored first)
+        after = desk.engine.handle(submit(OrderSide.BUY, "1"))
+    assert after.ok
+    assert desk.order(coid.value).status is OrderStatus.CANCELED
+    assert desk.paper.working_orders == []
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == Decimal(1)
+
+
+def test_a_breaker_tripped_inside_a_batch_stops_the_orders_after_it(factory: Factory) -> None:
+    desk = _desk(
+        factory,
+        breakers={
+            ACCOUNT: BreakerConfig(
+                max_consecutive_losses=1, consecutive_losses_action=TradingState.HALTED
+            )
+        },
+    )
+    with desk.engine.batch(ACCOUNT):
+        assert desk.engine.handle(submit(OrderSide.BUY, "10")).ok
+        desk.quote(AAPL, "90")
+        assert desk.engine.handle(submit(OrderSide.SELL, "10")).ok  # a losing close: trips
+        late = desk.engine.handle(submit(OrderSide.BUY, "1"))
+    assert late.code == "TRADING_HALTED"
+    assert desk.engine.trading_state(ACCOUNT) is TradingState.HALTED
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == 0
+    assert any(isinstance(e, OrderFilled) for e in desk.events)
+
+
+def test_a_batch_of_another_account_on_the_thread_is_refused(factory: Factory) -> None:
+    desk = _desk(factory)
+    with (
+        desk.engine.batch(ACCOUNT),
+        pytest.raises(ValueError, match="open on this thread"),
+        desk.engine.batch(AccountId("other")),
+    ):
+        pass
+
+
+def test_a_command_of_the_batch_kind_for_a_real_venue_is_not_staged() -> None:
+    """Only in-process venues are staged: a submit to anything else first commits what is
+    staged and is stored before it is sent."""
+
+    store = InMemoryStore()
+    desk = _desk(lambda: InMemoryUnitOfWork(store), venue=RemoteVenue)  # type: ignore[arg-type]
+    sent_while_stored: list[bool] = []
+    original = desk.paper.submit
+
+    def submit_checked(order: object) -> None:
+        coid = order.client_order_id  # type: ignore[attr-defined]
+        sent_while_stored.append(store.orders.get(coid) is not None)
+        original(order)  # type: ignore[arg-type]
+
+    desk.paper.submit = submit_checked  # type: ignore[method-assign]
+    with desk.engine.batch(ACCOUNT):
+        desk.engine.handle(submit(OrderSide.BUY, "1"))
+        desk.engine.handle(submit(OrderSide.BUY, "2"))
+    assert sent_while_stored == [True, True]
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == Decimal(3)
+
+
+def test_a_batch_whose_commit_fails_leaves_no_trace() -> None:
+    storage = FailingCommits(InMemoryStore())
+    desk = _desk(storage)
+    before = _journal(desk)
+
+    def run() -> None:
+        with desk.engine.batch(ACCOUNT):
+            for command in COMMANDS:
+                desk.engine.handle(command)
+            storage.fail_next = True  # the batch's one commit comes next
+
+    with pytest.raises(OSError, match="disk full"):
+        run()
+    assert _journal(desk) == before
+    assert desk.events == []
+    assert desk.paper.working_orders == []
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == 0
+    assert [desk.engine.handle(c).ok for c in COMMANDS] == [True] * len(COMMANDS)
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == Decimal(6)
+
+
+def test_a_pause_in_a_batch_stores_what_was_staged_and_lets_other_writers_go_first(
+    factory: Factory,
+) -> None:
+    """An order list paced inside a batch waits in a pause: the kill switch, pulled from
+    another thread meanwhile, goes first, and the batch's next order is denied."""
+    desk = _desk(factory)
+    halted = threading.Event()
+
+    def kill_switch() -> None:
+        desk.engine.handle(
+            SetTradingState(account_id=ACCOUNT, state=TradingState.HALTED, reason="kill")
+        )
+        halted.set()
+
+    with desk.engine.batch(ACCOUNT):
+        assert desk.engine.handle(submit(OrderSide.BUY, "1")).ok
+        other = threading.Thread(target=kill_switch)
+        other.start()
+        assert not halted.wait(0.2)  # the batch holds the account
+        with desk.engine.pause():
+            assert halted.wait(5)
+            assert desk.engine.position(ACCOUNT, None, AAPL.id) == Decimal(1)  # stored
+        other.join()
+        late = desk.engine.handle(submit(OrderSide.BUY, "1"))
+    assert late.code == "TRADING_HALTED"
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == Decimal(1)
+
+
+def test_a_subscriber_acting_on_what_it_hears_acts_after_the_batch(factory: Factory) -> None:
+    """Subscribers hear a batch's events after its commit, outside it: an order a subscriber
+    sends on a fill (as a hedger or an exit manager would) is stored on its own."""
+    desk = _desk(factory)
+    hedges: list[str | None] = []
+
+    def hedge(event: object) -> None:
+        if isinstance(event, OrderFilled) and event.fill.side is OrderSide.BUY:
+            answer = desk.engine.handle(submit(OrderSide.SELL, "1", idempotency_key="hedge"))
+            hedges.append(answer.client_order_id)
+
+    desk.engine.subscribe(hedge)
+    with desk.engine.batch(ACCOUNT):
+        desk.engine.handle(submit(OrderSide.BUY, "5"))
+        assert hedges == []
+    assert len(hedges) == 1
+    assert desk.order(str(hedges[0])).status is OrderStatus.FILLED
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == Decimal(4)
+
+
+def test_a_command_that_failed_midway_undoes_its_batch_even_if_its_caller_went_on(
+    factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk = _desk(factory)
+    before = _journal(desk)
+    real = desk.ledger.book_fill
+    calls = {"n": 0}
+
+    def fail_the_second(*args: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("the disk hiccuped")
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(desk.ledger, "book_fill", fail_the_second)
+
+    def run() -> None:
+        with desk.engine.batch(ACCOUNT):
+            desk.engine.handle(submit(OrderSide.BUY, "1"))
+            with pytest.raises(OSError, match="hiccuped"):  # its caller swallows it...
+                desk.engine.handle(submit(OrderSide.BUY, "2"))
+            desk.engine.handle(submit(OrderSide.BUY, "3"))
+
+    with pytest.raises(RuntimeError, match="batch is undone"):  # ...the batch does not
+        run()
+    assert _journal(desk) == before
+    assert desk.paper.working_orders == []
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == 0

@@ -1,0 +1,105 @@
+"""The paper exchange lives in the process: the engine stores a paper order together with the
+exchange's answer (accepted, filled, booked) in one transaction. These tests hold it to what
+that must mean for a trader: when that transaction fails, nothing happened on either side."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from algodesk.adapters.storage.memory.store import InMemoryStore, InMemoryUnitOfWork
+from algodesk.domain.events import OrderAccepted, OrderFilled, OrderSubmitted
+from algodesk.domain.fills import OrderSide
+from algodesk.domain.identifiers import ClientOrderId
+from algodesk.domain.orders import OrderStatus, OrderType
+from algodesk.domain.risk.base import RiskLimits
+from tests.conftest import ACCOUNT
+from tests.integration.test_engine import AAPL, Desk, funded_desk, submit
+
+
+class FailingCommits:
+    """In-memory storage whose next commit fails (a full disk, a lost connection)."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+        self.fail_next = False
+
+    def __call__(self) -> InMemoryUnitOfWork:
+        uow = InMemoryUnitOfWork(self.store)
+        commit = uow.commit
+
+        def maybe_refuse() -> None:
+            if self.fail_next:
+                self.fail_next = False
+                raise OSError("disk full")
+            commit()
+
+        uow.commit = maybe_refuse  # type: ignore[method-assign]
+        return uow
+
+
+@pytest.fixture
+def failing() -> tuple[Desk, FailingCommits]:
+    store = InMemoryStore()
+    storage = FailingCommits(store)
+    desk = funded_desk(RiskLimits(max_orders_per_second=None), store=store, factory=storage)
+    return desk, storage
+
+
+def _journal_kinds(desk: Desk) -> list[str]:
+    with desk.factory() as uow:
+        return [r.kind for r in uow.journal.records(ACCOUNT)]
+
+
+def test_a_resting_order_whose_commit_fails_is_not_left_on_the_paper_book(
+    failing: tuple[Desk, FailingCommits],
+) -> None:
+    desk, storage = failing
+    before = _journal_kinds(desk)
+    limit = submit(kind=OrderType.LIMIT, px="95", idempotency_key="dip")
+    storage.fail_next = True
+    with pytest.raises(OSError, match="disk full"):
+        desk.engine.handle(limit)
+    assert desk.paper.working_orders == []  # the exchange forgot it: no ghost order
+    assert _journal_kinds(desk) == before
+    answer = desk.engine.handle(limit)  # the retry, once storage works again
+    assert answer.ok
+    assert not answer.replayed
+    assert [o.client_order_id.value for o in desk.paper.working_orders] == [answer.client_order_id]
+    desk.quote(AAPL, "94")  # and it trades as any working order does
+    stored = desk.order(str(answer.client_order_id))
+    assert stored.status is OrderStatus.FILLED
+
+
+def test_a_market_order_whose_commit_fails_books_nothing_and_its_retry_trades_once(
+    failing: tuple[Desk, FailingCommits],
+) -> None:
+    desk, storage = failing
+    cash = desk.engine.book(ACCOUNT).cash
+    buy = submit(qty="5", idempotency_key="entry-1")
+    storage.fail_next = True
+    with pytest.raises(OSError, match="disk full"):
+        desk.engine.handle(buy)
+    assert desk.engine.book(ACCOUNT).cash == cash
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == 0
+    first = desk.engine.handle(buy)
+    again = desk.engine.handle(buy)
+    assert first.ok
+    assert again.replayed
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == Decimal(5)
+    assert desk.ledger.verify().ok
+
+
+def test_a_filled_paper_order_is_journaled_and_published_in_the_order_it_happened() -> None:
+    desk = funded_desk(RiskLimits(max_orders_per_second=None))
+    desk.events.clear()
+    answer = desk.engine.handle(submit(OrderSide.BUY, "3"))
+    coid = ClientOrderId(str(answer.client_order_id))
+    assert (answer.ok, answer.status) == (True, "SUBMITTED")  # the answer to the submit itself
+    kinds = _journal_kinds(desk)
+    assert kinds[-4:] == ["SubmitOrder", "OrderSubmitted", "OrderAccepted", "OrderFilled"]
+    published = [type(e) for e in desk.events if getattr(e, "client_order_id", None) == coid]
+    assert published == [OrderSubmitted, OrderAccepted, OrderFilled]
+    assert desk.order(coid.value).status is OrderStatus.FILLED
+    assert desk.engine.open_orders(ACCOUNT) == []
