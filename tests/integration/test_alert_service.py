@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,36 +16,51 @@ from algodesk.adapters.signals.tradingview import TradingViewParser
 from algodesk.adapters.storage.memory.hooks import InMemoryHookStore
 from algodesk.adapters.storage.memory.inbox import InMemoryInbox
 from algodesk.domain.bots import Bot
-from algodesk.domain.commands import CancelOrder
-from algodesk.domain.identifiers import BotId
+from algodesk.domain.commands import CancelOrder, Command
+from algodesk.domain.identifiers import BotId, ClientOrderId
+from algodesk.domain.ledger.entries import EntryKind
 from algodesk.domain.orders import OrderStatus
 from algodesk.domain.risk.base import RiskLimits
 from algodesk.domain.values import money
-from algodesk.ports.inbox import AlertStatus, InboxEntry
+from algodesk.ports.inbox import AlertStatus, InboxEntry, NewAlert, Settlement
 from algodesk.ports.webhooks import Hook
+from algodesk.services import alerts as alert_service
 from algodesk.services.alert_orders import OrderPlanner
 from algodesk.services.alerts import MAX_ATTEMPTS, AlertIntake, AlertProcessor
 from algodesk.services.bots import BotService
+from algodesk.services.outcomes import Outcome
 from algodesk.services.webhooks import HookService
 from tests.conftest import ACCOUNT
-from tests.integration.test_engine import AAPL, BOT, MSFT, PAPER, USD, Desk, funded_desk
+from tests.integration.test_engine import (
+    AAPL,
+    BOT,
+    MSFT,
+    PAPER,
+    USD,
+    Desk,
+    RemoteVenue,
+    funded_desk,
+)
 
 D = Decimal
 SECRET = "s3cret-value"
 
 
 class FlakyInbox(InMemoryInbox):
-    """An inbox whose first ``failures`` settles fail, as a busy database would."""
+    """An inbox whose first ``failures`` batch settles fail (writing nothing), as a busy
+    database would; it notes the entry ids of every batch it is asked to settle."""
 
     def __init__(self, failures: int = 0) -> None:
         super().__init__()
         self.failures = failures
+        self.batches: list[list[int]] = []
 
-    def settle(self, *args: object, **kwargs: object) -> None:
+    def settle_many(self, settlements: Sequence[Settlement], at: datetime) -> list[InboxEntry]:
+        self.batches.append([s.entry_id for s in settlements])
         if self.failures > 0:
             self.failures -= 1
             raise RuntimeError("database is locked")
-        super().settle(*args, **kwargs)  # type: ignore[arg-type]
+        return super().settle_many(settlements, at)
 
 
 class BrokenHooks(InMemoryHookStore):
@@ -59,8 +75,11 @@ class BrokenHooks(InMemoryHookStore):
 
 
 class Alerts:
-    def __init__(self, inbox: InMemoryInbox | None = None) -> None:
-        self.desk: Desk = funded_desk(bots=BotService)
+    def __init__(self, inbox: InMemoryInbox | None = None, *, remote: bool = False) -> None:
+        """``remote``: the paper exchange behind a wrapper that makes it a remote venue (each
+        order stored and sent on its own, not in an engine batch)."""
+        venue = {"venue": RemoteVenue} if remote else {}
+        self.desk: Desk = funded_desk(bots=BotService, **venue)  # type: ignore[arg-type]
         self.desk.quote(MSFT, "100")
         assert self.desk.bots is not None
         self.bots = self.desk.bots
@@ -253,6 +272,152 @@ def test_a_failure_after_the_order_keeps_the_alert_pending_and_the_retry_trades_
     assert len(alerts.desk.engine.book(ACCOUNT, BOT).positions) == 1
 
 
+def _fills_and_ledger(alerts: Alerts) -> tuple[list[str], list[str]]:
+    """The client order ids of every fill and of every FILL ledger entry, sorted."""
+    with alerts.desk.factory() as uow:
+        fills = sorted(f.client_order_id.value for f in uow.fills.list(ACCOUNT))
+        booked = sorted(
+            e.details["client_order_id"]
+            for e in uow.ledger.entries(ACCOUNT)
+            if e.kind is EntryKind.FILL
+        )
+    return fills, booked
+
+
+def test_alerts_processed_in_a_row_are_settled_in_one_batch_and_heard_in_order() -> None:
+    inbox = FlakyInbox()
+    alerts = Alerts(inbox)
+    heard: list[InboxEntry] = []
+    alerts.processor.listeners.append(heard.append)
+    ids = [
+        int(alerts.post({"action": "buy", "symbol": symbol, "qty": qty})["alert_id"])
+        for symbol, qty in (("AAPL", "2"), ("MSFT", "1"), ("AAPL", "3"))
+    ]
+    assert alerts.processor.drain() == 3
+    assert inbox.batches == [ids]  # one settle for the drain
+    assert [e.id for e in heard] == ids
+    assert heard == [alerts.inbox.get(i) for i in ids]  # the entries as stored
+    assert [e.status for e in heard] == [AlertStatus.EXECUTED] * 3
+
+
+def test_a_failed_batch_settle_leaves_every_alert_pending_and_the_replay_trades_nothing_new() -> (
+    None
+):
+    inbox = FlakyInbox(failures=1)
+    alerts = Alerts(inbox)
+    messages: list[dict[str, object]] = [
+        {"action": "buy", "symbol": "AAPL", "qty": "2"},
+        {"action": "buy", "symbol": "MSFT", "qty": "1"},
+        {"action": "buy", "symbol": "AAPL", "qty": "3", "bots": ["beta"]},
+    ]
+    ids = [int(alerts.post(m)["alert_id"]) for m in messages]
+    assert alerts.processor.drain() == 0  # the orders went out, recording the batch failed
+    assert inbox.batches == [ids]
+    assert [e.id for e in alerts.inbox.pending()] == ids  # none of the batch is settled
+    with alerts.desk.factory() as uow:
+        sent = sorted(o.client_order_id.value for o in uow.orders.list(ACCOUNT))
+    assert len(sent) == 3
+    assert _fills_and_ledger(alerts) == (sent, sent)
+
+    assert alerts.processor.drain() == 3  # processed again: every answer from the journal
+    assert inbox.batches == [ids, ids]
+    entries = [alerts.inbox.get(i) for i in ids]
+    assert [e.status for e in entries if e is not None] == [AlertStatus.EXECUTED] * 3
+    fated = sorted(
+        str(e.fate["orders"][0]["client_order_id"])  # type: ignore[index]
+        for e in entries
+        if e is not None
+    )
+    assert fated == sent  # the orders of the first run, no others
+    with alerts.desk.factory() as uow:
+        assert sorted(o.client_order_id.value for o in uow.orders.list(ACCOUNT)) == sent
+        for coid in sent:
+            assert len(uow.fills.for_order(ClientOrderId(coid))) == 1
+    assert _fills_and_ledger(alerts) == (sent, sent)  # each order filled and booked once
+    assert (alerts.position(), alerts.position("beta")) == (D(2), D(3))
+    assert alerts.position(instrument=MSFT.id) == D(1)
+    assert alerts.processor.drain() == 0
+    assert inbox.batches == [ids, ids]  # settled once: nothing left to settle
+
+
+def test_an_alert_planned_afresh_on_a_replay_is_settled_before_the_next_alert_trades() -> None:
+    """A target already held is "nothing to do", which no journal entry remembers: were the
+    buy after it settled in the same batch and that batch lost, its replay would find the
+    bought position and sell it. So its fate is recorded before the next alert acts."""
+    inbox = FlakyInbox(failures=1)
+    alerts = Alerts(inbox)
+    target = alerts.post({"action": "buy", "symbol": "AAPL", "position_size": "0"})
+    buy = alerts.post({"action": "buy", "symbol": "AAPL", "qty": "3"})
+    assert alerts.processor.drain() == 0
+    assert inbox.batches == [[target["alert_id"]]]
+    assert alerts.position() == D(0)  # the buy waits for the target's fate
+    assert alerts.processor.drain() == 2
+    assert inbox.batches == [[target["alert_id"]], [target["alert_id"]], [buy["alert_id"]]]
+    first = alerts.inbox.get(int(target["alert_id"]))
+    assert first is not None
+    assert first.status is AlertStatus.EXECUTED
+    assert "nothing to do" in first.fate["orders"][0]["message"]  # type: ignore[index]
+    assert alerts.position() == D(3)
+
+
+def _post_with_the_second_intent_failing(
+    alerts: Alerts, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, object]:
+    """Post an alert of two intents (buy AAPL, buy MSFT) whose second fails on every attempt
+    (the venue link is down for MSFT); the webhook's answer."""
+    items = [
+        {"action": "buy", "symbol": "AAPL", "qty": "2", "secret": SECRET},
+        {"action": "buy", "symbol": "MSFT", "qty": "1", "secret": SECRET},
+    ]
+    answer: dict[str, object] = alerts.post(json.dumps(items))
+    second = f"alert:{answer['alert_id']}:1:"
+    real = alerts.desk.engine.handle
+
+    def venue_down_for_the_second(command: Command) -> Outcome:
+        if (command.idempotency_key or "").startswith(second):
+            raise ConnectionError("the venue link is down")
+        return real(command)
+
+    monkeypatch.setattr(alerts.desk.engine, "handle", venue_down_for_the_second)
+    return answer
+
+
+def test_an_alert_failing_after_an_order_is_settled_with_the_order_it_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its first intent traded on a remote venue; its second fails on every attempt (the venue
+    link is down for MSFT): the internal error lists the order the engine recorded, with its
+    outcome."""
+    alerts = Alerts(remote=True)
+    answer = _post_with_the_second_intent_failing(alerts, monkeypatch)
+    for _ in range(MAX_ATTEMPTS - 1):
+        assert alerts.processor.drain() == 0
+    assert alerts.processor.drain() == 1
+    entry = alerts.inbox.get(int(answer["alert_id"]))
+    assert entry is not None
+    assert (entry.status, entry.reason) == (AlertStatus.REJECTED, "internal_error")
+    assert entry.message == f"processing failed {MAX_ATTEMPTS} times; see the desk's log"
+    sent = alerts.desk.engine.recorded(ACCOUNT, f"alert:{answer['alert_id']}:0:{BOT}")
+    assert sent is not None
+    assert sent.ok
+    assert entry.fate["orders"] == [
+        {
+            "bot": BOT.value,
+            "action": "buy",
+            "symbol": "AAPL",
+            "ok": True,
+            "code": None,
+            "message": sent.message,
+            "client_order_id": sent.client_order_id,
+            "status": sent.status,
+        }
+    ]
+    order = alerts.desk.order(sent.client_order_id or "")
+    assert (order.instrument_id, order.quantity.value) == (AAPL.id, D(2))
+    assert order.status is OrderStatus.FILLED
+    assert (alerts.position(), alerts.position(instrument=MSFT.id)) == (D(2), D(0))
+
+
 def test_an_alert_that_always_fails_is_settled_as_an_internal_error_after_the_attempts(
     alerts: Alerts, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -267,6 +432,9 @@ def test_an_alert_that_always_fails_is_settled_as_an_internal_error_after_the_at
     entry = alerts.inbox.get(int(first["alert_id"]))
     assert entry is not None
     assert (entry.status, entry.reason) == (AlertStatus.REJECTED, "internal_error")
+    # Its orders cannot be looked up either (its hook is unreadable): none listed, and it says so.
+    assert entry.fate == {"orders": []}
+    assert "could not be listed" in entry.message
     assert "could not be processed" in caplog.text  # the failures are logged...
     assert SECRET not in caplog.text  # ...without the alert's secret
     assert alerts.hook.token not in caplog.text
@@ -315,3 +483,59 @@ def test_a_cancel_of_several_orders_interrupted_midway_cancels_the_rest_on_retry
     assert entry is not None
     assert entry.status is AlertStatus.EXECUTED, entry
     assert [alerts.desk.order(c).status for c in coids] == [OrderStatus.CANCELED] * 2
+
+
+def test_an_alert_failing_midway_on_the_paper_exchange_leaves_nothing_behind(
+    alerts: Alerts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the paper exchange an alert's orders are stored in one transaction with its batch:
+    when its second intent fails, its first is undone with it, on every attempt, and the
+    alert is given up with no orders (nothing was sent)."""
+    answer = _post_with_the_second_intent_failing(alerts, monkeypatch)
+    for _ in range(MAX_ATTEMPTS - 1):
+        assert alerts.processor.drain() == 0
+        assert alerts.position() == D(0)
+    assert alerts.processor.drain() == 1
+    entry = alerts.inbox.get(int(answer["alert_id"]))
+    assert entry is not None
+    assert (entry.status, entry.reason, entry.fate["orders"]) == (
+        AlertStatus.REJECTED,
+        "internal_error",
+        [],
+    )
+    assert alerts.desk.engine.recorded(ACCOUNT, f"alert:{answer['alert_id']}:0:{BOT}") is None
+    assert alerts.desk.paper.working_orders == []
+    assert (alerts.position(), alerts.position(instrument=MSFT.id)) == (D(0), D(0))
+    assert alerts.desk.ledger.verify().ok
+
+
+def test_the_processor_yields_to_a_webhook_being_received(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While a webhook is being received the intake says it is busy, and a processor told to
+    yield to it waits between its batches (so answering TradingView comes first)."""
+    seen: list[bool] = []
+
+    class Watching(InMemoryInbox):
+        def add(self, alert: NewAlert) -> tuple[InboxEntry, bool]:
+            seen.append(intake.busy())
+            return super().add(alert)
+
+    alerts = Alerts(Watching())
+    intake = alerts.intake
+    assert not intake.busy()
+    for n in range(40):
+        alerts.post({"action": "buy" if n % 2 else "sell", "symbol": "AAPL", "qty": "1", "id": n})
+    assert seen == [True] * 40
+    assert not intake.busy()
+    waits: list[float] = []
+    monkeypatch.setattr(alert_service, "ENGINE_BATCH_SECONDS", 60.0)  # batches of 32 by count
+    monkeypatch.setattr(alert_service.time, "sleep", waits.append)
+    alerts.processor.yield_to = lambda: True
+    assert alerts.processor.drain() == 40
+    assert len(waits) == 2  # after each of the two batches (32 alerts, then 8)
+    assert all(0 < w <= 5 * 60.0 for w in waits)
+    alerts.processor.yield_to = lambda: False
+    alerts.post({"action": "buy", "symbol": "AAPL", "qty": "1"})
+    assert alerts.processor.drain() == 1
+    assert len(waits) == 2  # no webhook coming in: no wait

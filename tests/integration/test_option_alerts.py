@@ -41,6 +41,7 @@ from algodesk.services.webhooks import HookService
 from algodesk.testing.clock import FixedClock
 from algodesk.testing.market import FakeMarket
 from tests.conftest import ACCOUNT
+from tests.integration.test_engine import RemoteVenue
 
 D = Decimal
 KITE = Path(__file__).parents[1] / "data" / "kite_instruments.csv"
@@ -58,7 +59,9 @@ class OptionDesk:
     """An engine with a paper exchange on NFO, the instrument master of the Kite test dump, a
     bot mapping tickers to option symbols, and the alert intake and processor."""
 
-    def __init__(self, limits: RiskLimits | None = None) -> None:
+    def __init__(self, limits: RiskLimits | None = None, *, remote: bool = False) -> None:
+        """``remote``: the paper exchange seen as a remote venue (each order stored and sent
+        on its own, never staged in an engine batch)."""
         self.clock = FixedClock(T)
         master = load_kite_instruments(KITE).instruments
         self.store = InMemoryStore()
@@ -73,7 +76,7 @@ class OptionDesk:
             self.factory,
             self.clock,
             self.market,
-            {NFO: self.paper},
+            {NFO: RemoteVenue(self.paper) if remote else self.paper},  # type: ignore[dict-item]
             EngineLimits(accounts={ACCOUNT: RiskLimits(max_orders_per_second=None)}),
             self.ledger,
             bots=self.bots,

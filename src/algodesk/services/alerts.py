@@ -7,9 +7,24 @@ first entry by their dedupe key and are answered as it was, without a second ent
 
 :class:`AlertProcessor` drains the inbox in arrival order: each pending alert becomes commands
 for its bots (:class:`~algodesk.services.alert_orders.OrderPlanner`), the engine applies them,
-and the alert's fate is recorded. Every command carries an idempotency key derived from the
-inbox entry, so an alert processed again after a crash is never executed twice: the engine
-returns the first outcome of a known key.
+and the alert's fate is recorded. Fates are recorded a drain batch at a time (one
+``Inbox.settle_many``, one commit, for all the alerts processed in a row), not one commit per
+alert. That leaves a window in which an alert's orders are sent but its fate is not recorded
+yet (a crash, or a failed settle); it is safe because every command carries an idempotency key
+derived from the inbox entry (``alert:{entry}:{intent}:{bot}``): the alert is still pending, is
+processed again, and the engine returns the first outcome of each known key, trading nothing new.
+An alert whose second run would be planned afresh rather than answered from the journal (nothing
+to do, a cancel or a close, a refusal that depends on the position) ends its batch, so no later
+alert trades before its fate is recorded (see :meth:`AlertProcessor.drain`).
+
+The same alerts' orders are stored in one transaction too (an engine batch, see
+:meth:`~algodesk.services.engine.Engine.batch`): up to :data:`ENGINE_BATCH` alerts of one
+account in a row, for at most :data:`ENGINE_BATCH_SECONDS`, then one commit for their orders,
+fills and ledger entries on the paper exchange, then one for their fates. A batch that fails
+is undone whole (nothing of it was stored or sent), and its alerts are processed again one at a
+time. While a webhook is being received, the processor waits between batches as long as the
+batch took (:attr:`AlertProcessor.yield_to`): under a flood, answering TradingView, which
+gives up after 3 s, comes first.
 
 Dedupe key: (hook, SHA-256 of the body) when the alert carries its firing time (``timenow``),
 which makes every trigger's body unique; without it, a repeat counts as a duplicate only within
@@ -23,21 +38,24 @@ import hmac
 import ipaddress
 import logging
 import threading
+import time
 from collections.abc import Callable, Collection, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from algodesk.domain.bots import Bot
-from algodesk.domain.identifiers import BotId
+from algodesk.domain.identifiers import AccountId, BotId
 from algodesk.domain.signals import AlertReason, AlertRejection, Intent, ParsedAlert
 from algodesk.ports.clock import Clock
-from algodesk.ports.inbox import AlertStatus, Inbox, InboxEntry, NewAlert
+from algodesk.ports.inbox import AlertStatus, Inbox, InboxEntry, NewAlert, Settlement
 from algodesk.ports.signals import AlertParser
 from algodesk.ports.webhooks import DEFAULT_MAX_LAG, Hook, HookStore
 from algodesk.services.alert_orders import MappingError, OrderPlanner, PlannedOrder
 from algodesk.services.bots import BotService
 from algodesk.services.engine import Engine
 from algodesk.services.outcomes import Outcome
+from algodesk.services.slicing import child_key
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -54,6 +72,11 @@ _log = logging.getLogger("algodesk.alerts")
 MAX_BODY_BYTES = 64 * 1024
 #: Attempts at processing one alert before it is settled as an internal error.
 MAX_ATTEMPTS = 5
+#: Alerts of one account whose orders are stored in one transaction (an engine batch): the
+#: account's other writers (and SQLite's, the inbox's) wait for a batch, so it stays short.
+ENGINE_BATCH = 32
+#: ... and at most this long (it then commits), so a webhook's answer waits little for it.
+ENGINE_BATCH_SECONDS = 0.01
 #: TradingView's published webhook source addresses (IPv4 only).
 TRADINGVIEW_SOURCES = frozenset(
     ipaddress.ip_address(a)
@@ -116,6 +139,8 @@ class AlertIntake:
         self._on_stored = on_stored
         self._sources = frozenset(sources)
         self._lock = threading.Lock()  # the windowed dedupe looks before it writes (only it)
+        self._count_lock = threading.Lock()
+        self._in_flight = 0
 
     def hook(self, token: str) -> Hook | None:
         return self._hooks.by_token(token) if token else None
@@ -189,7 +214,20 @@ class AlertIntake:
             message=verdict.message if isinstance(verdict, AlertRejection) else "",
         )
 
+    def busy(self) -> bool:
+        """Whether a webhook is being received now (the processor then yields to it)."""
+        return self._in_flight > 0
+
     def receive(self, token: str, body: bytes, remote: str | None = None) -> WebhookAnswer:
+        with self._count_lock:
+            self._in_flight += 1
+        try:
+            return self._receive(token, body, remote)
+        finally:
+            with self._count_lock:
+                self._in_flight -= 1
+
+    def _receive(self, token: str, body: bytes, remote: str | None) -> WebhookAnswer:
         hook = self.hook(token)
         if hook is None:
             return WebhookAnswer(
@@ -262,54 +300,209 @@ class AlertProcessor:
         # A hook's secret field never changes (a rotation makes a new hook): read it once.
         self._hook_cache: dict[str, Hook | None] = {}
         self.listeners: list[Callable[[InboxEntry], None]] = []
+        #: Whether to yield to webhook intake now (``AlertIntake.busy``): after each batch the
+        #: processor then waits as long as the batch took, so under a flood of alerts at
+        #: least half the time goes to answering TradingView, which gives up after 3 s.
+        self.yield_to: Callable[[], bool] | None = None
 
     def drain(self, limit: int = 100) -> int:
         """Process pending alerts, oldest first; returns how many were settled.
 
-        An alert whose processing fails (the database busy, a venue error) stays pending and
-        the drain stops there, so arrival order holds; the next drain tries it again, which is
-        safe because every command it sends carries its idempotency key. Only after
-        :data:`MAX_ATTEMPTS` failures is it settled ``REJECTED`` (``internal_error``), so one
-        poisoned alert cannot hold the inbox forever.
+        Fates are recorded a batch at a time: one ``settle_many`` (one commit) for the alerts
+        processed in a row, then the listeners hear of the settled entries in arrival order.
+        A batch is safe to lose (a crash, a failed settle): its alerts stay pending, are
+        processed again, and each of their commands is answered from the engine's journal by
+        its idempotency key (the same outcomes, no second order). An alert whose replay would
+        be decided afresh instead (nothing to do, a cancel or close, a refusal that depends on
+        the position) could decide otherwise once the alerts after it have traded, so it closes
+        its batch: its fate is recorded before the next alert acts.
+
+        Their orders are stored a batch at a time as well (an engine batch; see the module's
+        docstring). An alert whose processing fails (the database busy, a venue error) undoes
+        its engine batch; the alerts before it in that batch are processed again one at a time
+        and settled, it stays pending and the drain stops there, so arrival order holds. The
+        next drain tries it again, which is safe because every command it sends carries its
+        idempotency key. Only after :data:`MAX_ATTEMPTS` failures is it
+        settled ``REJECTED`` (``internal_error``), listing the orders the engine recorded for
+        it, so one poisoned alert cannot hold the inbox forever.
+
+        If recording a batch fails, none of it is settled and the drain stops: its alerts stay
+        pending for the next drain, as above.
         """
         with self._lock:
-            done = 0
-            for entry in self._inbox.pending(limit):
-                try:
-                    self._process(entry)
-                except Exception:
-                    failures = self._failures.get(entry.id, 0) + 1
-                    self._failures[entry.id] = failures
-                    _log.exception(
-                        "alert %s could not be processed (attempt %d of %d)",
-                        entry.id,
-                        failures,
-                        MAX_ATTEMPTS,
-                    )
-                    if failures < MAX_ATTEMPTS:
-                        return done
-                    message = f"processing failed {failures} times; see the desk's log"
-                    fate: dict[str, object] = {"orders": []}
-                    self._settle(entry, AlertStatus.REJECTED, "internal_error", message, fate)
-                self._failures.pop(entry.id, None)
-                done += 1
+            entries = self._inbox.pending(limit)
+            done = start = 0
+            while start < len(entries):
+                began = time.monotonic()
+                run, settlements = self._batched(entries, start)
+                if settlements is None:  # undone: the ones before the failed one, one by one
+                    settled, stop = self._one_by_one(run[:-1])
+                    if not stop:
+                        settled, stop = self._after_failure(run[-1], settled)
+                else:
+                    stop = not self._settle(settlements)
+                    settled = 0 if stop else len(settlements)
+                done += settled
+                if stop:
+                    break
+                start += len(run)
+                if self.yield_to is not None and self.yield_to():
+                    time.sleep(min(time.monotonic() - began, ENGINE_BATCH_SECONDS * 5))
             return done
 
-    def _settle(
-        self,
-        entry: InboxEntry,
-        status: AlertStatus,
-        reason: str | None,
-        message: str,
-        fate: dict[str, object],
-    ) -> None:
-        self._inbox.settle(entry.id, status, reason, message, fate, self._clock.now())
-        settled = self._inbox.get(entry.id)
-        for listener in self.listeners:
+    def _account(self, entry: InboxEntry) -> AccountId | None:
+        bot = self._bots.get(entry.bot_id)
+        return bot.account_id if bot is not None else None
+
+    def _batched(
+        self, entries: list[InboxEntry], start: int
+    ) -> tuple[list[InboxEntry], list[Settlement] | None]:
+        """Process alerts from ``entries[start]`` on in one engine batch (one transaction for
+        their orders, fills and ledger entries; see :meth:`Engine.batch`): those of one
+        account in a row, at most :data:`ENGINE_BATCH`, up to and including the first whose
+        replay would be planned afresh (its fate must be recorded before the next alert
+        acts). Returns the alerts taken and their fates, or None for the fates when the batch
+        was undone (an alert's processing failed: nothing of the batch is stored)."""
+        account = self._account(entries[start])
+        run: list[InboxEntry] = []
+        settlements: list[Settlement] = []
+        try:
+            with ExitStack() as stack:
+                if account is not None:
+                    stack.enter_context(self._engine.batch(account))
+                began = time.monotonic()
+                for entry in entries[start : start + ENGINE_BATCH]:
+                    if run and (
+                        self._account(entry) != account
+                        or time.monotonic() - began >= ENGINE_BATCH_SECONDS
+                    ):
+                        break
+                    run.append(entry)
+                    settlement, replayable = self._process(entry)
+                    settlements.append(settlement)
+                    if not replayable:
+                        break
+        except Exception:
+            run = run or [entries[start]]  # the batch could not begin: charged to the first
+            _log.exception(
+                "alert %s could not be processed; the %d alerts of its batch were undone (the "
+                "ones before it are processed again, one at a time)",
+                run[-1].id if run else "?",
+                len(run),
+            )
+            return run, None
+        return run, settlements
+
+    def _one_by_one(self, entries: list[InboxEntry]) -> tuple[int, bool]:
+        """Process ``entries`` one at a time with the failure rules of :meth:`drain`: how many
+        were settled, and whether the drain must stop (an alert failed, or a settle did)."""
+        done = 0
+        batch: list[Settlement] = []
+        for entry in entries:
             try:
-                listener(settled or entry)
+                settlement, replayable = self._process(entry)
             except Exception:
-                _log.exception("alert listener %r failed", listener)
+                _log.exception("alert %s could not be processed", entry.id)
+                given_up = self._count_failure(entry)
+                if given_up is None:
+                    return (done + len(batch) if self._settle(batch) else done), True
+                settlement, replayable = given_up, False
+            batch.append(settlement)
+            if not replayable:
+                if not self._settle(batch):
+                    return done, True
+                done += len(batch)
+                batch = []
+        if not self._settle(batch):
+            return done, True
+        return done + len(batch), False
+
+    def _count_failure(self, entry: InboxEntry) -> Settlement | None:
+        """One more failed attempt at ``entry``: None while it has attempts left (it stays
+        pending), else the fate it is given up with."""
+        failures = self._failures.get(entry.id, 0) + 1
+        self._failures[entry.id] = failures
+        _log.warning("alert %s: attempt %d of %d failed", entry.id, failures, MAX_ATTEMPTS)
+        return self._given_up(entry, failures) if failures >= MAX_ATTEMPTS else None
+
+    def _after_failure(self, entry: InboxEntry, settled: int) -> tuple[int, bool]:
+        """The alert an undone batch failed on (already logged): counted as a failed attempt;
+        given up and settled after the last one. The drain stops, unless it was given up."""
+        given_up = self._count_failure(entry)
+        if given_up is None:
+            return settled, True
+        return (settled + 1, False) if self._settle([given_up]) else (settled, True)
+
+    def _settle(self, batch: list[Settlement]) -> bool:
+        """Record the batch's fates (one transaction) and tell the listeners; False if the
+        inbox refused it (logged; nothing of it is settled)."""
+        if not batch:
+            return True
+        try:
+            settled = self._inbox.settle_many(batch, self._clock.now())
+        except Exception:
+            _log.exception(
+                "the fates of %d alerts could not be recorded: they stay pending and are "
+                "processed again (their orders are answered from the journal, not sent twice)",
+                len(batch),
+            )
+            return False
+        for entry in settled:
+            self._failures.pop(entry.id, None)
+            for listener in self.listeners:
+                try:
+                    listener(entry)
+                except Exception:
+                    _log.exception("alert listener %r failed", listener)
+        return True
+
+    def _given_up(self, entry: InboxEntry, failures: int) -> Settlement:
+        """The fate of an alert that failed :data:`MAX_ATTEMPTS` times: ``internal_error``,
+        with the orders it did send before failing (what the engine recorded for its keys)."""
+        message = f"processing failed {failures} times; see the desk's log"
+        try:
+            orders = self._recorded(entry)
+        except Exception:
+            _log.exception("alert %s: the orders it sent could not be listed", entry.id)
+            orders = []
+            message += " (the orders it sent, if any, could not be listed)"
+        return Settlement(
+            entry.id, AlertStatus.REJECTED, "internal_error", message, {"orders": orders}
+        )
+
+    def _recorded(self, entry: InboxEntry) -> list[dict[str, object]]:
+        """A row for every command the engine journaled under the alert's keys (as ``_execute``
+        replays it): one per intent and bot, or one per child of a sliced order."""
+        hook = self._hook(entry.hook_id)
+        secret_field = hook.secret_field if hook is not None else "secret"
+        parsed = self._parser.parse(entry.body, secret_field=secret_field)
+        if isinstance(parsed, AlertRejection):
+            return []
+        rows: list[dict[str, object]] = []
+        for n, intent in enumerate(parsed.intents):
+            try:
+                bots = self.targets(entry.bot_id, intent)
+            except MappingError:
+                continue  # it sent nothing
+            for bot in bots:
+                found = self._journaled(bot, f"alert:{entry.id}:{n}:{bot.id}")
+                action, symbol = intent.action.value, intent.symbol
+                rows.extend(_row(bot.id.value, action, symbol, None, o) for o in found)
+        return rows
+
+    def _journaled(self, bot: Bot, key: str) -> list[Outcome]:
+        """The outcome the engine recorded under ``key``, else those of its slices (keyed
+        ``key:slice1``, ``key:slice2``... from the first on, without gaps)."""
+        first = self._engine.recorded(bot.account_id, key)
+        if first is not None:
+            return [first]
+        found: list[Outcome] = []
+        while (child := child_key(key, len(found) + 1)) is not None:
+            sliced = self._engine.recorded(bot.account_id, child)
+            if sliced is None:
+                break
+            found.append(sliced)
+        return found
 
     def targets(self, hook_bot: BotId, intent: Intent) -> list[Bot]:
         """The bots an intent addresses: its ``bots`` (of the hook bot's account) or the hook's."""
@@ -341,35 +534,43 @@ class AlertProcessor:
             self._hook_cache[hook_id] = self._hooks.get(hook_id)
         return self._hook_cache[hook_id]
 
-    def _process(self, entry: InboxEntry) -> None:
+    def _process(self, entry: InboxEntry) -> tuple[Settlement, bool]:
+        """The alert's commands, sent (or replayed), and the fate to record for it; True if
+        processing it again would only replay its journaled commands (see ``drain``)."""
         hook = self._hook(entry.hook_id)
         secret_field = hook.secret_field if hook is not None else "secret"
         max_lag = hook.max_lag if hook is not None else DEFAULT_MAX_LAG
         parsed = self._parser.parse(entry.body, secret_field=secret_field)
         if isinstance(parsed, AlertRejection):  # accepted on arrival: only a parser change
-            self._settle(
-                entry, AlertStatus.REJECTED, parsed.reason.value, parsed.message, {"orders": []}
-            )
-            return
+            fate: dict[str, object] = {"orders": []}
+            return Settlement(
+                entry.id, AlertStatus.REJECTED, parsed.reason.value, parsed.message, fate
+            ), True
         rows: list[dict[str, object]] = []
+        replayable = True
         for n, intent in enumerate(parsed.intents):
             try:
                 bots = self.targets(entry.bot_id, intent)
-            except MappingError as exc:
+            except MappingError as exc:  # the bots, which no alert changes
                 rows.append(_failed(entry.bot_id.value, intent, exc))
                 continue
             for bot in bots:
-                rows.extend(self._execute(entry, n, bot, intent, max_lag))
+                done, journaled = self._execute(entry, n, bot, intent, max_lag)
+                rows.extend(done)
+                replayable = replayable and journaled
         status, reason, message = _verdict(rows)
-        self._settle(entry, status, reason, message, {"orders": rows})
+        return Settlement(entry.id, status, reason, message, {"orders": rows}), replayable
 
     def _execute(
         self, entry: InboxEntry, n: int, bot: Bot, intent: Intent, max_lag: timedelta
-    ) -> list[dict[str, object]]:
+    ) -> tuple[list[dict[str, object]], bool]:
+        """The rows of one intent for one bot, and whether a second run would be answered by
+        the journal under ``key`` alone (one command sent under it, or a stale refusal, which
+        time cannot undo) rather than planned again in whatever state it then finds."""
         key = f"alert:{entry.id}:{n}:{bot.id}"
         first = self._engine.recorded(bot.account_id, key)
         if first is not None:  # processed before a crash: the engine's answer stands
-            return [_row(bot.id.value, intent.action.value, intent.symbol, None, first)]
+            return [_row(bot.id.value, intent.action.value, intent.symbol, None, first)], True
         waited = self._clock.now() - entry.received_at
         if waited > max_lag:  # the desk was stopped or behind: never trade on an old signal
             stale = MappingError(
@@ -378,11 +579,11 @@ class AlertProcessor:
                 f"was stopped or behind); the hook acts on alerts at most "
                 f"{max_lag.total_seconds():.0f} s old",
             )
-            return [_failed(bot.id.value, intent, stale)]
+            return [_failed(bot.id.value, intent, stale)], True
         try:
             plans = self._planner.plan(bot, intent, key)
         except MappingError as exc:
-            return [_failed(bot.id.value, intent, exc)]
+            return [_failed(bot.id.value, intent, exc)], False
         rows = []
         for plan in plans:
             if plan.command is None:
@@ -390,7 +591,8 @@ class AlertProcessor:
                 continue
             outcome = self._engine.handle(plan.command)
             rows.append(_row(plan.bot, plan.action, plan.symbol, plan, outcome))
-        return rows
+        journaled = [p.command.idempotency_key for p in plans if p.command is not None]
+        return rows, len(plans) == 1 and journaled == [key]
 
     def explain(self, hook_bot: BotId, parsed: ParsedAlert | AlertRejection) -> Explanation:
         """What the alert would do, without doing it."""
