@@ -4,6 +4,7 @@ is heard (and nothing is stored) until the batch ends, and a failed batch leaves
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -15,14 +16,16 @@ import sqlalchemy as sa
 from algodesk.adapters.storage.memory.store import InMemoryStore, InMemoryUnitOfWork
 from algodesk.adapters.storage.sql.engine import make_engine, migrate
 from algodesk.adapters.storage.sql.uow import SqlUnitOfWork
-from algodesk.domain.commands import CancelOrder, SetTradingState
-from algodesk.domain.events import OrderFilled
+from algodesk.domain.commands import CancelOrder, SetTradingState, SubmitOrder
+from algodesk.domain.events import OrderEvent, OrderFilled
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import AccountId, ClientOrderId
-from algodesk.domain.orders import OrderStatus, OrderType
+from algodesk.domain.matching import Quote
+from algodesk.domain.orders import Order, OrderStatus, OrderType
 from algodesk.domain.risk.base import RiskLimits, TradingState
 from algodesk.domain.risk.breakers import BreakerConfig
 from algodesk.domain.values import money
+from algodesk.ports.broker import VenueRejectedError
 from algodesk.ports.storage import UnitOfWork
 from tests.conftest import ACCOUNT
 from tests.integration.test_engine import AAPL, USD, Desk, RemoteVenue, submit
@@ -298,3 +301,59 @@ def test_a_command_that_failed_midway_undoes_its_batch_even_if_its_caller_went_o
     assert _journal(desk) == before
     assert desk.paper.working_orders == []
     assert desk.engine.position(ACCOUNT, None, AAPL.id) == 0
+
+
+def _undo(desk: Desk, *commands: SubmitOrder) -> None:
+    """Run ``commands`` in a batch that is then undone (its caller fails)."""
+    with contextlib.suppress(RuntimeError), desk.engine.batch(ACCOUNT):
+        for command in commands:
+            assert desk.engine.handle(command).ok
+        raise RuntimeError("undone")
+
+
+def test_an_undone_batch_takes_back_what_it_counted_against_the_order_rate(
+    factory: Factory,
+) -> None:
+    """Its orders never happened: sending them again at once fits the same rate limit."""
+    desk = _desk(factory, RiskLimits(max_orders_per_second=3))  # the test clock stands still
+    orders = [submit(OrderSide.BUY, "1") for _ in range(3)]
+    _undo(desk, *orders)
+    assert [desk.engine.handle(o).code for o in orders] == [None, None, None]
+    assert desk.engine.handle(submit(OrderSide.BUY, "1")).code == "SUBMIT_RATE_EXCEEDED"
+
+
+def test_an_undone_batch_keeps_the_venue_errors_the_breaker_counted(factory: Factory) -> None:
+    """The error-rate breaker's window is not journaled: an undone batch must not reset it."""
+    desk = _desk(
+        factory,
+        breakers={
+            ACCOUNT: BreakerConfig(max_errors_per_hour=2, error_rate_action=TradingState.HALTED)
+        },
+    )
+    real = desk.paper.submit_now
+
+    def refuse_sevens(order: Order) -> list[OrderEvent]:
+        if order.quantity.value == 7:
+            raise VenueRejectedError("the venue refused it")
+        return real(order)
+
+    desk.paper.submit_now = refuse_sevens  # type: ignore[method-assign]
+    assert desk.engine.handle(submit(OrderSide.BUY, "7")).code == "VENUE_REJECTED"  # error 1
+    _undo(desk, submit(OrderSide.BUY, "1"))
+    assert desk.engine.trading_state(ACCOUNT) is TradingState.ACTIVE
+    assert desk.engine.handle(submit(OrderSide.BUY, "7")).code == "VENUE_REJECTED"  # error 2
+    assert desk.engine.trading_state(ACCOUNT) is TradingState.HALTED
+
+
+def test_venue_events_wait_for_the_end_of_a_batch(factory: Factory) -> None:
+    """A pump inside a batch applies nothing (it would store other orders' fills in the
+    batch, to be undone with it); the batch's end applies them, once it is stored."""
+    desk = _desk(factory)
+    resting = desk.engine.handle(submit(OrderSide.BUY, "2", kind=OrderType.LIMIT, px="95"))
+    with desk.engine.batch(ACCOUNT):
+        desk.engine.handle(submit(OrderSide.BUY, "1"))
+        desk.market.set_mark(AAPL.id, Decimal(94), desk.clock.now())
+        desk.paper.on_quote(Quote(AAPL.id, desk.clock.now(), Decimal(94)))
+        assert desk.engine.pump() == 0
+    assert desk.order(str(resting.client_order_id)).status is OrderStatus.FILLED
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == Decimal(3)

@@ -4,16 +4,23 @@ that must mean for a trader: when that transaction fails, nothing happened on ei
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from algodesk.adapters.storage.memory.store import InMemoryStore, InMemoryUnitOfWork
-from algodesk.domain.events import OrderAccepted, OrderFilled, OrderSubmitted
+from algodesk.adapters.storage.sql.engine import make_engine, migrate
+from algodesk.adapters.storage.sql.uow import SqlUnitOfWork
+from algodesk.domain.events import OrderAccepted, OrderEvent, OrderFilled, OrderSubmitted
 from algodesk.domain.fills import OrderSide
-from algodesk.domain.identifiers import ClientOrderId
-from algodesk.domain.orders import OrderStatus, OrderType
+from algodesk.domain.identifiers import AccountId, ClientOrderId
+from algodesk.domain.matching import Quote
+from algodesk.domain.orders import Order, OrderStatus, OrderType
 from algodesk.domain.risk.base import RiskLimits
+from algodesk.ports.storage import UnitOfWork
 from tests.conftest import ACCOUNT
 from tests.integration.test_engine import AAPL, Desk, funded_desk, submit
 
@@ -102,4 +109,71 @@ def test_a_filled_paper_order_is_journaled_and_published_in_the_order_it_happene
     published = [type(e) for e in desk.events if getattr(e, "client_order_id", None) == coid]
     assert published == [OrderSubmitted, OrderAccepted, OrderFilled]
     assert desk.order(coid.value).status is OrderStatus.FILLED
+    assert desk.engine.open_orders(ACCOUNT) == []
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def any_factory(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[], UnitOfWork]]:
+    if request.param == "memory":
+        store = InMemoryStore()
+        yield lambda: InMemoryUnitOfWork(store)
+        return
+    engine = make_engine(f"sqlite:///{tmp_path / 'desk.db'}")
+    migrate(engine)
+    yield lambda: SqlUnitOfWork(engine)
+    engine.dispose()
+
+
+def test_a_quote_that_fills_an_order_not_yet_stored_waits_for_it(
+    any_factory: Callable[[], UnitOfWork],
+) -> None:
+    """The paper exchange has a new limit order before the engine has stored it. A quote
+    that crosses it in that moment (the market thread) fills it there; that fill must wait for
+    the order to be stored and then be booked, not be taken for an unknown order's."""
+    desk = funded_desk(RiskLimits(max_orders_per_second=None), factory=any_factory)
+    market_thread: list[threading.Thread] = []
+    real = desk.paper.submit_now
+
+    def submit_now_then_a_quote(order: Order) -> list[OrderEvent]:
+        answer = real(order)  # the order rests on the paper book; not stored yet
+
+        def quote() -> None:  # what the desk's market thread does on a mark
+            desk.market.set_mark(AAPL.id, Decimal(94), desk.clock.now())
+            desk.paper.on_quote(Quote(AAPL.id, desk.clock.now(), Decimal(94)))
+            desk.engine.pump()
+
+        thread = threading.Thread(target=quote)
+        thread.start()
+        thread.join(0.2)  # with the fix it waits for this writer: let it wait
+        market_thread.append(thread)
+        return answer
+
+    desk.paper.submit_now = submit_now_then_a_quote  # type: ignore[method-assign]
+    answer = desk.engine.handle(submit(OrderSide.BUY, "10", kind=OrderType.LIMIT, px="95"))
+    market_thread[0].join(5)
+    assert not market_thread[0].is_alive()
+    assert desk.order(str(answer.client_order_id)).status is OrderStatus.FILLED
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == Decimal(10)
+    assert desk.engine.open_orders(ACCOUNT) == []
+    with desk.factory() as uow:
+        assert uow.journal.records(AccountId("unknown")) == []
+    assert desk.ledger.verify().ok
+
+
+def test_an_order_the_paper_exchange_took_is_withdrawn_when_its_answer_fails() -> None:
+    """The exchange took the order, then failed before answering (a bug in matching, say):
+    the order must not stay on its book unstored, to fill later as nobody's."""
+    desk = funded_desk(RiskLimits(max_orders_per_second=None))
+    real = desk.paper.submit_now
+
+    def take_then_fail(order: Order) -> list[OrderEvent]:
+        real(order)
+        raise ArithmeticError("matching broke")
+
+    desk.paper.submit_now = take_then_fail  # type: ignore[method-assign]
+    with pytest.raises(ArithmeticError):
+        desk.engine.handle(submit(OrderSide.BUY, "1", kind=OrderType.LIMIT, px="95"))
+    assert desk.paper.working_orders == []
     assert desk.engine.open_orders(ACCOUNT) == []

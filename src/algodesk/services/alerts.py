@@ -334,11 +334,13 @@ class AlertProcessor:
             done = start = 0
             while start < len(entries):
                 began = time.monotonic()
-                run, settlements = self._batched(entries, start)
-                if settlements is None:  # undone: the ones before the failed one, one by one
+                run, settlements, failed = self._batched(entries, start)
+                if settlements is None and failed:  # undone by the last one's failure
                     settled, stop = self._one_by_one(run[:-1])
                     if not stop:
                         settled, stop = self._after_failure(run[-1], settled)
+                elif settlements is None:  # undone as a whole (its commit): one by one
+                    settled, stop = self._one_by_one(run)
                 else:
                     stop = not self._settle(settlements)
                     settled = 0 if stop else len(settlements)
@@ -356,16 +358,18 @@ class AlertProcessor:
 
     def _batched(
         self, entries: list[InboxEntry], start: int
-    ) -> tuple[list[InboxEntry], list[Settlement] | None]:
+    ) -> tuple[list[InboxEntry], list[Settlement] | None, bool]:
         """Process alerts from ``entries[start]`` on in one engine batch (one transaction for
         their orders, fills and ledger entries; see :meth:`Engine.batch`): those of one
         account in a row, at most :data:`ENGINE_BATCH`, up to and including the first whose
         replay would be planned afresh (its fate must be recorded before the next alert
-        acts). Returns the alerts taken and their fates, or None for the fates when the batch
-        was undone (an alert's processing failed: nothing of the batch is stored)."""
+        acts). Returns the alerts taken, their fates (None when the batch was undone: nothing
+        of it is stored) and whether the last alert taken failed as it was processed (else
+        the batch failed as a whole, at its commit, and no alert is to blame)."""
         account = self._account(entries[start])
         run: list[InboxEntry] = []
         settlements: list[Settlement] = []
+        processing = False
         try:
             with ExitStack() as stack:
                 if account is not None:
@@ -378,20 +382,29 @@ class AlertProcessor:
                     ):
                         break
                     run.append(entry)
+                    processing = True
                     settlement, replayable = self._process(entry)
+                    processing = False
                     settlements.append(settlement)
                     if not replayable:
                         break
         except Exception:
-            run = run or [entries[start]]  # the batch could not begin: charged to the first
-            _log.exception(
-                "alert %s could not be processed; the %d alerts of its batch were undone (the "
-                "ones before it are processed again, one at a time)",
-                run[-1].id if run else "?",
-                len(run),
-            )
-            return run, None
-        return run, settlements
+            if processing:
+                _log.exception(
+                    "alert %s could not be processed; the %d alerts of its batch were undone "
+                    "(the ones before it are processed again, one at a time)",
+                    run[-1].id,
+                    len(run),
+                )
+            else:
+                run = run or [entries[start]]
+                _log.exception(
+                    "a batch of %d alerts could not be stored; they are processed again, one "
+                    "at a time",
+                    len(run),
+                )
+            return run, None, processing
+        return run, settlements, False
 
     def _one_by_one(self, entries: list[InboxEntry]) -> tuple[int, bool]:
         """Process ``entries`` one at a time with the failure rules of :meth:`drain`: how many

@@ -7,6 +7,7 @@ that the same picture comes back after a restart.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -63,6 +64,14 @@ def worst(*states: TradingState) -> TradingState:
     return max(states, key=lambda s: _SEVERITY[s])
 
 
+@dataclass(frozen=True, slots=True)
+class BoardSnapshot:
+    """One account's breakers and day starts, copied (see :meth:`BreakerBoard.snapshot`)."""
+
+    breakers: Mapping[ScopeKey, CircuitBreaker]
+    day_starts: Mapping[ScopeKey, tuple[date, Decimal]]
+
+
 class BreakerBoard:
     def __init__(
         self,
@@ -89,13 +98,24 @@ class BreakerBoard:
             found.config = config
         return found
 
-    def forget(self, account_id: AccountId) -> None:
-        """Drop the account's breakers and day starts (its own and its bots'), to be rebuilt
-        with :meth:`restore` from the journal."""
+    def snapshot(self, account_id: AccountId) -> BoardSnapshot:
+        """A copy of the account's breakers (its own and its bots') and day starts, all of
+        their state included (the venue-error window is not journaled)."""
+        return BoardSnapshot(
+            {k: copy.deepcopy(b) for k, b in self._breakers.items() if k[0] == account_id},
+            {k: v for k, v in self._day_start.items() if k[0] == account_id},
+        )
+
+    def restore_snapshot(self, account_id: AccountId, snapshot: object) -> None:
+        """Put the account's breakers back as :meth:`snapshot` copied them."""
+        if not isinstance(snapshot, BoardSnapshot):
+            raise TypeError("expected a BreakerBoard.snapshot()")
         for key in [k for k in self._breakers if k[0] == account_id]:
             del self._breakers[key]
         for key in [k for k in self._day_start if k[0] == account_id]:
             del self._day_start[key]
+        self._breakers.update({k: copy.deepcopy(b) for k, b in snapshot.breakers.items()})
+        self._day_start.update(snapshot.day_starts)
 
     def day_start(self, account_id: AccountId, bot_id: BotId | None = None) -> Decimal | None:
         """The equity the scope's current day started from (None: no fill observed yet)."""

@@ -139,6 +139,9 @@ class Engine:
             bots.serialize_with(self.account_lock)
         self._fees = fees or {}
         self._in_process_venues: dict[BrokerPort, InProcessVenue | None] = {}
+        # Orders an in-process venue has, not yet stored: their venue events wait for the
+        # account's writer (see _account_of).
+        self._in_flight: dict[ClientOrderId, AccountId] = {}
         self._sequence_day: tuple[date | None, str] = (None, "")  # the day's order sequence
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -274,6 +277,9 @@ class Engine:
         counter = self._venue_ops.get(venue)
         if counter is not None:
             counter.add(now)
+        batch = self._batch()
+        if batch is not None:  # taken back if the batch is undone
+            batch.ops.append((account_id, venue, now))
 
     def _journal(
         self,
@@ -322,7 +328,7 @@ class Engine:
             yield
             return
         with self._lock(account_id):
-            batch = Batch(account_id, self._uow_factory)
+            batch = Batch(account_id, self._uow_factory, self._board.snapshot(account_id))
             self._local.batch = batch
             try:
                 yield
@@ -335,8 +341,13 @@ class Engine:
             finally:
                 self._local.batch = None
                 batch.close()
+                for coid in batch.flying:
+                    self._in_flight.pop(coid, None)
             self._deliver(published)  # outside the batch: what subscribers do is their own
-        self.pump()
+        try:  # the batch is stored: what follows is not its failure
+            self.pump()
+        except Exception:
+            _log.exception("venue events after a batch could not be applied")
 
     def _commit_batch(self, batch: Batch) -> list[object]:
         """Make what the batch staged durable; what it would have published, to deliver once
@@ -358,13 +369,15 @@ class Engine:
                 venue.withdraw(coid)
             except Exception:  # pragma: no cover - withdraw only forgets
                 _log.exception("could not withdraw %s after a failed batch", coid)
+        for account_id, venue_id, at in batch.ops:  # sends that did not happen count for none
+            self._account_ops[account_id].remove(at)
+            counter = self._venue_ops.get(venue_id)
+            if counter is not None:
+                counter.remove(at)
         account = batch.account_id
         self._views.pop(account, None)
         self._ledger.forget(account)
-        self._loaded.discard(account)
-        for key in [k for k in self._states if k[0] == account]:
-            del self._states[key]
-        self._board.forget(account)
+        self._board.restore_snapshot(account, batch.board)  # with its unjournaled error window
 
     @contextmanager
     def _outside_batch(self, batch: Batch) -> Iterator[None]:
@@ -613,18 +626,25 @@ class Engine:
         after the commit, one event at a time, as :meth:`pump` would."""
         coid = order.client_order_id
         self._count_op(order.account_id, order.instrument_id.venue)
-        try:
-            answer = venue.submit_now(order)
-            batch = self._batch()
-            if batch is not None:
-                batch.sent.append((venue, coid))
-        except VenueRejectedError as exc:
-            answer = [OrderRejected(client_order_id=coid, ts=self._clock.now(), reason=str(exc))]
-            self._watch.after_error(order.account_id)
-        groups = _groups(answer)
-        first = groups.pop(0) if groups else []
+        # Until it is stored, a quote may fill it on another thread: that fill waits for this
+        # account's writer instead of being taken for an unknown order's.
+        self._in_flight[coid] = order.account_id
+        batch = self._batch()
+        if batch is not None:
+            batch.sent.append((venue, coid))
+            batch.flying.append(coid)
+        refused = False
         stored, applied, entry = order, list[OrderEvent](), None
         try:
+            try:
+                answer = venue.submit_now(order)
+            except VenueRejectedError as exc:
+                answer = [
+                    OrderRejected(client_order_id=coid, ts=self._clock.now(), reason=str(exc))
+                ]
+                refused = True
+            groups = _groups(answer)
+            first = groups.pop(0) if groups else []
             done = self._apply_events(uow, order.clone(), first) if first else None
             if done is None:
                 groups.insert(0, first)  # applied after the commit, one by one
@@ -634,8 +654,33 @@ class Engine:
             uow.commit()
         except BaseException:
             venue.withdraw(coid)
+            if batch is None:
+                self._in_flight.pop(coid, None)
             raise
-        view = self._views.get(order.account_id)
+        try:
+            self._stored_in_process(stored, published, applied, entry, groups)
+        finally:
+            if batch is None:  # in a batch, once the batch is stored
+                self._in_flight.pop(coid, None)
+        if refused:
+            self._watch.after_error(order.account_id)
+        if stored.status is OrderStatus.REJECTED:
+            rejected = OrderStatus.REJECTED.value
+            return Outcome(False, coid.value, rejected, "VENUE_REJECTED", stored.last_reason or "")
+        return outcome
+
+    def _stored_in_process(
+        self,
+        stored: Order,
+        published: list[OrderEvent | JournalRecord | None],
+        applied: list[OrderEvent],
+        entry: LedgerEntry | None,
+        later: list[list[OrderEvent]],
+    ) -> None:
+        """After an in-process venue's order and answer are stored: the engine's view and
+        ledger book, the subscribers, the breakers, then the answer's events past its first
+        fill."""
+        view = self._views.get(stored.account_id)
         if entry is not None:
             self._ledger.committed(entry)
         if view is not None:
@@ -645,11 +690,7 @@ class Engine:
         self._publish(*(item for item in published if item is not None), *applied)
         if entry is not None:
             self._watch.after_fill(stored, entry)
-        self._apply_groups([group for group in groups if group])
-        if stored.status is OrderStatus.REJECTED:
-            rejected = OrderStatus.REJECTED.value
-            return Outcome(False, coid.value, rejected, "VENUE_REJECTED", stored.last_reason or "")
-        return outcome
+        self._apply_groups([group for group in later if group])
 
     def position(
         self, account_id: AccountId, bot_id: BotId | None, instrument_id: InstrumentId
@@ -1062,6 +1103,8 @@ class Engine:
         cannot be done cleanly (an unknown order, an event the order refuses, any error), the
         group's transaction is rolled back and its events are applied one by one as before.
         """
+        if self._batch() is not None:
+            return 0  # inside a batch: its end pumps, once what it staged is stored
         applied = 0
         for broker in self._brokers.values():
             applied += self._apply_groups(_groups(broker.drain()))
@@ -1178,7 +1221,11 @@ class Engine:
 
     def _account_of(self, coid: ClientOrderId) -> AccountId | None:
         """The account of a stored order: a working one's is in its account's view (an
-        order's account never changes), any other's is read from storage."""
+        order's account never changes), any other's is read from storage; an order an
+        in-process venue has but that is not stored yet is in flight."""
+        flying = self._in_flight.get(coid)
+        if flying is not None:
+            return flying
         for view in list(self._views.values()):
             if coid in view.open:
                 return view.account_id

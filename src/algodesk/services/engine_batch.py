@@ -13,10 +13,11 @@ the orders it was sent, and the engine reloads the account from storage.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from algodesk.domain.identifiers import AccountId, ClientOrderId
+from algodesk.domain.identifiers import AccountId, ClientOrderId, Venue
 from algodesk.ports.broker import InProcessVenue
 from algodesk.ports.storage import (
     FillRepository,
@@ -83,9 +84,17 @@ class BatchUnit:
 class Batch:
     """One open batch: its account, its unit of work and what waits for its commit."""
 
-    def __init__(self, account_id: AccountId, factory: Callable[[], UnitOfWork]) -> None:
+    def __init__(
+        self, account_id: AccountId, factory: Callable[[], UnitOfWork], board: object
+    ) -> None:
         self.account_id = account_id
         self._factory = factory
+        #: The account's circuit breakers as the batch began (restored if it is undone).
+        self.board = board
+        #: Order operations counted by the rate gates: taken back if the batch is undone.
+        self.ops: list[tuple[AccountId, Venue, datetime]] = []
+        #: Orders sent to in-process venues in the batch, in flight until it ends.
+        self.flying: list[ClientOrderId] = []
         #: What the engine would have published, in order, held until the commit.
         self.published: list[object] = []
         #: Orders sent to in-process venues since the last commit: withdrawn if it fails.
@@ -110,6 +119,7 @@ class Batch:
             raise RuntimeError("the batch's unit is closed")
         self._uow.commit()
         self.sent.clear()
+        self.ops.clear()
 
     def close(self) -> None:
         """End the unit of work, rolling back what was not committed."""

@@ -3,6 +3,7 @@ the order's bot, from the ledger, the working orders and the configured limits."
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -69,6 +70,11 @@ class RateCounter:
     def add(self, now: datetime) -> None:
         with self._lock:
             self._times.append(now)
+
+    def remove(self, at: datetime) -> None:
+        """Take back an operation counted at ``at`` that did not happen (an undone batch)."""
+        with self._lock, contextlib.suppress(ValueError):  # else: out of the window already
+            self._times.remove(at)
 
     def wait(self, now: datetime, limit: int) -> timedelta:
         """How long from ``now`` until one more operation fits under ``limit`` (zero when it
