@@ -41,6 +41,7 @@ from tests.integration.test_engine import (
     RemoteVenue,
     funded_desk,
 )
+from tests.integration.test_in_process_venue import FailingCommits
 
 D = Decimal
 SECRET = "s3cret-value"
@@ -539,3 +540,19 @@ def test_the_processor_yields_to_a_webhook_being_received(
     alerts.post({"action": "buy", "symbol": "AAPL", "qty": "1"})
     assert alerts.processor.drain() == 1
     assert len(waits) == 2  # no webhook coming in: no wait
+
+
+def test_a_batch_whose_commit_fails_is_redone_one_by_one_blaming_no_alert(
+    alerts: Alerts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = FailingCommits(alerts.desk.store)
+    monkeypatch.setattr(alerts.desk.engine, "_uow_factory", storage)
+    ids = [
+        alerts.post({"action": "buy", "symbol": "AAPL", "qty": str(q)})["alert_id"]
+        for q in (1, 2, 3)
+    ]
+    storage.fail_next = True  # the batch's one commit
+    assert alerts.processor.drain() == 3  # none failed: all redone and settled at once
+    fates = [alerts.inbox.get(int(str(i))) for i in ids]
+    assert [f.status if f else None for f in fates] == [AlertStatus.EXECUTED] * 3
+    assert alerts.position() == D(6)
