@@ -310,6 +310,36 @@ def test_the_journal_keeps_commands_by_key_in_order(uow_factory: UowFactory) -> 
             uow.journal.append(JournalRecord(ACCOUNT, "SubmitOrder", T0, {}, key="k1"))
 
 
+def test_records_appended_together_keep_their_order_and_keys(uow_factory: UowFactory) -> None:
+    from algodesk.ports.storage import JournalRecord, StorageError
+
+    with uow_factory() as uow:
+        uow.journal.append_many(
+            [
+                JournalRecord(ACCOUNT, "SubmitOrder", T0, {"n": 1}, key="cmd-1"),
+                JournalRecord(ACCOUNT, "OrderSubmitted", T0, {"n": 2}),
+                JournalRecord(ACCOUNT, "OrderFilled", T0, {"n": 3}),
+            ]
+        )
+        uow.journal.append_many([])
+        uow.commit()
+    with uow_factory() as uow:
+        stored = uow.journal.records(ACCOUNT)
+        assert [(r.kind, r.payload["n"]) for r in stored] == [
+            ("SubmitOrder", 1),
+            ("OrderSubmitted", 2),
+            ("OrderFilled", 3),
+        ]
+        seqs = [r.seq for r in stored]
+        assert seqs == sorted(seqs)
+        assert len(set(seqs)) == 3
+        found = uow.journal.find(ACCOUNT, "cmd-1")
+        assert found is not None
+        assert found.payload == {"n": 1}
+    with uow_factory() as uow, pytest.raises(StorageError, match="cmd-1"):
+        uow.journal.append_many([JournalRecord(ACCOUNT, "SubmitOrder", T0, {}, key="cmd-1")])
+
+
 def test_the_database_refuses_a_journal_key_twice_even_past_the_check(
     migrated_engine: sa.Engine,
 ) -> None:

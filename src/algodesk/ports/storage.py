@@ -7,7 +7,7 @@ A unit of work is one transaction: what its repositories write becomes visible t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -120,6 +120,16 @@ class JournalRepository(Protocol):
 
         Raises:
             StorageError: a command with the same (account, key) is already journaled.
+        """
+        ...
+
+    def append_many(self, records: Sequence[JournalRecord]) -> None:
+        """Store ``records`` in order, in one go, when their sequence numbers are not needed
+        back (a command and its events).
+
+        Raises:
+            StorageError: a key among them is already journaled (the unit of work must then
+                be rolled back).
         """
         ...
 

@@ -294,17 +294,19 @@ class Engine:
             "fingerprint": fingerprint(command),
             "outcome": outcome.payload(),
         }
-        uow.journal.append(
-            JournalRecord(
-                command.account_id, type(command).__name__, now, payload, command.idempotency_key
-            )
+        account, key = command.account_id, command.idempotency_key
+        batch = self._batch()
+        if batch is not None and key is not None:
+            batch.absent.discard(key)  # journaled now
+        uow.journal.append_many(
+            [
+                JournalRecord(account, type(command).__name__, now, payload, key),
+                *(
+                    JournalRecord(account, type(event).__name__, event.ts, event_payload(event))
+                    for event in events
+                ),
+            ]
         )
-        for event in events:
-            uow.journal.append(
-                JournalRecord(
-                    command.account_id, type(event).__name__, event.ts, event_payload(event)
-                )
-            )
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -426,10 +428,13 @@ class Engine:
     def _handle(self, command: Command, batch: Batch | None) -> Outcome:
         with self._lock(command.account_id):
             key = command.idempotency_key
-            if key is not None or command.account_id not in self._loaded:
+            # In a batch, a key just looked up and not found (by :meth:`recorded`, say) is
+            # not looked up again: nothing but this thread journals for the account meanwhile.
+            known_new = batch is not None and key is not None and batch.new_key(key)
+            if (key is not None and not known_new) or command.account_id not in self._loaded:
                 with self._read() as uow:
                     self._load_states(uow, command.account_id)
-                    if key is not None:
+                    if key is not None and not known_new:
                         seen = uow.journal.find(command.account_id, key)
                         if seen is not None:
                             return replay(uow, command, seen)
@@ -738,6 +743,9 @@ class Engine:
         carried that key yet (what a retry after a crash asks before deciding again)."""
         with self._lock(account_id), self._read() as uow:
             seen = uow.journal.find(account_id, key)
+            batch = self._batch()
+            if seen is None and batch is not None and batch.account_id == account_id:
+                batch.absent.add(key)
             if seen is None or "outcome" not in seen.payload:
                 return None
             first = Outcome(**dict(seen.payload["outcome"]))  # type: ignore[call-overload]
@@ -1185,12 +1193,12 @@ class Engine:
         instrument = self._market.instrument(order.instrument_id) if fill is not None else None
         if fill is not None and instrument is None:
             return None
-        for event in applied:
-            uow.journal.append(
-                JournalRecord(
-                    order.account_id, type(event).__name__, event.ts, event_payload(event)
-                )
-            )
+        uow.journal.append_many(
+            [
+                JournalRecord(order.account_id, type(e).__name__, e.ts, event_payload(e))
+                for e in applied
+            ]
+        )
         entry: LedgerEntry | None = None
         if fill is not None and instrument is not None:
             _, entry = self._ledger.book_fill(uow, fill.fill, instrument)

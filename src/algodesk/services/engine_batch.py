@@ -95,12 +95,20 @@ class Batch:
         self.ops: list[tuple[AccountId, Venue, datetime]] = []
         #: Orders sent to in-process venues in the batch, in flight until it ends.
         self.flying: list[ClientOrderId] = []
+        #: Idempotency keys of the account looked up in the batch and not journaled.
+        self.absent: set[str] = set()
         #: What the engine would have published, in order, held until the commit.
         self.published: list[object] = []
         #: Orders sent to in-process venues since the last commit: withdrawn if it fails.
         self.sent: list[tuple[InProcessVenue, ClientOrderId]] = []
         self._uow: UnitOfWork | None = None
         self.unit = self.open()
+
+    def new_key(self, key: str) -> bool:
+        """Whether ``key`` was looked up in the batch and found not journaled (a look-up
+        again would find the same: only the batch's thread writes the account's journal while
+        it holds the account)."""
+        return key in self.absent
 
     def open(self) -> BatchUnit:
         """Begin a new unit of work (after :meth:`close`)."""
@@ -123,6 +131,7 @@ class Batch:
 
     def close(self) -> None:
         """End the unit of work, rolling back what was not committed."""
+        self.absent.clear()  # another writer may journal for the account until it reopens
         uow, self._uow = self._uow, None
         if uow is not None:
             uow.__exit__(None, None, None)

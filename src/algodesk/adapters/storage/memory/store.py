@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Generic, Self, TypeVar
@@ -475,6 +475,10 @@ class _Journal(_Repository):
         stored = self._write("append_record", record)
         assert isinstance(stored, JournalRecord)
         return stored
+
+    def append_many(self, records: Sequence[JournalRecord]) -> None:
+        for record in records:
+            self.append(record)
 
     def find(self, account_id: AccountId, key: str) -> JournalRecord | None:
         return self._state().find_record(account_id, key)
