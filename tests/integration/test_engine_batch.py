@@ -357,3 +357,18 @@ def test_venue_events_wait_for_the_end_of_a_batch(factory: Factory) -> None:
         assert desk.engine.pump() == 0
     assert desk.order(str(resting.client_order_id)).status is OrderStatus.FILLED
     assert desk.engine.position(ACCOUNT, None, AAPL.id) == Decimal(3)
+
+
+def test_a_key_found_absent_in_a_batch_and_then_used_replays_the_second_time(
+    factory: Factory,
+) -> None:
+    """The alert path asks recorded() before it sends: the engine then skips its own look-up
+    of that key, but a key it has journaled since must be found again."""
+    desk = _desk(factory)
+    with desk.engine.batch(ACCOUNT):
+        assert desk.engine.recorded(ACCOUNT, "alert:1:0:alpha") is None
+        first = desk.engine.handle(submit(idempotency_key="alert:1:0:alpha"))
+        again = desk.engine.handle(submit(idempotency_key="alert:1:0:alpha"))
+    assert first.ok
+    assert again.replayed
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == Decimal(10)
