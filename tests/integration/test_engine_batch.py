@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from algodesk.adapters.storage.memory.store import InMemoryStore, InMemoryUnitOfWork
 from algodesk.adapters.storage.sql.engine import make_engine, migrate
 from algodesk.adapters.storage.sql.uow import SqlUnitOfWork
-from algodesk.domain.commands import CancelOrder, SetTradingState, SubmitOrder
+from algodesk.domain.commands import CancelOrder, ModifyOrder, SetTradingState, SubmitOrder
 from algodesk.domain.events import OrderEvent, OrderFilled
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import AccountId, ClientOrderId
@@ -24,7 +24,7 @@ from algodesk.domain.matching import Quote
 from algodesk.domain.orders import Order, OrderStatus, OrderType
 from algodesk.domain.risk.base import RiskLimits, TradingState
 from algodesk.domain.risk.breakers import BreakerConfig
-from algodesk.domain.values import money
+from algodesk.domain.values import money, price
 from algodesk.ports.broker import VenueRejectedError
 from algodesk.ports.storage import UnitOfWork
 from tests.conftest import ACCOUNT
@@ -372,3 +372,32 @@ def test_a_key_found_absent_in_a_batch_and_then_used_replays_the_second_time(
     assert first.ok
     assert again.replayed
     assert desk.engine.position(ACCOUNT, None, AAPL.id) == Decimal(10)
+
+
+def test_breaker_state_stored_midway_through_a_batch_stays_when_the_rest_is_undone(
+    factory: Factory,
+) -> None:
+    """A command that is not staged commits on its own in the middle of a batch (here a
+    modify the venue refuses: a venue error); undoing the rest of the batch must not undo
+    what the breaker counted for it."""
+    desk = _desk(
+        factory,
+        breakers={
+            ACCOUNT: BreakerConfig(max_errors_per_hour=2, error_rate_action=TradingState.HALTED)
+        },
+    )
+    resting = desk.engine.handle(submit(OrderSide.BUY, "1", kind=OrderType.LIMIT, px="95"))
+    coid = ClientOrderId(str(resting.client_order_id))
+
+    def refuse(*args: object) -> None:
+        raise VenueRejectedError("the venue refused the change")
+
+    desk.paper.modify = refuse  # type: ignore[method-assign]
+    modify = ModifyOrder(account_id=ACCOUNT, client_order_id=coid, price=price("96"))
+    with contextlib.suppress(RuntimeError), desk.engine.batch(ACCOUNT):
+        desk.engine.handle(submit(OrderSide.BUY, "1"))
+        assert desk.engine.handle(modify).ok  # sent; the venue's refusal: error 1
+        raise RuntimeError("undone")
+    assert desk.engine.trading_state(ACCOUNT) is TradingState.ACTIVE
+    desk.engine.handle(modify)  # error 2
+    assert desk.engine.trading_state(ACCOUNT) is TradingState.HALTED

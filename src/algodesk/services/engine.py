@@ -393,6 +393,8 @@ class Engine:
         finally:
             self._local.batch = batch
             batch.open()  # a new transaction: it sees what the block stored
+            # What is stored now stays if the rest of the batch is undone.
+            batch.board = self._board.snapshot(batch.account_id)
 
     @contextmanager
     def pause(self) -> Iterator[None]:
