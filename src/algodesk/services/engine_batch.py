@@ -7,7 +7,9 @@ ledger's book, breaker states) moves as each command is staged, so the next comm
 judged against the ones before it, exactly as if each had committed; what the engine
 publishes to subscribers waits for the commit, so no one hears of a change that might not
 stay. A batch that fails is undone whole: nothing is stored, the in-process venue forgets
-the orders it was sent, and the engine reloads the account from storage.
+the orders it was sent, the engine reads the account's view and ledger book from storage
+again, puts its circuit breakers back as they were (their venue-error window is not
+journaled) and takes back what its orders counted against the rate gates.
 """
 
 from __future__ import annotations
