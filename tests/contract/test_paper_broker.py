@@ -289,3 +289,26 @@ def test_bars_linking_an_order_that_is_not_working_is_refused(broker: PaperBroke
     broker.submit(order)
     with pytest.raises(VenueRejectedError, match="NOPE is not working"):
         broker.one_cancels_other(order.client_order_id, ClientOrderId("NOPE"))
+
+
+def test_an_order_submitted_now_is_left_alone_until_confirmed(broker: PaperBroker) -> None:
+    broker.on_quote(quote("101"))
+    answer = broker.submit_now(new("N1", px="100"))
+    assert [type(e) for e in answer] == [OrderAccepted]
+    assert broker.drain() == []  # the answer is returned, not queued
+    broker.on_quote(quote("99", at=1))  # crosses the limit: passed by, not stored yet
+    assert broker.drain() == []
+    broker.confirm(ClientOrderId("N1"))  # stored: matched against the quote it missed
+    assert [type(e) for e in broker.drain()] == [OrderFilled]
+    assert broker.working_orders == []
+
+
+def test_a_withdrawn_order_leaves_nothing_behind(broker: PaperBroker) -> None:
+    broker.submit_now(new("W1", px="100"))
+    broker.submit_now(new("W2", px="100"))
+    broker.confirm(ClientOrderId("W2"))
+    broker.on_quote(quote("99"))  # fills W2; passes W1 by
+    broker.withdraw(ClientOrderId("W1"))
+    broker.confirm(ClientOrderId("W1"))  # too late: forgotten
+    assert [e.client_order_id.value for e in broker.drain()] == ["W2"]
+    assert broker.working_orders == []

@@ -108,7 +108,7 @@ class RemoteVenue:
         self._inner = inner
 
     def __getattr__(self, name: str) -> object:
-        if name in ("submit_now", "withdraw"):
+        if name in ("submit_now", "confirm", "withdraw"):
             raise AttributeError(name)
         return getattr(self._inner, name)
 

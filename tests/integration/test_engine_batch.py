@@ -401,3 +401,62 @@ def test_breaker_state_stored_midway_through_a_batch_stays_when_the_rest_is_undo
     assert desk.engine.trading_state(ACCOUNT) is TradingState.ACTIVE
     desk.engine.handle(modify)  # error 2
     assert desk.engine.trading_state(ACCOUNT) is TradingState.HALTED
+
+
+def _quote(desk: Desk, px: str) -> None:
+    """A quote reaching the paper exchange (the market thread's part), no pump."""
+    desk.market.set_mark(AAPL.id, Decimal(px), desk.clock.now())
+    desk.paper.on_quote(Quote(AAPL.id, desk.clock.now(), Decimal(px)))
+
+
+def test_a_quote_during_a_batch_that_is_undone_fills_nothing(factory: Factory) -> None:
+    """A staged order is not stored yet: a quote that crosses it passes it by, so when the
+    batch is undone and the alert redone under the same id, no fill of the undone attempt
+    turns up on the new order (the venue and the engine agree: working, flat)."""
+    desk = _desk(factory)
+    entry = submit(OrderSide.BUY, "1", kind=OrderType.LIMIT, px="95", idempotency_key="alert:7")
+    with contextlib.suppress(RuntimeError), desk.engine.batch(ACCOUNT):
+        desk.engine.handle(entry)
+        _quote(desk, "94")  # crosses the staged order
+        raise RuntimeError("the next alert failed: the batch is undone")
+    _quote(desk, "100")
+    again = desk.engine.handle(entry)  # redone one by one: the same key, the same id
+    assert again.ok
+    assert desk.order(str(again.client_order_id)).status is OrderStatus.ACCEPTED
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == 0
+    assert [o.client_order_id.value for o in desk.paper.working_orders] == [again.client_order_id]
+
+
+def test_a_quote_that_passed_a_staged_order_by_is_matched_once_it_is_stored(
+    factory: Factory,
+) -> None:
+    desk = _desk(factory)
+    with desk.engine.batch(ACCOUNT):
+        staged = desk.engine.handle(submit(OrderSide.BUY, "1", kind=OrderType.LIMIT, px="95"))
+        _quote(desk, "94")
+        assert desk.engine.position(ACCOUNT, None, AAPL.id) == 0
+    assert desk.order(str(staged.client_order_id)).status is OrderStatus.FILLED
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == Decimal(1)
+
+
+def test_an_undone_first_batch_after_a_restart_keeps_the_tripped_breakers() -> None:
+    store = InMemoryStore()
+    breakers = {
+        ACCOUNT: BreakerConfig(max_errors_per_hour=1, error_rate_action=TradingState.HALTED)
+    }
+    first = _desk(lambda: InMemoryUnitOfWork(store), breakers=breakers)
+
+    def refuse(order: Order) -> list[OrderEvent]:
+        raise VenueRejectedError("refused")
+
+    first.paper.submit_now = refuse  # type: ignore[method-assign]
+    first.engine.handle(submit(OrderSide.BUY, "1"))
+    assert first.engine.trading_state(ACCOUNT) is TradingState.HALTED
+    restarted = Desk(store=store, limits=RiskLimits(max_orders_per_second=None), breakers=breakers)
+    restarted.quote(AAPL, "100")
+    _undo_attempt = contextlib.suppress(RuntimeError)
+    with _undo_attempt, restarted.engine.batch(ACCOUNT):
+        assert restarted.engine.handle(submit(OrderSide.BUY, "1")).code == "TRADING_HALTED"
+        raise RuntimeError("undone")
+    assert restarted.engine.trading_state(ACCOUNT) is TradingState.HALTED
+    assert restarted.engine.handle(submit(OrderSide.BUY, "1")).code == "TRADING_HALTED"

@@ -126,12 +126,13 @@ def any_factory(
     engine.dispose()
 
 
-def test_a_quote_that_fills_an_order_not_yet_stored_waits_for_it(
+def test_a_quote_before_an_order_is_stored_fills_it_once_it_is_stored(
     any_factory: Callable[[], UnitOfWork],
 ) -> None:
     """The paper exchange has a new limit order before the engine has stored it. A quote
-    that crosses it in that moment (the market thread) fills it there; that fill must wait for
-    the order to be stored and then be booked, not be taken for an unknown order's."""
+    that crosses it in that moment (the market thread) passes it by; once the order is stored
+    it is matched against that quote, and the fill is booked (not taken for an unknown
+    order's, which left the order working forever)."""
     desk = funded_desk(RiskLimits(max_orders_per_second=None), factory=any_factory)
     market_thread: list[threading.Thread] = []
     real = desk.paper.submit_now
@@ -146,7 +147,7 @@ def test_a_quote_that_fills_an_order_not_yet_stored_waits_for_it(
 
         thread = threading.Thread(target=quote)
         thread.start()
-        thread.join(0.2)  # with the fix it waits for this writer: let it wait
+        thread.join(5)
         market_thread.append(thread)
         return answer
 

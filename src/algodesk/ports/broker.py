@@ -65,8 +65,9 @@ class InProcessVenue(BrokerPort, Protocol):
     (the paper exchange). It answers a submit at once, so the engine stores the order and the
     venue's answer (accepted, filled, booked) in one transaction instead of two: a crash before
     that commit loses the order on both sides together, since the venue's book dies with the
-    process. If the engine's transaction fails, it withdraws the order, leaving the venue as if
-    the submit had never come."""
+    process. Until the engine confirms the order stored, the venue does nothing more with it
+    (a quote cannot fill an order the engine has not stored); if the engine's transaction
+    fails, it withdraws the order, leaving the venue as if the submit had never come."""
 
     def submit_now(self, order: Order) -> list[OrderEvent]:
         """Submit ``order`` and return the events it caused, oldest first; they are not queued
@@ -74,7 +75,13 @@ class InProcessVenue(BrokerPort, Protocol):
         :meth:`submit`."""
         ...
 
+    def confirm(self, client_order_id: ClientOrderId) -> None:
+        """The order submitted with :meth:`submit_now` and its answer are stored: from now on
+        the venue may act on it (until then quotes pass it by; if one did, it is matched now,
+        its events queued for :meth:`drain`). Unknown ids are ignored."""
+        ...
+
     def withdraw(self, client_order_id: ClientOrderId) -> None:
         """Forget an order submitted with :meth:`submit_now` whose answer could not be stored:
-        no event, nothing to drain. Unknown ids are ignored."""
+        no event, nothing of it left to drain. Unknown ids are ignored."""
         ...

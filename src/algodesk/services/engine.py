@@ -139,9 +139,6 @@ class Engine:
             bots.serialize_with(self.account_lock)
         self._fees = fees or {}
         self._in_process_venues: dict[BrokerPort, InProcessVenue | None] = {}
-        # Orders an in-process venue has, not yet stored: their venue events wait for the
-        # account's writer (see _account_of).
-        self._in_flight: dict[ClientOrderId, AccountId] = {}
         self._sequence_day: tuple[date | None, str] = (None, "")  # the day's order sequence
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -330,6 +327,8 @@ class Engine:
             yield
             return
         with self._lock(account_id):
+            with self._read_factory() as uow:  # the breakers as stored, before the snapshot
+                self._load_states(uow, account_id)
             batch = Batch(account_id, self._uow_factory, self._board.snapshot(account_id))
             self._local.batch = batch
             try:
@@ -337,14 +336,14 @@ class Engine:
                 published = self._commit_batch(batch)
             except BaseException:
                 self._local.batch = None
-                batch.close()
-                self._undo_batch(batch)
+                try:
+                    batch.close()
+                finally:
+                    self._undo_batch(batch)
                 raise
             finally:
                 self._local.batch = None
                 batch.close()
-                for coid in batch.flying:
-                    self._in_flight.pop(coid, None)
             self._deliver(published)  # outside the batch: what subscribers do is their own
         try:  # the batch is stored: what follows is not its failure
             self.pump()
@@ -392,9 +391,9 @@ class Engine:
             yield
         finally:
             self._local.batch = batch
-            batch.open()  # a new transaction: it sees what the block stored
             # What is stored now stays if the rest of the batch is undone.
             batch.board = self._board.snapshot(batch.account_id)
+            batch.open()  # a new transaction: it sees what the block stored
 
     @contextmanager
     def pause(self) -> Iterator[None]:
@@ -633,13 +632,9 @@ class Engine:
         after the commit, one event at a time, as :meth:`pump` would."""
         coid = order.client_order_id
         self._count_op(order.account_id, order.instrument_id.venue)
-        # Until it is stored, a quote may fill it on another thread: that fill waits for this
-        # account's writer instead of being taken for an unknown order's.
-        self._in_flight[coid] = order.account_id
         batch = self._batch()
-        if batch is not None:
+        if batch is not None:  # confirmed at the batch's commit, withdrawn if it is undone
             batch.sent.append((venue, coid))
-            batch.flying.append(coid)
         refused = False
         stored, applied, entry = order, list[OrderEvent](), None
         try:
@@ -661,14 +656,10 @@ class Engine:
             uow.commit()
         except BaseException:
             venue.withdraw(coid)
-            if batch is None:
-                self._in_flight.pop(coid, None)
             raise
-        try:
-            self._stored_in_process(stored, published, applied, entry, groups)
-        finally:
-            if batch is None:  # in a batch, once the batch is stored
-                self._in_flight.pop(coid, None)
+        if batch is None:  # stored: the venue may act on it now (in a batch, at its commit)
+            venue.confirm(coid)
+        self._stored_in_process(stored, published, applied, entry, groups)
         if refused:
             self._watch.after_error(order.account_id)
         if stored.status is OrderStatus.REJECTED:
@@ -1231,11 +1222,7 @@ class Engine:
 
     def _account_of(self, coid: ClientOrderId) -> AccountId | None:
         """The account of a stored order: a working one's is in its account's view (an
-        order's account never changes), any other's is read from storage; an order an
-        in-process venue has but that is not stored yet is in flight."""
-        flying = self._in_flight.get(coid)
-        if flying is not None:
-            return flying
+        order's account never changes), any other's is read from storage."""
         for view in list(self._views.values()):
             if coid in view.open:
                 return view.account_id

@@ -95,13 +95,12 @@ class Batch:
         self.board = board
         #: Order operations counted by the rate gates: taken back if the batch is undone.
         self.ops: list[tuple[AccountId, Venue, datetime]] = []
-        #: Orders sent to in-process venues in the batch, in flight until it ends.
-        self.flying: list[ClientOrderId] = []
         #: Idempotency keys of the account looked up in the batch and not journaled.
         self.absent: set[str] = set()
         #: What the engine would have published, in order, held until the commit.
         self.published: list[object] = []
-        #: Orders sent to in-process venues since the last commit: withdrawn if it fails.
+        #: Orders sent to in-process venues since the last commit: confirmed at the commit,
+        #: withdrawn if it fails.
         self.sent: list[tuple[InProcessVenue, ClientOrderId]] = []
         self._uow: UnitOfWork | None = None
         self.unit = self.open()
@@ -128,6 +127,8 @@ class Batch:
         if self._uow is None:
             raise RuntimeError("the batch's unit is closed")
         self._uow.commit()
+        for venue, coid in self.sent:  # stored: the venues may act on them now
+            venue.confirm(coid)
         self.sent.clear()
         self.ops.clear()
 

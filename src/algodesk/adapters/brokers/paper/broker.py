@@ -57,6 +57,10 @@ class PaperBroker:
         self._last_close: dict[InstrumentId, Decimal] = {}
         self._oco: dict[ClientOrderId, ClientOrderId] = {}
         self._oco_first: dict[ClientOrderId, ClientOrderId] = {}  # second -> first
+        # Orders from submit_now the engine has not confirmed stored: quotes pass them by (and
+        # those a quote passed by are matched at the confirmation).
+        self._unconfirmed: set[ClientOrderId] = set()
+        self._passed: set[ClientOrderId] = set()
         # Requests may come from a guard's worker threads while the engine drains events.
         self._lock = threading.RLock()
 
@@ -131,15 +135,36 @@ class PaperBroker:
             finally:
                 answer = self._events[mark:]
                 del self._events[mark:]
+            if order.client_order_id in self._working:
+                self._unconfirmed.add(order.client_order_id)
         return answer
 
+    def confirm(self, client_order_id: ClientOrderId) -> None:
+        """The engine stored the order: quotes may fill it now, starting with the last one if
+        a quote passed it by meanwhile."""
+        with self._lock:
+            self._unconfirmed.discard(client_order_id)
+            if client_order_id not in self._passed:
+                return
+            self._passed.discard(client_order_id)
+            live = self._working.get(client_order_id)
+            if live is None:
+                return
+            quote = self._quotes.get(live.instrument_id)
+            instrument = self._instruments.get(live.instrument_id)
+            if quote is not None and instrument is not None:
+                self._match(live, instrument, quote, arrival=False)
+
     def withdraw(self, client_order_id: ClientOrderId) -> None:
-        """Forget an order whose answer the engine could not store (no event): the book is as
-        if it never came."""
+        """Forget an order whose answer the engine could not store (no event, none left to
+        drain): the book is as if it never came."""
         with self._lock:
             self._working.pop(client_order_id, None)
             self._fresh.discard(client_order_id)
+            self._unconfirmed.discard(client_order_id)
+            self._passed.discard(client_order_id)
             self._unlink(client_order_id)
+            self._events = [e for e in self._events if e.client_order_id != client_order_id]
 
     def cancel(self, order: Order) -> None:
         with self._lock:
@@ -203,6 +228,9 @@ class PaperBroker:
         if instrument is None:
             return
         for live in [o for o in self._working.values() if o.instrument_id == quote.instrument_id]:
+            if live.client_order_id in self._unconfirmed:
+                self._passed.add(live.client_order_id)
+                continue
             self._match(live, instrument, quote, arrival=False, session_closed=session_closed)
 
     def one_cancels_other(self, first: ClientOrderId, second: ClientOrderId) -> None:
