@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy.exc
 from fastapi.testclient import TestClient
 from starlette.requests import Request
 from typer.testing import CliRunner
@@ -180,3 +181,30 @@ def test_alerts_explain_shows_the_orders_from_the_command_line(
         cli, ["alerts", "explain", str(message), "--bot", "ghost", "--data-dir", data_dir]
     )
     assert json.loads(nobody.output)["reason"] == "unknown_bot"
+
+
+def _database_down(*args: object, **kwargs: object) -> object:
+    raise sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("database is locked"))
+
+
+def test_a_webhook_the_desk_cannot_store_is_answered_503_so_tradingview_resends(
+    desk: tuple[DeskRuntime, TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime, client = desk
+    token = runtime.prepare_demo().token
+    monkeypatch.setattr(runtime.inbox, "add", _database_down)
+    answer = client.post(f"/webhooks/tradingview/{token}", content=b"BUY BTCUSD 0.01")
+    assert answer.status_code == 503
+    assert answer.json()["reason"] == "unavailable"
+
+
+def test_explain_answers_503_not_500_when_the_desk_cannot_read_its_hooks(
+    desk: tuple[DeskRuntime, TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime, client = desk
+    token = runtime.prepare_demo().token
+    monkeypatch.setattr(runtime.hook_store, "by_token", _database_down)
+    answer = client.post(f"/webhooks/tradingview/{token}/explain", content=b"BUY BTCUSD 0.01")
+    assert answer.status_code == 503
+    assert answer.json()["reason"] == "unavailable"
+    assert answer.json()["accepted"] is False

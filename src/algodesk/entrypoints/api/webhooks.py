@@ -92,7 +92,7 @@ def webhook_router(runtime: DeskRuntime, trusted_proxies: Collection[str] = ()) 
     @router.post(
         "/webhooks/tradingview/{token}/explain",
         summary="Parse an alert without executing it",
-        responses={401: {}, 413: {}},
+        responses={401: {}, 413: {}, 503: {}},
     )
     async def explain(token: str, request: Request) -> JSONResponse:
         body = await _read_capped(request)
@@ -118,6 +118,18 @@ def webhook_router(runtime: DeskRuntime, trusted_proxies: Collection[str] = ()) 
             verdict = runtime.intake.check(hook, body, runtime.clock.now())
             return JSONResponse(runtime.processor.explain(hook.bot_id, verdict).as_dict())
 
-        return await run_in_threadpool(work)
+        try:
+            return await run_in_threadpool(work)
+        except Exception:  # the desk's storage, not the alert: try again later
+            _log.exception("an alert could not be explained")
+            return JSONResponse(
+                {
+                    "accepted": False,
+                    "reason": "unavailable",
+                    "message": "the desk could not read its webhooks; try again",
+                    "orders": [],
+                },
+                status_code=503,
+            )
 
     return router
