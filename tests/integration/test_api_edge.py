@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from algodesk.adapters.auth.passwords import Argon2PasswordHasher
 from algodesk.bootstrap import init_storage, open_desk
@@ -235,3 +236,18 @@ def test_a_log_line_written_during_a_request_carries_its_request_id(client: Test
     assert answer.headers["x-request-id"] == "req-42"
     assert records, "creating a user wrote no log line"
     assert {getattr(r, "request_id", None) for r in records} == {"req-42"}
+
+
+def test_stream_connections_count_against_the_address_rate_limit(runtime: DeskRuntime) -> None:
+    limits = RateLimits(per_address=(0.01, 3))
+    with TestClient(create_app(runtime, rate_limits=limits)) as client:
+        token = admin(client)["Authorization"].split()[1]  # the sign-in: request 1
+        for _ in range(2):  # requests 2 and 3
+            with client.websocket_connect(f"/api/v1/stream?token={token}") as ws:
+                assert ws.receive_json()["topic"] == "stream"
+        with (
+            pytest.raises(WebSocketDisconnect) as refused,
+            client.websocket_connect(f"/api/v1/stream?token={token}"),
+        ):
+            pass
+        assert refused.value.code == 1013

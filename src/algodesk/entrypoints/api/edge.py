@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import orjson
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from algodesk.entrypoints.api.webhooks import client_address
@@ -143,7 +143,7 @@ class EdgeMiddleware:
         path: str = scope["path"]
         if not path.startswith("/api/"):
             return 0.0
-        address = client_address(Request(scope), self.trusted) or "unknown"
+        address = client_address(HTTPConnection(scope), self.trusted) or "unknown"
         wait = self.per_address.take(address)
         if not wait and path in ("/api/v1/auth/login", "/api/v1/auth/refresh"):
             wait = self.sign_in.take(address)
@@ -158,6 +158,11 @@ class EdgeMiddleware:
         token = request_id.set(rid)
         try:
             if scope["type"] == "websocket":
+                # A connection attempt counts like a request from its address; one over the
+                # limit is refused before the handshake (1013: try again later).
+                if self._limited(scope):
+                    await send({"type": "websocket.close", "code": 1013})
+                    return
                 await self.app(scope, receive, send)
                 return
             https = scope.get("scheme") == "https"

@@ -14,6 +14,7 @@ from collections.abc import Collection
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.services.alerts import MAX_BODY_BYTES
@@ -23,7 +24,7 @@ __all__ = ["client_address", "webhook_router"]
 _log = logging.getLogger("algodesk.webhooks")
 
 
-def client_address(request: Request, trusted_proxies: Collection[str]) -> str | None:
+def client_address(request: HTTPConnection, trusted_proxies: Collection[str]) -> str | None:
     """The caller's address: the peer, or, when the peer is one of our proxies, the last
     address in ``X-Forwarded-For`` that is not one of them (a client can forge the rest)."""
     peer = request.client.host if request.client else None
