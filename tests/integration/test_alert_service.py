@@ -9,6 +9,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -556,3 +557,31 @@ def test_a_batch_whose_commit_fails_is_redone_one_by_one_blaming_no_alert(
     fates = [alerts.inbox.get(int(str(i))) for i in ids]
     assert [f.status if f else None for f in fates] == [AlertStatus.EXECUTED] * 3
     assert alerts.position() == D(6)
+
+
+def test_a_fate_the_inbox_cannot_take_does_not_hold_up_the_other_alerts(
+    alerts: Alerts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug that puts a non-JSON value in one alert's fate: that alert is settled as an
+    internal error, the others of its batch as they went, and the inbox moves on."""
+    ids = [
+        int(str(alerts.post({"action": "buy", "symbol": "AAPL", "qty": str(q)})["alert_id"]))
+        for q in (1, 2, 3)
+    ]
+    real = alert_service._row
+
+    def buggy_row(*args: Any) -> dict[str, object]:
+        row = real(*args)
+        if row.get("quantity") == "2":
+            row["oops"] = object()  # not JSON
+        return row
+
+    monkeypatch.setattr(alert_service, "_row", buggy_row)
+    assert alerts.processor.drain() == 3
+    fates = [alerts.inbox.get(i) for i in ids]
+    assert [(f.status, f.reason) if f else None for f in fates] == [
+        (AlertStatus.EXECUTED, None),
+        (AlertStatus.REJECTED, "internal_error"),
+        (AlertStatus.EXECUTED, None),
+    ]
+    assert alerts.position() == D(6)  # its order was sent and stands; only its fate is lost

@@ -48,7 +48,15 @@ from algodesk.domain.bots import Bot
 from algodesk.domain.identifiers import AccountId, BotId
 from algodesk.domain.signals import AlertReason, AlertRejection, Intent, ParsedAlert
 from algodesk.ports.clock import Clock
-from algodesk.ports.inbox import AlertStatus, Inbox, InboxEntry, NewAlert, Settlement
+from algodesk.ports.inbox import (
+    AlertStatus,
+    Inbox,
+    InboxEntry,
+    NewAlert,
+    Settlement,
+    fate_json,
+    require_final,
+)
 from algodesk.ports.signals import AlertParser
 from algodesk.ports.webhooks import DEFAULT_MAX_LAG, Hook, HookStore
 from algodesk.services.alert_orders import MappingError, OrderPlanner, PlannedOrder
@@ -454,6 +462,9 @@ class AlertProcessor:
         try:
             settled = self._inbox.settle_many(batch, self._clock.now())
         except Exception:
+            recordable = _recordable(batch)
+            if recordable != batch:  # a fate the inbox cannot take must not hold the others
+                return self._settle(recordable)
             _log.exception(
                 "the fates of %d alerts could not be recorded: they stay pending and are "
                 "processed again (their orders are answered from the journal, not sent twice)",
@@ -620,6 +631,30 @@ class AlertProcessor:
             return Explanation(False, exc.reason.value, exc.message)
         count = len(orders)
         return Explanation(True, None, f"{count} order{'s' if count != 1 else ''}", orders)
+
+
+def _recordable(batch: list[Settlement]) -> list[Settlement]:
+    """``batch`` with each fate the inbox would refuse (a bug: a value that is not JSON)
+    replaced by an ``internal_error`` one, so one bad fate cannot hold the inbox for ever."""
+    out = []
+    for settlement in batch:
+        try:
+            fate_json(settlement.fate)
+            require_final(settlement.entry_id, settlement.status)
+        except ValueError as exc:
+            _log.error("alert %s: its fate cannot be recorded: %s", settlement.entry_id, exc)
+            out.append(
+                Settlement(
+                    settlement.entry_id,
+                    AlertStatus.REJECTED,
+                    "internal_error",
+                    "its fate could not be recorded; see the desk's log",
+                    {"orders": []},
+                )
+            )
+        else:
+            out.append(settlement)
+    return out
 
 
 def _row(
