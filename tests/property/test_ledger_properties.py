@@ -4,6 +4,7 @@ and equity is cash plus positions at marks, for random sequences of fills."""
 from __future__ import annotations
 
 from collections import deque
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -134,3 +135,17 @@ def test_fractional_quantities_balance_exactly(sides: list[tuple[OrderSide, int]
     entries = ledger.entries(ACCOUNT)
     assert all(imbalance(e.postings) == {} for e in entries)
     assert verify(entries).ok
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1000, 1, 1),  # noqa: DTZ001 - made aware below
+        max_value=datetime(9999, 12, 30),  # noqa: DTZ001
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]),
+    )
+)
+def test_the_chain_writes_times_as_strftime_would(when: datetime) -> None:
+    """The hashed text of a time must never change (stored hashes depend on it)."""
+    from algodesk.domain.ledger.chain import _ts
+
+    assert _ts(when) == when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
