@@ -66,7 +66,7 @@ from algodesk.ports.storage import JournalRecord, UnitOfWork
 from algodesk.services.bots import BotService
 from algodesk.services.breaker_watch import BreakerWatch
 from algodesk.services.breakers import BreakerBoard, ScopeUsage, worst
-from algodesk.services.engine_batch import Batch
+from algodesk.services.engine_batch import Batch, confirm
 from algodesk.services.exits import check_plan, plan_payload
 from algodesk.services.ledger import LedgerService
 from algodesk.services.outcomes import Outcome, event_payload, fingerprint, replay
@@ -658,7 +658,7 @@ class Engine:
             venue.withdraw(coid)
             raise
         if batch is None:  # stored: the venue may act on it now (in a batch, at its commit)
-            venue.confirm(coid)
+            confirm(venue, coid)
         self._stored_in_process(stored, published, applied, entry, groups)
         if refused:
             self._watch.after_error(order.account_id)

@@ -14,6 +14,7 @@ journaled) and takes back what its orders counted against the rate gates.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
@@ -30,7 +31,18 @@ from algodesk.ports.storage import (
     UnitOfWork,
 )
 
-__all__ = ["Batch", "BatchUnit"]
+__all__ = ["Batch", "BatchUnit", "confirm"]
+
+_log = logging.getLogger("algodesk.engine")
+
+
+def confirm(venue: InProcessVenue, coid: ClientOrderId) -> None:
+    """Tell ``venue`` the order is stored. Its failure is logged, never raised: what is stored
+    stays stored (undoing it now would withdraw an order the engine has)."""
+    try:
+        venue.confirm(coid)
+    except Exception:  # pragma: no cover - a venue bug; the order stays as stored
+        _log.exception("venue %s could not take the confirmation of %s", venue.venue, coid)
 
 
 class BatchUnit:
@@ -127,10 +139,10 @@ class Batch:
         if self._uow is None:
             raise RuntimeError("the batch's unit is closed")
         self._uow.commit()
-        for venue, coid in self.sent:  # stored: the venues may act on them now
-            venue.confirm(coid)
-        self.sent.clear()
+        sent, self.sent = self.sent, []
         self.ops.clear()
+        for venue, coid in sent:  # stored: the venues may act on them now
+            confirm(venue, coid)
 
     def close(self) -> None:
         """End the unit of work, rolling back what was not committed."""
