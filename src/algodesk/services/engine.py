@@ -607,12 +607,7 @@ class Engine:
                 return self._send_in_process(uow, order, [event, plan_record], outcome, venue)
             uow.orders.add(order)
             uow.commit()
-        view = self._views.get(command.account_id)
-        if view is not None:
-            view.created(order)
-        self._publish(event)
-        if plan_record is not None:
-            self._publish(plan_record)
+        self._stored(order, [e for e in (event, plan_record) if e is not None], None, new=True)
         if denial_code:
             return outcome
         return self._send(order, outcome)
@@ -678,17 +673,29 @@ class Engine:
         """After an in-process venue's order and answer are stored: the engine's view and
         ledger book, the subscribers, the breakers, then the answer's events past its first
         fill."""
-        view = self._views.get(stored.account_id)
+        events = [*(item for item in published if item is not None), *applied]
+        self._stored(stored, events, entry, new=True)
+        self._apply_groups([group for group in later if group])
+
+    def _stored(
+        self, order: Order, events: Sequence[object], entry: LedgerEntry | None, new: bool = False
+    ) -> None:
+        """What follows the commit of an order's change (``new``: the order itself) and of
+        its fill's ledger entry: the ledger's book and the engine's view move past them,
+        subscribers hear ``events``, the breakers see the fill."""
         if entry is not None:
             self._ledger.committed(entry)
+        view = self._views.get(order.account_id)
         if view is not None:
-            view.created(stored)
+            if new:
+                view.created(order)
+            else:
+                view.track(order)
             if entry is not None:
                 view.booked(entry)
-        self._publish(*(item for item in published if item is not None), *applied)
+        self._publish(*events)
         if entry is not None:
-            self._watch.after_fill(stored, entry)
-        self._apply_groups([group for group in later if group])
+            self._watch.after_fill(order, entry)
 
     def position(
         self, account_id: AccountId, bot_id: BotId | None, instrument_id: InstrumentId
@@ -1141,15 +1148,7 @@ class Engine:
             if done is None:
                 return False
             order, applied, entry = done
-            if entry is not None:
-                self._ledger.committed(entry)
-                view = self._views.get(order.account_id)
-                if view is not None:
-                    view.booked(entry)
-            self._track(order)
-            self._publish(*applied)
-            if entry is not None:
-                self._watch.after_fill(order, entry)
+            self._stored(order, applied, entry)
         return True
 
     def _apply_group_locked(
@@ -1269,15 +1268,7 @@ class Engine:
                     raise RuntimeError(f"fill for {order.instrument_id}, which is no longer known")
                 _, entry = self._ledger.book_fill(uow, event.fill, instrument)
             uow.commit()
-        if entry is not None:
-            self._ledger.committed(entry)
-            view = self._views.get(order.account_id)
-            if view is not None:
-                view.booked(entry)
-        self._track(order)
-        self._publish(event)
-        if entry is not None:
-            self._watch.after_fill(order, entry)
+        self._stored(order, [event], entry)
 
 
 def _order(command: SubmitOrder, coid: ClientOrderId, now: datetime) -> Order:
