@@ -31,6 +31,7 @@ from algodesk.services.engine import Engine
 from algodesk.services.exits import ExitRunner
 from algodesk.services.ledger import LedgerService
 from algodesk.services.risk_context import EngineLimits
+from algodesk.testing.brokers import ForwardingBroker
 from algodesk.testing.clock import FixedClock
 from algodesk.testing.market import FakeMarket
 from tests.conftest import ACCOUNT, T0
@@ -100,17 +101,9 @@ class Desk:
             return uow.orders.get(ClientOrderId(coid))
 
 
-class RemoteVenue:
-    """The paper exchange seen as a remote venue: the same answers, but not in process (the
-    engine must store an order before it sends it, one transaction each)."""
-
-    def __init__(self, inner: PaperBroker) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> object:
-        if name in ("submit_now", "confirm", "withdraw"):
-            raise AttributeError(name)
-        return getattr(self._inner, name)
+#: The paper exchange seen as a remote venue: the same answers, but not in process (the engine
+#: must store an order before it sends it, one transaction each).
+RemoteVenue = ForwardingBroker
 
 
 def funded_desk(limits: RiskLimits | None = None, cash: str = "100000", **desk: Any) -> Desk:

@@ -13,14 +13,15 @@ import pytest
 
 from algodesk.adapters.brokers.paper.broker import PaperBroker
 from algodesk.domain.commands import Flatten, SetTradingState
-from algodesk.domain.events import OrderDenied, OrderEvent, OrderSubmitted
-from algodesk.domain.identifiers import AccountId, InstrumentId, Venue
+from algodesk.domain.events import OrderDenied, OrderSubmitted
+from algodesk.domain.identifiers import AccountId, InstrumentId
 from algodesk.domain.instruments import AssetClass, Instrument
 from algodesk.domain.orders import Order, OrderStatus
 from algodesk.domain.risk.base import RiskLimits, TradingState
-from algodesk.domain.values import Currency, Price, Quantity, money
+from algodesk.domain.values import Currency, money
 from algodesk.ports.broker import BrokerPort
 from algodesk.services.slicing import OrderSlicer
+from algodesk.testing.brokers import ForwardingBroker
 from tests.conftest import ACCOUNT, T0
 from tests.integration.test_engine import USD, Desk, submit
 
@@ -39,38 +40,20 @@ class _Crash(BaseException):
     """The process dies (not an error the engine handles)."""
 
 
-class CrashingVenue:
-    """Forwards to the paper exchange; when armed, dies on the ``on``-th submit."""
+class CrashingVenue(ForwardingBroker):
+    """Forwards to the paper exchange; when armed, dies on the ``armed_at``-th submit."""
 
     def __init__(self, inner: BrokerPort) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self.armed_at: int | None = None
         self.submits = 0
 
-    @property
-    def venue(self) -> Venue:
-        return self._inner.venue
-
-    def submit(self, order: Order) -> None:
-        self.submits += 1
-        if self.armed_at is not None and self.submits == self.armed_at:
-            raise _Crash
-        self._inner.submit(order)
-
-    def cancel(self, order: Order) -> None:
-        self._inner.cancel(order)
-
-    def modify(
-        self,
-        order: Order,
-        quantity: Quantity | None = None,
-        price: Price | None = None,
-        trigger_price: Price | None = None,
-    ) -> None:
-        self._inner.modify(order, quantity, price, trigger_price)
-
-    def drain(self) -> list[OrderEvent]:
-        return self._inner.drain()
+    def _before(self, name: str) -> None:
+        super()._before(name)
+        if name == "submit":
+            self.submits += 1
+            if self.submits == self.armed_at:
+                raise _Crash
 
 
 def lots_desk(

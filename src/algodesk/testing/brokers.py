@@ -1,5 +1,6 @@
-"""Venue doubles around a real venue (usually the paper exchange): one that hangs on the calls
-it is told to until released, one that refuses them. Everything else passes through."""
+"""Venue doubles around a real venue (usually the paper exchange): one that only forwards (so
+the paper exchange looks like a remote venue: it has no ``submit_now``), one that hangs on the
+calls it is told to until released, one that refuses them. Everything else passes through."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from algodesk.domain.orders import Order
 from algodesk.domain.values import Price, Quantity
 from algodesk.ports.broker import BrokerPort, VenueRejectedError
 
-__all__ = ["HangingBroker", "RefusingBroker"]
+__all__ = ["ForwardingBroker", "HangingBroker", "RefusingBroker"]
 
 
-class _Forwarding:
-    """Passes every request to ``inner`` after :meth:`_before` has had its say."""
+class ForwardingBroker:
+    """Passes every request to ``inner`` after :meth:`_before` has had its say (it notes the
+    call's name); only the broker port, so an in-process venue behind it looks remote."""
 
     def __init__(self, inner: BrokerPort, calls: set[str] | None = None) -> None:
         self._inner = inner
@@ -51,7 +53,7 @@ class _Forwarding:
         return self._inner.drain()
 
 
-class HangingBroker(_Forwarding):
+class HangingBroker(ForwardingBroker):
     """The methods named in ``hang`` block until :meth:`release` (a stalled connection)."""
 
     def __init__(self, inner: BrokerPort, hang: set[str] | None = None) -> None:
@@ -75,7 +77,7 @@ class HangingBroker(_Forwarding):
             self._released.wait(timeout=60)
 
 
-class RefusingBroker(_Forwarding):
+class RefusingBroker(ForwardingBroker):
     """The methods named in ``refuse`` (default: submit) are refused definitively."""
 
     def __init__(
