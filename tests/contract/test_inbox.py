@@ -7,8 +7,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -119,29 +120,40 @@ def test_a_duplicate_returns_the_first_entry_and_is_counted(inbox: Inbox) -> Non
     assert [e.id for e in inbox.pending()] == [first.id]
 
 
-def test_concurrent_deliveries_of_one_key_store_exactly_one(inbox: Inbox) -> None:
-    workers = 8
+T = TypeVar("T")
+
+
+def _at_once(workers: int, deliver: Callable[[int], T]) -> list[T]:
+    """Run ``deliver(0)`` ... ``deliver(workers - 1)`` on as many threads, released together;
+    their results in that order (the first error, if any, is raised)."""
     barrier = threading.Barrier(workers)
-    results: list[tuple[InboxEntry, bool]] = []
+    results: dict[int, T] = {}
     errors: list[BaseException] = []
     guard = threading.Lock()
 
-    def deliver(n: int) -> None:
+    def run(n: int) -> None:
         try:
             barrier.wait()
-            result = inbox.add(alert(n, dedupe_key="same"))
+            result = deliver(n)
             with guard:
-                results.append(result)
-        except BaseException as exc:  # reported below
+                results[n] = result
+        except BaseException as exc:  # raised below
             with guard:
                 errors.append(exc)
 
-    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(workers)]
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(workers)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert errors == []
+    if errors:
+        raise errors[0]
+    return [results[n] for n in range(workers)]
+
+
+def test_concurrent_deliveries_of_one_key_store_exactly_one(inbox: Inbox) -> None:
+    workers = 8
+    results = _at_once(workers, lambda n: inbox.add(alert(n, dedupe_key="same")))
     assert sum(new for _, new in results) == 1
     assert len({entry.id for entry, _ in results}) == 1
     assert len(inbox.list()) == 1
@@ -347,29 +359,14 @@ def test_concurrent_deliveries_are_all_stored_once_each_and_repeats_counted(inbo
     stored exactly once, each repeat finds its first entry, and every entry is there when its
     ``add`` returns."""
     workers, keys = 24, 8
-    barrier = threading.Barrier(workers)
-    results: dict[int, tuple[InboxEntry, bool]] = {}
-    errors: list[BaseException] = []
-    guard = threading.Lock()
 
-    def deliver(n: int) -> None:
-        try:
-            barrier.wait()
-            result = inbox.add(alert(n, dedupe_key=f"key-{n % keys}"))
-            assert inbox.get(result[0].id) is not None  # stored when add returns
-            with guard:
-                results[n] = result
-        except BaseException as exc:  # reported below
-            with guard:
-                errors.append(exc)
+    def deliver(n: int) -> tuple[InboxEntry, bool]:
+        result = inbox.add(alert(n, dedupe_key=f"key-{n % keys}"))
+        assert inbox.get(result[0].id) is not None  # stored when add returns
+        return result
 
-    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    assert sum(new for _, new in results.values()) == keys
+    results = _at_once(workers, deliver)
+    assert sum(new for _, new in results) == keys
     for k in range(keys):
         ids = {results[n][0].id for n in range(k, workers, keys)}
         assert len(ids) == 1  # every delivery of one key answers with the same entry

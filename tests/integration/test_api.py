@@ -14,35 +14,23 @@ from fastapi.testclient import TestClient
 from starlette.requests import Request
 from typer.testing import CliRunner
 
-from algodesk.adapters.auth.passwords import Argon2PasswordHasher
-from algodesk.bootstrap import init_storage, open_desk
 from algodesk.bootstrap.runtime import DeskRuntime
-from algodesk.config import Settings
 from algodesk.domain.users import Role
 from algodesk.entrypoints.api.app import create_app
 from algodesk.entrypoints.api.webhooks import client_address
 from algodesk.entrypoints.cli.app import app as cli
 from algodesk.services.demo import PAPER_BOT
 from algodesk.services.stream import EventHub
-
-PASSWORD = "admin-password-123"
+from tests.desks import PASSWORD, demo_runtime
 
 
 @pytest.fixture
 def desk(tmp_path: Path) -> Iterator[tuple[DeskRuntime, TestClient]]:
-    settings = Settings(data_dir=tmp_path)
-    init_storage(settings)
-    opened = open_desk(settings)
-    runtime = DeskRuntime(
-        opened, hasher=Argon2PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
-    )
-    runtime.load()
-    runtime.prepare_demo()
-    runtime.ensure_admin(PASSWORD)
+    runtime = demo_runtime(tmp_path)
     runtime.auth.create_user("watcher", "viewer-password-1", Role.VIEWER, by=None)
     with TestClient(create_app(runtime)) as client:
         yield runtime, client
-    opened.close()
+    runtime.desk.close()
 
 
 def login(client: TestClient, user: str, password: str) -> dict[str, str]:

@@ -13,34 +13,20 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from algodesk.adapters.auth.passwords import Argon2PasswordHasher
-from algodesk.bootstrap import init_storage, open_desk
 from algodesk.bootstrap.runtime import DeskRuntime
-from algodesk.config import Settings
 from algodesk.domain.identifiers import AccountId, BotId, InstrumentId
 from algodesk.domain.matching.observations import Quote
 from algodesk.domain.users import Role
 from algodesk.domain.values import Currency, money
 from algodesk.entrypoints.api.app import create_app
+from tests.desks import FAST_HASHER, PASSWORD, demo_runtime
 
-PASSWORD = "admin-password-123"
 AAPL = InstrumentId("AAPL.PAPER")
-HASHER = Argon2PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
-
-
-def _runtime(data_dir: Path) -> DeskRuntime:
-    settings = Settings(data_dir=data_dir)
-    init_storage(settings)
-    runtime = DeskRuntime(open_desk(settings), hasher=HASHER)
-    runtime.load()
-    runtime.prepare_demo()
-    return runtime
 
 
 @pytest.fixture
 def desk(tmp_path: Path) -> Iterator[tuple[DeskRuntime, TestClient]]:
-    runtime = _runtime(tmp_path)
-    runtime.ensure_admin(PASSWORD)
+    runtime = demo_runtime(tmp_path)
     runtime.auth.create_user("watcher", "viewer-password-1", Role.VIEWER, by=None)
     runtime.auth.create_user("tess", "trader-password-1", Role.TRADER, by=None)
     mark(runtime, "190.00")
@@ -220,7 +206,7 @@ def test_editing_a_bot_is_persisted_with_its_history(
         assert refused.status_code == status, (bad, refused.text)
     assert client.patch("/api/v1/bots/ghost", json={}, headers=headers).status_code == 404
     # After a restart the bot is as it was edited.
-    restarted = DeskRuntime(runtime.desk, hasher=HASHER)
+    restarted = DeskRuntime(runtime.desk, hasher=FAST_HASHER)
     restarted.load()
     again = restarted.bots.get(BotId("alpha"))
     assert again is not None
@@ -332,7 +318,7 @@ def test_changing_a_limit_changes_the_next_orders_fate_and_survives_a_restart(
     denied = order(client, headers)
     assert (denied["ok"], denied["code"]) == (False, "MAX_NOTIONAL_EXCEEDED")
     # Restarted, the engine still has the changed limit.
-    restarted = DeskRuntime(runtime.desk, hasher=HASHER)
+    restarted = DeskRuntime(runtime.desk, hasher=FAST_HASHER)
     restarted.load()
     assert restarted.limits.limits(AccountId("paper")).max_notional == Decimal(100)  # type: ignore[union-attr]
     cleared = client.put(

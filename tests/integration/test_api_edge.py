@@ -12,10 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from algodesk.adapters.auth.passwords import Argon2PasswordHasher
-from algodesk.bootstrap import init_storage, open_desk
 from algodesk.bootstrap.runtime import DeskRuntime
-from algodesk.config import Settings
 from algodesk.domain.commands import SubmitOrder
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import InstrumentId
@@ -25,26 +22,12 @@ from algodesk.domain.values import Quantity
 from algodesk.entrypoints.api.app import create_app
 from algodesk.entrypoints.api.edge import RateLimiter, RateLimits, RequestIdFilter
 from algodesk.services.demo import PAPER_ACCOUNT
-
-PASSWORD = "admin-password-123"
-
-
-def _runtime(tmp_path: Path) -> DeskRuntime:
-    settings = Settings(data_dir=tmp_path)
-    init_storage(settings)
-    runtime = DeskRuntime(
-        open_desk(settings),
-        hasher=Argon2PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1),
-    )
-    runtime.load()
-    runtime.prepare_demo()
-    runtime.ensure_admin(PASSWORD)
-    return runtime
+from tests.desks import PASSWORD, demo_runtime
 
 
 @pytest.fixture
 def runtime(tmp_path: Path) -> Iterator[DeskRuntime]:
-    made = _runtime(tmp_path)
+    made = demo_runtime(tmp_path)
     yield made
     made.desk.close()
 

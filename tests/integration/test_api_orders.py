@@ -12,17 +12,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from algodesk.adapters.auth.passwords import Argon2PasswordHasher
-from algodesk.bootstrap import init_storage, open_desk
 from algodesk.bootstrap.runtime import DeskRuntime
-from algodesk.config import Settings
 from algodesk.domain.identifiers import AccountId, InstrumentId
 from algodesk.domain.instruments import AssetClass, Instrument
 from algodesk.domain.matching import Quote
 from algodesk.domain.values import Currency, money
 from algodesk.entrypoints.api.app import create_app
+from tests.desks import PASSWORD, demo_runtime
 
-PASSWORD = "admin-password-123"
 LOTS = Instrument(
     InstrumentId("LOTS.PAPER"),
     AssetClass.EQUITY,
@@ -35,22 +32,14 @@ LOTS = Instrument(
 
 @pytest.fixture
 def desk(tmp_path: Path) -> Iterator[tuple[DeskRuntime, TestClient, dict[str, str]]]:
-    settings = Settings(data_dir=tmp_path)
-    init_storage(settings)
-    opened = open_desk(settings)
-    runtime = DeskRuntime(
-        opened, hasher=Argon2PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
-    )
-    runtime.load()
-    runtime.prepare_demo()
-    runtime.ensure_admin(PASSWORD)
-    opened.instruments.put([LOTS], "test", runtime.clock.now().date())
+    runtime = demo_runtime(tmp_path)
+    runtime.desk.instruments.put([LOTS], "test", runtime.clock.now().date())
     runtime.market.on_event(Quote(LOTS.id, runtime.clock.now(), Decimal(10)))
     with TestClient(create_app(runtime)) as client:
         answer = client.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD})
         headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
         yield runtime, client, headers
-    opened.close()
+    runtime.desk.close()
 
 
 def order(quantity: str, key: str | None = None) -> dict[str, str]:
