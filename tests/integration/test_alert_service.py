@@ -32,6 +32,7 @@ from algodesk.services.bots import BotService
 from algodesk.services.outcomes import Outcome
 from algodesk.services.webhooks import HookService
 from tests.conftest import ACCOUNT
+from tests.faults import FailingCommits
 from tests.integration.test_engine import (
     AAPL,
     BOT,
@@ -42,7 +43,6 @@ from tests.integration.test_engine import (
     RemoteVenue,
     funded_desk,
 )
-from tests.integration.test_in_process_venue import FailingCommits
 
 D = Decimal
 SECRET = "s3cret-value"

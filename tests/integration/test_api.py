@@ -175,24 +175,23 @@ def _database_down(*args: object, **kwargs: object) -> object:
     raise sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("database is locked"))
 
 
-def test_a_webhook_the_desk_cannot_store_is_answered_503_so_tradingview_resends(
-    desk: tuple[DeskRuntime, TestClient], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("store", "method", "path"),
+    [
+        ("inbox", "add", ""),  # the alert cannot be stored: TradingView resends on a 5xx
+        ("hook_store", "by_token", "/explain"),  # explain cannot read the hooks
+    ],
+)
+def test_the_webhooks_answer_503_not_500_when_the_desk_cannot_reach_its_storage(
+    desk: tuple[DeskRuntime, TestClient],
+    monkeypatch: pytest.MonkeyPatch,
+    store: str,
+    method: str,
+    path: str,
 ) -> None:
     runtime, client = desk
     token = runtime.prepare_demo().token
-    monkeypatch.setattr(runtime.inbox, "add", _database_down)
-    answer = client.post(f"/webhooks/tradingview/{token}", content=b"BUY BTCUSD 0.01")
+    monkeypatch.setattr(getattr(runtime, store), method, _database_down)
+    answer = client.post(f"/webhooks/tradingview/{token}{path}", content=b"BUY BTCUSD 0.01")
     assert answer.status_code == 503
     assert answer.json()["reason"] == "unavailable"
-
-
-def test_explain_answers_503_not_500_when_the_desk_cannot_read_its_hooks(
-    desk: tuple[DeskRuntime, TestClient], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    runtime, client = desk
-    token = runtime.prepare_demo().token
-    monkeypatch.setattr(runtime.hook_store, "by_token", _database_down)
-    answer = client.post(f"/webhooks/tradingview/{token}/explain", content=b"BUY BTCUSD 0.01")
-    assert answer.status_code == 503
-    assert answer.json()["reason"] == "unavailable"
-    assert answer.json()["accepted"] is False

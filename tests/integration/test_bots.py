@@ -21,6 +21,7 @@ from algodesk.domain.sizing import FixedQuantity
 from algodesk.domain.values import money, price, quantity
 from algodesk.services.bots import BotService
 from tests.conftest import ACCOUNT
+from tests.faults import FailingCommits
 from tests.integration.test_engine import AAPL, USD, Desk, submit
 
 D = Decimal
@@ -190,25 +191,6 @@ def test_a_paused_bot_on_an_account_without_limits_is_denied_not_crashed(desk: B
         bot_id=BotId("lost"),
     )
     assert desk.engine.handle(order).code == "ACCOUNT_NOT_FOUND"
-
-
-class FailingCommits:
-    """Storage whose next commit fails (a full disk, a lost connection)."""
-
-    def __init__(self, store: InMemoryStore) -> None:
-        self.store = store
-        self.fail_next = False
-
-    def __call__(self) -> InMemoryUnitOfWork:
-        uow = InMemoryUnitOfWork(self.store)
-        if self.fail_next:
-            self.fail_next = False
-
-            def refuse() -> None:
-                raise OSError("disk full")
-
-            uow.commit = refuse  # type: ignore[method-assign]
-        return uow
 
 
 def test_a_change_that_cannot_be_journaled_does_not_happen(desk: BotDesk) -> None:

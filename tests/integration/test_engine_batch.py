@@ -28,8 +28,8 @@ from algodesk.domain.values import money, price
 from algodesk.ports.broker import VenueRejectedError
 from algodesk.ports.storage import UnitOfWork
 from tests.conftest import ACCOUNT
+from tests.faults import FailingCommits
 from tests.integration.test_engine import AAPL, USD, Desk, RemoteVenue, submit
-from tests.integration.test_in_process_venue import FailingCommits
 
 Factory = Callable[[], UnitOfWork]
 

@@ -22,28 +22,8 @@ from algodesk.domain.orders import Order, OrderStatus, OrderType
 from algodesk.domain.risk.base import RiskLimits
 from algodesk.ports.storage import UnitOfWork
 from tests.conftest import ACCOUNT
+from tests.faults import FailingCommits
 from tests.integration.test_engine import AAPL, Desk, funded_desk, submit
-
-
-class FailingCommits:
-    """In-memory storage whose next commit fails (a full disk, a lost connection)."""
-
-    def __init__(self, store: InMemoryStore) -> None:
-        self.store = store
-        self.fail_next = False
-
-    def __call__(self) -> InMemoryUnitOfWork:
-        uow = InMemoryUnitOfWork(self.store)
-        commit = uow.commit
-
-        def maybe_refuse() -> None:
-            if self.fail_next:
-                self.fail_next = False
-                raise OSError("disk full")
-            commit()
-
-        uow.commit = maybe_refuse  # type: ignore[method-assign]
-        return uow
 
 
 @pytest.fixture
