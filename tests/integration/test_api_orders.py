@@ -13,21 +13,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from algodesk.bootstrap.runtime import DeskRuntime
-from algodesk.domain.identifiers import AccountId, InstrumentId
-from algodesk.domain.instruments import AssetClass, Instrument
+from algodesk.domain.identifiers import AccountId
 from algodesk.domain.matching import Quote
 from algodesk.domain.values import Currency, money
 from algodesk.entrypoints.api.app import create_app
 from tests.desks import PASSWORD, demo_runtime
+from tests.integration.test_slicing_engine import LOTS
 
-LOTS = Instrument(
-    InstrumentId("LOTS.PAPER"),
-    AssetClass.EQUITY,
-    USD := Currency("USD"),
-    Decimal("0.05"),
-    lot_size=Decimal(65),
-    freeze_quantity=Decimal(1800),
-)
+USD = Currency("USD")
 
 
 @pytest.fixture
