@@ -1,11 +1,13 @@
 """The SQL storage under concurrency: group commit (concurrent writes share one commit, each
 caller answered only once its write is durable, a bad write failing alone), read-only units
-(they never take SQLite's write lock and refuse to write), and the engine's use of both: reads
-take no write lock, and a paper market order costs two commits, not five."""
+(they never take SQLite's write lock and refuse to write), the writer gate (this process's
+SQLite writers queue for their turn in order), and the engine's use of them: reads take no
+write lock, and a paper market order costs two commits, not five."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ import sqlalchemy as sa
 from algodesk.adapters.storage.sql.engine import make_engine, migrate, read_only
 from algodesk.adapters.storage.sql.group_commit import GroupCommit
 from algodesk.adapters.storage.sql.uow import SqlUnitOfWork
+from algodesk.adapters.storage.sql.writer_gate import WriterGate, gate_for
 from algodesk.domain.events import OrderCanceled, OrderEvent
 from algodesk.domain.identifiers import ClientOrderId
 from algodesk.domain.orders import OrderStatus
@@ -163,6 +166,62 @@ def test_a_read_only_unit_reads_while_a_writer_holds_the_sqlite_write_lock(
         with read_only(sqlite_engine) as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM journal")).scalar() == 0
         writer.commit()
+
+
+def _gate(engine: sa.Engine) -> WriterGate:
+    return gate_for(str(engine.url.database))
+
+
+def test_sqlite_writers_of_one_process_queue_in_its_gate_not_in_sqlites_busy_handler(
+    sqlite_engine: sa.Engine,
+) -> None:
+    other = make_engine(sqlite_engine.url.render_as_string(hide_password=False))  # another pool
+    done = threading.Event()
+
+    def second_writer() -> None:
+        with other.begin() as conn:
+            _put(conn, (2, "second"))
+        done.set()
+
+    try:
+        with sqlite_engine.begin() as conn:
+            _put(conn, (1, "first"))
+            thread = threading.Thread(target=second_writer)
+            thread.start()
+            deadline = time.monotonic() + 10
+            while _gate(sqlite_engine).waiting == 0:  # queued for its turn, not polling SQLite
+                assert time.monotonic() < deadline, "the second writer never queued"
+                time.sleep(0.001)
+            assert not done.is_set()
+        thread.join(10)  # the commit handed it the gate
+        assert done.is_set()
+        assert _stored(sqlite_engine) == [1, 2]
+    finally:
+        other.dispose()
+
+
+@pytest.mark.parametrize("end", ["rollback", "error", "close"])
+def test_every_end_of_a_sqlite_write_transaction_frees_the_gate(
+    sqlite_engine: sa.Engine, end: str
+) -> None:
+    if end == "rollback":
+        with sqlite_engine.connect() as conn, conn.begin() as tx:
+            _put(conn, (1, "undone"))
+            tx.rollback()
+    elif end == "error":
+        with pytest.raises(sa.exc.IntegrityError), sqlite_engine.begin() as conn:
+            _put(conn, (1, None))  # v is NOT NULL
+    else:
+        conn = sqlite_engine.connect()
+        conn.begin()
+        _put(conn, (1, "abandoned"))
+        conn.invalidate()  # the driver connection is closed
+    gate = _gate(sqlite_engine)
+    assert gate.acquire(timeout=0)
+    gate.release()
+    with sqlite_engine.begin() as conn:
+        _put(conn, (2, "after"))
+    assert _stored(sqlite_engine) == [2]
 
 
 class _Reporting(HangingBroker):

@@ -12,6 +12,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from algodesk.adapters.storage.sql.writer_gate import GatedConnection, gated_connection
+
 __all__ = [
     "DatabaseNotReadyError",
     "current_revision",
@@ -24,6 +26,10 @@ __all__ = [
 ]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
+
+#: How long a SQLite writer waits for its turn (in this process's queue, then for other
+#: processes in SQLite's busy handler) before "database is locked".
+BUSY_TIMEOUT_MS = 5000
 
 
 class DatabaseNotReadyError(RuntimeError):
@@ -50,7 +56,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")  # money: a committed entry survives power loss
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
@@ -69,7 +75,19 @@ def _sqlite_begin(conn: sa.Connection) -> None:
     if info.get(READ_ONLY, False) is not read_only:
         conn.exec_driver_sql(f"PRAGMA query_only={'ON' if read_only else 'OFF'}")
         info[READ_ONLY] = read_only
-    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    if read_only:
+        conn.exec_driver_sql("BEGIN")
+        return
+    raw = conn.connection.dbapi_connection
+    if not isinstance(raw, GatedConnection):  # an in-memory database: no other connection
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    raw.hold_gate()  # this process's writers queue here, not in SQLite's polling busy handler
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        raw.release_gate()
+        raise
 
 
 def _sqlite_reader(dbapi_connection: Any, record: Any) -> None:
@@ -102,7 +120,10 @@ def make_engine(url: str) -> sa.Engine:
         database = sa.make_url(url).database or ""
         in_memory = database in ("", ":memory:") or "mode=memory" in url
         pool = {} if in_memory else {"pool_size": 16, "max_overflow": 48}
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False}, **pool)
+        connect: dict[str, Any] = {"check_same_thread": False}
+        if not in_memory:
+            connect["factory"] = gated_connection(database, BUSY_TIMEOUT_MS / 1000)
+        engine = sa.create_engine(url, connect_args=connect, **pool)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)
         if not in_memory:  # (each connection to an in-memory database is another database)
