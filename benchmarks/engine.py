@@ -21,7 +21,7 @@ from algodesk.adapters.brokers.paper.config import PaperBrokerConfig
 from algodesk.adapters.storage.memory.store import InMemoryStore, InMemoryUnitOfWork
 from algodesk.adapters.storage.sql.engine import make_engine, migrate
 from algodesk.adapters.storage.sql.uow import SqlUnitOfWork
-from algodesk.bootstrap.gc_tuning import tune_gc
+from algodesk.bootstrap.tuning import tune_gc
 from algodesk.domain.commands import SubmitOrder
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import AccountId, InstrumentId, Venue

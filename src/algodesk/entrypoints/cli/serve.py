@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from algodesk.bootstrap import StorageUnavailableError, init_storage, open_desk
-from algodesk.bootstrap.gc_tuning import tune_gc
+from algodesk.bootstrap.tuning import tune_gc, tune_switching
 from algodesk.entrypoints.cli.options import DatabaseUrl, DataDir, fail, settings_from_options
 
 __all__ = ["serve"]
@@ -101,6 +101,7 @@ def serve(
     for handler in logging.getLogger().handlers:  # every line carries its request's id
         handler.addFilter(RequestIdFilter())
     tune_gc()  # what start-up loaded lives as long as the process
+    tune_switching()  # the web server's loop gets its turns sooner
     runtime.start(feed=runtime.demo_feed())
     app = create_app(runtime, trusted_proxies=trusted_proxy or (), manage_runtime=True)
     try:

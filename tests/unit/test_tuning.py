@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
 
 import pytest
 
-from algodesk.bootstrap.gc_tuning import YOUNG_THRESHOLD, tune_gc
+from algodesk.bootstrap.tuning import SWITCH_INTERVAL, YOUNG_THRESHOLD, tune_gc, tune_switching
 
 
 @pytest.fixture
@@ -27,3 +28,13 @@ def test_start_up_objects_are_frozen_and_young_collections_are_rarer() -> None:
     cycle.append(cycle)
     del cycle
     assert gc.collect() >= 1
+
+
+def test_threads_take_turns_every_millisecond() -> None:
+    before = sys.getswitchinterval()
+    try:
+        tune_switching()
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
+        assert SWITCH_INTERVAL < 0.005  # shorter than Python's default
+    finally:
+        sys.setswitchinterval(before)
