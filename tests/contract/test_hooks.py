@@ -1,5 +1,7 @@
 """Contract of the webhook hook store: hooks round-trip exactly, a token finds only its active
 hook, revocation is immediate, and the SQL store keeps tokens and secrets encrypted at rest.
+The desk's :class:`HookCache` in front of a store keeps the same contract; a change made by
+another process reaches it once its copy is ``ttl`` old.
 
 A SQL store opened with another secret key cannot read its hooks: the lookup raises
 :class:`CipherError` naming the hook (never the token), rather than reporting "no such hook",
@@ -24,6 +26,7 @@ from algodesk.adapters.storage.sql.hooks import SqlHookStore, token_hash
 from algodesk.domain.identifiers import AccountId, BotId
 from algodesk.ports.secrets import CipherError
 from algodesk.ports.webhooks import Hook, HookStore
+from algodesk.services.webhooks import HookCache
 
 T0 = datetime(2026, 1, 5, 9, 15, 0, 250000, tzinfo=UTC)
 IST = timezone(timedelta(hours=5, minutes=30))
@@ -45,11 +48,15 @@ def hook(n: int = 1, **kw: Any) -> Hook:
     return Hook(**(args | kw))
 
 
-@pytest.fixture
-def store(store_engine: sa.Engine | None) -> HookStore:
-    if store_engine is None:
-        return InMemoryHookStore()
-    return SqlHookStore(store_engine, FernetCipher(KEY))
+@pytest.fixture(params=["plain", "cached"])
+def store(store_engine: sa.Engine | None, request: pytest.FixtureRequest) -> HookStore:
+    """Each store, and each behind the desk's :class:`HookCache` (the same contract)."""
+    inner: HookStore = (
+        InMemoryHookStore()
+        if store_engine is None
+        else SqlHookStore(store_engine, FernetCipher(KEY))
+    )
+    return HookCache(inner) if request.param == "cached" else inner
 
 
 @pytest.fixture
@@ -173,3 +180,38 @@ def test_a_revocation_by_another_store_is_seen_at_once(sql_engine: sa.Engine) ->
     assert serving.by_token(hook(1).token) == hook(1)
     admin.revoke("hk1", T0 + timedelta(hours=1))
     assert serving.by_token(hook(1).token) is None
+
+
+class _Ticks:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_cache_sees_another_process_s_revocation_once_its_copy_is_ttl_old(
+    sql_engine: sa.Engine,
+) -> None:
+    ticks = _Ticks()
+    serving = HookCache(
+        SqlHookStore(sql_engine, FernetCipher(KEY)), ttl=timedelta(seconds=2), monotonic=ticks
+    )
+    admin = SqlHookStore(sql_engine, FernetCipher(KEY))  # another process
+    serving.add(hook(1))
+    assert serving.by_token(hook(1).token) == hook(1)  # read, and kept
+    admin.revoke("hk1", T0 + timedelta(hours=1))
+    ticks.now += 1.9
+    assert serving.by_token(hook(1).token) == hook(1)  # its copy, not the database
+    ticks.now += 0.1
+    assert serving.by_token(hook(1).token) is None
+
+
+def test_a_change_through_the_cache_is_seen_at_once(sql_engine: sa.Engine) -> None:
+    serving = HookCache(SqlHookStore(sql_engine, FernetCipher(KEY)), ttl=timedelta(hours=1))
+    serving.add(hook(1))
+    assert serving.by_token(hook(1).token) == hook(1)
+    serving.revoke("hk1", T0 + timedelta(hours=1))
+    assert serving.by_token(hook(1).token) is None
+    serving.add(hook(2))
+    assert serving.by_token(hook(2).token) == hook(2)

@@ -66,7 +66,7 @@ from algodesk.services.risk_views import RiskViews
 from algodesk.services.slicing import DEFAULT_MAX_SLICES, OrderSlicer
 from algodesk.services.square_off import SquareOff, SquareOffRule
 from algodesk.services.stream import EventHub
-from algodesk.services.webhooks import HookService
+from algodesk.services.webhooks import HookCache, HookService
 
 __all__ = ["DeskRuntime", "RuntimeOptions"]
 
@@ -163,7 +163,8 @@ class DeskRuntime:
             self.engine, self.calendars, list(self.options.square_off), self.clock
         )
         self.parser = TradingViewParser()
-        self.hook_store = SqlHookStore(desk.engine, self.cipher)
+        # Webhooks find their hook in memory; changes go through it and empty it.
+        self.hook_store = HookCache(SqlHookStore(desk.engine, self.cipher))
         self.hooks = HookService(self.hook_store, self.clock)
         self.bot_admin = BotAdmin(
             self.bots,

@@ -3,20 +3,85 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from algodesk.domain.bots import Bot
 from algodesk.domain.identifiers import BotId
 from algodesk.ports.clock import Clock
 from algodesk.ports.webhooks import Hook, HookStore
 
-__all__ = ["HookService", "webhook_path"]
+__all__ = ["HookCache", "HookService", "webhook_path"]
 
 _SECRET_FIELD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
 def webhook_path(hook: Hook) -> str:
     return f"/webhooks/tradingview/{hook.token}"
+
+
+class HookCache:
+    """A :class:`HookStore` that remembers the active hooks it found by token, so a webhook is
+    answered without a database read for its token.
+
+    Every change made through it (a new hook, a revocation: rotate and delete do both) empties
+    the cache before it returns, so in this process a revoked token is refused from the next
+    webhook on. A change made by another process is seen within ``ttl``: a cached hook is read
+    again once it is that old. Unknown tokens are never cached (each is looked up; guessing is
+    limited by the per-address rate limit)."""
+
+    def __init__(
+        self,
+        store: HookStore,
+        ttl: timedelta = timedelta(seconds=2),
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._ttl = ttl.total_seconds()
+        self._monotonic = monotonic
+        self._by_token: dict[str, tuple[float, Hook]] = {}
+        self._lock = threading.Lock()
+        self._generation = 0  # bumped by each change: a lookup begun before it is not kept
+
+    def add(self, hook: Hook) -> None:
+        try:
+            self._store.add(hook)
+        finally:
+            self._forget()
+
+    def by_token(self, token: str) -> Hook | None:
+        now = self._monotonic()
+        found = self._by_token.get(token)
+        if found is not None and now - found[0] < self._ttl:
+            return found[1]
+        with self._lock:
+            generation = self._generation
+        hook = self._store.by_token(token)
+        with self._lock:
+            if hook is None or generation != self._generation:
+                self._by_token.pop(token, None)
+            else:
+                self._by_token[token] = (now, hook)
+        return hook
+
+    def get(self, hook_id: str) -> Hook | None:
+        return self._store.get(hook_id)
+
+    def for_bot(self, bot_id: BotId) -> list[Hook]:
+        return self._store.for_bot(bot_id)
+
+    def revoke(self, hook_id: str, at: datetime) -> None:
+        try:
+            self._store.revoke(hook_id, at)
+        finally:
+            self._forget()
+
+    def _forget(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._by_token.clear()
 
 
 class HookService:
