@@ -12,7 +12,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from algodesk.domain.values import canonical_decimal, to_decimal
 
-__all__ = ["ExactDecimal", "UtcDateTime"]
+__all__ = ["ExactDecimal", "UtcDateTime", "parse_utc_text"]
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
@@ -69,4 +69,17 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         if isinstance(value, datetime):
             return value.astimezone(UTC)
-        return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        return parse_utc_text(str(value))
+
+
+_TEXT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_TEXT_LENGTH = len("2026-01-05T09:15:00.250000Z")
+
+
+def parse_utc_text(text: str) -> datetime:
+    """A time as SQLite holds it (``%Y-%m-%dT%H:%M:%S.%fZ``), UTC-aware. ``fromisoformat``
+    reads it some 30 times faster than ``strptime``, which is kept for text of another shape
+    (it refuses what does not match the format)."""
+    if len(text) == _TEXT_LENGTH and text[-1] == "Z" and text[10] == "T":
+        return datetime.fromisoformat(text)  # 'Z': UTC-aware
+    return datetime.strptime(text, _TEXT_FORMAT).replace(tzinfo=UTC)
