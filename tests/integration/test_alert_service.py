@@ -23,7 +23,7 @@ from algodesk.domain.ledger.entries import EntryKind
 from algodesk.domain.orders import OrderStatus
 from algodesk.domain.risk.base import RiskLimits
 from algodesk.domain.values import money
-from algodesk.ports.inbox import AlertStatus, InboxEntry, NewAlert, Settlement
+from algodesk.ports.inbox import AlertStatus, InboxEntry, Settlement
 from algodesk.ports.webhooks import Hook
 from algodesk.services import alerts as alert_service
 from algodesk.services.alert_orders import OrderPlanner
@@ -509,38 +509,6 @@ def test_an_alert_failing_midway_on_the_paper_exchange_leaves_nothing_behind(
     assert alerts.desk.paper.working_orders == []
     assert (alerts.position(), alerts.position(instrument=MSFT.id)) == (D(0), D(0))
     assert alerts.desk.ledger.verify().ok
-
-
-def test_the_processor_yields_to_a_webhook_being_received(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """While a webhook is being received the intake says it is busy, and a processor told to
-    yield to it waits between its batches (so answering TradingView comes first)."""
-    seen: list[bool] = []
-
-    class Watching(InMemoryInbox):
-        def add(self, alert: NewAlert) -> tuple[InboxEntry, bool]:
-            seen.append(intake.busy())
-            return super().add(alert)
-
-    alerts = Alerts(Watching())
-    intake = alerts.intake
-    assert not intake.busy()
-    for n in range(40):
-        alerts.post({"action": "buy" if n % 2 else "sell", "symbol": "AAPL", "qty": "1", "id": n})
-    assert seen == [True] * 40
-    assert not intake.busy()
-    waits: list[float] = []
-    monkeypatch.setattr(alert_service, "ENGINE_BATCH_SECONDS", 60.0)  # batches of 32 by count
-    monkeypatch.setattr(alert_service.time, "sleep", waits.append)
-    alerts.processor.yield_to = lambda: True
-    assert alerts.processor.drain() == 40
-    assert len(waits) == 2  # after each of the two batches (32 alerts, then 8)
-    assert all(0 < w <= 5 * 60.0 for w in waits)
-    alerts.processor.yield_to = lambda: False
-    alerts.post({"action": "buy", "symbol": "AAPL", "qty": "1"})
-    assert alerts.processor.drain() == 1
-    assert len(waits) == 2  # no webhook coming in: no wait
 
 
 def test_a_batch_whose_commit_fails_is_redone_one_by_one_blaming_no_alert(

@@ -200,7 +200,6 @@ class DeskRuntime:
             self.clock,
         )
         self.processor.listeners.append(self.hub.publish)
-        self.processor.yield_to = self.intake.busy  # answering TradingView comes first
         self.market.listen(self._on_market)
         self.feed: ReplayFeed | None = None
         self._stop = threading.Event()

@@ -22,9 +22,8 @@ The same alerts' orders are stored in one transaction too (an engine batch, see
 account in a row, for at most :data:`ENGINE_BATCH_SECONDS`, then one commit for their orders,
 fills and ledger entries on the paper exchange, then one for their fates. A batch that fails
 is undone whole (nothing of it was stored or sent), and its alerts are processed again one at a
-time. While a webhook is being received, the processor waits between batches as long as the
-batch took (:attr:`AlertProcessor.yield_to`): under a flood, answering TradingView, which
-gives up after 3 s, comes first.
+time. A webhook that stores its alert meanwhile waits for the batch's commit at most (on
+SQLite, in the writer queue of :mod:`~algodesk.adapters.storage.sql.writer_gate`).
 
 Dedupe key: (hook, SHA-256 of the body) when the alert carries its firing time (``timenow``),
 which makes every trigger's body unique; without it, a repeat counts as a duplicate only within
@@ -147,8 +146,6 @@ class AlertIntake:
         self._on_stored = on_stored
         self._sources = frozenset(sources)
         self._lock = threading.Lock()  # the windowed dedupe looks before it writes (only it)
-        self._count_lock = threading.Lock()
-        self._in_flight = 0
 
     def hook(self, token: str) -> Hook | None:
         return self._hooks.by_token(token) if token else None
@@ -222,20 +219,7 @@ class AlertIntake:
             message=verdict.message if isinstance(verdict, AlertRejection) else "",
         )
 
-    def busy(self) -> bool:
-        """Whether a webhook is being received now (the processor then yields to it)."""
-        return self._in_flight > 0
-
     def receive(self, token: str, body: bytes, remote: str | None = None) -> WebhookAnswer:
-        with self._count_lock:
-            self._in_flight += 1
-        try:
-            return self._receive(token, body, remote)
-        finally:
-            with self._count_lock:
-                self._in_flight -= 1
-
-    def _receive(self, token: str, body: bytes, remote: str | None) -> WebhookAnswer:
         hook = self.hook(token)
         if hook is None:
             return WebhookAnswer(
@@ -308,10 +292,6 @@ class AlertProcessor:
         # A hook's secret field never changes (a rotation makes a new hook): read it once.
         self._hook_cache: dict[str, Hook | None] = {}
         self.listeners: list[Callable[[InboxEntry], None]] = []
-        #: Whether to yield to webhook intake now (``AlertIntake.busy``): after each batch the
-        #: processor then waits as long as the batch took, so under a flood of alerts at
-        #: least half the time goes to answering TradingView, which gives up after 3 s.
-        self.yield_to: Callable[[], bool] | None = None
 
     def drain(self, limit: int = 100) -> int:
         """Process pending alerts, oldest first; returns how many were settled.
@@ -341,7 +321,6 @@ class AlertProcessor:
             entries = self._inbox.pending(limit)
             done = start = 0
             while start < len(entries):
-                began = time.monotonic()
                 run, settlements, failed = self._batched(entries, start)
                 if settlements is None and failed:  # undone by the last one's failure
                     settled, stop = self._one_by_one(run[:-1])
@@ -356,8 +335,6 @@ class AlertProcessor:
                 if stop:
                     break
                 start += len(run)
-                if self.yield_to is not None and self.yield_to():
-                    time.sleep(min(time.monotonic() - began, ENGINE_BATCH_SECONDS * 5))
             return done
 
     def _account(self, entry: InboxEntry) -> AccountId | None:
