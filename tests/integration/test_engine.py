@@ -162,6 +162,31 @@ def test_a_repeated_idempotency_key_returns_the_first_outcome_and_trades_once(de
     assert desk.ledger.summary(ACCOUNT).positions[AAPL.id].quantity == D(10)
 
 
+def test_a_note_keeps_what_was_journaled_first_under_its_key(desk: Desk) -> None:
+    assert desk.engine.noted(ACCOUNT, "alert-1:sliced") is None
+    first = desk.engine.note(ACCOUNT, "alert-1:sliced", "OrderSliced", {"quantity": "3640"})
+    again = desk.engine.note(ACCOUNT, "alert-1:sliced", "OrderSliced", {"quantity": "1885"})
+    assert first == again == {"quantity": "3640"}
+    assert desk.engine.noted(ACCOUNT, "alert-1:sliced") == {"quantity": "3640"}
+    # A note is no command: the key answers no retry's recorded outcome.
+    assert desk.engine.recorded(ACCOUNT, "alert-1:sliced") is None
+
+
+def test_a_note_made_in_a_batch_is_undone_with_it(desk: Desk) -> None:
+    seen: list[object] = []
+
+    def note_then_fail() -> None:
+        with desk.engine.batch(ACCOUNT):
+            desk.engine.note(ACCOUNT, "k:sliced", "OrderSliced", {"quantity": "1"})
+            seen.append(desk.engine.noted(ACCOUNT, "k:sliced"))  # staged, and seen so
+            raise RuntimeError("undo the batch")
+
+    with pytest.raises(RuntimeError, match="undo"):
+        note_then_fail()
+    assert seen == [{"quantity": "1"}]
+    assert desk.engine.noted(ACCOUNT, "k:sliced") is None
+
+
 def test_a_denied_order_is_recorded_and_never_reaches_the_venue(desk: Desk) -> None:
     desk.engine.handle(
         SetTradingState(account_id=ACCOUNT, state=TradingState.HALTED, reason="test")

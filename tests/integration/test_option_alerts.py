@@ -7,6 +7,7 @@ above the freeze quantity sliced into child orders."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -22,12 +23,14 @@ from algodesk.adapters.storage.memory.inbox import InMemoryInbox
 from algodesk.adapters.storage.memory.instruments import InMemoryInstrumentStore
 from algodesk.adapters.storage.memory.store import InMemoryStore, InMemoryUnitOfWork
 from algodesk.bootstrap import spot_instrument
+from algodesk.domain.commands import Command, SubmitOrder
+from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import BotId, ClientOrderId, InstrumentId, Venue
 from algodesk.domain.market.option_symbols import OptionSymbol, symbol_target
 from algodesk.domain.matching import Quote
-from algodesk.domain.orders import Order
+from algodesk.domain.orders import Order, OrderType
 from algodesk.domain.risk.base import RiskLimits
-from algodesk.domain.values import Currency, money
+from algodesk.domain.values import Currency, money, quantity
 from algodesk.ports.inbox import AlertStatus, InboxEntry
 from algodesk.services.alert_orders import OrderPlanner
 from algodesk.services.alerts import AlertIntake, AlertProcessor
@@ -36,7 +39,9 @@ from algodesk.services.bots import BotService
 from algodesk.services.engine import Engine
 from algodesk.services.ledger import LedgerService
 from algodesk.services.option_symbols import OptionResolver
+from algodesk.services.outcomes import Outcome
 from algodesk.services.risk_context import EngineLimits
+from algodesk.services.slicing import OrderSlicer
 from algodesk.services.webhooks import HookService
 from algodesk.testing.clock import FixedClock
 from algodesk.testing.market import FakeMarket
@@ -409,6 +414,62 @@ def test_a_retried_alert_does_not_send_its_children_again(desk: OptionDesk) -> N
     assert [p.command for p in first] == [p.command for p in again]
     assert len(desk.orders()) == 3
     assert desk.position(OTM2) == D(3640)
+
+
+def test_a_target_position_retried_midway_through_its_children_ends_at_the_target(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The retry slices the quantity the first try was sized to. Sized afresh from what is
+    held by then (1,755 filled), the target would give 1,885, whose first child (1,755) has the
+    key of the child already filled: the position would end at 1,885, not 3,640."""
+    desk = OptionDesk(remote=True)  # each child stored as it is sent (on paper, the batch
+    # would undo the first child with the second)
+    desk.quote(SPOT, "26012.5")
+    desk.quote(OTM2, "100")
+    body = json.dumps({"action": "buy", "symbol": "NIFTY_CE", "position_size": "3640"})
+    answer = desk.intake.receive(desk.hook.token, body.encode(), "127.0.0.1")
+    assert answer.status == 200, answer.body
+    real = desk.engine.handle
+    failed: list[Command] = []
+
+    def second_child_fails_once(command: Command) -> Outcome:
+        if (command.idempotency_key or "").endswith(":slice2") and not failed:
+            failed.append(command)
+            raise ConnectionError("the venue link dropped")
+        return real(command)
+
+    monkeypatch.setattr(desk.engine, "handle", second_child_fails_once)
+    assert desk.processor.drain() == 0  # failed after its first child was sent
+    assert failed
+    assert desk.position(OTM2) == D(1755)
+    assert desk.processor.drain() == 1
+    entry = desk.inbox.get(int(str(answer.body["alert_id"])))
+    assert entry is not None
+    assert entry.status is AlertStatus.EXECUTED, entry
+    assert [r["quantity"] for r in rows(entry)] == ["1755", "1755", "130"]
+    assert desk.position(OTM2) == D(3640)
+    assert sorted(o.quantity.value for o in desk.orders()) == [D(130), D(1755), D(1755)]
+
+
+def test_a_retry_on_the_other_side_is_never_given_the_first_size(desk: OptionDesk) -> None:
+    """A sliced size journaled for a buy is not a sell's: the sell keeps its own size (its
+    children's keys are then refused as reused, rather than selling 3,640)."""
+    desk.quote(OTM2, "100")
+    key = "alert:9:0:nifty"
+    desk.engine.note(ACCOUNT, f"{key}:sliced", "OrderSliced", {"side": "BUY", "quantity": "3640"})
+    slicer = OrderSlicer(desk.engine, desk.market)
+    sell = SubmitOrder(
+        account_id=ACCOUNT,
+        bot_id=BOT,
+        instrument_id=OTM2,
+        side=OrderSide.SELL,
+        order_type=OrderType.MARKET,
+        quantity=quantity("1885"),
+        idempotency_key=key,
+    )
+    assert slicer.first_sized(sell) is sell
+    buy = replace(sell, side=OrderSide.BUY)
+    assert slicer.first_sized(buy).quantity.value == D(3640)
 
 
 def test_children_that_only_fit_one_at_a_time_are_denied_as_a_list() -> None:

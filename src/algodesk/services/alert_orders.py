@@ -18,7 +18,9 @@ reverse of an option symbol is refused.
 :class:`~algodesk.services.slicing.OrderSlicer` (child orders checked as one list, capped and
 paced; stopping at the first refused one); the planned orders are the children it sent or
 recorded refused (or the parent, refused ``TOO_MANY_SLICES``), so the processor's handling of
-each is a replay of the answer the engine journaled under its key.
+each is a replay of the answer the engine journaled under its key. A retry of an alert whose
+order was sliced slices the quantity its first try was sized to, not a new size (which would
+count the children already sent as held; see :mod:`algodesk.services.slicing`).
 """
 
 from __future__ import annotations
@@ -340,6 +342,10 @@ class OrderPlanner:
         command = planned.command
         if not isinstance(command, SubmitOrder):
             return [planned]
+        first = self._slicer.first_sized(command)  # a retry slices what the first try sized
+        if first is not command:
+            command = first
+            planned = replace(planned, command=first, quantity=str(first.quantity.value))
         children = self._slicer.children(command)
         if len(children) == 1:
             return [planned]

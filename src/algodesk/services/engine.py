@@ -751,6 +751,31 @@ class Engine:
             first = Outcome(**dict(seen.payload["outcome"]))  # type: ignore[call-overload]
             return replace(first, replayed=True)
 
+    def note(
+        self, account_id: AccountId, key: str, kind: str, payload: Mapping[str, object]
+    ) -> Mapping[str, object]:
+        """Journal ``payload`` as a ``kind`` record under ``key``, unless a record has that
+        key already: the payload journaled first under it, either way. For what a caller
+        decided that its retries must decide the same (the quantity an alert's order was
+        sliced from); inside a batch, stored with it."""
+        with self._lock(account_id), self._unit() as uow:
+            seen = uow.journal.find(account_id, key)
+            if seen is not None:
+                return seen.payload
+            now = self._clock.now()
+            uow.journal.append(JournalRecord(account_id, kind, now, dict(payload), key))
+            uow.commit()
+        batch = self._batch()
+        if batch is not None:
+            batch.absent.discard(key)  # journaled now
+        return payload
+
+    def noted(self, account_id: AccountId, key: str) -> Mapping[str, object] | None:
+        """The payload :meth:`note` journaled under ``key``, if any."""
+        with self._lock(account_id), self._read() as uow:
+            seen = uow.journal.find(account_id, key)
+        return None if seen is None else seen.payload
+
     def open_instruments(self, account_id: AccountId) -> list[InstrumentId]:
         """Instruments in which the account holds a position or has a working order."""
         with self._lock(account_id), self._read() as uow:

@@ -13,6 +13,14 @@ sent answered from the journal and sends only the rest. A key only ever means on
 retry that sizes a child differently is denied ``IDEMPOTENCY_KEY_REUSED`` (and the slicing
 stops there) rather than trading twice. A parent without a key has children without keys.
 
+**Sized once.** Before its first child is checked, a sliced order's quantity is journaled
+under ``K:sliced`` (:meth:`OrderSlicer.first_sized`). A caller that sizes the order itself (an
+alert's sizing rule: a target position, a % of equity) sizes a retry from what is held by then,
+which counts the children already sent; resliced, that size would give the same keys to other
+children, and a target of 3,640 with 1,755 filled before a crash would end at 1,885. Such a
+caller slices the journaled quantity again instead: the children already sent are answered
+from the journal and only the rest are sent.
+
 **Checked as one list.** Before any child is sent, the children go through every gate together
 (:meth:`~algodesk.services.engine.Engine.check_list`): each with the ones before it counted as
 working orders and as made today, so three children that only fit a position or buying-power limit
@@ -48,12 +56,12 @@ from decimal import Decimal
 
 from algodesk.domain.commands import SubmitOrder
 from algodesk.domain.market.slicing import SlicingError, slice_order
-from algodesk.domain.values import canonical_decimal
+from algodesk.domain.values import canonical_decimal, quantity
 from algodesk.ports.market import MarketView
 from algodesk.services.engine import Engine
 from algodesk.services.outcomes import Outcome
 
-__all__ = ["DEFAULT_MAX_SLICES", "OrderSlicer", "SliceResult", "child_key"]
+__all__ = ["DEFAULT_MAX_SLICES", "OrderSlicer", "SliceResult", "child_key", "sliced_key"]
 
 DEFAULT_MAX_SLICES = 10
 """Children one order may become: brokers keep slicing to at most 10 under the 10 order
@@ -63,6 +71,11 @@ operations per second cap (reference india.md §7)."""
 def child_key(key: str | None, n: int) -> str | None:
     """The idempotency key of child ``n`` (from 1) of a parent keyed ``key``."""
     return f"{key}:slice{n}" if key is not None else None
+
+
+def sliced_key(key: str) -> str:
+    """The key under which the quantity of a sliced parent keyed ``key`` is journaled."""
+    return f"{key}:sliced"
 
 
 def _n(value: Decimal) -> str:
@@ -218,6 +231,22 @@ class OrderSlicer:
             for n, part in enumerate(parts, start=1)
         )
 
+    def first_sized(self, command: SubmitOrder) -> SubmitOrder:
+        """``command`` with the quantity its key was first sliced from (see "Sized once"),
+        or as it is when its key was never sliced. Only instruments with a freeze quantity
+        are looked up."""
+        key = command.idempotency_key
+        instrument = self._market.instrument(command.instrument_id)
+        if key is None or instrument is None or instrument.freeze_quantity is None:
+            return command
+        first = self._engine.noted(command.account_id, sliced_key(key))
+        if first is None or first.get("side") != command.side.value:
+            return command  # (another side: its children are refused as keys reused)
+        sized = Decimal(str(first["quantity"]))
+        if sized == command.quantity.value:
+            return command
+        return replace(command, quantity=quantity(sized))
+
     def submit(self, command: SubmitOrder) -> SliceResult:
         """Check the children as one list, then send them in order, paced; stop at the first
         one not accepted."""
@@ -231,6 +260,17 @@ class OrderSlicer:
             )
             outcome = self._engine.deny(command, "TOO_MANY_SLICES", message)
             return SliceResult(command, (command,), (outcome,))
+        if command.idempotency_key is not None:
+            self._engine.note(
+                command.account_id,
+                sliced_key(command.idempotency_key),
+                "OrderSliced",
+                {
+                    "side": command.side.value,
+                    "quantity": _n(command.quantity.value),
+                    "children": len(children),
+                },
+            )
         denial = self._engine.check_list(children)
         if denial is not None:
             n = denial.index
