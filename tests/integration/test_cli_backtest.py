@@ -209,6 +209,77 @@ def test_sweep_runs_every_combination_and_reports_bad_ones(tmp_path: Path) -> No
     assert rows[3]["final_equity"] == json.loads(alone.read_text())["final_equity"]
 
 
+FAILS_AT_ZERO = """
+from dataclasses import dataclass
+from algodesk.strategies.base import Strategy
+
+
+@dataclass(frozen=True)
+class Params:
+    step: int = 1
+
+
+class FailsAtZero(Strategy):
+    name = "fails_at_zero"
+    Params = Params
+
+    def indicators(self, data):
+        return {}
+
+    def on_bar(self, ctx):
+        if ctx.position == 0 and int(ctx.bar.close) % (self.params.step or 0) == 0:
+            ctx.buy()
+"""
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_point_whose_run_raises_is_a_row_with_its_error_and_the_others_run(
+    tmp_path: Path, workers: str
+) -> None:
+    source = tmp_path / "fails.py"
+    source.write_text(FAILS_AT_ZERO)
+    out_json = tmp_path / "sweep.json"
+    out = run(
+        "sweep",
+        f"{source}:FailsAtZero",
+        "--data",
+        NVDA,
+        "--grid",
+        "step=0,7",
+        "--workers",
+        workers,
+        "--json",
+        str(out_json),
+    )
+    assert "2 runs" in out
+    failed, ran = json.loads(out_json.read_text())
+    assert failed["params"]["step"] == "0"
+    assert failed["error"].startswith("the run failed: ZeroDivisionError")
+    assert (ran["params"]["step"], ran["error"]) == ("7", None)
+    assert ran["final_equity"] is not None
+
+
+def test_a_point_whose_worker_dies_is_a_row_with_its_error(tmp_path: Path) -> None:
+    source = tmp_path / "dies.py"
+    source.write_text(FAILS_AT_ZERO.replace("ctx.buy()", "import os; os._exit(3)"))
+    out_json = tmp_path / "sweep.json"
+    run(
+        "sweep",
+        f"{source}:FailsAtZero",
+        "--data",
+        NVDA,
+        "--grid",
+        "step=1,1",
+        "--workers",
+        "2",
+        "--json",
+        str(out_json),
+    )
+    rows = json.loads(out_json.read_text())
+    assert len(rows) == 2
+    assert all(r["error"].startswith("the worker failed: BrokenProcessPool") for r in rows)
+
+
 def test_sweep_on_ray_runs_or_says_how_to_install_it(tmp_path: Path) -> None:
     try:
         import ray  # noqa: F401

@@ -1,9 +1,10 @@
 """Parameter sweeps: one backtest per point of a grid, on a local process pool or on Ray.
 
 ``--grid fast=5,10,20 --grid slow=50,100`` runs the 6 combinations. A combination the
-strategy refuses (``fast >= slow``) is a row with its error, not a failed sweep. Each worker
-loads the data once. Ray is used only when asked (``--executor ray``) and installed (the
-``ray`` extra).
+strategy refuses (``fast >= slow``) is a row with its error, not a failed sweep; so is a
+point whose run raises (a user strategy's bug at some parameters) or whose worker process
+dies: the other points' rows are kept. Each worker loads the data once. Ray is used only when
+asked (``--executor ray``) and installed (the ``ray`` extra).
 """
 
 from __future__ import annotations
@@ -77,7 +78,10 @@ def run_one(
         instance = build_strategy(strategy, params)
     except (ParamError, ValueError) as exc:
         return SweepRow(params, error=str(exc))
-    result = Backtest(instance, _series(data, timeframe), config).run()
+    try:
+        result = Backtest(instance, _series(data, timeframe), config).run()
+    except Exception as exc:  # this point's failure, not the sweep's
+        return SweepRow(params, error=f"the run failed: {type(exc).__name__}: {exc}")
     return SweepRow(params, result.final_equity, len(result.trades), result.stats)
 
 
@@ -118,7 +122,11 @@ def run_sweep(
         while waiting:
             done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
             for future in done:
-                rows[futures[future]] = future.result()
+                n = futures[future]
+                try:
+                    rows[n] = future.result()
+                except Exception as exc:  # the worker died (killed, out of memory)
+                    rows[n] = SweepRow(points[n], error=f"the worker failed: {exc!r}")
             if progress:
                 progress(len(rows), len(points))
     return [rows[i] for i in range(len(points))]
