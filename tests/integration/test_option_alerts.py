@@ -23,14 +23,13 @@ from algodesk.adapters.storage.memory.inbox import InMemoryInbox
 from algodesk.adapters.storage.memory.instruments import InMemoryInstrumentStore
 from algodesk.adapters.storage.memory.store import InMemoryStore, InMemoryUnitOfWork
 from algodesk.bootstrap import spot_instrument
-from algodesk.domain.commands import Command, SubmitOrder
-from algodesk.domain.fills import OrderSide
+from algodesk.domain.commands import Command
 from algodesk.domain.identifiers import BotId, ClientOrderId, InstrumentId, Venue
 from algodesk.domain.market.option_symbols import OptionSymbol, symbol_target
 from algodesk.domain.matching import Quote
-from algodesk.domain.orders import Order, OrderType
+from algodesk.domain.orders import Order
 from algodesk.domain.risk.base import RiskLimits
-from algodesk.domain.values import Currency, money, quantity
+from algodesk.domain.values import Currency, money
 from algodesk.ports.inbox import AlertStatus, InboxEntry
 from algodesk.services.alert_orders import OrderPlanner
 from algodesk.services.alerts import AlertIntake, AlertProcessor
@@ -41,7 +40,6 @@ from algodesk.services.ledger import LedgerService
 from algodesk.services.option_symbols import OptionResolver
 from algodesk.services.outcomes import Outcome
 from algodesk.services.risk_context import EngineLimits
-from algodesk.services.slicing import OrderSlicer
 from algodesk.services.webhooks import HookService
 from algodesk.testing.clock import FixedClock
 from algodesk.testing.market import FakeMarket
@@ -57,6 +55,7 @@ INR = Currency("INR")
 T = datetime(2026, 11, 20, 5, 0, tzinfo=UTC)
 SPOT = InstrumentId("NIFTY_50.NSE")
 OTM2 = InstrumentId("NIFTY26NOV26100CE.NFO")  # spot 26,012.5: ATM 26,000, two strikes up
+FUT = InstrumentId("NIFTY26NOVFUT.NFO")  # lot 65, freeze 1,800
 BOT = BotId("nifty")
 
 
@@ -416,60 +415,82 @@ def test_a_retried_alert_does_not_send_its_children_again(desk: OptionDesk) -> N
     assert desk.position(OTM2) == D(3640)
 
 
-def test_a_target_position_retried_midway_through_its_children_ends_at_the_target(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The retry slices the quantity the first try was sized to. Sized afresh from what is
-    held by then (1,755 filled), the target would give 1,885, whose first child (1,755) has the
-    key of the child already filled: the position would end at 1,885, not 3,640."""
-    desk = OptionDesk(remote=True)  # each child stored as it is sent (on paper, the batch
-    # would undo the first child with the second)
-    desk.quote(SPOT, "26012.5")
-    desk.quote(OTM2, "100")
-    body = json.dumps({"action": "buy", "symbol": "NIFTY_CE", "position_size": "3640"})
-    answer = desk.intake.receive(desk.hook.token, body.encode(), "127.0.0.1")
-    assert answer.status == 200, answer.body
+def _second_child_fails_once(desk: OptionDesk, monkeypatch: pytest.MonkeyPatch) -> list[Command]:
+    """The venue link drops as the second child of a sliced order goes, once."""
     real = desk.engine.handle
     failed: list[Command] = []
 
-    def second_child_fails_once(command: Command) -> Outcome:
+    def handle(command: Command) -> Outcome:
         if (command.idempotency_key or "").endswith(":slice2") and not failed:
             failed.append(command)
             raise ConnectionError("the venue link dropped")
         return real(command)
 
-    monkeypatch.setattr(desk.engine, "handle", second_child_fails_once)
+    monkeypatch.setattr(desk.engine, "handle", handle)
+    return failed
+
+
+def _post(desk: OptionDesk, alert: dict[str, str]) -> int:
+    answer = desk.intake.receive(desk.hook.token, json.dumps(alert).encode(), "127.0.0.1")
+    assert answer.status == 200, answer.body
+    return int(str(answer.body["alert_id"]))
+
+
+def _fate(desk: OptionDesk, alert_id: int) -> InboxEntry:
+    entry = desk.inbox.get(alert_id)
+    assert entry is not None
+    return entry
+
+
+@pytest.mark.parametrize("freeze", [None, D(5000)], ids=["same freeze", "freeze raised"])
+def test_a_target_position_retried_midway_through_its_children_ends_at_the_target(
+    monkeypatch: pytest.MonkeyPatch, freeze: Decimal | None
+) -> None:
+    """The retry sends the first try's children. Planned afresh from what is held by then
+    (1,755 filled), the target would give 1,885, whose first child (1,755) has the key of the
+    child already filled: the position would end at 1,885, not 3,640. Nor does a freeze
+    quantity raised meanwhile (an instrument-master refresh) send the first size whole."""
+    desk = OptionDesk(remote=True)  # each child stored as it is sent (on paper, the batch
+    # would undo the first child with the second)
+    desk.quote(SPOT, "26012.5")
+    desk.quote(OTM2, "100")
+    alert = _post(desk, {"action": "buy", "symbol": "NIFTY_CE", "position_size": "3640"})
+    failed = _second_child_fails_once(desk, monkeypatch)
     assert desk.processor.drain() == 0  # failed after its first child was sent
     assert failed
     assert desk.position(OTM2) == D(1755)
+    if freeze is not None:
+        desk.market.instruments[OTM2] = replace(
+            desk.market.instruments[OTM2], freeze_quantity=freeze
+        )
     assert desk.processor.drain() == 1
-    entry = desk.inbox.get(int(str(answer.body["alert_id"])))
-    assert entry is not None
+    entry = _fate(desk, alert)
     assert entry.status is AlertStatus.EXECUTED, entry
     assert [r["quantity"] for r in rows(entry)] == ["1755", "1755", "130"]
     assert desk.position(OTM2) == D(3640)
     assert sorted(o.quantity.value for o in desk.orders()) == [D(130), D(1755), D(1755)]
 
 
-def test_a_retry_on_the_other_side_is_never_given_the_first_size(desk: OptionDesk) -> None:
-    """A sliced size journaled for a buy is not a sell's: the sell keeps its own size (its
-    children's keys are then refused as reused, rather than selling 3,640)."""
-    desk.quote(OTM2, "100")
-    key = "alert:9:0:nifty"
-    desk.engine.note(ACCOUNT, f"{key}:sliced", "OrderSliced", {"side": "BUY", "quantity": "3640"})
-    slicer = OrderSlicer(desk.engine, desk.market)
-    sell = SubmitOrder(
-        account_id=ACCOUNT,
-        bot_id=BOT,
-        instrument_id=OTM2,
-        side=OrderSide.SELL,
-        order_type=OrderType.MARKET,
-        quantity=quantity("1885"),
-        idempotency_key=key,
-    )
-    assert slicer.first_sized(sell) is sell
-    buy = replace(sell, side=OrderSide.BUY)
-    assert slicer.first_sized(buy).quantity.value == D(3640)
+def test_a_reverse_retried_after_its_first_child_crossed_zero_completes_the_reverse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Long 1,040, a reverse sells 2,080 in two children (1,755 + 325). The first fills (short
+    715) and the second fails; planned afresh, the retry would see a short and buy 1,430."""
+    desk = OptionDesk(remote=True)
+    desk.quote(FUT, "100")
+    _post(desk, {"action": "buy", "symbol": "NIFTYFUT", "qty": "1040"})
+    assert desk.processor.drain() == 1
+    assert desk.position(FUT) == D(1040)
+    alert = _post(desk, {"action": "reverse", "symbol": "NIFTYFUT"})
+    failed = _second_child_fails_once(desk, monkeypatch)
+    assert desk.processor.drain() == 0
+    assert failed
+    assert desk.position(FUT) == D(-715)
+    assert desk.processor.drain() == 1
+    entry = _fate(desk, alert)
+    assert entry.status is AlertStatus.EXECUTED, entry
+    assert [r["quantity"] for r in rows(entry)] == ["1755", "325"]
+    assert desk.position(FUT) == D(-1040)
 
 
 def test_children_that_only_fit_one_at_a_time_are_denied_as_a_list() -> None:

@@ -4,15 +4,17 @@ kill switch never do."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
-from algodesk.domain.exits import ExitPlan
+from algodesk.domain.exits import ExitPlan, Trailing, TrailingUnit
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, InstrumentId
 from algodesk.domain.orders import OrderType, TimeInForce
 from algodesk.domain.risk.base import TradingState
-from algodesk.domain.values import Price, Quantity
+from algodesk.domain.values import Price, Quantity, price, quantity
 
 __all__ = [
     "CancelOrder",
@@ -21,6 +23,8 @@ __all__ = [
     "ModifyOrder",
     "SetTradingState",
     "SubmitOrder",
+    "submit_from_payload",
+    "submit_payload",
 ]
 
 
@@ -83,3 +87,96 @@ class SetTradingState(Command):
     state: TradingState
     reason: str
     bot_id: BotId | None = None
+
+
+def _px(value: Price | None) -> str | None:
+    return None if value is None else str(value.value)
+
+
+def _text(payload: Mapping[str, object], name: str) -> str | None:
+    value = payload.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"submit payload: {name} must be text, was {value!r}")
+    return value
+
+
+def submit_payload(command: SubmitOrder) -> dict[str, object]:
+    """``command`` as JSON values, for :func:`submit_from_payload`. Numbers are written as
+    ``str`` writes a Decimal, which reads back as the same Decimal, exponent included (so the
+    command's repr, and with it its fingerprint, is the same)."""
+    exits = command.exits
+    trailing = exits.trailing if exits is not None else None
+    return {
+        "account_id": command.account_id.value,
+        "idempotency_key": command.idempotency_key,
+        "instrument_id": command.instrument_id.value,
+        "side": command.side.value,
+        "order_type": command.order_type.value,
+        "quantity": str(command.quantity.value),
+        "price": _px(command.price),
+        "trigger_price": _px(command.trigger_price),
+        "time_in_force": command.time_in_force.value,
+        "expire_time": None if command.expire_time is None else command.expire_time.isoformat(),
+        "bot_id": None if command.bot_id is None else command.bot_id.value,
+        "reduce_only": command.reduce_only,
+        "client_order_id": None
+        if command.client_order_id is None
+        else command.client_order_id.value,
+        "target_price": _px(command.target_price),
+        "exits": None
+        if exits is None
+        else {
+            "stop_loss": _px(exits.stop_loss),
+            "take_profit": _px(exits.take_profit),
+            "trailing": None
+            if trailing is None
+            else {"distance": str(trailing.distance), "unit": trailing.unit.value},
+        },
+        "oco_with": None if command.oco_with is None else command.oco_with.value,
+    }
+
+
+def submit_from_payload(payload: Mapping[str, object]) -> SubmitOrder:
+    """The command :func:`submit_payload` wrote (equal to it, field for field)."""
+
+    def opt_price(name: str, within: Mapping[str, object] = payload) -> Price | None:
+        text = _text(within, name)
+        return None if text is None else price(text)
+
+    def need(name: str) -> str:
+        text = _text(payload, name)
+        if text is None:
+            raise ValueError(f"submit payload: {name} is missing")
+        return text
+
+    exits = payload.get("exits")
+    plan: ExitPlan | None = None
+    if isinstance(exits, Mapping):
+        trailing = exits.get("trailing")
+        plan = ExitPlan(
+            stop_loss=opt_price("stop_loss", exits),
+            take_profit=opt_price("take_profit", exits),
+            trailing=Trailing(Decimal(str(trailing["distance"])), TrailingUnit(trailing["unit"]))
+            if isinstance(trailing, Mapping)
+            else None,
+        )
+    expire = _text(payload, "expire_time")
+    bot, coid, oco = (_text(payload, n) for n in ("bot_id", "client_order_id", "oco_with"))
+    return SubmitOrder(
+        account_id=AccountId(need("account_id")),
+        idempotency_key=_text(payload, "idempotency_key"),
+        instrument_id=InstrumentId(need("instrument_id")),
+        side=OrderSide(need("side")),
+        order_type=OrderType(need("order_type")),
+        quantity=quantity(need("quantity")),
+        price=opt_price("price"),
+        trigger_price=opt_price("trigger_price"),
+        time_in_force=TimeInForce(need("time_in_force")),
+        expire_time=None if expire is None else datetime.fromisoformat(expire),
+        bot_id=None if bot is None else BotId(bot),
+        reduce_only=payload.get("reduce_only") is True,
+        client_order_id=None if coid is None else ClientOrderId(coid),
+        target_price=opt_price("target_price"),
+        exits=plan,
+        oco_with=None if oco is None else ClientOrderId(oco),
+    )

@@ -19,8 +19,9 @@ reverse of an option symbol is refused.
 paced; stopping at the first refused one); the planned orders are the children it sent or
 recorded refused (or the parent, refused ``TOO_MANY_SLICES``), so the processor's handling of
 each is a replay of the answer the engine journaled under its key. A retry of an alert whose
-order was sliced slices the quantity its first try was sized to, not a new size (which would
-count the children already sent as held; see :mod:`algodesk.services.slicing`).
+order was being sliced sends that order's children again as first planned, instead of planning
+afresh from what is held by then (which counts the children already sent; see "Sliced once"
+in :mod:`algodesk.services.slicing`).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ from algodesk.domain.values import Price, exact_arithmetic, rounded
 from algodesk.ports.market import MarketView
 from algodesk.services.engine import Engine
 from algodesk.services.option_symbols import OptionResolver, OptionUnresolved, resolved_json
-from algodesk.services.slicing import OrderSlicer
+from algodesk.services.slicing import OrderSlicer, SliceResult
 
 __all__ = ["MappingError", "OrderPlanner", "PlannedOrder", "describe_level"]
 
@@ -315,6 +316,16 @@ class OrderPlanner:
         assert shown.symbol is not None  # the parser requires a symbol for the rest
         if action is AlertAction.CLOSE:
             return self._close(bot, shown, key, option)
+        first = self._slicer.first_plan(account, key)
+        if first is not None:  # a retry of an order already being sliced: as first planned
+            command, sizes = first
+            resumed = replace(
+                shown,
+                command=command,
+                symbol=command.instrument_id.value,
+                quantity=str(command.quantity.value),
+            )
+            return self._sent(resumed, self._slicer.submit(command, sizes))
         instrument_id = InstrumentId(shown.symbol)
         instrument = self._market.instrument(instrument_id)
         if instrument is None:
@@ -342,14 +353,15 @@ class OrderPlanner:
         command = planned.command
         if not isinstance(command, SubmitOrder):
             return [planned]
-        first = self._slicer.first_sized(command)  # a retry slices what the first try sized
-        if first is not command:
-            command = first
-            planned = replace(planned, command=first, quantity=str(first.quantity.value))
         children = self._slicer.children(command)
         if len(children) == 1:
             return [planned]
-        result = self._slicer.submit(command)
+        return self._sent(planned, self._slicer.submit(command))
+
+    @staticmethod
+    def _sent(planned: PlannedOrder, result: SliceResult) -> list[PlannedOrder]:
+        """The plans of a sliced order's children that were sent or recorded refused, and a
+        note of the ones that were not sent."""
         handled = result.handled
         plans = [
             replace(planned, command=child, quantity=str(child.quantity.value)) for child in handled

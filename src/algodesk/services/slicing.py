@@ -13,13 +13,15 @@ sent answered from the journal and sends only the rest. A key only ever means on
 retry that sizes a child differently is denied ``IDEMPOTENCY_KEY_REUSED`` (and the slicing
 stops there) rather than trading twice. A parent without a key has children without keys.
 
-**Sized once.** Before its first child is checked, a sliced order's quantity is journaled
-under ``K:sliced`` (:meth:`OrderSlicer.first_sized`). A caller that sizes the order itself (an
-alert's sizing rule: a target position, a % of equity) sizes a retry from what is held by then,
-which counts the children already sent; resliced, that size would give the same keys to other
-children, and a target of 3,640 with 1,755 filled before a crash would end at 1,885. Such a
-caller slices the journaled quantity again instead: the children already sent are answered
-from the journal and only the rest are sent.
+**Sliced once.** Before its first child is checked, a sliced order and its children's
+quantities are journaled under ``K:sliced`` (by :meth:`OrderSlicer.submit`). A caller that
+plans the order itself (an alert: its sizing rule, a reverse) would plan a retry from what is
+held by then, which counts the children already sent: a target of 3,640 with 1,755 filled
+before a crash would size to 1,885 and end there, and a reverse whose first child crossed zero
+would turn around and buy. Such a caller asks :meth:`OrderSlicer.first_plan` first and sends
+the first order's children again instead (``submit(order, sizes)``): the ones already sent are
+answered from the journal and only the rest are sent, as first planned, whatever the freeze
+quantity or the position are by then.
 
 **Checked as one list.** Before any child is sent, the children go through every gate together
 (:meth:`~algodesk.services.engine.Engine.check_list`): each with the ones before it counted as
@@ -49,12 +51,13 @@ without cap or pacing.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 
-from algodesk.domain.commands import SubmitOrder
+from algodesk.domain.commands import SubmitOrder, submit_from_payload, submit_payload
+from algodesk.domain.identifiers import AccountId
 from algodesk.domain.market.slicing import SlicingError, slice_order
 from algodesk.domain.values import canonical_decimal, quantity
 from algodesk.ports.market import MarketView
@@ -221,36 +224,39 @@ class OrderSlicer:
             return (command,)  # not whole lots: the instrument gate denies it with the reason
         if len(parts) == 1:
             return (command,)
+        return self._children(command, [part.value for part in parts])
+
+    @staticmethod
+    def _children(command: SubmitOrder, sizes: Sequence[Decimal]) -> tuple[SubmitOrder, ...]:
         return tuple(
             replace(
                 command,
-                quantity=part,
+                quantity=quantity(size),
                 idempotency_key=child_key(command.idempotency_key, n),
                 client_order_id=None,
             )
-            for n, part in enumerate(parts, start=1)
+            for n, size in enumerate(sizes, start=1)
         )
 
-    def first_sized(self, command: SubmitOrder) -> SubmitOrder:
-        """``command`` with the quantity its key was first sliced from (see "Sized once"),
-        or as it is when its key was never sliced. Only instruments with a freeze quantity
-        are looked up."""
-        key = command.idempotency_key
-        instrument = self._market.instrument(command.instrument_id)
-        if key is None or instrument is None or instrument.freeze_quantity is None:
-            return command
-        first = self._engine.noted(command.account_id, sliced_key(key))
-        if first is None or first.get("side") != command.side.value:
-            return command  # (another side: its children are refused as keys reused)
-        sized = Decimal(str(first["quantity"]))
-        if sized == command.quantity.value:
-            return command
-        return replace(command, quantity=quantity(sized))
+    def first_plan(
+        self, account_id: AccountId, key: str
+    ) -> tuple[SubmitOrder, tuple[Decimal, ...]] | None:
+        """The order and child quantities first sliced under ``key`` (see "Sliced once"), or
+        None when nothing was sliced under it."""
+        first = self._engine.noted(account_id, sliced_key(key))
+        if first is None or not isinstance(first.get("command"), Mapping):
+            return None
+        command = submit_from_payload(first["command"])  # type: ignore[arg-type]
+        sizes = first.get("children")
+        if not isinstance(sizes, list) or len(sizes) < 2:
+            return None
+        return command, tuple(Decimal(str(size)) for size in sizes)
 
-    def submit(self, command: SubmitOrder) -> SliceResult:
+    def submit(self, command: SubmitOrder, sizes: Sequence[Decimal] = ()) -> SliceResult:
         """Check the children as one list, then send them in order, paced; stop at the first
-        one not accepted."""
-        children = self.children(command)
+        one not accepted. ``sizes``: the children's quantities, as first sliced (a retry's,
+        from :meth:`first_plan`), instead of slicing ``command`` now."""
+        children = self.children(command) if not sizes else self._children(command, sizes)
         if len(children) == 1:
             return SliceResult(command, children, (self._engine.handle(command),))
         if len(children) > self._max_slices:
@@ -260,15 +266,14 @@ class OrderSlicer:
             )
             outcome = self._engine.deny(command, "TOO_MANY_SLICES", message)
             return SliceResult(command, (command,), (outcome,))
-        if command.idempotency_key is not None:
+        if command.idempotency_key is not None:  # (a retry's note is there already)
             self._engine.note(
                 command.account_id,
                 sliced_key(command.idempotency_key),
                 "OrderSliced",
                 {
-                    "side": command.side.value,
-                    "quantity": _n(command.quantity.value),
-                    "children": len(children),
+                    "command": submit_payload(command),
+                    "children": [str(child.quantity.value) for child in children],
                 },
             )
         denial = self._engine.check_list(children)
