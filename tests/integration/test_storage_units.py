@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from algodesk.adapters.storage.sql import engine as engine_module
 from algodesk.adapters.storage.sql.engine import make_engine, migrate, read_only
 from algodesk.adapters.storage.sql.group_commit import GroupCommit
 from algodesk.adapters.storage.sql.uow import SqlUnitOfWork
@@ -198,6 +199,39 @@ def test_sqlite_writers_of_one_process_queue_in_its_gate_not_in_sqlites_busy_han
         assert _stored(sqlite_engine) == [1, 2]
     finally:
         other.dispose()
+
+
+def test_a_writer_that_never_gets_its_turn_gets_sqlalchemys_database_is_locked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As SQLite's own busy timeout came: callers catch SQLAlchemy's errors (a webhook answers
+    503, start-up reports the storage unavailable)."""
+    monkeypatch.setattr(engine_module, "BUSY_TIMEOUT_MS", 50)
+    engine = make_engine(f"sqlite:///{tmp_path / 'locked.db'}")
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE box (n INTEGER PRIMARY KEY)")
+        errors: list[BaseException] = []
+
+        def second_writer() -> None:
+            try:
+                with engine.begin() as other:
+                    other.exec_driver_sql("INSERT INTO box VALUES (2)")
+            except BaseException as exc:  # handed to the test
+                errors.append(exc)
+
+        with engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO box VALUES (1)")
+            thread = threading.Thread(target=second_writer)
+            thread.start()
+            thread.join(10)
+        assert len(errors) == 1
+        assert isinstance(errors[0], sa.exc.OperationalError)
+        assert "database is locked" in str(errors[0])
+        with engine.begin() as conn:  # the gate is free again
+            conn.exec_driver_sql("INSERT INTO box VALUES (3)")
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize("end", ["rollback", "error", "close"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import weakref
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,9 @@ __all__ = [
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
-#: How long a SQLite writer waits for its turn (in this process's queue, then for other
-#: processes in SQLite's busy handler) before "database is locked".
+#: How long a SQLite writer waits for its turn before "database is locked": in this process's
+#: queue (:mod:`.writer_gate`), and then as long again for another process's writer (SQLite's
+#: busy handler), so at most twice this in all.
 BUSY_TIMEOUT_MS = 5000
 
 
@@ -82,7 +84,10 @@ def _sqlite_begin(conn: sa.Connection) -> None:
     if not isinstance(raw, GatedConnection):  # an in-memory database: no other connection
         conn.exec_driver_sql("BEGIN IMMEDIATE")
         return
-    raw.hold_gate()  # this process's writers queue here, not in SQLite's polling busy handler
+    try:  # this process's writers queue here, not in SQLite's polling busy handler
+        raw.hold_gate()
+    except sqlite3.OperationalError as exc:  # what SQLite's own timeout would have raised
+        raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, exc) from None
     try:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     except BaseException:

@@ -12,10 +12,10 @@ Here a write transaction (``BEGIN IMMEDIATE``, see :mod:`.engine`) first takes t
 gate for its database; the commit or rollback that ends it hands the gate to the longest
 waiting writer at once. SQLite's own lock and busy handler then only ever wait for other
 processes (a backup, the command line). A writer that waits longer than ``timeout`` gets
-``sqlite3.OperationalError("database is locked")``, as it would have from SQLite.
+"database is locked" (``sqlite3.OperationalError``, which the engine's ``begin`` hook raises as
+SQLAlchemy's ``OperationalError``, as SQLite's own timeout came).
 
-:attr:`WriterGate.waiting` says whether a writer is queued, so a long writer (the alert
-thread's batches) can end its transaction early for it.
+:attr:`WriterGate.waiting` counts the writers queued (for diagnostics and tests).
 """
 
 from __future__ import annotations
