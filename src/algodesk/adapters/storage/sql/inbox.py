@@ -7,11 +7,11 @@ Concurrent adds of one key store exactly one entry on SQLite and on PostgreSQL a
 adds share a transaction and its commit (:class:`~.group_commit.GroupCommit`): each still
 returns only once its alert is committed, but a burst of webhooks costs one fsync, not one each.
 
-``settle_many`` records a batch of fates in one transaction (one commit): per entry one
-``UPDATE .. WHERE id = ? AND status = 'PENDING' RETURNING *``, which hands back the row as
-stored; an entry that matches no row (unknown, or settled already, also earlier in the same
-batch) rolls the whole batch back, so the rule "all or none" holds on SQLite and PostgreSQL
-alike without locking beyond the rows written.
+``settle_many`` records a batch of fates in one transaction (one commit): one executemany of
+``UPDATE .. WHERE id = ? AND status = 'PENDING'`` and one ``SELECT`` of the rows as stored.
+When fewer rows changed than were given (an entry unknown, or settled already), the whole
+batch is rolled back and the first such entry named, so the rule "all or none" holds on SQLite
+and PostgreSQL alike without locking beyond the rows written.
 """
 
 from __future__ import annotations
@@ -122,9 +122,11 @@ class SqlInbox:
                 fate=sa.bindparam("fate"),
                 settled_at=sa.bindparam("settled_at"),
             )
-            .returning(*alert_inbox.c)
         )
-        self._status = sa.select(_t.status).where(_t.id == sa.bindparam("id"))
+        self._by_ids = sa.select(alert_inbox).where(_t.id.in_(sa.bindparam("ids", expanding=True)))
+        self._statuses = sa.select(_t.id, _t.status).where(
+            _t.id.in_(sa.bindparam("ids", expanding=True))
+        )
 
     def _store(self, conn: sa.Connection, row: dict[str, Any]) -> tuple[int, sa.Row[Any] | None]:
         """Insert ``row`` in the batch's transaction: its new id, or the first entry of its
@@ -232,15 +234,27 @@ class SqlInbox:
             )
         if not rows:
             return []
-        settled = []
-        with self._engine.begin() as conn:  # an exception inside rolls the batch back
-            for s, values in zip(settlements, rows, strict=True):
-                row = conn.execute(self._settle, values).one_or_none()
-                if row is None:
-                    found = conn.execute(self._status, {"id": s.entry_id}).scalar()
-                    raise _refused(s.entry_id, found)
-                settled.append(_entry(row))
-        return settled
+        ids = [s.entry_id for s in settlements]
+        first: dict[int, Settlement] = {}
+        for s in settlements:  # twice in one batch: the second finds it settled
+            if s.entry_id in first:
+                raise _refused(s.entry_id, first[s.entry_id].status.value)
+            first[s.entry_id] = s
+        try:
+            with self._engine.begin() as conn:  # an exception inside rolls the batch back
+                if conn.execute(self._settle, rows).rowcount != len(rows):
+                    raise _NotAllPending
+                stored = {r.id: r for r in conn.execute(self._by_ids, {"ids": ids})}
+                return [_entry(stored[i]) for i in ids]
+        except _NotAllPending:
+            pass
+        # Rolled back: name the first entry that is unknown or was not pending.
+        with read_only(self._engine) as conn:
+            found = dict(conn.execute(self._statuses, {"ids": ids}).tuples().all())
+        for entry_id in ids:
+            if found.get(entry_id) != AlertStatus.PENDING.value:
+                raise _refused(entry_id, found.get(entry_id))
+        raise ValueError(f"inbox entries {ids}: changed while being settled; nothing settled")
 
     def list(
         self,
@@ -262,6 +276,10 @@ class SqlInbox:
             query = query.where(_t.id < before_id)
         with read_only(self._engine) as conn:
             return [_entry(r) for r in conn.execute(query)]
+
+
+class _NotAllPending(Exception):
+    """Fewer entries were settled than given: the batch is rolled back."""
 
 
 def _refused(entry_id: int, found: str | None) -> ValueError:
