@@ -48,7 +48,7 @@ from algodesk.ports.market_data import MarketEvent
 from algodesk.ports.signals import DEFAULT_SECRET_FIELD
 from algodesk.ports.webhooks import Hook
 from algodesk.services.alert_orders import OrderPlanner
-from algodesk.services.alerts import AlertIntake, AlertProcessor, Explanation
+from algodesk.services.alerts import AlertIntake, AlertProcessor, Explanation, ParseOnce
 from algodesk.services.auth import AuthService
 from algodesk.services.bot_admin import BotAdmin
 from algodesk.services.bots import BotService
@@ -162,7 +162,7 @@ class DeskRuntime:
         self.square_off = SquareOff(
             self.engine, self.calendars, list(self.options.square_off), self.clock
         )
-        self.parser = TradingViewParser()
+        self.parser = ParseOnce(TradingViewParser())  # the alert thread reuses the webhook's
         # Webhooks find their hook in memory; changes go through it and empty it.
         self.hook_store = HookCache(SqlHookStore(desk.engine, self.cipher))
         self.hooks = HookService(self.hook_store, self.clock)

@@ -56,7 +56,7 @@ from algodesk.ports.inbox import (
     fate_json,
     require_final,
 )
-from algodesk.ports.signals import AlertParser
+from algodesk.ports.signals import DEFAULT_SECRET_FIELD, AlertParser
 from algodesk.ports.webhooks import DEFAULT_MAX_LAG, Hook, HookStore
 from algodesk.services.alert_orders import MappingError, OrderPlanner, PlannedOrder
 from algodesk.services.bots import BotService
@@ -71,6 +71,7 @@ __all__ = [
     "AlertIntake",
     "AlertProcessor",
     "Explanation",
+    "ParseOnce",
     "WebhookAnswer",
 ]
 
@@ -124,6 +125,39 @@ class Explanation:
 def _rejected(reason: str, message: str) -> WebhookAnswer:
     status = next((s for code, s in _HTTP_STATUS.items() if code.value == reason), 422)
     return WebhookAnswer(status, {"ok": False, "reason": reason, "message": message})
+
+
+class ParseOnce:
+    """An :class:`AlertParser` that hands a body's parse from the webhook to the alert thread:
+    the webhook parses the body, and the processor, parsing the stored body again, gets that
+    result instead of doing the work twice (a parse is pure: the same body and secret field
+    always give the same result). A result is handed over once, then forgotten; at most
+    ``keep`` wait (the oldest is dropped), keyed by the body's SHA-256, so a flood of large
+    bodies holds no bodies."""
+
+    def __init__(self, parser: AlertParser, keep: int = 4096) -> None:
+        self._parser = parser
+        self._keep = keep
+        self._kept: dict[tuple[bytes, str], ParsedAlert | AlertRejection] = {}
+        self._lock = threading.Lock()
+
+    def parse(
+        self, body: bytes, *, secret_field: str = DEFAULT_SECRET_FIELD
+    ) -> ParsedAlert | AlertRejection:
+        key = (hashlib.sha256(body).digest(), secret_field)
+        with self._lock:
+            found = self._kept.pop(key, None)
+        if found is not None:
+            return found
+        result = self._parser.parse(body, secret_field=secret_field)
+        with self._lock:
+            if len(self._kept) >= self._keep:
+                del self._kept[next(iter(self._kept))]
+            self._kept[key] = result
+        return result
+
+    def redact(self, body: bytes, *, secret_field: str = DEFAULT_SECRET_FIELD) -> str:
+        return self._parser.redact(body, secret_field=secret_field)
 
 
 class AlertIntake:
