@@ -162,6 +162,14 @@ def test_a_repeated_idempotency_key_returns_the_first_outcome_and_trades_once(de
     assert desk.ledger.summary(ACCOUNT).positions[AAPL.id].quantity == D(10)
 
 
+def test_a_client_order_id_already_taken_is_refused_and_trades_nothing(desk: Desk) -> None:
+    first = desk.engine.handle(submit(client_order_id=ClientOrderId("MINE1")))
+    again = desk.engine.handle(submit(client_order_id=ClientOrderId("MINE1")))
+    assert first.ok
+    assert (again.ok, again.code) == (False, "DUPLICATE_CLIENT_ORDER_ID")
+    assert desk.ledger.summary(ACCOUNT).positions[AAPL.id].quantity == D(10)
+
+
 def test_a_note_keeps_what_was_journaled_first_under_its_key(desk: Desk) -> None:
     assert desk.engine.noted(ACCOUNT, "alert-1:sliced") is None
     first = desk.engine.note(ACCOUNT, "alert-1:sliced", "OrderSliced", {"quantity": "3640"})
