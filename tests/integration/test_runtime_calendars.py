@@ -5,7 +5,7 @@ days, and refuses to start on a malformed file."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -80,6 +80,35 @@ def test_without_it_the_desk_warns_at_start_of_calendars_that_end_within_30_days
         assert later.check_calendars() == []  # 40 days ahead: no warning yet
     finally:
         other.close()
+
+
+def test_a_running_desk_warns_once_a_day_from_30_days_before_a_calendar_ends(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Started 40 days before (no warning then), it warns on the first tick of the first day
+    within 30 days, once that day, and again the next day."""
+    made, runtime = desk(tmp_path, datetime(2026, 11, 21, 6, 0, tzinfo=UTC))
+    clock = runtime.clock
+    assert isinstance(clock, FixedClock)
+    try:
+        assert runtime.check_calendars() == []
+
+        def nse_warnings_after_ticks() -> int:
+            caplog.clear()
+            with caplog.at_level(logging.WARNING, logger="algodesk.runtime"):
+                for _ in range(3):
+                    runtime.tick()
+            return sum(r.getMessage().startswith("NSE calendar ends") for r in caplog.records)
+
+        assert nse_warnings_after_ticks() == 0  # 40 days ahead
+        clock.set(datetime(2026, 12, 2, 0, 0, 1, tzinfo=UTC))
+        assert nse_warnings_after_ticks() == 1  # 29 days ahead: once that day
+        clock.advance(timedelta(hours=23))
+        assert nse_warnings_after_ticks() == 0
+        clock.advance(timedelta(hours=1))
+        assert nse_warnings_after_ticks() == 1  # and again the next day
+    finally:
+        made.close()
 
 
 def test_a_malformed_sessions_toml_stops_the_desk_with_its_name(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from decimal import Decimal
 
 from algodesk.adapters.auth.passwords import Argon2PasswordHasher
@@ -204,6 +204,7 @@ class DeskRuntime:
         self.feed: ReplayFeed | None = None
         self._stop = threading.Event()
         self._ready = threading.Event()
+        self._calendars_checked: date | None = None  # the UTC day of the last coverage check
         self._threads: list[threading.Thread] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         #: Called by :meth:`stop`, last first (e.g. the backtest jobs of the API).
@@ -277,7 +278,9 @@ class DeskRuntime:
             *(rule.venue for rule in self.options.square_off),
             *(bot.venue for bot in self.bots.list()),
         }
-        warnings = coverage_warnings(self.calendars, venues, self.clock.now(), within)
+        now = self.clock.now()
+        self._calendars_checked = now.date()
+        warnings = coverage_warnings(self.calendars, venues, now, within)
         for warning in warnings:
             _log.warning("%s", warning)
         return warnings
@@ -327,7 +330,9 @@ class DeskRuntime:
 
     def tick(self) -> None:
         """The market thread's once-a-second work: the stale-feed watch (entries of a silent
-        instrument are denied until it speaks again) and the square-off rules that are due."""
+        instrument are denied until it speaks again), the square-off rules that are due, and
+        once a UTC day the calendars' coverage (a desk running for weeks warns every day of
+        the last 30 before a calendar ends, not only when it was started)."""
         try:
             self.market.check_stale()
         except Exception:
@@ -336,6 +341,12 @@ class DeskRuntime:
             self.square_off.run_due()
         except Exception:
             _log.exception("square-off failed")
+        today = self.clock.now().date()
+        if today != self._calendars_checked:
+            try:
+                self.check_calendars()
+            except Exception:
+                _log.exception("calendar coverage check failed")
 
     def _market_thread(self) -> None:
         loop = asyncio.new_event_loop()
