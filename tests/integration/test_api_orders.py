@@ -68,6 +68,28 @@ def test_an_order_above_the_freeze_quantity_goes_as_child_orders_once(
     assert orders(client, headers) == ["130", "1755", "1755"]
 
 
+@pytest.mark.parametrize(
+    ("first", "again"),
+    [("1755", "3640"), ("3640", "65"), ("3510", "3640")],
+    ids=["unsliced, then sliced", "sliced, then unsliced", "sliced, then sliced otherwise"],
+)
+def test_a_key_sent_again_with_another_quantity_is_refused_and_trades_once(
+    desk: tuple[DeskRuntime, TestClient, dict[str, str]], first: str, again: str
+) -> None:
+    """A key only ever means one order, whether either request was sliced or not. (Each
+    request used to be checked only against the keys its own slicing gave: both traded.)"""
+    _, client, headers = desk
+    answer = client.post("/api/v1/orders", json=order(first, "k-1"), headers=headers).json()
+    assert answer["ok"] is True, answer
+    traded = orders(client, headers)
+    retry = client.post("/api/v1/orders", json=order(again, "k-1"), headers=headers).json()
+    assert (retry["ok"], retry["code"]) == (False, "IDEMPOTENCY_KEY_REUSED"), retry
+    assert orders(client, headers) == traded
+    same = client.post("/api/v1/orders", json=order(first, "k-1"), headers=headers).json()
+    assert (same["ok"], same["replayed"]) == (True, True)  # the first order's answer
+    assert orders(client, headers) == traded
+
+
 def test_an_order_within_the_freeze_quantity_is_one_order(
     desk: tuple[DeskRuntime, TestClient, dict[str, str]],
 ) -> None:

@@ -471,6 +471,52 @@ def test_a_target_position_retried_midway_through_its_children_ends_at_the_targe
     assert sorted(o.quantity.value for o in desk.orders()) == [D(130), D(1755), D(1755)]
 
 
+def test_an_option_alert_retried_after_a_restart_without_a_spot_mark_completes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its contract is not resolved again (there is no spot mark yet after a restart): the
+    retry sends the first try's children. (It used to be rejected no_spot, with 1,755 of
+    3,640 live and no order listed in its fate.)"""
+    desk = OptionDesk(remote=True)
+    desk.quote(SPOT, "26012.5")
+    desk.quote(OTM2, "100")
+    alert = _post(desk, {"action": "buy", "symbol": "NIFTY_CE", "qty": "3640"})
+    _second_child_fails_once(desk, monkeypatch)
+    assert desk.processor.drain() == 0
+    del desk.market.marks[SPOT]  # the feed has not spoken since the restart
+    assert desk.processor.drain() == 1
+    entry = _fate(desk, alert)
+    assert entry.status is AlertStatus.EXECUTED, entry
+    assert [(r["symbol"], r["quantity"]) for r in rows(entry)] == [
+        (OTM2.value, "1755"),
+        (OTM2.value, "1755"),
+        (OTM2.value, "130"),
+    ]
+    assert desk.position(OTM2) == D(3640)
+
+
+def test_a_sliced_alert_retried_too_late_lists_the_children_it_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    desk = OptionDesk(remote=True)
+    desk.quote(SPOT, "26012.5")
+    desk.quote(OTM2, "100")
+    alert = _post(desk, {"action": "buy", "symbol": "NIFTY_CE", "qty": "3640"})
+    _second_child_fails_once(desk, monkeypatch)
+    assert desk.processor.drain() == 0
+    desk.clock.advance(timedelta(minutes=5))  # the desk was down: the signal is stale now
+    assert desk.processor.drain() == 1
+    entry = _fate(desk, alert)
+    # Partly executed, as a sliced order stopped midway is: DENIED, with the reason.
+    assert (entry.status, entry.reason) == (AlertStatus.DENIED, "stale"), entry
+    sent, refused = rows(entry)
+    assert sent["ok"] is True
+    assert sent["client_order_id"] == desk.orders()[0].client_order_id.value
+    assert refused["ok"] is False
+    assert str(refused["message"]).startswith("the rest of its sliced order was not sent")
+    assert desk.position(OTM2) == D(1755)
+
+
 def test_a_reverse_retried_after_its_first_child_crossed_zero_completes_the_reverse(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -4,6 +4,7 @@ fingerprint (a retry of a sliced order rebuilds its children from it)."""
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -78,3 +79,8 @@ def test_a_payload_missing_or_mistyping_a_field_is_refused(
 ) -> None:
     with pytest.raises(ValueError, match=match):
         submit_from_payload({**submit_payload(BARE), **change})
+
+
+def test_the_payload_has_every_field_of_a_submit() -> None:
+    """A field added to SubmitOrder and forgotten here would be dropped from a retry's order."""
+    assert set(submit_payload(BARE)) == {f.name for f in fields(SubmitOrder)}

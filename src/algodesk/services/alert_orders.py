@@ -302,9 +302,13 @@ class OrderPlanner:
     def plan(self, bot: Bot, intent: Intent, key: str) -> list[PlannedOrder]:
         """``describe`` plus the commands, sized now; ``key`` (with a suffix for a second
         command) becomes their idempotency key."""
-        shown = self.describe(bot, intent)
         account = bot.account_id
         action = intent.action
+        if action not in (AlertAction.FLATTEN, AlertAction.CANCEL, AlertAction.CLOSE):
+            first = self._slicer.first_plan(account, key)
+            if first is not None:  # a retry of an order being sliced: as first planned, not
+                return self._resumed(bot, intent, *first)  # resolved or sized again
+        shown = self.describe(bot, intent)
         if action is AlertAction.FLATTEN:
             command: Command | None = Flatten(
                 account_id=account, bot_id=bot.id, idempotency_key=key
@@ -316,16 +320,6 @@ class OrderPlanner:
         assert shown.symbol is not None  # the parser requires a symbol for the rest
         if action is AlertAction.CLOSE:
             return self._close(bot, shown, key, option)
-        first = self._slicer.first_plan(account, key)
-        if first is not None:  # a retry of an order already being sliced: as first planned
-            command, sizes = first
-            resumed = replace(
-                shown,
-                command=command,
-                symbol=command.instrument_id.value,
-                quantity=str(command.quantity.value),
-            )
-            return self._sent(resumed, self._slicer.submit(command, sizes))
         instrument_id = InstrumentId(shown.symbol)
         instrument = self._market.instrument(instrument_id)
         if instrument is None:
@@ -357,6 +351,25 @@ class OrderPlanner:
         if len(children) == 1:
             return [planned]
         return self._sent(planned, self._slicer.submit(command))
+
+    def _resumed(
+        self, bot: Bot, intent: Intent, command: SubmitOrder, sizes: tuple[Decimal, ...]
+    ) -> list[PlannedOrder]:
+        exits = command.exits
+        shown = PlannedOrder(
+            bot=bot.id.value,
+            action=intent.action.value,
+            symbol=command.instrument_id.value,
+            quantity=str(command.quantity.value),
+            sizing=SizeUnit.UNITS.value,
+            order_type=command.order_type.value,
+            price=str(command.price.value) if command.price is not None else None,
+            stop_loss=_price(exits.stop_loss) if exits is not None else None,
+            take_profit=_price(exits.take_profit) if exits is not None else None,
+            trailing=_trailing(exits.trailing) if exits is not None else None,
+            command=command,
+        )
+        return self._sent(shown, self._slicer.resume(command, sizes))
 
     @staticmethod
     def _sent(planned: PlannedOrder, result: SliceResult) -> list[PlannedOrder]:
@@ -605,6 +618,16 @@ class OrderPlanner:
             idempotency_key=key,
         )
         return _with(shown, command, quantity=str(qty.value), side=side)
+
+
+def _price(value: Price | None) -> str | None:
+    return str(value.value) if value is not None else None
+
+
+def _trailing(value: Trailing | None) -> str | None:
+    if value is None:
+        return None
+    return f"{value.distance}{'%' if value.unit is TrailingUnit.PERCENT else ' points'}"
 
 
 def _with(

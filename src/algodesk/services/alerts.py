@@ -608,13 +608,19 @@ class AlertProcessor:
             return [_row(bot.id.value, intent.action.value, intent.symbol, None, first)], True
         waited = self._clock.now() - entry.received_at
         if waited > max_lag:  # the desk was stopped or behind: never trade on an old signal
+            # A first try may have sent some children of a sliced order: they are listed.
+            sent = [
+                _row(bot.id.value, intent.action.value, intent.symbol, None, outcome)
+                for outcome in self._journaled(bot, key)
+            ]
+            what = "the rest of its sliced order was not sent" if sent else "not executed"
             stale = MappingError(
                 AlertReason.STALE,
-                f"not executed: it waited {waited.total_seconds():.0f} s in the inbox (the desk "
+                f"{what}: it waited {waited.total_seconds():.0f} s in the inbox (the desk "
                 f"was stopped or behind); the hook acts on alerts at most "
                 f"{max_lag.total_seconds():.0f} s old",
             )
-            return [_failed(bot.id.value, intent, stale)], True
+            return [*sent, _failed(bot.id.value, intent, stale)], True
         try:
             plans = self._planner.plan(bot, intent, key)
         except MappingError as exc:

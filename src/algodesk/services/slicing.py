@@ -14,14 +14,17 @@ retry that sizes a child differently is denied ``IDEMPOTENCY_KEY_REUSED`` (and t
 stops there) rather than trading twice. A parent without a key has children without keys.
 
 **Sliced once.** Before its first child is checked, a sliced order and its children's
-quantities are journaled under ``K:sliced`` (by :meth:`OrderSlicer.submit`). A caller that
-plans the order itself (an alert: its sizing rule, a reverse) would plan a retry from what is
-held by then, which counts the children already sent: a target of 3,640 with 1,755 filled
-before a crash would size to 1,885 and end there, and a reverse whose first child crossed zero
-would turn around and buy. Such a caller asks :meth:`OrderSlicer.first_plan` first and sends
-the first order's children again instead (``submit(order, sizes)``): the ones already sent are
-answered from the journal and only the rest are sent, as first planned, whatever the freeze
-quantity or the position are by then.
+quantities are journaled under ``K:sliced``. A repeated command with key ``K`` is then that
+order's children again, whatever the freeze quantity is by then (the same order), or is refused
+``IDEMPOTENCY_KEY_REUSED`` (another order: a REST client retrying with another quantity would
+otherwise have traded both); and a command sliced now whose key was sent unsliced before is
+answered as the engine answers a repeated key. A caller that plans the order itself (an alert:
+its sizing rule, a reverse, an option symbol) must not plan a retry afresh from what is held by
+then, which counts the children already sent: a target of 3,640 with 1,755 filled before a
+crash would size to 1,885 and end there, and a reverse whose first child crossed zero would turn
+around and buy. Such a caller asks :meth:`OrderSlicer.first_plan` before planning and sends the
+first order's children again (:meth:`OrderSlicer.resume`): the ones already sent are answered
+from the journal and only the rest are sent, as first planned.
 
 **Checked as one list.** Before any child is sent, the children go through every gate together
 (:meth:`~algodesk.services.engine.Engine.check_list`): each with the ones before it counted as
@@ -62,7 +65,7 @@ from algodesk.domain.market.slicing import SlicingError, slice_order
 from algodesk.domain.values import canonical_decimal, quantity
 from algodesk.ports.market import MarketView
 from algodesk.services.engine import Engine
-from algodesk.services.outcomes import Outcome
+from algodesk.services.outcomes import Outcome, fingerprint
 
 __all__ = ["DEFAULT_MAX_SLICES", "OrderSlicer", "SliceResult", "child_key", "sliced_key"]
 
@@ -83,6 +86,19 @@ def sliced_key(key: str) -> str:
 
 def _n(value: Decimal) -> str:
     return canonical_decimal(value)
+
+
+def _reused(command: SubmitOrder, first: SubmitOrder) -> Outcome:
+    """The refusal of a key that was sliced for another order (recorded nowhere: the key
+    stays the first order's)."""
+    return Outcome(
+        False,
+        None,
+        None,
+        "IDEMPOTENCY_KEY_REUSED",
+        f"key={command.idempotency_key} was used for a different order ({first.side.value} "
+        f"{_n(first.quantity.value)} {first.instrument_id}, sliced)",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,13 +268,25 @@ class OrderSlicer:
             return None
         return command, tuple(Decimal(str(size)) for size in sizes)
 
-    def submit(self, command: SubmitOrder, sizes: Sequence[Decimal] = ()) -> SliceResult:
+    def submit(self, command: SubmitOrder) -> SliceResult:
         """Check the children as one list, then send them in order, paced; stop at the first
-        one not accepted. ``sizes``: the children's quantities, as first sliced (a retry's,
-        from :meth:`first_plan`), instead of slicing ``command`` now."""
-        children = self.children(command) if not sizes else self._children(command, sizes)
+        one not accepted. A key only ever means one order: a command whose key was sliced
+        before is that order's children again (their answers replayed, the rest sent) when it
+        is the same order, else refused ``IDEMPOTENCY_KEY_REUSED``; one whose key was sent
+        unsliced before is answered as the engine answers a repeated key."""
+        key = command.idempotency_key
+        if key is not None:
+            first = self.first_plan(command.account_id, key)
+            if first is not None:
+                order, sizes = first
+                if fingerprint(order) != fingerprint(command):
+                    return SliceResult(command, (command,), (_reused(command, order),))
+                return self.resume(order, sizes)
+        children = self.children(command)
         if len(children) == 1:
             return SliceResult(command, children, (self._engine.handle(command),))
+        if key is not None and self._engine.recorded(command.account_id, key) is not None:
+            return SliceResult(command, (command,), (self._engine.handle(command),))
         if len(children) > self._max_slices:
             message = (
                 f"quantity={_n(command.quantity.value)} needs {len(children)} child orders at "
@@ -266,16 +294,25 @@ class OrderSlicer:
             )
             outcome = self._engine.deny(command, "TOO_MANY_SLICES", message)
             return SliceResult(command, (command,), (outcome,))
-        if command.idempotency_key is not None:  # (a retry's note is there already)
+        if key is not None:
             self._engine.note(
                 command.account_id,
-                sliced_key(command.idempotency_key),
+                sliced_key(key),
                 "OrderSliced",
                 {
                     "command": submit_payload(command),
                     "children": [str(child.quantity.value) for child in children],
                 },
             )
+        return self._send(command, children)
+
+    def resume(self, command: SubmitOrder, sizes: Sequence[Decimal]) -> SliceResult:
+        """The children of ``command`` as :meth:`first_plan` gave them, sent again: those
+        already sent are answered from the journal, the rest are sent (whatever the freeze
+        quantity and ``max_slices`` are by now: the order was sliced when it was decided)."""
+        return self._send(command, self._children(command, sizes))
+
+    def _send(self, command: SubmitOrder, children: tuple[SubmitOrder, ...]) -> SliceResult:
         denial = self._engine.check_list(children)
         if denial is not None:
             n = denial.index
