@@ -9,6 +9,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,9 +30,11 @@ from algodesk.services import alerts as alert_service
 from algodesk.services.alert_orders import OrderPlanner
 from algodesk.services.alerts import MAX_ATTEMPTS, AlertIntake, AlertProcessor
 from algodesk.services.bots import BotService
+from algodesk.services.demo import PAPER_BOT
 from algodesk.services.outcomes import Outcome
 from algodesk.services.webhooks import HookService
 from tests.conftest import ACCOUNT
+from tests.desks import demo_runtime
 from tests.faults import FailingCommits
 from tests.integration.test_engine import (
     AAPL,
@@ -553,3 +556,32 @@ def test_a_fate_the_inbox_cannot_take_does_not_hold_up_the_other_alerts(
         (AlertStatus.EXECUTED, None),
     ]
     assert alerts.position() == D(6)  # its order was sent and stands; only its fate is lost
+
+
+def test_the_desk_keeps_the_webhooks_parse_only_for_an_alert_it_stored_as_pending(
+    tmp_path: Path,
+) -> None:
+    """What waits for the alert thread is bounded by the pending alerts: a stale alert (refused
+    on arrival) or a duplicate leaves nothing behind; processing takes what was kept."""
+    runtime = demo_runtime(tmp_path)
+    try:
+        hook = runtime.hooks.active(PAPER_BOT)
+        assert hook is not None
+        parser = runtime.handover
+        now = runtime.clock.now()
+
+        def post(alert: dict[str, str]) -> int:
+            answer = runtime.intake.receive(hook.token, json.dumps(alert).encode(), "127.0.0.1")
+            return answer.status
+
+        fresh = {"action": "buy", "symbol": "AAPL", "qty": "1", "timenow": now.isoformat()}
+        assert post(fresh) == 200
+        assert parser.waiting == 1
+        assert post(fresh) == 200  # a resend: a duplicate
+        stale = {**fresh, "timenow": (now - timedelta(hours=1)).isoformat()}
+        assert post(stale) == 422
+        assert parser.waiting == 1
+        runtime.processor.drain()
+        assert parser.waiting == 0
+    finally:
+        runtime.desk.close()

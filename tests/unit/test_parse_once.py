@@ -9,12 +9,19 @@ from algodesk.services.alerts import ParseOnce
 BODY = b'{"action": "buy", "symbol": "AAPL", "qty": "1", "passphrase": "s3cret-word"}'
 
 
-def test_a_body_parsed_by_the_webhook_is_handed_once_to_the_next_parse() -> None:
+def _body(n: int) -> bytes:
+    return BODY.replace(b'"1"', f'"{n}"'.encode())
+
+
+def test_a_kept_parse_is_handed_once_to_the_next_parse_of_that_body() -> None:
     parser = ParseOnce(TradingViewParser())
     webhook = parser.parse(BODY)
+    assert parser.waiting == 0  # parsing keeps nothing
+    parser.keep(BODY, "secret", webhook)
+    assert parser.waiting == 1
     processor = parser.parse(BODY)
     assert processor is webhook  # handed over, not parsed again
-    assert isinstance(processor, ParsedAlert)
+    assert parser.waiting == 0
     again = parser.parse(BODY)  # handed once: a third parse parses
     assert again is not webhook
     assert again == webhook == TradingViewParser().parse(BODY)
@@ -22,20 +29,30 @@ def test_a_body_parsed_by_the_webhook_is_handed_once_to_the_next_parse() -> None
 
 def test_the_secret_field_is_part_of_the_key() -> None:
     parser = ParseOnce(TradingViewParser())
-    plain = parser.parse(BODY)
+    parser.keep(BODY, "secret", parser.parse(BODY))
     with_field = parser.parse(BODY, secret_field="passphrase")
     assert isinstance(with_field, ParsedAlert)
-    assert isinstance(plain, ParsedAlert)
-    assert with_field.secret == "s3cret-word"
-    assert plain.secret is None
+    assert with_field.secret == "s3cret-word"  # parsed for its own field, not the kept one
+    assert parser.waiting == 1
 
 
 def test_at_most_keep_results_wait_and_the_oldest_is_dropped() -> None:
     parser = ParseOnce(TradingViewParser(), keep=2)
-    bodies = [BODY.replace(b'"1"', f'"{n}"'.encode()) for n in range(1, 4)]
-    first = [parser.parse(b) for b in bodies]
-    assert parser.parse(bodies[0]) is not first[0]  # dropped when the third came
-    assert parser.parse(bodies[2]) is first[2]
+    first = [parser.parse(_body(n)) for n in range(1, 4)]
+    for n, result in enumerate(first, start=1):
+        parser.keep(_body(n), "secret", result)
+    assert parser.waiting == 2
+    assert parser.parse(_body(1)) is not first[0]  # dropped when the third came
+    assert parser.parse(_body(3)) is first[2]
+
+
+def test_the_bodies_of_kept_parses_stay_under_keep_bytes() -> None:
+    parser = ParseOnce(TradingViewParser(), keep_bytes=2 * len(_body(1)))
+    for n in range(1, 4):
+        parser.keep(_body(n), "secret", parser.parse(_body(n)))
+    assert parser.waiting == 2
+    parser.keep(b"x" * (3 * len(_body(1))), "secret", parser.parse(_body(1)))  # too large
+    assert parser.waiting == 2
 
 
 def test_redact_is_the_parsers() -> None:

@@ -162,7 +162,9 @@ class DeskRuntime:
         self.square_off = SquareOff(
             self.engine, self.calendars, list(self.options.square_off), self.clock
         )
-        self.parser = ParseOnce(TradingViewParser())  # the alert thread reuses the webhook's
+        self.parser = TradingViewParser()
+        # The webhook keeps its parse of each pending alert here for the alert thread.
+        self.handover = ParseOnce(self.parser)
         # Webhooks find their hook in memory; changes go through it and empty it.
         self.hook_store = HookCache(SqlHookStore(desk.engine, self.cipher))
         self.hooks = HookService(self.hook_store, self.clock)
@@ -188,12 +190,17 @@ class DeskRuntime:
         self.inbox = SqlInbox(desk.engine)
         self._wake = threading.Event()
         self.intake = AlertIntake(
-            self.hook_store, self.inbox, self.parser, self.clock, on_stored=self._wake.set
+            self.hook_store,
+            self.inbox,
+            self.parser,
+            self.clock,
+            on_stored=self._wake.set,
+            handover=self.handover,
         )
         self.processor = AlertProcessor(
             self.inbox,
             self.hook_store,
-            self.parser,
+            self.handover,
             self.bots,
             self.engine,
             OrderPlanner(self.engine, self.market, self.option_symbols, self.slicer),
@@ -343,6 +350,7 @@ class DeskRuntime:
             _log.exception("square-off failed")
         today = self.clock.now().date()
         if today != self._calendars_checked:
+            self._calendars_checked = today  # once a day, also when the check fails
             try:
                 self.check_calendars()
             except Exception:

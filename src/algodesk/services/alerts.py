@@ -129,32 +129,57 @@ def _rejected(reason: str, message: str) -> WebhookAnswer:
 
 class ParseOnce:
     """An :class:`AlertParser` that hands a body's parse from the webhook to the alert thread:
-    the webhook parses the body, and the processor, parsing the stored body again, gets that
-    result instead of doing the work twice (a parse is pure: the same body and secret field
-    always give the same result). A result is handed over once, then forgotten; at most
-    ``keep`` wait (the oldest is dropped), keyed by the body's SHA-256, so a flood of large
-    bodies holds no bodies."""
+    the webhook keeps (:meth:`keep`) the parse of an alert it stored as pending, and the processor,
+    parsing the stored body, gets that result instead of parsing it again (a parse is pure:
+    the same body and secret field always give the same result). A result is handed over once,
+    then forgotten. At most ``keep`` results wait, for bodies of at most ``keep_bytes`` in all
+    (a parse takes several times its body's memory); the oldest are dropped, and the processor
+    then parses as before."""
 
-    def __init__(self, parser: AlertParser, keep: int = 4096) -> None:
+    def __init__(
+        self, parser: AlertParser, keep: int = 4096, keep_bytes: int = 4 * 1024 * 1024
+    ) -> None:
         self._parser = parser
         self._keep = keep
-        self._kept: dict[tuple[bytes, str], ParsedAlert | AlertRejection] = {}
+        self._keep_bytes = keep_bytes
+        self._kept: dict[tuple[bytes, str], tuple[ParsedAlert | AlertRejection, int]] = {}
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def parse(
         self, body: bytes, *, secret_field: str = DEFAULT_SECRET_FIELD
     ) -> ParsedAlert | AlertRejection:
+        if self._kept:
+            key = (hashlib.sha256(body).digest(), secret_field)
+            with self._lock:
+                found = self._kept.pop(key, None)
+                if found is not None:
+                    self._bytes -= found[1]
+                    return found[0]
+        return self._parser.parse(body, secret_field=secret_field)
+
+    @property
+    def waiting(self) -> int:
+        """Parses kept and not handed over yet."""
+        return len(self._kept)
+
+    def keep(self, body: bytes, secret_field: str, result: ParsedAlert | AlertRejection) -> None:
+        """Keep ``result``, the parse of ``body``, for the next :meth:`parse` of that body."""
+        size = len(body)
+        if size > self._keep_bytes:
+            return
         key = (hashlib.sha256(body).digest(), secret_field)
         with self._lock:
-            found = self._kept.pop(key, None)
-        if found is not None:
-            return found
-        result = self._parser.parse(body, secret_field=secret_field)
-        with self._lock:
-            if len(self._kept) >= self._keep:
-                del self._kept[next(iter(self._kept))]
-            self._kept[key] = result
-        return result
+            old = self._kept.pop(key, None)
+            if old is not None:
+                self._bytes -= old[1]
+            while self._kept and (
+                len(self._kept) >= self._keep or self._bytes + size > self._keep_bytes
+            ):
+                oldest = next(iter(self._kept))
+                self._bytes -= self._kept.pop(oldest)[1]
+            self._kept[key] = (result, size)
+            self._bytes += size
 
     def redact(self, body: bytes, *, secret_field: str = DEFAULT_SECRET_FIELD) -> str:
         return self._parser.redact(body, secret_field=secret_field)
@@ -172,12 +197,16 @@ class AlertIntake:
         *,
         on_stored: Callable[[], None] | None = None,
         sources: Collection[ipaddress.IPv4Address | ipaddress.IPv6Address] = TRADINGVIEW_SOURCES,
+        handover: ParseOnce | None = None,
     ) -> None:
+        """``handover``: where the parse of each alert stored as pending is kept for the alert
+        thread (the processor's parser)."""
         self._hooks = hooks
         self._inbox = inbox
         self._parser = parser
         self._clock = clock
         self._on_stored = on_stored
+        self._handover = handover
         self._sources = frozenset(sources)
         self._lock = threading.Lock()  # the windowed dedupe looks before it writes (only it)
 
@@ -293,6 +322,8 @@ class AlertIntake:
             answer = _rejected(entry.reason, entry.message)
             answer.body.update(alert_id=entry.id, duplicate=not new)
             return answer
+        if new and self._handover is not None and isinstance(verdict, ParsedAlert):
+            self._handover.keep(body, hook.secret_field, verdict)
         if new and self._on_stored is not None:
             self._on_stored()
         return WebhookAnswer(
