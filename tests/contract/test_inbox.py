@@ -246,6 +246,22 @@ def test_settle_many_is_all_or_none(inbox: Inbox, bad: str) -> None:
     assert [e.id for e in inbox.pending()] == ids[:2]
 
 
+@pytest.mark.parametrize(
+    "order", [["unknown", "unknown"], ["unknown", "pending", "pending"], ["pending", "pending"]]
+)
+def test_settle_many_names_the_first_refused_entry_in_the_order_given(
+    inbox: Inbox, order: list[str]
+) -> None:
+    pending = inbox.add(alert(1))[0].id
+    ids = [pending if kind == "pending" else pending + 1000 for kind in order]
+    batch = [Settlement(i, AlertStatus.EXECUTED, None, "", {"orders": []}) for i in ids]
+    first_bad = next((n for n, kind in enumerate(order) if kind == "unknown"), 1)
+    with pytest.raises(ValueError, match=f"inbox entry {ids[first_bad]}: expected") as raised:
+        inbox.settle_many(batch, T0)
+    assert isinstance(raised.value, UnknownEntryError) == (order[first_bad] == "unknown")
+    assert [e.id for e in inbox.pending()] == [pending]
+
+
 def test_settle_many_refuses_bad_input_and_changes_nothing(inbox: Inbox) -> None:
     ids = [inbox.add(alert(n))[0].id for n in range(1, 3)]
     good = Settlement(ids[0], AlertStatus.EXECUTED, None, "", {})

@@ -235,11 +235,6 @@ class SqlInbox:
         if not rows:
             return []
         ids = [s.entry_id for s in settlements]
-        first: dict[int, Settlement] = {}
-        for s in settlements:  # twice in one batch: the second finds it settled
-            if s.entry_id in first:
-                raise _refused(s.entry_id, first[s.entry_id].status.value)
-            first[s.entry_id] = s
         try:
             with self._engine.begin() as conn:  # an exception inside rolls the batch back
                 if conn.execute(self._settle, rows).rowcount != len(rows):
@@ -248,12 +243,15 @@ class SqlInbox:
                 return [_entry(stored[i]) for i in ids]
         except _NotAllPending:
             pass
-        # Rolled back: name the first entry that is unknown or was not pending.
+        # Rolled back: name the first entry that is unknown, not pending, or given twice (the
+        # second finds it settled by the first), in the order given.
         with read_only(self._engine) as conn:
             found = dict(conn.execute(self._statuses, {"ids": ids}).tuples().all())
-        for entry_id in ids:
-            if found.get(entry_id) != AlertStatus.PENDING.value:
-                raise _refused(entry_id, found.get(entry_id))
+        for s in settlements:
+            status = found.get(s.entry_id)
+            if status != AlertStatus.PENDING.value:
+                raise _refused(s.entry_id, status)
+            found[s.entry_id] = s.status.value  # as the batch would have left it
         raise ValueError(f"inbox entries {ids}: changed while being settled; nothing settled")
 
     def list(
