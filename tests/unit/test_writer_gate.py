@@ -73,7 +73,7 @@ def test_a_writer_that_times_out_leaves_the_queue() -> None:
     assert gate.acquire(timeout=0)
     began = time.monotonic()
     assert not gate.acquire(timeout=0.05)
-    assert time.monotonic() - began >= 0.05
+    assert time.monotonic() - began >= 0.04  # (a timed wait may end a hair early)
     assert gate.waiting == 0
     gate.release()
     assert gate.acquire(timeout=0)  # not handed to the writer that gave up
