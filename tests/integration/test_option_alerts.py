@@ -442,6 +442,21 @@ def _fate(desk: OptionDesk, alert_id: int) -> InboxEntry:
     return entry
 
 
+def _half_sent(monkeypatch: pytest.MonkeyPatch, alert: dict[str, str]) -> tuple[OptionDesk, int]:
+    """A desk whose first try at ``alert`` (3,640 of OTM2) sent its first child (1,755) and
+    failed at the second."""
+    desk = OptionDesk(remote=True)  # each child stored as it is sent (on paper, the batch
+    # would undo the first child with the second)
+    desk.quote(SPOT, "26012.5")
+    desk.quote(OTM2, "100")
+    alert_id = _post(desk, alert)
+    failed = _second_child_fails_once(desk, monkeypatch)
+    assert desk.processor.drain() == 0
+    assert failed
+    assert desk.position(OTM2) == D(1755)
+    return desk, alert_id
+
+
 @pytest.mark.parametrize("freeze", [None, D(5000)], ids=["same freeze", "freeze raised"])
 def test_a_target_position_retried_midway_through_its_children_ends_at_the_target(
     monkeypatch: pytest.MonkeyPatch, freeze: Decimal | None
@@ -450,15 +465,9 @@ def test_a_target_position_retried_midway_through_its_children_ends_at_the_targe
     (1,755 filled), the target would give 1,885, whose first child (1,755) has the key of the
     child already filled: the position would end at 1,885, not 3,640. Nor does a freeze
     quantity raised meanwhile (an instrument-master refresh) send the first size whole."""
-    desk = OptionDesk(remote=True)  # each child stored as it is sent (on paper, the batch
-    # would undo the first child with the second)
-    desk.quote(SPOT, "26012.5")
-    desk.quote(OTM2, "100")
-    alert = _post(desk, {"action": "buy", "symbol": "NIFTY_CE", "position_size": "3640"})
-    failed = _second_child_fails_once(desk, monkeypatch)
-    assert desk.processor.drain() == 0  # failed after its first child was sent
-    assert failed
-    assert desk.position(OTM2) == D(1755)
+    desk, alert = _half_sent(
+        monkeypatch, {"action": "buy", "symbol": "NIFTY_CE", "position_size": "3640"}
+    )
     if freeze is not None:
         desk.market.instruments[OTM2] = replace(
             desk.market.instruments[OTM2], freeze_quantity=freeze
@@ -477,12 +486,7 @@ def test_an_option_alert_retried_after_a_restart_without_a_spot_mark_completes(
     """Its contract is not resolved again (there is no spot mark yet after a restart): the
     retry sends the first try's children. (It used to be rejected no_spot, with 1,755 of
     3,640 live and no order listed in its fate.)"""
-    desk = OptionDesk(remote=True)
-    desk.quote(SPOT, "26012.5")
-    desk.quote(OTM2, "100")
-    alert = _post(desk, {"action": "buy", "symbol": "NIFTY_CE", "qty": "3640"})
-    _second_child_fails_once(desk, monkeypatch)
-    assert desk.processor.drain() == 0
+    desk, alert = _half_sent(monkeypatch, {"action": "buy", "symbol": "NIFTY_CE", "qty": "3640"})
     del desk.market.marks[SPOT]  # the feed has not spoken since the restart
     assert desk.processor.drain() == 1
     entry = _fate(desk, alert)
@@ -498,12 +502,7 @@ def test_an_option_alert_retried_after_a_restart_without_a_spot_mark_completes(
 def test_a_sliced_alert_retried_too_late_lists_the_children_it_sent(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    desk = OptionDesk(remote=True)
-    desk.quote(SPOT, "26012.5")
-    desk.quote(OTM2, "100")
-    alert = _post(desk, {"action": "buy", "symbol": "NIFTY_CE", "qty": "3640"})
-    _second_child_fails_once(desk, monkeypatch)
-    assert desk.processor.drain() == 0
+    desk, alert = _half_sent(monkeypatch, {"action": "buy", "symbol": "NIFTY_CE", "qty": "3640"})
     desk.clock.advance(timedelta(minutes=5))  # the desk was down: the signal is stale now
     assert desk.processor.drain() == 1
     entry = _fate(desk, alert)
