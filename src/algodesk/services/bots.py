@@ -192,9 +192,9 @@ class BotService:
         return bot_id in self._ever
 
     def list(self, account_id: AccountId | None = None) -> list[Bot]:
+        bots = list(self._bots.values())  # one step: a bot created meanwhile cannot break it
         return sorted(
-            (b for b in self._bots.values() if account_id in (None, b.account_id)),
-            key=lambda b: b.id.value,
+            (b for b in bots if account_id in (None, b.account_id)), key=lambda b: b.id.value
         )
 
     def create(self, bot: Bot, by: str) -> Bot:
