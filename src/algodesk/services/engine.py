@@ -756,8 +756,8 @@ class Engine:
     ) -> Mapping[str, object]:
         """Journal ``payload`` as a ``kind`` record under ``key``, unless a record has that
         key already: the payload journaled first under it, either way. For what a caller
-        decided that its retries must decide the same (the quantity an alert's order was
-        sliced from); inside a batch, stored with it."""
+        decided that its retries must decide the same (a sliced order and its children's
+        quantities); inside a batch, stored with it."""
         with self._lock(account_id), self._unit() as uow:
             seen = uow.journal.find(account_id, key)
             if seen is not None:

@@ -80,7 +80,8 @@ def child_key(key: str | None, n: int) -> str | None:
 
 
 def sliced_key(key: str) -> str:
-    """The key under which the quantity of a sliced parent keyed ``key`` is journaled."""
+    """The key under which a sliced parent keyed ``key`` and its children's quantities are
+    journaled (see "Sliced once")."""
     return f"{key}:sliced"
 
 
