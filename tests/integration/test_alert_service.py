@@ -555,7 +555,14 @@ def test_a_fate_the_inbox_cannot_take_does_not_hold_up_the_other_alerts(
         (AlertStatus.REJECTED, "internal_error"),
         (AlertStatus.EXECUTED, None),
     ]
-    assert alerts.position() == D(6)  # its order was sent and stands; only its fate is lost
+    assert alerts.position() == D(6)  # its order was sent and stands; its fate names it
+    broken = fates[1]
+    assert broken is not None
+    named = broken.fate["orders"]
+    assert isinstance(named, list)
+    assert [row["ok"] for row in named] == [True]
+    order = alerts.desk.order(named[0]["client_order_id"])
+    assert (order.quantity.value, order.status) == (D(2), OrderStatus.FILLED)
 
 
 def test_the_desk_keeps_the_webhooks_parse_only_for_an_alert_it_stored_as_pending(

@@ -38,7 +38,7 @@ import ipaddress
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -683,7 +683,8 @@ class AlertProcessor:
 
 def _recordable(batch: list[Settlement]) -> list[Settlement]:
     """``batch`` with each fate the inbox would refuse (a bug: a value that is not JSON)
-    replaced by an ``internal_error`` one, so one bad fate cannot hold the inbox for ever."""
+    replaced by an ``internal_error`` one, so one bad fate cannot hold the inbox for ever. The
+    replacement still names the orders the alert sent (by client order id), which stand."""
     out = []
     for settlement in batch:
         try:
@@ -691,13 +692,20 @@ def _recordable(batch: list[Settlement]) -> list[Settlement]:
             require_final(settlement.entry_id, settlement.status)
         except ValueError as exc:
             _log.error("alert %s: its fate cannot be recorded: %s", settlement.entry_id, exc)
+            rows = settlement.fate.get("orders")
+            sent = [
+                {"client_order_id": row["client_order_id"], "ok": row.get("ok") is True}
+                for row in (rows if isinstance(rows, list) else [])
+                if isinstance(row, Mapping) and isinstance(row.get("client_order_id"), str)
+            ]
             out.append(
                 Settlement(
                     settlement.entry_id,
                     AlertStatus.REJECTED,
                     "internal_error",
-                    "its fate could not be recorded; see the desk's log",
-                    {"orders": []},
+                    "its fate could not be recorded; see the desk's log (the orders it sent, "
+                    "by client order id, are listed)",
+                    {"orders": sent},
                 )
             )
         else:
