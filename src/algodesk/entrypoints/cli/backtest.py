@@ -344,7 +344,9 @@ def sweep(
     json_path: Annotated[Path | None, typer.Option("--json", help="Write every row.")] = None,
     sort: Annotated[str, typer.Option("--sort", help="The statistic to rank by.")] = "sharpe",
 ) -> None:
-    """Run a strategy over every combination of a parameter grid, in parallel."""
+    """Run a strategy over every combination of a parameter grid, in parallel. A combination
+    that fails (refused parameters, a run that raises, a worker that dies) is a row with its
+    error; the others still run."""
     console = Console(stderr=True)
     config = _config(
         cash,
