@@ -111,6 +111,25 @@ def test_a_running_desk_warns_once_a_day_from_30_days_before_a_calendar_ends(
         made.close()
 
 
+def test_a_failing_coverage_check_is_logged_once_a_day_not_every_tick(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made, runtime = desk(tmp_path)
+    try:
+
+        def broken() -> list[object]:
+            raise RuntimeError("the bot store is unreadable")
+
+        monkeypatch.setattr(runtime.bots, "list", broken)
+        with caplog.at_level(logging.ERROR, logger="algodesk.runtime"):
+            for _ in range(5):
+                runtime.tick()  # the market thread goes on
+        failed = [r for r in caplog.records if "calendar coverage check failed" in r.getMessage()]
+        assert len(failed) == 1
+    finally:
+        made.close()
+
+
 def test_a_malformed_sessions_toml_stops_the_desk_with_its_name(tmp_path: Path) -> None:
     path = tmp_path / "sessions.toml"
     path.write_text(YEAR_2027.replace("year = 2027", "year = 2028"))
