@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from algodesk.adapters.storage.sql.engine import read_only
 from algodesk.adapters.storage.sql.group_commit import GroupCommit
+from algodesk.adapters.storage.sql.prepared import Prepared
 from algodesk.adapters.storage.sql.tables import alert_inbox
 from algodesk.domain.identifiers import AccountId, BotId
 from algodesk.ports.inbox import (
@@ -92,7 +93,7 @@ class SqlInbox:
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
-        self._insert = _insert_or_nothing(engine.dialect)
+        self._insert = Prepared(_insert_or_nothing(engine.dialect))
         self._count_repeat = (
             sa.update(alert_inbox)
             .where(_t.dedupe_key == sa.bindparam("key"))
@@ -112,7 +113,7 @@ class SqlInbox:
         self._count_pending = sa.select(sa.func.count()).where(
             _t.status == AlertStatus.PENDING.value
         )
-        self._settle = (
+        self._settle = Prepared(
             sa.update(alert_inbox)
             .where(_t.id == sa.bindparam("w_id"), _t.status == AlertStatus.PENDING.value)
             .values(
@@ -131,9 +132,9 @@ class SqlInbox:
     def _store(self, conn: sa.Connection, row: dict[str, Any]) -> tuple[int, sa.Row[Any] | None]:
         """Insert ``row`` in the batch's transaction: its new id, or the first entry of its
         key (counted as a repeat), also when that first entry is earlier in the same batch."""
-        new_id = conn.execute(self._insert, row).scalar()
-        if new_id is not None:
-            return int(new_id), None
+        new = self._insert.execute(conn, row).returned()
+        if new is not None:
+            return int(new[0]), None
         # The key is taken (by a committed entry: the insert waited; or by this batch).
         first = conn.execute(self._count_repeat, {"key": row["dedupe_key"]}).one()
         return int(first.id), first
@@ -237,7 +238,7 @@ class SqlInbox:
         ids = [s.entry_id for s in settlements]
         try:
             with self._engine.begin() as conn:  # an exception inside rolls the batch back
-                if conn.execute(self._settle, rows).rowcount != len(rows):
+                if self._settle.executemany(conn, rows) != len(rows):
                     raise _NotAllPending
                 stored = {r.id: r for r in conn.execute(self._by_ids, {"ids": ids})}
                 return [_entry(stored[i]) for i in ids]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from algodesk.adapters.storage.sql import codec
+from algodesk.adapters.storage.sql.prepared import Prepared
 from algodesk.adapters.storage.sql.tables import (
     fills,
     journal,
@@ -43,10 +44,11 @@ _OPEN = [s.value for s in OrderStatus if s.is_open]
 _BATCH = 5000
 
 # The statements a trade runs, built once: SQLAlchemy then reuses their compiled form instead
-# of building and keying a new statement on every call. Bound names that are not column names
+# of building and keying a new statement on every call; those a trade runs every time are
+# Prepared (compiled once, run on the DBAPI cursor: see prepared.py). Bound names that are not column names
 # mark the WHERE values; an UPDATE's SET columns are the other keys of its parameters.
 _bind = sa.bindparam
-_ORDER = sa.select(orders).where(orders.c.client_order_id == _bind("coid"))
+_ORDER = Prepared(sa.select(orders).where(orders.c.client_order_id == _bind("coid")))
 
 
 def _if_new(table: sa.Table, returned: sa.Column[Any]) -> sa.TextualSelect:
@@ -66,12 +68,12 @@ def _if_new(table: sa.Table, returned: sa.Column[Any]) -> sa.TextualSelect:
     return sa.text(sql).bindparams(*binds).columns(returned)
 
 
-_ORDER_INSERT = _if_new(orders, orders.c.client_order_id)
-_ORDER_UPDATE = sa.update(orders).where(orders.c.client_order_id == _bind("w_coid"))
+_ORDER_INSERT = Prepared(_if_new(orders, orders.c.client_order_id))
+_ORDER_UPDATE = Prepared(sa.update(orders).where(orders.c.client_order_id == _bind("w_coid")))
 _FILL = sa.select(fills).where(
     fills.c.venue == _bind("w_venue"), fills.c.trade_id == _bind("w_trade")
 )
-_FILL_INSERT = _if_new(fills, fills.c.trade_id)
+_FILL_INSERT = Prepared(_if_new(fills, fills.c.trade_id))
 _FILLS_OF_ORDER = (
     sa.select(fills)
     .where(fills.c.client_order_id == _bind("coid"))
@@ -80,14 +82,16 @@ _FILLS_OF_ORDER = (
 _HEAD = sa.select(ledger_heads.c.seq, ledger_heads.c.hash).where(
     ledger_heads.c.account_id == _bind("account")
 )
-_HEAD_INSERT = sa.insert(ledger_heads)
-_HEAD_MOVE = sa.update(ledger_heads).where(
-    ledger_heads.c.account_id == _bind("w_account"),
-    ledger_heads.c.seq == _bind("w_seq"),
-    ledger_heads.c.hash == _bind("w_hash"),
+_HEAD_INSERT = Prepared(sa.insert(ledger_heads))
+_HEAD_MOVE = Prepared(
+    sa.update(ledger_heads).where(
+        ledger_heads.c.account_id == _bind("w_account"),
+        ledger_heads.c.seq == _bind("w_seq"),
+        ledger_heads.c.hash == _bind("w_hash"),
+    )
 )
-_ENTRY_INSERT = sa.insert(ledger_entries)
-_POSTINGS_INSERT = sa.insert(ledger_postings)
+_ENTRY_INSERT = Prepared(sa.insert(ledger_entries))
+_POSTINGS_INSERT = Prepared(sa.insert(ledger_postings))
 _ENTRY_FIND = sa.select(ledger_entries).where(
     ledger_entries.c.account_id == _bind("account"),
     ledger_entries.c.entry_id == _bind("entry_id"),
@@ -99,17 +103,19 @@ _ENTRY_POSTINGS = (
     )
     .order_by(ledger_postings.c.idx)
 )
-_SEQUENCE_NEXT = (
+_SEQUENCE_NEXT = Prepared(
     sa.update(sequences)
     .where(sequences.c.name == _bind("w_name"))
     .values(value=sequences.c.value + 1)
     .returning(sequences.c.value)
 )
-_SEQUENCE_INSERT = sa.insert(sequences)
-_JOURNAL_INSERT = _if_new(journal, journal.c.seq)
-_JOURNAL_INSERT_MANY = sa.insert(journal)
-_JOURNAL_FIND = sa.select(journal).where(
-    journal.c.account_id == _bind("account"), journal.c.key == _bind("w_key")
+_SEQUENCE_INSERT = Prepared(sa.insert(sequences))
+_JOURNAL_INSERT = Prepared(_if_new(journal, journal.c.seq))
+_JOURNAL_INSERT_MANY = Prepared(sa.insert(journal))
+_JOURNAL_FIND = Prepared(
+    sa.select(journal).where(
+        journal.c.account_id == _bind("account"), journal.c.key == _bind("w_key")
+    )
 )
 
 
@@ -123,8 +129,7 @@ class SqlFillRepository:
         return codec.fill_from_row(row) if row else None
 
     def add(self, fill: Fill) -> bool:
-        stored = self._conn.execute(_FILL_INSERT, codec.fill_row(fill))
-        if stored.first() is not None:
+        if _FILL_INSERT.execute(self._conn, codec.fill_row(fill)).returned() is not None:
             return True
         known = self._get(fill.venue, fill.trade_id)  # the trade is known: the same one?
         if known is None:  # pragma: no cover - the insert skipped a row that exists
@@ -155,7 +160,7 @@ class SqlOrderRepository:
 
     def add(self, order: Order) -> None:
         row = codec.order_row(order)
-        if self._conn.execute(_ORDER_INSERT, row).first() is None:
+        if _ORDER_INSERT.execute(self._conn, row).returned() is None:
             raise DuplicateClientOrderIdError(
                 f"client order id {order.client_order_id} is taken; ids are never reused"
             )
@@ -163,12 +168,11 @@ class SqlOrderRepository:
     def update(self, order: Order) -> None:
         row = codec.order_row(order)
         coid = row.pop("client_order_id")
-        result = self._conn.execute(_ORDER_UPDATE, {"w_coid": coid, **row})
-        if result.rowcount != 1:
+        if _ORDER_UPDATE.execute(self._conn, {"w_coid": coid, **row}).rowcount != 1:
             raise KeyError(f"order {coid} is not stored; add it first")
 
     def get(self, client_order_id: ClientOrderId) -> Order | None:
-        row = self._conn.execute(_ORDER, {"coid": client_order_id.value}).mappings().first()
+        row = _ORDER.first(self._conn, {"coid": client_order_id.value})
         if row is None:
             return None
         return codec.order_from_row(row, self._fills.for_order(client_order_id))
@@ -222,8 +226,8 @@ class SqlLedgerRepository:
         self._heads.pop(entry.account_id, None)  # read again unless the move below succeeds
         if head is None:
             try:
-                self._conn.execute(
-                    _HEAD_INSERT,
+                _HEAD_INSERT.execute(
+                    self._conn,
                     {"account_id": entry.account_id.value, "seq": 1, "hash": entry.hash},
                 )
             except IntegrityError:  # the transaction is spoilt: the caller rolls back
@@ -231,8 +235,8 @@ class SqlLedgerRepository:
                     f"{entry.label()}: another writer started this account's chain"
                 ) from None
         else:
-            moved = self._conn.execute(
-                _HEAD_MOVE,
+            moved = _HEAD_MOVE.execute(
+                self._conn,
                 {
                     "w_account": entry.account_id.value,
                     "w_seq": head.seq,
@@ -243,8 +247,8 @@ class SqlLedgerRepository:
             )
             if moved.rowcount != 1:
                 raise ChainConflictError(f"{entry.label()}: another writer moved the head")
-        self._conn.execute(_ENTRY_INSERT, codec.entry_row(entry))
-        self._conn.execute(_POSTINGS_INSERT, codec.posting_rows(entry))
+        _ENTRY_INSERT.execute(self._conn, codec.entry_row(entry))
+        _POSTINGS_INSERT.executemany(self._conn, codec.posting_rows(entry))
         self._heads[entry.account_id] = ChainHead(entry.seq, entry.hash)
 
     def _binary(self, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
@@ -304,10 +308,10 @@ class SqlSequences:
         self._conn = conn
 
     def next(self, name: str) -> int:
-        moved = self._conn.execute(_SEQUENCE_NEXT, {"w_name": name}).first()
+        moved = _SEQUENCE_NEXT.execute(self._conn, {"w_name": name}).returned()
         if moved is not None:
-            return int(moved.value)
-        self._conn.execute(_SEQUENCE_INSERT, {"name": name, "value": 1})
+            return int(moved[0])
+        _SEQUENCE_INSERT.execute(self._conn, {"name": name, "value": 1})
         return 1
 
 
@@ -329,23 +333,23 @@ class SqlJournal:
         row = _journal_row(record)
         # A taken key (unique index) skips the row, also when another writer journaled it
         # first: no error spoils the transaction.
-        seq = self._conn.execute(_JOURNAL_INSERT, row).scalar()
-        if seq is None:
+        stored = _JOURNAL_INSERT.execute(self._conn, row).returned()
+        if stored is None:
             raise StorageError(f"{record.account_id}: key {record.key!r} is already journaled")
         return JournalRecord(
-            record.account_id, record.kind, record.ts, record.payload, record.key, int(seq)
+            record.account_id, record.kind, record.ts, record.payload, record.key, int(stored[0])
         )
 
     def append_many(self, records: Sequence[JournalRecord]) -> None:
         if not records:
             return
         try:  # one statement for all (executemany; one round trip on PostgreSQL)
-            self._conn.execute(_JOURNAL_INSERT_MANY, [_journal_row(r) for r in records])
+            _JOURNAL_INSERT_MANY.executemany(self._conn, [_journal_row(r) for r in records])
         except IntegrityError:  # a taken key (unique index): the transaction is spoilt
             keys = [r.key for r in records if r.key is not None]
             raise StorageError(f"one of the keys {keys!r} is already journaled") from None
 
-    def _record(self, row: sa.RowMapping) -> JournalRecord:
+    def _record(self, row: Mapping[Any, Any]) -> JournalRecord:
         return JournalRecord(
             account_id=AccountId(row["account_id"]),
             kind=row["kind"],
@@ -356,8 +360,7 @@ class SqlJournal:
         )
 
     def find(self, account_id: AccountId, key: str) -> JournalRecord | None:
-        found = self._conn.execute(_JOURNAL_FIND, {"account": account_id.value, "w_key": key})
-        row = found.mappings().first()
+        row = _JOURNAL_FIND.first(self._conn, {"account": account_id.value, "w_key": key})
         return self._record(row) if row else None
 
     def records(self, account_id: AccountId, kind: str | None = None) -> list[JournalRecord]:
