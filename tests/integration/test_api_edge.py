@@ -3,13 +3,17 @@ limits with Retry-After, users, permissions, performance, status and closing a p
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from starlette.routing import Match
 from starlette.websockets import WebSocketDisconnect
 
 from algodesk.bootstrap.runtime import DeskRuntime
@@ -20,7 +24,13 @@ from algodesk.domain.matching import Quote
 from algodesk.domain.orders import OrderType
 from algodesk.domain.values import Quantity
 from algodesk.entrypoints.api.app import create_app
-from algodesk.entrypoints.api.edge import RateLimiter, RateLimits, RequestIdFilter
+from algodesk.entrypoints.api.edge import (
+    EdgeMiddleware,
+    RateLimiter,
+    RateLimits,
+    RequestIdFilter,
+)
+from algodesk.entrypoints.api.webhooks import AlertEndpoint, webhook_router
 from algodesk.services.demo import PAPER_ACCOUNT
 from tests.desks import PASSWORD, demo_runtime
 
@@ -234,3 +244,95 @@ def test_stream_connections_count_against_the_address_rate_limit(runtime: DeskRu
         ):
             pass
         assert refused.value.code == 1013
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/webhooks/tradingview/tok-1"),
+        ("GET", "/webhooks/tradingview/tok-1"),
+        ("PUT", "/webhooks/tradingview/tok-1"),
+        ("POST", "/webhooks/tradingview/tok-1/"),
+        ("POST", "/webhooks/tradingview/tok-1/explain"),
+        ("POST", "/webhooks/tradingview/"),
+        ("POST", "/webhooks/tradingview/a/b"),
+        ("POST", "/webhooks/tradingview/%20x"),
+        ("POST", "/api/v1/webhooks/tradingview/tok-1"),
+    ],
+)
+def test_the_webhook_shortcut_takes_exactly_the_requests_its_route_would(
+    runtime: DeskRuntime, method: str, path: str
+) -> None:
+    """The edge hands a request to the alert endpoint past FastAPI only when the route would
+    take it (other methods and paths get FastAPI's own answers)."""
+    endpoint = AlertEndpoint(runtime)
+    scope = {"type": "http", "method": method, "path": path, "root_path": ""}
+    routed = [
+        r.endpoint.__name__
+        for r in webhook_router(runtime, endpoint).routes
+        if isinstance(r, APIRoute) and r.matches(scope)[0] is Match.FULL
+    ]
+    short = endpoint.shortcut(scope) is not None
+    assert short == (routed == ["tradingview"])
+
+
+def test_an_alert_answered_past_fastapi_carries_the_edges_headers(
+    runtime: DeskRuntime, client: TestClient
+) -> None:
+    token = runtime.prepare_demo().token
+    answer = client.post(
+        f"/webhooks/tradingview/{token}",
+        content=b'{"action": "buy", "symbol": "AAPL", "qty": 1}',
+        headers={"X-Request-ID": "tv-1", "Content-Type": "text/plain"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["ok"] is True
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.headers["x-request-id"] == "tv-1"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    unknown = client.post("/webhooks/tradingview/no-such-token", content=b"BUY AAPL 1")
+    assert unknown.status_code == 401
+    assert unknown.json()["reason"] == "unknown_token"
+    assert len(unknown.headers["x-request-id"]) == 32
+    too_large = client.post(f"/webhooks/tradingview/{token}", content=b"x" * (64 * 1024 + 1))
+    assert too_large.status_code == 413
+    assert too_large.json()["reason"] == "too_large"
+    assert client.get(f"/webhooks/tradingview/{token}").status_code == 405  # FastAPI's answer
+
+
+def test_the_edge_sends_a_shortcut_request_past_the_app_with_its_headers() -> None:
+    answered: list[str] = []
+
+    def answering(name: str) -> Any:
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            answered.append(name)
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"{}"})
+
+        return app
+
+    short = answering("shortcut")
+    edge = EdgeMiddleware(
+        answering("framework"), shortcut=lambda scope: short if scope["path"] == "/x" else None
+    )
+
+    def call(path: str) -> dict[bytes, bytes]:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": path, "headers": [], "client": None}
+        asyncio.run(edge(scope, receive, send))
+        return dict(sent[0]["headers"])
+
+    headers = call("/x")
+    assert answered == ["shortcut"]
+    assert headers[b"x-content-type-options"] == b"nosniff"
+    assert len(headers[b"x-request-id"]) == 32
+    call("/y")
+    assert answered == ["shortcut", "framework"]

@@ -19,7 +19,7 @@ from algodesk.entrypoints.api.portfolio import portfolio_router
 from algodesk.entrypoints.api.stream import stream_router
 from algodesk.entrypoints.api.users import users_router
 from algodesk.entrypoints.api.v1 import api_router
-from algodesk.entrypoints.api.webhooks import webhook_router
+from algodesk.entrypoints.api.webhooks import AlertEndpoint, webhook_router
 from algodesk.entrypoints.web import mount_dashboard
 
 __all__ = ["create_app"]
@@ -85,8 +85,11 @@ def create_app(
         return JSONResponse(body, status_code=200 if ok else 503)
 
     app.state.user_limiter = RateLimiter(*limits.per_user)
-    app.add_middleware(EdgeMiddleware, limits=limits, trusted_proxies=trusted_proxies)
-    app.include_router(webhook_router(runtime, trusted_proxies))
+    alerts = AlertEndpoint(runtime, trusted_proxies)
+    app.add_middleware(
+        EdgeMiddleware, limits=limits, trusted_proxies=trusted_proxies, shortcut=alerts.shortcut
+    )
+    app.include_router(webhook_router(runtime, alerts))
     app.include_router(api_router(runtime))
     app.include_router(admin_router(runtime))
     app.include_router(portfolio_router(runtime))

@@ -10,6 +10,9 @@
   ``/api/`` and, stricter, on sign-in; per user in :mod:`~algodesk.entrypoints.api.security`.
   TradingView webhooks are not limited here: TradingView does not resend an alert answered
   429, so a limit would lose alerts; they are authenticated by their token and deduplicated.
+* **Shortcut.** A request the ``shortcut`` claims (``POST /webhooks/tradingview/{token}``, see
+  :class:`~algodesk.entrypoints.api.webhooks.AlertEndpoint`) is answered past FastAPI's
+  routing and layers, with the same request id and headers.
 """
 
 from __future__ import annotations
@@ -132,8 +135,13 @@ class EdgeMiddleware:
         app: ASGIApp,
         limits: RateLimits | None = None,
         trusted_proxies: Collection[str] = (),
+        shortcut: Callable[[Scope], ASGIApp | None] | None = None,
     ) -> None:
+        """``shortcut``: for an HTTP request it answers, the ASGI app that answers it past the
+        framework's routing (the TradingView webhook); the edge's request id and headers
+        still apply, and so do its rate limits."""
         self.app = app
+        self.shortcut = shortcut
         self.limits = limits or RateLimits()
         self.trusted = frozenset(trusted_proxies)
         self.per_address = RateLimiter(*self.limits.per_address)
@@ -201,6 +209,7 @@ class EdgeMiddleware:
                 )
                 await send_with_headers({"type": "http.response.body", "body": body})
                 return
-            await self.app(scope, receive, send_with_headers)
+            target = self.shortcut(scope) if self.shortcut is not None else None
+            await (target or self.app)(scope, receive, send_with_headers)
         finally:
             request_id.reset(token)

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 from collections.abc import Collection
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.services.alerts import MAX_BODY_BYTES
 
-__all__ = ["client_address", "webhook_router"]
+__all__ = ["AlertEndpoint", "client_address", "webhook_router"]
 
 _log = logging.getLogger("algodesk.webhooks")
 
@@ -66,22 +68,27 @@ def _too_large() -> JSONResponse:
     )
 
 
-def webhook_router(runtime: DeskRuntime, trusted_proxies: Collection[str] = ()) -> APIRouter:
-    router = APIRouter(tags=["webhooks"])
-    proxies = frozenset(trusted_proxies)
+class AlertEndpoint:
+    """``POST /webhooks/tradingview/{token}``: the alert stored, then the answer.
 
-    @router.post(
-        "/webhooks/tradingview/{token}",
-        summary="Receive a TradingView alert",
-        responses={401: {}, 403: {}, 413: {}, 422: {}, 503: {}},
-    )
-    async def tradingview(token: str, request: Request) -> JSONResponse:
+    The same endpoint serves the FastAPI route (its place in the OpenAPI spec) and, as a plain
+    ASGI app, the HTTP edge's shortcut (:meth:`shortcut`): TradingView's alerts are the
+    desk's hot path, and FastAPI's routing, dependency solving and exception layers cost about
+    as much CPU per request as storing the alert does. The edge still adds the request id and
+    the security headers; webhooks are not rate limited (see :mod:`.edge`).
+    """
+
+    def __init__(self, runtime: DeskRuntime, trusted_proxies: Collection[str] = ()) -> None:
+        self._runtime = runtime
+        self._proxies = frozenset(trusted_proxies)
+
+    async def respond(self, token: str, request: Request) -> JSONResponse:
         body = await _read_capped(request)
         if body is None:
             return _too_large()
-        remote = client_address(request, proxies)
+        remote = client_address(request, self._proxies)
         try:
-            answer = await run_in_threadpool(runtime.intake.receive, token, body, remote)
+            answer = await run_in_threadpool(self._runtime.intake.receive, token, body, remote)
         except Exception:
             _log.exception("an alert could not be stored")
             return JSONResponse(
@@ -89,6 +96,39 @@ def webhook_router(runtime: DeskRuntime, trusted_proxies: Collection[str] = ()) 
                 status_code=503,
             )
         return JSONResponse(answer.body, status_code=answer.status)
+
+    def shortcut(self, scope: Scope) -> ASGIApp | None:
+        """The ASGI app for a request this endpoint answers (a POST to its path), else None:
+        what the route would match, nothing more (other methods, a trailing slash, the
+        ``/explain`` twin go through FastAPI as before)."""
+        if scope["method"] != "POST":
+            return None
+        match = _ALERT_PATH.match(scope["path"])
+        if match is None:
+            return None
+        token = match.group(1)
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            response = await self.respond(token, Request(scope, receive))
+            await response(scope, receive, send)
+
+        return app
+
+
+#: The route's path, ``{token}`` as Starlette matches a path parameter (no ``/``).
+_ALERT_PATH = re.compile(r"^/webhooks/tradingview/([^/]+)$")
+
+
+def webhook_router(runtime: DeskRuntime, endpoint: AlertEndpoint) -> APIRouter:
+    router = APIRouter(tags=["webhooks"])
+
+    @router.post(
+        "/webhooks/tradingview/{token}",
+        summary="Receive a TradingView alert",
+        responses={401: {}, 403: {}, 413: {}, 422: {}, 503: {}},
+    )
+    async def tradingview(token: str, request: Request) -> JSONResponse:
+        return await endpoint.respond(token, request)
 
     @router.post(
         "/webhooks/tradingview/{token}/explain",
