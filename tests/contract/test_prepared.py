@@ -5,14 +5,15 @@ and PostgreSQL."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from decimal import Decimal
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from algodesk.adapters.storage.sql.engine import make_engine, migrate
 from algodesk.adapters.storage.sql.prepared import Prepared
 from algodesk.adapters.storage.sql.tables import journal, sequences
+from algodesk.testing.postgres import TemporaryPostgres
 
 INSERT = Prepared(sa.insert(journal))
 BUMP = Prepared(
@@ -122,18 +123,21 @@ def test_with_cursor_listeners_every_statement_goes_through_sqlalchemy(
     assert _keys(migrated_engine) == ["a", "b", "c"]
 
 
-def test_each_set_of_names_is_its_own_statement() -> None:
+@pytest.mark.parametrize("first", ["all", "some"])
+def test_each_set_of_names_is_its_own_statement(first: str) -> None:
     """As SQLAlchemy compiles an INSERT for the names given: a column left out is not bound
     (it takes its default), whichever set of names came first."""
     engine = sa.create_engine("sqlite://")
     table = sa.Table("t", sa.MetaData(), sa.Column("a", sa.String), sa.Column("b", sa.Integer))
     table.create(engine)
     insert = Prepared(sa.insert(table))
+    rows: list[dict[str, Any]] = [{"a": "x", "b": 1}, {"a": "y"}]
     with engine.connect() as conn:
-        insert.execute(conn, {"a": str(Decimal("1.50")), "b": 1})
-        insert.execute(conn, {"a": "x"})  # another set of names: another compiled form
+        for row in rows if first == "all" else rows[::-1]:
+            insert.execute(conn, row)
         conn.commit()
-        assert list(conn.execute(sa.select(table.c.a, table.c.b))) == [("1.50", 1), ("x", None)]
+        stored = set(conn.execute(sa.select(table.c.a, table.c.b)))
+    assert stored == {("x", 1), ("y", None)}
     engine.dispose()
 
 
@@ -150,5 +154,108 @@ def test_first_reads_a_row_with_its_columns_conversions(migrated_engine: sa.Engi
         assert (row["key"], row["kind"], row["payload"]) == ("a", "K", "{}")
         assert isinstance(row["seq"], int)
         assert find.first(conn, {"w_key": "b"}) is None
-        with pytest.raises(KeyError):  # a value left out is not bound as NULL
+        with pytest.raises(sa.exc.StatementError, match="w_key"):  # not bound as NULL
             find.first(conn, {})
+
+
+def test_values_computed_per_execution_are_refused() -> None:
+    """A Python-side default, an ``onupdate`` or a callable bind would be frozen at the first
+    run (or left NULL): such a statement is refused, not run wrong."""
+    engine = sa.create_engine("sqlite://")
+    table = sa.Table(
+        "t",
+        sa.MetaData(),
+        sa.Column("a", sa.String),
+        sa.Column("b", sa.Integer, default=7),
+        sa.Column("c", sa.Integer, onupdate=lambda: 1),
+    )
+    table.create(engine)
+    with engine.connect() as conn:
+        with pytest.raises(ValueError, match="computes per execution"):
+            Prepared(sa.insert(table)).execute(conn, {"a": "x"})
+        with pytest.raises(ValueError, match="computes per execution"):
+            Prepared(sa.update(table)).execute(conn, {"a": "y"})
+        called = sa.bindparam("w", callable_=lambda: "x")
+        with pytest.raises(ValueError, match="computes per execution"):
+            Prepared(sa.select(table.c.a).where(table.c.a == called)).first(conn, {})
+    engine.dispose()
+
+
+def test_a_value_its_type_refuses_is_a_statement_error(migrated_engine: sa.Engine) -> None:
+    """As ``Connection.execute``: a naive time is SQLAlchemy's ``StatementError`` (not a bare
+    ValueError, which callers read as a user's bad input)."""
+    with migrated_engine.connect() as conn:
+        conn.begin()
+        with pytest.raises(sa.exc.StatementError) as raised:
+            INSERT.execute(conn, _row("a", datetime(2026, 11, 22, 9, 15)))  # noqa: DTZ001
+        assert isinstance(raised.value.orig, ValueError)
+        with pytest.raises(sa.exc.StatementError):
+            INSERT.executemany(conn, [_row("b", datetime(2026, 11, 22, 9, 15))])  # noqa: DTZ001
+
+
+def test_names_sqlalchemy_escapes_are_bound(migrated_engine: sa.Engine) -> None:
+    """A column whose name SQLAlchemy escapes in a named paramstyle (PostgreSQL's)."""
+    table = sa.Table("odd", sa.MetaData(), sa.Column("a.b", sa.String), sa.Column("c d", sa.String))
+    table.create(migrated_engine)
+    with migrated_engine.connect() as conn:
+        ran = Prepared(sa.insert(table)).execute(conn, {"a.b": "x", "c d": "y"})
+        conn.commit()
+        assert ran.rowcount == 1
+        assert list(conn.execute(sa.select(table))) == [("x", "y")]
+
+
+def test_a_returning_statement_counts_its_row(migrated_engine: sa.Engine) -> None:
+    with migrated_engine.connect() as conn:
+        conn.begin()
+        conn.execute(sa.insert(sequences), {"name": "s", "value": 1})
+        ran = BUMP.execute(conn, {"w_name": "s"})
+        assert (ran.rowcount, ran.returned()) == (1, (2,))
+
+
+def test_every_watcher_of_the_engine_sees_the_statements(migrated_engine: sa.Engine) -> None:
+    """After-execute listeners and error handlers are told too (through SQLAlchemy)."""
+    after: list[str] = []
+    errors: list[str] = []
+
+    def on_after(*args: Any) -> None:
+        after.append(args[2].split(maxsplit=1)[0].upper())
+
+    def on_error(context: Any) -> None:
+        errors.append(type(context.sqlalchemy_exception).__name__)
+
+    sa.event.listen(migrated_engine, "after_cursor_execute", on_after)
+    sa.event.listen(migrated_engine, "handle_error", on_error)
+    try:
+        with migrated_engine.connect() as conn:
+            conn.begin()
+            INSERT.execute(conn, _row("a"))
+            with pytest.raises(sa.exc.IntegrityError):
+                INSERT.execute(conn, _row("a"))
+    finally:
+        sa.event.remove(migrated_engine, "after_cursor_execute", on_after)
+        sa.event.remove(migrated_engine, "handle_error", on_error)
+    assert [s for s in after if s != "BEGIN"] == ["INSERT"]
+    assert errors == ["IntegrityError"]
+
+
+@pytest.mark.postgres
+def test_a_lost_connection_is_invalidated(postgres: TemporaryPostgres) -> None:
+    """The server ended the session: the error says the connection was invalidated, and the
+    next unit gets a live connection from the pool."""
+    engine = make_engine(postgres.create_database("prepared_lost"))
+    migrate(engine)
+    try:
+        with engine.connect() as conn:
+            conn.begin()
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            with engine.connect() as other:
+                other.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+            with pytest.raises(sa.exc.DBAPIError) as raised:
+                INSERT.execute(conn, _row("a"))
+            assert raised.value.connection_invalidated
+        with engine.connect() as conn:
+            INSERT.execute(conn, _row("b"))
+            conn.commit()
+        assert _keys(engine) == ["b"]
+    finally:
+        engine.dispose()

@@ -13,13 +13,20 @@ SQLAlchemy's autobegin would), raises SQLAlchemy's exception
 classes (``IntegrityError``, ``OperationalError`` ...) as ``Connection.execute`` would.
 :meth:`Prepared.execute` is for writes: the rows a ``RETURNING`` gives come as the driver
 gives them, unconverted (a generated key, a count); :meth:`Prepared.first` reads a SELECT's
-first row with its columns' conversions. When cursor-execute listeners are attached to the
-engine (instrumentation, a test that counts statements), the statement goes through
-``Connection.execute`` instead, so every listener still sees every statement.
+first row with its columns' conversions. When something watches the engine's statements
+(execute, cursor or error listeners: instrumentation, a test that counts statements; the
+``sqlalchemy.engine`` log at INFO, ``echo``), the statement goes through
+``Connection.execute`` instead, so they still see every statement.
+
+Statements whose values SQLAlchemy computes per execution (a Python-side column default or
+``onupdate``, a callable bind) and expanding ``IN`` lists are refused when first run. Plans are
+kept per dialect class, paramstyle and server version: the types' conversions must not depend
+on an engine's other options (ours do not).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -36,12 +43,32 @@ class _Plan:
     """One compiled form: the SQL text and how to turn a parameter mapping into the driver's
     arguments (positional tuple or mapping, each value through its type's processor)."""
 
-    __slots__ = ("columns", "constants", "converters", "names", "positional", "processors", "sql")
+    __slots__ = (
+        "columns",
+        "constants",
+        "converters",
+        "keys",
+        "names",
+        "positional",
+        "processors",
+        "sql",
+    )
 
     def __init__(self, compiled: sa.Compiled, dialect: sa.Dialect, keys: tuple[str, ...]) -> None:
         binds: dict[str, sa.BindParameter[Any]] = compiled.binds  # type: ignore[attr-defined]
         if any(b.expanding for b in binds.values()):
             raise ValueError("a statement with an expanding IN list cannot be prepared")
+        # SQLAlchemy computes Python-side column defaults and ``onupdate`` values, and calls a
+        # bind's ``callable_``, on every execution; frozen here they would be written wrong.
+        if (
+            getattr(compiled, "insert_prefetch", None)
+            or getattr(compiled, "update_prefetch", None)
+            or any(b.callable is not None for b in binds.values())
+        ):
+            raise ValueError(
+                "a statement whose values SQLAlchemy computes per execution (a Python-side "
+                "column default or onupdate, a callable bind) cannot be prepared"
+            )
         self.sql = compiled.string
         self.positional = dialect.positional
         names: list[str] = (
@@ -50,11 +77,15 @@ class _Plan:
             else list(binds)
         )
         self.names = tuple(names)
+        # A named paramstyle's keys as the SQL text spells them (SQLAlchemy escapes names
+        # with characters such as '.' or '%').
+        escaped: Mapping[str, str] = getattr(compiled, "escaped_bind_names", None) or {}
+        self.keys = tuple(escaped.get(n, n) for n in names)
         self.processors: tuple[_Processor, ...] = tuple(
             binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names
         )
         # Values the statement carries itself (a literal ``value + 1``), not given by callers;
-        # a required value left out is a KeyError, never a silent NULL.
+        # a required value left out is an error (``StatementError``), never a silent NULL.
         self.constants = {
             n: binds[n].effective_value for n in names if n not in keys and not binds[n].required
         }
@@ -86,7 +117,7 @@ class _Plan:
         ]
         if self.positional:
             return tuple(values)
-        return dict(zip(self.names, values, strict=True))
+        return dict(zip(self.keys, values, strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,22 +154,20 @@ class Prepared:
 
     def execute(self, conn: sa.Connection, params: Mapping[str, Any]) -> Ran:
         """Run the statement once with ``params``."""
-        if conn.dispatch.before_cursor_execute:
+        if _observed(conn):
             result = conn.execute(self._statement, params)
             rows = [tuple(r) for r in result] if result.returns_rows else []
             return Ran(result.rowcount, rows)
         return self._run(
             conn,
             params,
-            lambda cursor, _plan: Ran(
-                cursor.rowcount, cursor.fetchall() if cursor.description is not None else []
-            ),
+            _ran,
         )
 
     def first(self, conn: sa.Connection, params: Mapping[str, Any]) -> dict[str, Any] | None:
         """The first row of a SELECT of columns as a mapping of their keys, each value
         converted by its column's type (as ``Connection.execute(..).mappings().first()``)."""
-        if conn.dispatch.before_cursor_execute:
+        if _observed(conn):
             found = conn.execute(self._statement, params).mappings().first()
             return dict(found) if found is not None else None
 
@@ -153,15 +182,18 @@ class Prepared:
     ) -> T:
         """Execute on a cursor of ``conn``'s transaction; what ``take`` reads off it."""
         plan = self._plan(conn.dialect, tuple(params))
-        args = plan.args(params)
-        cursor = _cursor(conn)
+        args: Any = None
+        cursor = None
         try:
+            args = plan.args(params)
+            cursor = _cursor(conn)
             cursor.execute(plan.sql, args)
             return take(cursor, plan)
-        except conn.dialect.loaded_dbapi.Error as exc:
-            raise _wrapped(conn, plan.sql, args, exc) from exc
+        except Exception as exc:
+            raise _wrapped(conn, plan.sql, args, exc, cursor) from exc
         finally:
-            cursor.close()
+            if cursor is not None:
+                cursor.close()
 
     def executemany(self, conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> int:
         """Run the statement for each of ``rows`` (all with the same names) in one call; the
@@ -169,18 +201,45 @@ class Prepared:
         it may be -1)."""
         if not rows:
             return 0
-        if conn.dispatch.before_cursor_execute:
+        if _observed(conn):
             return int(conn.execute(self._statement, list(rows)).rowcount)
         plan = self._plan(conn.dialect, tuple(rows[0]))
-        args: Any = [plan.args(r) for r in rows]
-        cursor = _cursor(conn)
+        args: Any = None
+        cursor = None
         try:
+            args = [plan.args(r) for r in rows]
+            cursor = _cursor(conn)
             cursor.executemany(plan.sql, args)
             return int(cursor.rowcount)
-        except conn.dialect.loaded_dbapi.Error as exc:
-            raise _wrapped(conn, plan.sql, args, exc) from exc
+        except Exception as exc:
+            raise _wrapped(conn, plan.sql, args, exc, cursor) from exc
         finally:
-            cursor.close()
+            if cursor is not None:
+                cursor.close()
+
+
+def _ran(cursor: Any, _plan: _Plan) -> Ran:
+    rows = cursor.fetchall() if cursor.description is not None else []
+    return Ran(cursor.rowcount, rows)  # counted once fetched (SQLite counts as it steps)
+
+
+_ENGINE_LOG = logging.getLogger("sqlalchemy.engine")
+
+
+def _observed(conn: sa.Connection) -> bool:
+    """Whether something watches the engine's statements (execute and cursor listeners, error
+    handlers, SQLAlchemy's statement log or ``echo``): they then go through
+    ``Connection.execute``, which tells them."""
+    on = conn.dispatch
+    return bool(
+        on.before_cursor_execute
+        or on.after_cursor_execute
+        or on.before_execute
+        or on.after_execute
+        or conn.dialect.dispatch.handle_error
+        or conn.engine.echo
+        or _ENGINE_LOG.isEnabledFor(logging.INFO)
+    )
 
 
 def _cursor(conn: sa.Connection) -> Any:
@@ -194,8 +253,21 @@ def _cursor(conn: sa.Connection) -> Any:
     return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
 
-def _wrapped(conn: sa.Connection, sql: str, args: Any, exc: Exception) -> sa.exc.StatementError:
-    """The DBAPI error as SQLAlchemy raises it (``IntegrityError``, ``OperationalError`` ...)."""
+def _wrapped(
+    conn: sa.Connection, sql: str, args: Any, exc: Exception, cursor: Any
+) -> BaseException:
+    """``exc`` as ``Connection.execute`` would raise it: a driver error as SQLAlchemy's class
+    for it (``IntegrityError``, ``OperationalError`` ...), the connection invalidated when
+    the driver says it is gone; any other error (a value a type cannot convert) as
+    ``StatementError``. SQLAlchemy's own errors pass as they are."""
+    if isinstance(exc, sa.exc.SQLAlchemyError):
+        return exc
+    dbapi = conn.dialect.loaded_dbapi
+    if not isinstance(exc, dbapi.Error):
+        return sa.exc.StatementError(str(exc), sql, args, exc)
+    gone = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
+    if gone:
+        conn.invalidate(exc)
     return sa.exc.DBAPIError.instance(
-        sql, args, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+        sql, args, exc, dbapi.Error, connection_invalidated=gone, dialect=conn.dialect
     )

@@ -45,8 +45,9 @@ _BATCH = 5000
 
 # The statements a trade runs, built once: SQLAlchemy then reuses their compiled form instead
 # of building and keying a new statement on every call; those a trade runs every time are
-# Prepared (compiled once, run on the DBAPI cursor: see prepared.py). Bound names that are not column names
-# mark the WHERE values; an UPDATE's SET columns are the other keys of its parameters.
+# Prepared (compiled once, run on the DBAPI cursor: see prepared.py). Bound names that are not
+# column names mark the WHERE values; an UPDATE's SET columns are the other keys of its
+# parameters.
 _bind = sa.bindparam
 _ORDER = Prepared(sa.select(orders).where(orders.c.client_order_id == _bind("coid")))
 
