@@ -252,6 +252,7 @@ def test_a_point_whose_run_raises_is_a_row_with_its_error_and_the_others_run(
         str(out_json),
     )
     assert "2 runs" in out
+    assert "1 of 2 runs failed" in out
     failed, ran = json.loads(out_json.read_text())
     assert failed["params"]["step"] == "0"
     assert failed["error"].startswith("the run failed: ZeroDivisionError")
@@ -260,10 +261,11 @@ def test_a_point_whose_run_raises_is_a_row_with_its_error_and_the_others_run(
 
 
 def test_a_point_whose_worker_dies_is_a_row_with_its_error(tmp_path: Path) -> None:
+    """Every point failing is also the command's failure: its exit status says so."""
     source = tmp_path / "dies.py"
     source.write_text(FAILS_AT_ZERO.replace("ctx.buy()", "import os; os._exit(3)"))
     out_json = tmp_path / "sweep.json"
-    run(
+    out = run(
         "sweep",
         f"{source}:FailsAtZero",
         "--data",
@@ -274,7 +276,9 @@ def test_a_point_whose_worker_dies_is_a_row_with_its_error(tmp_path: Path) -> No
         "2",
         "--json",
         str(out_json),
+        code=1,
     )
+    assert "every one of the 2 runs failed" in out
     rows = json.loads(out_json.read_text())
     assert len(rows) == 2
     assert all(r["error"].startswith("the worker failed: BrokenProcessPool") for r in rows)

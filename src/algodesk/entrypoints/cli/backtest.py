@@ -346,7 +346,7 @@ def sweep(
 ) -> None:
     """Run a strategy over every combination of a parameter grid, in parallel. A combination
     that fails (refused parameters, a run that raises, a worker that dies) is a row with its
-    error; the others still run."""
+    error; the others still run. Exits 1 when every combination failed."""
     console = Console(stderr=True)
     config = _config(
         cash,
@@ -423,3 +423,8 @@ def sweep(
             json_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         except OSError as exc:
             raise fail(f"cannot write {json_path}: {exc}") from None
+    failed = sum(1 for r in rows if r.error)
+    if rows and failed == len(rows):
+        raise fail(f"every one of the {len(rows)} runs failed; see the error column", code=1)
+    if failed:
+        console.print(f"[yellow]{failed} of {len(rows)} runs failed; see the error column[/]")
