@@ -4,6 +4,7 @@ limits with Retry-After, users, permissions, performance, status and closing a p
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Iterator
 from decimal import Decimal
@@ -247,26 +248,30 @@ def test_stream_connections_count_against_the_address_rate_limit(runtime: DeskRu
 
 
 @pytest.mark.parametrize(
-    ("method", "path"),
+    ("method", "path", "root"),
     [
-        ("POST", "/webhooks/tradingview/tok-1"),
-        ("GET", "/webhooks/tradingview/tok-1"),
-        ("PUT", "/webhooks/tradingview/tok-1"),
-        ("POST", "/webhooks/tradingview/tok-1/"),
-        ("POST", "/webhooks/tradingview/tok-1/explain"),
-        ("POST", "/webhooks/tradingview/"),
-        ("POST", "/webhooks/tradingview/a/b"),
-        ("POST", "/webhooks/tradingview/%20x"),
-        ("POST", "/api/v1/webhooks/tradingview/tok-1"),
+        ("POST", "/webhooks/tradingview/tok-1", ""),
+        ("GET", "/webhooks/tradingview/tok-1", ""),
+        ("PUT", "/webhooks/tradingview/tok-1", ""),
+        ("POST", "/webhooks/tradingview/tok-1/", ""),
+        ("POST", "/webhooks/tradingview/tok-1/explain", ""),
+        ("POST", "/webhooks/tradingview/", ""),
+        ("POST", "/webhooks/tradingview/a/b", ""),
+        ("POST", "/webhooks/tradingview/ x", ""),
+        ("POST", "/api/v1/webhooks/tradingview/tok-1", ""),
+        ("POST", "/desk/webhooks/tradingview/tok-1", "/desk"),
+        ("POST", "/desk/webhooks/tradingview/tok-1", "/des"),
+        ("POST", "/webhooks/tradingview/tok-1", "/webhooks"),
+        ("POST", "/desk", "/desk"),
     ],
 )
 def test_the_webhook_shortcut_takes_exactly_the_requests_its_route_would(
-    runtime: DeskRuntime, method: str, path: str
+    runtime: DeskRuntime, method: str, path: str, root: str
 ) -> None:
     """The edge hands a request to the alert endpoint past FastAPI only when the route would
-    take it (other methods and paths get FastAPI's own answers)."""
+    take it (other methods and paths get FastAPI's own answers), also below a root path."""
     endpoint = AlertEndpoint(runtime)
-    scope = {"type": "http", "method": method, "path": path, "root_path": ""}
+    scope = {"type": "http", "method": method, "path": path, "root_path": root}
     routed = [
         r.endpoint.__name__
         for r in webhook_router(runtime, endpoint).routes
@@ -276,7 +281,7 @@ def test_the_webhook_shortcut_takes_exactly_the_requests_its_route_would(
     assert short == (routed == ["tradingview"])
 
 
-def test_an_alert_answered_past_fastapi_carries_the_edges_headers(
+def test_an_alert_answer_carries_the_edges_headers(
     runtime: DeskRuntime, client: TestClient
 ) -> None:
     token = runtime.prepare_demo().token
@@ -336,3 +341,81 @@ def test_the_edge_sends_a_shortcut_request_past_the_app_with_its_headers() -> No
     assert len(headers[b"x-request-id"]) == 32
     call("/y")
     assert answered == ["shortcut", "framework"]
+
+
+def _asgi_post(app: Any, path: str, receive: Any) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"desk"), (b"x-request-id", b"tv-9")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+    }
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+def test_an_alert_goes_past_fastapis_router(
+    runtime: DeskRuntime, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The router marks a request it routes (``endpoint`` in its scope); an alert arrives
+    without it, the explain twin with it."""
+    routed: list[bool] = []
+    respond = AlertEndpoint.respond
+
+    async def noting(self: AlertEndpoint, token: str, request: Any) -> Any:
+        routed.append("endpoint" in request.scope)
+        return await respond(self, token, request)
+
+    monkeypatch.setattr(AlertEndpoint, "respond", noting)
+    token = runtime.prepare_demo().token
+    answer = client.post(f"/webhooks/tradingview/{token}", content=b"BUY AAPL 1")
+    assert answer.status_code == 200, answer.text
+    assert routed == [False]
+
+
+def test_a_sender_that_hangs_up_mid_body_is_logged_not_answered(
+    runtime: DeskRuntime, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = runtime.prepare_demo().token
+
+    async def hang_up() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    with caplog.at_level(logging.INFO, logger="algodesk.webhooks"):
+        sent = _asgi_post(create_app(runtime), f"/webhooks/tradingview/{token}", hang_up)
+    assert sent == []
+    assert "hung up" in caplog.text
+    assert runtime.inbox.count_pending() == 0
+
+
+def test_a_failure_taking_an_alert_in_is_a_503_with_the_edges_headers(
+    runtime: DeskRuntime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not a bare 500 without a request id: TradingView resends a 5xx, and the log says why."""
+    token = runtime.prepare_demo().token
+
+    async def broken() -> dict[str, Any]:
+        raise RuntimeError("the socket broke")
+
+    with caplog.at_level(logging.ERROR, logger="algodesk.webhooks"):
+        sent = _asgi_post(create_app(runtime), f"/webhooks/tradingview/{token}", broken)
+    start, body = sent[0], sent[1]
+    assert start["status"] == 503
+    headers = dict(start["headers"])
+    assert headers[b"x-request-id"] == b"tv-9"
+    assert headers[b"x-content-type-options"] == b"nosniff"
+    assert json.loads(body["body"])["reason"] == "unavailable"
+    assert "could not be taken in" in caplog.text

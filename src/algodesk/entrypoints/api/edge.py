@@ -138,8 +138,8 @@ class EdgeMiddleware:
         shortcut: Callable[[Scope], ASGIApp | None] | None = None,
     ) -> None:
         """``shortcut``: for an HTTP request it answers, the ASGI app that answers it past the
-        framework's routing (the TradingView webhook); the edge's request id and headers
-        still apply, and so do its rate limits."""
+        framework's routing (the TradingView webhook); the edge's request id, headers and
+        rate limits (none on webhooks) still apply."""
         self.app = app
         self.shortcut = shortcut
         self.limits = limits or RateLimits()
