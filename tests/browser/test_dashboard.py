@@ -264,3 +264,20 @@ def test_a_backtest_started_from_the_page_shows_progress_then_opens_its_report(
     expect(tab.locator(".plotly-graph-div").first).to_be_visible(timeout=20_000)
     tab.screenshot(path=ARTIFACTS / "backtest-report.png", full_page=True)
     print(f"screenshot: {(ARTIFACTS / 'backtest-report.png').resolve()}")
+
+
+def test_the_api_docs_render_from_the_desk_alone(watched: Watched, desk: Server) -> None:
+    """Swagger UI comes from the desk (no CDN: this machine has no internet), under a content
+    security policy that lets only its own inline script run: any violation is a console
+    error, which fails the test."""
+    page = watched.page
+    off_site: list[str] = []
+    page.on(
+        "request",
+        lambda r: off_site.append(r.url) if not r.url.startswith(desk.base) else None,
+    )
+    page.goto(f"{desk.base}/docs")
+    expect(page.get_by_text("/webhooks/tradingview/{token}").first).to_be_visible()
+    expect(page.get_by_text("/api/v1/orders").first).to_be_visible()
+    watched.screenshot("api-docs")
+    assert off_site == []

@@ -70,8 +70,10 @@ def test_every_answer_carries_security_headers_and_a_request_id_and_no_cors(
     assert echoed.headers["x-request-id"] == "abc-123"
     forged = client.get("/health", headers={"X-Request-ID": "bad id\twith\nstuff"})
     assert forged.headers["x-request-id"] != "bad id\twith\nstuff"
-    # Swagger UI loads from its CDN: the docs page keeps its own policy.
-    assert "content-security-policy" not in client.get("/docs").headers
+    # The API docs page keeps its own policy: the desk's, plus its one inline script's hash.
+    docs_policy = client.get("/docs").headers["content-security-policy"]
+    assert "script-src 'self' 'sha256-" in docs_policy
+    assert "frame-ancestors 'none'" in docs_policy
 
 
 def test_sign_in_is_rate_limited_per_address_with_retry_after(runtime: DeskRuntime) -> None:
@@ -419,3 +421,19 @@ def test_a_failure_taking_an_alert_in_is_a_503_with_the_edges_headers(
     assert headers[b"x-content-type-options"] == b"nosniff"
     assert json.loads(body["body"])["reason"] == "unavailable"
     assert "could not be taken in" in caplog.text
+
+
+def test_the_api_docs_are_served_by_the_desk_not_a_cdn(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "http" not in page.text.replace("http-equiv", "")  # no address off the desk
+    assert '<script src="/vendor/swagger-ui/swagger-ui-bundle.js">' in page.text
+    bundle = client.get("/vendor/swagger-ui/swagger-ui-bundle.js")
+    assert bundle.status_code == 200
+    assert bundle.headers["content-type"].startswith("text/javascript")
+    assert len(bundle.content) > 500_000
+    assert client.get("/vendor/swagger-ui/swagger-ui.css").status_code == 200
+    assert client.get("/vendor/swagger-ui/index.html").status_code == 404
+    assert client.get("/vendor/swagger-ui/..%2f__init__.py").status_code == 404
+    assert client.get("/redoc").status_code == 404  # ReDoc only loads from a CDN
+    assert client.get("/openapi.json").json()["openapi"].startswith("3.1")

@@ -14,6 +14,7 @@ from algodesk import __version__
 from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.entrypoints.api.admin import admin_router
 from algodesk.entrypoints.api.backtests import backtests_router
+from algodesk.entrypoints.api.docs import mount_docs
 from algodesk.entrypoints.api.edge import EdgeMiddleware, RateLimiter, RateLimits
 from algodesk.entrypoints.api.portfolio import portfolio_router
 from algodesk.entrypoints.api.stream import stream_router
@@ -49,6 +50,8 @@ def create_app(
         version=__version__,
         description="A self-hosted trading desk: signals become risk-checked orders.",
         lifespan=lifespan,
+        docs_url=None,  # our own page (mount_docs): Swagger UI from the package, not a CDN
+        redoc_url=None,  # ReDoc would load from a CDN
     )
 
     @app.exception_handler(RequestValidationError)
@@ -97,4 +100,5 @@ def create_app(
     app.include_router(users_router(runtime))
     app.include_router(stream_router(runtime))
     mount_dashboard(app, idle_minutes=idle_minutes)
+    mount_docs(app)
     return app
