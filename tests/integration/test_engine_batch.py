@@ -18,6 +18,7 @@ from algodesk.adapters.storage.sql.engine import make_engine, migrate
 from algodesk.adapters.storage.sql.uow import SqlUnitOfWork
 from algodesk.domain.commands import CancelOrder, ModifyOrder, SetTradingState, SubmitOrder
 from algodesk.domain.events import OrderEvent, OrderFilled
+from algodesk.domain.exits import ExitPlan
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import AccountId, ClientOrderId
 from algodesk.domain.matching import Quote
@@ -460,3 +461,25 @@ def test_an_undone_first_batch_after_a_restart_keeps_the_tripped_breakers() -> N
         raise RuntimeError("undone")
     assert restarted.engine.trading_state(ACCOUNT) is TradingState.HALTED
     assert restarted.engine.handle(submit(OrderSide.BUY, "1")).code == "TRADING_HALTED"
+
+
+def test_a_paper_order_journals_its_command_and_events_in_order(factory: Factory) -> None:
+    """The command, its acceptance and fill, and an exit plan (written first), in the order
+    they happened, one by one and in a batch alike; a refusal journals its command too."""
+    desk = _desk(factory)
+    desk.engine.handle(submit(OrderSide.BUY, "10", exits=ExitPlan(stop_loss=price("90"))))
+    with desk.engine.batch(ACCOUNT):
+        desk.engine.handle(submit(OrderSide.SELL, "4", idempotency_key="k"))
+    desk.engine.handle(submit(OrderSide.BUY, "10", kind=OrderType.LIMIT, px="99"))
+    assert not desk.engine.handle(submit(OrderSide.BUY, "100000", idempotency_key="x")).ok
+    with desk.factory() as uow:
+        kinds = [r.kind for r in uow.journal.records(ACCOUNT)]
+    filled = ["SubmitOrder", "OrderSubmitted", "OrderAccepted", "OrderFilled"]
+    assert kinds == [
+        "ExitPlanned",
+        *filled,
+        *filled,
+        *filled[:3],
+        "SubmitOrder",
+        "OrderDenied",
+    ]

@@ -285,6 +285,13 @@ class Engine:
         outcome: Outcome,
         events: list[OrderEvent],
     ) -> None:
+        uow.journal.append_many(self._journal_records(command, outcome, events))
+
+    def _journal_records(
+        self, command: Command, outcome: Outcome, events: list[OrderEvent]
+    ) -> list[JournalRecord]:
+        """The records that journal ``command``, its outcome and ``events``, to be written in
+        the unit of work they are made for."""
         now = self._clock.now()
         payload = {
             "command": type(command).__name__,
@@ -294,16 +301,14 @@ class Engine:
         account, key = command.account_id, command.idempotency_key
         batch = self._batch()
         if batch is not None and key is not None:
-            batch.absent.discard(key)  # journaled now
-        uow.journal.append_many(
-            [
-                JournalRecord(account, type(command).__name__, now, payload, key),
-                *(
-                    JournalRecord(account, type(event).__name__, event.ts, event_payload(event))
-                    for event in events
-                ),
-            ]
-        )
+            batch.absent.discard(key)  # journaled in this unit
+        return [
+            JournalRecord(account, type(command).__name__, now, payload, key),
+            *(
+                JournalRecord(account, type(event).__name__, event.ts, event_payload(event))
+                for event in events
+            ),
+        ]
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -601,10 +606,13 @@ class Engine:
                     plan_record = uow.journal.append(
                         JournalRecord(order.account_id, "ExitPlanned", now, planned)
                     )
-            self._journal(uow, command, outcome, [event])
+            journal = self._journal_records(command, outcome, [event])
             venue = None if denial_code else self._in_process(order)
-            if venue is not None:
-                return self._send_in_process(uow, order, [event, plan_record], outcome, venue)
+            if venue is not None:  # journaled with the venue's answer: one statement
+                return self._send_in_process(
+                    uow, order, [event, plan_record], outcome, venue, journal
+                )
+            uow.journal.append_many(journal)
             uow.orders.add(order)
             uow.commit()
         self._stored(order, [e for e in (event, plan_record) if e is not None], None, new=True)
@@ -619,12 +627,14 @@ class Engine:
         published: list[OrderEvent | JournalRecord | None],
         outcome: Outcome,
         venue: InProcessVenue,
+        journal: list[JournalRecord],
     ) -> Outcome:
         """Send a new, SUBMITTED order to an in-process venue and store it with the venue's
         answer up to its first fill (accepted, filled, booked) in the submit's unit of work:
         one commit instead of two (see :class:`~algodesk.ports.broker.InProcessVenue`). If that
         commit fails, the venue forgets the order. An answer the order refuses is applied
-        after the commit, one event at a time, as :meth:`pump` would."""
+        after the commit, one event at a time, as :meth:`pump` would. ``journal``: the
+        submit's records, written in the same statement as the answer's, ahead of them."""
         coid = order.client_order_id
         self._count_op(order.account_id, order.instrument_id.venue)
         batch = self._batch()
@@ -642,8 +652,9 @@ class Engine:
                 refused = True
             groups = _groups(answer)
             first = groups.pop(0) if groups else []
-            done = self._apply_events(uow, order.clone(), first) if first else None
+            done = self._apply_events(uow, order.clone(), first, journal) if first else None
             if done is None:
+                uow.journal.append_many(journal)
                 groups.insert(0, first)  # applied after the commit, one by one
             else:
                 stored, applied, entry = done
@@ -1192,13 +1203,17 @@ class Engine:
         return done
 
     def _apply_events(
-        self, uow: UnitOfWork, order: Order, events: list[OrderEvent]
+        self,
+        uow: UnitOfWork,
+        order: Order,
+        events: list[OrderEvent],
+        before: Sequence[JournalRecord] = (),
     ) -> tuple[Order, list[OrderEvent], LedgerEntry | None] | None:
-        """Apply venue events of ``order`` (at most one fill, last) to it, journal them and
-        book the fill in ``uow`` (the caller stores the order and commits): the order, the
-        events that changed it and the new ledger entry. None, with the unit to be discarded,
-        when the order refuses an event or its instrument is unknown: the one-by-one path
-        records that."""
+        """Apply venue events of ``order`` (at most one fill, last) to it, journal them (after
+        ``before``, in one statement) and book the fill in ``uow`` (the caller stores the order
+        and commits): the order, the events that changed it and the new ledger entry. None,
+        with nothing written (``before`` neither), when the order refuses an event or its
+        instrument is unknown: the one-by-one path records that."""
         applied: list[OrderEvent] = []
         for event in events:
             try:
@@ -1212,8 +1227,11 @@ class Engine:
             return None
         uow.journal.append_many(
             [
-                JournalRecord(order.account_id, type(e).__name__, e.ts, event_payload(e))
-                for e in applied
+                *before,
+                *(
+                    JournalRecord(order.account_id, type(e).__name__, e.ts, event_payload(e))
+                    for e in applied
+                ),
             ]
         )
         entry: LedgerEntry | None = None
