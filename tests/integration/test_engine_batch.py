@@ -483,3 +483,17 @@ def test_a_paper_order_journals_its_command_and_events_in_order(factory: Factory
         "SubmitOrder",
         "OrderDenied",
     ]
+
+
+def test_an_order_whose_unit_fails_counts_against_no_rate_limit() -> None:
+    """Outside a batch as in one: a send undone (its commit failed) is taken back from the
+    account's order rate, so the next order in the same second is not refused for it."""
+    storage = FailingCommits(InMemoryStore())
+    desk = _desk(storage, RiskLimits(max_orders_per_second=1))
+    storage.fail_next = True
+    with pytest.raises(OSError, match="disk full"):
+        desk.engine.handle(submit(OrderSide.BUY, "1"))
+    assert desk.paper.working_orders == []
+    outcome = desk.engine.handle(submit(OrderSide.BUY, "1"))  # the same instant
+    assert outcome.ok, outcome
+    assert not desk.engine.handle(submit(OrderSide.BUY, "1")).ok  # the limit still holds

@@ -268,7 +268,9 @@ class Engine:
             self._in_process_venues[broker] = found
         return self._in_process_venues[broker]
 
-    def _count_op(self, account_id: AccountId, venue: Venue) -> None:
+    def _count_op(self, account_id: AccountId, venue: Venue) -> datetime:
+        """Count a send against the account's order rate and the venue's burst limit; the
+        time counted, for :meth:`_uncount_op`."""
         now = self._clock.now()
         self._account_ops[account_id].add(now)
         counter = self._venue_ops.get(venue)
@@ -277,6 +279,14 @@ class Engine:
         batch = self._batch()
         if batch is not None:  # taken back if the batch is undone
             batch.ops.append((account_id, venue, now))
+        return now
+
+    def _uncount_op(self, account_id: AccountId, venue: Venue, at: datetime) -> None:
+        """Take back a send counted at ``at`` that did not happen (its unit was undone)."""
+        self._account_ops[account_id].remove(at)
+        counter = self._venue_ops.get(venue)
+        if counter is not None:
+            counter.remove(at)
 
     def _journal(
         self,
@@ -376,10 +386,7 @@ class Engine:
             except Exception:  # pragma: no cover - withdraw only forgets
                 _log.exception("could not withdraw %s after a failed batch", coid)
         for account_id, venue_id, at in batch.ops:  # sends that did not happen count for none
-            self._account_ops[account_id].remove(at)
-            counter = self._venue_ops.get(venue_id)
-            if counter is not None:
-                counter.remove(at)
+            self._uncount_op(account_id, venue_id, at)
         account = batch.account_id
         self._views.pop(account, None)
         self._ledger.forget(account)
@@ -636,7 +643,7 @@ class Engine:
         after the commit, one event at a time, as :meth:`pump` would. ``journal``: the
         submit's records, written in the same statement as the answer's, ahead of them."""
         coid = order.client_order_id
-        self._count_op(order.account_id, order.instrument_id.venue)
+        counted = self._count_op(order.account_id, order.instrument_id.venue)
         batch = self._batch()
         if batch is not None:  # confirmed at the batch's commit, withdrawn if it is undone
             batch.sent.append((venue, coid))
@@ -660,8 +667,10 @@ class Engine:
                 stored, applied, entry = done
             uow.orders.add(stored)
             uow.commit()
-        except BaseException:
+        except BaseException:  # nothing stored: the venue forgets it, the limits too
             venue.withdraw(coid)
+            if batch is None:  # (in a batch, when the batch is undone)
+                self._uncount_op(order.account_id, order.instrument_id.venue, counted)
             raise
         if batch is None:  # stored: the venue may act on it now (in a batch, at its commit)
             confirm(venue, coid)
