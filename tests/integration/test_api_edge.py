@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +15,8 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from starlette.routing import Match
+from starlette.applications import Starlette
+from starlette.routing import Match, Mount
 from starlette.websockets import WebSocketDisconnect
 
 from algodesk.bootstrap.runtime import DeskRuntime
@@ -427,13 +429,37 @@ def test_the_api_docs_are_served_by_the_desk_not_a_cdn(client: TestClient) -> No
     page = client.get("/docs")
     assert page.status_code == 200
     assert "http" not in page.text.replace("http-equiv", "")  # no address off the desk
-    assert '<script src="/vendor/swagger-ui/swagger-ui-bundle.js">' in page.text
-    bundle = client.get("/vendor/swagger-ui/swagger-ui-bundle.js")
+    found = re.search(
+        r'<script src="(/vendor/swagger-ui/[0-9.]+/)swagger-ui-bundle.js">', page.text
+    )
+    assert found is not None, page.text
+    assets = found.group(1)
+    bundle = client.get(assets + "swagger-ui-bundle.js")
     assert bundle.status_code == 200
     assert bundle.headers["content-type"].startswith("text/javascript")
     assert len(bundle.content) > 500_000
-    assert client.get("/vendor/swagger-ui/swagger-ui.css").status_code == 200
-    assert client.get("/vendor/swagger-ui/index.html").status_code == 404
-    assert client.get("/vendor/swagger-ui/..%2f__init__.py").status_code == 404
+    assert client.get(assets + "swagger-ui.css").status_code == 200
+    assert client.get(assets + "index.html").status_code == 404
+    assert client.get(assets + "..%2f__init__.py").status_code == 404
+    assert client.head("/docs").status_code == 200
+    assert client.head(assets + "swagger-ui.css").status_code == 200
     assert client.get("/redoc").status_code == 404  # ReDoc only loads from a CDN
     assert client.get("/openapi.json").json()["openapi"].startswith("3.1")
+
+
+def test_the_api_docs_below_a_root_path_refer_to_it(runtime: DeskRuntime) -> None:
+    """Mounted at /desk (or served with --root-path /desk), the page's spec and files are
+    found there, and its policy allows its script (whose spec address changed)."""
+    parent = Starlette(routes=[Mount("/desk", app=create_app(runtime))])
+    with TestClient(parent) as client:
+        page = client.get("/desk/docs")
+        assert page.status_code == 200
+        refs = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert len(refs) == 3, refs
+        assert all(r.startswith("/desk/vendor/swagger-ui/") for r in refs), refs
+        assert all(client.get(r).status_code == 200 for r in refs)
+        assert "url: '/desk/openapi.json'" in page.text
+        assert client.get("/desk/openapi.json").status_code == 200
+        policy = page.headers["content-security-policy"]
+        assert policy != client.get("/docs").headers.get("content-security-policy")
+        assert "img-src 'self' data: blob:" in policy  # the desk's own policy, hashes added

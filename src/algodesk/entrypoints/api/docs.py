@@ -3,25 +3,35 @@
 FastAPI's own page loads Swagger UI from a CDN, so on a desk without internet access (or behind
 a strict proxy) it stayed blank. Here the page loads the Swagger UI files shipped in the
 ``fastapi-swagger`` package (Swagger UI 5, which reads the OpenAPI 3.1 spec FastAPI writes)
-from ``/vendor/swagger-ui/``. The page's one inline script is allowed by its SHA-256 in the
-page's own content security policy; nothing else inline runs.
+from ``/vendor/swagger-ui/<version>/``: a new version is a new address, so browsers never mix
+a cached old file with a new page. The page's one inline script is allowed by its SHA-256 in
+the page's content security policy (the desk's own, see :data:`.edge.CSP`); nothing else
+inline runs. Below a ``root_path`` (a mount, ``--root-path``) the page's addresses carry it.
+
+The docs are not worth the desk: if the package's files are missing, the desk starts without
+``/docs`` and logs why.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import re
+from importlib.metadata import PackageNotFoundError, version
 from importlib.util import find_spec
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
+from algodesk.entrypoints.api.edge import CSP
+
 __all__ = ["mount_docs"]
 
-_ASSETS = "/vendor/swagger-ui"
+_log = logging.getLogger("algodesk.api")
+
 _FILES = {
     "swagger-ui-bundle.js": "text/javascript",
     "swagger-ui.css": "text/css",
@@ -30,45 +40,63 @@ _FILES = {
 _INLINE = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
 
 
-def _swagger_dir() -> Path:
-    """Where the installed ``fastapi_swagger`` package keeps Swagger UI (found, not imported)."""
+def _swagger_files() -> tuple[Path, str]:
+    """Where the installed ``fastapi_swagger`` package keeps Swagger UI (found, not imported),
+    and the package's version."""
     spec = find_spec("fastapi_swagger")
     if spec is None or spec.origin is None:
-        raise RuntimeError("the fastapi-swagger package is not installed; reinstall algodesk")
-    return Path(spec.origin).parent / "resources"
+        raise FileNotFoundError("the fastapi-swagger package is not installed")
+    folder = Path(spec.origin).parent / "resources"
+    missing = [name for name in _FILES if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"Swagger UI files missing from {folder}: {', '.join(missing)}")
+    try:
+        return folder, version("fastapi-swagger")
+    except PackageNotFoundError:  # pragma: no cover - found above
+        return folder, "0"
 
 
 def _policy(page: bytes) -> str:
-    """The page's content security policy: the desk's own, with its inline scripts' hashes."""
-    hashes = " ".join(
-        f"'sha256-{base64.b64encode(hashlib.sha256(s).digest()).decode()}'"
+    """The desk's content security policy, its scripts also allowed by the hashes of the
+    page's inline scripts."""
+    hashes = "".join(
+        f" 'sha256-{base64.b64encode(hashlib.sha256(s).digest()).decode()}'"
         for s in _INLINE.findall(page)
     )
-    return (
-        f"default-src 'self'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
-        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    )
+    return CSP.replace("script-src 'self'", f"script-src 'self'{hashes}", 1)
 
 
 def mount_docs(app: FastAPI, path: str = "/docs") -> None:
-    """Add ``path`` (the page) and ``/vendor/swagger-ui/*`` (its files) to ``app``, which
-    must be made with ``docs_url=None``."""
-    folder = _swagger_dir()
-    missing = [name for name in _FILES if not (folder / name).is_file()]
-    if missing:
-        raise RuntimeError(f"Swagger UI files missing from {folder}: {', '.join(missing)}")
-    page = get_swagger_ui_html(
-        openapi_url=app.openapi_url or "/openapi.json",
-        title=f"{app.title} - API",
-        swagger_js_url=f"{_ASSETS}/swagger-ui-bundle.js",
-        swagger_css_url=f"{_ASSETS}/swagger-ui.css",
-        swagger_favicon_url=f"{_ASSETS}/favicon-32x32.png",
-    ).body
-    policy = _policy(bytes(page))
+    """Add ``path`` (the page) and ``/vendor/swagger-ui/<version>/*`` (its files) to
+    ``app``, which must be made with ``docs_url=None``."""
+    try:
+        folder, release = _swagger_files()
+    except FileNotFoundError as exc:
+        _log.warning("no API docs at %s: %s; reinstall algodesk to have them", path, exc)
+        return
+    assets = f"/vendor/swagger-ui/{release}"
+    pages: dict[str, tuple[bytes, str]] = {}  # by root path
 
-    async def docs() -> HTMLResponse:
-        return HTMLResponse(page, headers={"Content-Security-Policy": policy})
+    def page_for(root: str) -> tuple[bytes, str]:
+        made = pages.get(root)
+        if made is None:
+            html = bytes(
+                get_swagger_ui_html(
+                    openapi_url=root + (app.openapi_url or "/openapi.json"),
+                    title=f"{app.title} - API",
+                    swagger_js_url=f"{root}{assets}/swagger-ui-bundle.js",
+                    swagger_css_url=f"{root}{assets}/swagger-ui.css",
+                    swagger_favicon_url=f"{root}{assets}/favicon-32x32.png",
+                ).body
+            )
+            made = (html, _policy(html))
+            if len(pages) < 8:  # a desk has one root path; never grow without bound
+                pages[root] = made
+        return made
+
+    async def docs(request: Request) -> HTMLResponse:
+        html, policy = page_for(request.scope.get("root_path", "").rstrip("/"))
+        return HTMLResponse(html, headers={"Content-Security-Policy": policy})
 
     async def asset(name: str) -> Response:
         kind = _FILES.get(name)
@@ -78,5 +106,6 @@ def mount_docs(app: FastAPI, path: str = "/docs") -> None:
             folder / name, media_type=kind, headers={"Cache-Control": "public, max-age=86400"}
         )
 
-    app.add_api_route(path, docs, methods=["GET"], include_in_schema=False)
-    app.add_api_route(f"{_ASSETS}/{{name}}", asset, methods=["GET"], include_in_schema=False)
+    both = ["GET", "HEAD"]
+    app.add_api_route(path, docs, methods=both, include_in_schema=False)
+    app.add_api_route(f"{assets}/{{name}}", asset, methods=both, include_in_schema=False)
