@@ -26,6 +26,7 @@ from algodesk.domain.identifiers import InstrumentId
 from algodesk.domain.matching import Quote
 from algodesk.domain.orders import OrderType
 from algodesk.domain.values import Quantity
+from algodesk.entrypoints.api import docs as api_docs
 from algodesk.entrypoints.api.app import create_app
 from algodesk.entrypoints.api.edge import (
     EdgeMiddleware,
@@ -463,3 +464,18 @@ def test_the_api_docs_below_a_root_path_refer_to_it(runtime: DeskRuntime) -> Non
         policy = page.headers["content-security-policy"]
         assert policy != client.get("/docs").headers.get("content-security-policy")
         assert "img-src 'self' data: blob:" in policy  # the desk's own policy, hashes added
+
+
+def test_without_swagger_ui_files_the_desk_starts_without_docs(
+    runtime: DeskRuntime, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def missing() -> Any:
+        raise FileNotFoundError("the fastapi-swagger package is not installed")
+
+    monkeypatch.setattr(api_docs, "_swagger_files", missing)
+    with caplog.at_level(logging.WARNING, logger="algodesk.api"):
+        app = create_app(runtime)
+    with TestClient(app) as client:
+        assert client.get("/docs").status_code == 404
+        assert client.get("/health").status_code == 200
+    assert "no API docs at /docs" in caplog.text
