@@ -31,6 +31,7 @@ def test_a_time_reads_back_as_the_same_utc_instant(when: datetime) -> None:
     assert back is not None
     assert back.utcoffset() == timedelta(0)
     assert back == datetime.strptime(text, _FORMAT).replace(tzinfo=UTC)
+    assert text == when.astimezone(UTC).strftime(_FORMAT)  # the text strftime wrote
 
 
 @pytest.mark.parametrize(

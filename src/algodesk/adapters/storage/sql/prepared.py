@@ -16,7 +16,8 @@ gives them, unconverted (a generated key, a count); :meth:`Prepared.first` reads
 first row with its columns' conversions. When something watches the engine's statements
 (execute, cursor or error listeners: instrumentation, a test that counts statements; the
 ``sqlalchemy.engine`` log at INFO, ``echo``), the statement goes through
-``Connection.execute`` instead, so they still see every statement.
+``Connection.execute`` instead, so they still see every statement (of the connections opened
+once they watch: each connection asks once).
 
 Statements whose values SQLAlchemy computes per execution (a Python-side column default or
 ``onupdate``, a callable bind) and expanding ``IN`` lists are refused when first run. Plans are
@@ -229,17 +230,25 @@ _ENGINE_LOG = logging.getLogger("sqlalchemy.engine")
 def _observed(conn: sa.Connection) -> bool:
     """Whether something watches the engine's statements (execute and cursor listeners, error
     handlers, SQLAlchemy's statement log or ``echo``): they then go through
-    ``Connection.execute``, which tells them."""
-    on = conn.dispatch
-    return bool(
-        on.before_cursor_execute
-        or on.after_cursor_execute
-        or on.before_execute
-        or on.after_execute
-        or conn.dialect.dispatch.handle_error
-        or conn.engine.echo
-        or _ENGINE_LOG.isEnabledFor(logging.INFO)
-    )
+    ``Connection.execute``, which tells them. Asked once per connection (a unit of work's):
+    a watcher attached while a unit is open sees the statements of the units opened after."""
+    known: bool | None = getattr(conn, _WATCHED, None)
+    if known is None:
+        on = conn.dispatch
+        known = bool(
+            on.before_cursor_execute
+            or on.after_cursor_execute
+            or on.before_execute
+            or on.after_execute
+            or conn.dialect.dispatch.handle_error
+            or conn.engine.echo
+            or _ENGINE_LOG.isEnabledFor(logging.INFO)
+        )
+        setattr(conn, _WATCHED, known)
+    return known
+
+
+_WATCHED = "_algodesk_watched"
 
 
 def _cursor(conn: sa.Connection) -> Any:
