@@ -259,3 +259,28 @@ def test_a_lost_connection_is_invalidated(postgres: TemporaryPostgres) -> None:
         assert _keys(engine) == ["b"]
     finally:
         engine.dispose()
+
+
+def test_a_watcher_sees_the_statements_of_connections_opened_after_it(
+    migrated_engine: sa.Engine,
+) -> None:
+    """Each connection asks once whether it is watched (per statement cost 2 µs)."""
+    seen: list[str] = []
+
+    def listen(*args: Any) -> None:
+        seen.append(args[2].split(maxsplit=1)[0].upper())
+
+    with migrated_engine.connect() as before:
+        before.begin()
+        INSERT.execute(before, _row("a"))
+        sa.event.listen(migrated_engine, "before_cursor_execute", listen)
+        try:
+            INSERT.execute(before, _row("b"))  # asked already: not watched
+            before.commit()
+            with migrated_engine.connect() as after:
+                INSERT.execute(after, _row("c"))
+                after.commit()
+        finally:
+            sa.event.remove(migrated_engine, "before_cursor_execute", listen)
+    assert [s for s in seen if s != "BEGIN"] == ["INSERT"]
+    assert _keys(migrated_engine) == ["a", "b", "c"]
