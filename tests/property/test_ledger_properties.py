@@ -4,7 +4,7 @@ and equity is cash plus positions at marks, for random sequences of fills."""
 from __future__ import annotations
 
 from collections import deque
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -16,10 +16,11 @@ from algodesk.domain.identifiers import BotId, InstrumentId
 from algodesk.domain.instruments import AssetClass, Instrument
 from algodesk.domain.ledger.entries import imbalance
 from algodesk.domain.ledger.verify import verify
-from algodesk.domain.values import Currency, money
+from algodesk.domain.values import Currency, canonical_utc, money
 from algodesk.services.ledger import LedgerService
 from algodesk.testing.clock import FixedClock
 from tests.conftest import ACCOUNT, make_fill
+from tests.property.times import AWARE_TIMES
 
 USD = Currency("USD")
 INSTRUMENTS = [
@@ -137,15 +138,8 @@ def test_fractional_quantities_balance_exactly(sides: list[tuple[OrderSide, int]
     assert verify(entries).ok
 
 
-@given(
-    st.datetimes(
-        min_value=datetime(1000, 1, 1),  # noqa: DTZ001 - made aware below
-        max_value=datetime(9999, 12, 30),  # noqa: DTZ001
-        timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]),
-    )
-)
+@given(AWARE_TIMES)
 def test_the_chain_writes_times_as_strftime_would(when: datetime) -> None:
-    """The hashed text of a time must never change (stored hashes depend on it)."""
-    from algodesk.domain.ledger.chain import _ts
-
-    assert _ts(when) == when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The hashed text of a time must never change (stored hashes depend on it); SQLite
+    stores times in the same text."""
+    assert canonical_utc(when) == when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

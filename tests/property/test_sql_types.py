@@ -3,26 +3,20 @@ UTC-aware, exactly as the ``strptime`` reader it replaced read it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from hypothesis import given
-from hypothesis import strategies as st
 
 from algodesk.adapters.storage.sql.types import UtcDateTime, parse_utc_text
+from tests.property.times import AWARE_TIMES
 
 _SQLITE = sa.create_engine("sqlite://").dialect
 _FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
-@given(
-    st.datetimes(
-        min_value=datetime(1000, 1, 2),  # noqa: DTZ001 - made aware below
-        max_value=datetime(9999, 12, 30),  # noqa: DTZ001
-        timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]),
-    )
-)
+@given(AWARE_TIMES)
 def test_a_time_reads_back_as_the_same_utc_instant(when: datetime) -> None:
     column = UtcDateTime()
     text = column.process_bind_param(when, _SQLITE)

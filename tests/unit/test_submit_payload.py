@@ -4,7 +4,7 @@ fingerprint (a retry of a sliced order rebuilds its children from it)."""
 from __future__ import annotations
 
 import json
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -59,14 +59,7 @@ def test_a_submit_reads_back_as_the_same_command(command: SubmitOrder) -> None:
 
 
 def test_an_empty_exit_plan_stays_an_exit_plan() -> None:
-    command = SubmitOrder(
-        account_id=BARE.account_id,
-        instrument_id=BARE.instrument_id,
-        side=BARE.side,
-        order_type=BARE.order_type,
-        quantity=BARE.quantity,
-        exits=ExitPlan(),
-    )
+    command = replace(BARE, exits=ExitPlan())
     assert submit_from_payload(submit_payload(command)) == command
 
 

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import (
     ROUND_DOWN,
     ROUND_HALF_EVEN,
@@ -39,6 +40,7 @@ __all__ = [
     "Price",
     "Quantity",
     "canonical_decimal",
+    "canonical_utc",
     "exact",
     "exact_arithmetic",
     "money",
@@ -194,6 +196,17 @@ def canonical_decimal(value: Decimal) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text
+
+
+def canonical_utc(value: datetime) -> str:
+    """The one text form of an instant: ``%Y-%m-%dT%H:%M:%S.%fZ`` in UTC, written out
+    (``strftime`` costs more than the rest of a ledger entry's encoding), the year unpadded as
+    glibc's ``%Y``. ``value`` must be timezone-aware."""
+    u = value.astimezone(UTC)
+    return (
+        f"{u.year}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
+        f".{u.microsecond:06d}Z"
+    )
 
 
 def round_to_increment(

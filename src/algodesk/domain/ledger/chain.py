@@ -5,26 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
 from typing import Final
 
 from algodesk.domain.ledger.entries import LedgerEntry, NewEntry, Posting
-from algodesk.domain.values import canonical_decimal
+from algodesk.domain.values import canonical_decimal, canonical_utc
 
 __all__ = ["ENCODING_VERSION", "GENESIS_HASH", "canonical_bytes", "entry_hash", "seal"]
 
 ENCODING_VERSION = 1
 GENESIS_HASH = "0" * 64
-
-
-def _ts(value: datetime) -> str:
-    """``%Y-%m-%dT%H:%M:%S.%fZ`` in UTC, written out (strftime costs more than the rest of
-    the encoding); the same text, year unpadded as glibc's ``%Y``."""
-    u = value.astimezone(UTC)
-    return (
-        f"{u.year}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
-        f".{u.microsecond:06d}Z"
-    )
 
 
 def _posting(p: Posting) -> list[str | None]:
@@ -47,7 +36,7 @@ def _encode(entry: LedgerEntry | NewEntry, seq: int, prev_hash: str) -> bytes:
         seq,
         entry.entry_id.value,
         entry.kind.value,
-        _ts(entry.ts),
+        canonical_utc(entry.ts),
         entry.bot_id.value if entry.bot_id else None,
         [_posting(p) for p in entry.postings],
         sorted(entry.details.items()),

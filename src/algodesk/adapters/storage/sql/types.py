@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from algodesk.domain.values import canonical_decimal, to_decimal
+from algodesk.domain.values import canonical_decimal, canonical_utc, to_decimal
 
 __all__ = ["ExactDecimal", "UtcDateTime", "parse_utc_text"]
 
@@ -59,15 +59,9 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         if not isinstance(value, datetime) or value.tzinfo is None:
             raise ValueError(f"expected a timezone-aware datetime, was {value!r}")
-        utc = value.astimezone(UTC)
         if dialect.name == "postgresql":
-            return utc
-        # strftime's "%Y-%m-%dT%H:%M:%S.%fZ", written out (strftime costs more than the rest
-        # of a statement's conversions); the year unpadded as glibc's %Y.
-        return (
-            f"{utc.year}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
-            f"{utc.second:02d}.{utc.microsecond:06d}Z"
-        )
+            return value.astimezone(UTC)
+        return canonical_utc(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
