@@ -163,3 +163,49 @@ def test_children_wait_for_room_under_the_order_rate_instead_of_being_denied(
     assert len(made) == 3
     # Two fit in the first second; the third waited for the first to leave the window.
     assert made[2] - made[0] >= timedelta(seconds=1)
+
+
+def test_a_key_with_a_colon_is_refused_with_422(
+    desk: tuple[DeskRuntime, TestClient, dict[str, str]],
+) -> None:
+    """The desk derives keys with ':' from a client's key (a sliced order's record and its
+    children): a client key with one could take those, so it is refused, and nothing trades."""
+    _, client, headers = desk
+    answer = client.post("/api/v1/orders", json=order("3640", "k-1:sliced"), headers=headers)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["reason"] == "invalid_request"
+    assert "idempotency_key" in answer.text
+    assert orders(client, headers) == []
+
+
+def test_a_damaged_sliced_record_sends_nothing_and_says_why(
+    desk: tuple[DeskRuntime, TestClient, dict[str, str]],
+) -> None:
+    runtime, client, headers = desk
+    runtime.engine.note(
+        AccountId("paper"),
+        "api:k-1:sliced",
+        "OrderSliced",
+        {"command": {"side": "BUY"}, "children": ["1755", "1885"]},
+    )
+    answer = client.post("/api/v1/orders", json=order("3640", "k-1"), headers=headers).json()
+    assert (answer["ok"], answer["code"]) == (False, "SLICED_ORDER_UNREADABLE"), answer
+    assert "key=api:k-1 cannot be read back" in answer["message"]
+    assert orders(client, headers) == []
+
+
+def test_a_request_that_finds_its_key_sliced_meanwhile_follows_that_plan(
+    desk: tuple[DeskRuntime, TestClient, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two requests under one key at once: the second looked before the first journaled its
+    plan, then found the plan when it went to journal its own. It must not slice again."""
+    runtime, client, headers = desk
+    first = client.post("/api/v1/orders", json=order("3640", "k-1"), headers=headers).json()
+    assert first["ok"] is True, first
+    traded = orders(client, headers)
+    monkeypatch.setattr(runtime.engine, "noted", lambda *_: None)  # the lookup came too early
+    other = client.post("/api/v1/orders", json=order("3510", "k-1"), headers=headers).json()
+    assert (other["ok"], other["code"]) == (False, "IDEMPOTENCY_KEY_REUSED"), other
+    same = client.post("/api/v1/orders", json=order("3640", "k-1"), headers=headers).json()
+    assert same["ok"] is True, same
+    assert orders(client, headers) == traded

@@ -29,9 +29,10 @@ from algodesk.domain.market.option_symbols import OptionSymbol, symbol_target
 from algodesk.domain.matching import Quote
 from algodesk.domain.orders import Order
 from algodesk.domain.risk.base import RiskLimits
+from algodesk.domain.signals import AlertReason
 from algodesk.domain.values import Currency, money
 from algodesk.ports.inbox import AlertStatus, InboxEntry
-from algodesk.services.alert_orders import OrderPlanner
+from algodesk.services.alert_orders import MappingError, OrderPlanner
 from algodesk.services.alerts import AlertIntake, AlertProcessor
 from algodesk.services.bot_admin import BotAdmin, BotSpec, Refused
 from algodesk.services.bots import BotService
@@ -552,3 +553,19 @@ def test_children_that_only_fit_one_at_a_time_are_denied_as_a_list() -> None:
     )
     assert desk.position(OTM2) == D(0)
     assert [o.status.value for o in desk.orders()] == ["DENIED"]
+
+
+def test_an_alert_whose_sliced_record_is_damaged_is_refused_and_sends_nothing(
+    desk: OptionDesk,
+) -> None:
+    """Planned afresh it could trade twice; the planner refuses it with the reason."""
+    desk.quote(OTM2, "100")
+    bot = desk.bots.get(BOT)
+    assert bot is not None
+    key = "alert:7:0:nifty"
+    desk.engine.note(bot.account_id, f"{key}:sliced", "OrderSliced", {"children": ["1", "2"]})
+    intent = desk.parser.parse(b'{"action": "buy", "symbol": "NIFTY_CE", "qty": "3640"}')
+    with pytest.raises(MappingError, match="cannot be read back") as refused:
+        desk.planner.plan(bot, intent.intents[0], key)  # type: ignore[union-attr]
+    assert refused.value.reason is AlertReason.BAD_VALUE
+    assert desk.orders() == []

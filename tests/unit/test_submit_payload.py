@@ -77,3 +77,39 @@ def test_a_payload_missing_or_mistyping_a_field_is_refused(
 def test_the_payload_has_every_field_of_a_submit() -> None:
     """A field added to SubmitOrder and forgotten here would be dropped from a retry's order."""
     assert set(submit_payload(BARE)) == {f.name for f in fields(SubmitOrder)}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("exits", "sl=5", "exits must be an object"),
+        ("reduce_only", "true", "reduce_only must be true or false"),
+        ("quantity", "abc", "expected a decimal number"),
+        ("exits", {"stop_loss": 5}, "stop_loss must be text"),
+        ("quantity", None, "quantity is missing"),
+        ("side", "BOTH", "BOTH"),
+    ],
+)
+def test_a_damaged_payload_is_refused_not_read_as_a_default(
+    field: str, value: object, named: str
+) -> None:
+    """A stored order that cannot be read back exactly is an error, never a plainer order
+    (a reduce-only order read as one that adds, a stop dropped)."""
+    stored = submit_payload(FULL)
+    stored[field] = value
+    with pytest.raises(ValueError, match=named):
+        submit_from_payload(stored)
+
+
+def test_a_damaged_trailing_stop_is_refused() -> None:
+    stored = submit_payload(FULL)
+    exits = dict(stored["exits"])  # type: ignore[call-overload]
+    for trailing, named in (("5", "trailing must be an object"), ({"unit": "PCT"}, "distance")):
+        stored["exits"] = {**exits, "trailing": trailing}
+        with pytest.raises(ValueError, match=named):
+            submit_from_payload(stored)
+
+
+def test_a_payload_that_is_no_object_is_refused() -> None:
+    with pytest.raises(ValueError, match="unreadable"):
+        submit_from_payload(["BUY", "AAPL"])  # type: ignore[arg-type]

@@ -7,14 +7,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from algodesk.domain.exits import ExitPlan, Trailing, TrailingUnit
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, InstrumentId
 from algodesk.domain.orders import OrderType, TimeInForce
 from algodesk.domain.risk.base import TradingState
-from algodesk.domain.values import Price, Quantity, price, quantity
+from algodesk.domain.values import Price, Quantity, price, quantity, to_decimal
 
 __all__ = [
     "CancelOrder",
@@ -137,29 +136,51 @@ def submit_payload(command: SubmitOrder) -> dict[str, object]:
 
 
 def submit_from_payload(payload: Mapping[str, object]) -> SubmitOrder:
-    """The command :func:`submit_payload` wrote (equal to it, field for field)."""
+    """The command :func:`submit_payload` wrote (equal to it, field for field). A payload
+    that is not one (a field missing, of the wrong type, or not a valid value) is a
+    ``ValueError`` naming it: nothing is read as a default (a damaged ``reduce_only`` or stop
+    would otherwise come back as an order that adds to a position, unprotected)."""
+    try:
+        return _submit_from(payload)
+    except ValueError:
+        raise
+    except (AttributeError, KeyError, TypeError, ArithmeticError) as exc:
+        raise ValueError(f"submit payload: unreadable ({type(exc).__name__}: {exc})") from None
 
+
+def _submit_from(payload: Mapping[str, object]) -> SubmitOrder:
     def opt_price(name: str, within: Mapping[str, object] = payload) -> Price | None:
         text = _text(within, name)
         return None if text is None else price(text)
 
-    def need(name: str) -> str:
-        text = _text(payload, name)
+    def need(name: str, within: Mapping[str, object] = payload) -> str:
+        text = _text(within, name)
         if text is None:
             raise ValueError(f"submit payload: {name} is missing")
         return text
 
-    exits = payload.get("exits")
+    def mapping(name: str, within: Mapping[str, object]) -> Mapping[str, object] | None:
+        value = within.get(name)
+        if value is not None and not isinstance(value, Mapping):
+            raise ValueError(f"submit payload: {name} must be an object, was {value!r}")
+        return value
+
+    exits = mapping("exits", payload)
     plan: ExitPlan | None = None
-    if isinstance(exits, Mapping):
-        trailing = exits.get("trailing")
+    if exits is not None:
+        trailing = mapping("trailing", exits)
         plan = ExitPlan(
             stop_loss=opt_price("stop_loss", exits),
             take_profit=opt_price("take_profit", exits),
-            trailing=Trailing(Decimal(str(trailing["distance"])), TrailingUnit(trailing["unit"]))
-            if isinstance(trailing, Mapping)
-            else None,
+            trailing=None
+            if trailing is None
+            else Trailing(
+                to_decimal(need("distance", trailing)), TrailingUnit(need("unit", trailing))
+            ),
         )
+    reduce_only = payload.get("reduce_only", False)
+    if not isinstance(reduce_only, bool):
+        raise ValueError(f"submit payload: reduce_only must be true or false, was {reduce_only!r}")
     expire = _text(payload, "expire_time")
     bot, coid, oco = (_text(payload, n) for n in ("bot_id", "client_order_id", "oco_with"))
     return SubmitOrder(
@@ -174,7 +195,7 @@ def submit_from_payload(payload: Mapping[str, object]) -> SubmitOrder:
         time_in_force=TimeInForce(need("time_in_force")),
         expire_time=None if expire is None else datetime.fromisoformat(expire),
         bot_id=None if bot is None else BotId(bot),
-        reduce_only=payload.get("reduce_only") is True,
+        reduce_only=reduce_only,
         client_order_id=None if coid is None else ClientOrderId(coid),
         target_price=opt_price("target_price"),
         exits=plan,

@@ -62,7 +62,7 @@ from algodesk.domain.values import Price, exact_arithmetic, rounded
 from algodesk.ports.market import MarketView
 from algodesk.services.engine import Engine
 from algodesk.services.option_symbols import OptionResolver, OptionUnresolved, resolved_json
-from algodesk.services.slicing import OrderSlicer, SliceResult
+from algodesk.services.slicing import OrderSlicer, SliceResult, UnreadableSliceError
 
 __all__ = ["MappingError", "OrderPlanner", "PlannedOrder", "describe_level"]
 
@@ -305,7 +305,10 @@ class OrderPlanner:
         account = bot.account_id
         action = intent.action
         if action not in (AlertAction.FLATTEN, AlertAction.CANCEL, AlertAction.CLOSE):
-            first = self._slicer.first_plan(account, key)
+            try:
+                first = self._slicer.first_plan(account, key)
+            except UnreadableSliceError as exc:  # planning afresh could trade it twice
+                raise MappingError(AlertReason.BAD_VALUE, str(exc)) from None
             if first is not None:  # a retry of an order being sliced: as first planned, not
                 return self._resumed(bot, intent, *first)  # resolved or sized again
         shown = self.describe(bot, intent)

@@ -62,7 +62,7 @@ from decimal import Decimal
 from algodesk.domain.commands import SubmitOrder, submit_from_payload, submit_payload
 from algodesk.domain.identifiers import AccountId
 from algodesk.domain.market.slicing import SlicingError, slice_order
-from algodesk.domain.values import canonical_decimal, quantity
+from algodesk.domain.values import canonical_decimal, quantity, to_decimal
 from algodesk.ports.market import MarketView
 from algodesk.services.engine import Engine
 from algodesk.services.outcomes import Outcome, fingerprint
@@ -87,6 +87,32 @@ def sliced_key(key: str) -> str:
 
 def _n(value: Decimal) -> str:
     return canonical_decimal(value)
+
+
+class UnreadableSliceError(ValueError):
+    """The order journaled as sliced under a key cannot be read back (a damaged record):
+    nothing is sent under the key, since planning it afresh could trade it twice."""
+
+
+def _read_plan(key: str, first: Mapping[str, object]) -> tuple[SubmitOrder, tuple[Decimal, ...]]:
+    """The order and child quantities of a ``:sliced`` record, or UnreadableSliceError."""
+    try:
+        command = first.get("command")
+        sizes = first.get("children")
+        if not isinstance(command, Mapping):
+            raise ValueError("no order in it")
+        if not isinstance(sizes, list) or len(sizes) < 2:
+            raise ValueError(f"expected two or more child quantities, found {sizes!r}")
+        return submit_from_payload(command), tuple(to_decimal(str(size)) for size in sizes)
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        raise UnreadableSliceError(
+            f"the order sliced under key={key} cannot be read back ({exc}); nothing was sent "
+            f"under the key"
+        ) from None
+
+
+def _unreadable(exc: UnreadableSliceError) -> Outcome:
+    return Outcome(False, None, None, "SLICED_ORDER_UNREADABLE", str(exc))
 
 
 def _reused(command: SubmitOrder, first: SubmitOrder) -> Outcome:
@@ -259,15 +285,10 @@ class OrderSlicer:
         self, account_id: AccountId, key: str
     ) -> tuple[SubmitOrder, tuple[Decimal, ...]] | None:
         """The order and child quantities first sliced under ``key`` (see "Sliced once"), or
-        None when nothing was sliced under it."""
+        None when nothing was sliced under it; :class:`UnreadableSliceError` when the record
+        is damaged."""
         first = self._engine.noted(account_id, sliced_key(key))
-        if first is None or not isinstance(first.get("command"), Mapping):
-            return None
-        command = submit_from_payload(first["command"])  # type: ignore[arg-type]
-        sizes = first.get("children")
-        if not isinstance(sizes, list) or len(sizes) < 2:
-            return None
-        return command, tuple(Decimal(str(size)) for size in sizes)
+        return None if first is None else _read_plan(key, first)
 
     def submit(self, command: SubmitOrder) -> SliceResult:
         """Check the children as one list, then send them in order, paced; stop at the first
@@ -276,13 +297,12 @@ class OrderSlicer:
         is the same order, else refused ``IDEMPOTENCY_KEY_REUSED``; one whose key was sent
         unsliced before is answered as the engine answers a repeated key."""
         key = command.idempotency_key
-        if key is not None:
-            first = self.first_plan(command.account_id, key)
-            if first is not None:
-                order, sizes = first
-                if fingerprint(order) != fingerprint(command):
-                    return SliceResult(command, (command,), (_reused(command, order),))
-                return self.resume(order, sizes)
+        try:
+            first = None if key is None else self.first_plan(command.account_id, key)
+        except UnreadableSliceError as exc:
+            return SliceResult(command, (command,), (_unreadable(exc),))
+        if first is not None:
+            return self._again(command, *first)
         children = self.children(command)
         if len(children) == 1:
             return SliceResult(command, children, (self._engine.handle(command),))
@@ -296,16 +316,26 @@ class OrderSlicer:
             outcome = self._engine.deny(command, "TOO_MANY_SLICES", message)
             return SliceResult(command, (command,), (outcome,))
         if key is not None:
-            self._engine.note(
-                command.account_id,
-                sliced_key(key),
-                "OrderSliced",
-                {
-                    "command": submit_payload(command),
-                    "children": [str(child.quantity.value) for child in children],
-                },
-            )
+            plan = {
+                "command": submit_payload(command),
+                "children": [str(child.quantity.value) for child in children],
+            }
+            noted = self._engine.note(command.account_id, sliced_key(key), "OrderSliced", plan)
+            if noted != plan:  # another request sliced under the key first: its plan stands
+                try:
+                    return self._again(command, *_read_plan(key, noted))
+                except UnreadableSliceError as exc:
+                    return SliceResult(command, (command,), (_unreadable(exc),))
         return self._send(command, children)
+
+    def _again(
+        self, command: SubmitOrder, first: SubmitOrder, sizes: tuple[Decimal, ...]
+    ) -> SliceResult:
+        """``command`` under a key already sliced for ``first``: that order's children again
+        when it is the same order, else refused ``IDEMPOTENCY_KEY_REUSED``."""
+        if fingerprint(first) != fingerprint(command):
+            return SliceResult(command, (command,), (_reused(command, first),))
+        return self.resume(first, sizes)
 
     def resume(self, command: SubmitOrder, sizes: Sequence[Decimal]) -> SliceResult:
         """The children of ``command`` as :meth:`first_plan` gave them, sent again: those

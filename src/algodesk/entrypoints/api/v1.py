@@ -67,7 +67,13 @@ class NewOrder(BaseModel):
     trigger_price: str | None = Field(default=None, max_length=40)
     time_in_force: Literal["DAY", "IOC", "GTC"] = "DAY"
     bot: str | None = Field(default=None, pattern=_IDENT)
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=64)
+    idempotency_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[^:]+$",
+        description="Makes the request idempotent; no ':' (the desk derives keys with it).",
+    )
 
 
 class TradingStateChange(BaseModel):
