@@ -60,3 +60,22 @@ def test_redact_is_the_parsers() -> None:
     assert parser.redact(BODY, secret_field="passphrase") == TradingViewParser().redact(
         BODY, secret_field="passphrase"
     )
+
+
+def test_a_body_handed_over_or_kept_again_frees_its_bytes() -> None:
+    """The byte budget follows what waits: after many bodies handed over (or kept twice), a
+    full budget's worth can still wait (a counter that only grew would keep nothing)."""
+    size = len(_body(1))
+    parser = ParseOnce(TradingViewParser(), keep_bytes=2 * size)
+    for n in range(1, 50):
+        result = parser.parse(_body(n))
+        parser.keep(_body(n), "secret", result)
+        parser.keep(_body(n), "secret", result)  # the same body kept again (a resend)
+        assert parser.parse(_body(n)) is result  # handed over
+    assert parser.waiting == 0
+    kept = [parser.parse(_body(n)) for n in (1, 2)]
+    for n, result in zip((1, 2), kept, strict=True):
+        parser.keep(_body(n), "secret", result)
+    assert parser.waiting == 2
+    assert parser.parse(_body(1)) is kept[0]
+    assert parser.parse(_body(2)) is kept[1]
