@@ -4,6 +4,8 @@ limits with Retry-After, users, permissions, performance, status and closing a p
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import logging
 import re
@@ -16,6 +18,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 from starlette.websockets import WebSocketDisconnect
 
@@ -448,6 +451,21 @@ def test_the_api_docs_are_served_by_the_desk_not_a_cdn(client: TestClient) -> No
     assert client.get("/openapi.json").json()["openapi"].startswith("3.1")
 
 
+def _inline_hash(page: str) -> str:
+    """The SHA-256 a browser checks a page's one inline script against."""
+    scripts = re.findall(r"<script>(.*?)</script>", page, re.DOTALL)
+    assert len(scripts) == 1, scripts
+    return base64.b64encode(hashlib.sha256(scripts[0].encode()).digest()).decode()
+
+
+def test_the_api_docs_policy_allows_exactly_its_inline_script(client: TestClient) -> None:
+    page = client.get("/docs")
+    policy = page.headers["content-security-policy"]
+    script_src = next(d for d in policy.split("; ") if d.startswith("script-src "))
+    assert script_src == f"script-src 'self' 'sha256-{_inline_hash(page.text)}'"
+    assert "'unsafe-inline'" not in script_src
+
+
 def test_the_api_docs_below_a_root_path_refer_to_it(runtime: DeskRuntime) -> None:
     """Mounted at /desk (or served with --root-path /desk), the page's spec and files are
     found there, and its policy allows its script (whose spec address changed)."""
@@ -462,7 +480,7 @@ def test_the_api_docs_below_a_root_path_refer_to_it(runtime: DeskRuntime) -> Non
         assert "url: '/desk/openapi.json'" in page.text
         assert client.get("/desk/openapi.json").status_code == 200
         policy = page.headers["content-security-policy"]
-        assert policy != client.get("/docs").headers.get("content-security-policy")
+        assert f"'sha256-{_inline_hash(page.text)}'" in policy  # of this page's script
         assert "img-src 'self' data: blob:" in policy  # the desk's own policy, hashes added
 
 
@@ -479,3 +497,27 @@ def test_without_swagger_ui_files_the_desk_starts_without_docs(
         assert client.get("/docs").status_code == 404
         assert client.get("/health").status_code == 200
     assert "no API docs at /docs" in caplog.text
+
+
+def test_an_http_error_while_reading_an_alert_keeps_its_status_and_headers(
+    runtime: DeskRuntime,
+) -> None:
+    """A body limit of an app around the desk (it raises 413 as the body is read) is answered
+    in JSON through the edge, with its own status and headers, not as a 503."""
+    token = runtime.prepare_demo().token
+
+    async def limited() -> dict[str, Any]:
+        raise StarletteHTTPException(413, "Content Too Large", headers={"Retry-After": "5"})
+
+    sent = _asgi_post(create_app(runtime), f"/webhooks/tradingview/{token}", limited)
+    start, body = sent[0], sent[1]
+    assert start["status"] == 413
+    headers = dict(start["headers"])
+    assert headers[b"retry-after"] == b"5"
+    assert headers[b"x-request-id"] == b"tv-9"
+    assert json.loads(body["body"]) == {
+        "ok": False,
+        "reason": "http_error",
+        "message": "Content Too Large",
+    }
+    assert runtime.inbox.count_pending() == 0

@@ -486,8 +486,9 @@ def test_a_paper_order_journals_its_command_and_events_in_order(factory: Factory
 
 
 def test_an_order_whose_unit_fails_counts_against_no_rate_limit() -> None:
-    """Outside a batch as in one: a send undone (its commit failed) is taken back from the
-    account's order rate, so the next order in the same second is not refused for it."""
+    """Outside a batch, a send undone (its commit failed) is taken back from the account's
+    order rate, so the next order in the same second is not refused for it (in a batch, the
+    batch's undo takes it back: the next test)."""
     storage = FailingCommits(InMemoryStore())
     desk = _desk(storage, RiskLimits(max_orders_per_second=1))
     storage.fail_next = True
@@ -497,3 +498,25 @@ def test_an_order_whose_unit_fails_counts_against_no_rate_limit() -> None:
     outcome = desk.engine.handle(submit(OrderSide.BUY, "1"))  # the same instant
     assert outcome.ok, outcome
     assert not desk.engine.handle(submit(OrderSide.BUY, "1")).ok  # the limit still holds
+
+
+def test_an_order_that_fails_in_a_batch_is_taken_back_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a batch the failed send is taken back with the batch, not a second time on its own
+    (the clock stands still: a second take-back would remove an order that did happen)."""
+    store = InMemoryStore()
+    desk = _desk(lambda: InMemoryUnitOfWork(store), RiskLimits(max_orders_per_second=2))
+    assert desk.engine.handle(submit(OrderSide.BUY, "1")).ok  # counted, and it stands
+    real = desk.paper.submit_now
+
+    def broken(order: Order) -> list[OrderEvent]:
+        raise ConnectionError("the venue link dropped")
+
+    monkeypatch.setattr(desk.paper, "submit_now", broken)
+    with pytest.raises(ConnectionError), desk.engine.batch(ACCOUNT):
+        desk.engine.handle(submit(OrderSide.BUY, "1"))
+    monkeypatch.setattr(desk.paper, "submit_now", real)
+    assert desk.engine.handle(submit(OrderSide.BUY, "1")).ok  # the second of two this second
+    refused = desk.engine.handle(submit(OrderSide.BUY, "1"))
+    assert refused.code == "SUBMIT_RATE_EXCEEDED", refused

@@ -129,6 +129,7 @@ class AlertEndpoint:
                 response = JSONResponse(
                     {"ok": False, "reason": "http_error", "message": str(exc.detail)},
                     status_code=exc.status_code,
+                    headers=exc.headers,
                 )
             except Exception:
                 _log.exception("an alert could not be taken in")
