@@ -325,3 +325,49 @@ def test_an_output_that_cannot_be_written_fails_before_the_run(tmp_path: Path) -
     out = run("backtest", "sma_cross", "--data", NVDA, "--report", str(blocked / "r.html"), code=2)
     assert f"cannot write {blocked / 'r.html'}" in out
     assert "sharpe" not in out  # nothing ran
+
+
+def test_only_the_point_that_kills_its_worker_fails(tmp_path: Path) -> None:
+    """A dying worker breaks its pool and fails the points still waiting in it; they run
+    again, each alone, so their rows are kept and only the killer's is an error."""
+    source = tmp_path / "dies.py"
+    source.write_text(FAILS_AT_ZERO.replace("ctx.buy()", "import os; os._exit(3)"))
+    out_json = tmp_path / "sweep.json"
+    out = run(
+        "sweep",
+        f"{source}:FailsAtZero",
+        "--data",
+        NVDA,
+        "--grid",
+        "step=1,1000000000,999999999",
+        "--workers",
+        "2",
+        "--json",
+        str(out_json),
+    )
+    assert "1 of 3 runs failed" in out
+    rows = json.loads(out_json.read_text())
+    assert [r["params"]["step"] for r in rows] == ["1", "1000000000", "999999999"]
+    assert rows[0]["error"].startswith("the worker failed: BrokenProcessPool")
+    assert [r["error"] for r in rows[1:]] == [None, None]
+
+
+def test_a_strategy_whose_constructor_raises_is_a_row_with_its_error(tmp_path: Path) -> None:
+    source = tmp_path / "bad_init.py"
+    source.write_text(
+        FAILS_AT_ZERO.replace(
+            "    def indicators(self, data):",
+            "    def __init__(self, params):\n        super().__init__(params)\n"
+            "        if params.step == 2:\n            raise TypeError('no step 2')\n\n"
+            "    def indicators(self, data):",
+        )
+    )
+    out_json = tmp_path / "sweep.json"
+    out = run(
+        "sweep", f"{source}:FailsAtZero", "--data", NVDA, "--grid", "step=2,7",
+        "--workers", "1", "--json", str(out_json),
+    )  # fmt: skip
+    assert "1 of 2 runs failed" in out
+    failed, ran = json.loads(out_json.read_text())
+    assert failed["error"] == "the strategy failed: TypeError: no step 2"
+    assert ran["error"] is None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -78,6 +78,8 @@ def run_one(
         instance = build_strategy(strategy, params)
     except (ParamError, ValueError) as exc:
         return SweepRow(params, error=str(exc))
+    except Exception as exc:  # a user strategy's bug in its constructor: this point's failure
+        return SweepRow(params, error=f"the strategy failed: {type(exc).__name__}: {exc}")
     try:
         result = Backtest(instance, _series(data, timeframe), config).run()
     except Exception as exc:  # this point's failure, not the sweep's
@@ -113,23 +115,47 @@ def run_sweep(
             if progress:
                 progress(len(rows), len(points))
         return [rows[i] for i in range(len(points))]
+
+    def done() -> None:
+        if progress:
+            progress(len(rows), len(points))
+
+    run = (strategy, files, timeframe, points, config)
+    broken = _on_pool(*run, range(len(points)), count, rows, done)
+    # A worker that dies breaks its pool: every point still waiting fails with it. Each such
+    # point runs again alone, so only the point that kills its worker is a failed row.
+    for n in broken:
+        _on_pool(*run, [n], 1, rows, done)
+    return [rows[i] for i in range(len(points))]
+
+
+def _on_pool(
+    strategy: str,
+    files: tuple[str, ...],
+    timeframe: str | None,
+    points: Sequence[dict[str, str]],
+    config: BacktestConfig,
+    which: Sequence[int],
+    count: int,
+    rows: dict[int, SweepRow],
+    done: Callable[[], None],
+) -> list[int]:
+    """Run the points ``which`` on a pool of ``count`` processes into ``rows``; the points
+    whose worker died (their row says so), in order."""
+    broken: list[int] = []
     with ProcessPoolExecutor(max_workers=count) as pool:
         futures: dict[Future[SweepRow], int] = {
-            pool.submit(run_one, strategy, files, timeframe, p, config): i
-            for i, p in enumerate(points)
+            pool.submit(run_one, strategy, files, timeframe, points[i], config): i for i in which
         }
-        waiting = set(futures)
-        while waiting:
-            done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
-            for future in done:
-                n = futures[future]
-                try:
-                    rows[n] = future.result()
-                except Exception as exc:  # the worker died (killed, out of memory)
-                    rows[n] = SweepRow(points[n], error=f"the worker failed: {exc!r}")
-            if progress:
-                progress(len(rows), len(points))
-    return [rows[i] for i in range(len(points))]
+        for future in as_completed(futures):
+            n = futures[future]
+            try:
+                rows[n] = future.result()
+            except Exception as exc:  # the worker died (killed, out of memory)
+                rows[n] = SweepRow(points[n], error=f"the worker failed: {exc!r}")
+                broken.append(n)
+            done()
+    return sorted(broken)
 
 
 def _on_ray(

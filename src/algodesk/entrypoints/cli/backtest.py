@@ -345,8 +345,8 @@ def sweep(
     sort: Annotated[str, typer.Option("--sort", help="The statistic to rank by.")] = "sharpe",
 ) -> None:
     """Run a strategy over every combination of a parameter grid, in parallel. A combination
-    that fails (refused parameters, a run that raises, a worker that dies) is a row with its
-    error; the others still run. Exits 1 when every combination failed."""
+    that fails (refused parameters, a strategy or run that raises, a worker that dies) is a
+    row with its error; the others still run. Exits 1 when every combination failed."""
     console = Console(stderr=True)
     config = _config(
         cash,
