@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from algodesk.adapters.storage.sql.writer_gate import WriterGate
+from algodesk.adapters.storage.sql import engine as sql_engine
+from algodesk.adapters.storage.sql.engine import make_engine, migrate
+from algodesk.adapters.storage.sql.writer_gate import WriterGate, gate_for
 
 
 def _queue_in_order(gate: WriterGate, names: list[str], order: list[str]) -> list[threading.Thread]:
@@ -83,3 +88,33 @@ def test_a_writer_that_times_out_leaves_the_queue() -> None:
 def test_releasing_a_gate_not_held_is_an_error() -> None:
     with pytest.raises(RuntimeError, match="not held"):
         WriterGate().release()
+
+
+def test_one_gate_per_database_file_however_its_path_is_written(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    plain = gate_for(str(tmp_path / "desk.db"))
+    assert gate_for(str(tmp_path / "sub" / ".." / "desk.db")) is plain
+    assert gate_for(str(tmp_path / "other.db")) is not plain
+
+
+def test_a_begin_that_fails_gives_the_gate_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write lock is taken after the gate; if BEGIN IMMEDIATE fails (another process
+    holds the database past the busy timeout), the next writer of this process still gets
+    its turn at once."""
+    monkeypatch.setattr(sql_engine, "BUSY_TIMEOUT_MS", 50)
+    engine = make_engine(f"sqlite:///{tmp_path / 'desk.db'}")
+    migrate(engine)
+    other = sqlite3.connect(tmp_path / "desk.db", timeout=0, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another process's writer
+    try:
+        with pytest.raises(sa.exc.OperationalError, match="locked"), engine.begin() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    gate = gate_for(str(tmp_path / "desk.db"))
+    assert gate.acquire(timeout=0)  # not left held by the failed writer
+    gate.release()
+    engine.dispose()
