@@ -375,6 +375,12 @@ def _asgi_post(app: Any, path: str, receive: Any) -> list[dict[str, Any]]:
     return sent
 
 
+def _answer(sent: list[dict[str, Any]]) -> tuple[int, dict[bytes, bytes], Any]:
+    """The status, headers and JSON body of an answer sent as ASGI messages."""
+    start, body = sent
+    return start["status"], dict(start["headers"]), json.loads(body["body"])
+
+
 def test_an_alert_goes_past_fastapis_router(
     runtime: DeskRuntime, client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -420,12 +426,11 @@ def test_a_failure_taking_an_alert_in_is_a_503_with_the_edges_headers(
 
     with caplog.at_level(logging.ERROR, logger="algodesk.webhooks"):
         sent = _asgi_post(create_app(runtime), f"/webhooks/tradingview/{token}", broken)
-    start, body = sent[0], sent[1]
-    assert start["status"] == 503
-    headers = dict(start["headers"])
+    status, headers, body = _answer(sent)
+    assert status == 503
     assert headers[b"x-request-id"] == b"tv-9"
     assert headers[b"x-content-type-options"] == b"nosniff"
-    assert json.loads(body["body"])["reason"] == "unavailable"
+    assert body["reason"] == "unavailable"
     assert "could not be taken in" in caplog.text
 
 
@@ -510,12 +515,11 @@ def test_an_http_error_while_reading_an_alert_keeps_its_status_and_headers(
         raise StarletteHTTPException(413, "Content Too Large", headers={"Retry-After": "5"})
 
     sent = _asgi_post(create_app(runtime), f"/webhooks/tradingview/{token}", limited)
-    start, body = sent[0], sent[1]
-    assert start["status"] == 413
-    headers = dict(start["headers"])
+    status, headers, body = _answer(sent)
+    assert status == 413
     assert headers[b"retry-after"] == b"5"
     assert headers[b"x-request-id"] == b"tv-9"
-    assert json.loads(body["body"]) == {
+    assert body == {
         "ok": False,
         "reason": "http_error",
         "message": "Content Too Large",
