@@ -158,6 +158,41 @@ def test_first_reads_a_row_with_its_columns_conversions(migrated_engine: sa.Engi
             find.first(conn, {})
 
 
+@pytest.mark.parametrize("watched", [False, True], ids=["cursor", "through-sqlalchemy"])
+def test_all_reads_every_row_with_its_columns_conversions(
+    migrated_engine: sa.Engine, watched: bool
+) -> None:
+    """On the cursor and, with a listener attached, through ``Connection.execute``: the same
+    rows, in the statement's order, each converted as :meth:`Prepared.first` converts one."""
+    find = Prepared(
+        sa.select(journal)
+        .where(journal.c.key.in_([sa.bindparam("w_a"), sa.bindparam("w_b")]))
+        .order_by(journal.c.seq)
+    )
+    at = datetime(2026, 11, 22, 9, 15, 0, 123456, tzinfo=IST)
+    seen: list[str] = []
+
+    def listen(*args: Any) -> None:
+        seen.append(args[2])
+
+    if watched:
+        sa.event.listen(migrated_engine, "before_cursor_execute", listen)
+    try:
+        with migrated_engine.connect() as conn:
+            conn.begin()
+            for key in ("x", "a", "b"):
+                INSERT.execute(conn, _row(key, at))
+            rows = find.all(conn, {"w_a": "b", "w_b": "a"})
+            assert [(r["key"], r["ts"]) for r in rows] == [("a", at), ("b", at)]
+            assert all(r["ts"].utcoffset() == timedelta(0) for r in rows)
+            assert all(isinstance(r["seq"], int) for r in rows)
+            assert find.all(conn, {"w_a": "nope", "w_b": "nope"}) == []
+    finally:
+        if watched:
+            sa.event.remove(migrated_engine, "before_cursor_execute", listen)
+    assert bool(seen) == watched
+
+
 def test_values_computed_per_execution_are_refused() -> None:
     """A Python-side default, an ``onupdate`` or a callable bind would be frozen at the first
     run (or left NULL): such a statement is refused, not run wrong."""

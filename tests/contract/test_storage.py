@@ -310,6 +310,27 @@ def test_the_journal_keeps_commands_by_key_in_order(uow_factory: UowFactory) -> 
             uow.journal.append(JournalRecord(ACCOUNT, "SubmitOrder", T0, {}, key="k1"))
 
 
+def test_the_journal_finds_several_keys_in_one_look_up(uow_factory: UowFactory) -> None:
+    from algodesk.ports.storage import JournalRecord
+
+    with uow_factory() as uow:
+        first = uow.journal.append(JournalRecord(ACCOUNT, "SubmitOrder", T0, {"n": 1}, key="a"))
+        uow.journal.append(JournalRecord(AccountId("other"), "SubmitOrder", T0, {}, key="b"))
+        uow.commit()
+    with uow_factory() as uow:
+        # A key journaled in this unit is found too; another account's is not.
+        second = uow.journal.append(JournalRecord(ACCOUNT, "OrderSliced", T0, {"n": 2}, key="c"))
+        assert uow.journal.find_many(ACCOUNT, ["a", "b", "c", "nope"]) == {
+            "a": first,
+            "c": second,
+        }
+        assert uow.journal.find_many(ACCOUNT, ["c"]) == {"c": second}
+        assert uow.journal.find_many(ACCOUNT, ["nope", "b"]) == {}
+        assert uow.journal.find_many(ACCOUNT, []) == {}
+        many = [f"k{n}" for n in range(20)]  # more keys than a prepared statement is kept for
+        assert uow.journal.find_many(ACCOUNT, [*many, "a"]) == {"a": first}
+
+
 def test_records_appended_together_keep_their_order_and_keys(uow_factory: UowFactory) -> None:
     from algodesk.ports.storage import JournalRecord, StorageError
 

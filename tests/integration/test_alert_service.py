@@ -13,14 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from algodesk.adapters.signals.tradingview import TradingViewParser
 from algodesk.adapters.storage.memory.hooks import InMemoryHookStore
 from algodesk.adapters.storage.memory.inbox import InMemoryInbox
 from algodesk.domain.bots import Bot
 from algodesk.domain.commands import CancelOrder, Command
-from algodesk.domain.identifiers import BotId, ClientOrderId
+from algodesk.domain.identifiers import BotId, ClientOrderId, InstrumentId
 from algodesk.domain.ledger.entries import EntryKind
+from algodesk.domain.matching import Quote
 from algodesk.domain.orders import OrderStatus
 from algodesk.domain.risk.base import RiskLimits
 from algodesk.domain.values import money
@@ -608,5 +610,41 @@ def test_the_desk_keeps_the_webhooks_parse_only_for_an_alert_it_stored_as_pendin
         assert parser.waiting == 1
         runtime.processor.drain()
         assert parser.waiting == 0
+    finally:
+        runtime.desk.close()
+
+
+def test_an_alert_looks_its_keys_up_in_the_journal_once(tmp_path: Path) -> None:
+    """An alert's key and its sliced-plan key are read in one query, and the order sent under
+    the key asks nothing more of the journal: one journal SELECT per alert (a round trip each
+    on PostgreSQL). A resend processed again later still finds its first answer."""
+    runtime = demo_runtime(tmp_path)
+    engine = runtime.desk.engine
+    reads: list[str] = []
+
+    def record(_c: Any, _cur: Any, statement: str, *_args: Any) -> None:
+        words = statement.split()
+        if words[0].upper() == "SELECT" and "journal" in words[words.index("FROM") + 1]:
+            reads.append(statement)
+
+    try:
+        hook = runtime.hooks.active(PAPER_BOT)
+        assert hook is not None
+        at = runtime.clock.now()
+        runtime.market.on_event(Quote(InstrumentId("AAPL.PAPER"), at, D("190")))
+        now = at.isoformat()
+        for n in range(3):
+            alert = {"action": "buy", "symbol": "AAPL", "qty": "1", "id": n, "timenow": now}
+            answer = runtime.intake.receive(hook.token, json.dumps(alert).encode(), "127.0.0.1")
+            assert answer.status == 200, answer.body
+        sa.event.listen(engine, "before_cursor_execute", record)
+        try:
+            assert runtime.processor.drain() == 3
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", record)
+        assert len(reads) == 3, reads
+        assert all(" IN " in r.upper() for r in reads)
+        fates = [e.status for e in runtime.inbox.list(limit=3)]
+        assert fates == [AlertStatus.EXECUTED] * 3, [e.fate for e in runtime.inbox.list(limit=3)]
     finally:
         runtime.desk.close()

@@ -375,6 +375,26 @@ def test_a_key_found_absent_in_a_batch_and_then_used_replays_the_second_time(
     assert desk.engine.position(ACCOUNT, None, AAPL.id) == Decimal(10)
 
 
+def test_keys_looked_up_together_in_a_batch_are_found_once_noted(factory: Factory) -> None:
+    """recorded(also=...) reads a sliced plan's key with the alert's: noted() then answers
+    from what the batch knows, and a plan note() journals since is found, not taken as
+    absent (else a retry would slice afresh and could trade twice)."""
+    desk = _desk(factory)
+    with desk.engine.batch(ACCOUNT):
+        assert desk.engine.recorded(ACCOUNT, "k", also=("k:sliced",)) is None
+        assert desk.engine.noted(ACCOUNT, "k:sliced") is None
+        assert desk.engine.note(ACCOUNT, "k:sliced", "OrderSliced", {"n": 1}) == {"n": 1}
+        assert desk.engine.noted(ACCOUNT, "k:sliced") == {"n": 1}
+        assert desk.engine.note(ACCOUNT, "k:sliced", "OrderSliced", {"n": 2}) == {"n": 1}
+        assert desk.engine.recorded(ACCOUNT, "j", also=("k:sliced",)) is None
+        assert desk.engine.noted(ACCOUNT, "k:sliced") == {"n": 1}
+    assert desk.engine.noted(ACCOUNT, "k:sliced") == {"n": 1}
+    # Outside a batch nothing is remembered: each call looks.
+    assert desk.engine.recorded(ACCOUNT, "m", also=("m:sliced",)) is None
+    assert desk.engine.note(ACCOUNT, "m:sliced", "OrderSliced", {"n": 3}) == {"n": 3}
+    assert desk.engine.noted(ACCOUNT, "m:sliced") == {"n": 3}
+
+
 def test_breaker_state_stored_midway_through_a_batch_stays_when_the_rest_is_undone(
     factory: Factory,
 ) -> None:

@@ -137,6 +137,11 @@ class JournalRepository(Protocol):
         """The record journaled under an idempotency key, if any."""
         ...
 
+    def find_many(self, account_id: AccountId, keys: Sequence[str]) -> dict[str, JournalRecord]:
+        """The records journaled under any of ``keys``, by key (a key with none is left out):
+        one look-up, one round trip, where a caller needs several keys at once."""
+        ...
+
     def records(self, account_id: AccountId, kind: str | None = None) -> list[JournalRecord]: ...
 
 

@@ -62,7 +62,7 @@ from algodesk.services.alert_orders import MappingError, OrderPlanner, PlannedOr
 from algodesk.services.bots import BotService
 from algodesk.services.engine import Engine
 from algodesk.services.outcomes import Outcome
-from algodesk.services.slicing import child_key
+from algodesk.services.slicing import child_key, sliced_key
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -634,7 +634,8 @@ class AlertProcessor:
         the journal under ``key`` alone (one command sent under it, or a stale refusal, which
         time cannot undo) rather than planned again in whatever state it then finds."""
         key = f"alert:{entry.id}:{n}:{bot.id}"
-        first = self._engine.recorded(bot.account_id, key)
+        # The key of a sliced order's plan, which planning asks next, in the same look-up.
+        first = self._engine.recorded(bot.account_id, key, also=(sliced_key(key),))
         if first is not None:  # processed before a crash: the engine's answer stands
             return [_row(bot.id.value, intent.action.value, intent.symbol, None, first)], True
         waited = self._clock.now() - entry.received_at

@@ -483,6 +483,11 @@ class _Journal(_Repository):
     def find(self, account_id: AccountId, key: str) -> JournalRecord | None:
         return self._state().find_record(account_id, key)
 
+    def find_many(self, account_id: AccountId, keys: Sequence[str]) -> dict[str, JournalRecord]:
+        state = self._state()
+        found = ((key, state.find_record(account_id, key)) for key in keys)
+        return {key: record for key, record in found if record is not None}
+
     def records(self, account_id: AccountId, kind: str | None = None) -> list[JournalRecord]:
         state = self._state()
         found = state.stored_records(account_id)

@@ -178,6 +178,17 @@ class Prepared:
 
         return self._run(conn, params, take)
 
+    def all(self, conn: sa.Connection, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Every row of a SELECT of columns, each as :meth:`first` gives one."""
+        if _observed(conn):
+            return [dict(row) for row in conn.execute(self._statement, params).mappings()]
+
+        def take(cursor: Any, plan: _Plan) -> list[dict[str, Any]]:
+            described = cursor.description
+            return [plan.convert(conn.dialect, row, described) for row in cursor.fetchall()]
+
+        return self._run(conn, params, take)
+
     def _run(
         self, conn: sa.Connection, params: Mapping[str, Any], take: Callable[[Any, _Plan], T]
     ) -> T:

@@ -120,6 +120,21 @@ _JOURNAL_FIND = Prepared(
 )
 
 
+#: The journal look-up of N keys at once, by N (kept for the few counts callers use).
+_JOURNAL_FIND_MANY: dict[int, Prepared] = {}
+
+
+def _journal_find_many(count: int) -> Prepared:
+    found = _JOURNAL_FIND_MANY.get(count)
+    if found is None:
+        keys: list[sa.BindParameter[str]] = [_bind(f"w_key{n}") for n in range(count)]
+        where = (journal.c.account_id == _bind("account"), journal.c.key.in_(keys))
+        found = Prepared(sa.select(journal).where(*where))
+        if count <= 4:
+            _JOURNAL_FIND_MANY[count] = found
+    return found
+
+
 class SqlFillRepository:
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
@@ -363,6 +378,14 @@ class SqlJournal:
     def find(self, account_id: AccountId, key: str) -> JournalRecord | None:
         row = _JOURNAL_FIND.first(self._conn, {"account": account_id.value, "w_key": key})
         return self._record(row) if row else None
+
+    def find_many(self, account_id: AccountId, keys: Sequence[str]) -> dict[str, JournalRecord]:
+        if not keys:
+            return {}
+        params = {f"w_key{n}": key for n, key in enumerate(keys)}
+        params["account"] = account_id.value
+        rows = _journal_find_many(len(keys)).all(self._conn, params)
+        return {row["key"]: self._record(row) for row in rows}
 
     def records(self, account_id: AccountId, kind: str | None = None) -> list[JournalRecord]:
         query = sa.select(journal).where(journal.c.account_id == account_id.value)
