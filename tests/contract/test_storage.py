@@ -222,6 +222,67 @@ def test_a_unit_reads_the_head_it_moved_and_after_a_commit_the_stored_one(
         assert uow.ledger.head(ACCOUNT) == ChainHead(3, third.hash)
 
 
+def test_a_transaction_moves_the_stored_head_once_to_its_last_entry(
+    migrated_engine: sa.Engine,
+) -> None:
+    """A batch of entries writes the head once (one statement, not one per entry): inserted
+    for a new chain, moved for a known one."""
+    chain = _chain(5)
+    writes: list[str] = []
+
+    def record(_c: object, _cur: object, statement: str, *_args: object) -> None:
+        if "ledger_heads" in statement and not statement.lstrip().upper().startswith("SELECT"):
+            writes.append(statement.split(maxsplit=1)[0].upper())
+
+    sa.event.listen(migrated_engine, "before_cursor_execute", record)
+    try:
+        with SqlUnitOfWork(migrated_engine) as uow:
+            for entry in chain[:3]:
+                uow.ledger.append(entry)
+            assert uow.ledger.head(ACCOUNT) == ChainHead(3, chain[2].hash)
+            uow.commit()
+            assert writes == ["INSERT"]
+            for entry in chain[3:]:
+                uow.ledger.append(entry)
+            uow.commit()
+    finally:
+        sa.event.remove(migrated_engine, "before_cursor_execute", record)
+    assert writes == ["INSERT", "UPDATE"]
+    with SqlUnitOfWork(migrated_engine) as uow:
+        assert uow.ledger.heads() == {ACCOUNT: ChainHead(5, chain[4].hash)}
+        assert verify(list(uow.ledger.entries(ACCOUNT)), uow.ledger.heads()).ok
+
+
+def test_a_head_another_writer_moved_before_the_commit_refuses_the_commit(
+    migrated_engine: sa.Engine,
+) -> None:
+    """The head is moved at the commit from the one the unit read: if it is not that one any
+    more (a writer moved it between), the commit is refused and nothing of the unit stays.
+    So is an entry whose place in the chain another writer took."""
+    first, second = _chain(2)
+    with SqlUnitOfWork(migrated_engine) as uow:
+        uow.ledger.append(first)
+        uow.commit()
+    with SqlUnitOfWork(migrated_engine) as uow:
+        uow.ledger.append(second)
+        conn = uow.ledger._conn  # the other writer's move, as it would be seen at the commit
+        conn.execute(sa.text("UPDATE ledger_heads SET seq = 9, hash = 'other'"))
+        with pytest.raises(ChainConflictError, match="moved the head past #1"):
+            uow.commit()
+    with SqlUnitOfWork(migrated_engine) as uow:
+        assert uow.ledger.head(ACCOUNT) == ChainHead(1, first.hash)
+        assert [e.seq for e in uow.ledger.entries(ACCOUNT)] == [1]
+        uow.ledger._conn.execute(  # #2 taken by another writer whose head move is to come
+            sa.text(
+                "INSERT INTO ledger_entries (account_id, seq, entry_id, kind, ts, details, "
+                "prev_hash, hash) SELECT account_id, 2, 'theirs', kind, ts, details, hash, 'x' "
+                "FROM ledger_entries WHERE seq = 1"
+            )
+        )
+        with pytest.raises(ChainConflictError, match="another writer appended #2"):
+            uow.ledger.append(second)
+
+
 @pytest.mark.parametrize(
     "amount",
     ["0.3", "0.00000001", "123456789012345678.123456789", "-0.1", "1E+3", "0.10"],

@@ -208,17 +208,26 @@ class SqlOrderRepository:
 
 class SqlLedgerRepository:
     """Within one transaction a chain's head is read once: later reads return it as read or
-    as this transaction moved it (an engine's order reads it three times). A move still
-    compares the head it read with the stored one, so a writer that moved it meanwhile is
-    refused as before. The unit forgets the heads at each commit and rollback."""
+    as this transaction moved it (an engine's order reads it three times).
+
+    The stored head is moved once per transaction, at :meth:`flush` (the unit's commit), from
+    the head this transaction first read to its last entry: a batch of entries costs one
+    statement, not one each. The move still compares the head it read with the stored one, so
+    a writer that moved it meanwhile is refused (``ChainConflictError``, the transaction is
+    rolled back); so is an entry whose place another writer took first. The unit forgets the
+    heads at each commit and rollback."""
 
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
         self._heads: dict[AccountId, ChainHead | None] = {}
+        #: Chains this transaction appended to: the head as first read, and the last entry's.
+        self._moves: dict[AccountId, tuple[ChainHead | None, ChainHead]] = {}
 
     def forget(self) -> None:
-        """The transaction ended: the next read of a head goes to the database."""
+        """The transaction ended: the next read of a head goes to the database, and what was
+        not flushed is dropped (a rollback took its entries)."""
         self._heads.clear()
+        self._moves.clear()
 
     def head(self, account_id: AccountId) -> ChainHead | None:
         if account_id in self._heads:
@@ -228,6 +237,7 @@ class SqlLedgerRepository:
         return head
 
     def heads(self) -> dict[AccountId, ChainHead]:
+        self.flush()
         rows = self._conn.execute(sa.select(ledger_heads))
         return {AccountId(r.account_id): ChainHead(int(r.seq), r.hash) for r in rows}
 
@@ -239,33 +249,57 @@ class SqlLedgerRepository:
                 f"{entry.label()} does not follow the stored head "
                 f"#{head.seq if head else 0} of {entry.account_id}"
             )
-        self._heads.pop(entry.account_id, None)  # read again unless the move below succeeds
-        if head is None:
-            try:
-                _HEAD_INSERT.execute(
-                    self._conn,
-                    {"account_id": entry.account_id.value, "seq": 1, "hash": entry.hash},
-                )
-            except IntegrityError:  # the transaction is spoilt: the caller rolls back
-                raise ChainConflictError(
-                    f"{entry.label()}: another writer started this account's chain"
-                ) from None
-        else:
-            moved = _HEAD_MOVE.execute(
-                self._conn,
-                {
-                    "w_account": entry.account_id.value,
-                    "w_seq": head.seq,
-                    "w_hash": head.hash,
-                    "seq": entry.seq,
-                    "hash": entry.hash,
-                },
-            )
-            if moved.rowcount != 1:
-                raise ChainConflictError(f"{entry.label()}: another writer moved the head")
-        _ENTRY_INSERT.execute(self._conn, codec.entry_row(entry))
+        try:
+            _ENTRY_INSERT.execute(self._conn, codec.entry_row(entry))
+        except IntegrityError:  # the transaction is spoilt: the caller rolls back
+            self._heads.pop(entry.account_id, None)
+            raise ChainConflictError(
+                f"{entry.label()}: another writer appended #{entry.seq} to this account's "
+                f"chain, or its entry id is taken"
+            ) from None
         _POSTINGS_INSERT.executemany(self._conn, codec.posting_rows(entry))
-        self._heads[entry.account_id] = ChainHead(entry.seq, entry.hash)
+        moved = ChainHead(entry.seq, entry.hash)
+        first = self._moves[entry.account_id][0] if entry.account_id in self._moves else head
+        self._moves[entry.account_id] = (first, moved)
+        self._heads[entry.account_id] = moved
+
+    def flush(self) -> None:
+        """Move the stored heads of the chains this transaction appended to (the unit calls
+        it before committing).
+
+        Raises:
+            ChainConflictError: another writer moved or started a chain meanwhile; the
+                transaction must be rolled back.
+        """
+        moves, self._moves = self._moves, {}
+        for account_id, (first, last) in moves.items():
+            self._heads.pop(account_id, None)  # read again unless the move succeeds
+            if first is None:
+                try:
+                    _HEAD_INSERT.execute(
+                        self._conn,
+                        {"account_id": account_id.value, "seq": last.seq, "hash": last.hash},
+                    )
+                except IntegrityError:
+                    raise ChainConflictError(
+                        f"{account_id}: another writer started this account's chain"
+                    ) from None
+            else:
+                ran = _HEAD_MOVE.execute(
+                    self._conn,
+                    {
+                        "w_account": account_id.value,
+                        "w_seq": first.seq,
+                        "w_hash": first.hash,
+                        "seq": last.seq,
+                        "hash": last.hash,
+                    },
+                )
+                if ran.rowcount != 1:
+                    raise ChainConflictError(
+                        f"{account_id}: another writer moved the head past #{first.seq}"
+                    )
+            self._heads[account_id] = last
 
     def _binary(self, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
         """Order text by code point on every database, as Python compares strings."""
@@ -313,6 +347,7 @@ class SqlLedgerRepository:
         return codec.entry_from_row(row, postings)
 
     def accounts(self) -> list[AccountId]:
+        self.flush()
         rows = self._conn.execute(
             sa.select(ledger_heads.c.account_id).order_by(ledger_heads.c.account_id)
         )

@@ -77,6 +77,11 @@ class SqlUnitOfWork:
             raise RuntimeError("commit() outside a `with` block")
         if self._snapshot:
             raise RuntimeError("commit() in a read-only unit of work: it has nothing to write")
+        try:
+            self.ledger.flush()
+        except BaseException:
+            self.ledger.forget()  # spoilt: the caller rolls back
+            raise
         self.ledger.forget()
         self._conn.commit()
 
