@@ -38,6 +38,7 @@ from algodesk.entrypoints.api.edge import (
     RequestIdFilter,
 )
 from algodesk.entrypoints.api.webhooks import AlertEndpoint, webhook_router
+from algodesk.entrypoints.cli.serve import addresses
 from algodesk.services.demo import PAPER_ACCOUNT
 from tests.desks import PASSWORD, demo_runtime
 
@@ -502,6 +503,13 @@ def test_without_swagger_ui_files_the_desk_starts_without_docs(
         assert client.get("/docs").status_code == 404
         assert client.get("/health").status_code == 200
     assert "no API docs at /docs" in caplog.text
+    # What `serve` prints of it: no address that answers 404, and why.
+    shown = addresses("http://127.0.0.1:8000", app, "tok", "sqlite:///desk.db")
+    assert "API docs:      none here (the fastapi-swagger package is not installed;" in shown[1]
+    assert not any("/docs" in line for line in shown)
+    monkeypatch.undo()
+    with_docs = addresses("http://127.0.0.1:8000", create_app(runtime), "tok", "db")
+    assert with_docs[1] == "API docs:      http://127.0.0.1:8000/docs"
 
 
 def test_an_http_error_while_reading_an_alert_keeps_its_status_and_headers(

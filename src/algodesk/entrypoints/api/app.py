@@ -100,5 +100,6 @@ def create_app(
     app.include_router(users_router(runtime))
     app.include_router(stream_router(runtime))
     mount_dashboard(app, idle_minutes=idle_minutes)
-    mount_docs(app)
+    #: Why the desk has no /docs page, or None when it has one (``serve`` says which).
+    app.state.docs_missing = mount_docs(app)
     return app

@@ -68,14 +68,15 @@ def _policy(page: bytes) -> str:
     return CSP.replace("script-src 'self';", f"script-src 'self'{hashes};", 1)
 
 
-def mount_docs(app: FastAPI, path: str = "/docs") -> None:
+def mount_docs(app: FastAPI, path: str = "/docs") -> str | None:
     """Add ``path`` (the page) and ``/vendor/swagger-ui/<version>/*`` (its files) to
-    ``app``, which must be made with ``docs_url=None``."""
+    ``app``, which must be made with ``docs_url=None``: None, or why there are no docs (the
+    Swagger UI files are missing; logged too)."""
     try:
         folder, release = _swagger_files()
     except FileNotFoundError as exc:
         _log.warning("no API docs at %s: %s; reinstall algodesk to have them", path, exc)
-        return
+        return str(exc)
     assets = f"/vendor/swagger-ui/{release}"
     pages: dict[str, tuple[bytes, str]] = {}  # by root path
 
@@ -111,3 +112,4 @@ def mount_docs(app: FastAPI, path: str = "/docs") -> None:
     both = ["GET", "HEAD"]
     app.add_api_route(path, docs, methods=both, include_in_schema=False)
     app.add_api_route(f"{assets}/{{name}}", asset, methods=both, include_in_schema=False)
+    return None

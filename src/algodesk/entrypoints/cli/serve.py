@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,7 +13,10 @@ from algodesk.bootstrap import StorageUnavailableError, init_storage, open_desk
 from algodesk.bootstrap.tuning import tune_gc, tune_switching
 from algodesk.entrypoints.cli.options import DatabaseUrl, DataDir, fail, settings_from_options
 
-__all__ = ["serve"]
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+__all__ = ["addresses", "serve"]
 
 _LOCAL = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -89,10 +92,9 @@ def serve(
         typer.echo(f"  {password}")
     elif password is not None:  # the operator's own secret is never echoed
         typer.echo("created user admin with the password in $ALGODESK_ADMIN_PASSWORD")
-    typer.echo(f"dashboard:     {base}/")
-    typer.echo(f"API docs:      {base}/docs")
-    typer.echo(f"demo webhook:  {base}/webhooks/tradingview/{hook.token}")
-    typer.echo(f"database:      {desk.url}")
+    app = create_app(runtime, trusted_proxies=trusted_proxy or (), manage_runtime=True)
+    for line in addresses(base, app, hook.token, desk.url):
+        typer.echo(line)
     # Logging before the start: it warns of calendars that end soon (declare the next year).
     logging.basicConfig(
         level=logging.WARNING,
@@ -103,7 +105,6 @@ def serve(
     tune_gc()  # what start-up loaded lives as long as the process
     tune_switching()  # the web server's loop gets its turns sooner
     runtime.start(feed=runtime.demo_feed())
-    app = create_app(runtime, trusted_proxies=trusted_proxy or (), manage_runtime=True)
     try:
         uvicorn.run(
             app,
@@ -120,3 +121,16 @@ def serve(
     finally:
         runtime.stop()
         desk.close()
+
+
+def addresses(base: str, app: FastAPI, token: str, database: str) -> list[str]:
+    """The lines ``serve`` prints for where things are: the dashboard, the API docs (or why
+    there are none), the demo bot's webhook and the database (its URL without a password)."""
+    missing = getattr(app.state, "docs_missing", None)
+    docs = f"{base}/docs" if missing is None else f"none here ({missing}; reinstall algodesk)"
+    return [
+        f"dashboard:     {base}/",
+        f"API docs:      {docs}",
+        f"demo webhook:  {base}/webhooks/tradingview/{token}",
+        f"database:      {database}",
+    ]
