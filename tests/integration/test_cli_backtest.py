@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import sys
+import types
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -295,6 +298,64 @@ def test_sweep_on_ray_runs_or_says_how_to_install_it(tmp_path: Path) -> None:
         return
     out = run("sweep", "sma_cross", "--data", NVDA, "--grid", "fast=5,10", "--executor", "ray")
     assert "2 runs" in out
+
+
+class _FakeRay(types.ModuleType):
+    """The part of Ray's API the sweep uses (``init``, ``remote``, ``get``), run in this
+    process; ``get`` raises for the point with ``crash`` as Ray's does for a task whose
+    worker died past its retries (``WorkerCrashedError``)."""
+
+    class WorkerCrashedError(Exception):
+        pass
+
+    def __init__(self, crash: dict[str, str]) -> None:
+        super().__init__("ray")
+        self.crash = crash
+
+    def init(self, **_: object) -> None:
+        pass
+
+    def remote(self, fn: Any) -> Any:
+        crash = self.crash
+
+        class Remote:
+            @staticmethod
+            def remote(*args: Any) -> Any:
+                return (fn, args, args[3] == crash)
+
+        return Remote
+
+    def get(self, ref: Any) -> Any:
+        fn, args, crashed = ref
+        if crashed:
+            raise self.WorkerCrashedError("The worker died unexpectedly while executing this task")
+        return fn(*args)
+
+
+def test_a_ray_worker_that_dies_is_its_points_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a traceback that loses the other points' results."""
+    monkeypatch.setitem(sys.modules, "ray", _FakeRay({"fast": "10"}))
+    out_json = tmp_path / "rows.json"
+    out = run(
+        "sweep",
+        "sma_cross",
+        "--data",
+        NVDA,
+        "--grid",
+        "fast=5,10,15",
+        "--executor",
+        "ray",
+        "--json",
+        str(out_json),
+    )
+    assert "1 of 3 runs failed" in out
+    rows = json.loads(out_json.read_text())
+    assert [r["params"]["fast"] for r in rows] == ["5", "10", "15"]
+    assert rows[1]["error"].startswith("the worker failed: WorkerCrashedError(")
+    assert rows[0]["error"] is None
+    assert rows[2]["error"] is None
 
 
 def test_denied_orders_are_reported_not_silently_missing(tmp_path: Path) -> None:

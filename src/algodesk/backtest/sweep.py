@@ -178,8 +178,11 @@ def _on_ray(
     remote = ray.remote(run_one)
     refs = [remote.remote(strategy, files, timeframe, p, config) for p in points]
     rows: list[SweepRow] = []
-    for n, ref in enumerate(refs, 1):
-        rows.append(ray.get(ref))
+    for n, (point, ref) in enumerate(zip(points, refs, strict=True), 1):
+        try:
+            rows.append(ray.get(ref))
+        except Exception as exc:  # its worker died past Ray's retries, or its node went away
+            rows.append(SweepRow(point, error=f"the worker failed: {exc!r}"))
         if progress:
             progress(n, len(refs))
     return rows
