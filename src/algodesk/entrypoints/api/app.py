@@ -16,6 +16,7 @@ from algodesk.entrypoints.api.admin import admin_router
 from algodesk.entrypoints.api.backtests import backtests_router
 from algodesk.entrypoints.api.docs import mount_docs
 from algodesk.entrypoints.api.edge import EdgeMiddleware, RateLimiter, RateLimits
+from algodesk.entrypoints.api.errors import refusal
 from algodesk.entrypoints.api.portfolio import portfolio_router
 from algodesk.entrypoints.api.stream import stream_router
 from algodesk.entrypoints.api.users import users_router
@@ -60,11 +61,7 @@ def create_app(
             {"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
             for e in exc.errors()
         ]
-        return JSONResponse(
-            {"ok": False, "reason": "invalid_request", "message": "the request is malformed",
-             "problems": problems},
-            status_code=422,
-        )  # fmt: skip
+        return refusal(422, "invalid_request", "the request is malformed", problems=problems)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -32,6 +32,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from algodesk.entrypoints.api.errors import refusal_body
 from algodesk.entrypoints.api.webhooks import client_address
 
 __all__ = [
@@ -118,11 +119,7 @@ class RateLimits:
 
 
 def too_many(wait: float) -> tuple[bytes, dict[str, str]]:
-    body = {
-        "ok": False,
-        "reason": "rate_limited",
-        "message": f"too many requests; retry in {math.ceil(wait)} s",
-    }
+    body = refusal_body("rate_limited", f"too many requests; retry in {math.ceil(wait)} s")
     return orjson.dumps(body), {"Retry-After": str(max(1, math.ceil(wait)))}
 
 

@@ -20,6 +20,7 @@ from starlette.requests import ClientDisconnect, HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from algodesk.bootstrap.runtime import DeskRuntime
+from algodesk.entrypoints.api.errors import refusal
 from algodesk.services.alerts import MAX_BODY_BYTES
 
 __all__ = ["AlertEndpoint", "client_address", "webhook_router"]
@@ -59,21 +60,11 @@ async def _read_capped(request: Request) -> bytes | None:
 
 
 def _unavailable() -> JSONResponse:
-    return JSONResponse(
-        {"ok": False, "reason": "unavailable", "message": "not stored; send it again"},
-        status_code=503,
-    )
+    return refusal(503, "unavailable", "not stored; send it again")
 
 
 def _too_large() -> JSONResponse:
-    return JSONResponse(
-        {
-            "ok": False,
-            "reason": "too_large",
-            "message": f"expected a body of at most {MAX_BODY_BYTES} bytes",
-        },
-        status_code=413,
-    )
+    return refusal(413, "too_large", f"expected a body of at most {MAX_BODY_BYTES} bytes")
 
 
 class AlertEndpoint:
@@ -126,10 +117,8 @@ class AlertEndpoint:
                 _log.info("an alert's sender hung up before its body arrived; nothing stored")
                 return
             except StarletteHTTPException as exc:  # a body limit of an app around the desk
-                response = JSONResponse(
-                    {"ok": False, "reason": "http_error", "message": str(exc.detail)},
-                    status_code=exc.status_code,
-                    headers=exc.headers,
+                response = refusal(
+                    exc.status_code, "http_error", str(exc.detail), headers=exc.headers
                 )
             except Exception:
                 _log.exception("an alert could not be taken in")
@@ -185,10 +174,7 @@ def webhook_router(runtime: DeskRuntime, endpoint: AlertEndpoint) -> APIRouter:
         def work() -> JSONResponse:
             hook = runtime.intake.hook(token)
             if hook is None:
-                return JSONResponse(
-                    {"ok": False, "reason": "unknown_token", "message": "no webhook here"},
-                    status_code=401,
-                )
+                return refusal(401, "unknown_token", "no webhook here")
             verdict = runtime.intake.check(hook, body, runtime.clock.now())
             return JSONResponse(runtime.processor.explain(hook.bot_id, verdict).as_dict())
 
