@@ -269,6 +269,10 @@ def test_a_head_another_writer_moved_before_the_commit_refuses_the_commit(
         conn.execute(sa.text("UPDATE ledger_heads SET seq = 9, hash = 'other'"))
         with pytest.raises(ChainConflictError, match="moved the head past #1"):
             uow.commit()
+        # The refused transaction is gone: a later commit of the unit cannot store #2
+        # without its head.
+        conn.execute(sa.text("UPDATE ledger_heads SET seq = 1, hash = :h"), {"h": first.hash})
+        uow.commit()
     with SqlUnitOfWork(migrated_engine) as uow:
         assert uow.ledger.head(ACCOUNT) == ChainHead(1, first.hash)
         assert [e.seq for e in uow.ledger.entries(ACCOUNT)] == [1]

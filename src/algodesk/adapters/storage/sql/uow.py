@@ -80,7 +80,10 @@ class SqlUnitOfWork:
         try:
             self.ledger.flush()
         except BaseException:
-            self.ledger.forget()  # spoilt: the caller rolls back
+            # Refused: nothing of the transaction may be committed later without its head
+            # move, so it is rolled back here (the unit stays usable, as after any commit).
+            self.ledger.forget()
+            self._conn.rollback()
             raise
         self.ledger.forget()
         self._conn.commit()
