@@ -66,8 +66,9 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, dict) else {"message": str(exc.detail)}
-        body = {"ok": False, "reason": detail.get("reason", "http_error"), **detail}
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        more = {k: v for k, v in detail.items() if k not in ("reason", "message")}
+        reason, message = str(detail.get("reason", "http_error")), str(detail.get("message", ""))
+        return refusal(exc.status_code, reason, message, headers=exc.headers, **more)
 
     @app.get("/health", tags=["ops"], summary="The process is up")
     def health() -> dict[str, str]:

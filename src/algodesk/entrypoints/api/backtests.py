@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from algodesk.backtest.jobs import BacktestJobs, JobInputError, QueueFullError
 from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.domain.users import Permission, Principal
+from algodesk.entrypoints.api.errors import refused
 from algodesk.entrypoints.api.security import require
 
 __all__ = ["REPORT_CSP", "ReportTickets", "backtests_router"]
@@ -49,8 +50,7 @@ def _text(value: Scalar) -> str:
     return str(value)
 
 
-def _bad(reason: str, message: str, status: int = 422) -> HTTPException:
-    return HTTPException(status, {"reason": reason, "message": message})
+_bad = refused
 
 
 class ReportTickets:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from fastapi import HTTPException
 from fastapi.responses import JSONResponse
 
-__all__ = ["refusal", "refusal_body"]
+__all__ = ["refusal", "refusal_body", "refused"]
 
 
 def refusal_body(reason: str, message: str, **more: object) -> dict[str, object]:
@@ -26,3 +27,9 @@ def refusal(
 ) -> JSONResponse:
     """A refusal answered with ``status`` (and ``headers``)."""
     return JSONResponse(refusal_body(reason, message, **more), status_code=status, headers=headers)
+
+
+def refused(reason: str, message: str, status: int = 422) -> HTTPException:
+    """The exception a route raises to refuse a request: answered as :func:`refusal` by
+    the app's handler."""
+    return HTTPException(status, {"reason": reason, "message": message})

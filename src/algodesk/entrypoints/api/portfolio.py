@@ -9,7 +9,7 @@ of the inner functions, which name local values.
 from datetime import UTC, datetime, time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -17,6 +17,7 @@ from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.domain.commands import Flatten
 from algodesk.domain.identifiers import AccountId, BotId, InstrumentId
 from algodesk.domain.users import Permission, Principal
+from algodesk.entrypoints.api.errors import refused
 from algodesk.entrypoints.api.security import require
 from algodesk.services.performance import performance
 from algodesk.services.queries import iso
@@ -33,8 +34,7 @@ class ClosePosition(BaseModel):
     bot: str | None = Field(default=None, pattern=_IDENT)
 
 
-def _bad(reason: str, message: str, status: int = 422) -> HTTPException:
-    return HTTPException(status, {"reason": reason, "message": message})
+_bad = refused
 
 
 def _id(kind: Any, text: str, what: str) -> Any:

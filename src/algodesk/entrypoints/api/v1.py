@@ -27,6 +27,7 @@ from algodesk.domain.orders import OrderType, TimeInForce
 from algodesk.domain.risk.base import TradingState
 from algodesk.domain.users import Permission, Principal
 from algodesk.domain.values import Price, Quantity
+from algodesk.entrypoints.api.errors import refused
 from algodesk.entrypoints.api.security import authenticated, require
 from algodesk.ports.inbox import AlertStatus, InboxEntry
 from algodesk.ports.signals import DEFAULT_SECRET_FIELD
@@ -40,8 +41,7 @@ Json = dict[str, Any]
 _IDENT = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"
 
 
-def _bad(reason: str, message: str, status: int = 422) -> HTTPException:
-    return HTTPException(status, {"reason": reason, "message": message})
+_bad = refused
 
 
 def _outcome(outcome: Outcome) -> Json:
