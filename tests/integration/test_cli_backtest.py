@@ -26,6 +26,13 @@ def run(*args: str, code: int = 0) -> str:
     return result.output
 
 
+def sweep(tmp_path: Path, strategy: str, *args: str, code: int = 0) -> tuple[str, list[Any]]:
+    """``algodesk sweep`` over NVDA: its output and the rows it wrote as JSON."""
+    out_json = tmp_path / "sweep.json"
+    out = run("sweep", strategy, "--data", NVDA, *args, "--json", str(out_json), code=code)
+    return out, json.loads(out_json.read_text())
+
+
 @pytest.mark.slow
 def test_backtest_writes_json_and_a_self_contained_report(tmp_path: Path) -> None:
     out_json, out_html = tmp_path / "run.json", tmp_path / "run.html"
@@ -167,23 +174,10 @@ def test_check_lookahead_passes_the_builtins() -> None:
 
 @pytest.mark.slow
 def test_sweep_runs_every_combination_and_reports_bad_ones(tmp_path: Path) -> None:
-    out_json = tmp_path / "sweep.json"
-    out = run(
-        "sweep",
-        "sma_cross",
-        "--data",
-        NVDA,
-        "--grid",
-        "fast=5,10,30",
-        "--grid",
-        "slow=20,40",
-        "--workers",
-        "2",
-        "--json",
-        str(out_json),
+    out, rows = sweep(
+        tmp_path, "sma_cross", "--grid", "fast=5,10,30", "--grid", "slow=20,40", "--workers", "2"
     )
     assert "6 runs" in out
-    rows = json.loads(out_json.read_text())
     assert [(r["params"]["fast"], r["params"]["slow"]) for r in rows] == [
         ("5", "20"),
         ("5", "40"),
@@ -241,22 +235,11 @@ def test_a_point_whose_run_raises_is_a_row_with_its_error_and_the_others_run(
 ) -> None:
     source = tmp_path / "fails.py"
     source.write_text(FAILS_AT_ZERO)
-    out_json = tmp_path / "sweep.json"
-    out = run(
-        "sweep",
-        f"{source}:FailsAtZero",
-        "--data",
-        NVDA,
-        "--grid",
-        "step=0,7",
-        "--workers",
-        workers,
-        "--json",
-        str(out_json),
+    out, (failed, ran) = sweep(
+        tmp_path, f"{source}:FailsAtZero", "--grid", "step=0,7", "--workers", workers
     )
     assert "2 runs" in out
     assert "1 of 2 runs failed" in out
-    failed, ran = json.loads(out_json.read_text())
     assert failed["params"]["step"] == "0"
     assert failed["error"].startswith("the run failed: ZeroDivisionError")
     assert (ran["params"]["step"], ran["error"]) == ("7", None)
@@ -267,22 +250,10 @@ def test_a_point_whose_worker_dies_is_a_row_with_its_error(tmp_path: Path) -> No
     """Every point failing is also the command's failure: its exit status says so."""
     source = tmp_path / "dies.py"
     source.write_text(FAILS_AT_ZERO.replace("ctx.buy()", "import os; os._exit(3)"))
-    out_json = tmp_path / "sweep.json"
-    out = run(
-        "sweep",
-        f"{source}:FailsAtZero",
-        "--data",
-        NVDA,
-        "--grid",
-        "step=1,1",
-        "--workers",
-        "2",
-        "--json",
-        str(out_json),
-        code=1,
+    out, rows = sweep(
+        tmp_path, f"{source}:FailsAtZero", "--grid", "step=1,1", "--workers", "2", code=1
     )
     assert "every one of the 2 runs failed" in out
-    rows = json.loads(out_json.read_text())
     assert len(rows) == 2
     assert all(r["error"].startswith("the worker failed: BrokenProcessPool") for r in rows)
 
@@ -337,21 +308,8 @@ def test_a_ray_worker_that_dies_is_its_points_row(
 ) -> None:
     """Not a traceback that loses the other points' results."""
     monkeypatch.setitem(sys.modules, "ray", _FakeRay({"fast": "10"}))
-    out_json = tmp_path / "rows.json"
-    out = run(
-        "sweep",
-        "sma_cross",
-        "--data",
-        NVDA,
-        "--grid",
-        "fast=5,10,15",
-        "--executor",
-        "ray",
-        "--json",
-        str(out_json),
-    )
+    out, rows = sweep(tmp_path, "sma_cross", "--grid", "fast=5,10,15", "--executor", "ray")
     assert "1 of 3 runs failed" in out
-    rows = json.loads(out_json.read_text())
     assert [r["params"]["fast"] for r in rows] == ["5", "10", "15"]
     assert rows[1]["error"].startswith("the worker failed: WorkerCrashedError(")
     assert rows[0]["error"] is None
@@ -393,21 +351,10 @@ def test_only_the_point_that_kills_its_worker_fails(tmp_path: Path) -> None:
     again, each alone, so their rows are kept and only the killer's is an error."""
     source = tmp_path / "dies.py"
     source.write_text(FAILS_AT_ZERO.replace("ctx.buy()", "import os; os._exit(3)"))
-    out_json = tmp_path / "sweep.json"
-    out = run(
-        "sweep",
-        f"{source}:FailsAtZero",
-        "--data",
-        NVDA,
-        "--grid",
-        "step=1,1000000000,999999999",
-        "--workers",
-        "2",
-        "--json",
-        str(out_json),
+    out, rows = sweep(
+        tmp_path, f"{source}:FailsAtZero", "--grid", "step=1,1000000000,999999999", "--workers", "2"
     )
     assert "1 of 3 runs failed" in out
-    rows = json.loads(out_json.read_text())
     assert [r["params"]["step"] for r in rows] == ["1", "1000000000", "999999999"]
     assert rows[0]["error"].startswith("the worker failed: BrokenProcessPool")
     assert [r["error"] for r in rows[1:]] == [None, None]
@@ -423,12 +370,9 @@ def test_a_strategy_whose_constructor_raises_is_a_row_with_its_error(tmp_path: P
             "    def indicators(self, data):",
         )
     )
-    out_json = tmp_path / "sweep.json"
-    out = run(
-        "sweep", f"{source}:FailsAtZero", "--data", NVDA, "--grid", "step=2,7",
-        "--workers", "1", "--json", str(out_json),
-    )  # fmt: skip
+    out, (failed, ran) = sweep(
+        tmp_path, f"{source}:FailsAtZero", "--grid", "step=2,7", "--workers", "1"
+    )
     assert "1 of 2 runs failed" in out
-    failed, ran = json.loads(out_json.read_text())
     assert failed["error"] == "the strategy failed: TypeError: no step 2"
     assert ran["error"] is None
