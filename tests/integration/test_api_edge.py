@@ -449,12 +449,30 @@ def test_the_api_docs_are_served_by_the_desk_not_a_cdn(client: TestClient) -> No
     assert bundle.headers["content-type"].startswith("text/javascript")
     assert len(bundle.content) > 500_000
     assert client.get(assets + "swagger-ui.css").status_code == 200
-    assert client.get(assets + "index.html").status_code == 404
-    assert client.get(assets + "..%2f__init__.py").status_code == 404
+    # Only Swagger UI's own files: not the package's other files in that folder.
+    assert (assets_folder() / "__init__.py").is_file()
+    other = client.get(assets + "__init__.py")
+    assert other.status_code == 404
+    assert other.json()["reason"] == "not_found"
     assert client.head("/docs").status_code == 200
     assert client.head(assets + "swagger-ui.css").status_code == 200
     assert client.get("/redoc").status_code == 404  # ReDoc only loads from a CDN
     assert client.get("/openapi.json").json()["openapi"].startswith("3.1")
+
+
+def assets_folder() -> Path:
+    return api_docs._swagger_files()[0]
+
+
+def test_a_policy_the_page_script_cannot_be_added_to_leaves_the_desk_without_docs(
+    runtime: DeskRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Said at start (and by serve), not found out by a 500 on the first visit."""
+    monkeypatch.setattr(api_docs, "CSP", "default-src 'self'; script-src 'self' 'unsafe-eval'")
+    app = create_app(runtime)
+    assert "no \"script-src 'self';\"" in app.state.docs_missing
+    with TestClient(app) as client:
+        assert client.get("/docs").status_code == 404
 
 
 def _inline_hash(page: str) -> str:
@@ -532,4 +550,9 @@ def test_an_http_error_while_reading_an_alert_keeps_its_status_and_headers(
         "reason": "http_error",
         "message": "Content Too Large",
     }
-    assert runtime.inbox.count_pending() == 0
+
+    async def with_reason() -> dict[str, Any]:  # answered as the app answers such an error
+        raise StarletteHTTPException(413, {"reason": "too_large", "message": "over 1 KiB"})
+
+    sent = _asgi_post(create_app(runtime), f"/webhooks/tradingview/{token}", with_reason)
+    assert _answer(sent)[2] == {"ok": False, "reason": "too_large", "message": "over 1 KiB"}

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.domain.identifiers import AccountId
 from algodesk.domain.users import Permission, Principal
+from algodesk.entrypoints.api.errors import refused
 from algodesk.entrypoints.api.security import require
 from algodesk.ports.webhooks import Hook
 from algodesk.services.bot_admin import BotSpec, Refused
@@ -36,11 +37,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {401: {}, 403: {}, 422: {}}
 
 
 def _refused(exc: Refused) -> HTTPException:
-    return HTTPException(_STATUS[exc.reason], {"reason": exc.reason, "message": str(exc)})
+    return refused(exc.reason, str(exc), _STATUS[exc.reason])
 
 
 def _bad(message: str, reason: str = "bad_value", status: int = 422) -> HTTPException:
-    return HTTPException(status, {"reason": reason, "message": message})
+    return refused(reason, message, status)
 
 
 class Limits(BaseModel):

@@ -16,7 +16,7 @@ from algodesk.entrypoints.api.admin import admin_router
 from algodesk.entrypoints.api.backtests import backtests_router
 from algodesk.entrypoints.api.docs import mount_docs
 from algodesk.entrypoints.api.edge import EdgeMiddleware, RateLimiter, RateLimits
-from algodesk.entrypoints.api.errors import refusal
+from algodesk.entrypoints.api.errors import http_refusal, refusal
 from algodesk.entrypoints.api.portfolio import portfolio_router
 from algodesk.entrypoints.api.stream import stream_router
 from algodesk.entrypoints.api.users import users_router
@@ -65,10 +65,7 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, dict) else {"message": str(exc.detail)}
-        more = {k: v for k, v in detail.items() if k not in ("reason", "message")}
-        reason, message = str(detail.get("reason", "http_error")), str(detail.get("message", ""))
-        return refusal(exc.status_code, reason, message, headers=exc.headers, **more)
+        return http_refusal(exc)
 
     @app.get("/health", tags=["ops"], summary="The process is up")
     def health() -> dict[str, str]:

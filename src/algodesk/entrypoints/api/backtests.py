@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -48,9 +48,6 @@ def _text(value: Scalar) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-_bad = refused
 
 
 class ReportTickets:
@@ -90,7 +87,7 @@ def backtests_router(runtime: DeskRuntime) -> APIRouter:
     def found(job_id: str) -> Json:
         job = jobs.get(job_id)
         if job is None:
-            raise _bad("not_found", f"no backtest {job_id}", 404)
+            raise refused("not_found", f"no backtest {job_id}", 404)
         return job
 
     @router.get("/api/v1/backtests/options", tags=["backtests"], responses={401: {}, 403: {}})
@@ -115,13 +112,11 @@ def backtests_router(runtime: DeskRuntime) -> APIRouter:
                 jobs.submit, body.strategy, body.series, params, _text(body.cash)
             )
         except JobInputError as exc:
-            raise _bad("invalid_backtest", str(exc)) from None
+            raise refused("invalid_backtest", str(exc)) from None
         except QueueFullError as exc:
-            raise HTTPException(
-                429, {"reason": "busy", "message": str(exc)}, headers={"Retry-After": "30"}
-            ) from None
+            raise refused("busy", str(exc), 429, {"Retry-After": "30"}) from None
         except RuntimeError as exc:  # the desk is stopping: its queue is closed
-            raise HTTPException(503, {"reason": "unavailable", "message": str(exc)}) from None
+            raise refused("unavailable", str(exc), 503) from None
 
     @router.get("/api/v1/backtests", tags=["backtests"], responses={401: {}, 403: {}})
     def listed(_: reader) -> Json:
@@ -144,18 +139,18 @@ def backtests_router(runtime: DeskRuntime) -> APIRouter:
         """A link to the backtest's HTML report, usable once within 60 seconds."""
         found(job_id)
         if jobs.report(job_id) is None:
-            raise _bad("not_found", f"backtest {job_id} has no report (yet)", 404)
+            raise refused("not_found", f"backtest {job_id} has no report (yet)", 404)
         return {"url": f"/backtests/{job_id}/report?ticket={tickets.issue(job_id)}"}
 
     @router.get("/backtests/{job_id}/report", include_in_schema=False)
     def report(job_id: str, ticket: Annotated[str, Query(max_length=100)] = "") -> FileResponse:
         if not tickets.redeem(ticket, job_id):
-            raise _bad(
+            raise refused(
                 "bad_ticket", "the report link is used up, expired or not this report's", 403
             )
         path = jobs.report(job_id)
         if path is None:
-            raise _bad("not_found", f"backtest {job_id} has no report", 404)
+            raise refused("not_found", f"backtest {job_id} has no report", 404)
         return FileResponse(
             path,
             media_type="text/html; charset=utf-8",

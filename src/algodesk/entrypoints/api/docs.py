@@ -6,15 +6,21 @@ a strict proxy) it stayed blank. Here the page loads the Swagger UI files shippe
 from ``/vendor/swagger-ui/<version>/``: a new version is a new address, so browsers never mix
 a cached old file with a new page. The page's one inline script is allowed by its SHA-256 in
 the page's content security policy (the desk's own, see :data:`.edge.CSP`); nothing else
-inline runs. Below a ``root_path`` (a mount, ``--root-path``) the page's addresses carry it.
+inline runs. Below a ``root_path`` (the desk mounted in another ASGI app, or uvicorn's
+``root_path``) the page's addresses carry it.
 
-The docs are not worth the desk: if the package's files are missing, the desk starts without
-``/docs`` and logs why.
+The package's own ``patch_fastapi`` is not used: it reads the 1 MB bundle on every request,
+sets no content security policy and no caching, and redirects ``/``, the dashboard's page.
+
+The docs are not worth the desk: if the package's files are missing (or the desk's policy has
+no ``script-src 'self'`` to add the page's hash to), the desk starts without ``/docs`` and
+says why.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import logging
 import re
@@ -27,6 +33,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from algodesk.entrypoints.api.edge import CSP
+from algodesk.entrypoints.api.errors import refusal
 
 __all__ = ["mount_docs"]
 
@@ -38,6 +45,7 @@ _FILES = {
     "favicon-32x32.png": "image/png",
 }
 _INLINE = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
+_SCRIPTS = "script-src 'self';"  # the directive of the desk's policy the hashes go into
 
 
 def _swagger_files() -> tuple[Path, str]:
@@ -63,39 +71,36 @@ def _policy(page: bytes) -> str:
         f" 'sha256-{base64.b64encode(hashlib.sha256(s).digest()).decode()}'"
         for s in _INLINE.findall(page)
     )
-    if "script-src 'self';" not in CSP:  # the edge's policy changed shape: say so at start
-        raise RuntimeError("the desk's content security policy has no script-src 'self'")
-    return CSP.replace("script-src 'self';", f"script-src 'self'{hashes};", 1)
+    return CSP.replace(_SCRIPTS, f"script-src 'self'{hashes};", 1)
 
 
 def mount_docs(app: FastAPI, path: str = "/docs") -> str | None:
     """Add ``path`` (the page) and ``/vendor/swagger-ui/<version>/*`` (its files) to
-    ``app``, which must be made with ``docs_url=None``: None, or why there are no docs (the
-    Swagger UI files are missing; logged too)."""
+    ``app``, which must be made with ``docs_url=None``: None, or why there are no docs
+    (logged too)."""
+    if _SCRIPTS not in CSP:  # the edge's policy changed shape: the page's script would not run
+        reason = f"the desk's content security policy has no {_SCRIPTS!r} for the page's script"
+        _log.error("no API docs at %s: %s", path, reason)
+        return reason
     try:
         folder, release = _swagger_files()
     except FileNotFoundError as exc:
         _log.warning("no API docs at %s: %s; reinstall algodesk to have them", path, exc)
         return str(exc)
     assets = f"/vendor/swagger-ui/{release}"
-    pages: dict[str, tuple[bytes, str]] = {}  # by root path
 
+    @functools.lru_cache(maxsize=8)  # by root path: a desk has one
     def page_for(root: str) -> tuple[bytes, str]:
-        made = pages.get(root)
-        if made is None:
-            html = bytes(
-                get_swagger_ui_html(
-                    openapi_url=root + (app.openapi_url or "/openapi.json"),
-                    title=f"{app.title} - API",
-                    swagger_js_url=f"{root}{assets}/swagger-ui-bundle.js",
-                    swagger_css_url=f"{root}{assets}/swagger-ui.css",
-                    swagger_favicon_url=f"{root}{assets}/favicon-32x32.png",
-                ).body
-            )
-            made = (html, _policy(html))
-            if len(pages) < 8:  # a desk has one root path; never grow without bound
-                pages[root] = made
-        return made
+        html = bytes(
+            get_swagger_ui_html(
+                openapi_url=root + (app.openapi_url or "/openapi.json"),
+                title=f"{app.title} - API",
+                swagger_js_url=f"{root}{assets}/swagger-ui-bundle.js",
+                swagger_css_url=f"{root}{assets}/swagger-ui.css",
+                swagger_favicon_url=f"{root}{assets}/favicon-32x32.png",
+            ).body
+        )
+        return html, _policy(html)
 
     async def docs(request: Request) -> HTMLResponse:
         html, policy = page_for(request.scope.get("root_path", "").rstrip("/"))
@@ -104,7 +109,7 @@ def mount_docs(app: FastAPI, path: str = "/docs") -> str | None:
     async def asset(name: str) -> Response:
         kind = _FILES.get(name)
         if kind is None:
-            return Response(status_code=404)
+            return refusal(404, "not_found", f"no file {name!r} in Swagger UI {release}")
         return FileResponse(
             folder / name, media_type=kind, headers={"Cache-Control": "public, max-age=86400"}
         )

@@ -34,14 +34,11 @@ class ClosePosition(BaseModel):
     bot: str | None = Field(default=None, pattern=_IDENT)
 
 
-_bad = refused
-
-
 def _id(kind: Any, text: str, what: str) -> Any:
     try:
         return kind(text)
     except ValueError as exc:
-        raise _bad("bad_value", f"{what}: {exc}") from None
+        raise refused("bad_value", f"{what}: {exc}") from None
 
 
 def portfolio_router(runtime: DeskRuntime) -> APIRouter:
@@ -53,7 +50,7 @@ def portfolio_router(runtime: DeskRuntime) -> APIRouter:
     def known(account: str) -> AccountId:
         account_id: AccountId = _id(AccountId, account, "account")
         if account_id not in ledger.accounts():
-            raise _bad("not_found", f"no account {account}", 404)
+            raise refused("not_found", f"no account {account}", 404)
         return account_id
 
     @router.get(
@@ -132,12 +129,12 @@ def portfolio_router(runtime: DeskRuntime) -> APIRouter:
         account_id = known(body.account)
         instrument_id: InstrumentId = _id(InstrumentId, body.instrument, "instrument")
         if runtime.market.instrument(instrument_id) is None:
-            raise _bad("not_found", f"no instrument {body.instrument}", 404)
+            raise refused("not_found", f"no instrument {body.instrument}", 404)
         bot_id: BotId | None = _id(BotId, body.bot, "bot") if body.bot else None
         if bot_id is not None:
             found = runtime.bots.get(bot_id)
             if found is None or found.account_id != account_id:
-                raise _bad("not_found", f"no bot {body.bot} in account {body.account}", 404)
+                raise refused("not_found", f"no bot {body.bot} in account {body.account}", 404)
         command = Flatten(account_id=account_id, instrument_id=instrument_id, bot_id=bot_id)
         outcome = await run_in_threadpool(runtime.engine.handle, command)
         return {**outcome.payload(), "replayed": outcome.replayed}

@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from algodesk.domain.users import Permission, Principal
 from algodesk.entrypoints.api.edge import RateLimiter
+from algodesk.entrypoints.api.errors import refused
 from algodesk.services.auth import AuthError, AuthService, PermissionDenied
 
 __all__ = ["authenticated", "require"]
@@ -21,9 +22,7 @@ _bearer = HTTPBearer(auto_error=False, description="An access token or an API ke
 
 
 def _unauthorized(reason: str, message: str) -> HTTPException:
-    return HTTPException(
-        401, {"reason": reason, "message": message}, headers={"WWW-Authenticate": "Bearer"}
-    )
+    return refused(reason, message, 401, {"WWW-Authenticate": "Bearer"})
 
 
 def authenticated(auth: AuthService) -> Callable[..., Principal]:
@@ -43,10 +42,11 @@ def authenticated(auth: AuthService) -> Callable[..., Principal]:
         limiter: RateLimiter | None = getattr(request.app.state, "user_limiter", None)
         wait = limiter.take(who.user_id) if limiter is not None else 0.0
         if wait:
-            raise HTTPException(
+            raise refused(
+                "rate_limited",
+                f"too many requests by {who.username}",
                 429,
-                {"reason": "rate_limited", "message": f"too many requests by {who.username}"},
-                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+                {"Retry-After": str(max(1, math.ceil(wait)))},
             )
         return who
 
@@ -60,7 +60,7 @@ def require(auth: AuthService, permission: Permission) -> Callable[..., Principa
         try:
             AuthService.require(principal, permission)
         except PermissionDenied as exc:
-            raise HTTPException(403, {"reason": "forbidden", "message": str(exc)}) from None
+            raise refused("forbidden", str(exc), 403) from None
         return principal
 
     return allowed

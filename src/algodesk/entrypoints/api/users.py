@@ -6,12 +6,13 @@ of the inner functions, which name local values.
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.domain.users import Permission, Principal, Role, User
+from algodesk.entrypoints.api.errors import refused
 from algodesk.entrypoints.api.security import authenticated, require
 from algodesk.ports.users import UsernameTakenError
 from algodesk.services.queries import iso
@@ -62,11 +63,9 @@ def users_router(runtime: DeskRuntime) -> APIRouter:
                 runtime.auth.create_user, body.username, body.password, Role(body.role), who
             )
         except UsernameTakenError:
-            raise HTTPException(
-                409, {"reason": "conflict", "message": f"user {body.username!r} exists"}
-            ) from None
+            raise refused("conflict", f"user {body.username!r} exists", 409) from None
         except ValueError as exc:
-            raise HTTPException(422, {"reason": "bad_value", "message": str(exc)}) from None
+            raise refused("bad_value", str(exc)) from None
         return _user_json(user)
 
     return router

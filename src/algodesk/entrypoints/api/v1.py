@@ -14,7 +14,7 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -39,9 +39,6 @@ __all__ = ["api_router"]
 
 Json = dict[str, Any]
 _IDENT = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"
-
-
-_bad = refused
 
 
 def _outcome(outcome: Outcome) -> Json:
@@ -106,9 +103,9 @@ def _decimal(name: str, text: str | None) -> Decimal | None:
     try:
         value = Decimal(text.strip())
     except InvalidOperation:
-        raise _bad("bad_value", f"{name}: expected a decimal number, was {text!r}") from None
+        raise refused("bad_value", f"{name}: expected a decimal number, was {text!r}") from None
     if not value.is_finite():
-        raise _bad("bad_value", f"{name}: expected a finite number, was {text!r}")
+        raise refused("bad_value", f"{name}: expected a finite number, was {text!r}")
     return value
 
 
@@ -116,7 +113,7 @@ def _ident(kind: type[Any], text: str, what: str) -> Any:
     try:
         return kind(text)
     except ValueError as exc:
-        raise _bad("bad_value", f"{what}: {exc}") from None
+        raise refused("bad_value", f"{what}: {exc}") from None
 
 
 class _KillConfirmations:
@@ -175,14 +172,14 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
         try:
             return tokens(auth.login(body.username, body.password))
         except AuthError as exc:
-            raise HTTPException(401, {"reason": exc.code, "message": str(exc)}) from None
+            raise refused(exc.code, str(exc), 401) from None
 
     @router.post("/auth/refresh", tags=["auth"], responses={401: {}})
     def refresh(body: Refresh) -> Json:
         try:
             return tokens(auth.refresh(body.refresh_token))
         except AuthError as exc:
-            raise HTTPException(401, {"reason": exc.code, "message": str(exc)}) from None
+            raise refused(exc.code, str(exc), 401) from None
 
     @router.get("/me", tags=["auth"], responses={401: {}})
     def me(who: anyone) -> Json:
@@ -208,7 +205,7 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
     def summary(account: str, _: reader, bot: str | None = None) -> Json:
         account_id = _ident(AccountId, account, "account")
         if account_id.value not in queries.accounts():
-            raise _bad("not_found", f"no account {account}", 404)
+            raise refused("not_found", f"no account {account}", 404)
         bot_id = _ident(BotId, bot, "bot") if bot else None
         return queries.summary(account_id, bot_id)
 
@@ -251,7 +248,7 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
                 idempotency_key=f"api:{body.idempotency_key}" if body.idempotency_key else None,
             )
         except (ValueError, TypeError) as exc:
-            raise _bad("bad_value", str(exc)) from None
+            raise refused("bad_value", str(exc)) from None
         result = await run_in_threadpool(runtime.slicer.submit, command)
         answer = _outcome(result.summary())
         if result.sliced:  # above the freeze quantity: the child orders, in order
@@ -270,7 +267,7 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
         coid = _ident(ClientOrderId, client_order_id, "client_order_id")
         order = queries.order(coid)
         if order is None:
-            raise _bad("not_found", f"no order {client_order_id}", 404)
+            raise refused("not_found", f"no order {client_order_id}", 404)
         command = CancelOrder(account_id=AccountId(str(order["account"])), client_order_id=coid)
         return _outcome(await run_in_threadpool(runtime.engine.handle, command))
 
@@ -299,7 +296,7 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
     def bot_json(bot_id: BotId) -> Json:
         bot = runtime.bots.get(bot_id)
         if bot is None:
-            raise _bad("not_found", f"no bot {bot_id}", 404)
+            raise refused("not_found", f"no bot {bot_id}", 404)
         return runtime.bot_admin.view(bot)
 
     @router.get("/bots", tags=["bots"], responses={401: {}, 403: {}})
@@ -332,7 +329,7 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
             else:
                 runtime.bots.move(bot_id, action, who.username, reason)
         except BotError as exc:
-            raise _bad("conflict", str(exc), 409) from None
+            raise refused("conflict", str(exc), 409) from None
         return bot_json(bot_id)
 
     @router.get(
@@ -343,7 +340,7 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
         bot_json(bot_id)
         hook = runtime.hooks.active(bot_id)
         if hook is None:
-            raise _bad("not_found", f"bot {bot} has no webhook", 404)
+            raise refused("not_found", f"bot {bot} has no webhook", 404)
         # Never the token: it is shown once, when the bot is created or the token rotated.
         return {
             "hook": hook.id,
@@ -383,7 +380,7 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
     def alert(alert_id: Annotated[int, Path(ge=1, le=2**62)], _: reader) -> Json:
         entry = runtime.inbox.get(alert_id)
         if entry is None:
-            raise _bad("not_found", f"no alert {alert_id}", 404)
+            raise refused("not_found", f"no alert {alert_id}", 404)
         return alert_view(entry)
 
     # -- risk --------------------------------------------------------------------------------
@@ -428,7 +425,7 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
     async def kill_confirm(body: KillConfirm, who: killer) -> Json:
         reason = kills.take(who.user_id, body.confirm, runtime.clock.now())
         if reason is None:
-            raise _bad("no_confirmation", "unknown or expired confirmation code; ask again", 409)
+            raise refused("no_confirmation", "unknown or expired confirmation code; ask again", 409)
         outcome = await run_in_threadpool(runtime.kill_switch, who.username, reason)
         return _outcome(outcome)
 

@@ -20,7 +20,7 @@ from starlette.requests import ClientDisconnect, HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from algodesk.bootstrap.runtime import DeskRuntime
-from algodesk.entrypoints.api.errors import refusal
+from algodesk.entrypoints.api.errors import http_refusal, refusal
 from algodesk.services.alerts import MAX_BODY_BYTES
 
 __all__ = ["AlertEndpoint", "client_address", "webhook_router"]
@@ -117,9 +117,7 @@ class AlertEndpoint:
                 _log.info("an alert's sender hung up before its body arrived; nothing stored")
                 return
             except StarletteHTTPException as exc:  # a body limit of an app around the desk
-                response = refusal(
-                    exc.status_code, "http_error", str(exc.detail), headers=exc.headers
-                )
+                response = http_refusal(exc)
             except Exception:
                 _log.exception("an alert could not be taken in")
                 response = _unavailable()
