@@ -99,6 +99,18 @@ def test_sign_in_is_rate_limited_per_address_with_retry_after(runtime: DeskRunti
         assert client.post("/webhooks/tradingview/no-such-token", content="x").status_code != 429
 
 
+def test_sign_in_below_a_root_path_is_rate_limited_too(runtime: DeskRuntime) -> None:
+    """The desk mounted in another app: its routes are matched below the mount, and so are
+    its rate limits (they were skipped, which opened sign-in to guessing)."""
+    outer = Starlette(
+        routes=[Mount("/desk", app=create_app(runtime, rate_limits=RateLimits(sign_in=(0.01, 3))))]
+    )
+    with TestClient(outer) as client:
+        wrong = {"username": "admin", "password": "wrong-password-1"}
+        codes = [client.post("/desk/api/v1/auth/login", json=wrong).status_code for _ in range(4)]
+        assert codes == [401, 401, 401, 429]
+
+
 def test_requests_are_rate_limited_per_user(runtime: DeskRuntime) -> None:
     with TestClient(create_app(runtime, rate_limits=RateLimits(per_user=(0.01, 5)))) as client:
         headers = admin(client)
@@ -491,7 +503,7 @@ def test_the_api_docs_policy_allows_exactly_its_inline_script(client: TestClient
 
 
 def test_the_api_docs_below_a_root_path_refer_to_it(runtime: DeskRuntime) -> None:
-    """Mounted at /desk (or served with --root-path /desk), the page's spec and files are
+    """Mounted at /desk (or behind uvicorn's root_path /desk), the page's spec and files are
     found there, and its policy allows its script (whose spec address changed)."""
     parent = Starlette(routes=[Mount("/desk", app=create_app(runtime))])
     with TestClient(parent) as client:

@@ -118,6 +118,16 @@ class RateLimits:
     per_user: tuple[float, int] = (30.0, 300)
 
 
+def route_path(scope: Scope) -> str:
+    """The path as the app's routes see it: below its ``root_path`` (the desk mounted in
+    another app), as Starlette's routing strips it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
+        return path[len(root) :]
+    return path
+
+
 def too_many(wait: float) -> tuple[bytes, dict[str, str]]:
     body = refusal_body("rate_limited", f"too many requests; retry in {math.ceil(wait)} s")
     return orjson.dumps(body), {"Retry-After": str(max(1, math.ceil(wait)))}
@@ -142,7 +152,7 @@ class EdgeMiddleware:
         self.sign_in = RateLimiter(*self.limits.sign_in)
 
     def _limited(self, scope: Scope) -> float:
-        path: str = scope["path"]
+        path = route_path(scope)
         if not path.startswith("/api/"):
             return 0.0
         address = client_address(HTTPConnection(scope), self.trusted) or "unknown"

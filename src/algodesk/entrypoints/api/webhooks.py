@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import re
 from collections.abc import Collection
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, HTTPConnection
+from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from algodesk.bootstrap.runtime import DeskRuntime
@@ -86,6 +87,9 @@ class AlertEndpoint:
     def __init__(self, runtime: DeskRuntime, trusted_proxies: Collection[str] = ()) -> None:
         self._runtime = runtime
         self._proxies = frozenset(trusted_proxies)
+        #: The FastAPI route this endpoint serves (set by :func:`webhook_router`): the
+        #: shortcut takes what it matches, as Starlette matches it.
+        self.route: APIRoute | None = None
 
     async def respond(self, token: str, request: Request) -> JSONResponse:
         body = await _read_capped(request)
@@ -103,12 +107,12 @@ class AlertEndpoint:
         """The ASGI app for a request this endpoint answers (a POST to its path), else None:
         what the route would match, nothing more (other methods, a trailing slash, the
         ``/explain`` twin go through FastAPI as before)."""
-        if scope["method"] != "POST":
+        if scope["method"] != "POST" or self.route is None:
             return None
-        match = _ALERT_PATH.match(_route_path(scope))
-        if match is None:
+        match, child = self.route.matches(scope)
+        if match is not Match.FULL:
             return None
-        token = match.group(1)
+        token: str = child["path_params"]["token"]
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             try:
@@ -126,19 +130,6 @@ class AlertEndpoint:
         return app
 
 
-def _route_path(scope: Scope) -> str:
-    """The path as Starlette's routing matches it: below the app's ``root_path``."""
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
-        return path[len(root) :]
-    return path
-
-
-#: The route's path, ``{token}`` as Starlette matches a path parameter (no ``/``).
-_ALERT_PATH = re.compile(r"^/webhooks/tradingview/([^/]+)$")
-
-
 def webhook_router(runtime: DeskRuntime, endpoint: AlertEndpoint) -> APIRouter:
     router = APIRouter(tags=["webhooks"])
 
@@ -149,6 +140,10 @@ def webhook_router(runtime: DeskRuntime, endpoint: AlertEndpoint) -> APIRouter:
     )
     async def tradingview(token: str, request: Request) -> JSONResponse:
         return await endpoint.respond(token, request)
+
+    route = router.routes[-1]
+    assert isinstance(route, APIRoute)
+    endpoint.route = route
 
     @router.post(
         "/webhooks/tradingview/{token}/explain",
