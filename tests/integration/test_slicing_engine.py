@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from algodesk.adapters.brokers.paper.broker import PaperBroker
-from algodesk.domain.commands import Flatten, SetTradingState
+from algodesk.domain.commands import Flatten, SetTradingState, submit_payload
 from algodesk.domain.events import OrderDenied, OrderSubmitted
 from algodesk.domain.identifiers import AccountId, InstrumentId
 from algodesk.domain.instruments import AssetClass, Instrument
@@ -20,7 +20,7 @@ from algodesk.domain.orders import Order, OrderStatus
 from algodesk.domain.risk.base import RiskLimits, TradingState
 from algodesk.domain.values import Currency, money
 from algodesk.ports.broker import BrokerPort
-from algodesk.services.slicing import OrderSlicer
+from algodesk.services.slicing import OrderSlicer, sliced_key
 from algodesk.testing.brokers import ForwardingBroker
 from tests.conftest import ACCOUNT, T0
 from tests.integration.test_engine import USD, Desk, submit
@@ -181,3 +181,31 @@ def test_an_empty_list_passes_and_a_list_of_two_accounts_is_refused() -> None:
     other = replace(submit(qty="65", instrument=LOTS.id), account_id=AccountId("other"))
     with pytest.raises(ValueError, match="one account"):
         desk.engine.check_list([submit(qty="65", instrument=LOTS.id), other])
+
+
+@pytest.mark.parametrize(
+    ("children", "problem"),
+    [
+        (["1755", "1755", "1755", "1755"], "do not add up to quantity=3640"),
+        (["1820", "1820", "0"], "do not add up"),
+        (["3705", "-65"], "do not add up"),
+        ([1820, 1820], "expected child quantities as text"),
+        (["1820"], "expected two or more child quantities"),
+    ],
+)
+def test_a_sliced_record_whose_children_are_not_the_order_sends_nothing(
+    children: list[object], problem: str
+) -> None:
+    """A damaged record resumed as it stands would trade what was never asked (four children
+    of 1755 for an order of 3640): it is refused, and nothing is sent under the key."""
+    desk = lots_desk(RiskLimits(max_orders_per_second=None))
+    command = submit(qty="3640", instrument=LOTS.id, idempotency_key="k")
+    record = {"command": submit_payload(command), "children": children}
+    desk.engine.note(ACCOUNT, sliced_key("k"), "OrderSliced", record)
+    result = OrderSlicer(desk.engine, desk.market).submit(command)
+    assert not result.ok
+    (refused,) = result.results
+    assert refused is not None
+    assert refused.code == "SLICED_ORDER_UNREADABLE"
+    assert problem in refused.message
+    assert position(desk) == 0

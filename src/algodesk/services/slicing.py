@@ -62,7 +62,7 @@ from decimal import Decimal
 from algodesk.domain.commands import SubmitOrder, submit_from_payload, submit_payload
 from algodesk.domain.identifiers import AccountId
 from algodesk.domain.market.slicing import SlicingError, slice_order
-from algodesk.domain.values import canonical_decimal, quantity, to_decimal
+from algodesk.domain.values import canonical_decimal, exact, quantity, to_decimal
 from algodesk.ports.market import MarketView
 from algodesk.services.engine import Engine
 from algodesk.services.outcomes import Outcome, fingerprint
@@ -103,7 +103,19 @@ def _read_plan(key: str, first: Mapping[str, object]) -> tuple[SubmitOrder, tupl
             raise ValueError("no order in it")
         if not isinstance(sizes, list) or len(sizes) < 2:
             raise ValueError(f"expected two or more child quantities, found {sizes!r}")
-        return submit_from_payload(command), tuple(to_decimal(str(size)) for size in sizes)
+        order = submit_from_payload(command)
+        if not all(isinstance(size, str) for size in sizes):
+            raise ValueError(f"expected child quantities as text, found {sizes!r}")
+        children = tuple(to_decimal(size) for size in sizes)
+        with exact():
+            total = sum(children, Decimal(0))
+        # Sent as they stand, wrong children would trade what was never asked for.
+        if any(size <= 0 for size in children) or total != order.quantity.value:
+            raise ValueError(
+                f"child quantities {', '.join(sizes)} do not add up to "
+                f"quantity={_n(order.quantity.value)}"
+            )
+        return order, children
     except (ValueError, TypeError, ArithmeticError) as exc:
         raise UnreadableSliceError(
             f"the order sliced under key={key} cannot be read back ({exc}); nothing was sent "
