@@ -517,6 +517,35 @@ def test_a_sliced_alert_retried_too_late_lists_the_children_it_sent(
     assert desk.position(OTM2) == D(1755)
 
 
+def test_a_sliced_alert_sent_whole_then_retried_too_late_is_executed_not_stale(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every child went before the first try failed (its fate was not stored): the stale
+    retry must not say the rest was not sent (DENIED), since a trader reading that could
+    send the order again by hand."""
+    desk = OptionDesk(remote=True)
+    desk.quote(SPOT, "26012.5")
+    desk.quote(OTM2, "100")
+    alert = _post(desk, {"action": "buy", "symbol": "NIFTY_CE", "qty": "3640"})
+    real = desk.engine.handle
+
+    def last_child_then_crash(command: Command) -> Outcome:
+        outcome = real(command)
+        if (command.idempotency_key or "").endswith(":slice3"):
+            raise ConnectionError("the desk died before the alert's fate was stored")
+        return outcome
+
+    monkeypatch.setattr(desk.engine, "handle", last_child_then_crash)
+    assert desk.processor.drain() == 0
+    assert desk.position(OTM2) == D(3640)
+    desk.clock.advance(timedelta(minutes=5))
+    assert desk.processor.drain() == 1
+    entry = _fate(desk, alert)
+    assert entry.status is AlertStatus.EXECUTED, rows(entry)
+    assert [r["ok"] for r in rows(entry)] == [True, True, True]
+    assert desk.position(OTM2) == D(3640)
+
+
 def test_a_reverse_retried_after_its_first_child_crossed_zero_completes_the_reverse(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -62,7 +62,7 @@ from algodesk.services.alert_orders import MappingError, OrderPlanner, PlannedOr
 from algodesk.services.bots import BotService
 from algodesk.services.engine import Engine
 from algodesk.services.outcomes import Outcome
-from algodesk.services.slicing import child_key, sliced_key
+from algodesk.services.slicing import UnreadableSliceError, child_key, read_plan, sliced_key
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -570,6 +570,21 @@ class AlertProcessor:
             found.append(sliced)
         return found
 
+    def _nothing_left(self, bot: Bot, key: str, outcomes: list[Outcome]) -> bool:
+        """Whether a sliced order's first try left nothing to send: every planned child has
+        its answer, or one was refused (the children stop there). A plan that cannot be read
+        leaves it open (the fate then says the rest was not sent)."""
+        if not all(outcome.ok for outcome in outcomes):
+            return True
+        noted = self._engine.noted(bot.account_id, sliced_key(key))
+        if noted is None:
+            return False
+        try:
+            _, children = read_plan(key, noted)
+        except UnreadableSliceError:
+            return False
+        return len(outcomes) >= len(children)
+
     def targets(self, hook_bot: BotId, intent: Intent) -> list[Bot]:
         """The bots an intent addresses: its ``bots`` (of the hook bot's account) or the hook's."""
         own = self._bots.get(hook_bot)
@@ -641,10 +656,13 @@ class AlertProcessor:
         waited = self._clock.now() - entry.received_at
         if waited > max_lag:  # the desk was stopped or behind: never trade on an old signal
             # A first try may have sent some children of a sliced order: they are listed.
+            outcomes = self._journaled(bot, key)
             sent = [
                 _row(bot.id.value, intent.action.value, intent.symbol, None, outcome)
-                for outcome in self._journaled(bot, key)
+                for outcome in outcomes
             ]
+            if outcomes and self._nothing_left(bot, key, outcomes):
+                return sent, True  # the first try sent it all: its answers are the fate
             what = "the rest of its sliced order was not sent" if sent else "not executed"
             stale = MappingError(
                 AlertReason.STALE,

@@ -94,7 +94,7 @@ class UnreadableSliceError(ValueError):
     nothing is sent under the key, since planning it afresh could trade it twice."""
 
 
-def _read_plan(key: str, first: Mapping[str, object]) -> tuple[SubmitOrder, tuple[Decimal, ...]]:
+def read_plan(key: str, first: Mapping[str, object]) -> tuple[SubmitOrder, tuple[Decimal, ...]]:
     """The order and child quantities of a ``:sliced`` record, or UnreadableSliceError."""
     try:
         command = first.get("command")
@@ -300,7 +300,7 @@ class OrderSlicer:
         None when nothing was sliced under it; :class:`UnreadableSliceError` when the record
         is damaged."""
         first = self._engine.noted(account_id, sliced_key(key))
-        return None if first is None else _read_plan(key, first)
+        return None if first is None else read_plan(key, first)
 
     def submit(self, command: SubmitOrder) -> SliceResult:
         """Check the children as one list, then send them in order, paced; stop at the first
@@ -335,7 +335,7 @@ class OrderSlicer:
             noted = self._engine.note(command.account_id, sliced_key(key), "OrderSliced", plan)
             if noted != plan:  # another request sliced under the key first: its plan stands
                 try:
-                    return self._again(command, *_read_plan(key, noted))
+                    return self._again(command, *read_plan(key, noted))
                 except UnreadableSliceError as exc:
                     return SliceResult(command, (command,), (_unreadable(exc),))
         return self._send(command, children)
