@@ -4,6 +4,8 @@ stops the rest."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -209,3 +211,39 @@ def test_a_sliced_record_whose_children_are_not_the_order_sends_nothing(
     assert refused.code == "SLICED_ORDER_UNREADABLE"
     assert problem in refused.message
     assert position(desk) == 0
+
+
+def test_a_sliced_and_an_unsliced_request_under_one_key_at_once_trade_once() -> None:
+    """B (65, one order) asks about the key while A (3,640, sliced) is deciding: B waits
+    for A's decision, then finds the key sliced for another order and is refused. (B used to
+    find nothing yet and trade too: 3,705 for one key.)"""
+    desk = lots_desk(RiskLimits(max_orders_per_second=None))
+    slicer = OrderSlicer(desk.engine, desk.market)
+    b_started = threading.Event()
+    real = desk.engine.recorded
+
+    def recorded(account_id: AccountId, key: str, **kw: object) -> object:
+        found = real(account_id, key, **kw)  # type: ignore[arg-type]
+        if threading.current_thread().name == "A":  # A found k free and will slice it
+            assert b_started.wait(5)
+            time.sleep(0.2)  # B looks for a plan and sends now, before A notes its plan
+        return found
+
+    desk.engine.recorded = recorded  # type: ignore[assignment, method-assign]
+    results: dict[str, object] = {}
+
+    def run(name: str, qty: str) -> None:
+        if name == "B":
+            b_started.set()
+        command = submit(qty=qty, instrument=LOTS.id, idempotency_key="k")
+        results[name] = slicer.submit(command)
+
+    a = threading.Thread(target=run, args=("A", "3640"), name="A")
+    a.start()
+    b = threading.Thread(target=run, args=("B", "65"), name="B")
+    b.start()
+    a.join(10)
+    b.join(10)
+    assert position(desk) == D(3640)
+    refused = results["B"].results[0]  # type: ignore[attr-defined]
+    assert refused.code == "IDEMPOTENCY_KEY_REUSED", refused

@@ -53,8 +53,10 @@ without cap or pacing.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
@@ -121,6 +123,10 @@ def read_plan(key: str, first: Mapping[str, object]) -> tuple[SubmitOrder, tuple
             f"the order sliced under key={key} cannot be read back ({exc}); nothing was sent "
             f"under the key"
         ) from None
+
+
+def _done(result: SliceResult) -> Callable[[], SliceResult]:
+    return lambda: result
 
 
 def _unreadable(exc: UnreadableSliceError) -> Outcome:
@@ -308,25 +314,36 @@ class OrderSlicer:
         before is that order's children again (their answers replayed, the rest sent) when it
         is the same order, else refused ``IDEMPOTENCY_KEY_REUSED``; one whose key was sent
         unsliced before is answered as the engine answers a repeated key."""
+        # What a key means is decided under the account's lock, and an order that is not
+        # sliced is sent under it: two requests under one key at once (one sliced, one not)
+        # must not both trade. Children are sent after it, paced.
+        held = command.idempotency_key is not None
+        with self._engine.account_lock(command.account_id) if held else nullcontext():
+            then = self._decide(command)
+        return then()
+
+    def _decide(self, command: SubmitOrder) -> Callable[[], SliceResult]:
+        """What :meth:`submit` does with ``command``: done here when it is one order, a
+        refusal or a replay; else the sending of its children, to run next."""
         key = command.idempotency_key
         try:
             first = None if key is None else self.first_plan(command.account_id, key)
         except UnreadableSliceError as exc:
-            return SliceResult(command, (command,), (_unreadable(exc),))
+            return _done(SliceResult(command, (command,), (_unreadable(exc),)))
         if first is not None:
-            return self._again(command, *first)
+            return functools.partial(self._again, command, *first)
         children = self.children(command)
         if len(children) == 1:
-            return SliceResult(command, children, (self._engine.handle(command),))
+            return _done(SliceResult(command, children, (self._engine.handle(command),)))
         if key is not None and self._engine.recorded(command.account_id, key) is not None:
-            return SliceResult(command, (command,), (self._engine.handle(command),))
+            return _done(SliceResult(command, (command,), (self._engine.handle(command),)))
         if len(children) > self._max_slices:
             message = (
                 f"quantity={_n(command.quantity.value)} needs {len(children)} child orders at "
                 f"the freeze quantity, limit={self._max_slices}"
             )
             outcome = self._engine.deny(command, "TOO_MANY_SLICES", message)
-            return SliceResult(command, (command,), (outcome,))
+            return _done(SliceResult(command, (command,), (outcome,)))
         if key is not None:
             plan = {
                 "command": submit_payload(command),
@@ -335,10 +352,10 @@ class OrderSlicer:
             noted = self._engine.note(command.account_id, sliced_key(key), "OrderSliced", plan)
             if noted != plan:  # another request sliced under the key first: its plan stands
                 try:
-                    return self._again(command, *read_plan(key, noted))
+                    return functools.partial(self._again, command, *read_plan(key, noted))
                 except UnreadableSliceError as exc:
-                    return SliceResult(command, (command,), (_unreadable(exc),))
-        return self._send(command, children)
+                    return _done(SliceResult(command, (command,), (_unreadable(exc),)))
+        return functools.partial(self._send, command, children)
 
     def _again(
         self, command: SubmitOrder, first: SubmitOrder, sizes: tuple[Decimal, ...]
