@@ -296,6 +296,35 @@ def test_a_lost_connection_is_invalidated(postgres: TemporaryPostgres) -> None:
         engine.dispose()
 
 
+@pytest.mark.postgres
+def test_a_lost_connection_invalidates_the_pools_older_ones(postgres: TemporaryPostgres) -> None:
+    """A server restart ends every session: the first statement to find out invalidates the
+    pooled connections too (as SQLAlchemy's handler does), so the units after it get fresh
+    ones instead of failing one by one on each stale connection."""
+    engine = make_engine(postgres.create_database("prepared_pool"))
+    migrate(engine)
+    try:
+        held = [engine.connect() for _ in range(3)]
+        for conn in held:
+            conn.exec_driver_sql("SELECT 1")
+        for conn in held:
+            conn.close()  # three pooled connections
+        with engine.connect() as admin:
+            admin.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        with engine.connect() as conn, pytest.raises(sa.exc.DBAPIError):
+            INSERT.execute(conn, _row("a"))
+        for n in range(3):
+            with engine.connect() as conn:
+                INSERT.execute(conn, _row(f"k{n}"))
+                conn.commit()
+        assert _keys(engine) == ["k0", "k1", "k2"]
+    finally:
+        engine.dispose()
+
+
 def test_a_watcher_sees_the_statements_of_connections_opened_after_it(
     migrated_engine: sa.Engine,
 ) -> None:

@@ -9,11 +9,12 @@ and set of parameter names, with SQLAlchemy's compiler, so the SQL text and the 
 conversions are SQLAlchemy's own, and then runs it on the DBAPI cursor directly.
 
 It runs inside the caller's transaction (the connection's; begun first if none is, as
-SQLAlchemy's autobegin would), raises SQLAlchemy's exception
-classes (``IntegrityError``, ``OperationalError`` ...) as ``Connection.execute`` would.
-:meth:`Prepared.execute` is for writes: the rows a ``RETURNING`` gives come as the driver
-gives them, unconverted (a generated key, a count); :meth:`Prepared.first` reads a SELECT's
-first row with its columns' conversions. When something watches the engine's statements
+SQLAlchemy's autobegin would), and a failure goes through SQLAlchemy's own handler: its
+exception classes (``IntegrityError``, ``OperationalError`` ...), a lost connection and the
+pool's older ones invalidated. :meth:`Prepared.execute` is for writes: the rows a
+``RETURNING`` gives come as the driver gives them, unconverted (a generated key, a count);
+:meth:`Prepared.first` and :meth:`Prepared.all` read a SELECT's rows with their columns'
+conversions. When something watches the engine's statements
 (execute, cursor or error listeners: instrumentation, a test that counts statements; the
 ``sqlalchemy.engine`` log at INFO, ``echo``), the statement goes through
 ``Connection.execute`` instead, so they still see every statement (of the connections opened
@@ -30,7 +31,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import sqlalchemy as sa
 
@@ -202,7 +203,7 @@ class Prepared:
             cursor.execute(plan.sql, args)
             return take(cursor, plan)
         except Exception as exc:
-            raise _wrapped(conn, plan.sql, args, exc, cursor) from exc
+            _raise(conn, plan.sql, args, exc, cursor)
         finally:
             if cursor is not None:
                 cursor.close()
@@ -224,7 +225,7 @@ class Prepared:
             cursor.executemany(plan.sql, args)
             return int(cursor.rowcount)
         except Exception as exc:
-            raise _wrapped(conn, plan.sql, args, exc, cursor) from exc
+            _raise(conn, plan.sql, args, exc, cursor)
         finally:
             if cursor is not None:
                 cursor.close()
@@ -273,21 +274,13 @@ def _cursor(conn: sa.Connection) -> Any:
     return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
 
-def _wrapped(
-    conn: sa.Connection, sql: str, args: Any, exc: Exception, cursor: Any
-) -> BaseException:
-    """``exc`` as ``Connection.execute`` would raise it: a driver error as SQLAlchemy's class
-    for it (``IntegrityError``, ``OperationalError`` ...), the connection invalidated when
-    the driver says it is gone; any other error (a value a type cannot convert) as
-    ``StatementError``. SQLAlchemy's own errors pass as they are."""
+def _raise(conn: sa.Connection, sql: str, args: Any, exc: Exception, cursor: Any) -> NoReturn:
+    """Raise ``exc`` as ``Connection.execute`` would, by SQLAlchemy's own handler (called
+    while ``exc`` is being handled): a driver error as SQLAlchemy's class for it
+    (``IntegrityError``, ``OperationalError`` ...), any other error (a value a type cannot
+    convert) as ``StatementError``, ``handle_error`` listeners told; when the driver says the
+    connection is gone, it and the pool's older connections are invalidated (the next units
+    get fresh ones). SQLAlchemy's own errors pass as they are."""
     if isinstance(exc, sa.exc.SQLAlchemyError):
-        return exc
-    dbapi = conn.dialect.loaded_dbapi
-    if not isinstance(exc, dbapi.Error):
-        return sa.exc.StatementError(str(exc), sql, args, exc)
-    gone = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
-    if gone:
-        conn.invalidate(exc)
-    return sa.exc.DBAPIError.instance(
-        sql, args, exc, dbapi.Error, connection_invalidated=gone, dialect=conn.dialect
-    )
+        raise exc
+    conn._handle_dbapi_exception(exc, sql, args, cursor, None)
