@@ -253,6 +253,25 @@ def test_a_transaction_moves_the_stored_head_once_to_its_last_entry(
         assert verify(list(uow.ledger.entries(ACCOUNT)), uow.ledger.heads()).ok
 
 
+def test_a_writing_unit_reads_the_heads_and_accounts_its_appends_made(
+    uow_factory: UowFactory,
+) -> None:
+    """Before its commit, a unit's reads of every head see its own appends (a SQL unit moves
+    the stored heads at the commit only); a rolled-back append moves no head later."""
+    first, second = _chain(2)
+    with uow_factory() as uow:
+        uow.ledger.append(first)
+        assert uow.ledger.accounts() == [ACCOUNT]
+        uow.ledger.append(second)
+        assert uow.ledger.heads() == {ACCOUNT: ChainHead(2, second.hash)}
+        uow.rollback()
+        assert uow.ledger.heads() == {}
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.ledger.head(ACCOUNT) is None
+        assert uow.ledger.accounts() == []
+
+
 def test_a_head_another_writer_moved_before_the_commit_refuses_the_commit(
     migrated_engine: sa.Engine,
 ) -> None:

@@ -75,10 +75,12 @@ class FillRepository(Protocol):
 
 class LedgerRepository(Protocol):
     def append(self, entry: LedgerEntry) -> None:
-        """Append ``entry`` to its account's chain and move the recorded head.
+        """Append ``entry`` to its account's chain and move the recorded head (an adapter
+        may store the move at the unit's commit; the unit's reads of the head see it).
 
         Raises:
-            ChainConflictError: ``entry`` does not follow the stored head.
+            ChainConflictError: ``entry`` does not follow the head, or another writer took
+                its place in the chain.
         """
         ...
 
@@ -176,6 +178,13 @@ class UnitOfWork(Protocol):
         tb: TracebackType | None,
     ) -> None: ...
 
-    def commit(self) -> None: ...
+    def commit(self) -> None:
+        """Make the unit's writes durable; the unit stays usable.
+
+        Raises:
+            ChainConflictError: another writer moved a chain this unit appended to; nothing
+                of the unit is kept (it is rolled back).
+        """
+        ...
 
     def rollback(self) -> None: ...

@@ -210,7 +210,8 @@ class SqlLedgerRepository:
     """Within one transaction a chain's head is read once: later reads return it as read or
     as this transaction moved it (an engine's order reads it three times).
 
-    The stored head is moved once per transaction, at :meth:`flush` (the unit's commit), from
+    The stored head is moved once per transaction, at :meth:`flush` (the unit's commit; reads
+    of the heads in the meantime see the moves to come), from
     the head this transaction first read to its last entry: a batch of entries costs one
     statement, not one each. The move still compares the head it read with the stored one, so
     a writer that moved it meanwhile is refused (``ChainConflictError``, the transaction is
@@ -237,9 +238,9 @@ class SqlLedgerRepository:
         return head
 
     def heads(self) -> dict[AccountId, ChainHead]:
-        self.flush()
         rows = self._conn.execute(sa.select(ledger_heads))
-        return {AccountId(r.account_id): ChainHead(int(r.seq), r.hash) for r in rows}
+        stored = {AccountId(r.account_id): ChainHead(int(r.seq), r.hash) for r in rows}
+        return {**stored, **{account: last for account, (_, last) in self._moves.items()}}
 
     def append(self, entry: LedgerEntry) -> None:
         head = self.head(entry.account_id)
@@ -347,11 +348,12 @@ class SqlLedgerRepository:
         return codec.entry_from_row(row, postings)
 
     def accounts(self) -> list[AccountId]:
-        self.flush()
         rows = self._conn.execute(
             sa.select(ledger_heads.c.account_id).order_by(ledger_heads.c.account_id)
         )
-        return [AccountId(r.account_id) for r in rows]
+        stored = [AccountId(r.account_id) for r in rows]
+        started = [a for a, (first, _) in self._moves.items() if first is None]
+        return sorted([*stored, *started], key=str) if started else stored
 
 
 class SqlSequences:
