@@ -360,19 +360,25 @@ def test_only_the_point_that_kills_its_worker_fails(tmp_path: Path) -> None:
     assert [r["error"] for r in rows[1:]] == [None, None]
 
 
-def test_a_strategy_whose_constructor_raises_is_a_row_with_its_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("refused", ["1", "2"], ids=["its default", "another"])
+def test_a_strategy_whose_constructor_raises_is_a_row_with_its_error(
+    tmp_path: Path, refused: str
+) -> None:
+    """Also at its default parameters (it was tried with them before the sweep, and the
+    traceback ended the command before any point ran)."""
     source = tmp_path / "bad_init.py"
     source.write_text(
         FAILS_AT_ZERO.replace(
             "    def indicators(self, data):",
             "    def __init__(self, params):\n        super().__init__(params)\n"
-            "        if params.step == 2:\n            raise TypeError('no step 2')\n\n"
+            f"        if params.step == {refused}:\n"
+            f"            raise TypeError('no step {refused}')\n\n"
             "    def indicators(self, data):",
         )
     )
     out, (failed, ran) = sweep(
-        tmp_path, f"{source}:FailsAtZero", "--grid", "step=2,7", "--workers", "1"
+        tmp_path, f"{source}:FailsAtZero", "--grid", f"step={refused},7", "--workers", "1"
     )
     assert "1 of 2 runs failed" in out
-    assert failed["error"] == "the strategy failed: TypeError: no step 2"
+    assert failed["error"] == f"the strategy failed: TypeError: no step {refused}"
     assert ran["error"] is None

@@ -33,7 +33,7 @@ from algodesk.backtest.runner import Backtest
 from algodesk.backtest.sweep import SweepError, parse_grid, run_sweep
 from algodesk.domain.matching import BarPathMode
 from algodesk.entrypoints.cli.options import fail
-from algodesk.strategies import StrategyNotFoundError, build_strategy
+from algodesk.strategies import StrategyNotFoundError, build_strategy, load_strategy
 from algodesk.strategies.base import BarData, ParamError
 
 __all__ = ["backtest", "sweep"]
@@ -340,13 +340,22 @@ def sweep(
     executor: Annotated[
         str, typer.Option("--executor", help="process (a local pool) or ray (the ray extra).")
     ] = "process",
-    workers: Annotated[int | None, typer.Option("--workers", help="Parallel runs.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            help="Parallel runs (default: one per core, up to the grid's size). With 1, the "
+            "runs share this process.",
+        ),
+    ] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write every row.")] = None,
     sort: Annotated[str, typer.Option("--sort", help="The statistic to rank by.")] = "sharpe",
 ) -> None:
     """Run a strategy over every combination of a parameter grid, in parallel. A combination
-    that fails (refused parameters, a strategy or run that raises, a worker that dies) is a
-    row with its error; the others still run. Exits 1 when every combination failed."""
+    that fails (refused parameters, a strategy or run that raises, a worker process that
+    dies) is a row with its error; the others still run. Exits 1 when every combination
+    failed. With one worker there is no worker process: a run that ends the process (a
+    strategy calling os._exit, the memory exhausted) ends the sweep."""
     console = Console(stderr=True)
     config = _config(
         cash,
@@ -365,7 +374,7 @@ def sweep(
     _writable(json_path)
     try:
         points = parse_grid(grid)
-        build_strategy(strategy, {})  # a bad strategy name fails before any work
+        load_strategy(strategy)  # a bad name fails before any work; a bad point is a row
         with _progress(f"sweep {strategy}", console) as update:
             rows = run_sweep(
                 strategy,

@@ -56,7 +56,11 @@ def order_submit(
     tif: Annotated[str, typer.Option(help="DAY, IOC or GTC.")] = "DAY",
     bot: Annotated[str | None, typer.Option(help="Book it to this bot.")] = None,
     key: Annotated[
-        str | None, typer.Option(help="An idempotency key: the same key never trades twice.")
+        str | None,
+        typer.Option(
+            help="An idempotency key: the same key never trades twice (no ':' in it; the "
+            "desk derives its own keys with one)."
+        ),
     ] = None,
     as_json: AsJson = False,
     url: DeskUrl = DEFAULT_URL,
