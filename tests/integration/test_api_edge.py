@@ -111,6 +111,29 @@ def test_sign_in_below_a_root_path_is_rate_limited_too(runtime: DeskRuntime) -> 
         assert codes == [401, 401, 401, 429]
 
 
+def test_a_route_that_fails_answers_json_with_its_request_id_and_the_edges_headers(
+    runtime: DeskRuntime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not the server's bare text 500 from outside the edge: the caller gets the request id
+    to name the request by, and the log has the traceback under it."""
+    app = create_app(runtime)
+
+    @app.get("/api/v1/broken")
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    with caplog.at_level(logging.ERROR, logger="algodesk.api"), TestClient(app) as client:
+        answer = client.get("/api/v1/broken", headers={"X-Request-ID": "req-7"})
+    assert answer.status_code == 500
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.headers["x-request-id"] == "req-7"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    body = answer.json()
+    assert (body["ok"], body["reason"]) == (False, "internal_error")
+    assert "request id req-7" in body["message"]
+    assert "RuntimeError: a bug" in caplog.text
+
+
 def test_requests_are_rate_limited_per_user(runtime: DeskRuntime) -> None:
     with TestClient(create_app(runtime, rate_limits=RateLimits(per_user=(0.01, 5)))) as client:
         headers = admin(client)

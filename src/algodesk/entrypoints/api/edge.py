@@ -32,7 +32,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from algodesk.entrypoints.api.errors import refusal_body
+from algodesk.entrypoints.api.errors import refusal, refusal_body
 from algodesk.entrypoints.api.webhooks import client_address
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
+_log = logging.getLogger("algodesk.api")
 _SANE_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
 #: Pages and API: only our own scripts and connections. Plotly adds inline styles.
@@ -178,9 +179,12 @@ class EdgeMiddleware:
                 await self.app(scope, receive, send)
                 return
             https = scope.get("scheme") == "https"
+            started = False
 
             async def send_with_headers(message: Message) -> None:
+                nonlocal started
                 if message["type"] == "http.response.start":
+                    started = True
                     headers = MutableHeaders(scope=message)
                     headers["X-Request-ID"] = rid
                     headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -213,6 +217,22 @@ class EdgeMiddleware:
                 await send_with_headers({"type": "http.response.body", "body": body})
                 return
             target = self.shortcut(scope) if self.shortcut is not None else None
-            await (target or self.app)(scope, receive, send_with_headers)
+            try:
+                await (target or self.app)(scope, receive, send_with_headers)
+            except Exception:
+                if started:  # too late to answer: the server ends the response
+                    raise
+                # Answered here, in JSON with the request id and the edge's headers (a bare
+                # text 500 came from the server's own layer, outside the edge): the caller
+                # can name the request, and the log has the traceback under that id.
+                _log.exception("%s %s failed", scope["method"], scope["path"])
+                failed = refusal(
+                    500,
+                    "internal_error",
+                    f"the desk failed on this request; its log has the details under "
+                    f"request id {rid}. An order may or may not have been sent: check the "
+                    f"orders before sending it again",
+                )
+                await failed(scope, receive, send_with_headers)
         finally:
             request_id.reset(token)
