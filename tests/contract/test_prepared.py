@@ -4,6 +4,8 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -247,18 +249,60 @@ def test_a_returning_statement_counts_its_row(migrated_engine: sa.Engine) -> Non
         assert (ran.rowcount, ran.returned()) == (1, (2,))
 
 
-def test_every_watcher_of_the_engine_sees_the_statements(migrated_engine: sa.Engine) -> None:
-    """After-execute listeners and error handlers are told too (through SQLAlchemy)."""
-    after: list[str] = []
-    errors: list[str] = []
+@pytest.mark.parametrize(
+    "watcher",
+    [
+        "before_execute",
+        "after_execute",
+        "before_cursor_execute",
+        "after_cursor_execute",
+        "echo",
+        "engine log at INFO",
+    ],
+)
+def test_each_watcher_of_the_engine_alone_sees_the_statements(
+    migrated_engine: sa.Engine, watcher: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Instrumentation, a statement count or the statement log sees a prepared statement as
+    it sees any other (it goes through SQLAlchemy then)."""
+    seen: list[object] = []
 
-    def on_after(*args: Any) -> None:
-        after.append(args[2].split(maxsplit=1)[0].upper())
+    def listen(*args: Any) -> None:
+        seen.append(args)
+
+    logged = watcher in ("echo", "engine log at INFO")
+    if watcher == "echo":  # it sets its own logger's level; caplog's handler takes all
+        migrated_engine.echo = True
+        logs: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    else:
+        level = logging.INFO if logged else logging.WARNING
+        logs = caplog.at_level(level, logger="sqlalchemy.engine")
+        if not logged:
+            sa.event.listen(migrated_engine, watcher, listen)
+    try:
+        with logs, migrated_engine.connect() as conn:
+            conn.begin()
+            before = len(seen)
+            INSERT.execute(conn, _row("a"))
+            told = len(seen) - before
+    finally:
+        migrated_engine.echo = False
+        if not logged:
+            sa.event.remove(migrated_engine, watcher, listen)
+    if logged:
+        assert "INSERT INTO journal" in caplog.text
+    else:
+        assert told == 1
+
+
+def test_error_handlers_are_told_of_a_failure_on_the_cursor(migrated_engine: sa.Engine) -> None:
+    """A ``handle_error`` listener alone leaves statements on the cursor: a failure there
+    goes through SQLAlchemy's handler, which tells it."""
+    errors: list[str] = []
 
     def on_error(context: Any) -> None:
         errors.append(type(context.sqlalchemy_exception).__name__)
 
-    sa.event.listen(migrated_engine, "after_cursor_execute", on_after)
     sa.event.listen(migrated_engine, "handle_error", on_error)
     try:
         with migrated_engine.connect() as conn:
@@ -267,9 +311,7 @@ def test_every_watcher_of_the_engine_sees_the_statements(migrated_engine: sa.Eng
             with pytest.raises(sa.exc.IntegrityError):
                 INSERT.execute(conn, _row("a"))
     finally:
-        sa.event.remove(migrated_engine, "after_cursor_execute", on_after)
         sa.event.remove(migrated_engine, "handle_error", on_error)
-    assert [s for s in after if s != "BEGIN"] == ["INSERT"]
     assert errors == ["IntegrityError"]
 
 

@@ -15,7 +15,7 @@ pool's older ones invalidated. :meth:`Prepared.execute` is for writes: the rows 
 ``RETURNING`` gives come as the driver gives them, unconverted (a generated key, a count);
 :meth:`Prepared.first` and :meth:`Prepared.all` read a SELECT's rows with their columns'
 conversions. When something watches the engine's statements
-(execute, cursor or error listeners: instrumentation, a test that counts statements; the
+(execute or cursor listeners: instrumentation, a test that counts statements; the
 ``sqlalchemy.engine`` log at INFO, ``echo``), the statement goes through
 ``Connection.execute`` instead, so they still see every statement (of the connections opened
 once they watch: each connection asks once).
@@ -240,8 +240,8 @@ _ENGINE_LOG = logging.getLogger("sqlalchemy.engine")
 
 
 def _observed(conn: sa.Connection) -> bool:
-    """Whether something watches the engine's statements (execute and cursor listeners, error
-    handlers, SQLAlchemy's statement log or ``echo``): they then go through
+    """Whether something watches the engine's statements (execute and cursor listeners,
+    SQLAlchemy's statement log or ``echo``): they then go through
     ``Connection.execute``, which tells them. Asked once per connection (a unit of work's):
     a watcher attached while a unit is open sees the statements of the units opened after."""
     known: bool | None = getattr(conn, _WATCHED, None)
@@ -252,7 +252,6 @@ def _observed(conn: sa.Connection) -> bool:
             or on.after_cursor_execute
             or on.before_execute
             or on.after_execute
-            or conn.dialect.dispatch.handle_error
             or conn.engine.echo
             or _ENGINE_LOG.isEnabledFor(logging.INFO)
         )
