@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -66,7 +66,6 @@ def test_values_go_through_the_column_types(migrated_engine: sa.Engine) -> None:
         stored = list(conn.execute(sa.select(journal.c.ts).order_by(journal.c.seq)).scalars())
     assert stored == [at, at + timedelta(days=1)]
     assert all(t.tzinfo is not None and t.utcoffset() == timedelta(0) for t in stored)
-    assert stored[0].astimezone(UTC) == at
 
 
 def test_a_value_the_statement_carries_is_bound_with_the_callers(

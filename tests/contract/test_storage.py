@@ -411,7 +411,7 @@ def test_the_journal_finds_several_keys_in_one_look_up(uow_factory: UowFactory) 
         assert uow.journal.find_many(ACCOUNT, ["c"]) == {"c": second}
         assert uow.journal.find_many(ACCOUNT, ["nope", "b"]) == {}
         assert uow.journal.find_many(ACCOUNT, []) == {}
-        many = [f"k{n}" for n in range(20)]  # more keys than a prepared statement is kept for
+        many = [f"k{n}" for n in range(20)]  # a count whose statement is not kept
         assert uow.journal.find_many(ACCOUNT, [*many, "a"]) == {"a": first}
 
 
