@@ -500,6 +500,32 @@ def test_an_option_alert_retried_after_a_restart_without_a_spot_mark_completes(
     assert desk.position(OTM2) == D(3640)
 
 
+def test_a_sliced_alert_retried_midway_shows_its_exits_on_every_child(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The retry's rows come from the order as first planned: its stop, target and trailing
+    distance are shown on each child (they are sent with it)."""
+    alert = {
+        "action": "buy",
+        "symbol": "NIFTY_CE",
+        "qty": "3640",
+        "stop_loss": "80",
+        "take_profit": "130",
+        "trailing": "5%",
+    }
+    desk, alert_id = _half_sent(monkeypatch, alert)
+    assert desk.processor.drain() == 1
+    shown = [
+        (r["quantity"], r["stop_loss"], r["take_profit"], r["trailing"])
+        for r in rows(_fate(desk, alert_id))
+    ]
+    assert shown == [
+        ("1755", "80", "130", "5%"),
+        ("1755", "80", "130", "5%"),
+        ("130", "80", "130", "5%"),
+    ]
+
+
 def test_a_sliced_alert_retried_too_late_lists_the_children_it_sent(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

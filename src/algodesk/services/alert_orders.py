@@ -366,7 +366,7 @@ class OrderPlanner:
             quantity=str(command.quantity.value),
             sizing=SizeUnit.UNITS.value,
             order_type=command.order_type.value,
-            price=str(command.price.value) if command.price is not None else None,
+            price=_price(command.price),
             stop_loss=_price(exits.stop_loss) if exits is not None else None,
             take_profit=_price(exits.take_profit) if exits is not None else None,
             trailing=_trailing(exits.trailing) if exits is not None else None,
