@@ -247,3 +247,15 @@ def test_a_sliced_and_an_unsliced_request_under_one_key_at_once_trade_once() -> 
     assert position(desk) == D(3640)
     refused = results["B"].results[0]  # type: ignore[attr-defined]
     assert refused.code == "IDEMPOTENCY_KEY_REUSED", refused
+
+
+def test_an_order_sliced_before_is_resumed_whole_under_a_lower_slice_cap() -> None:
+    """Its children were decided when it was sliced: a desk restarted with a lower
+    ``max_slices`` sends them all, not TOO_MANY_SLICES with some already out."""
+    desk = lots_desk(RiskLimits(max_orders_per_second=None))
+    command = submit(qty="3640", instrument=LOTS.id, idempotency_key="k")
+    plan = {"command": submit_payload(command), "children": ["1755", "1755", "130"]}
+    desk.engine.note(ACCOUNT, sliced_key("k"), "OrderSliced", plan)  # sliced, none sent yet
+    result = OrderSlicer(desk.engine, desk.market, max_slices=2).submit(command)
+    assert result.ok, result.summary()
+    assert position(desk) == D(3640)
