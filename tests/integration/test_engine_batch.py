@@ -505,6 +505,29 @@ def test_a_paper_order_journals_its_command_and_events_in_order(factory: Factory
     ]
 
 
+def test_a_paper_order_is_journaled_in_one_statement(tmp_path: Path) -> None:
+    """Its command and the venue's answer (accepted, filled) go in one executemany: one round
+    trip on PostgreSQL, where two statements used to write them."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'desk.db'}")
+    migrate(engine)
+    desk = _desk(lambda: SqlUnitOfWork(engine))
+    journal_writes: list[int] = []
+
+    def record(
+        _c: object, _cur: object, statement: str, params: object, _x: object, many: bool
+    ) -> None:
+        if statement.startswith("INSERT INTO journal"):
+            journal_writes.append(len(params) if many else 1)  # type: ignore[arg-type]
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert desk.engine.handle(submit(OrderSide.BUY, "10")).ok
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+        engine.dispose()
+    assert journal_writes == [4]  # SubmitOrder, OrderSubmitted, OrderAccepted, OrderFilled
+
+
 def test_an_order_whose_unit_fails_counts_against_no_rate_limit() -> None:
     """Outside a batch, a send undone (its commit failed) is taken back from the account's
     order rate, so the next order in the same second is not refused for it (in a batch, the
