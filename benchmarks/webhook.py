@@ -140,11 +140,22 @@ def _timenow(cache: dict[int, str], wall: float) -> str:
     return text
 
 
+def _read_answer(status: int, answer: bytes) -> int | str | None:
+    """The alert id of a 200, the reason of a refusal (desk_behind, unavailable, ...)."""
+    with contextlib.suppress(ValueError, KeyError, TypeError):
+        if status == 200:
+            return int(json.loads(answer)["alert_id"])
+        if status > 0:
+            return str(json.loads(answer)["reason"])
+    return None
+
+
 async def _generate(
     host: str, port: int, path: str, rate: float, duration: float, connections: int, tag: str
 ) -> list[list[Any]]:
-    """Rows ``[n, late_ms, sent_wall, answer_ms, status, alert_id]``; status 0 is a connection
-    error, -1 no answer within :data:`GIVE_UP`, -2 not sent (no free connection that long)."""
+    """Rows ``[n, late_ms, sent_wall, answer_ms, status, alert_id or refusal reason]``; status 0
+    is a connection error, -1 no answer within :data:`GIVE_UP`, -2 not sent (no free connection
+    that long)."""
     loop = asyncio.get_running_loop()
     pool: asyncio.Queue[_Connection] = asyncio.Queue()
     for _ in range(connections):
@@ -175,7 +186,6 @@ async def _generate(
         ).encode()
         data = head.format(len(body)).encode() + body
         start = time.perf_counter()
-        alert_id = None
         try:
             async with asyncio.timeout(GIVE_UP):
                 status, answer = await conn.request(data)
@@ -187,9 +197,7 @@ async def _generate(
             conn.close()
         answer_ms = (time.perf_counter() - start) * 1000
         pool.put_nowait(conn)
-        if status == 200:
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                alert_id = int(json.loads(answer)["alert_id"])
+        alert_id = _read_answer(status, answer)
         rows[n] = [n, late_ms, sent, answer_ms, status, alert_id]
 
     tasks = []
@@ -368,7 +376,9 @@ def report(result: Result) -> list[str]:  # noqa: PLR0915 - one table, row by ro
     window = max(last_send - first_send, 1e-9)
     ok_rows = [r for r in rows if 200 <= r[4] < 300]
     answers = sorted(r[3] for r in rows if r[4] > 0 or r[4] == -1)
-    statuses = Counter(r[4] for r in rows if not 200 <= r[4] < 300)
+    statuses = Counter(
+        (r[4], r[5] if isinstance(r[5], str) else "") for r in rows if not 200 <= r[4] < 300
+    )
     late = sum(1 for r in rows if r[1] > LATE_MS)
     last_answer = max(r[2] + r[3] / 1000 for r in rows)
     accepted_rate = len(ok_rows) / max(last_answer - first_send, 1e-9)
@@ -444,9 +454,9 @@ def report(result: Result) -> list[str]:  # noqa: PLR0915 - one table, row by ro
     row("answer p99", _ms(p99), f"<= {target_answer:g} ms", _verdict(p99 <= target_answer))
     row("answer max", _ms(answers[-1] if answers else math.nan))
     if statuses:
-        for status, count in sorted(statuses.items()):
+        for (status, reason), count in sorted(statuses.items()):
             what = {0: "connection errors", -1: f"no answer in {GIVE_UP:g} s"}.get(
-                status, f"HTTP {status}"
+                status, f"HTTP {status} {reason}".rstrip()
             )
             row(f"non-2xx: {what}", f"{count:,}")
     else:

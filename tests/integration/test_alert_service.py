@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -31,6 +32,7 @@ from algodesk.ports.webhooks import Hook
 from algodesk.services import alerts as alert_service
 from algodesk.services.alert_orders import OrderPlanner
 from algodesk.services.alerts import MAX_ATTEMPTS, AlertIntake, AlertProcessor
+from algodesk.services.backlog import AlertBacklog
 from algodesk.services.bots import BotService
 from algodesk.services.demo import PAPER_BOT
 from algodesk.services.outcomes import Outcome
@@ -82,10 +84,18 @@ class BrokenHooks(InMemoryHookStore):
 
 
 class Alerts:
-    def __init__(self, inbox: InMemoryInbox | None = None, *, remote: bool = False) -> None:
+    def __init__(
+        self,
+        inbox: InMemoryInbox | None = None,
+        *,
+        remote: bool | type[RemoteVenue] = False,
+        backlog: AlertBacklog | None = None,
+    ) -> None:
         """``remote``: the paper exchange behind a wrapper that makes it a remote venue (each
-        order stored and sent on its own, not in an engine batch)."""
-        venue = {"venue": RemoteVenue} if remote else {}
+        order stored and sent on its own, not in an engine batch), or behind this wrapper.
+        ``backlog``: shared by the intake and the processor, as the desk wires them."""
+        wrapper = RemoteVenue if remote is True else remote
+        venue = {"venue": wrapper} if wrapper else {}
         self.desk: Desk = funded_desk(bots=BotService, **venue)  # type: ignore[arg-type]
         self.desk.quote(MSFT, "100")
         assert self.desk.bots is not None
@@ -110,10 +120,17 @@ class Alerts:
             secret=SECRET,
         )
         parser = TradingViewParser()
-        self.intake = AlertIntake(self.hooks, self.inbox, parser, self.desk.clock)
+        self.intake = AlertIntake(self.hooks, self.inbox, parser, self.desk.clock, backlog=backlog)
         planner = OrderPlanner(self.desk.engine, self.desk.market)
         self.processor = AlertProcessor(
-            self.inbox, self.hooks, parser, self.bots, self.desk.engine, planner, self.desk.clock
+            self.inbox,
+            self.hooks,
+            parser,
+            self.bots,
+            self.desk.engine,
+            planner,
+            self.desk.clock,
+            backlog,
         )
 
     def post(self, message: dict[str, object] | str, secret: str | None = SECRET) -> dict:  # type: ignore[type-arg]
@@ -650,3 +667,41 @@ def test_an_alert_looks_its_keys_up_in_the_journal_once(tmp_path: Path) -> None:
         assert fates == [AlertStatus.EXECUTED] * 3, [e.fate for e in runtime.inbox.list(limit=3)]
     finally:
         runtime.desk.close()
+
+
+class SlowVenue(RemoteVenue):
+    """The paper exchange behind a link that takes 30 ms per call."""
+
+    def _before(self, name: str) -> None:
+        super()._before(name)
+        time.sleep(0.03)
+
+
+def test_the_processor_reports_its_pace_and_alerts_it_would_reach_too_late_are_refused() -> None:
+    backlog = AlertBacklog(timedelta(seconds=10))
+    alerts = Alerts(remote=SlowVenue, backlog=backlog)
+    # A hook that trades alerts up to 0.2 s old takes those it is expected to reach in 0.1 s.
+    bot = alerts.bots.get(BOT)
+    assert bot is not None
+    alerts.hook = HookService(alerts.hooks, alerts.desk.clock).create(
+        bot, secret=SECRET, max_lag=timedelta(seconds=0.2)
+    )
+    for n in range(2):
+        assert alerts.post({"action": "buy", "symbol": "AAPL", "qty": "1", "n": n})["http"] == 200
+    assert alerts.processor.drain() == 2
+    # Measured at 30 ms or more per alert, four alerts ahead are more than the 0.1 s limit.
+    answers = [
+        alerts.post({"action": "buy", "symbol": "AAPL", "qty": "1", "n": n}) for n in range(2, 8)
+    ]
+    statuses = [a["http"] for a in answers]
+    taken = statuses.index(503)
+    assert 1 <= taken <= 4, statuses
+    assert set(statuses[taken:]) == {503}
+    assert answers[taken]["reason"] == "desk_behind"
+    assert len(alerts.inbox.pending(100)) == taken  # refused alerts are not stored
+    assert alerts.processor.drain() == taken
+    assert backlog.ahead == 0
+    late = alerts.post({"action": "buy", "symbol": "AAPL", "qty": "1", "n": 99})
+    assert late["http"] == 200, late
+    assert alerts.processor.drain() == 1
+    assert alerts.position() == D(3 + taken)

@@ -195,3 +195,38 @@ def test_the_webhooks_answer_503_not_500_when_the_desk_cannot_reach_its_storage(
     answer = client.post(f"/webhooks/tradingview/{token}{path}", content=b"BUY BTCUSD 0.01")
     assert answer.status_code == 503
     assert answer.json()["reason"] == "unavailable"
+
+
+def test_a_desk_too_far_behind_on_alerts_refuses_new_ones_with_503_until_it_catches_up(
+    desk: tuple[DeskRuntime, TestClient],
+) -> None:
+    runtime, client = desk
+    token = runtime.prepare_demo().token
+    # The alert thread was last measured at 2 s per alert (a slow venue, a starved CPU). The
+    # demo hook's max lag is 60 s, so the desk's limit of 10 s applies: 5 alerts ahead of a new
+    # one are a 10 s wait (taken), 6 are 12 s (refused).
+    runtime.backlog.settled(0, 1, 2.0)
+    url = f"/webhooks/tradingview/{token}"
+    taken = [
+        client.post(url, json={"action": "buy", "symbol": "AAPL", "qty": "1", "n": n})
+        for n in range(6)
+    ]
+    assert [a.status_code for a in taken] == [200] * 6, taken[-1].text
+    refused = client.post(url, json={"action": "buy", "symbol": "AAPL", "qty": "1", "n": 6})
+    assert refused.status_code == 503
+    assert refused.json()["reason"] == "desk_behind"
+    assert "12 s behind" in refused.json()["message"]
+    assert refused.headers["retry-after"] == "2"
+    assert refused.headers["x-request-id"]  # answered through the edge, with its headers
+    assert runtime.inbox.count_pending() == 6  # the refused alert was not stored
+    # Refused before the body is read or the token looked up (cheap when it matters most).
+    unknown = client.post("/webhooks/tradingview/no-such-token", content=b"BUY AAPL 1")
+    assert (unknown.status_code, unknown.json()["reason"]) == (503, "desk_behind")
+    ready = client.get("/ready").json()
+    assert ready["alerts_behind_seconds"] == 12.0
+    # The alert thread catches up: its drain reports what it settled, and alerts are taken.
+    assert runtime.processor.drain() == 6
+    assert client.get("/ready").json()["alerts_behind_seconds"] == 0
+    again = client.post(url, json={"action": "buy", "symbol": "AAPL", "qty": "1", "n": 6})
+    assert again.status_code == 200, again.text
+    assert again.json()["duplicate"] is False

@@ -50,6 +50,8 @@ from algodesk.ports.webhooks import Hook
 from algodesk.services.alert_orders import OrderPlanner
 from algodesk.services.alerts import AlertIntake, AlertProcessor, Explanation, ParseOnce
 from algodesk.services.auth import AuthService
+from algodesk.services.backlog import DEFAULT_LIMIT as DEFAULT_BACKLOG_LIMIT
+from algodesk.services.backlog import AlertBacklog
 from algodesk.services.bot_admin import BotAdmin
 from algodesk.services.bots import BotService
 from algodesk.services.demo import DEMO_MARKET, DEMO_SYMBOLS, PAPER_ACCOUNT, PAPER_BOT, demo_quotes
@@ -97,6 +99,9 @@ class RuntimeOptions:
     max_slices: int = DEFAULT_MAX_SLICES
     #: Square-off rules (venue, exchange-local time); only for venues with sessions.
     square_off: tuple[SquareOffRule, ...] = INDIAN_SQUARE_OFF
+    #: The longest a new alert may expect to wait for the alert thread; beyond it (or half its
+    #: hook's max lag, if less) the webhook refuses alerts with 503 (see services.backlog).
+    alert_backlog: timedelta = DEFAULT_BACKLOG_LIMIT
 
 
 class DeskRuntime:
@@ -188,6 +193,8 @@ class DeskRuntime:
             options=self.option_symbols,
         )
         self.inbox = SqlInbox(desk.engine)
+        #: How far behind the alert thread runs; the webhook refuses alerts beyond its limit.
+        self.backlog = AlertBacklog(self.options.alert_backlog)
         self._wake = threading.Event()
         self.intake = AlertIntake(
             self.hook_store,
@@ -196,6 +203,7 @@ class DeskRuntime:
             self.clock,
             on_stored=self._wake.set,
             handover=self.handover,
+            backlog=self.backlog,
         )
         self.processor = AlertProcessor(
             self.inbox,
@@ -205,6 +213,7 @@ class DeskRuntime:
             self.engine,
             OrderPlanner(self.engine, self.market, self.option_symbols, self.slicer),
             self.clock,
+            self.backlog,
         )
         self.processor.listeners.append(self.hub.publish)
         self.market.listen(self._on_market)

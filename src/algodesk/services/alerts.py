@@ -25,6 +25,11 @@ is undone whole (nothing of it was stored or sent), and its alerts are processed
 time. A webhook that stores its alert meanwhile waits for the batch's commit at most (on
 SQLite, in the writer queue of :mod:`~algodesk.adapters.storage.sql.writer_gate`).
 
+An alert answered 200 is one the desk expects to execute: while the processor runs too far
+behind for the alert's hook (see :mod:`~algodesk.services.backlog`), the webhook answers 503
+``desk_behind`` and stores nothing, rather than store an alert that would be too old to trade
+when its turn came.
+
 Dedupe key: (hook, SHA-256 of the body) when the alert carries its firing time (``timenow``),
 which makes every trigger's body unique; without it, a repeat counts as a duplicate only within
 the hook's window (default 60 s), since the same words may be a new signal later.
@@ -59,6 +64,7 @@ from algodesk.ports.inbox import (
 from algodesk.ports.signals import DEFAULT_SECRET_FIELD, AlertParser
 from algodesk.ports.webhooks import DEFAULT_MAX_LAG, Hook, HookStore
 from algodesk.services.alert_orders import MappingError, OrderPlanner, PlannedOrder
+from algodesk.services.backlog import AlertBacklog
 from algodesk.services.bots import BotService
 from algodesk.services.engine import Engine
 from algodesk.services.outcomes import Outcome
@@ -100,10 +106,12 @@ _HTTP_STATUS = {
 
 @dataclass(frozen=True, slots=True)
 class WebhookAnswer:
-    """The HTTP answer: 2xx for stored alerts (new or duplicate), 4xx with a reason."""
+    """The HTTP answer: 2xx for stored alerts (new or duplicate), 4xx with a reason, 503 when
+    the desk is too far behind to take it (with ``Retry-After`` in ``headers``)."""
 
     status: int
     body: dict[str, object]
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,10 +206,14 @@ class AlertIntake:
         on_stored: Callable[[], None] | None = None,
         sources: Collection[ipaddress.IPv4Address | ipaddress.IPv6Address] = TRADINGVIEW_SOURCES,
         handover: ParseOnce | None = None,
+        backlog: AlertBacklog | None = None,
     ) -> None:
         """``handover``: where the parse of each alert stored as pending is kept for the alert
-        thread (the processor's parser)."""
+        thread (the processor's parser). ``backlog``: how far behind the processor runs (the
+        processor's); while it is too far behind for a hook, its alerts are refused with 503
+        and not stored."""
         self._hooks = hooks
+        self._backlog = backlog
         self._inbox = inbox
         self._parser = parser
         self._clock = clock
@@ -282,6 +294,26 @@ class AlertIntake:
             message=verdict.message if isinstance(verdict, AlertRejection) else "",
         )
 
+    def behind(self, max_lag: timedelta | None = None) -> WebhookAnswer | None:
+        """The 503 for an alert of a hook with ``max_lag`` while the desk is too far behind on
+        alerts to take it, else None. Without ``max_lag``, the desk's own limit, which no hook
+        exceeds: the webhook asks that first, before it reads the body or looks up the token
+        (refusing costs little then), and :meth:`receive` asks again with the hook's."""
+        if self._backlog is None or (refused := self._backlog.refusal(max_lag)) is None:
+            return None
+        wait, limit, retry = refused
+        return WebhookAnswer(
+            503,
+            {
+                "ok": False,
+                "reason": "desk_behind",
+                "message": f"not stored: the desk is about {wait:.0f} s behind on alerts, and "
+                f"takes alerts it reaches within {limit:.0f} s; send it again later "
+                "(TradingView resends a 5xx after 5 s, up to 3 times)",
+            },
+            {"Retry-After": str(retry)},
+        )
+
     def receive(self, token: str, body: bytes, remote: str | None = None) -> WebhookAnswer:
         hook = self.hook(token)
         if hook is None:
@@ -293,6 +325,8 @@ class AlertIntake:
                 AlertReason.FORBIDDEN_SOURCE.value,
                 f"this hook accepts TradingView's addresses only, not {remote}",
             )
+        if (behind := self.behind(hook.max_lag)) is not None:
+            return behind
         now = self._clock.now()
         verdict = self.check(hook, body, now)
         if isinstance(verdict, AlertRejection) and verdict.reason is AlertReason.TOO_LARGE:
@@ -324,6 +358,8 @@ class AlertIntake:
             return answer
         if new and self._handover is not None and isinstance(verdict, ParsedAlert):
             self._handover.keep(body, hook.secret_field, verdict)
+        if new and self._backlog is not None and entry.status is AlertStatus.PENDING:
+            self._backlog.stored(entry.id)
         if new and self._on_stored is not None:
             self._on_stored()
         return WebhookAnswer(
@@ -344,8 +380,13 @@ class AlertProcessor:
         engine: Engine,
         planner: OrderPlanner,
         clock: Clock,
+        backlog: AlertBacklog | None = None,
     ) -> None:
+        """``backlog``: told of every batch of fates recorded and the time it took (the
+        webhook refuses alerts while the processor is too far behind)."""
         self._inbox = inbox
+        self._backlog = backlog
+        self._mark = 0.0  # perf_counter() of the drain's start or its last recorded batch
         self._hooks = hooks
         self._parser = parser
         self._bots = bots
@@ -383,6 +424,7 @@ class AlertProcessor:
         pending for the next drain, as above.
         """
         with self._lock:
+            self._mark = time.perf_counter()
             entries = self._inbox.pending(limit)
             done = start = 0
             while start < len(entries):
@@ -513,6 +555,11 @@ class AlertProcessor:
                 len(batch),
             )
             return False
+        if self._backlog is not None:
+            now = time.perf_counter()
+            last = max(s.entry_id for s in batch)
+            self._backlog.settled(last, len(batch), now - self._mark)
+            self._mark = now
         for entry in settled:
             self._failures.pop(entry.id, None)
             for listener in self.listeners:

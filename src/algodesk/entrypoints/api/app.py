@@ -79,6 +79,9 @@ def create_app(
         body = {
             "status": "ready" if ok else "starting",
             "pending_alerts": runtime.inbox.count_pending(),
+            # How long a new alert would wait for the alert thread (beyond the backlog's
+            # limit, the webhook refuses alerts with 503 desk_behind).
+            "alerts_behind_seconds": round(runtime.backlog.wait(), 3),
         }
         return JSONResponse(body, status_code=200 if ok else 503)
 

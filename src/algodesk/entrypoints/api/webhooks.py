@@ -2,7 +2,9 @@
 
 The body is read up to 64 KiB (a larger one is refused with 413 before it is read to the end),
 sniffed by the parser whatever the Content-Type says, and stored before the answer. Only a body
-that could not be stored gets a 5xx (503), since TradingView resending it is then wanted.
+that was not stored gets a 5xx (503), since TradingView resending it is then wanted: the desk's
+storage failed, or the desk is too far behind on alerts to take it (``desk_behind``, with
+``Retry-After``; see :mod:`algodesk.services.backlog`).
 """
 
 from __future__ import annotations
@@ -92,6 +94,9 @@ class AlertEndpoint:
         self.route: APIRoute | None = None
 
     async def respond(self, token: str, request: Request) -> JSONResponse:
+        # Far behind on alerts: refused here, on the loop, before the body is read.
+        if (behind := self._runtime.intake.behind()) is not None:
+            return JSONResponse(behind.body, status_code=503, headers=dict(behind.headers))
         body = await _read_capped(request)
         if body is None:
             return _too_large()
@@ -101,7 +106,7 @@ class AlertEndpoint:
         except Exception:
             _log.exception("an alert could not be stored")
             return _unavailable()
-        return JSONResponse(answer.body, status_code=answer.status)
+        return JSONResponse(answer.body, status_code=answer.status, headers=dict(answer.headers))
 
     def shortcut(self, scope: Scope) -> ASGIApp | None:
         """The ASGI app for a request this endpoint answers (a POST to its path), else None:
