@@ -171,6 +171,30 @@ def test_alerts_explain_shows_the_orders_from_the_command_line(
     assert json.loads(nobody.output)["reason"] == "unknown_bot"
 
 
+@pytest.mark.parametrize(
+    ("token", "body", "status", "reason"),
+    [
+        ("no-such-token", b"BUY AAPL 1", 401, "unknown_token"),
+        (None, b"x" * (64 * 1024 + 1), 413, "too_large"),
+        (None, b"BUY AAPL 1 {{ticker}}", 200, "unresolved_placeholder"),
+    ],
+)
+def test_explain_answers_in_its_own_shape_whatever_went_wrong(
+    desk: tuple[DeskRuntime, TestClient], token: str | None, body: bytes, status: int, reason: str
+) -> None:
+    runtime, client = desk
+    token = token or runtime.prepare_demo().token
+    answer = client.post(f"/webhooks/tradingview/{token}/explain", content=body)
+    assert answer.status_code == status
+    explained = answer.json()
+    assert set(explained) == {"accepted", "reason", "message", "orders"}, explained
+    assert (explained["accepted"], explained["reason"], explained["orders"]) == (
+        False,
+        reason,
+        [],
+    )
+
+
 def _database_down(*args: object, **kwargs: object) -> object:
     raise sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("database is locked"))
 
@@ -195,6 +219,7 @@ def test_the_webhooks_answer_503_not_500_when_the_desk_cannot_reach_its_storage(
     answer = client.post(f"/webhooks/tradingview/{token}{path}", content=b"BUY BTCUSD 0.01")
     assert answer.status_code == 503
     assert answer.json()["reason"] == "unavailable"
+    assert ("orders" in answer.json()) is (path == "/explain")  # explain keeps its shape
 
 
 def test_a_desk_too_far_behind_on_alerts_refuses_new_ones_with_503_until_it_catches_up(

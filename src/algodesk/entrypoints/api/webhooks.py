@@ -135,6 +135,12 @@ class AlertEndpoint:
         return app
 
 
+def _not_explained(status: int, reason: str, message: str) -> JSONResponse:
+    """An explain answer (its shape, whatever went wrong) for an alert it could not look at."""
+    body = {"accepted": False, "reason": reason, "message": message, "orders": []}
+    return JSONResponse(body, status_code=status)
+
+
 def webhook_router(runtime: DeskRuntime, endpoint: AlertEndpoint) -> APIRouter:
     router = APIRouter(tags=["webhooks"])
 
@@ -158,21 +164,14 @@ def webhook_router(runtime: DeskRuntime, endpoint: AlertEndpoint) -> APIRouter:
     async def explain(token: str, request: Request) -> JSONResponse:
         body = await _read_capped(request)
         if body is None:
-            too_large = _too_large()
-            return JSONResponse(
-                {
-                    "accepted": False,
-                    "reason": "too_large",
-                    "message": f"expected a body of at most {MAX_BODY_BYTES} bytes",
-                    "orders": [],
-                },
-                status_code=too_large.status_code,
+            return _not_explained(
+                413, "too_large", f"expected a body of at most {MAX_BODY_BYTES} bytes"
             )
 
         def work() -> JSONResponse:
             hook = runtime.intake.hook(token)
             if hook is None:
-                return refusal(401, "unknown_token", "no webhook here")
+                return _not_explained(401, "unknown_token", "no webhook here")
             verdict = runtime.intake.check(hook, body, runtime.clock.now())
             return JSONResponse(runtime.processor.explain(hook.bot_id, verdict).as_dict())
 
@@ -180,14 +179,8 @@ def webhook_router(runtime: DeskRuntime, endpoint: AlertEndpoint) -> APIRouter:
             return await run_in_threadpool(work)
         except Exception:  # the desk's storage, not the alert: try again later
             _log.exception("an alert could not be explained")
-            return JSONResponse(
-                {
-                    "accepted": False,
-                    "reason": "unavailable",
-                    "message": "the desk could not read its webhooks; try again",
-                    "orders": [],
-                },
-                status_code=503,
+            return _not_explained(
+                503, "unavailable", "the desk could not read its webhooks; try again"
             )
 
     return router
