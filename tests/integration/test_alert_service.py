@@ -699,6 +699,14 @@ def test_the_processor_reports_its_pace_and_alerts_it_would_reach_too_late_are_r
     assert set(statuses[taken:]) == {503}
     assert answers[taken]["reason"] == "desk_behind"
     assert len(alerts.inbox.pending(100)) == taken  # refused alerts are not stored
+    # Behind, what is not a new alert is answered as ever, and adds nothing to the wait.
+    ahead = backlog.ahead
+    resend = alerts.post({"action": "buy", "symbol": "AAPL", "qty": "1", "n": 2})
+    assert (resend["http"], resend["duplicate"]) == (200, True)
+    assert (
+        alerts.post({"action": "buy", "symbol": "AAPL", "qty": "1"}, secret="nope")["http"] == 401
+    )
+    assert backlog.ahead == ahead
     assert alerts.processor.drain() == taken
     assert backlog.ahead == 0
     late = alerts.post({"action": "buy", "symbol": "AAPL", "qty": "1", "n": 99})

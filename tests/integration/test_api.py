@@ -19,6 +19,7 @@ from algodesk.domain.users import Role
 from algodesk.entrypoints.api.app import create_app
 from algodesk.entrypoints.api.webhooks import client_address
 from algodesk.entrypoints.cli.app import app as cli
+from algodesk.services.backlog import AlertBacklog
 from algodesk.services.demo import PAPER_BOT
 from algodesk.services.stream import EventHub
 from tests.desks import PASSWORD, demo_runtime
@@ -222,36 +223,74 @@ def test_the_webhooks_answer_503_not_500_when_the_desk_cannot_reach_its_storage(
     assert ("orders" in answer.json()) is (path == "/explain")  # explain keeps its shape
 
 
+class Ticks:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_a_desk_too_far_behind_on_alerts_refuses_new_ones_with_503_until_it_catches_up(
-    desk: tuple[DeskRuntime, TestClient],
+    tmp_path: Path,
 ) -> None:
-    runtime, client = desk
+    ticks = Ticks()
+    runtime = demo_runtime(tmp_path, backlog=AlertBacklog(monotonic=ticks))
     token = runtime.prepare_demo().token
-    # The alert thread was last measured at 2 s per alert (a slow venue, a starved CPU). The
-    # demo hook's max lag is 60 s, so the desk's limit of 10 s applies: 5 alerts ahead of a new
-    # one are a 10 s wait (taken), 6 are 12 s (refused).
-    runtime.backlog.settled(0, 1, 2.0)
     url = f"/webhooks/tradingview/{token}"
-    taken = [
-        client.post(url, json={"action": "buy", "symbol": "AAPL", "qty": "1", "n": n})
-        for n in range(6)
-    ]
-    assert [a.status_code for a in taken] == [200] * 6, taken[-1].text
-    refused = client.post(url, json={"action": "buy", "symbol": "AAPL", "qty": "1", "n": 6})
-    assert refused.status_code == 503
-    assert refused.json()["reason"] == "desk_behind"
-    assert "12 s behind" in refused.json()["message"]
-    assert refused.headers["retry-after"] == "2"
-    assert refused.headers["x-request-id"]  # answered through the edge, with its headers
-    assert runtime.inbox.count_pending() == 6  # the refused alert was not stored
-    # Refused before the body is read or the token looked up (cheap when it matters most).
-    unknown = client.post("/webhooks/tradingview/no-such-token", content=b"BUY AAPL 1")
-    assert (unknown.status_code, unknown.json()["reason"]) == (503, "desk_behind")
-    ready = client.get("/ready").json()
-    assert ready["alerts_behind_seconds"] == 12.0
-    # The alert thread catches up: its drain reports what it settled, and alerts are taken.
-    assert runtime.processor.drain() == 6
-    assert client.get("/ready").json()["alerts_behind_seconds"] == 0
-    again = client.post(url, json={"action": "buy", "symbol": "AAPL", "qty": "1", "n": 6})
-    assert again.status_code == 200, again.text
-    assert again.json()["duplicate"] is False
+
+    def alert(n: int) -> dict[str, str]:
+        return {"action": "buy", "symbol": "AAPL", "qty": "1", "comment": f"alert {n}"}
+
+    with TestClient(create_app(runtime)) as client:
+        # The alert thread takes 2 s over an alert (a slow venue, a starved CPU).
+        assert client.post(url, json=alert(0)).status_code == 200
+        ticks.now += 2.0
+        assert runtime.processor.drain() == 1
+        # The demo hook's max lag is 60 s, so the desk's limit of 10 s applies: 5 alerts
+        # ahead of a new one are a 10 s wait (taken), 6 are 12 s (refused).
+        taken = [client.post(url, json=alert(n)) for n in range(1, 7)]
+        assert [a.status_code for a in taken] == [200] * 6, taken[-1].text
+        refused = client.post(url, json=alert(7))
+        assert refused.status_code == 503
+        assert refused.json()["reason"] == "desk_behind"
+        assert "12 s behind" in refused.json()["message"]
+        assert refused.headers["retry-after"] == "2"
+        assert refused.headers["x-request-id"]  # answered through the edge, with its headers
+        assert runtime.inbox.count_pending() == 6  # the refused alert was not stored
+        assert client.get("/ready").json()["alerts_behind_seconds"] == 12.0
+        # What is not an alert to store is answered as ever; a resend of a stored one too.
+        unknown = client.post("/webhooks/tradingview/no-such-token", json=alert(8))
+        assert (unknown.status_code, unknown.json()["reason"]) == (401, "unknown_token")
+        garbage = client.post(url, content=b'{"action": "buy",')
+        assert (garbage.status_code, garbage.json()["reason"]) == (422, "invalid_json")
+        assert runtime.backlog.ahead == 6  # kept in the inbox, rejected: nothing to wait for
+        resend = client.post(url, json=alert(6))
+        assert (resend.status_code, resend.json()["duplicate"]) == (200, True)
+        assert resend.json()["alert_id"] == taken[-1].json()["alert_id"]
+        # The alert thread catches up, and alerts are taken again.
+        ticks.now += 1.0
+        assert runtime.processor.drain() == 6
+        assert client.get("/ready").json()["alerts_behind_seconds"] == 0
+        again = client.post(url, json=alert(7))
+        assert (again.status_code, again.json()["duplicate"]) == (200, False), again.text
+    runtime.desk.close()
+
+
+def test_a_restarted_desk_counts_the_alerts_its_last_run_left_pending(tmp_path: Path) -> None:
+    first = demo_runtime(tmp_path)
+    token = first.prepare_demo().token
+    for n in range(5):
+        body = json.dumps({"action": "buy", "symbol": "AAPL", "qty": "1", "n": n}).encode()
+        assert first.intake.receive(token, body, "127.0.0.1").status == 200
+    first.desk.close()  # stopped before the alert thread took them
+    ticks = Ticks()
+    again = demo_runtime(tmp_path, admin_password=None, backlog=AlertBacklog(monotonic=ticks))
+    assert again.backlog.ahead == 5
+    ticks.now += 12  # none settled yet (the alert thread warms up): a new alert waits that long
+    assert again.backlog.wait() == 12
+    assert again.processor.drain() == 5
+    assert again.backlog.ahead == 0
+    again.desk.close()

@@ -12,28 +12,89 @@ from algodesk.services.backlog import AlertBacklog
 MINUTE = timedelta(seconds=60)
 
 
-def test_the_wait_is_the_alerts_ahead_times_the_processors_smoothed_pace() -> None:
-    backlog = AlertBacklog()
+class Ticks:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def ticks() -> Ticks:
+    return Ticks()
+
+
+def test_the_wait_is_the_alerts_ahead_times_the_time_per_alert(ticks: Ticks) -> None:
+    backlog = AlertBacklog(monotonic=ticks)
     for alert_id in range(1, 11):
         backlog.stored(alert_id)
-    assert (backlog.ahead, backlog.wait()) == (10, 0.0)  # not measured yet: nothing refused
-    backlog.settled(4, 4, 0.4)  # 0.1 s per alert
+    assert (backlog.ahead, backlog.pace, backlog.wait()) == (10, None, 0.0)
+    ticks.now += 0.4
+    backlog.settled(4, 4)  # 0.1 s per alert
     assert backlog.ahead == 6
     assert backlog.wait() == pytest.approx(0.6)
-    backlog.settled(10, 6, 6 * 0.2)  # slower: 0.2 s per alert, weighed 0.3 against 0.1
-    assert backlog.ahead == 0
+    ticks.now += 6 * 0.2
+    backlog.settled(10, 6)  # slower, with 0.7 of the weight of the first batch
+    assert backlog.pace == pytest.approx((0.7 * 0.4 + 1.2) / (0.7 * 4 + 6))
+    assert (backlog.ahead, backlog.wait()) == (0, 0.0)
     backlog.stored(12)  # id 11 was refused on arrival: counted, so the estimate errs high
-    assert backlog.wait() == pytest.approx(2 * 0.13)
+    assert backlog.wait() == pytest.approx(2 * backlog.pace)
 
 
-def test_ids_only_move_forward() -> None:
-    backlog = AlertBacklog()
+def test_many_batches_of_one_do_not_outweigh_the_big_batches(ticks: Ticks) -> None:
+    backlog = AlertBacklog(monotonic=ticks)
+    backlog.stored(10_000)
+    for _ in range(50):  # 32 alerts in 32 ms, then 1 in 20 ms: 1.6 ms per alert
+        ticks.now += 0.032
+        backlog.settled(0, 32)
+        ticks.now += 0.020
+        backlog.settled(0, 1)
+    assert backlog.pace is not None
+    # About 1.8 ms (the newest batch weighs most); a mean of the batches' paces: 10.5 ms.
+    assert 0.0015 < backlog.pace < 0.002
+
+
+def test_idle_time_is_not_counted_but_a_stalled_processor_is(ticks: Ticks) -> None:
+    backlog = AlertBacklog(monotonic=ticks)
+    backlog.stored(1)
+    ticks.now += 0.01
+    backlog.settled(1, 1)
+    ticks.now += 3600  # nothing to do for an hour
+    backlog.stored(2)
+    ticks.now += 0.01
+    backlog.settled(2, 1)
+    assert backlog.pace == pytest.approx(0.01)
+    # Alerts wait and the processor records nothing for 30 s (a venue call hangs): however
+    # quick it was before, a new alert waits at least that long.
+    backlog.stored(5)
+    ticks.now += 30
+    assert backlog.wait() == pytest.approx(30)
+    assert backlog.over(MINUTE) == (pytest.approx(30), 10.0)
+    ticks.now += 1.0  # the stuck batch ends: its time counts
+    backlog.settled(5, 3)
+    before = (0.7 * 0.01 + 0.01, 0.7 * 1 + 1)  # the sums of the two quick batches
+    assert backlog.pace == pytest.approx((0.7 * before[0] + 31) / (0.7 * before[1] + 3))
+
+
+def test_ids_only_move_forward(ticks: Ticks) -> None:
+    backlog = AlertBacklog(monotonic=ticks)
     backlog.stored(9)
     backlog.stored(7)  # a webhook thread that stored an older id answers later
-    backlog.settled(5, 1, 1.0)
-    backlog.settled(3, 0, 0.0)  # a batch of nothing moves nothing
+    ticks.now += 1.0
+    backlog.settled(5, 1)
+    backlog.settled(3, 1)  # an older batch reported late
     assert backlog.ahead == 4
-    assert backlog.wait() == pytest.approx(4.0)
+
+
+def test_a_restart_counts_the_alerts_left_pending(ticks: Ticks) -> None:
+    backlog = AlertBacklog(monotonic=ticks)
+    backlog.resume(40, 240)
+    assert backlog.ahead == 201
+    ticks.now += 12  # not one settled since the start (warming up, or stuck)
+    assert backlog.wait() == pytest.approx(12)
 
 
 @pytest.mark.parametrize(
@@ -41,47 +102,51 @@ def test_ids_only_move_forward() -> None:
     [(MINUTE, 10.0), (timedelta(seconds=12), 6.0), (timedelta(hours=1), 10.0)],
 )
 def test_a_hook_is_refused_beyond_the_desks_limit_or_half_its_max_lag(
-    max_lag: timedelta, limit: float
+    ticks: Ticks, max_lag: timedelta, limit: float
 ) -> None:
-    backlog = AlertBacklog(timedelta(seconds=10))
-    assert backlog.limit_for(max_lag) == limit
-    backlog.settled(0, 1, 1.0)  # 1 s per alert
-    backlog.stored(int(limit))  # a wait of exactly the limit is taken
-    assert backlog.refusal(max_lag) is None
-    backlog.stored(int(limit) + 1)
-    assert backlog.refusal(max_lag) == (limit + 1, limit, 1)
+    backlog = AlertBacklog(timedelta(seconds=10), monotonic=ticks)
+    backlog.stored(1)
+    ticks.now += 1.0
+    backlog.settled(1, 1)  # 1 s per alert
+    backlog.stored(1 + int(limit))  # a wait of exactly the limit is taken
+    assert backlog.over(max_lag) is None
+    backlog.stored(2 + int(limit))
+    assert backlog.over(max_lag) == (limit + 1, limit)
 
 
 def test_retry_after_is_how_far_over_the_limit_within_1_to_60_s() -> None:
     backlog = AlertBacklog(timedelta(seconds=10))
-    backlog.settled(0, 1, 0.5)
-    backlog.stored(50)  # 25 s
-    assert backlog.refusal(MINUTE) == (25.0, 10.0, 15)
-    backlog.stored(1000)  # 500 s
-    assert backlog.refusal(MINUTE) == (500.0, 10.0, 60)
-    backlog.stored(1)
-    backlog.settled(0, 1, 0.5)  # 0.5 s per alert still; ids never move back: 500 s yet
-    assert backlog.refusal(MINUTE) == (500.0, 10.0, 60)
-    backlog.settled(979, 0, 0.0)  # 21 ahead: 10.5 s, half a second over
-    assert backlog.refusal(MINUTE) == (10.5, 10.0, 1)
+    assert backlog.refuse(25.0, 10.0) == 15
+    assert backlog.refuse(500.0, 10.0) == 60
+    assert backlog.refuse(10.2, 10.0) == 1
 
 
-def test_falling_behind_and_catching_up_are_logged_once_each(
-    caplog: pytest.LogCaptureFixture,
+def test_refusals_are_logged_when_they_start_every_30_s_and_when_caught_up(
+    ticks: Ticks, caplog: pytest.LogCaptureFixture
 ) -> None:
-    backlog = AlertBacklog(timedelta(seconds=10))
-    backlog.settled(0, 1, 1.0)
-    backlog.stored(20)
+    backlog = AlertBacklog(timedelta(seconds=10), monotonic=ticks)
+    backlog.stored(1)
+    ticks.now += 1.0
+    backlog.settled(1, 1)
+    backlog.stored(21)  # 20 s behind
     with caplog.at_level(logging.WARNING, logger="algodesk.alerts"):
         for _ in range(3):
-            assert backlog.refusal(MINUTE) is not None
-        backlog.settled(20, 20, 20.0)
-        assert backlog.refusal(MINUTE) is None
-        assert backlog.refusal(MINUTE) is None
+            over = backlog.over(MINUTE)
+            assert over is not None
+            backlog.refuse(*over)
+            assert backlog.over(timedelta(hours=2)) is not None  # no other hook is taken
+        assert backlog.over(timedelta(seconds=100)) is not None
+        ticks.now += 30
+        backlog.refuse(*backlog.over(MINUTE))  # type: ignore[misc]
+        backlog.settled(20, 19)  # one alert still waits: not caught up yet
+        backlog.settled(21, 1)
     messages = [r.getMessage() for r in caplog.records]
-    assert len(messages) == 2, messages
-    assert "20.0 s behind (20 alerts ahead, limit 10.0 s)" in messages[0]
-    assert "after refusing 3" in messages[1]
+    assert len(messages) == 3, messages
+    assert "about 20.0 s behind (20 alerts ahead)" in messages[0]
+    assert "1 refused so far" in messages[0]
+    assert "4 refused so far" in messages[1]
+    assert "caught up" in messages[2]
+    assert "4 were refused" in messages[2]
 
 
 def test_the_limit_must_be_above_zero() -> None:

@@ -44,6 +44,7 @@ from algodesk.domain.sizing import FixedQuantity
 from algodesk.domain.values import Currency, money
 from algodesk.ports.auth import PasswordHasher
 from algodesk.ports.clock import Clock
+from algodesk.ports.inbox import AlertStatus
 from algodesk.ports.market_data import MarketEvent
 from algodesk.ports.signals import DEFAULT_SECRET_FIELD
 from algodesk.ports.webhooks import Hook
@@ -114,7 +115,10 @@ class DeskRuntime:
         clock: Clock | None = None,
         secret_key: str | None = None,
         hasher: PasswordHasher | None = None,
+        backlog: AlertBacklog | None = None,
     ) -> None:
+        """``backlog``: how the alert thread's lag is measured (default: on the monotonic
+        clock, with ``options.alert_backlog`` as its limit)."""
         self.desk = desk
         self.options = options or RuntimeOptions()
         self.clock: Clock = clock or LiveClock()
@@ -194,7 +198,7 @@ class DeskRuntime:
         )
         self.inbox = SqlInbox(desk.engine)
         #: How far behind the alert thread runs; the webhook refuses alerts beyond its limit.
-        self.backlog = AlertBacklog(self.options.alert_backlog)
+        self.backlog = backlog or AlertBacklog(self.options.alert_backlog)
         self._wake = threading.Event()
         self.intake = AlertIntake(
             self.hook_store,
@@ -257,11 +261,17 @@ class DeskRuntime:
         return sorted({*self.desk.ledger.accounts(), PAPER_ACCOUNT}, key=lambda a: a.value)
 
     def load(self) -> str:
-        """Rebuild state from storage: bots, exits, the paper book. Call before :meth:`start`."""
+        """Rebuild state from storage: bots, exits, the paper book, the alert backlog. Call
+        before :meth:`start`."""
         accounts = self._accounts()
         self.limits.load(accounts)
         self.bots.load(accounts)
         self.exits.load(accounts)
+        # Alerts the last run left pending are ahead of every new one.
+        oldest = self.inbox.pending(1)
+        newest = self.inbox.list(status=AlertStatus.PENDING, limit=1)
+        if oldest and newest:
+            self.backlog.resume(oldest[0].id, newest[0].id)
         return recover_paper(
             self.engine, self.desk.uow_factory, self.clock, PAPER, self.paper.restore
         )

@@ -294,27 +294,32 @@ class AlertIntake:
             message=verdict.message if isinstance(verdict, AlertRejection) else "",
         )
 
-    def behind(self, max_lag: timedelta | None = None) -> WebhookAnswer | None:
-        """The 503 for an alert of a hook with ``max_lag`` while the desk is too far behind on
-        alerts to take it, else None. Without ``max_lag``, the desk's own limit, which no hook
-        exceeds: the webhook asks that first, before it reads the body or looks up the token
-        (refusing costs little then), and :meth:`receive` asks again with the hook's."""
-        if self._backlog is None or (refused := self._backlog.refusal(max_lag)) is None:
+    def _behind(self, hook: Hook, digest: str, now: datetime) -> WebhookAnswer | None:
+        """The answer to an alert the desk is too far behind to take (for ``hook``), else
+        None: 503, not stored; but a resend of an alert stored before (found by its digest
+        within the hook's dedupe window) is answered as that alert, which stands."""
+        if self._backlog is None or (over := self._backlog.over(hook.max_lag)) is None:
             return None
-        wait, limit, retry = refused
+        stored = self._inbox.find_recent(hook.id, digest, now - hook.dedupe_window)
+        if stored is not None:
+            return _answer(stored, new=False)
+        wait, limit = over
+        retry = self._backlog.refuse(wait, limit)
         return WebhookAnswer(
             503,
             {
                 "ok": False,
                 "reason": "desk_behind",
                 "message": f"not stored: the desk is about {wait:.0f} s behind on alerts, and "
-                f"takes alerts it reaches within {limit:.0f} s; send it again later "
+                f"this hook takes alerts it reaches within {limit:.0f} s; send it again later "
                 "(TradingView resends a 5xx after 5 s, up to 3 times)",
             },
             {"Retry-After": str(retry)},
         )
 
     def receive(self, token: str, body: bytes, remote: str | None = None) -> WebhookAnswer:
+        """Authenticate and check the alert (4xx), then store it and answer 200 (a duplicate:
+        as the first), or answer 503 when the desk is too far behind to take it."""
         hook = self.hook(token)
         if hook is None:
             return WebhookAnswer(
@@ -325,13 +330,13 @@ class AlertIntake:
                 AlertReason.FORBIDDEN_SOURCE.value,
                 f"this hook accepts TradingView's addresses only, not {remote}",
             )
-        if (behind := self.behind(hook.max_lag)) is not None:
-            return behind
         now = self._clock.now()
         verdict = self.check(hook, body, now)
         if isinstance(verdict, AlertRejection) and verdict.reason is AlertReason.TOO_LARGE:
             return _rejected(verdict.reason.value, verdict.message)  # too large to store
         digest = hashlib.sha256(body).hexdigest()
+        if isinstance(verdict, ParsedAlert) and (behind := self._behind(hook, digest, now)):
+            return behind
         timed = isinstance(verdict, ParsedAlert) and verdict.timenow is not None
         if timed:  # unique per trigger: the inbox's unique key dedupes it, concurrently too
             key = f"{hook.id}:{digest}"
@@ -349,23 +354,29 @@ class AlertIntake:
                 )
                 alert = self._new_alert(hook, body, remote, now, digest, key, verdict)
                 entry, new = self._inbox.add(alert)
-        # Rejected on arrival (never processed: no orders in its fate) is answered as it was;
-        # a resend of an alert that was accepted and failed later is a 200 duplicate.
-        rejected_on_arrival = entry.status is AlertStatus.REJECTED and "orders" not in entry.fate
-        if rejected_on_arrival and entry.reason is not None:
-            answer = _rejected(entry.reason, entry.message)
-            answer.body.update(alert_id=entry.id, duplicate=not new)
-            return answer
-        if new and self._handover is not None and isinstance(verdict, ParsedAlert):
-            self._handover.keep(body, hook.secret_field, verdict)
-        if new and self._backlog is not None and entry.status is AlertStatus.PENDING:
-            self._backlog.stored(entry.id)
-        if new and self._on_stored is not None:
-            self._on_stored()
-        return WebhookAnswer(
-            200,
-            {"ok": True, "alert_id": entry.id, "duplicate": not new, "status": entry.status.value},
-        )
+        if new and entry.status is AlertStatus.PENDING:
+            if self._handover is not None and isinstance(verdict, ParsedAlert):
+                self._handover.keep(body, hook.secret_field, verdict)
+            if self._backlog is not None:
+                self._backlog.stored(entry.id)
+            if self._on_stored is not None:
+                self._on_stored()
+        return _answer(entry, new)
+
+
+def _answer(entry: InboxEntry, new: bool) -> WebhookAnswer:
+    """The webhook's answer for a stored alert: 200 (``duplicate`` unless ``new``), or, for an
+    alert rejected on arrival (never processed: no orders in its fate), its rejection; a resend
+    of an alert that was accepted and failed later is a 200 duplicate."""
+    rejected_on_arrival = entry.status is AlertStatus.REJECTED and "orders" not in entry.fate
+    if rejected_on_arrival and entry.reason is not None:
+        answer = _rejected(entry.reason, entry.message)
+        answer.body.update(alert_id=entry.id, duplicate=not new)
+        return answer
+    return WebhookAnswer(
+        200,
+        {"ok": True, "alert_id": entry.id, "duplicate": not new, "status": entry.status.value},
+    )
 
 
 class AlertProcessor:
@@ -382,11 +393,10 @@ class AlertProcessor:
         clock: Clock,
         backlog: AlertBacklog | None = None,
     ) -> None:
-        """``backlog``: told of every batch of fates recorded and the time it took (the
-        webhook refuses alerts while the processor is too far behind)."""
+        """``backlog``: told of every batch of fates recorded (the webhook refuses alerts
+        while the processor is too far behind)."""
         self._inbox = inbox
         self._backlog = backlog
-        self._mark = 0.0  # perf_counter() of the drain's start or its last recorded batch
         self._hooks = hooks
         self._parser = parser
         self._bots = bots
@@ -424,7 +434,6 @@ class AlertProcessor:
         pending for the next drain, as above.
         """
         with self._lock:
-            self._mark = time.perf_counter()
             entries = self._inbox.pending(limit)
             done = start = 0
             while start < len(entries):
@@ -556,10 +565,7 @@ class AlertProcessor:
             )
             return False
         if self._backlog is not None:
-            now = time.perf_counter()
-            last = max(s.entry_id for s in batch)
-            self._backlog.settled(last, len(batch), now - self._mark)
-            self._mark = now
+            self._backlog.settled(max(s.entry_id for s in batch), len(batch))
         for entry in settled:
             self._failures.pop(entry.id, None)
             for listener in self.listeners:

@@ -4,26 +4,34 @@ A stored alert is a promise: it will be executed. When alerts keep arriving fast
 desk executes them, the inbox grows until its oldest alerts are older than their hook's max lag
 when they are reached, and they are then refused ``stale``: answered 200, never traded. Better
 to say so at the door. :class:`AlertBacklog` estimates how long a new alert would wait before
-the processor reaches it (the alerts ahead of it times the processor's recent time per alert),
-and the webhook refuses an alert with 503 and ``Retry-After`` while that wait is longer than
-the hook can take (half its max lag, and at most :data:`DEFAULT_LIMIT`). Nothing is stored, so
-TradingView's resends (5 s apart, up to three) find the desk again later. Refusing costs far
-less than storing, which leaves the processor more of the CPU to catch up with.
+the processor reaches it, and the webhook refuses an alert with 503 and ``Retry-After`` while
+that wait is longer than the hook can take (half its max lag, and at most
+:data:`DEFAULT_LIMIT`). Nothing is stored, so TradingView's resends (5 s apart, up to three)
+find the desk again later.
 
-The alerts ahead are counted by inbox id: the newest stored (as pending) minus the newest
-settled. Ids of alerts refused on arrival (never processed) between the two count too, so the
-estimate errs towards caution. Times are measured by the processor from one recorded batch of
-fates to the next within a drain (idle time between drains is not counted) and smoothed.
+**The estimate.** The alerts ahead, counted by inbox id (the newest stored as pending minus the
+newest settled), times the processor's recent time per alert; and, while alerts are waiting, at
+least the time since the processor last recorded a fate (a processor stuck on a venue call that
+hangs, or failing on a busy database, makes no progress, and its last pace says nothing about
+that). The time per alert is the time from one recorded batch of fates to the next while alerts
+were waiting (idle time is not counted; a failed attempt's time is), summed with older batches
+weighing less and divided by their alerts, so many batches of one alert do not outweigh a batch
+of thirty. Ids of alerts refused on arrival (never processed) between the two ids count too, so
+the estimate errs towards caution. At start, :meth:`AlertBacklog.resume` counts the alerts left
+pending by the last run.
 
-Threads: the webhook's threads call :meth:`stored` and :meth:`refusal`, the alert thread
-:meth:`settled`; each writes plain attributes (atomic under the interpreter), and a reading
-that is one alert out of date is as good as an exact one here.
+Threads: the webhook's threads call :meth:`~AlertBacklog.stored` and
+:meth:`~AlertBacklog.refusal`, the alert thread :meth:`~AlertBacklog.settled`; a lock keeps
+their updates whole.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
+import time
+from collections.abc import Callable
 from datetime import timedelta
 
 __all__ = ["DEFAULT_LIMIT", "AlertBacklog"]
@@ -32,82 +40,116 @@ _log = logging.getLogger("algodesk.alerts")
 
 #: The longest wait the webhook accepts an alert into (a hook with a short max lag takes less).
 DEFAULT_LIMIT = timedelta(seconds=10)
-#: Weight of the newest batch in the smoothed time per alert.
-SMOOTHING = 0.3
+#: How much an older batch counts, per newer batch, in the time per alert.
+DECAY = 0.7
 #: Bounds of the ``Retry-After`` the webhook answers with, in seconds.
 RETRY_AFTER = (1, 60)
+#: While alerts are being refused, the warning is repeated at most this often (seconds).
+REPEAT_WARNING = 30.0
 
 
 class AlertBacklog:
     """The alerts ahead of a new one and the processor's recent pace (see the module)."""
 
-    def __init__(self, limit: timedelta = DEFAULT_LIMIT) -> None:
+    def __init__(
+        self,
+        limit: timedelta = DEFAULT_LIMIT,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         if limit <= timedelta(0):
             raise ValueError(f"expected a backlog limit above 0 s, was {limit}")
         self.limit = limit
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
         self._stored = 0  # the newest inbox id stored as pending
         self._settled = 0  # the newest inbox id whose fate was recorded
-        self._per_alert: float | None = None  # seconds, smoothed; None until measured
-        self._refusing = False
-        self._refused = 0  # alerts refused since the desk fell behind
+        self._progress = monotonic()  # the last fate recorded, or since alerts have waited
+        self._seconds = 0.0  # decayed sums of the batches' times and alerts
+        self._alerts = 0.0
+        self._refused = 0  # alerts refused since the desk fell behind (0: not refusing)
+        self._warned = 0.0  # when the last warning of refusals was logged
+
+    def resume(self, oldest_pending: int, newest_pending: int) -> None:
+        """At start: the alerts a previous run left pending (ids ``oldest_pending`` to
+        ``newest_pending``) are ahead of every new one."""
+        with self._lock:
+            self._settled = max(self._settled, oldest_pending - 1)
+            self._stored = max(self._stored, newest_pending)
+            self._progress = self._monotonic()
 
     def stored(self, alert_id: int) -> None:
         """An alert was stored as pending (the webhook)."""
-        self._stored = max(self._stored, alert_id)
+        with self._lock:
+            if self._stored <= self._settled:  # the processor was idle: its wait starts now
+                self._progress = self._monotonic()
+            self._stored = max(self._stored, alert_id)
 
-    def settled(self, last_id: int, count: int, seconds: float) -> None:
-        """The processor recorded the fates of ``count`` alerts, the newest ``last_id``, in
-        ``seconds`` since its previous batch of fates (or since its drain began)."""
-        self._settled = max(self._settled, last_id)
-        if count <= 0:
-            return
-        pace = max(seconds, 0.0) / count
-        previous = self._per_alert
-        self._per_alert = pace if previous is None else previous + SMOOTHING * (pace - previous)
+    def settled(self, last_id: int, count: int) -> None:
+        """The processor recorded the fates of ``count`` alerts, the newest ``last_id``."""
+        with self._lock:
+            now = self._monotonic()
+            if count > 0:
+                self._seconds = DECAY * self._seconds + max(now - self._progress, 0.0)
+                self._alerts = DECAY * self._alerts + count
+            self._progress = now
+            self._settled = max(self._settled, last_id)
+            if self._refused and self._stored <= self._settled:
+                _log.warning(
+                    "alerts: caught up (no alert waiting); %d were refused with 503 while the "
+                    "desk was behind",
+                    self._refused,
+                )
+                self._refused = 0
 
     @property
     def ahead(self) -> int:
         """Alerts stored and not yet settled (an upper bound: see the module)."""
         return max(0, self._stored - self._settled)
 
-    def wait(self) -> float:
-        """Seconds a new alert would wait before the processor reaches it (0 until the
-        processor has been measured)."""
-        return self.ahead * (self._per_alert or 0.0)
+    @property
+    def pace(self) -> float | None:
+        """Seconds per alert, recent batches weighing most; None until measured."""
+        return self._seconds / self._alerts if self._alerts else None
 
-    def limit_for(self, max_lag: timedelta | None) -> float:
-        """The longest wait, in seconds, an alert of a hook with ``max_lag`` is taken into
-        (None: of any hook, the desk's limit)."""
-        if max_lag is None:
-            return self.limit.total_seconds()
+    def wait(self) -> float:
+        """Seconds a new alert would wait before the processor reaches it."""
+        with self._lock:
+            return self._wait(self._monotonic())
+
+    def _wait(self, now: float) -> float:
+        ahead = self.ahead
+        if ahead == 0:
+            return 0.0
+        return max(ahead * (self.pace or 0.0), now - self._progress)
+
+    def limit_for(self, max_lag: timedelta) -> float:
+        """The longest wait, in seconds, an alert of a hook with ``max_lag`` is taken into."""
         return min(self.limit.total_seconds(), max_lag.total_seconds() / 2)
 
-    def refusal(self, max_lag: timedelta | None) -> tuple[float, float, int] | None:
-        """None when an alert of a hook with ``max_lag`` (None: of any hook) may be stored;
-        else the expected wait, the limit (both in seconds) and the seconds to retry after. The
-        first
-        refusal after the desk fell behind and the first acceptance after it caught up are
-        logged."""
-        wait, limit = self.wait(), self.limit_for(max_lag)
-        if wait <= limit:
-            if self._refusing:
-                self._refusing = False
+    def over(self, max_lag: timedelta) -> tuple[float, float] | None:
+        """None when an alert of a hook with ``max_lag`` may be stored; else the expected wait
+        and the hook's limit, in seconds."""
+        limit = self.limit_for(max_lag)
+        wait = self.wait()
+        return (wait, limit) if wait > limit else None
+
+    def refuse(self, wait: float, limit: float) -> int:
+        """Count an alert refused at ``wait`` over ``limit`` (see :meth:`over`) and return the
+        seconds to retry after. Refusals are logged when they start and then at most every
+        :data:`REPEAT_WARNING` seconds; their end when no alert is waiting (:meth:`settled`)."""
+        with self._lock:
+            now = self._monotonic()
+            self._refused += 1
+            if self._refused == 1 or now - self._warned >= REPEAT_WARNING:
                 _log.warning(
-                    "alerts: caught up (a new alert waits about %.1f s); taking alerts again "
-                    "after refusing %d",
+                    "alerts: the desk is about %.1f s behind (%d alerts ahead): alerts it "
+                    "would reach later than their hook's limit (here %.1f s) are refused with "
+                    "503 until it catches up; %d refused so far",
                     wait,
+                    self.ahead,
+                    limit,
                     self._refused,
                 )
-            return None
-        if not self._refusing:
-            self._refusing, self._refused = True, 0
-            _log.warning(
-                "alerts: the desk is about %.1f s behind (%d alerts ahead, limit %.1f s): new "
-                "alerts are refused with 503 until it catches up",
-                wait,
-                self.ahead,
-                limit,
-            )
-        self._refused += 1
+                self._warned = now
         low, high = RETRY_AFTER
-        return wait, limit, min(high, max(low, math.ceil(wait - limit)))
+        return min(high, max(low, math.ceil(wait - limit)))

@@ -94,9 +94,6 @@ class AlertEndpoint:
         self.route: APIRoute | None = None
 
     async def respond(self, token: str, request: Request) -> JSONResponse:
-        # Far behind on alerts: refused here, on the loop, before the body is read.
-        if (behind := self._runtime.intake.behind()) is not None:
-            return JSONResponse(behind.body, status_code=503, headers=dict(behind.headers))
         body = await _read_capped(request)
         if body is None:
             return _too_large()
