@@ -713,3 +713,22 @@ def test_the_processor_reports_its_pace_and_alerts_it_would_reach_too_late_are_r
     assert late["http"] == 200, late
     assert alerts.processor.drain() == 1
     assert alerts.position() == D(3 + taken)
+
+
+def test_the_webhook_remembers_the_alerts_it_stored_for_two_minutes() -> None:
+    alerts = Alerts()
+    ticks = [0.0]
+    intake = AlertIntake(
+        alerts.hooks,
+        alerts.inbox,
+        TradingViewParser(),
+        alerts.desk.clock,
+        monotonic=lambda: ticks[0],
+    )
+    body = json.dumps({"action": "buy", "symbol": "AAPL", "qty": "1", "secret": SECRET}).encode()
+    assert not intake.stored_recently(body)
+    assert intake.receive(alerts.hook.token, body).status == 200
+    ticks[0] += alert_service.RECENT_SECONDS
+    assert intake.stored_recently(body)
+    ticks[0] += 0.5
+    assert not intake.stored_recently(body)

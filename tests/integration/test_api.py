@@ -4,10 +4,13 @@ kill switch, secrets masked in the inbox, forwarded addresses, and ``serve``'s r
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
+import httpx
 import pytest
 import sqlalchemy.exc
 from fastapi.testclient import TestClient
@@ -17,6 +20,7 @@ from typer.testing import CliRunner
 from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.domain.users import Role
 from algodesk.entrypoints.api.app import create_app
+from algodesk.entrypoints.api.intake_queue import IntakeQueue
 from algodesk.entrypoints.api.webhooks import client_address
 from algodesk.entrypoints.cli.app import app as cli
 from algodesk.services.backlog import AlertBacklog
@@ -289,8 +293,70 @@ def test_a_restarted_desk_counts_the_alerts_its_last_run_left_pending(tmp_path: 
     ticks = Ticks()
     again = demo_runtime(tmp_path, admin_password=None, backlog=AlertBacklog(monotonic=ticks))
     assert again.backlog.ahead == 5
+    # The webhook knows them as stored (a resend is let through when it refuses new alerts).
+    last = json.dumps({"action": "buy", "symbol": "AAPL", "qty": "1", "n": 4}).encode()
+    assert again.intake.stored_recently(last)
+    assert not again.intake.stored_recently(last + b" ")
     ticks.now += 12  # none settled yet (the alert thread warms up): a new alert waits that long
     assert again.backlog.wait() == 12
     assert again.processor.drain() == 5
     assert again.backlog.ahead == 0
     again.desk.close()
+
+
+def test_alerts_the_webhook_threads_cannot_take_in_soon_are_answered_503_at_once(
+    tmp_path: Path,
+) -> None:
+    runtime = demo_runtime(tmp_path)
+    token = runtime.prepare_demo().token
+    url = f"/webhooks/tradingview/{token}"
+    ticks = Ticks()
+    # One thread; a new alert is refused once the head of the queue has waited over 0.5 s.
+    queue = IntakeQueue(threads=1, limit=0.5, monotonic=ticks)
+    app = create_app(runtime, alert_queue=queue)
+
+    def alert(n: int) -> dict[str, str]:
+        return {"action": "buy", "symbol": "AAPL", "qty": "1", "comment": f"alert {n}"}
+
+    async def main() -> dict[str, httpx.Response]:
+        answers: dict[str, httpx.Response] = {}
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://desk") as client:
+
+            async def post(name: str, n: int) -> None:
+                answers[name] = await client.post(url, json=alert(n))
+
+            await post("first", 0)
+            gate = threading.Event()
+            # A refusal that waited for the thread would wait for ever: a timeout, not a hang.
+            with anyio.fail_after(10):
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(queue.run, gate.wait)  # the one thread is busy
+                    try:
+                        await anyio.sleep(0.05)
+                        tasks.start_soon(post, "queued", 1)
+                        await anyio.sleep(0.05)
+                        assert queue.waiting == 1
+                        ticks.now += 0.5  # waited as long as it may: the next one is taken
+                        tasks.start_soon(post, "taken", 2)
+                        await anyio.sleep(0.05)
+                        ticks.now += 0.1  # the head has now waited 0.6 s
+                        await post("busy", 3)  # refused at once
+                        tasks.start_soon(post, "resend", 0)  # stored before: waits its turn
+                        await anyio.sleep(0.05)
+                        assert queue.waiting == 3
+                    finally:
+                        gate.set()  # the thread cannot be cancelled: free it
+        return answers
+
+    answers = anyio.run(main)
+    assert [answers[n].status_code for n in ("first", "queued", "taken")] == [200] * 3
+    busy = answers["busy"]
+    assert (busy.status_code, busy.json()["reason"]) == (503, "desk_busy")
+    assert "waited about 0.6 s" in busy.json()["message"]
+    assert busy.headers["retry-after"] == "5"
+    resend = answers["resend"]
+    assert (resend.status_code, resend.json()["duplicate"]) == (200, True)
+    assert resend.json()["alert_id"] == answers["first"].json()["alert_id"]
+    assert runtime.inbox.count_pending() == 3  # the refused alert was not stored
+    runtime.desk.close()

@@ -49,7 +49,13 @@ from algodesk.ports.market_data import MarketEvent
 from algodesk.ports.signals import DEFAULT_SECRET_FIELD
 from algodesk.ports.webhooks import Hook
 from algodesk.services.alert_orders import OrderPlanner
-from algodesk.services.alerts import AlertIntake, AlertProcessor, Explanation, ParseOnce
+from algodesk.services.alerts import (
+    RECENT_SECONDS,
+    AlertIntake,
+    AlertProcessor,
+    Explanation,
+    ParseOnce,
+)
 from algodesk.services.auth import AuthService
 from algodesk.services.backlog import DEFAULT_LIMIT as DEFAULT_BACKLOG_LIMIT
 from algodesk.services.backlog import AlertBacklog
@@ -272,6 +278,10 @@ class DeskRuntime:
         newest = self.inbox.list(status=AlertStatus.PENDING, limit=1)
         if oldest and newest:
             self.backlog.resume(oldest[0].id, newest[0].id)
+        # ... and the latest stored are known as such to the webhook (a resend is let through).
+        since = self.clock.now() - timedelta(seconds=RECENT_SECONDS)
+        latest = self.inbox.list(limit=10_000)
+        self.intake.remember(e.digest for e in reversed(latest) if e.received_at >= since)
         return recover_paper(
             self.engine, self.desk.uow_factory, self.clock, PAPER, self.paper.restore
         )

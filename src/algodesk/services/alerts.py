@@ -43,6 +43,7 @@ import ipaddress
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -91,6 +92,10 @@ MAX_ATTEMPTS = 5
 ENGINE_BATCH = 32
 #: ... and at most this long (it then commits), so a webhook's answer waits little for it.
 ENGINE_BATCH_SECONDS = 0.01
+#: How long the webhook remembers the digest of an alert it stored (TradingView resends within
+#: 15 s), and how many at most.
+RECENT_SECONDS = 120.0
+RECENT_MAX = 200_000
 #: TradingView's published webhook source addresses (IPv4 only).
 TRADINGVIEW_SOURCES = frozenset(
     ipaddress.ip_address(a)
@@ -207,6 +212,7 @@ class AlertIntake:
         sources: Collection[ipaddress.IPv4Address | ipaddress.IPv6Address] = TRADINGVIEW_SOURCES,
         handover: ParseOnce | None = None,
         backlog: AlertBacklog | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """``handover``: where the parse of each alert stored as pending is kept for the alert
         thread (the processor's parser). ``backlog``: how far behind the processor runs (the
@@ -214,6 +220,11 @@ class AlertIntake:
         and not stored."""
         self._hooks = hooks
         self._backlog = backlog
+        self._monotonic = monotonic
+        # Digests of the alerts stored lately (when), oldest first: a resend is known without
+        # a database read (see stored_recently).
+        self._recent: OrderedDict[str, float] = OrderedDict()
+        self._recent_lock = threading.Lock()
         self._inbox = inbox
         self._parser = parser
         self._clock = clock
@@ -294,6 +305,32 @@ class AlertIntake:
             message=verdict.message if isinstance(verdict, AlertRejection) else "",
         )
 
+    def stored_recently(self, body: bytes) -> bool:
+        """Whether an alert with this body was stored in the last :data:`RECENT_SECONDS` (by
+        this process, or found pending or new at start: :meth:`remember`), whatever its hook.
+        No I/O: the webhook asks this on its event loop, to let a resend through when it
+        refuses new alerts."""
+        digest = hashlib.sha256(body).hexdigest()
+        with self._recent_lock:
+            seen = self._recent.get(digest)
+        return seen is not None and self._monotonic() - seen <= RECENT_SECONDS
+
+    def remember(self, digests: Iterable[str]) -> None:
+        """Count these alerts as stored now (at start: the inbox's latest)."""
+        now = self._monotonic()
+        with self._recent_lock:
+            for digest in digests:
+                self._recent[digest] = now
+                self._recent.move_to_end(digest)
+            self._forget_old(now)
+
+    def _forget_old(self, now: float) -> None:
+        recent = self._recent
+        while recent and (
+            len(recent) > RECENT_MAX or now - next(iter(recent.values())) > RECENT_SECONDS
+        ):
+            recent.popitem(last=False)
+
     def _behind(self, hook: Hook, digest: str, now: datetime) -> WebhookAnswer | None:
         """The answer to an alert the desk is too far behind to take (for ``hook``), else
         None: 503, not stored; but a resend of an alert stored before (found by its digest
@@ -354,6 +391,8 @@ class AlertIntake:
                 )
                 alert = self._new_alert(hook, body, remote, now, digest, key, verdict)
                 entry, new = self._inbox.add(alert)
+        if new:
+            self.remember((digest,))
         if new and entry.status is AlertStatus.PENDING:
             if self._handover is not None and isinstance(verdict, ParsedAlert):
                 self._handover.keep(body, hook.secret_field, verdict)

@@ -17,6 +17,7 @@ from algodesk.entrypoints.api.backtests import backtests_router
 from algodesk.entrypoints.api.docs import mount_docs
 from algodesk.entrypoints.api.edge import EdgeMiddleware, RateLimiter, RateLimits
 from algodesk.entrypoints.api.errors import http_refusal, refusal
+from algodesk.entrypoints.api.intake_queue import IntakeQueue
 from algodesk.entrypoints.api.portfolio import portfolio_router
 from algodesk.entrypoints.api.stream import stream_router
 from algodesk.entrypoints.api.users import users_router
@@ -34,10 +35,12 @@ def create_app(
     manage_runtime: bool = False,
     rate_limits: RateLimits | None = None,
     idle_minutes: int = 30,
+    alert_queue: IntakeQueue | None = None,
 ) -> FastAPI:
     """The app over a wired runtime. With ``manage_runtime`` the app stops the runtime on
     shutdown (``serve`` starts it before the server listens). ``idle_minutes``: the
-    dashboard signs a browser out after this long without input."""
+    dashboard signs a browser out after this long without input. ``alert_queue``: the threads
+    the webhook takes alerts in on (default :class:`IntakeQueue`)."""
     limits = rate_limits or RateLimits()
 
     @asynccontextmanager
@@ -86,7 +89,7 @@ def create_app(
         return JSONResponse(body, status_code=200 if ok else 503)
 
     app.state.user_limiter = RateLimiter(*limits.per_user)
-    alerts = AlertEndpoint(runtime, trusted_proxies)
+    alerts = AlertEndpoint(runtime, trusted_proxies, alert_queue)
     app.add_middleware(
         EdgeMiddleware, limits=limits, trusted_proxies=trusted_proxies, shortcut=alerts.shortcut
     )

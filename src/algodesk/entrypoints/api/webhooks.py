@@ -3,8 +3,9 @@
 The body is read up to 64 KiB (a larger one is refused with 413 before it is read to the end),
 sniffed by the parser whatever the Content-Type says, and stored before the answer. Only a body
 that was not stored gets a 5xx (503), since TradingView resending it is then wanted: the desk's
-storage failed, or the desk is too far behind on alerts to take it (``desk_behind``, with
-``Retry-After``; see :mod:`algodesk.services.backlog`).
+storage failed, it takes alerts in more slowly than they arrive (``desk_busy``; see
+:mod:`.intake_queue`), or it is too far behind on executing them (``desk_behind``; see
+:mod:`algodesk.services.backlog`). Both of those carry ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.entrypoints.api.errors import http_refusal, refusal
+from algodesk.entrypoints.api.intake_queue import IntakeQueue
 from algodesk.services.alerts import MAX_BODY_BYTES
 
 __all__ = ["AlertEndpoint", "client_address", "webhook_router"]
@@ -66,6 +68,17 @@ def _unavailable() -> JSONResponse:
     return refusal(503, "unavailable", "not stored; send it again")
 
 
+def _busy(wait: float) -> JSONResponse:
+    return refusal(
+        503,
+        "desk_busy",
+        f"not stored: the desk takes alerts in more slowly than they arrive (this one would "
+        f"have waited about {wait:.1f} s); send it again later (TradingView resends a 5xx "
+        "after 5 s, up to 3 times)",
+        headers={"Retry-After": "5"},
+    )
+
+
 def _too_large() -> JSONResponse:
     return refusal(413, "too_large", f"expected a body of at most {MAX_BODY_BYTES} bytes")
 
@@ -86,9 +99,16 @@ class AlertEndpoint:
     500 without the edge's headers.
     """
 
-    def __init__(self, runtime: DeskRuntime, trusted_proxies: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        runtime: DeskRuntime,
+        trusted_proxies: Collection[str] = (),
+        queue: IntakeQueue | None = None,
+    ) -> None:
+        """``queue``: the threads alerts are taken in on (see :mod:`.intake_queue`)."""
         self._runtime = runtime
         self._proxies = frozenset(trusted_proxies)
+        self.queue = queue or IntakeQueue()
         #: The FastAPI route this endpoint serves (set by :func:`webhook_router`): the
         #: shortcut takes what it matches, as Starlette matches it.
         self.route: APIRoute | None = None
@@ -97,9 +117,13 @@ class AlertEndpoint:
         body = await _read_capped(request)
         if body is None:
             return _too_large()
+        # Taking alerts in more slowly than they arrive: refused now, not after a wait past
+        # TradingView's patience (but a resend of a stored alert is answered as that alert).
+        if self.queue.full() and not self._runtime.intake.stored_recently(body):
+            return _busy(self.queue.wait())
         remote = client_address(request, self._proxies)
         try:
-            answer = await run_in_threadpool(self._runtime.intake.receive, token, body, remote)
+            answer = await self.queue.run(self._runtime.intake.receive, token, body, remote)
         except Exception:
             _log.exception("an alert could not be stored")
             return _unavailable()
