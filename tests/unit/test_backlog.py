@@ -37,8 +37,8 @@ def test_the_wait_is_the_alerts_ahead_times_the_time_per_alert(ticks: Ticks) -> 
     assert backlog.ahead == 6
     assert backlog.wait() == pytest.approx(0.6)
     ticks.now += 6 * 0.2
-    backlog.settled(10, 6)  # slower, with 0.7 of the weight of the first batch
-    assert backlog.pace == pytest.approx((0.7 * 0.4 + 1.2) / (0.7 * 4 + 6))
+    backlog.settled(10, 6)  # slower: 1.6 s for 10 alerts in all
+    assert backlog.pace == pytest.approx(0.16)
     assert (backlog.ahead, backlog.wait()) == (0, 0.0)
     backlog.stored(12)  # id 11 was refused on arrival: counted, so the estimate errs high
     assert backlog.wait() == pytest.approx(2 * backlog.pace)
@@ -52,9 +52,8 @@ def test_many_batches_of_one_do_not_outweigh_the_big_batches(ticks: Ticks) -> No
         backlog.settled(0, 32)
         ticks.now += 0.020
         backlog.settled(0, 1)
-    assert backlog.pace is not None
-    # About 1.8 ms (the newest batch weighs most); a mean of the batches' paces: 10.5 ms.
-    assert 0.0015 < backlog.pace < 0.002
+    # The mean of the batches' paces would be 10.5 ms.
+    assert backlog.pace == pytest.approx(0.052 / 33)
 
 
 def test_idle_time_is_not_counted_but_a_stalled_processor_is(ticks: Ticks) -> None:
@@ -73,10 +72,26 @@ def test_idle_time_is_not_counted_but_a_stalled_processor_is(ticks: Ticks) -> No
     ticks.now += 30
     assert backlog.wait() == pytest.approx(30)
     assert backlog.over(MINUTE) == (pytest.approx(30), 10.0)
-    ticks.now += 1.0  # the stuck batch ends: its time counts
+    ticks.now += 1.0  # the stuck batch ends: its time counts (the quick ones are 31 s old)
     backlog.settled(5, 3)
-    before = (0.7 * 0.01 + 0.01, 0.7 * 1 + 1)  # the sums of the two quick batches
-    assert backlog.pace == pytest.approx((0.7 * before[0] + 31) / (0.7 * before[1] + 3))
+    assert backlog.pace == pytest.approx(31 / 3)
+
+
+def test_the_pace_is_measured_over_the_last_10_s(ticks: Ticks) -> None:
+    backlog = AlertBacklog(monotonic=ticks)
+    backlog.stored(100)
+    for n in range(1, 11):  # 10 alerts, 1 s each
+        ticks.now += 1.0
+        backlog.settled(n, 1)
+    for n in range(11, 21):  # then 10 in 0.25 s each: the first 2 slow ones leave the window
+        ticks.now += 0.25
+        backlog.settled(n, 1)
+    assert backlog.pace == (8 * 1.0 + 10 * 0.25) / 18
+    ticks.now += 60  # stuck for a minute: the stall counts
+    assert backlog.wait() == pytest.approx(60)
+    ticks.now += 1  # the stuck alert ends: the window holds it alone
+    backlog.settled(21, 1)
+    assert backlog.pace == pytest.approx(61)
 
 
 def test_ids_only_move_forward(ticks: Ticks) -> None:

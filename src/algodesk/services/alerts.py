@@ -310,7 +310,9 @@ class AlertIntake:
         this process, or found pending or new at start: :meth:`remember`), whatever its hook.
         No I/O: the webhook asks this on its event loop, to let a resend through when it
         refuses new alerts."""
-        digest = hashlib.sha256(body).hexdigest()
+        return self._seen(hashlib.sha256(body).hexdigest())
+
+    def _seen(self, digest: str) -> bool:
         with self._recent_lock:
             seen = self._recent.get(digest)
         return seen is not None and self._monotonic() - seen <= RECENT_SECONDS
@@ -337,10 +339,27 @@ class AlertIntake:
         within the hook's dedupe window) is answered as that alert, which stands."""
         if self._backlog is None or (over := self._backlog.over(hook.max_lag)) is None:
             return None
-        stored = self._inbox.find_recent(hook.id, digest, now - hook.dedupe_window)
-        if stored is not None:
-            return _answer(stored, new=False)
-        wait, limit = over
+        # A resend: in memory first (no read for the many new alerts refused in a flood).
+        if self._seen(digest):
+            stored = self._inbox.find_recent(hook.id, digest, now - hook.dedupe_window)
+            if stored is not None:
+                return _answer(stored, new=False)
+        return self._behind_answer(*over)
+
+    def refuse_early(self, body: bytes) -> WebhookAnswer | None:
+        """The 503 for an alert while the desk is further behind than its own limit (which no
+        hook's exceeds), before its hook is looked up or it is parsed, unless it is a resend
+        of an alert stored lately; else None. No I/O: the webhook asks this on its event
+        loop, so that in a flood refusing costs little and leaves the CPU to the alert thread
+        (the price: a bad secret or a malformed body is answered 503 then, not 4xx)."""
+        if self._backlog is None or (over := self._backlog.over(None)) is None:
+            return None
+        if self.stored_recently(body):
+            return None
+        return self._behind_answer(*over)
+
+    def _behind_answer(self, wait: float, limit: float) -> WebhookAnswer:
+        assert self._backlog is not None
         retry = self._backlog.refuse(wait, limit)
         return WebhookAnswer(
             503,
@@ -348,7 +367,7 @@ class AlertIntake:
                 "ok": False,
                 "reason": "desk_behind",
                 "message": f"not stored: the desk is about {wait:.0f} s behind on alerts, and "
-                f"this hook takes alerts it reaches within {limit:.0f} s; send it again later "
+                f"takes those it expects to reach within {limit:.0f} s; send it again later "
                 "(TradingView resends a 5xx after 5 s, up to 3 times)",
             },
             {"Retry-After": str(retry)},

@@ -14,11 +14,12 @@ newest settled), times the processor's recent time per alert; and, while alerts 
 least the time since the processor last recorded a fate (a processor stuck on a venue call that
 hangs, or failing on a busy database, makes no progress, and its last pace says nothing about
 that). The time per alert is the time from one recorded batch of fates to the next while alerts
-were waiting (idle time is not counted; a failed attempt's time is), summed with older batches
-weighing less and divided by their alerts, so many batches of one alert do not outweigh a batch
-of thirty. Ids of alerts refused on arrival (never processed) between the two ids count too, so
-the estimate errs towards caution. At start, :meth:`AlertBacklog.resume` counts the alerts left
-pending by the last run.
+were waiting (idle time is not counted; a failed attempt's time is), summed over the batches of the
+last :data:`PACE_WINDOW` and divided by their alerts: many batches of one alert do not outweigh a
+batch of thirty, and a moment when the alert thread has the CPU to itself (the webhook's threads
+all waiting on the database) does not make it look fast for long. Ids of alerts refused on arrival
+(never processed) between the two ids count too, so the estimate errs towards caution. At start,
+:meth:`AlertBacklog.resume` counts the alerts left pending by the last run.
 
 Threads: the webhook's threads call :meth:`~AlertBacklog.stored` and
 :meth:`~AlertBacklog.refusal`, the alert thread :meth:`~AlertBacklog.settled`; a lock keeps
@@ -31,6 +32,7 @@ import logging
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -40,8 +42,8 @@ _log = logging.getLogger("algodesk.alerts")
 
 #: The longest wait the webhook accepts an alert into (a hook with a short max lag takes less).
 DEFAULT_LIMIT = timedelta(seconds=10)
-#: How much an older batch counts, per newer batch, in the time per alert.
-DECAY = 0.7
+#: The time per alert is measured over the batches of fates recorded in this many seconds.
+PACE_WINDOW = 10.0
 #: Bounds of the ``Retry-After`` the webhook answers with, in seconds.
 RETRY_AFTER = (1, 60)
 #: While alerts are being refused, the warning is repeated at most this often (seconds).
@@ -64,8 +66,11 @@ class AlertBacklog:
         self._stored = 0  # the newest inbox id stored as pending
         self._settled = 0  # the newest inbox id whose fate was recorded
         self._progress = monotonic()  # the last fate recorded, or since alerts have waited
-        self._seconds = 0.0  # decayed sums of the batches' times and alerts
-        self._alerts = 0.0
+        # The batches of the last PACE_WINDOW: (when recorded, seconds, alerts), and sums.
+        self._batches: deque[tuple[float, float, int]] = deque()
+        self._seconds = 0.0
+        self._alerts = 0
+        self._pace: float | None = None  # the last measured (kept when the window empties)
         self._refused = 0  # alerts refused since the desk fell behind (0: not refusing)
         self._warned = 0.0  # when the last warning of refusals was logged
 
@@ -89,8 +94,15 @@ class AlertBacklog:
         with self._lock:
             now = self._monotonic()
             if count > 0:
-                self._seconds = DECAY * self._seconds + max(now - self._progress, 0.0)
-                self._alerts = DECAY * self._alerts + count
+                seconds = max(now - self._progress, 0.0)
+                self._batches.append((now, seconds, count))
+                self._seconds += seconds
+                self._alerts += count
+                while self._batches[0][0] < now - PACE_WINDOW:
+                    _, old_seconds, old_count = self._batches.popleft()
+                    self._seconds -= old_seconds
+                    self._alerts -= old_count
+                self._pace = max(self._seconds, 0.0) / self._alerts
             self._progress = now
             self._settled = max(self._settled, last_id)
             if self._refused and self._stored <= self._settled:
@@ -108,8 +120,8 @@ class AlertBacklog:
 
     @property
     def pace(self) -> float | None:
-        """Seconds per alert, recent batches weighing most; None until measured."""
-        return self._seconds / self._alerts if self._alerts else None
+        """Seconds per alert over the last :data:`PACE_WINDOW`; None until measured."""
+        return self._pace
 
     def wait(self) -> float:
         """Seconds a new alert would wait before the processor reaches it."""
@@ -122,13 +134,16 @@ class AlertBacklog:
             return 0.0
         return max(ahead * (self.pace or 0.0), now - self._progress)
 
-    def limit_for(self, max_lag: timedelta) -> float:
-        """The longest wait, in seconds, an alert of a hook with ``max_lag`` is taken into."""
+    def limit_for(self, max_lag: timedelta | None) -> float:
+        """The longest wait, in seconds, an alert of a hook with ``max_lag`` is taken into
+        (None: of any hook, the desk's limit)."""
+        if max_lag is None:
+            return self.limit.total_seconds()
         return min(self.limit.total_seconds(), max_lag.total_seconds() / 2)
 
-    def over(self, max_lag: timedelta) -> tuple[float, float] | None:
-        """None when an alert of a hook with ``max_lag`` may be stored; else the expected wait
-        and the hook's limit, in seconds."""
+    def over(self, max_lag: timedelta | None) -> tuple[float, float] | None:
+        """None when an alert of a hook with ``max_lag`` (None: of any hook) may be stored;
+        else the expected wait and the limit, in seconds."""
         limit = self.limit_for(max_lag)
         wait = self.wait()
         return (wait, limit) if wait > limit else None

@@ -117,9 +117,14 @@ class AlertEndpoint:
         body = await _read_capped(request)
         if body is None:
             return _too_large()
+        # Far behind on executing alerts: refused here, without a thread (a resend of a stored
+        # alert goes on, to be answered as that alert).
+        intake = self._runtime.intake
+        if (behind := intake.refuse_early(body)) is not None:
+            return JSONResponse(behind.body, status_code=503, headers=dict(behind.headers))
         # Taking alerts in more slowly than they arrive: refused now, not after a wait past
-        # TradingView's patience (but a resend of a stored alert is answered as that alert).
-        if self.queue.full() and not self._runtime.intake.stored_recently(body):
+        # TradingView's patience (a resend, as above, waits its turn).
+        if self.queue.full() and not intake.stored_recently(body):
             return _busy(self.queue.wait())
         remote = client_address(request, self._proxies)
         try:
