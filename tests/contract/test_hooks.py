@@ -27,6 +27,7 @@ from algodesk.domain.identifiers import AccountId, BotId
 from algodesk.ports.secrets import CipherError
 from algodesk.ports.webhooks import Hook, HookStore
 from algodesk.services.webhooks import HookCache
+from algodesk.testing.clock import Ticks
 
 T0 = datetime(2026, 1, 5, 9, 15, 0, 250000, tzinfo=UTC)
 IST = timezone(timedelta(hours=5, minutes=30))
@@ -182,18 +183,10 @@ def test_a_revocation_by_another_store_is_seen_at_once(sql_engine: sa.Engine) ->
     assert serving.by_token(hook(1).token) is None
 
 
-class _Ticks:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_the_cache_sees_another_process_s_revocation_once_its_copy_is_ttl_old(
     sql_engine: sa.Engine,
 ) -> None:
-    ticks = _Ticks()
+    ticks = Ticks()
     serving = HookCache(
         SqlHookStore(sql_engine, FernetCipher(KEY)), ttl=timedelta(seconds=2), monotonic=ticks
     )

@@ -26,6 +26,7 @@ from algodesk.entrypoints.cli.app import app as cli
 from algodesk.services.backlog import AlertBacklog
 from algodesk.services.demo import PAPER_BOT
 from algodesk.services.stream import EventHub
+from algodesk.testing.clock import Ticks
 from tests.desks import PASSWORD, demo_runtime
 
 
@@ -225,16 +226,6 @@ def test_the_webhooks_answer_503_not_500_when_the_desk_cannot_reach_its_storage(
     assert answer.status_code == 503
     assert answer.json()["reason"] == "unavailable"
     assert ("orders" in answer.json()) is (path == "/explain")  # explain keeps its shape
-
-
-class Ticks:
-    """A monotonic clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_a_desk_too_far_behind_on_alerts_refuses_new_ones_with_503_until_it_catches_up(

@@ -8,18 +8,9 @@ from datetime import timedelta
 import pytest
 
 from algodesk.services.backlog import AlertBacklog
+from algodesk.testing.clock import Ticks
 
 MINUTE = timedelta(seconds=60)
-
-
-class Ticks:
-    """A monotonic clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -8,20 +8,11 @@ import anyio
 import pytest
 
 from algodesk.entrypoints.api.intake_queue import IntakeQueue
-
-
-class Ticks:
-    """A monotonic clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = 64.0  # sums of quarters stay exact
-
-    def __call__(self) -> float:
-        return self.now
+from algodesk.testing.clock import Ticks
 
 
 def test_the_wait_is_the_queue_times_the_median_time_in_a_thread_or_the_heads_wait() -> None:
-    ticks = Ticks()
+    ticks = Ticks(64.0)  # sums of quarters stay exact
     queue = IntakeQueue(threads=2, limit=0.625, monotonic=ticks)
     gate = threading.Event()
     seen: list[tuple[int, float, bool]] = []

@@ -1,10 +1,10 @@
-"""A clock that tells the time it is told."""
+"""Clocks that tell the time they are told: a wall clock, and a monotonic one (seconds)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["FixedClock"]
+__all__ = ["FixedClock", "Ticks"]
 
 
 class FixedClock:
@@ -20,3 +20,13 @@ class FixedClock:
 
     def set(self, now: datetime) -> None:
         self._now = now
+
+
+class Ticks:
+    """A monotonic clock (``time.monotonic``'s stand-in) that moves when ``now`` is moved."""
+
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
