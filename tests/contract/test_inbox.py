@@ -305,6 +305,21 @@ def test_list_filters_newest_first_and_pages_back(inbox: Inbox) -> None:
     assert ids(inbox.list(before_id=c1.id, bot_id=BOT)) == [a1.id]
 
 
+def test_digests_since_lists_the_bodies_received_since_oldest_first(inbox: Inbox) -> None:
+    for n in (3, 1, 2):
+        inbox.add(alert(n))
+    inbox.add(alert(4, body=b'{"n":1}', dedupe_key="key-4b"))  # the same body again, later
+    digest = {n: hashlib.sha256(f'{{"n":{n}}}'.encode()).hexdigest() for n in (1, 2, 3)}
+    assert inbox.digests_since(T0) == [digest[1], digest[2], digest[3], digest[1]]
+    assert inbox.digests_since(T0 + timedelta(seconds=2)) == [digest[2], digest[3], digest[1]]
+    assert inbox.digests_since((T0 + timedelta(seconds=2)).astimezone(IST)) == [
+        digest[2],
+        digest[3],
+        digest[1],
+    ]
+    assert inbox.digests_since(T0 + timedelta(seconds=5)) == []
+
+
 def test_find_recent_looks_back_over_the_window(inbox: Inbox) -> None:
     body = b'{"action":"buy"}'
     early, _ = inbox.add(alert(1, body, received_at=T0))

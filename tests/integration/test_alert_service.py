@@ -37,6 +37,7 @@ from algodesk.services.bots import BotService
 from algodesk.services.demo import PAPER_BOT
 from algodesk.services.outcomes import Outcome
 from algodesk.services.webhooks import HookService
+from algodesk.testing.clock import Ticks
 from tests.conftest import ACCOUNT
 from tests.desks import demo_runtime
 from tests.faults import FailingCommits
@@ -732,3 +733,28 @@ def test_the_webhook_remembers_the_alerts_it_stored_for_two_minutes() -> None:
     assert intake.stored_recently(body)
     ticks[0] += 0.5
     assert not intake.stored_recently(body)
+
+
+@pytest.mark.parametrize(("timed", "duplicate"), [(True, True), (False, False)])
+def test_while_behind_a_resend_is_answered_as_the_dedupe_would_answer_it(
+    timed: bool, duplicate: bool
+) -> None:
+    ticks = Ticks()
+    alerts = Alerts(backlog=AlertBacklog(monotonic=ticks))
+    bot = alerts.bots.get(BOT)
+    assert bot is not None
+    alerts.hook = HookService(alerts.hooks, alerts.desk.clock).create(
+        bot, secret=SECRET, dedupe_window=timedelta(seconds=30), max_lag=timedelta(minutes=5)
+    )
+    stamp = {"timenow": alerts.desk.clock.now().isoformat()} if timed else {}
+    message = {"action": "buy", "symbol": "AAPL", "qty": "1", **stamp}
+    first = alerts.post(message)
+    assert first["http"] == 200
+    alerts.desk.clock.advance(timedelta(seconds=45))  # past the hook's dedupe window
+    ticks.now += 12  # nothing settled for 12 s: the desk is behind
+    again = alerts.post(message)
+    if duplicate:  # a timed alert is the same alert, whenever it comes
+        assert (again["http"], again["duplicate"]) == (200, True)
+        assert again["alert_id"] == first["alert_id"]
+    else:  # the same words 45 s later are a new signal: refused, not called a duplicate
+        assert (again["http"], again["reason"]) == (503, "desk_behind")

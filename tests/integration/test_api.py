@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -296,6 +296,12 @@ def test_a_restarted_desk_counts_the_alerts_its_last_run_left_pending(tmp_path: 
     again.desk.close()
 
 
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait (on the event loop) until ``condition`` holds."""
+    while not condition():
+        await anyio.sleep(0.005)
+
+
 def test_alerts_the_webhook_threads_cannot_take_in_soon_are_answered_503_at_once(
     tmp_path: Path,
 ) -> None:
@@ -325,18 +331,16 @@ def test_alerts_the_webhook_threads_cannot_take_in_soon_are_answered_503_at_once
                 async with anyio.create_task_group() as tasks:
                     tasks.start_soon(queue.run, gate.wait)  # the one thread is busy
                     try:
-                        await anyio.sleep(0.05)
+                        await until(lambda: queue.working == 1)
                         tasks.start_soon(post, "queued", 1)
-                        await anyio.sleep(0.05)
-                        assert queue.waiting == 1
+                        await until(lambda: queue.waiting == 1)
                         ticks.now += 0.5  # waited as long as it may: the next one is taken
                         tasks.start_soon(post, "taken", 2)
-                        await anyio.sleep(0.05)
+                        await until(lambda: queue.waiting == 2)
                         ticks.now += 0.1  # the head has now waited 0.6 s
                         await post("busy", 3)  # refused at once
                         tasks.start_soon(post, "resend", 0)  # stored before: waits its turn
-                        await anyio.sleep(0.05)
-                        assert queue.waiting == 3
+                        await until(lambda: queue.waiting == 3)
                     finally:
                         gate.set()  # the thread cannot be cancelled: free it
         return answers

@@ -158,3 +158,28 @@ def test_refusals_are_logged_when_they_start_every_30_s_and_when_caught_up(
 def test_the_limit_must_be_above_zero() -> None:
     with pytest.raises(ValueError, match="above 0 s"):
         AlertBacklog(timedelta(0))
+
+
+def test_the_warm_up_before_the_processor_begins_is_not_time_per_alert(ticks: Ticks) -> None:
+    backlog = AlertBacklog(monotonic=ticks)
+    backlog.resume(1, 10)  # 10 alerts left pending by the last run
+    ticks.now += 5.0  # the alert thread waits for first marks
+    backlog.begin()
+    ticks.now += 0.02
+    backlog.settled(10, 10)
+    assert backlog.pace == pytest.approx(0.002)
+    for alert_id in range(11, 41):  # a basket at the next bar close
+        backlog.stored(alert_id)
+    assert backlog.over(None) is None
+
+
+def test_a_pace_measured_long_ago_does_not_refuse_a_basket_now(ticks: Ticks) -> None:
+    backlog = AlertBacklog(monotonic=ticks)
+    backlog.stored(1)
+    ticks.now += 8.0  # one alert waited 8 s on a slow broker
+    backlog.settled(1, 1)
+    ticks.now += 3600
+    assert backlog.pace is None
+    for alert_id in range(2, 5):
+        backlog.stored(alert_id)
+    assert backlog.over(MINUTE) is None

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
 
 import anyio
 import pytest
 
 from algodesk.entrypoints.api.intake_queue import IntakeQueue
 from algodesk.testing.clock import Ticks
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    while not condition():
+        await anyio.sleep(0.005)
 
 
 def test_the_wait_is_the_queue_times_the_median_time_in_a_thread_or_the_heads_wait() -> None:
@@ -31,17 +38,17 @@ def test_the_wait_is_the_queue_times_the_median_time_in_a_thread_or_the_heads_wa
             try:
                 for _ in range(2):  # both threads busy
                     tasks.start_soon(queue.run, gate.wait)
-                await anyio.sleep(0.05)
+                await until(lambda: queue.working == 2)
                 look()  # nothing queued: no wait
                 for _ in range(3):
                     tasks.start_soon(queue.run, gate.wait)
-                await anyio.sleep(0.05)
+                await until(lambda: queue.waiting == 3)
                 look()  # 3 queued: a new one waits for 4 alerts of 0.25 s on 2 threads
                 tasks.start_soon(queue.run, gate.wait)
-                await anyio.sleep(0.05)
+                await until(lambda: queue.waiting == 4)
                 look()  # 0.625 s: as long as it may
                 tasks.start_soon(queue.run, gate.wait)
-                await anyio.sleep(0.05)
+                await until(lambda: queue.waiting == 5)
                 look()  # 0.75 s: full
                 ticks.now += 2.0
                 look()  # the queue has not moved for 2 s: the head's wait counts
@@ -67,7 +74,7 @@ def test_an_alert_that_gives_up_waiting_leaves_the_queue() -> None:
         async with anyio.create_task_group() as tasks:
             try:
                 tasks.start_soon(queue.run, gate.wait)
-                await anyio.sleep(0.05)
+                await until(lambda: queue.working == 1)
                 with anyio.move_on_after(0.05):  # a sender that hangs up while queued
                     await queue.run(gate.wait)
                 assert queue.waiting == 0
@@ -81,3 +88,22 @@ def test_an_alert_that_gives_up_waiting_leaves_the_queue() -> None:
 def test_at_least_one_thread() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         IntakeQueue(threads=0)
+
+
+def test_refusals_are_logged_when_they_start_every_30_s_and_when_the_queue_empties(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ticks = Ticks()
+    queue = IntakeQueue(threads=1, monotonic=ticks)
+    with caplog.at_level(logging.WARNING, logger="algodesk.alerts"):
+        for _ in range(3):
+            queue.refuse()
+        ticks.now += 30
+        queue.refuse()
+        anyio.run(queue.run, int, "1")  # the next alert finds no queue
+        anyio.run(queue.run, int, "2")
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 3, messages
+    assert "503 desk_busy; 1 refused so far" in messages[0]
+    assert "4 refused so far" in messages[1]
+    assert "empty again; 4 were refused" in messages[2]

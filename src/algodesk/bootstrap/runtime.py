@@ -280,8 +280,7 @@ class DeskRuntime:
             self.backlog.resume(oldest[0].id, newest[0].id)
         # ... and the latest stored are known as such to the webhook (a resend is let through).
         since = self.clock.now() - timedelta(seconds=RECENT_SECONDS)
-        latest = self.inbox.list(limit=10_000)
-        self.intake.remember(e.digest for e in reversed(latest) if e.received_at >= since)
+        self.intake.remember(self.inbox.digests_since(since))
         return recover_paper(
             self.engine, self.desk.uow_factory, self.clock, PAPER, self.paper.restore
         )
@@ -395,6 +394,7 @@ class DeskRuntime:
 
     def _alert_thread(self) -> None:
         self._ready.wait(self.options.warmup.total_seconds())
+        self.backlog.begin()  # the warm-up is not time spent on alerts
         while not self._stop.is_set():
             try:
                 while self.processor.drain() > 0:

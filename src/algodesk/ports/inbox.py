@@ -99,6 +99,10 @@ class Inbox(Protocol):
         """The latest entry of the hook with this body digest received at or after ``since``."""
         ...
 
+    def digests_since(self, since: datetime) -> list[str]:
+        """The body digests of the entries received at or after ``since``, oldest first."""
+        ...
+
     def get(self, entry_id: int) -> InboxEntry | None: ...
 
     def pending(self, limit: int = 100) -> list[InboxEntry]:

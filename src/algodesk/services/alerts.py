@@ -333,15 +333,22 @@ class AlertIntake:
         ):
             recent.popitem(last=False)
 
-    def _behind(self, hook: Hook, digest: str, now: datetime) -> WebhookAnswer | None:
+    def _behind(
+        self, hook: Hook, digest: str, now: datetime, *, timed: bool
+    ) -> WebhookAnswer | None:
         """The answer to an alert the desk is too far behind to take (for ``hook``), else
-        None: 503, not stored; but a resend of an alert stored before (found by its digest
-        within the hook's dedupe window) is answered as that alert, which stands."""
+        None: 503, not stored; but a resend of an alert stored before (what the dedupe would
+        find: a ``timed`` alert's body within :data:`RECENT_SECONDS`, an untimed one within
+        the hook's window) is answered as that alert, which stands."""
         if self._backlog is None or (over := self._backlog.over(hook.max_lag)) is None:
             return None
         # A resend: in memory first (no read for the many new alerts refused in a flood).
-        if self._seen(digest):
-            stored = self._inbox.find_recent(hook.id, digest, now - hook.dedupe_window)
+        # As the dedupe would find it: a timed alert by its body alone (its key), an untimed
+        # one within the hook's window (the same words later are a new signal).
+        recent = timedelta(seconds=RECENT_SECONDS)
+        window = recent if timed else hook.dedupe_window
+        if window > recent or self._seen(digest):
+            stored = self._inbox.find_recent(hook.id, digest, now - window)
             if stored is not None:
                 return _answer(stored, new=False)
         return self._behind_answer(*over)
@@ -391,9 +398,11 @@ class AlertIntake:
         if isinstance(verdict, AlertRejection) and verdict.reason is AlertReason.TOO_LARGE:
             return _rejected(verdict.reason.value, verdict.message)  # too large to store
         digest = hashlib.sha256(body).hexdigest()
-        if isinstance(verdict, ParsedAlert) and (behind := self._behind(hook, digest, now)):
-            return behind
         timed = isinstance(verdict, ParsedAlert) and verdict.timenow is not None
+        if isinstance(verdict, ParsedAlert) and (
+            behind := self._behind(hook, digest, now, timed=timed)
+        ):
+            return behind
         if timed:  # unique per trigger: the inbox's unique key dedupes it, concurrently too
             key = f"{hook.id}:{digest}"
             entry, new = self._inbox.add(

@@ -10,20 +10,23 @@ that wait is longer than the hook can take (half its max lag, and at most
 find the desk again later.
 
 **The estimate.** The alerts ahead, counted by inbox id (the newest stored as pending minus the
-newest settled), times the processor's recent time per alert; and, while alerts are waiting, at
-least the time since the processor last recorded a fate (a processor stuck on a venue call that
-hangs, or failing on a busy database, makes no progress, and its last pace says nothing about
-that). The time per alert is the time from one recorded batch of fates to the next while alerts
-were waiting (idle time is not counted; a failed attempt's time is), summed over the batches of the
-last :data:`PACE_WINDOW` and divided by their alerts: many batches of one alert do not outweigh a
-batch of thirty, and a moment when the alert thread has the CPU to itself (the webhook's threads
-all waiting on the database) does not make it look fast for long. Ids of alerts refused on arrival
-(never processed) between the two ids count too, so the estimate errs towards caution. At start,
-:meth:`AlertBacklog.resume` counts the alerts left pending by the last run.
+newest settled), times the processor's time per alert; and, while alerts are waiting, at least
+the time since the processor last recorded a fate (a processor stuck on a venue call that hangs,
+or failing on a busy database, makes no progress, and its pace says nothing about that). The
+time per alert is the time from one recorded batch of fates to the next while alerts were
+waiting (idle time and the processor's warm-up are not counted, a failed attempt's time is),
+summed over the batches of the last :data:`PACE_WINDOW` and divided by their alerts: many
+batches of one alert do not outweigh a batch of thirty, a moment when the alert thread has the
+CPU to itself (the webhook's threads all waiting on the database) does not make it look fast
+for long, and a slow alert an hour ago does not make it look slow now (with no batch in the
+window only the stall counts). Ids of alerts refused on arrival (never processed) between the
+two ids count too, so the estimate errs towards caution. At start, :meth:`AlertBacklog.resume`
+counts the alerts left pending by the last run, and :meth:`AlertBacklog.begin` marks when the
+processor starts on them.
 
-Threads: the webhook's threads call :meth:`~AlertBacklog.stored` and
-:meth:`~AlertBacklog.refusal`, the alert thread :meth:`~AlertBacklog.settled`; a lock keeps
-their updates whole.
+Threads: the webhook's threads (and its event loop) call :meth:`~AlertBacklog.stored`,
+:meth:`~AlertBacklog.over` and :meth:`~AlertBacklog.refuse`, the alert thread
+:meth:`~AlertBacklog.settled`; a lock keeps their updates whole, and logging happens outside it.
 """
 
 from __future__ import annotations
@@ -70,7 +73,6 @@ class AlertBacklog:
         self._batches: deque[tuple[float, float, int]] = deque()
         self._seconds = 0.0
         self._alerts = 0
-        self._pace: float | None = None  # the last measured (kept when the window empties)
         self._refused = 0  # alerts refused since the desk fell behind (0: not refusing)
         self._warned = 0.0  # when the last warning of refusals was logged
 
@@ -82,6 +84,11 @@ class AlertBacklog:
             self._stored = max(self._stored, newest_pending)
             self._progress = self._monotonic()
 
+    def begin(self) -> None:
+        """The processor starts working (after its warm-up): time before this is not its."""
+        with self._lock:
+            self._progress = self._monotonic()
+
     def stored(self, alert_id: int) -> None:
         """An alert was stored as pending (the webhook)."""
         with self._lock:
@@ -91,6 +98,7 @@ class AlertBacklog:
 
     def settled(self, last_id: int, count: int) -> None:
         """The processor recorded the fates of ``count`` alerts, the newest ``last_id``."""
+        caught_up = 0
         with self._lock:
             now = self._monotonic()
             if count > 0:
@@ -98,20 +106,25 @@ class AlertBacklog:
                 self._batches.append((now, seconds, count))
                 self._seconds += seconds
                 self._alerts += count
-                while self._batches[0][0] < now - PACE_WINDOW:
-                    _, old_seconds, old_count = self._batches.popleft()
-                    self._seconds -= old_seconds
-                    self._alerts -= old_count
-                self._pace = max(self._seconds, 0.0) / self._alerts
             self._progress = now
             self._settled = max(self._settled, last_id)
             if self._refused and self._stored <= self._settled:
-                _log.warning(
-                    "alerts: caught up (no alert waiting); %d were refused with 503 while the "
-                    "desk was behind",
-                    self._refused,
-                )
-                self._refused = 0
+                caught_up, self._refused = self._refused, 0
+        if caught_up:
+            _log.warning(
+                "alerts: caught up (no alert waiting); %d were refused with 503 while the desk "
+                "was behind",
+                caught_up,
+            )
+
+    def _expire(self, now: float) -> None:
+        batches = self._batches
+        while batches and batches[0][0] < now - PACE_WINDOW:
+            _, seconds, count = batches.popleft()
+            self._seconds -= seconds
+            self._alerts -= count
+        if not batches:  # no drift left over in empty sums
+            self._seconds, self._alerts = 0.0, 0
 
     @property
     def ahead(self) -> int:
@@ -120,8 +133,14 @@ class AlertBacklog:
 
     @property
     def pace(self) -> float | None:
-        """Seconds per alert over the last :data:`PACE_WINDOW`; None until measured."""
-        return self._pace
+        """Seconds per alert over the batches of the last :data:`PACE_WINDOW`; None when there
+        were none (idle, or stuck: then the stall counts, see :meth:`wait`)."""
+        with self._lock:
+            return self._pace_now(self._monotonic())
+
+    def _pace_now(self, now: float) -> float | None:
+        self._expire(now)
+        return max(self._seconds, 0.0) / self._alerts if self._alerts else None
 
     def wait(self) -> float:
         """Seconds a new alert would wait before the processor reaches it."""
@@ -132,7 +151,7 @@ class AlertBacklog:
         ahead = self.ahead
         if ahead == 0:
             return 0.0
-        return max(ahead * (self.pace or 0.0), now - self._progress)
+        return max(ahead * (self._pace_now(now) or 0.0), now - self._progress)
 
     def limit_for(self, max_lag: timedelta | None) -> float:
         """The longest wait, in seconds, an alert of a hook with ``max_lag`` is taken into
@@ -155,16 +174,19 @@ class AlertBacklog:
         with self._lock:
             now = self._monotonic()
             self._refused += 1
-            if self._refused == 1 or now - self._warned >= REPEAT_WARNING:
-                _log.warning(
-                    "alerts: the desk is about %.1f s behind (%d alerts ahead): alerts it "
-                    "would reach later than their hook's limit (here %.1f s) are refused with "
-                    "503 until it catches up; %d refused so far",
-                    wait,
-                    self.ahead,
-                    limit,
-                    self._refused,
-                )
+            refused, ahead = self._refused, self.ahead
+            warn = refused == 1 or now - self._warned >= REPEAT_WARNING
+            if warn:
                 self._warned = now
+        if warn:
+            _log.warning(
+                "alerts: the desk is about %.1f s behind (%d alerts ahead): alerts it would "
+                "reach later than their hook's limit (here %.1f s) are refused with 503 until "
+                "it catches up; %d refused so far",
+                wait,
+                ahead,
+                limit,
+                refused,
+            )
         low, high = RETRY_AFTER
         return min(high, max(low, math.ceil(wait - limit)))

@@ -23,6 +23,7 @@ is not refused: it waits its turn, and the thread answers it as that alert.
 
 from __future__ import annotations
 
+import logging
 import statistics
 import time
 from collections import deque
@@ -41,6 +42,10 @@ WEBHOOK_THREADS = 4
 QUEUE_LIMIT = 1.0
 #: How many of the latest alerts' times in a thread the median is taken of.
 SAMPLES = 64
+#: While alerts are refused, the warning is repeated at most this often (seconds).
+REPEAT_WARNING = 30.0
+
+_log = logging.getLogger("algodesk.alerts")
 
 _T = TypeVar("_T")
 
@@ -63,11 +68,18 @@ class IntakeQueue:
         self._limiter = anyio.CapacityLimiter(threads)
         self._waiting: dict[object, float] = {}  # the alerts queued (when each came), in order
         self._took: deque[float] = deque(maxlen=SAMPLES)  # seconds in a thread, latest last
+        self._refused = 0  # alerts refused since the queue last filled up (0: not refusing)
+        self._warned = 0.0  # when that was last logged
 
     @property
     def waiting(self) -> int:
         """Alerts waiting for a thread now."""
         return len(self._waiting)
+
+    @property
+    def working(self) -> int:
+        """Alerts in a thread now."""
+        return int(self._limiter.statistics().borrowed_tokens)
 
     @property
     def took(self) -> float | None:
@@ -86,9 +98,29 @@ class IntakeQueue:
         """Whether a new alert would wait longer than :attr:`limit`."""
         return self.wait() > self.limit
 
+    def refuse(self) -> None:
+        """Count an alert refused because the queue was full: logged when refusals start and
+        then at most every :data:`REPEAT_WARNING` seconds; their end when an alert next finds
+        the queue empty."""
+        now = self._monotonic()
+        self._refused += 1
+        if self._refused == 1 or now - self._warned >= REPEAT_WARNING:
+            self._warned = now
+            _log.warning(
+                "alerts: a new alert would wait about %.1f s for one of the %d webhook threads "
+                "(%d queued): alerts are refused with 503 desk_busy; %d refused so far",
+                self.wait(),
+                self.threads,
+                self.waiting,
+                self._refused,
+            )
+
     async def run(self, func: Callable[..., _T], *args: object) -> _T:
         """``func(*args)`` in a thread, once one of the :attr:`threads` is free (first come,
         first served); the time it took is kept for :attr:`took`."""
+        if self._refused and not self._waiting:
+            _log.warning("alerts: the webhook queue is empty again; %d were refused", self._refused)
+            self._refused = 0
         turn = object()
         self._waiting[turn] = self._monotonic()
         try:

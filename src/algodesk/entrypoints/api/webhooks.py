@@ -125,6 +125,7 @@ class AlertEndpoint:
         # Taking alerts in more slowly than they arrive: refused now, not after a wait past
         # TradingView's patience (a resend, as above, waits its turn).
         if self.queue.full() and not intake.stored_recently(body):
+            self.queue.refuse()
             return _busy(self.queue.wait())
         remote = client_address(request, self._proxies)
         try:

@@ -77,6 +77,15 @@ class InMemoryInbox:
             self._by_key[alert.dedupe_key] = entry.id
             return entry, True
 
+    def digests_since(self, since: datetime) -> list[str]:
+        since = aware_utc("since", since)
+        with self._lock:
+            rows = sorted(
+                (s.entry for s in self._rows.values() if s.entry.received_at >= since),
+                key=lambda e: (e.received_at, e.id),
+            )
+        return [e.digest for e in rows]
+
     def find_recent(self, hook_id: str, digest: str, since: datetime) -> InboxEntry | None:
         since = aware_utc("since", since)
         with self._lock:

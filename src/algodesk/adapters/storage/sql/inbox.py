@@ -179,6 +179,15 @@ class SqlInbox:
         )
         return entry, True
 
+    def digests_since(self, since: datetime) -> list[str]:
+        query = (
+            sa.select(_t.digest)
+            .where(_t.received_at >= aware_utc("since", since))
+            .order_by(_t.received_at, _t.id)
+        )
+        with read_only(self._engine) as conn:
+            return list(conn.execute(query).scalars())
+
     def find_recent(self, hook_id: str, digest: str, since: datetime) -> InboxEntry | None:
         query = (
             sa.select(alert_inbox)
