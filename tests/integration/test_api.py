@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -356,3 +357,25 @@ def test_alerts_the_webhook_threads_cannot_take_in_soon_are_answered_503_at_once
     assert resend.json()["alert_id"] == answers["first"].json()["alert_id"]
     assert runtime.inbox.count_pending() == 3  # the refused alert was not stored
     runtime.desk.close()
+
+
+def test_the_alert_threads_start_up_is_not_counted_as_time_per_alert(tmp_path: Path) -> None:
+    first = demo_runtime(tmp_path)
+    token = first.prepare_demo().token
+    for n in range(10):
+        body = json.dumps({"action": "buy", "symbol": "AAPL", "qty": "1", "n": n}).encode()
+        assert first.intake.receive(token, body, "127.0.0.1").status == 200
+    first.desk.close()
+    ticks = Ticks()
+    again = demo_runtime(tmp_path, admin_password=None, backlog=AlertBacklog(monotonic=ticks))
+    ticks.now += 5.0  # loading, warming up: the alert thread has not begun
+    again.start()
+    try:
+        deadline = time.monotonic() + 10
+        while again.backlog.ahead and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert again.backlog.ahead == 0
+        assert again.backlog.pace == 0.0  # the clock stood still while it drained them
+    finally:
+        again.stop()
+        again.desk.close()
