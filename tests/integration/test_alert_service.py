@@ -758,3 +758,27 @@ def test_while_behind_a_resend_is_answered_as_the_dedupe_would_answer_it(
         assert again["alert_id"] == first["alert_id"]
     else:  # the same words 45 s later are a new signal: refused, not called a duplicate
         assert (again["http"], again["reason"]) == (503, "desk_behind")
+
+
+def test_an_unrecordable_fate_keeps_whether_each_order_it_names_was_refused(
+    alerts: Alerts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stand-in fate of an alert whose own could not be recorded still says, per order,
+    whether the engine took it: a denied order is not listed as sent."""
+    answer = alerts.post({"action": "buy", "symbol": "AAPL", "qty": "100000"})  # no cash
+    real = alert_service._row
+
+    def buggy_row(*args: Any) -> dict[str, object]:
+        row = real(*args)
+        row["oops"] = object()  # not JSON
+        return row
+
+    monkeypatch.setattr(alert_service, "_row", buggy_row)
+    assert alerts.processor.drain() == 1
+    entry = alerts.inbox.get(int(str(answer["alert_id"])))
+    assert entry is not None
+    assert (entry.status, entry.reason) == (AlertStatus.REJECTED, "internal_error")
+    named = entry.fate["orders"]
+    assert isinstance(named, list)
+    assert [row["ok"] for row in named] == [False]
+    assert alerts.position() == D(0)
