@@ -188,6 +188,7 @@ alert_inbox = sa.Table(
     sa.Index("ix_alert_inbox_account_id", "account_id", "id"),
     sa.Index("ix_alert_inbox_bot_id", "bot_id", "id"),
     sa.Index("ix_alert_inbox_hook_id", "hook_id", "digest", "received_at"),
+    sa.Index("ix_alert_inbox_received_at", "received_at", "id"),  # migration 0006
 )
 
 webhook_hooks = sa.Table(
