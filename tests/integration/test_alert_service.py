@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -27,7 +27,7 @@ from algodesk.domain.matching import Quote
 from algodesk.domain.orders import OrderStatus
 from algodesk.domain.risk.base import RiskLimits
 from algodesk.domain.values import money
-from algodesk.ports.inbox import AlertStatus, InboxEntry, Settlement
+from algodesk.ports.inbox import AlertStatus, InboxEntry, NewAlert, Settlement
 from algodesk.ports.webhooks import Hook
 from algodesk.services import alerts as alert_service
 from algodesk.services.alert_orders import OrderPlanner
@@ -782,3 +782,88 @@ def test_an_unrecordable_fate_keeps_whether_each_order_it_names_was_refused(
     assert isinstance(named, list)
     assert [row["ok"] for row in named] == [False]
     assert alerts.position() == D(0)
+
+
+class MeddlingInbox(InMemoryInbox):
+    """An inbox where something happens around the next ``add``: ``before`` runs before it
+    stores, ``after`` after it stored (and may raise, as a lost answer would)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.before: Callable[[], object] | None = None
+        self.after: Callable[[], object] | None = None
+
+    def add(self, alert: NewAlert) -> tuple[InboxEntry, bool]:
+        before, self.before = self.before, None
+        if before is not None:
+            before()
+        stored = super().add(alert)
+        after, self.after = self.after, None
+        if after is not None:
+            after()
+        return stored
+
+
+def _desk() -> tuple[Alerts, MeddlingInbox, Ticks]:
+    """Alerts over a meddling inbox, with one alert stored and waiting: the desk falls behind
+    as ``ticks`` move (nothing is settled)."""
+    ticks = Ticks()
+    inbox = MeddlingInbox()
+    alerts = Alerts(inbox, backlog=AlertBacklog(monotonic=ticks))
+    assert alerts.post({"action": "buy", "symbol": "AAPL", "qty": "1", "n": "first"})["http"] == 200
+    return alerts, inbox, ticks
+
+
+def test_an_idle_spell_is_not_time_per_alert_when_the_alert_thread_polls_first() -> None:
+    ticks = Ticks()
+    inbox = MeddlingInbox()
+    alerts = Alerts(inbox, backlog=AlertBacklog(monotonic=ticks))
+    ticks.now += 3600  # idle for an hour
+    # The alert thread's twice-a-second poll settles the alert before the webhook says so.
+    inbox.after = alerts.processor.drain
+    assert alerts.post({"action": "buy", "symbol": "AAPL", "qty": "1", "n": 0})["http"] == 200
+    for n in (1, 2):  # the rest of the basket
+        assert alerts.post({"action": "buy", "symbol": "AAPL", "qty": "1", "n": n})["http"] == 200
+
+
+def test_a_twin_delivered_while_the_first_is_being_stored_is_not_told_not_stored() -> None:
+    alerts, inbox, ticks = _desk()
+    stamp = alerts.desk.clock.now().isoformat()
+    message = {"action": "buy", "symbol": "AAPL", "qty": "1", "timenow": stamp}
+    twin: dict[str, object] = {}
+
+    def meanwhile() -> None:  # while the first is being stored, the desk falls behind
+        ticks.now += 12
+        twin.update(alerts.post(message))
+
+    inbox.before = meanwhile
+    first = alerts.post(message)
+    # One of them is stored, and both are answered as that alert.
+    assert (first["http"], twin["http"]) == (200, 200), (first, twin)
+    assert first["alert_id"] == twin["alert_id"]
+    assert {first["duplicate"], twin["duplicate"]} == {True, False}
+
+
+def test_a_resend_after_an_answer_lost_with_the_commit_is_its_duplicate_while_behind() -> None:
+    alerts, inbox, ticks = _desk()
+    message = {"action": "buy", "symbol": "AAPL", "qty": "2"}
+
+    def lost() -> None:
+        raise RuntimeError("connection reset after COMMIT")
+
+    inbox.after = lost
+    with pytest.raises(RuntimeError):  # stored, but the webhook answers 503 unavailable
+        alerts.post(message)
+    ticks.now += 12  # the desk falls behind before TradingView resends
+    body = json.dumps({**message, "secret": SECRET}).encode()
+    assert alerts.intake.refuse_early(body) is None  # let through to the dedupe
+    resend = alerts.post(message)
+    assert (resend["http"], resend["duplicate"]) == (200, True)
+    entry = alerts.inbox.get(int(str(resend["alert_id"])))
+    assert entry is not None
+    assert entry.duplicates == 1  # counted, as any duplicate
+    new = {"action": "buy", "symbol": "AAPL", "qty": "3"}
+    refused = alerts.post(new)
+    assert (refused["http"], refused["reason"]) == (503, "desk_behind")
+    new_body = json.dumps({**new, "secret": SECRET}).encode()
+    assert alerts.intake.refuse_early(new_body) is not None  # its resends: refused cheaply

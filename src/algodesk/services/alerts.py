@@ -224,6 +224,7 @@ class AlertIntake:
         # Digests of the alerts stored lately (when), oldest first: a resend is known without
         # a database read (see stored_recently).
         self._recent: OrderedDict[str, float] = OrderedDict()
+        self._in_flight: dict[str, int] = {}  # digests being stored now, by how many threads
         self._recent_lock = threading.Lock()
         self._inbox = inbox
         self._parser = parser
@@ -336,21 +337,22 @@ class AlertIntake:
     def _behind(
         self, hook: Hook, digest: str, now: datetime, *, timed: bool
     ) -> WebhookAnswer | None:
-        """The answer to an alert the desk is too far behind to take (for ``hook``), else
-        None: 503, not stored; but a resend of an alert stored before (what the dedupe would
-        find: a ``timed`` alert's body within :data:`RECENT_SECONDS`, an untimed one within
-        the hook's window) is answered as that alert, which stands."""
+        """The 503 for an alert the desk is too far behind to take (for ``hook``): not stored.
+        None when it may be taken, and when it is a delivery of an alert stored before (what
+        the dedupe finds: a ``timed`` alert by its body, an untimed one within the hook's
+        window) or being stored now by another thread: it goes on to the dedupe, which answers
+        it as that alert (and counts the duplicate)."""
         if self._backlog is None or (over := self._backlog.over(hook.max_lag)) is None:
             return None
+        if self._in_flight.get(digest, 0) > 1:  # another delivery of it is being stored
+            return None
         # A resend: in memory first (no read for the many new alerts refused in a flood).
-        # As the dedupe would find it: a timed alert by its body alone (its key), an untimed
-        # one within the hook's window (the same words later are a new signal).
         recent = timedelta(seconds=RECENT_SECONDS)
-        window = recent if timed else hook.dedupe_window
-        if window > recent or self._seen(digest):
-            stored = self._inbox.find_recent(hook.id, digest, now - window)
-            if stored is not None:
-                return _answer(stored, new=False)
+        window = max(recent, hook.max_lag) if timed else hook.dedupe_window
+        if (window > recent or self._seen(digest)) and self._inbox.find_recent(
+            hook.id, digest, now - window
+        ):
+            return None
         return self._behind_answer(*over)
 
     def refuse_early(self, body: bytes) -> WebhookAnswer | None:
@@ -398,11 +400,37 @@ class AlertIntake:
         if isinstance(verdict, AlertRejection) and verdict.reason is AlertReason.TOO_LARGE:
             return _rejected(verdict.reason.value, verdict.message)  # too large to store
         digest = hashlib.sha256(body).hexdigest()
+        # In flight while it is taken: a twin delivered meanwhile is not refused (see _behind).
+        with self._recent_lock:
+            self._in_flight[digest] = self._in_flight.get(digest, 0) + 1
+        try:
+            return self._take(hook, body, remote, now, digest, verdict)
+        finally:
+            with self._recent_lock:
+                if self._in_flight[digest] > 1:
+                    self._in_flight[digest] -= 1
+                else:
+                    del self._in_flight[digest]
+
+    def _take(
+        self,
+        hook: Hook,
+        body: bytes,
+        remote: str | None,
+        now: datetime,
+        digest: str,
+        verdict: ParsedAlert | AlertRejection,
+    ) -> WebhookAnswer:
+        """Store a checked alert (or refuse it: the desk is behind) and answer for it."""
         timed = isinstance(verdict, ParsedAlert) and verdict.timenow is not None
         if isinstance(verdict, ParsedAlert) and (
             behind := self._behind(hook, digest, now, timed=timed)
         ):
             return behind
+        # Known before it is stored: a resend after an answer lost with the commit (503
+        # unavailable) is let through to the dedupe. Not before: the resends of an alert
+        # refused are refused again cheaply.
+        self.remember((digest,))
         if timed:  # unique per trigger: the inbox's unique key dedupes it, concurrently too
             key = f"{hook.id}:{digest}"
             entry, new = self._inbox.add(
@@ -419,8 +447,6 @@ class AlertIntake:
                 )
                 alert = self._new_alert(hook, body, remote, now, digest, key, verdict)
                 entry, new = self._inbox.add(alert)
-        if new:
-            self.remember((digest,))
         if new and entry.status is AlertStatus.PENDING:
             if self._handover is not None and isinstance(verdict, ParsedAlert):
                 self._handover.keep(body, hook.secret_field, verdict)

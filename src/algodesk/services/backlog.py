@@ -101,7 +101,9 @@ class AlertBacklog:
         caught_up = 0
         with self._lock:
             now = self._monotonic()
-            if count > 0:
+            # Timed only while alerts were known to wait: an alert settled before the webhook
+            # told of it (the alert thread's poll won the race) ends an idle spell.
+            if count > 0 and self._stored > self._settled:
                 seconds = max(now - self._progress, 0.0)
                 self._batches.append((now, seconds, count))
                 self._seconds += seconds
