@@ -19,6 +19,9 @@ import sqlalchemy as sa
 from algodesk.adapters.signals.tradingview import TradingViewParser
 from algodesk.adapters.storage.memory.hooks import InMemoryHookStore
 from algodesk.adapters.storage.memory.inbox import InMemoryInbox
+from algodesk.bootstrap import init_storage, open_desk
+from algodesk.bootstrap.runtime import DeskRuntime
+from algodesk.config import Settings
 from algodesk.domain.bots import Bot
 from algodesk.domain.commands import CancelOrder, Command
 from algodesk.domain.identifiers import BotId, ClientOrderId, InstrumentId
@@ -39,7 +42,7 @@ from algodesk.services.outcomes import Outcome
 from algodesk.services.webhooks import HookService
 from algodesk.testing.clock import Ticks
 from tests.conftest import ACCOUNT
-from tests.desks import demo_runtime
+from tests.desks import FAST_HASHER, demo_runtime
 from tests.faults import FailingCommits
 from tests.integration.test_engine import (
     AAPL,
@@ -341,6 +344,40 @@ def test_a_batch_closes_when_its_time_is_up(monkeypatch: pytest.MonkeyPatch) -> 
     assert alerts.processor.drain() == 3
     assert inbox.batches == [[i] for i in ids]  # each alert settled on its own
     assert alerts.position() == D(6)
+
+
+def test_a_processor_given_its_batch_time_closes_its_batches_by_it() -> None:
+    inbox = FlakyInbox()
+    alerts = Alerts(inbox)
+    processor = AlertProcessor(
+        inbox,
+        alerts.hooks,
+        TradingViewParser(),
+        alerts.bots,
+        alerts.desk.engine,
+        OrderPlanner(alerts.desk.engine, alerts.desk.market),
+        alerts.desk.clock,
+        batch_seconds=0.0,  # every alert is late
+    )
+    ids = [
+        int(alerts.post({"action": "buy", "symbol": "AAPL", "qty": qty})["alert_id"])
+        for qty in ("2", "1")
+    ]
+    assert processor.drain() == 2
+    assert inbox.batches == [[i] for i in ids]
+
+
+def test_alert_batches_run_longer_where_writers_do_not_wait_for_each_other(
+    database_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=database_url)
+    init_storage(settings)
+    runtime = DeskRuntime(open_desk(settings), hasher=FAST_HASHER)
+    try:  # SQLite: the webhook's insert waits for a batch; PostgreSQL: it does not
+        postgres = database_url.startswith("postgresql")
+        assert runtime.processor.batch_seconds == (0.05 if postgres else 0.01)
+    finally:
+        runtime.desk.close()
 
 
 def test_a_failed_batch_settle_leaves_every_alert_pending_and_the_replay_trades_nothing_new() -> (

@@ -50,6 +50,8 @@ from algodesk.ports.signals import DEFAULT_SECRET_FIELD
 from algodesk.ports.webhooks import Hook
 from algodesk.services.alert_orders import OrderPlanner
 from algodesk.services.alerts import (
+    CONCURRENT_WRITERS_BATCH_SECONDS,
+    ENGINE_BATCH_SECONDS,
     RECENT_SECONDS,
     AlertIntake,
     AlertProcessor,
@@ -224,6 +226,12 @@ class DeskRuntime:
             OrderPlanner(self.engine, self.market, self.option_symbols, self.slicer),
             self.clock,
             self.backlog,
+            # The webhook's inserts wait for a batch only where writers wait for each other.
+            batch_seconds=(
+                CONCURRENT_WRITERS_BATCH_SECONDS
+                if desk.engine.dialect.name == "postgresql"
+                else ENGINE_BATCH_SECONDS
+            ),
         )
         self.processor.listeners.append(self.hub.publish)
         self.market.listen(self._on_market)

@@ -19,7 +19,8 @@ alert trades before its fate is recorded (see :meth:`AlertProcessor.drain`).
 
 The same alerts' orders are stored in one transaction too (an engine batch, see
 :meth:`~algodesk.services.engine.Engine.batch`): up to :data:`ENGINE_BATCH` alerts of one
-account in a row, for at most :data:`ENGINE_BATCH_SECONDS`, then one commit for their orders,
+account in a row, for at most :data:`ENGINE_BATCH_SECONDS` (on PostgreSQL
+:data:`CONCURRENT_WRITERS_BATCH_SECONDS`), then one commit for their orders,
 fills and ledger entries on the paper exchange, then one for their fates. A batch that fails
 is undone whole (nothing of it was stored or sent), and its alerts are processed again one at a
 time. A webhook that stores its alert meanwhile waits for the batch's commit at most (on
@@ -90,8 +91,13 @@ MAX_ATTEMPTS = 5
 #: Alerts of one account whose orders are stored in one transaction (an engine batch): the
 #: account's other writers (and SQLite's, the inbox's) wait for a batch, so it stays short.
 ENGINE_BATCH = 32
-#: ... and at most this long (it then commits), so a webhook's answer waits little for it.
+#: ... and at most this long (it then commits), so a webhook's answer waits little for it
+#: where the database has one writer at a time (SQLite: the webhook's insert waits for it).
 ENGINE_BATCH_SECONDS = 0.01
+#: ... or this long where writers do not wait for each other (PostgreSQL): a longer batch
+#: shares its commits and its ledger head among more alerts when they queue (a drain of 1,500
+#: alerts went from 185-221/s to 246-251/s), and only the account's other writers wait for it.
+CONCURRENT_WRITERS_BATCH_SECONDS = 0.05
 #: How long the webhook remembers the digest of an alert it stored (TradingView resends within
 #: 15 s), and how many at most.
 RECENT_SECONDS = 120.0
@@ -485,11 +491,14 @@ class AlertProcessor:
         planner: OrderPlanner,
         clock: Clock,
         backlog: AlertBacklog | None = None,
+        batch_seconds: float | None = None,
     ) -> None:
         """``backlog``: told of every batch of fates recorded (the webhook refuses alerts
-        while the processor is too far behind)."""
+        while the processor is too far behind). ``batch_seconds``: how long an engine batch
+        of alerts may run (default :data:`ENGINE_BATCH_SECONDS`)."""
         self._inbox = inbox
         self._backlog = backlog
+        self._batch_seconds = batch_seconds
         self._hooks = hooks
         self._parser = parser
         self._bots = bots
@@ -501,6 +510,12 @@ class AlertProcessor:
         # A hook's secret field never changes (a rotation makes a new hook): read it once.
         self._hook_cache: dict[str, Hook | None] = {}
         self.listeners: list[Callable[[InboxEntry], None]] = []
+
+    @property
+    def batch_seconds(self) -> float:
+        """How long an engine batch of alerts may run before it commits."""
+        chosen = self._batch_seconds
+        return ENGINE_BATCH_SECONDS if chosen is None else chosen
 
     def drain(self, limit: int = 100) -> int:
         """Process pending alerts, oldest first; returns how many were settled.
@@ -568,11 +583,10 @@ class AlertProcessor:
             with ExitStack() as stack:
                 if account is not None:
                     stack.enter_context(self._engine.batch(account))
-                began = time.monotonic()
+                began, limit = time.monotonic(), self.batch_seconds
                 for entry in entries[start : start + ENGINE_BATCH]:
                     if run and (
-                        self._account(entry) != account
-                        or time.monotonic() - began >= ENGINE_BATCH_SECONDS
+                        self._account(entry) != account or time.monotonic() - began >= limit
                     ):
                         break
                     run.append(entry)
