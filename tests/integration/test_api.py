@@ -276,15 +276,22 @@ def test_a_desk_too_far_behind_on_alerts_refuses_new_ones_with_503_until_it_catc
     runtime.desk.close()
 
 
-def test_a_restarted_desk_counts_the_alerts_its_last_run_left_pending(tmp_path: Path) -> None:
+def _restarted_with_pending(tmp_path: Path, alerts: int) -> tuple[DeskRuntime, Ticks]:
+    """A desk that stored ``alerts`` alerts and stopped before its alert thread took them,
+    started again with a backlog on a clock the test moves."""
     first = demo_runtime(tmp_path)
     token = first.prepare_demo().token
-    for n in range(5):
+    for n in range(alerts):
         body = json.dumps({"action": "buy", "symbol": "AAPL", "qty": "1", "n": n}).encode()
         assert first.intake.receive(token, body, "127.0.0.1").status == 200
-    first.desk.close()  # stopped before the alert thread took them
+    first.desk.close()
     ticks = Ticks()
     again = demo_runtime(tmp_path, admin_password=None, backlog=AlertBacklog(monotonic=ticks))
+    return again, ticks
+
+
+def test_a_restarted_desk_counts_the_alerts_its_last_run_left_pending(tmp_path: Path) -> None:
+    again, ticks = _restarted_with_pending(tmp_path, 5)
     assert again.backlog.ahead == 5
     # The webhook knows them as stored (a resend is let through when it refuses new alerts).
     last = json.dumps({"action": "buy", "symbol": "AAPL", "qty": "1", "n": 4}).encode()
@@ -360,14 +367,7 @@ def test_alerts_the_webhook_threads_cannot_take_in_soon_are_answered_503_at_once
 
 
 def test_the_alert_threads_start_up_is_not_counted_as_time_per_alert(tmp_path: Path) -> None:
-    first = demo_runtime(tmp_path)
-    token = first.prepare_demo().token
-    for n in range(10):
-        body = json.dumps({"action": "buy", "symbol": "AAPL", "qty": "1", "n": n}).encode()
-        assert first.intake.receive(token, body, "127.0.0.1").status == 200
-    first.desk.close()
-    ticks = Ticks()
-    again = demo_runtime(tmp_path, admin_password=None, backlog=AlertBacklog(monotonic=ticks))
+    again, ticks = _restarted_with_pending(tmp_path, 10)
     ticks.now += 5.0  # loading, warming up: the alert thread has not begun
     again.start()
     try:
