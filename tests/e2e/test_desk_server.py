@@ -25,7 +25,9 @@ def timenow() -> str:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = Server(tmp_path_factory.mktemp("desk"), "--order-rate", "0").start()
+    running = Server(
+        tmp_path_factory.mktemp("desk"), "--order-rate", "0", "--alert-backlog", "7.5"
+    ).start()
     yield running
     running.stop()
 
@@ -126,6 +128,13 @@ def test_alerts_become_paper_fills_in_the_ledger_on_the_stream_and_in_the_inbox(
     assert ADMIN_PASSWORD not in "\n".join(server.output)
     assert "created user admin with the password in $ALGODESK_ADMIN_PASSWORD" in server.output
     assert token not in logged
+
+
+def test_ready_shows_how_far_behind_the_desk_is_and_its_limit(server: Server) -> None:
+    ready = httpx.get(server.base + "/ready", timeout=5).json()
+    assert ready["status"] == "ready"
+    assert ready["alerts_backlog_limit_seconds"] == 7.5  # --alert-backlog
+    assert ready["alerts_behind_seconds"] >= 0
 
 
 def test_bad_alerts_get_a_4xx_with_a_reason_and_are_kept_in_the_inbox(server: Server) -> None:

@@ -85,6 +85,7 @@ def create_app(
             # How long a new alert would wait for the alert thread (beyond the backlog's
             # limit, the webhook refuses alerts with 503 desk_behind).
             "alerts_behind_seconds": round(runtime.backlog.wait(), 3),
+            "alerts_backlog_limit_seconds": runtime.backlog.limit.total_seconds(),
         }
         return JSONResponse(body, status_code=200 if ok else 503)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,6 +13,7 @@ import typer
 from algodesk.bootstrap import StorageUnavailableError, init_storage, open_desk
 from algodesk.bootstrap.tuning import tune_gc, tune_switching
 from algodesk.entrypoints.cli.options import DatabaseUrl, DataDir, fail, settings_from_options
+from algodesk.services.backlog import DEFAULT_LIMIT as DEFAULT_BACKLOG_LIMIT
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -50,6 +52,14 @@ def serve(
     feed_speed: Annotated[
         float, typer.Option(min=0.01, help="Speed of the demo replay feed (1: real time).")
     ] = 1.0,
+    alert_backlog: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            help="Seconds: a TradingView alert the desk expects to execute later than this (or "
+            "than half its hook's max lag) is refused with 503 desk_behind, not stored.",
+        ),
+    ] = DEFAULT_BACKLOG_LIMIT.total_seconds(),
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "warning",
 ) -> None:
     """Start the desk: SQLite (or PostgreSQL), the paper exchange, a demo account and bot, a
@@ -74,7 +84,11 @@ def serve(
         desk = open_desk(settings)
     except StorageUnavailableError as exc:
         raise fail(str(exc)) from None
-    options = RuntimeOptions(order_rate=order_rate or None, feed_speed=feed_speed)
+    options = RuntimeOptions(
+        order_rate=order_rate or None,
+        feed_speed=feed_speed,
+        alert_backlog=timedelta(seconds=alert_backlog),
+    )
     try:
         runtime = DeskRuntime(desk, options, secret_key=os.environ.get("ALGODESK_SECRET_KEY"))
     except ValueError as exc:
