@@ -4,6 +4,7 @@ kill switch, secrets masked in the inbox, forwarded addresses, and ``serve``'s r
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,10 +25,12 @@ from algodesk.entrypoints.api.app import create_app
 from algodesk.entrypoints.api.intake_queue import IntakeQueue
 from algodesk.entrypoints.api.webhooks import client_address
 from algodesk.entrypoints.cli.app import app as cli
+from algodesk.ports.storage import JournalRecord
 from algodesk.services.backlog import AlertBacklog
-from algodesk.services.demo import PAPER_BOT
+from algodesk.services.demo import PAPER_ACCOUNT, PAPER_BOT
 from algodesk.services.stream import EventHub
 from algodesk.testing.clock import Ticks
+from algodesk.testing.desk_server import ALGODESK
 from tests.desks import PASSWORD, demo_runtime
 
 
@@ -379,3 +382,28 @@ def test_the_alert_threads_start_up_is_not_counted_as_time_per_alert(tmp_path: P
     finally:
         again.stop()
         again.desk.close()
+
+
+def test_serve_refuses_to_start_on_an_exit_plan_it_cannot_read(tmp_path: Path) -> None:
+    """A damaged ExitPlanned record: serve says which and stops (an entry whose exits it
+    cannot read would trade unprotected), instead of a traceback or a made-up plan."""
+    runtime = demo_runtime(tmp_path)
+    plan = {"coid": "ENTRY1", "bot": None, "stop_loss": "abc", "take_profit": None}
+    with runtime.desk.uow_factory() as uow:
+        uow.journal.append(JournalRecord(PAPER_ACCOUNT, "ExitPlanned", runtime.clock.now(), plan))
+        uow.commit()
+    runtime.desk.close()
+    # A process with a timeout: a serve that started anyway would listen until stopped.
+    result = subprocess.run(
+        [ALGODESK, "serve", "--data-dir", str(tmp_path), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    said = result.stdout + result.stderr
+    assert result.returncode == 2, said
+    assert "account paper, journal record" in said
+    assert "the exit plan of order 'ENTRY1' cannot be read" in said
+    assert "stop_loss: expected a decimal text, was 'abc'" in said
+    assert "Traceback" not in said

@@ -29,7 +29,14 @@ from algodesk.services.outcomes import Outcome
 if TYPE_CHECKING:
     from algodesk.services.engine import Engine
 
-__all__ = ["ExitBook", "ExitRunner", "check_plan", "plan_from_payload", "plan_payload"]
+__all__ = [
+    "ExitBook",
+    "ExitRunner",
+    "UnreadableExitPlanError",
+    "check_plan",
+    "plan_from_payload",
+    "plan_payload",
+]
 
 
 def check_plan(order: Order, plan: ExitPlan | None, mark: Mark | None) -> tuple[str, str]:
@@ -59,18 +66,44 @@ def plan_payload(order: Order, plan: ExitPlan) -> dict[str, object]:
     }
 
 
-def plan_from_payload(payload: dict[str, object]) -> ExitPlan:
-    def px(key: str) -> Price | None:
-        value = payload.get(key)
-        return Price(Decimal(str(value))) if value else None
+class UnreadableExitPlanError(ValueError):
+    """A journaled exit plan that cannot be read: its entry's exits would not be watched."""
 
-    trail = payload.get("trailing")
-    trailing = (
-        Trailing(Decimal(str(trail)), TrailingUnit(str(payload["trailing_unit"])))
-        if trail
-        else None
-    )
-    return ExitPlan(px("stop_loss"), px("take_profit"), trailing)
+
+def plan_from_payload(payload: dict[str, object]) -> ExitPlan:
+    """The plan :func:`plan_payload` wrote; :class:`UnreadableExitPlanError` (naming the entry
+    and what was found) for one that is damaged, never a plan made up from what is left."""
+
+    def number(key: str, *, positive: bool = False) -> Decimal | None:
+        value = payload.get(key)
+        if value is None or value == "":
+            return None
+        try:
+            found = Decimal(value) if isinstance(value, str) else None
+        except ArithmeticError:
+            found = None
+        if found is None or not found.is_finite():
+            raise ValueError(f"{key}: expected a decimal text, was {value!r}")
+        if positive and found <= 0:  # a price level may be negative where its market allows
+            raise ValueError(f"{key}: expected a number above 0, was {value!r}")
+        return found
+
+    try:
+        stop, target = number("stop_loss"), number("take_profit")
+        distance = number("trailing", positive=True)
+        trailing = None
+        if distance is not None:
+            trailing = Trailing(distance, TrailingUnit(str(payload.get("trailing_unit"))))
+        return ExitPlan(
+            Price(stop) if stop is not None else None,
+            Price(target) if target is not None else None,
+            trailing,
+        )
+    except (ArithmeticError, ValueError, TypeError) as exc:
+        raise UnreadableExitPlanError(
+            f"the exit plan of order {payload.get('coid')!r} cannot be read ({exc}); its "
+            "stop-loss, take-profit and trailing stop would not be watched"
+        ) from None
 
 
 class ExitBook:
@@ -127,8 +160,15 @@ class ExitBook:
         planned: list[tuple[ClientOrderId, ExitPlan]] = []
         for record in records:
             if record.kind == "ExitPlanned":
-                coid = ClientOrderId(str(record.payload["coid"]))
-                planned.append((coid, plan_from_payload(dict(record.payload))))
+                try:
+                    coid = ClientOrderId(str(record.payload.get("coid")))
+                    planned.append((coid, plan_from_payload(dict(record.payload))))
+                except ValueError as exc:  # the order id too (UnreadableExitPlanError is one)
+                    raise UnreadableExitPlanError(
+                        f"account {record.account_id}, journal record {record.seq}: {exc}. "
+                        "The desk does not start with an entry whose exits it cannot read: "
+                        "restore the database from a backup"
+                    ) from None
             elif record.kind in ("ExitFired", "ExitDenied"):
                 key = str(record.payload["coid"])
                 attempts[key] = attempts.get(key, 0) + 1

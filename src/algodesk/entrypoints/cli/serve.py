@@ -18,6 +18,9 @@ from algodesk.services.backlog import DEFAULT_LIMIT as DEFAULT_BACKLOG_LIMIT
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from algodesk.bootstrap.runtime import DeskRuntime, RuntimeOptions
+    from algodesk.config import Settings
+
 __all__ = ["addresses", "serve"]
 
 _LOCAL = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -74,27 +77,17 @@ def serve(
     # Imported here: every other command starts faster without the server and the runtime.
     import uvicorn  # noqa: PLC0415
 
-    from algodesk.bootstrap.runtime import DeskRuntime, RuntimeOptions  # noqa: PLC0415
+    from algodesk.bootstrap.runtime import RuntimeOptions  # noqa: PLC0415
     from algodesk.entrypoints.api.app import create_app  # noqa: PLC0415
     from algodesk.entrypoints.api.edge import RequestIdFilter  # noqa: PLC0415
 
-    settings = settings_from_options(data_dir, database_url_opt)
-    try:
-        init_storage(settings)
-        desk = open_desk(settings)
-    except StorageUnavailableError as exc:
-        raise fail(str(exc)) from None
     options = RuntimeOptions(
         order_rate=order_rate or None,
         feed_speed=feed_speed,
         alert_backlog=timedelta(seconds=alert_backlog),
     )
-    try:
-        runtime = DeskRuntime(desk, options, secret_key=os.environ.get("ALGODESK_SECRET_KEY"))
-    except ValueError as exc:
-        desk.close()
-        raise fail(str(exc)) from None
-    typer.echo(runtime.load())
+    runtime = _loaded(settings_from_options(data_dir, database_url_opt), options)
+    desk = runtime.desk
     hook = runtime.prepare_demo()
     given = os.environ.get("ALGODESK_ADMIN_PASSWORD") or None
     password = runtime.ensure_admin(given)
@@ -135,6 +128,30 @@ def serve(
     finally:
         runtime.stop()
         desk.close()
+
+
+def _loaded(settings: Settings, options: RuntimeOptions) -> DeskRuntime:
+    """The desk's runtime, its state rebuilt from storage (what it rebuilt is printed); a
+    clear error, not a traceback, for a database it cannot open or a journal it cannot read."""
+    from algodesk.bootstrap.runtime import DeskRuntime  # noqa: PLC0415
+    from algodesk.services.exits import UnreadableExitPlanError  # noqa: PLC0415
+
+    try:
+        init_storage(settings)
+        desk = open_desk(settings)
+    except StorageUnavailableError as exc:
+        raise fail(str(exc)) from None
+    try:
+        runtime = DeskRuntime(desk, options, secret_key=os.environ.get("ALGODESK_SECRET_KEY"))
+    except ValueError as exc:  # a bad key, a malformed sessions.toml
+        desk.close()
+        raise fail(str(exc)) from None
+    try:
+        typer.echo(runtime.load())
+    except UnreadableExitPlanError as exc:  # a damaged journal
+        desk.close()
+        raise fail(str(exc)) from None
+    return runtime
 
 
 def addresses(base: str, app: FastAPI, token: str, database: str) -> list[str]:
