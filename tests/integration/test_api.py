@@ -155,6 +155,16 @@ def test_serve_refuses_to_listen_beyond_localhost_without_tls(tmp_path: Path) ->
     assert not (tmp_path / "algodesk.db").exists()  # refused before touching anything
 
 
+@pytest.mark.parametrize("seconds", ["0", "inf", "nan", "soon"])  # inf: over the 3600 s cap
+def test_serve_refuses_an_alert_backlog_it_cannot_use(tmp_path: Path, seconds: str) -> None:
+    result = CliRunner().invoke(
+        cli, ["serve", "--data-dir", str(tmp_path), "--alert-backlog", seconds]
+    )
+    assert result.exit_code == 2, result.output
+    assert "--alert-backlog" in result.output
+    assert not (tmp_path / "algodesk.db").exists()  # refused before touching anything
+
+
 def test_alerts_explain_shows_the_orders_from_the_command_line(
     desk: tuple[DeskRuntime, TestClient], tmp_path: Path
 ) -> None:

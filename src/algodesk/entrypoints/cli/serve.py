@@ -59,6 +59,7 @@ def serve(
         float,
         typer.Option(
             min=0.1,
+            max=3600,
             help="Seconds: a TradingView alert the desk expects to execute later than this (or "
             "than half its hook's max lag) is refused with 503 desk_behind, not stored.",
         ),
