@@ -39,7 +39,7 @@ from collections import deque
 from collections.abc import Callable
 from datetime import timedelta
 
-__all__ = ["DEFAULT_LIMIT", "AlertBacklog"]
+__all__ = ["DEFAULT_LIMIT", "AlertBacklog", "RefusalTally"]
 
 _log = logging.getLogger("algodesk.alerts")
 
@@ -51,6 +51,37 @@ PACE_WINDOW = 10.0
 RETRY_AFTER = (1, 60)
 #: While alerts are being refused, the warning is repeated at most this often (seconds).
 REPEAT_WARNING = 30.0
+
+
+class RefusalTally:
+    """Alerts refused for one reason, and when to say so: at the first refusal, then at most
+    every :data:`REPEAT_WARNING` seconds while refusals go on, and once when they end."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._count = 0  # refused since refusals began (0: not refusing)
+        self._warned = 0.0  # when they were last reported
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    def refused(self) -> int | None:
+        """Count one refusal; the count so far when it is time to report them, else None."""
+        with self._lock:
+            now = self._monotonic()
+            self._count += 1
+            if self._count == 1 or now - self._warned >= REPEAT_WARNING:
+                self._warned = now
+                return self._count
+            return None
+
+    def ended(self) -> int:
+        """Refusals are over: how many there were (0 when there were none)."""
+        with self._lock:
+            count, self._count = self._count, 0
+            return count
 
 
 class AlertBacklog:
@@ -73,8 +104,7 @@ class AlertBacklog:
         self._batches: deque[tuple[float, float, int]] = deque()
         self._seconds = 0.0
         self._alerts = 0
-        self._refused = 0  # alerts refused since the desk fell behind (0: not refusing)
-        self._warned = 0.0  # when the last warning of refusals was logged
+        self._refusals = RefusalTally(monotonic)  # since the desk fell behind
 
     def resume(self, oldest_pending: int, newest_pending: int) -> None:
         """At start: the alerts a previous run left pending (ids ``oldest_pending`` to
@@ -98,7 +128,6 @@ class AlertBacklog:
 
     def settled(self, last_id: int, count: int) -> None:
         """The processor recorded the fates of ``count`` alerts, the newest ``last_id``."""
-        caught_up = 0
         with self._lock:
             now = self._monotonic()
             # Timed only while alerts were known to wait: an alert settled before the webhook
@@ -110,13 +139,12 @@ class AlertBacklog:
                 self._alerts += count
             self._progress = now
             self._settled = max(self._settled, last_id)
-            if self._refused and self._stored <= self._settled:
-                caught_up, self._refused = self._refused, 0
-        if caught_up:
+            caught_up = self._stored <= self._settled and self._refusals.count > 0
+        if caught_up and (refused := self._refusals.ended()):
             _log.warning(
                 "alerts: caught up (no alert waiting); %d were refused with 503 while the desk "
                 "was behind",
-                caught_up,
+                refused,
             )
 
     def _expire(self, now: float) -> None:
@@ -173,14 +201,8 @@ class AlertBacklog:
         """Count an alert refused at ``wait`` over ``limit`` (see :meth:`over`) and return the
         seconds to retry after. Refusals are logged when they start and then at most every
         :data:`REPEAT_WARNING` seconds; their end when no alert is waiting (:meth:`settled`)."""
-        with self._lock:
-            now = self._monotonic()
-            self._refused += 1
-            refused, ahead = self._refused, self.ahead
-            warn = refused == 1 or now - self._warned >= REPEAT_WARNING
-            if warn:
-                self._warned = now
-        if warn:
+        if (refused := self._refusals.refused()) is not None:
+            ahead = self.ahead
             _log.warning(
                 "alerts: the desk is about %.1f s behind (%d alerts ahead): alerts it would "
                 "reach later than their hook's limit (here %.1f s) are refused with 503 until "

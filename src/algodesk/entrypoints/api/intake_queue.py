@@ -33,6 +33,8 @@ from typing import TypeVar
 import anyio
 import anyio.to_thread
 
+from algodesk.services.backlog import RefusalTally
+
 __all__ = ["QUEUE_LIMIT", "WEBHOOK_THREADS", "IntakeQueue"]
 
 #: Threads taking alerts in at once (see the module for the measurements).
@@ -42,9 +44,6 @@ WEBHOOK_THREADS = 4
 QUEUE_LIMIT = 1.0
 #: How many of the latest alerts' times in a thread the median is taken of.
 SAMPLES = 64
-#: While alerts are refused, the warning is repeated at most this often (seconds).
-REPEAT_WARNING = 30.0
-
 _log = logging.getLogger("algodesk.alerts")
 
 _T = TypeVar("_T")
@@ -68,8 +67,7 @@ class IntakeQueue:
         self._limiter = anyio.CapacityLimiter(threads)
         self._waiting: dict[object, float] = {}  # the alerts queued (when each came), in order
         self._took: deque[float] = deque(maxlen=SAMPLES)  # seconds in a thread, latest last
-        self._refused = 0  # alerts refused since the queue last filled up (0: not refusing)
-        self._warned = 0.0  # when that was last logged
+        self._refusals = RefusalTally(monotonic)  # since the queue last filled up
 
     @property
     def waiting(self) -> int:
@@ -100,27 +98,24 @@ class IntakeQueue:
 
     def refuse(self) -> None:
         """Count an alert refused because the queue was full: logged when refusals start and
-        then at most every :data:`REPEAT_WARNING` seconds; their end when an alert next finds
-        the queue empty."""
-        now = self._monotonic()
-        self._refused += 1
-        if self._refused == 1 or now - self._warned >= REPEAT_WARNING:
-            self._warned = now
+        then at most every 30 s (a :class:`~algodesk.services.backlog.RefusalTally`); their
+        end when an alert next finds the queue empty."""
+        if (refused := self._refusals.refused()) is not None:
             _log.warning(
                 "alerts: a new alert would wait about %.1f s for one of the %d webhook threads "
                 "(%d queued): alerts are refused with 503 desk_busy; %d refused so far",
                 self.wait(),
                 self.threads,
                 self.waiting,
-                self._refused,
+                refused,
             )
 
     async def run(self, func: Callable[..., _T], *args: object) -> _T:
         """``func(*args)`` in a thread, once one of the :attr:`threads` is free (first come,
         first served); the time it took is kept for :attr:`took`."""
-        if self._refused and not self._waiting:
-            _log.warning("alerts: the webhook queue is empty again; %d were refused", self._refused)
-            self._refused = 0
+        if self._refusals.count and not self._waiting:
+            refused = self._refusals.ended()
+            _log.warning("alerts: the webhook queue is empty again; %d were refused", refused)
         turn = object()
         self._waiting[turn] = self._monotonic()
         try:
