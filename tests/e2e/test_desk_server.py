@@ -135,6 +135,7 @@ def test_ready_shows_how_far_behind_the_desk_is_and_its_limit(server: Server) ->
     assert ready["status"] == "ready"
     assert ready["alerts_backlog_limit_seconds"] == 7.5  # --alert-backlog
     assert ready["alerts_behind_seconds"] >= 0
+    assert ready["alerts_estimate_factor"] == 1.0  # no alert waited long enough to compare
 
 
 def test_bad_alerts_get_a_4xx_with_a_reason_and_are_kept_in_the_inbox(server: Server) -> None:

@@ -183,3 +183,63 @@ def test_a_pace_measured_long_ago_does_not_refuse_a_basket_now(ticks: Ticks) -> 
     for alert_id in range(2, 5):
         backlog.stored(alert_id)
     assert backlog.over(MINUTE) is None
+
+
+def _slowed_down(backlog: AlertBacklog, ticks: Ticks) -> None:
+    """Alert 101 is taken at an estimate of 9.1 s (91 ahead at 0.1 s each), then the processor
+    runs at half that speed: it waited 18.2 s."""
+    backlog.stored(100)
+    ticks.now += 1.0
+    backlog.settled(10, 10)  # 0.1 s per alert
+    backlog.stored(101)
+    assert backlog.wait() == pytest.approx(9.1)
+    ticks.now += 18.2
+    backlog.settled(101, 91)
+
+
+def test_an_estimate_that_ran_short_lengthens_the_next_ones(ticks: Ticks) -> None:
+    backlog = AlertBacklog(monotonic=ticks)
+    _slowed_down(backlog, ticks)
+    assert backlog.pace == pytest.approx(0.2)
+    assert backlog.factor == pytest.approx(2.0)
+    for alert_id in range(102, 132):  # 30 ahead: 6 s at the pace, 12 s as it turned out
+        backlog.stored(alert_id)
+    assert backlog.wait() == pytest.approx(12.0)
+    assert backlog.over(None) == (pytest.approx(12.0), 10.0)
+
+
+def test_the_correction_is_the_90th_percentile_of_the_last_minute(ticks: Ticks) -> None:
+    backlog = AlertBacklog(monotonic=ticks)
+    _slowed_down(backlog, ticks)  # one alert at twice its estimate
+    backlog.stored(200)  # 99 ahead at 0.2 s: 19.8 s
+    for alert_id in range(201, 211):  # ten more, each at its own estimate
+        backlog.stored(alert_id)
+    ticks.now += 21.8  # they all waited as long as the last one's estimate (109 * 0.2 s)
+    backlog.settled(210, 109)
+    # The ratios of the last minute: 2.0, then 21.8 s over 19.8, 20.0, ... 21.8 s: the 90th
+    # percentile of the 12 is the second highest.
+    assert backlog.factor == pytest.approx(21.8 / 19.8)
+    ticks.now += 61.0  # a minute without a measurement: the correction is gone
+    assert backlog.factor == 1.0
+
+
+def test_the_correction_never_shortens_an_estimate(ticks: Ticks) -> None:
+    backlog = AlertBacklog(monotonic=ticks)
+    backlog.stored(100)
+    ticks.now += 1.0
+    backlog.settled(10, 10)  # 0.1 s per alert
+    backlog.stored(101)  # 9.1 s
+    ticks.now += 2.0  # the processor sped up: it took 2 s
+    backlog.settled(101, 91)
+    assert backlog.factor == 1.0
+
+
+def test_short_estimates_are_not_compared(ticks: Ticks) -> None:
+    backlog = AlertBacklog(monotonic=ticks)
+    backlog.stored(10)
+    ticks.now += 0.1
+    backlog.settled(5, 5)  # 0.02 s per alert
+    backlog.stored(11)  # 6 ahead: 0.12 s
+    ticks.now += 0.6  # five times as long: a batch's length, not a slower processor
+    backlog.settled(11, 6)
+    assert backlog.factor == 1.0

@@ -85,6 +85,9 @@ def create_app(
             # How long a new alert would wait for the alert thread (beyond the backlog's
             # limit, the webhook refuses alerts with 503 desk_behind).
             "alerts_behind_seconds": round(runtime.backlog.wait(), 3),
+            # What the estimate is lengthened by: how much longer than estimated the alerts
+            # taken lately waited (see services.backlog).
+            "alerts_estimate_factor": round(runtime.backlog.factor, 3),
             "alerts_backlog_limit_seconds": runtime.backlog.limit.total_seconds(),
         }
         return JSONResponse(body, status_code=200 if ok else 503)
