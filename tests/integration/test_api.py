@@ -7,7 +7,7 @@ import json
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from algodesk.services.stream import EventHub
 from algodesk.testing.clock import Ticks
 from algodesk.testing.desk_server import ALGODESK
 from tests.desks import PASSWORD, demo_runtime
+from tests.waiting import until
 
 
 @pytest.fixture
@@ -315,12 +316,6 @@ def test_a_restarted_desk_counts_the_alerts_its_last_run_left_pending(tmp_path: 
     assert again.processor.drain() == 5
     assert again.backlog.ahead == 0
     again.desk.close()
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Wait (on the event loop) until ``condition`` holds."""
-    while not condition():
-        await anyio.sleep(0.005)
 
 
 def test_alerts_the_webhook_threads_cannot_take_in_soon_are_answered_503_at_once(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -26,18 +25,10 @@ from algodesk.testing.feed_server import (
     encode_bar,
 )
 from tests.conftest import T0
+from tests.waiting import until
 
 AAPL = InstrumentId("AAPL.NASDAQ")
 MSFT = InstrumentId("MSFT.NASDAQ")
-
-
-async def until(condition: Callable[[], bool], what: str, timeout: float = 3.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            pytest.fail(f"expected {what} within {timeout}s; it did not happen")
-        await asyncio.sleep(0.005)
 
 
 def make_feed(

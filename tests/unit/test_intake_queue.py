@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 
 import anyio
 import pytest
 
 from algodesk.entrypoints.api.intake_queue import IntakeQueue
 from algodesk.testing.clock import Ticks
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    while not condition():
-        await anyio.sleep(0.005)
+from tests.waiting import until
 
 
 def test_the_wait_is_the_queue_times_the_median_time_in_a_thread_or_the_heads_wait() -> None:
