@@ -243,3 +243,14 @@ def test_short_estimates_are_not_compared(ticks: Ticks) -> None:
     ticks.now += 0.6  # five times as long: a batch's length, not a slower processor
     backlog.settled(11, 6)
     assert backlog.factor == 1.0
+
+
+def test_a_stall_lengthens_the_estimate_twice_at_most(ticks: Ticks) -> None:
+    backlog = AlertBacklog(monotonic=ticks)
+    backlog.stored(100)
+    ticks.now += 1.0
+    backlog.settled(10, 10)  # 0.1 s per alert
+    backlog.stored(101)  # 9.1 s
+    ticks.now += 60.0  # a venue call hung for a minute
+    backlog.settled(101, 91)
+    assert backlog.factor == 2.0

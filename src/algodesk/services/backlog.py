@@ -61,8 +61,11 @@ PACE_WINDOW = 10.0
 CALIBRATE_FROM = 1.0
 #: The waits compared with their estimates in this many seconds make the correction.
 CALIBRATION_WINDOW = 60.0
-#: The most the estimate is lengthened by.
-MAX_FACTOR = 4.0
+#: The most the estimate is lengthened by: a flood slowed the processor by up to 1.6 times; a
+#: processor that stalled (a venue call that hangs) makes the alerts waiting then wait far
+#: longer than estimated, which would otherwise keep the desk refusing alerts for up to a
+#: minute after it caught up.
+MAX_FACTOR = 2.0
 #: Alerts remembered with their estimate, and ratios kept, at most (the oldest go first: the
 #: correction is sorted out of the ratios at every batch of fates, which must stay cheap).
 _PROMISES = 20_000
