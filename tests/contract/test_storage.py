@@ -116,6 +116,50 @@ def test_open_orders_are_listed_per_account(uow_factory: UowFactory) -> None:
         assert len(uow.orders.list()) == 3
 
 
+def test_the_latest_orders_come_newest_first_with_their_fills(uow_factory: UowFactory) -> None:
+    other = AccountId("other")
+    made = [_order(f"A{n}", created_at=T0 + timedelta(minutes=n)) for n in range(1, 6)]
+    made += [_order("B1", account_id=other, created_at=T0 + timedelta(minutes=3, seconds=30))]
+    made += [_order(c, created_at=T0 + timedelta(minutes=9)) for c in ("T1", "T2")]  # a tie
+    made[1].apply(OrderSubmitted(client_order_id=made[1].client_order_id, ts=T0))  # A2 works
+    fills = [make_fill(n, qty="2", coid="A2") for n in (1, 2)]
+    for fill in fills:
+        made[1].apply(OrderFilled(client_order_id=made[1].client_order_id, ts=fill.ts, fill=fill))
+    with uow_factory() as uow:
+        for order in made:
+            uow.orders.add(order)
+        for fill in fills:
+            uow.fills.add(fill)
+        uow.commit()
+    with uow_factory() as uow:
+        newest = uow.orders.latest(5)
+        mine = uow.orders.latest(3, ACCOUNT)
+        working = uow.orders.latest(10, open_only=True)
+        assert uow.orders.latest(0) == []
+        with pytest.raises(ValueError, match="-1"):
+            uow.orders.latest(-1)
+    assert [o.client_order_id.value for o in newest] == ["T2", "T1", "A5", "A4", "B1"]
+    assert [o.client_order_id.value for o in mine] == ["T2", "T1", "A5"]
+    assert [o.client_order_id.value for o in working] == ["A2"]
+    assert working[0].filled_quantity == quantity("4")
+    assert list(working[0].fills) == [f.key for f in fills]
+
+
+def test_the_latest_fills_come_newest_first(uow_factory: UowFactory) -> None:
+    fills = [make_fill(n) for n in (3, 1, 2)]
+    fills.append(make_fill(4, account=AccountId("other")))
+    with uow_factory() as uow:
+        for fill in fills:
+            uow.fills.add(fill)
+        uow.commit()
+    with uow_factory() as uow:
+        assert [f.trade_id.value for f in uow.fills.latest(3)] == ["T4", "T3", "T2"]
+        assert uow.fills.latest(2, ACCOUNT) == [fills[0], fills[2]]
+        assert uow.fills.latest(0) == []
+        with pytest.raises(ValueError, match="-2"):
+            uow.fills.latest(-2)
+
+
 def test_fills_are_deduplicated_by_venue_trade_id(uow_factory: UowFactory) -> None:
     fill = make_fill(7, OrderSide.SELL, "1.5", "99.99", "0.01")
     with uow_factory() as uow:
@@ -177,6 +221,40 @@ def test_ledger_entries_round_trip_and_verify(uow_factory: UowFactory) -> None:
         assert uow.ledger.find(ACCOUNT, LedgerEntryId("nope")) is None
         assert uow.ledger.accounts() == [AccountId("acct-0"), ACCOUNT]
         assert verify(stored, heads).ok
+
+
+def test_the_latest_entries_come_newest_first(uow_factory: UowFactory) -> None:
+    """Of one account by sequence number; of all of them by time."""
+    entries = []
+    for account, minutes in ((ACCOUNT, (5, 1, 7)), (AccountId("acct-0"), (2, 6))):
+        book = booking.AccountBook(account)
+        for n, minute in enumerate(minutes, 1):
+            new = booking.deposit(
+                account,
+                LedgerEntryId(f"dep:{n}"),
+                T0 + timedelta(minutes=minute),
+                money("1", "USD"),
+            )
+            entry = seal(new, book.head_seq + 1, book.head_hash)
+            book.replay(entry)
+            entries.append(entry)
+    with uow_factory() as uow:
+        for entry in entries:
+            uow.ledger.append(entry)
+        uow.commit()
+    with uow_factory() as uow:
+        assert [e.seq for e in uow.ledger.latest(2, ACCOUNT)] == [3, 2]
+        newest = uow.ledger.latest(4)
+        assert uow.ledger.latest(0, ACCOUNT) == []
+        with pytest.raises(ValueError, match="-1"):
+            uow.ledger.latest(-1)
+    assert [(e.account_id.value, e.seq) for e in newest] == [
+        (ACCOUNT.value, 3),  # minute 7
+        ("acct-0", 2),  # 6
+        (ACCOUNT.value, 1),  # 5
+        ("acct-0", 1),  # 2
+    ]
+    assert newest[0] == entries[2]  # with its postings
 
 
 def test_an_append_that_does_not_follow_the_head_is_refused(uow_factory: UowFactory) -> None:

@@ -10,6 +10,7 @@ from algodesk.adapters.storage.memory.store import InMemoryStore, InMemoryUnitOf
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import BotId
 from algodesk.domain.ledger.entries import EntryKind
+from algodesk.domain.portfolio import ALL_BOTS, summarize
 from algodesk.domain.values import Currency, money
 from algodesk.ports.storage import ChainConflictError
 from algodesk.services.ledger import InsufficientCashError, LedgerService
@@ -154,3 +155,46 @@ def test_fills_at_computed_average_prices_balance_exactly(ledger: LedgerService)
 
 def _fields(fill: object) -> dict[str, object]:
     return {name: getattr(fill, name) for name in fill.__dataclass_fields__}  # type: ignore[attr-defined]
+
+
+def test_a_summary_moves_on_with_the_ledger_and_one_given_out_never_changes(
+    ledger: LedgerService,
+) -> None:
+    ledger.deposit(ACCOUNT, money("10000", USD))
+    ledger.allocate(ACCOUNT, BOT, money("5000", USD))
+    ledger.record_fill(make_fill(1, OrderSide.BUY, "10", "100", "1", bot=BOT), AAPL)
+    first, first_bot = ledger.summary(ACCOUNT), ledger.summary(ACCOUNT, BOT)
+    assert ledger.summary(ACCOUNT) is first  # nothing new: the same one
+    ledger.record_fill(make_fill(2, OrderSide.SELL, "4", "110", "1", bot=BOT), AAPL)
+    ledger.withdraw(ACCOUNT, money("100", USD))
+    later, later_bot = ledger.summary(ACCOUNT), ledger.summary(ACCOUNT, BOT)
+    # What reading every entry again gives, for the account and for the bot.
+    for moved, whose in ((later, ALL_BOTS), (later_bot, BOT)):
+        full = summarize(ledger.entries(ACCOUNT), whose)
+        assert (moved.cash, moved.realized, moved.fees, moved.entries) == (
+            full.cash,
+            full.realized,
+            full.fees,
+            full.entries,
+        )
+        assert moved.positions == full.positions
+    # The earlier ones still say what they said.
+    assert first.cash == {"USD": Decimal(10000 - 1000 - 1)}
+    assert first.positions[AAPL.id].quantity == Decimal(10)
+    assert first_bot.cash == {"USD": Decimal(5000 - 1000 - 1)}
+    assert later.positions[AAPL.id].quantity == Decimal(6)
+    assert later.cash == {"USD": Decimal(10000 - 1000 - 1 + 440 - 1 - 100)}
+
+
+def test_a_summary_of_a_shorter_chain_is_read_afresh() -> None:
+    """A summary kept for a longer chain than the one read now (a reader's older snapshot, or
+    another database) is not moved backwards: the chain read is summed afresh."""
+    stores = [InMemoryStore()]
+    ledger = LedgerService(lambda: InMemoryUnitOfWork(stores[-1]), FixedClock())
+    ledger.deposit(ACCOUNT, money("10", USD))
+    ledger.deposit(ACCOUNT, money("20", USD))
+    assert ledger.summary(ACCOUNT).cash == {"USD": Decimal(30)}
+    stores.append(InMemoryStore())  # the storage now holds a chain of one entry
+    ledger.forget(ACCOUNT)
+    ledger.deposit(ACCOUNT, money("5", USD))
+    assert ledger.summary(ACCOUNT).cash == {"USD": Decimal(5)}

@@ -4,7 +4,7 @@ for a whole account or for one bot. Pure functions over entries; marks are passe
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Final
 
@@ -80,6 +80,17 @@ class BookSummary:
     capital: dict[str, Decimal] = field(default_factory=dict)
     positions: dict[InstrumentId, PositionView] = field(default_factory=dict)
     entries: int = 0
+
+    def copy(self) -> BookSummary:
+        """An independent copy (to move on without changing this one)."""
+        return BookSummary(
+            dict(self.cash),
+            dict(self.realized),
+            dict(self.fees),
+            dict(self.capital),
+            {i: replace(p) for i, p in self.positions.items()},
+            self.entries,
+        )
 
     @property
     def currencies(self) -> list[str]:

@@ -30,6 +30,7 @@ __all__ = [
     "SequenceRepository",
     "StorageError",
     "UnitOfWork",
+    "check_limit",
 ]
 
 
@@ -56,6 +57,14 @@ class OrderRepository(Protocol):
 
     def get(self, client_order_id: ClientOrderId) -> Order | None: ...
 
+    def latest(
+        self, limit: int, account_id: AccountId | None = None, open_only: bool = False
+    ) -> list[Order]:
+        """The newest ``limit`` orders (of ``account_id``; only open ones with ``open_only``),
+        newest first: by creation time, then client order id, both descending. Reads only
+        those (a desk's lists, after years of orders). Raises ValueError for ``limit`` < 0."""
+        ...
+
     def list(self, account_id: AccountId | None = None, open_only: bool = False) -> list[Order]: ...
 
 
@@ -69,6 +78,11 @@ class FillRepository(Protocol):
         ...
 
     def for_order(self, client_order_id: ClientOrderId) -> list[Fill]: ...
+
+    def latest(self, limit: int, account_id: AccountId | None = None) -> list[Fill]:
+        """The newest ``limit`` fills (of ``account_id``), newest first: by time, then venue
+        and trade id, all descending. Reads only those. Raises ValueError for ``limit`` < 0."""
+        ...
 
     def list(self, account_id: AccountId | None = None) -> list[Fill]: ...
 
@@ -94,9 +108,22 @@ class LedgerRepository(Protocol):
         """Entries by account, then sequence number."""
         ...
 
+    def latest(self, limit: int, account_id: AccountId | None = None) -> list[LedgerEntry]:
+        """The newest ``limit`` entries, newest first: of ``account_id``, by sequence number;
+        of every account, by time, then account and sequence number (all descending). Reads
+        only those. Raises ValueError for ``limit`` < 0."""
+        ...
+
     def find(self, account_id: AccountId, entry_id: LedgerEntryId) -> LedgerEntry | None: ...
 
     def accounts(self) -> list[AccountId]: ...
+
+
+def check_limit(limit: int) -> int:
+    """``limit`` for a :meth:`~OrderRepository.latest` read, checked."""
+    if limit < 0:
+        raise ValueError(f"expected a limit of 0 or more rows, was {limit}")
+    return limit
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ instead of forking the chain; this service then reloads the account's book from 
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -56,6 +57,10 @@ class LedgerService:
         self._snapshot_factory = snapshot_factory or uow_factory
         self._clock = clock
         self._books: dict[AccountId, AccountBook] = {}
+        # The summaries read lately, by account and bot: (the sequence number they cover, it).
+        self._summaries: dict[tuple[AccountId, BotId | AllBots | None], tuple[int, BookSummary]]
+        self._summaries = {}
+        self._summaries_lock = threading.Lock()
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -253,12 +258,40 @@ class LedgerService:
         with self._snapshot_factory() as uow:
             return uow.ledger.accounts()
 
+    def latest(self, limit: int, account_id: AccountId | None = None) -> list[LedgerEntry]:
+        """The newest ``limit`` entries, newest first (see ``LedgerRepository.latest``)."""
+        with self._snapshot_factory() as uow:
+            return uow.ledger.latest(limit, account_id)
+
     def summary(
         self, account_id: AccountId, bot_id: BotId | AllBots | None = ALL_BOTS
     ) -> BookSummary:
-        """Balances of an account, of one of its bots, or (``None``) of its unallocated part."""
+        """Balances of an account, of one of its bots, or (``None``) of its unallocated part.
+
+        The summary of the last call is moved past the entries booked since (reading the whole
+        ledger at every call took as long as the history was: a dashboard polls this). A
+        summary once returned is never changed: the next one is a copy moved on."""
+        key = (account_id, bot_id)
         with self._snapshot_factory() as uow:
-            return summarize(uow.ledger.entries(account_id), bot_id)
+            head = uow.ledger.head(account_id)
+            seq = head.seq if head is not None else 0
+            with self._summaries_lock:
+                known = self._summaries.get(key)
+            if known is not None and known[0] == seq:
+                return known[1]
+            if known is None or known[0] > seq:  # new, or a ledger that is not the one read
+                summary, after = BookSummary(), 0
+            else:
+                summary, after = known[1].copy(), known[0]
+            covered = after  # the entries added, by what they are (not what the head said)
+            for entry in uow.ledger.entries(account_id, after_seq=after):
+                summary.add(entry, bot_id)
+                covered = entry.seq
+        with self._summaries_lock:
+            latest = self._summaries.get(key)
+            if latest is None or latest[0] <= covered:
+                self._summaries[key] = (covered, summary)
+        return summary
 
     def verify(self, anchors: Mapping[AccountId, ChainHead] | None = None) -> VerifyReport:
         """Check every account's chain, balances and FIFO booking against the recorded heads

@@ -113,9 +113,8 @@ class Queries:
         self, account: AccountId | None, open_only: bool = False, limit: int = 200
     ) -> list[Json]:
         with self._uow_factory() as uow:
-            found = uow.orders.list(account, open_only=open_only)
-        found.sort(key=lambda o: o.created_at, reverse=True)
-        return [order_json(o) for o in found[:limit]]
+            found = uow.orders.latest(limit, account, open_only=open_only)
+        return [order_json(o) for o in found]
 
     def order(self, coid: ClientOrderId) -> Json | None:
         with self._uow_factory() as uow:
@@ -124,13 +123,11 @@ class Queries:
 
     def fills(self, account: AccountId | None, limit: int = 200) -> list[Json]:
         with self._uow_factory() as uow:
-            found = uow.fills.list(account)
-        found.sort(key=lambda f: f.ts, reverse=True)
-        return [fill_json(f) for f in found[:limit]]
+            found = uow.fills.latest(limit, account)
+        return [fill_json(f) for f in found]
 
     def entries(self, account: AccountId | None, limit: int = 200) -> list[Json]:
-        found = self._ledger.entries(account)
-        return [entry_json(e) for e in found[-limit:]][::-1] if limit else []
+        return [entry_json(e) for e in self._ledger.latest(limit, account)]
 
     def summary(self, account: AccountId, bot: BotId | None = None) -> Json:
         """Balances at marks: cash, equity, realized (net of fees), unrealized, positions."""

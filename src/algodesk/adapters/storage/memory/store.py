@@ -33,6 +33,7 @@ from algodesk.ports.storage import (
     DuplicateClientOrderIdError,
     JournalRecord,
     StorageError,
+    check_limit,
 )
 
 __all__ = ["DirectUnitOfWork", "InMemoryStore", "InMemoryUnitOfWork"]
@@ -381,6 +382,11 @@ class _Orders(_Repository):
         found = self._state().order(client_order_id)
         return found.clone() if found is not None else None
 
+    def latest(
+        self, limit: int, account_id: AccountId | None = None, open_only: bool = False
+    ) -> list[Order]:
+        return self.list(account_id, open_only)[::-1][: check_limit(limit)]
+
     def list(self, account_id: AccountId | None = None, open_only: bool = False) -> list[Order]:
         state = self._state()
         store = state.store
@@ -414,6 +420,9 @@ class _Fills(_Repository):
         keys.extend(k for k, f in state.fills.items() if f.client_order_id == client_order_id)
         found = [f for k in dict.fromkeys(keys) if (f := state.fill(k)) is not None]
         return sorted(found, key=lambda f: (f.ts, f.trade_id.value))
+
+    def latest(self, limit: int, account_id: AccountId | None = None) -> list[Fill]:
+        return self.list(account_id)[::-1][: check_limit(limit)]
 
     def list(self, account_id: AccountId | None = None) -> list[Fill]:
         state = self._state()
@@ -451,6 +460,13 @@ class _Ledger(_Repository):
             stored = state.stored_chain(acct)
             yield from stored[after_seq:]
             yield from (e for e in state.entries.get(acct, ()) if e.seq > after_seq)
+
+    def latest(self, limit: int, account_id: AccountId | None = None) -> list[LedgerEntry]:
+        check_limit(limit)
+        if account_id is not None:
+            return list(self.entries(account_id))[::-1][:limit]
+        newest = sorted(self.entries(), key=lambda e: (e.ts, e.account_id.value, e.seq))
+        return newest[::-1][:limit]
 
     def find(self, account_id: AccountId, entry_id: LedgerEntryId) -> LedgerEntry | None:
         return self._state().find_entry(account_id, entry_id)

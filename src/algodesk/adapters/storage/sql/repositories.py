@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +30,7 @@ from algodesk.ports.storage import (
     DuplicateClientOrderIdError,
     JournalRecord,
     StorageError,
+    check_limit,
 )
 
 __all__ = [
@@ -42,6 +43,16 @@ __all__ = [
 
 _OPEN = [s.value for s in OrderStatus if s.is_open]
 _BATCH = 5000
+#: Keys per ``IN (...)`` list (far below SQLite's and PostgreSQL's limits on bound parameters).
+_IN_CHUNK = 500
+
+_K = TypeVar("_K")
+
+
+def _chunks(keys: Sequence[_K]) -> Iterator[Sequence[_K]]:
+    for start in range(0, len(keys), _IN_CHUNK):
+        yield keys[start : start + _IN_CHUNK]
+
 
 # The statements a trade runs, built once: SQLAlchemy then reuses their compiled form instead
 # of building and keying a new statement on every call; those a trade runs every time are
@@ -162,6 +173,30 @@ class SqlFillRepository:
         found = self._conn.execute(_FILLS_OF_ORDER, {"coid": client_order_id.value})
         return [codec.fill_from_row(r) for r in found.mappings()]
 
+    def latest(self, limit: int, account_id: AccountId | None = None) -> list[Fill]:
+        f = fills.c
+        query = (
+            sa.select(fills)
+            .order_by(f.ts.desc(), f.venue.desc(), f.trade_id.desc())
+            .limit(check_limit(limit))
+        )
+        if account_id is not None:
+            query = query.where(f.account_id == account_id.value)
+        return [codec.fill_from_row(r) for r in self._conn.execute(query).mappings()]
+
+    def of_orders(self, coids: Collection[str]) -> dict[str, list[Fill]]:
+        """The fills of the orders ``coids``, by order (as :meth:`for_order` orders them)."""
+        found: dict[str, list[Fill]] = {coid: [] for coid in coids}
+        for chunk in _chunks(sorted(coids)):
+            query = (
+                sa.select(fills)
+                .where(fills.c.client_order_id.in_(chunk))
+                .order_by(fills.c.client_order_id, fills.c.ts, fills.c.trade_id)
+            )
+            for row in self._conn.execute(query).mappings():
+                found[row["client_order_id"]].append(codec.fill_from_row(row))
+        return found
+
     def list(self, account_id: AccountId | None = None) -> list[Fill]:
         query = sa.select(fills).order_by(fills.c.ts, fills.c.venue, fills.c.trade_id)
         if account_id is not None:
@@ -192,6 +227,23 @@ class SqlOrderRepository:
         if row is None:
             return None
         return codec.order_from_row(row, self._fills.for_order(client_order_id))
+
+    def latest(
+        self, limit: int, account_id: AccountId | None = None, open_only: bool = False
+    ) -> list[Order]:
+        o = orders.c
+        query = (
+            sa.select(orders)
+            .order_by(o.created_at.desc(), o.client_order_id.desc())
+            .limit(check_limit(limit))
+        )
+        if account_id is not None:
+            query = query.where(o.account_id == account_id.value)
+        if open_only:
+            query = query.where(o.status.in_(_OPEN))
+        rows = list(self._conn.execute(query).mappings())
+        of = self._fills.of_orders([r["client_order_id"] for r in rows])  # one read, not N
+        return [codec.order_from_row(r, of[r["client_order_id"]]) for r in rows]
 
     def list(self, account_id: AccountId | None = None, open_only: bool = False) -> list[Order]:
         query = sa.select(orders).order_by(orders.c.created_at, orders.c.client_order_id)
@@ -335,6 +387,31 @@ class SqlLedgerRepository:
         finally:  # server-side cursors on PostgreSQL: close them even when abandoned early
             entry_result.close()
             posting_result.close()
+
+    def latest(self, limit: int, account_id: AccountId | None = None) -> list[LedgerEntry]:
+        e, p = ledger_entries.c, ledger_postings.c
+        query = sa.select(ledger_entries).limit(check_limit(limit))
+        if account_id is not None:
+            query = query.where(e.account_id == account_id.value).order_by(e.seq.desc())
+        else:
+            query = query.order_by(e.ts.desc(), self._binary(e.account_id).desc(), e.seq.desc())
+        rows = list(self._conn.execute(query).mappings())
+        postings: dict[tuple[str, int], list[sa.RowMapping]] = {
+            (r["account_id"], int(r["seq"])): [] for r in rows
+        }
+        by_account: dict[str, list[int]] = {}
+        for account, seq in postings:
+            by_account.setdefault(account, []).append(seq)
+        for account, seqs in by_account.items():  # by the primary key, not a scan
+            for chunk in _chunks(sorted(seqs)):
+                query_p = (
+                    sa.select(ledger_postings)
+                    .where(p.account_id == account, p.seq.in_(chunk))
+                    .order_by(p.seq, p.idx)
+                )
+                for row in self._conn.execute(query_p).mappings():
+                    postings[(account, int(row["seq"]))].append(row)
+        return [codec.entry_from_row(r, postings[(r["account_id"], int(r["seq"]))]) for r in rows]
 
     def find(self, account_id: AccountId, entry_id: LedgerEntryId) -> LedgerEntry | None:
         account = account_id.value

@@ -47,6 +47,7 @@ ledger_entries = sa.Table(
     sa.Column("prev_hash", HASH, nullable=False),
     sa.Column("hash", HASH, nullable=False),
     sa.UniqueConstraint("account_id", "entry_id", name="uq_ledger_entries_account_entry"),
+    sa.Index("ix_ledger_entries_ts", "ts", "account_id", "seq"),  # migration 0007
 )
 
 ledger_postings = sa.Table(
@@ -92,6 +93,9 @@ orders = sa.Table(
     sa.Column("last_reason", sa.Text, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=True),
+    # The newest first (migration 0007).
+    sa.Index("ix_orders_account_created", "account_id", "created_at", "client_order_id"),
+    sa.Index("ix_orders_created", "created_at", "client_order_id"),
 )
 
 fills = sa.Table(
@@ -109,6 +113,9 @@ fills = sa.Table(
     sa.Column("fee_currency", sa.String(12), nullable=False),
     sa.Column("ts", UtcDateTime, nullable=False),
     sa.Column("bot_id", ID, nullable=True),
+    # The newest first (migration 0007).
+    sa.Index("ix_fills_account_ts", "account_id", "ts", "venue", "trade_id"),
+    sa.Index("ix_fills_ts", "ts", "venue", "trade_id"),
 )
 
 sequences = sa.Table(
