@@ -108,6 +108,27 @@ def test_the_inbox_masks_a_hook_secret_kept_under_its_own_field_name(
     assert hook.token not in shown.text
 
 
+def test_a_page_of_alerts_masks_each_under_its_own_hooks_field(
+    desk: tuple[DeskRuntime, TestClient],
+) -> None:
+    """Two hooks keep their secrets under different fields; one page lists both alerts."""
+    runtime, client = desk
+    bot = runtime.bots.get(PAPER_BOT)
+    assert bot is not None
+    posted = []
+    for field, secret in (("pw", "first-secret-123"), ("key", "second-secret-456")):
+        hook = runtime.hooks.create(bot, secret=secret, secret_field=field)
+        body = f'{{"action": "buy", "symbol": "AAPL", "qty": "1", "{field}": "{secret}"}}'
+        answer = client.post(f"/webhooks/tradingview/{hook.token}", content=body)
+        assert answer.status_code == 200, answer.text
+        posted.append(secret)
+    page = client.get("/api/v1/alerts", headers=login(client, "admin", PASSWORD))
+    assert page.status_code == 200
+    assert len(page.json()["alerts"]) == 2
+    for secret in posted:
+        assert secret not in page.text
+
+
 def _request(peer: str, forwarded: str | None) -> Request:
     headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []
     scope: dict[str, Any] = {"type": "http", "client": (peer, 1234), "headers": headers}

@@ -357,9 +357,15 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
 
     # -- alerts ------------------------------------------------------------------------------
 
-    def alert_view(entry: InboxEntry) -> Json:
-        hook = runtime.hook_store.get(entry.hook_id)
-        field = hook.secret_field if hook is not None else DEFAULT_SECRET_FIELD
+    def alert_view(entry: InboxEntry, fields: dict[str, str] | None = None) -> Json:
+        """``fields``: the secret fields of the hooks looked up so far (a hook's never
+        changes), so that a page of alerts reads each of its hooks once, not once an alert."""
+        field = fields.get(entry.hook_id) if fields is not None else None
+        if field is None:
+            hook = runtime.hook_store.get(entry.hook_id)
+            field = hook.secret_field if hook is not None else DEFAULT_SECRET_FIELD
+            if fields is not None:
+                fields[entry.hook_id] = field
         return queries.alert_json(entry, field)
 
     @router.get("/alerts", tags=["alerts"], responses={401: {}, 403: {}, 422: {}})
@@ -372,7 +378,8 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
     ) -> Json:
         bot_id = _ident(BotId, bot, "bot") if bot else None
         found = runtime.inbox.list(bot_id=bot_id, status=status, before_id=before, limit=limit)
-        return {"alerts": [alert_view(e) for e in found]}
+        fields: dict[str, str] = {}
+        return {"alerts": [alert_view(e, fields) for e in found]}
 
     @router.get(
         "/alerts/{alert_id}", tags=["alerts"], responses={401: {}, 403: {}, 404: {}, 422: {}}
