@@ -66,6 +66,7 @@ bench: setup browser-setup
 	$(BIN)/python benchmarks/backtest.py
 	$(BIN)/python benchmarks/dashboard.py
 	$(BIN)/python benchmarks/webhook.py
+	$(BIN)/python benchmarks/api.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .hypothesis

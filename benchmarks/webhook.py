@@ -51,7 +51,6 @@ import json
 import math
 import multiprocessing
 import os
-import socket
 import tempfile
 import time
 from collections import Counter
@@ -67,6 +66,7 @@ import sqlalchemy as sa
 from algodesk.adapters.storage.sql.engine import make_engine, sqlite_url
 from algodesk.adapters.storage.sql.tables import fills as fills_table
 from algodesk.testing.desk_server import Server
+from algodesk.testing.http_load import RawConnection
 from algodesk.testing.postgres import TemporaryPostgres
 
 TARGET_RATE = 1_000
@@ -85,49 +85,6 @@ GIVE_UP = 3.0
 
 
 # -- the load generator (runs in its own process) ---------------------------------------------
-
-
-class _Connection:
-    """One keep-alive HTTP/1.1 connection: write a request, read one answer."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def open(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        sock = self.writer.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
-
-    async def request(self, data: bytes) -> tuple[int, bytes]:
-        if self.writer is None:
-            await self.open()
-        assert self.reader is not None
-        assert self.writer is not None
-        self.writer.write(data)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ", 2)[1])
-        length = 0
-        close = False
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            name = name.strip().lower()
-            if name == "content-length":
-                length = int(value)
-            elif name == "connection" and value.strip().lower() == "close":
-                close = True
-        body = await self.reader.readexactly(length) if length else b""
-        if close:
-            self.close()
-        return status, body
 
 
 def _timenow(cache: dict[int, str], wall: float) -> str:
@@ -157,9 +114,9 @@ async def _generate(
     is a connection error, -1 no answer within :data:`GIVE_UP`, -2 not sent (no free connection
     that long)."""
     loop = asyncio.get_running_loop()
-    pool: asyncio.Queue[_Connection] = asyncio.Queue()
+    pool: asyncio.Queue[RawConnection] = asyncio.Queue()
     for _ in range(connections):
-        conn = _Connection(host, port)
+        conn = RawConnection(host, port)
         await conn.open()
         pool.put_nowait(conn)
     head = (

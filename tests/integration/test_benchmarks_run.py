@@ -60,6 +60,28 @@ def test_the_webhook_benchmark_prints_a_table_per_backend() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("e2e")
+def test_the_api_benchmark_prints_its_reads_and_the_servers_memory() -> None:
+    """A real desk on SQLite, 20 alerts executed, then 10 clients reading for 2 s."""
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "api.py"), "--quick", "--backends", "sqlite"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "API reads, SQLite" in out, out
+    assert re.search(r"^answers 200 +[1-9][\d,]*$", out, re.M), out
+    assert re.search(r"^answer p95 +[\d,.]+ ms +<= 20 ms +(MET|NOT MET)$", out, re.M), out
+    assert not re.search(r"^not 200", out, re.M), out  # no refusal, no error
+    for read in ("/api/v1/orders", "/api/v1/fills", "/api/v1/ledger/entries", "/api/v1/alerts"):
+        assert re.search(rf"^  p95 {re.escape(read)} +[\d,.]+ ms$", out, re.M), (read, out)
+    assert re.search(r"^server RSS, started, idle 3 s +[\d,]+ MB +<= 200 MB", out, re.M), out
+
+
+@pytest.mark.slow
 @pytest.mark.xdist_group("browser")
 def test_the_dashboard_benchmark_prints_each_page_load() -> None:
     """A real demo desk and Debian's Chromium; one load of each page."""

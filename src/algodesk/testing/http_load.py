@@ -1,0 +1,60 @@
+"""A minimal HTTP/1.1 client for load generators (``benchmarks/``): one keep-alive connection
+on asyncio streams that writes a request and reads one answer, and little else, so that the
+generator costs little CPU next to the server it measures on the same cores."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+__all__ = ["RawConnection"]
+
+
+class RawConnection:
+    """One keep-alive HTTP/1.1 connection: write a request, read one answer (a body with a
+    ``Content-Length``; the server's ``Connection: close`` closes it, and the next request
+    opens it again). ``source``: the local address to connect from (a loopback address of its
+    own, to look like another client to per-address limits)."""
+
+    def __init__(self, host: str, port: int, source: str | None = None) -> None:
+        self.host, self.port, self.source = host, port, source
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> None:
+        local = (self.source, 0) if self.source is not None else None
+        self.reader, self.writer = await asyncio.open_connection(
+            self.host, self.port, local_addr=local
+        )
+        sock = self.writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+    async def request(self, data: bytes) -> tuple[int, bytes]:
+        """Write ``data`` (a whole request) and return the answer's status and body."""
+        if self.writer is None:
+            await self.open()
+        assert self.reader is not None
+        assert self.writer is not None
+        self.writer.write(data)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        length = 0
+        close = False
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "connection" and value.strip().lower() == "close":
+                close = True
+        body = await self.reader.readexactly(length) if length else b""
+        if close:
+            self.close()
+        return status, body
