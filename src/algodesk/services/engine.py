@@ -910,6 +910,31 @@ class Engine:
         denial = check_order(order, context)
         return (denial.code, denial.message) if denial is not None else ("", "")
 
+    def _gate_modified(self, uow: UnitOfWork, proposed: Order) -> tuple[str, str]:
+        """The gates for an order as a modify would leave it, judged on what is left to fill:
+        its filled part is in the position already (a partly filled exit of 10 with 4 filled
+        against a long of 6 was judged as a sale of 10, and refused)."""
+        filled = proposed.filled_quantity
+        if proposed.quantity <= filled:
+            return (
+                "INVALID_ORDER",
+                f"order {proposed.client_order_id}: expected a quantity above the "
+                f"{filled.value} filled, was {proposed.quantity.value}",
+            )
+        unfilled = Order.restore(
+            **{
+                **{
+                    name: getattr(proposed, name)
+                    for name in Order.__dataclass_fields__
+                    if name != "fills"
+                },
+                "quantity": proposed.quantity - filled,
+                "filled_quantity": Quantity(Decimal(0)),
+                "avg_fill_price": None,
+            }
+        )
+        return self._gate(uow, unfilled, None)
+
     def _open_order(
         self, uow: UnitOfWork, account_id: AccountId, coid: ClientOrderId
     ) -> Order | Outcome:
@@ -999,7 +1024,7 @@ class Engine:
             except ValueError as exc:
                 code, message = "INVALID_ORDER", str(exc)
             else:
-                code, message = self._gate(uow, proposed, None)
+                code, message = self._gate_modified(uow, proposed)
         if code:
             event = OrderModifyRejected(client_order_id=coid, ts=now, reason=f"{code}: {message}")
             outcome = Outcome(False, coid.value, found.status.value, code, message)

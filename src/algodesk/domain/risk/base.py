@@ -177,19 +177,27 @@ class RiskGate(Protocol):
 def is_reducing(order: Order, position: Decimal, working: tuple[WorkingOrder, ...] = ()) -> bool:
     """True when ``order`` only shrinks ``position`` and never flips it, even if every working
     order on the same side in the same instrument fills first (the worst case): five sells of
-    10 against a long of 10 are not five reductions."""
+    10 against a long of 10 are not five reductions.
+
+    A reduce-only order (an exit) counts only the reduce-only orders ahead of it, the other
+    exits sharing the position: a stop-loss must go out while the trader's own limit sell of
+    the same size rests as a take-profit (counting it, the stop-loss was refused at every mark
+    while the price fell)."""
     against = position < 0 if order.side is OrderSide.BUY else position > 0
     return against and _fits(order, position, working)
 
 
 @exact_arithmetic
 def _fits(order: Order, position: Decimal, working: tuple[WorkingOrder, ...]) -> bool:
-    """``order`` plus the working orders ahead of it on its side take at most ``position``."""
+    """``order`` plus the working orders ahead of it on its side (for a reduce-only order,
+    the reduce-only ones) take at most ``position``."""
     ahead = sum(
         (
             w.leaves
             for w in working
-            if w.instrument_id == order.instrument_id and w.side is order.side
+            if w.instrument_id == order.instrument_id
+            and w.side is order.side
+            and (w.reduce_only or not order.reduce_only)
         ),
         Decimal(0),
     )
