@@ -10,6 +10,7 @@ import pytest
 from algodesk.adapters.storage.memory.store import InMemoryStore, InMemoryUnitOfWork
 from algodesk.domain.day_trades import count_day_trades, window_start
 from algodesk.domain.fills import OrderSide
+from algodesk.domain.identifiers import BotId
 from algodesk.services.ledger import LedgerService
 from algodesk.testing.clock import FixedClock
 from tests.conftest import AAPL, ACCOUNT, T0, make_fill
@@ -52,3 +53,12 @@ def test_the_window_is_five_weekdays() -> None:
     monday = date(2026, 11, 23)
     assert window_start(monday) == date(2026, 11, 17)  # the Tuesday before
     assert window_start(date(2026, 11, 22)) == date(2026, 11, 16)  # a Sunday counts back 5
+
+
+def test_two_bots_opening_and_closing_the_same_stock_on_one_day_are_a_day_trade() -> None:
+    """The broker counts the account: one bot's buy and another's sale close its position."""
+    store = InMemoryStore()
+    ledger = LedgerService(lambda: InMemoryUnitOfWork(store), FixedClock())
+    ledger.record_fill(make_fill(1, BUY, "10", bot=BotId("a")), AAPL)
+    ledger.record_fill(make_fill(2, SELL, "10", bot=BotId("b")), AAPL)
+    assert count_day_trades(ledger.entries(ACCOUNT), T0.date()) == 1

@@ -1,5 +1,7 @@
-"""Day trades for the US pattern-day-trader rule: a closing fill that reduces, in the same
-book, a position opened on the same trading day. Counted from the ledger's fills.
+"""Day trades for the US pattern-day-trader rule: a closing fill that reduces a position opened
+on the same trading day. Counted from the ledger's fills, by instrument across the fills given:
+the broker counts the account's position, so a bot's buy and another bot's sale of the same
+stock on one day are a day trade (pass one bot's fills for that bot's own count).
 
 One closing fill is one day trade, however many same-day lots it closes (the broker's usual
 counting). The trading day here is the fill's UTC date and the window the last five weekdays;
@@ -12,7 +14,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from decimal import Decimal
 
-from algodesk.domain.identifiers import BotId, InstrumentId
+from algodesk.domain.identifiers import InstrumentId
 from algodesk.domain.ledger.booking import FillTerms
 from algodesk.domain.ledger.entries import EntryKind, LedgerEntry
 from algodesk.domain.values import exact_arithmetic
@@ -33,14 +35,14 @@ def window_start(today: date, business_days: int = 5) -> date:
 @exact_arithmetic
 def count_day_trades(entries: Iterable[LedgerEntry], since: date) -> int:
     """Day trades on or after ``since``: fills that reduce a position opened the same day."""
-    position: dict[tuple[BotId | None, InstrumentId], Decimal] = {}
-    opened_today: dict[tuple[BotId | None, InstrumentId], tuple[date, Decimal]] = {}
+    position: dict[InstrumentId, Decimal] = {}
+    opened_today: dict[InstrumentId, tuple[date, Decimal]] = {}
     count = 0
     for entry in entries:
         if entry.kind is not EntryKind.FILL:
             continue
         terms = FillTerms.of(entry.details)
-        key = (entry.bot_id, terms.instrument_id)
+        key = terms.instrument_id
         day = entry.ts.date()
         before = position.get(key, Decimal(0))
         signed = terms.quantity * terms.side.sign
