@@ -546,6 +546,13 @@ CASES = [
         "FEE_COVERAGE",
         context={"target_price": price("101"), "round_trip_cost_bps": D("90.01")},
     ),
+    Case(  # 14.995 bps: not rounded up to the 15 required
+        "an edge short by half a hundredth of a basis point denies",
+        "FEE_COVERAGE",
+        order=order(px="20000"),
+        account={"limits": RiskLimits(fee_safety_bps=D(10), slippage_buffer_bps=D(5))},
+        context={"mark": Mark(D(20000), T0), "target_price": price("20029.99")},
+    ),
     Case(
         "a short's edge is downward",
         None,

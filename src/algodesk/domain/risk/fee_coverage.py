@@ -4,7 +4,7 @@ the safety margin plus the slippage buffer. Without a target there is nothing to
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.orders import Order
@@ -27,13 +27,13 @@ class FeeCoverageGate:
             return None
         move = target.value - px if order.side is OrderSide.BUY else px - target.value
         with rounded():
-            edge = (move * _BPS / px).quantize(Decimal("0.01"))
+            edge = move * _BPS / px
         limits = account.limits
         required = context.round_trip_cost_bps + limits.fee_safety_bps + limits.slippage_buffer_bps
-        if edge < required:
+        if edge < required:  # compared unrounded: 14.995 does not pass for 15
             return Denial.of(
                 "FEE_COVERAGE",
-                edge_bps=edge,
+                edge_bps=edge.quantize(Decimal("0.01"), rounding=ROUND_FLOOR),
                 required_bps=required,
                 fees_bps=context.round_trip_cost_bps,
                 safety_bps=limits.fee_safety_bps,
