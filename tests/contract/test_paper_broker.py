@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from algodesk.adapters.brokers.paper.broker import PaperBroker
 from algodesk.adapters.brokers.paper.config import PaperBrokerConfig
+from algodesk.bootstrap.calendars import desk_calendars
 from algodesk.domain.events import (
     OrderAccepted,
     OrderCanceled,
     OrderEvent,
+    OrderExpired,
     OrderFilled,
     OrderPendingCancel,
     OrderPendingUpdate,
@@ -22,7 +26,7 @@ from algodesk.domain.events import (
     OrderUpdated,
 )
 from algodesk.domain.fills import OrderSide
-from algodesk.domain.identifiers import ClientOrderId
+from algodesk.domain.identifiers import ClientOrderId, InstrumentId
 from algodesk.domain.matching import Bar, FillModel, PercentFee, Quote
 from algodesk.domain.orders import Order, OrderStatus, OrderType, TimeInForce
 from algodesk.domain.values import money, price, quantity
@@ -312,3 +316,49 @@ def test_a_withdrawn_order_leaves_nothing_behind(broker: PaperBroker) -> None:
     broker.confirm(ClientOrderId("W1"))  # too late: forgotten
     assert [e.client_order_id.value for e in broker.drain()] == ["W2"]
     assert broker.working_orders == []
+
+
+def _nasdaq_days(tmp_path: Path) -> Callable[[InstrumentId, datetime], date | None]:
+    """The trading days of AAPL's venue, from the desk's calendars (XNYS)."""
+    calendars = desk_calendars(tmp_path)
+    return lambda iid, at: calendars.for_venue(iid.venue).trading_day(at)
+
+
+def _day_order_broker(clock: FixedClock, tmp_path: Path) -> PaperBroker:
+    return PaperBroker(
+        PaperBrokerConfig(), {AAPL.id: AAPL}, clock.now, trading_day=_nasdaq_days(tmp_path)
+    )
+
+
+@pytest.mark.parametrize(
+    ("tif", "later", "expected"),
+    [
+        # T0 is Monday 04:15 New York: the order counts towards Monday's session.
+        (TimeInForce.DAY, timedelta(hours=10), OrderFilled),  # 14:15 the same day
+        (TimeInForce.DAY, timedelta(days=1), OrderExpired),  # Tuesday: its day is over
+        (TimeInForce.GTC, timedelta(days=1), OrderFilled),
+    ],
+)
+def test_a_day_order_expires_with_its_trading_day(
+    clock: FixedClock,
+    tmp_path: Path,
+    tif: TimeInForce,
+    later: timedelta,
+    expected: type[OrderEvent],
+) -> None:
+    broker = _day_order_broker(clock, tmp_path)
+    broker.on_quote(quote("101", "100.95", "101.05"))
+    broker.submit(new(px="100", tif=tif))  # rests: the market is above its limit
+    assert [type(e) for e in broker.drain()] == [OrderAccepted]
+    clock.set(T0 + later)
+    broker.on_quote(Quote(AAPL.id, T0 + later, D("99"), D("98.95"), D("99.05")))
+    assert [type(e) for e in broker.drain()] == [expected]
+    assert broker.working_orders == []
+
+
+def test_an_ioc_with_no_price_to_meet_is_canceled_at_once(broker: PaperBroker) -> None:
+    """No quote yet (a restart, a feed that has not spoken): an IOC cannot wait for one."""
+    broker.submit(new(px="100", tif=TimeInForce.IOC))
+    assert [type(e) for e in broker.drain()] == [OrderAccepted, OrderCanceled]
+    broker.on_quote(quote("99", "98.95", "99.05", at=1800))
+    assert broker.drain() == []

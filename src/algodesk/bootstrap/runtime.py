@@ -145,7 +145,12 @@ class DeskRuntime:
             desk.settings.data_dir, {PAPER.value: self.options.paper_calendar}
         )
         self.market = MarketService(desk.instruments, self.calendars, self.clock, bars=desk.bars)
-        self.paper = PaperBroker(PaperBrokerConfig(), _Instruments(self.market), self.clock.now)
+        self.paper = PaperBroker(
+            PaperBrokerConfig(),
+            _Instruments(self.market),
+            self.clock.now,
+            trading_day=self.market.trading_day,  # DAY orders expire with their session
+        )
         self.bots = BotService(factory, self.clock, desk.ledger)
         # The demo account's limits until changed over the API (then the journal's win).
         self.limits = LimitBook(

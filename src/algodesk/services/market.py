@@ -104,6 +104,14 @@ class MarketService:
                 _log.error("market hours unknown, orders denied: %s", exc)
             return False
 
+    def trading_day(self, instrument_id: InstrumentId, at: datetime) -> date | None:
+        """The session date ``at`` counts towards at the instrument's venue (the next session's
+        once today's has closed); None when its calendar cannot say."""
+        try:
+            return self._calendars.for_venue(instrument_id.venue).trading_day(at)
+        except CalendarUnavailableError:
+            return None
+
     def feed_stale(self, instrument_id: InstrumentId) -> bool:
         return self.watch.is_stale(instrument_id)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from algodesk.adapters.brokers.paper.config import PaperBrokerConfig
@@ -30,7 +30,7 @@ from algodesk.domain.fills import Fill
 from algodesk.domain.identifiers import ClientOrderId, InstrumentId, TradeId, Venue, VenueOrderId
 from algodesk.domain.instruments import Instrument
 from algodesk.domain.matching import Bar, MatchingEngine, MatchResult, Quote
-from algodesk.domain.orders import Order
+from algodesk.domain.orders import Order, TimeInForce
 from algodesk.domain.values import Price, Quantity
 from algodesk.ports.broker import VenueRejectedError
 
@@ -43,8 +43,16 @@ class PaperBroker:
         config: PaperBrokerConfig,
         instruments: Mapping[InstrumentId, Instrument],
         clock: Callable[[], datetime],
+        trading_day: Callable[[InstrumentId, datetime], date | None] | None = None,
     ) -> None:
+        """``trading_day``: the session date an instant counts towards at an instrument's venue
+        (``MarketCalendar.trading_day``; None when its calendar cannot say). A DAY order
+        expires at the first quote after the trading day it was placed in; without
+        ``trading_day`` (backtests, which place GTC orders) only when a caller says the session
+        has closed."""
         self._config = config
+        self._trading_day = trading_day
+        self._day_of: dict[ClientOrderId, date | None] = {}  # a DAY order's trading day
         self._instruments = instruments
         self._now = clock
         self._engine = MatchingEngine(config.fill_model)
@@ -122,7 +130,11 @@ class PaperBroker:
         quote = self._quotes.get(order.instrument_id)
         if quote is not None:
             self._match(live, instrument, quote, arrival=True)
-        else:
+        elif live.time_in_force is TimeInForce.IOC and order.instrument_id not in self._last_close:
+            # No price yet to meet it (a restart, a feed that has not spoken), and no bars to
+            # wait for the next of: an IOC does not wait.
+            self._finish(live, OrderCanceled(client_order_id=live.client_order_id, ts=now))
+        else:  # the next observation matches it (a backtest's next bar)
             self._fresh.add(order.client_order_id)
 
     def submit_now(self, order: Order) -> list[OrderEvent]:
@@ -160,6 +172,7 @@ class PaperBroker:
         drain): the book is as if it never came."""
         with self._lock:
             self._working.pop(client_order_id, None)
+            self._day_of.pop(client_order_id, None)
             self._fresh.discard(client_order_id)
             self._unconfirmed.discard(client_order_id)
             self._passed.discard(client_order_id)
@@ -227,11 +240,26 @@ class PaperBroker:
         instrument = self._instruments.get(quote.instrument_id)
         if instrument is None:
             return
+        today: list[date | None] = []  # the trading day now, looked up once, if needed
         for live in [o for o in self._working.values() if o.instrument_id == quote.instrument_id]:
             if live.client_order_id in self._unconfirmed:
                 self._passed.add(live.client_order_id)
                 continue
-            self._match(live, instrument, quote, arrival=False, session_closed=session_closed)
+            closed = session_closed or self._day_over(live, today)
+            self._match(live, instrument, quote, arrival=False, session_closed=closed)
+
+    def _day_over(self, live: Order, today: list[date | None]) -> bool:
+        """Whether ``live`` is a DAY order whose trading day has ended (``today`` caches the
+        trading day now)."""
+        if live.time_in_force is not TimeInForce.DAY or self._trading_day is None:
+            return False
+        coid = live.client_order_id
+        if coid not in self._day_of:
+            self._day_of[coid] = self._trading_day(live.instrument_id, live.created_at)
+        placed = self._day_of[coid]
+        if not today:
+            today.append(self._trading_day(live.instrument_id, self._now()))
+        return placed is not None and today[0] is not None and today[0] > placed
 
     def one_cancels_other(self, first: ClientOrderId, second: ClientOrderId) -> None:
         """Link two working orders (a bracket's stop-loss and take-profit): when either fills,
@@ -318,6 +346,7 @@ class PaperBroker:
         self._emit(event)
         if live.status.is_terminal:
             self._working.pop(live.client_order_id, None)
+            self._day_of.pop(live.client_order_id, None)
             self._fresh.discard(live.client_order_id)
             if not isinstance(event, OrderFilled):  # a filled leg cancels its partner next
                 self._unlink(live.client_order_id)
