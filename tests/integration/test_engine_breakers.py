@@ -145,3 +145,22 @@ def test_a_loss_streak_and_the_day_start_survive_a_restart() -> None:
     assert [r.payload["equity"] for r in starts] == [
         "10000"
     ]  # one per day, kept across the restart
+
+
+def test_a_withdrawal_is_not_a_drawdown_and_a_restart_remembers_the_money_put_in() -> None:
+    config = BreakerConfig(max_drawdown_pct=D(10))
+    desk = Setup(config)
+    desk.ledger.deposit(ACCOUNT, money("10000", USD))
+    assert desk.trade(OrderSide.BUY, "1", "100") is None  # the peak: 10,000
+    desk.ledger.withdraw(ACCOUNT, money("2000", USD))  # profits taken out: no trading loss
+    assert desk.trade(OrderSide.BUY, "1", "100") is None
+    assert desk.engine.trading_state(ACCOUNT) is TradingState.ACTIVE
+    restarted = Setup(config, store=desk.store)
+    restarted.ledger.withdraw(ACCOUNT, money("3000", USD))  # after a restart too
+    assert restarted.trade(OrderSide.BUY, "1", "100") is None
+    # A real loss still is one: of the 5,000 left, 10% is 500. Long 12 (3 + 9) with 3,800 in cash,
+    # a fall to 59 loses 492 (not yet), to 58 loses 504.
+    assert restarted.trade(OrderSide.BUY, "9", "100") is None
+    assert restarted.trade(OrderSide.BUY, "1", "59") is None
+    assert restarted.trade(OrderSide.SELL, "1", "59") is None
+    assert restarted.trade(OrderSide.BUY, "1", "58") == "TRADING_HALTED"

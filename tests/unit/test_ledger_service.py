@@ -198,3 +198,15 @@ def test_a_summary_of_a_shorter_chain_is_read_afresh() -> None:
     ledger.forget(ACCOUNT)
     ledger.deposit(ACCOUNT, money("5", USD))
     assert ledger.summary(ACCOUNT).cash == {"USD": Decimal(5)}
+
+
+def test_the_money_put_into_a_book_counts_deposits_withdrawals_and_allocations(
+    ledger: LedgerService,
+) -> None:
+    ledger.deposit(ACCOUNT, money("10000", USD))
+    ledger.allocate(ACCOUNT, BOT, money("4000", USD))
+    ledger.withdraw(ACCOUNT, money("1000", USD))
+    ledger.record_fill(make_fill(1, OrderSide.BUY, "10", "100", "1", bot=BOT), AAPL)  # trading
+    assert ledger.summary(ACCOUNT).contributed("USD") == Decimal(9000)
+    assert ledger.summary(ACCOUNT, BOT).contributed("USD") == Decimal(4000)
+    assert ledger.summary(ACCOUNT, None).contributed("USD") == Decimal(5000)  # unallocated

@@ -80,6 +80,14 @@ class BookSummary:
     capital: dict[str, Decimal] = field(default_factory=dict)
     positions: dict[InstrumentId, PositionView] = field(default_factory=dict)
     entries: int = 0
+    #: Cash allocated to this book from the account's (a bot's; nets to 0 for the account).
+    allocated: dict[str, Decimal] = field(default_factory=dict)
+
+    def contributed(self, ccy: str) -> Decimal:
+        """Money put into this book from outside its trading, in ``ccy``: deposits less
+        withdrawals and, for a bot, allocations less returns. A change of it is not a gain or
+        a loss (the breakers move their peaks and day starts by it)."""
+        return self.capital.get(ccy, _ZERO) + self.allocated.get(ccy, _ZERO)
 
     def copy(self) -> BookSummary:
         """An independent copy (to move on without changing this one)."""
@@ -90,6 +98,7 @@ class BookSummary:
             dict(self.capital),
             {i: replace(p) for i, p in self.positions.items()},
             self.entries,
+            dict(self.allocated),
         )
 
     @property
@@ -150,6 +159,8 @@ class BookSummary:
                 _add(self.fees, ccy, p.amount)
             elif p.book == CAPITAL:
                 _add(self.capital, ccy, -p.amount)
+            if entry.kind is EntryKind.ALLOCATION and p.book == CASH:
+                _add(self.allocated, ccy, p.amount)
         if entry.kind is EntryKind.FILL:
             terms = FillTerms.of(entry.details)
             iid = terms.instrument_id

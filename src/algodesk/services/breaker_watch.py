@@ -69,11 +69,16 @@ class BreakerWatch:
         """Feed the board; journal what it produced (a write unit only when there is any).
         Equity is worked out for the scopes that have a breaker only."""
         equity: dict[BotId | None, Decimal] = {}
+        contributed: dict[BotId | None, Decimal] = {}
         if self._board.breaker(account) is not None:
             equity[None] = self._equity(view.account, ccy)
+            contributed[None] = view.account.contributed(ccy)
         if bot is not None and self._board.breaker(account, bot) is not None:
             equity[bot] = self._equity(view.bot(bot), ccy)
-        trips, records = self._board.observe_fill(self._clock.now(), account, bot, equity, closed)
+            contributed[bot] = view.bot(bot).contributed(ccy)
+        trips, records = self._board.observe_fill(
+            self._clock.now(), account, bot, equity, closed, contributed
+        )
         if records or trips:
             with self._uow_factory() as uow:
                 for record in records:

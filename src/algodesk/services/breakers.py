@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -70,6 +70,7 @@ class BoardSnapshot:
 
     breakers: Mapping[ScopeKey, CircuitBreaker]
     day_starts: Mapping[ScopeKey, tuple[date, Decimal]]
+    contributed: Mapping[ScopeKey, Decimal] = field(default_factory=dict)
 
 
 class BreakerBoard:
@@ -82,6 +83,9 @@ class BreakerBoard:
         self._bot_configs = bots if bots is not None else {}
         self._breakers: dict[ScopeKey, CircuitBreaker] = {}
         self._day_start: dict[ScopeKey, tuple[date, Decimal]] = {}
+        # The money put into each scope's book from outside its trading when last observed
+        # (deposits, withdrawals, allocations): a change moves the peak and the day start.
+        self._contributed: dict[ScopeKey, Decimal] = {}
 
     def breaker(self, account_id: AccountId, bot_id: BotId | None = None) -> CircuitBreaker | None:
         """The scope's breaker. The configurations may be live mappings (limits changed over
@@ -104,6 +108,7 @@ class BreakerBoard:
         return BoardSnapshot(
             {k: copy.deepcopy(b) for k, b in self._breakers.items() if k[0] == account_id},
             {k: v for k, v in self._day_start.items() if k[0] == account_id},
+            {k: v for k, v in self._contributed.items() if k[0] == account_id},
         )
 
     def restore_snapshot(self, account_id: AccountId, snapshot: object) -> None:
@@ -114,8 +119,11 @@ class BreakerBoard:
             del self._breakers[key]
         for key in [k for k in self._day_start if k[0] == account_id]:
             del self._day_start[key]
+        for key in [k for k in self._contributed if k[0] == account_id]:
+            del self._contributed[key]
         self._breakers.update({k: copy.deepcopy(b) for k, b in snapshot.breakers.items()})
         self._day_start.update(snapshot.day_starts)
+        self._contributed.update(snapshot.contributed)
 
     def day_start(self, account_id: AccountId, bot_id: BotId | None = None) -> Decimal | None:
         """The equity the scope's current day started from (None: no fill observed yet)."""
@@ -137,6 +145,8 @@ class BreakerBoard:
             breaker = self.breaker(account_id, bot)
             if breaker is None:
                 continue
+            if record.kind in ("EquityPeak", "DayStart") and "contributed" in record.payload:
+                self._contributed[(account_id, bot)] = Decimal(str(record.payload["contributed"]))
             if record.kind == "EquityPeak":
                 breaker.peak_equity = Decimal(str(record.payload["peak"]))
             elif record.kind == "DayStart":
@@ -166,10 +176,17 @@ class BreakerBoard:
         bot_id: BotId | None,
         equity: Mapping[BotId | None, Decimal],
         closed_pnl: Decimal | None,
+        contributed: Mapping[BotId | None, Decimal] | None = None,
     ) -> tuple[list[ScopedTrip], list[JournalRecord]]:
         """After a fill: equity per scope (``None``: the account) and, when the fill closed
         something, its net P&L. Returns the trips, and the records (new peaks, the day's
-        starting equity, closed trades) that let a restart pick up where this left off."""
+        starting equity, closed trades) that let a restart pick up where this left off.
+
+        ``contributed``: the money put into each scope's book from outside its trading
+        (``BookSummary.contributed``). Since the last observation a deposit, a withdrawal or
+        an allocation changed it, and the equity with it, by as much: the peak and the day's
+        start move by the same amount (a withdrawal of profits is not a drawdown, a deposit
+        does not hide the day's loss)."""
         trips: list[ScopedTrip] = []
         peaks: list[JournalRecord] = []
         scopes: list[BotId | None] = [None] if bot_id is None else [None, bot_id]
@@ -179,17 +196,20 @@ class BreakerBoard:
                 continue
             value = equity[bot]
             bot_value = bot.value if bot else None
+            flow = contributed.get(bot) if contributed is not None else None
+            extra: dict[str, str | None] = {} if flow is None else {"contributed": str(flow)}
+            peaks.extend(self._move_by_flow(now, account_id, bot, breaker, flow))
             day, start = self._day_start.get((account_id, bot), (None, value))
             if day != now.date():
                 self._day_start[(account_id, bot)] = (now.date(), value)
                 start = value
                 payload = {"bot": bot_value, "day": now.date().isoformat(), "equity": str(value)}
-                peaks.append(JournalRecord(account_id, "DayStart", now, payload))
+                peaks.append(JournalRecord(account_id, "DayStart", now, payload | extra))
             before = breaker.peak_equity
             trip = breaker.observe_equity(now, value, start)
             if breaker.peak_equity is not None and breaker.peak_equity != before:
-                payload = {"bot": bot.value if bot else None, "peak": str(breaker.peak_equity)}
-                peaks.append(JournalRecord(account_id, "EquityPeak", now, payload))
+                payload = {"bot": bot_value, "peak": str(breaker.peak_equity)}
+                peaks.append(JournalRecord(account_id, "EquityPeak", now, payload | extra))
             if trip is not None:
                 trips.append(ScopedTrip(account_id, bot, trip))
             if closed_pnl is not None and (bot is None or bot == bot_id):
@@ -199,6 +219,42 @@ class BreakerBoard:
                 if trip is not None:
                     trips.append(ScopedTrip(account_id, bot, trip))
         return trips, peaks
+
+    def _move_by_flow(
+        self,
+        now: datetime,
+        account_id: AccountId,
+        bot: BotId | None,
+        breaker: CircuitBreaker,
+        flow: Decimal | None,
+    ) -> list[JournalRecord]:
+        """Move the scope's peak and day start by the change of the money put into it since
+        it was last observed; the records that keep the moves over a restart."""
+        key = (account_id, bot)
+        if flow is None:
+            return []
+        last = self._contributed.get(key)
+        self._contributed[key] = flow
+        if last is None or flow == last:
+            return []
+        delta = flow - last
+        records = []
+        bot_value = bot.value if bot else None
+        if breaker.peak_equity is not None:
+            breaker.peak_equity += delta
+            payload = {"bot": bot_value, "peak": str(breaker.peak_equity), "contributed": str(flow)}
+            records.append(JournalRecord(account_id, "EquityPeak", now, payload))
+        if key in self._day_start:
+            day, start = self._day_start[key]
+            self._day_start[key] = (day, start + delta)
+            payload = {
+                "bot": bot_value,
+                "day": day.isoformat(),
+                "equity": str(start + delta),
+                "contributed": str(flow),
+            }
+            records.append(JournalRecord(account_id, "DayStart", now, payload))
+        return records
 
     def observe_error(self, now: datetime, account_id: AccountId) -> list[ScopedTrip]:
         breaker = self.breaker(account_id)
