@@ -3,6 +3,7 @@ allow, survive a restart, and lift only by timer or an audited reset."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from algodesk.adapters.brokers.paper.broker import PaperBroker
@@ -12,10 +13,10 @@ from algodesk.domain.commands import SubmitOrder
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import Venue
 from algodesk.domain.matching import Quote
-from algodesk.domain.orders import OrderType
+from algodesk.domain.orders import OrderType, TimeInForce
 from algodesk.domain.risk.base import RiskLimits, TradingState
 from algodesk.domain.risk.breakers import BreakerConfig
-from algodesk.domain.values import Currency, money, quantity
+from algodesk.domain.values import Currency, money, price, quantity
 from algodesk.ports.broker import BrokerPort
 from algodesk.services.engine import Engine
 from algodesk.services.ledger import LedgerService
@@ -53,6 +54,7 @@ class Setup:
             {Venue("PAPER"): broker or self.paper},
             limits,
             self.ledger,
+            day_marks=self.market.day_marks,
         )
 
     def price(self, last: str) -> None:
@@ -164,3 +166,47 @@ def test_a_withdrawal_is_not_a_drawdown_and_a_restart_remembers_the_money_put_in
     assert restarted.trade(OrderSide.BUY, "1", "59") is None
     assert restarted.trade(OrderSide.SELL, "1", "59") is None
     assert restarted.trade(OrderSide.BUY, "1", "58") == "TRADING_HALTED"
+
+
+def test_the_days_loss_counts_from_midnight_not_from_its_first_order() -> None:
+    """The day opens with a loss on a position held overnight, and the day's first order
+    comes after it: the breaker measures from the day's start, not from that order."""
+    desk = Setup(BreakerConfig(daily_loss_pct=D(5)))
+    desk.ledger.deposit(ACCOUNT, money("100000", USD))
+    assert desk.trade(OrderSide.BUY, "500", "100") is None  # day 1: equity 100,000
+    desk.clock.advance(timedelta(hours=14))
+    desk.price("100")  # the last price before midnight
+    desk.clock.advance(timedelta(hours=10))  # day 2, 09:15
+    desk.price("100")
+    desk.clock.advance(timedelta(hours=4))
+    desk.price("89")  # down 5,500 on the day: 5.5%
+    assert desk.trade(OrderSide.BUY, "1", "89") == "TRADING_STATE_REDUCING"
+
+
+def test_the_days_start_takes_back_the_fill_that_first_observes_it() -> None:
+    """A limit left from yesterday fills at today's open before anything else is observed:
+    the day starts from before that fill, valued at the last price before midnight."""
+    desk = Setup(BreakerConfig(daily_loss_pct=D(5)))
+    desk.ledger.deposit(ACCOUNT, money("100000", USD))
+    assert desk.trade(OrderSide.BUY, "500", "100") is None
+    resting = SubmitOrder(
+        account_id=ACCOUNT,
+        instrument_id=AAPL.id,
+        side=OrderSide.BUY,
+        order_type=OrderType.LIMIT,
+        quantity=quantity("100"),
+        price=price("95"),
+        time_in_force=TimeInForce.GTC,
+    )
+    assert desk.engine.handle(resting).ok
+    desk.clock.advance(timedelta(hours=14))
+    desk.price("100")  # midnight's reference: 100, the day starts at 100,000
+    desk.clock.advance(timedelta(hours=10))
+    desk.price("94.50")  # the open: the limit fills at 95 (40,500 in cash, 600 shares)
+    desk.engine.pump()
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == D(600)
+    # At 91.50 the book is worth 95,400: 4.6% down on the day (counted from after the fill at
+    # midnight's price, 100,500, it would be 5.07%); at 90.80, 94,980: 5.02%.
+    assert desk.trade(OrderSide.BUY, "1", "91.50") is None
+    assert desk.trade(OrderSide.SELL, "1", "91.50") is None
+    assert desk.trade(OrderSide.BUY, "1", "90.80") == "TRADING_STATE_REDUCING"

@@ -167,6 +167,7 @@ class DeskRuntime:
             desk.ledger,
             bots=self.bots,
             read_factory=desk.snapshot_factory,
+            day_marks=self.market.day_marks,  # the daily-loss breaker's day starts from them
         )
         self.engine.subscribe(self.hub.publish)
         #: Orders above their freeze quantity go as child orders (the API's and the alerts').

@@ -125,6 +125,11 @@ class BreakerBoard:
         self._day_start.update(snapshot.day_starts)
         self._contributed.update(snapshot.contributed)
 
+    def day_started(self, account_id: AccountId, bot_id: BotId | None, day: date) -> bool:
+        """Whether the scope's day ``day`` has its starting equity already."""
+        found = self._day_start.get((account_id, bot_id))
+        return found is not None and found[0] == day
+
     def day_start(self, account_id: AccountId, bot_id: BotId | None = None) -> Decimal | None:
         """The equity the scope's current day started from (None: no fill observed yet)."""
         found = self._day_start.get((account_id, bot_id))
@@ -177,6 +182,7 @@ class BreakerBoard:
         equity: Mapping[BotId | None, Decimal],
         closed_pnl: Decimal | None,
         contributed: Mapping[BotId | None, Decimal] | None = None,
+        day_start: Mapping[BotId | None, Decimal] | None = None,
     ) -> tuple[list[ScopedTrip], list[JournalRecord]]:
         """After a fill: equity per scope (``None``: the account) and, when the fill closed
         something, its net P&L. Returns the trips, and the records (new peaks, the day's
@@ -186,7 +192,8 @@ class BreakerBoard:
         (``BookSummary.contributed``). Since the last observation a deposit, a withdrawal or
         an allocation changed it, and the equity with it, by as much: the peak and the day's
         start move by the same amount (a withdrawal of profits is not a drawdown, a deposit
-        does not hide the day's loss)."""
+        does not hide the day's loss). ``day_start``: a scope's equity when its day began, for
+        a scope whose day begins with this observation (else the equity now is taken)."""
         trips: list[ScopedTrip] = []
         peaks: list[JournalRecord] = []
         scopes: list[BotId | None] = [None] if bot_id is None else [None, bot_id]
@@ -201,9 +208,9 @@ class BreakerBoard:
             peaks.extend(self._move_by_flow(now, account_id, bot, breaker, flow))
             day, start = self._day_start.get((account_id, bot), (None, value))
             if day != now.date():
-                self._day_start[(account_id, bot)] = (now.date(), value)
-                start = value
-                payload = {"bot": bot_value, "day": now.date().isoformat(), "equity": str(value)}
+                start = day_start.get(bot, value) if day_start is not None else value
+                self._day_start[(account_id, bot)] = (now.date(), start)
+                payload = {"bot": bot_value, "day": now.date().isoformat(), "equity": str(start)}
                 peaks.append(JournalRecord(account_id, "DayStart", now, payload | extra))
             before = breaker.peak_equity
             trip = breaker.observe_equity(now, value, start)

@@ -106,10 +106,13 @@ class Engine:
         bots: BotService | None = None,
         fees: Mapping[Venue, FeeModel] | None = None,
         read_factory: Callable[[], UnitOfWork] | None = None,
+        day_marks: Callable[[date], Mapping[InstrumentId, Decimal]] | None = None,
     ) -> None:
         """``read_factory`` makes read-only units of work (on SQLite they take no write lock):
         the engine reads through them and writes through ``uow_factory``; by default it reads
-        through ``uow_factory`` too."""
+        through ``uow_factory`` too. ``day_marks``: each instrument's price at the start of a
+        UTC day (``MarketService.day_marks``), from which the daily-loss breaker's day starts
+        (see :mod:`~algodesk.services.breaker_watch`)."""
         self._uow_factory = uow_factory
         self._read_factory = read_factory or uow_factory
         self._clock = clock
@@ -132,7 +135,7 @@ class Engine:
         self._board = BreakerBoard(limits.breakers, limits.bot_breakers)
         self._local = threading.local()  # .batch: the thread's open batch, if any
         self._watch = BreakerWatch(
-            self._board, self._unit, clock, market, self._view, self._publish, self._read
+            self._board, self._unit, clock, market, self._view, self._publish, self._read, day_marks
         )
         self._bots = bots
         if bots is not None:  # a bot's cash moves take this engine's account lock

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from algodesk.domain.identifiers import InstrumentId, Venue
 from algodesk.domain.instruments import Instrument
+from algodesk.domain.market.day_refs import DayReferences
 from algodesk.domain.market.staleness import FeedResumed, FeedStale, StaleWatch
 from algodesk.domain.market.timeframes import Timeframe
 from algodesk.domain.market.validation import TickValidator, Verdict
@@ -69,7 +70,7 @@ class MarketService:
         self.watch = StaleWatch(max_silence)
         self._bars = bars
         self._marks: dict[InstrumentId, Mark] = {}
-        self._day_refs: dict[InstrumentId, tuple[date, Decimal]] = {}
+        self._day_refs = DayReferences()
         self._quotes: dict[InstrumentId, Quote] = {}
         self._listeners: list[Sink] = []
         self._alert_listeners: list[Callable[[FeedAlert], None]] = []
@@ -115,19 +116,10 @@ class MarketService:
     def feed_stale(self, instrument_id: InstrumentId) -> bool:
         return self.watch.is_stale(instrument_id)
 
-    def _note_day(self, iid: InstrumentId, held: Mark | None, mark: Mark) -> None:
-        day = mark.ts.astimezone(UTC).date()
-        ref = self._day_refs.get(iid)
-        if ref is None or ref[0] != day:
-            # The day's reference: the last mark before 00:00 UTC, or the day's first mark when
-            # the desk saw none before (it started during the day).
-            crossed = held is not None and held.ts.astimezone(UTC).date() < day
-            self._day_refs[iid] = (day, held.price if crossed and held else mark.price)
-
     def day_marks(self, day: date) -> dict[InstrumentId, Decimal]:
         """Each instrument's price at the start of ``day`` (UTC), for today's P&L: the last
         mark before it, or the day's first mark when the desk started during the day."""
-        return {i: price for i, (d, price) in self._day_refs.items() if d == day}
+        return self._day_refs.on(day)
 
     def marks(self) -> dict[InstrumentId, Mark]:
         """A copy of the latest mark of every instrument that has one."""
@@ -168,7 +160,7 @@ class MarketService:
         mark, held = _mark(event), self._marks.get(iid)
         if held is None or mark.ts >= held.ts:  # a late event of another kind never rewinds it
             self._marks[iid] = mark
-            self._note_day(iid, held, mark)
+            self._day_refs.note(iid, held, mark)
         if isinstance(event, Quote):
             self._quotes[iid] = event
         self.watch.watch([iid])  # an instrument with data is watched, subscribed or not

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from algodesk.domain.identifiers import InstrumentId, Venue
 from algodesk.domain.instruments import Instrument
+from algodesk.domain.market.day_refs import DayReferences
 from algodesk.domain.risk.base import Mark
 
 __all__ = ["FakeMarket"]
@@ -19,6 +20,7 @@ class FakeMarket:
         self.marks: dict[InstrumentId, Mark] = {}
         self.closed: set[Venue] = set()
         self.stale: set[InstrumentId] = set()
+        self._day_refs = DayReferences()
 
     def instrument(self, instrument_id: InstrumentId) -> Instrument | None:
         return self.instruments.get(instrument_id)
@@ -32,6 +34,10 @@ class FakeMarket:
     def feed_stale(self, instrument_id: InstrumentId) -> bool:
         return instrument_id in self.stale
 
+    def day_marks(self, day: date) -> dict[InstrumentId, Decimal]:
+        """Each instrument's price at the start of ``day`` (UTC), as ``MarketService`` says."""
+        return self._day_refs.on(day)
+
     def set_mark(
         self,
         instrument_id: InstrumentId,
@@ -40,4 +46,6 @@ class FakeMarket:
         bid: Decimal | None = None,
         ask: Decimal | None = None,
     ) -> None:
-        self.marks[instrument_id] = Mark(price, ts, bid, ask)
+        mark = Mark(price, ts, bid, ask)
+        self._day_refs.note(instrument_id, self.marks.get(instrument_id), mark)
+        self.marks[instrument_id] = mark
