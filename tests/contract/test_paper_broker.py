@@ -362,3 +362,20 @@ def test_an_ioc_with_no_price_to_meet_is_canceled_at_once(broker: PaperBroker) -
     assert [type(e) for e in broker.drain()] == [OrderAccepted, OrderCanceled]
     broker.on_quote(quote("99", "98.95", "99.05", at=1800))
     assert broker.drain() == []
+
+
+def test_a_quote_that_fills_one_leg_of_a_pair_cancels_the_other(broker: PaperBroker) -> None:
+    broker.on_quote(quote("100"))
+    stop = new("SL", side=OrderSide.SELL, kind=OrderType.STOP, px=None, trigger="95")
+    target = new("TP", side=OrderSide.SELL, px="105")
+    broker.submit(target)  # matched first on a quote, so its fill cancels the stop mid-quote
+    broker.submit(stop)
+    broker.one_cancels_other(ClientOrderId("SL"), ClientOrderId("TP"))
+    broker.drain()
+    broker.on_quote(quote("106", at=5))  # the target trades through
+    events = broker.drain()
+    assert [(type(e), e.client_order_id.value) for e in events] == [
+        (OrderFilled, "TP"),
+        (OrderCanceled, "SL"),
+    ]
+    assert broker.working_orders == []

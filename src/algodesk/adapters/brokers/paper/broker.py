@@ -242,6 +242,8 @@ class PaperBroker:
             return
         today: list[date | None] = []  # the trading day now, looked up once, if needed
         for live in [o for o in self._working.values() if o.instrument_id == quote.instrument_id]:
+            if live.client_order_id not in self._working:  # a partner's fill canceled it
+                continue
             if live.client_order_id in self._unconfirmed:
                 self._passed.add(live.client_order_id)
                 continue
