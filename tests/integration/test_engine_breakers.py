@@ -210,3 +210,27 @@ def test_the_days_start_takes_back_the_fill_that_first_observes_it() -> None:
     assert desk.trade(OrderSide.BUY, "1", "91.50") is None
     assert desk.trade(OrderSide.SELL, "1", "91.50") is None
     assert desk.trade(OrderSide.BUY, "1", "90.80") == "TRADING_STATE_REDUCING"
+
+
+def test_an_exit_filled_in_three_parts_is_one_closed_trade() -> None:
+    base = Setup(BreakerConfig())  # for a market and a clock (neither moves here)
+    venue = PaperBroker(
+        PaperBrokerConfig(max_fill_per_quote=D(4)), base.market.instruments, base.clock.now
+    )
+    desk = Setup(BreakerConfig(max_consecutive_losses=3), broker=venue)
+    desk.paper = venue  # the quotes go to the venue that fills 4 at a time
+    desk.ledger.deposit(ACCOUNT, money("10000", USD))
+    assert desk.trade(OrderSide.BUY, "12", "100") is None
+    desk.price("100")
+    desk.price("100")
+    desk.engine.pump()
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == D(12)
+    assert desk.trade(OrderSide.SELL, "12", "99") is None  # one losing exit...
+    desk.price("99")
+    desk.price("99")
+    desk.engine.pump()  # ...filled 4 + 4 + 4
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == D(0)
+    assert desk.engine.trading_state(ACCOUNT) is TradingState.ACTIVE  # 1 loss of 3
+    with InMemoryUnitOfWork(desk.store) as uow:
+        closed = [r for r in uow.journal.records(ACCOUNT) if r.kind == "ClosedTrade"]
+    assert len(closed) == 1

@@ -104,6 +104,7 @@ class BreakerWatch:
         ccy: str,
         closed: Decimal | None,
         fill: LedgerEntry | None = None,
+        trade: str | None = None,
     ) -> list[ScopedTrip]:
         """Feed the board; journal what it produced (a write unit only when there is any).
         Equity is worked out for the scopes that have a breaker only; the day's starting
@@ -123,7 +124,7 @@ class BreakerWatch:
                 if start is not None:
                     day_start[scope] = start
         trips, records = self._board.observe_fill(
-            now, account, bot, equity, closed, contributed, day_start
+            now, account, bot, equity, closed, contributed, day_start, trade
         )
         if records or trips:
             with self._uow_factory() as uow:
@@ -144,7 +145,8 @@ class BreakerWatch:
         with self._read_factory() as uow:
             view = self._view(uow, order.account_id)
         ccy = entry.postings[0].currency.code
-        trips = self._feed(view, order.account_id, order.bot_id, ccy, closed, entry)
+        coid = order.client_order_id.value
+        trips = self._feed(view, order.account_id, order.bot_id, ccy, closed, entry, coid)
         self._publish(*trips)
 
     def observe(self, account_id: AccountId, bot_id: BotId | None) -> None:

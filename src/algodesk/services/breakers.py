@@ -71,6 +71,7 @@ class BoardSnapshot:
     breakers: Mapping[ScopeKey, CircuitBreaker]
     day_starts: Mapping[ScopeKey, tuple[date, Decimal]]
     contributed: Mapping[ScopeKey, Decimal] = field(default_factory=dict)
+    last_trade: Mapping[ScopeKey, str | None] = field(default_factory=dict)
 
 
 class BreakerBoard:
@@ -86,6 +87,9 @@ class BreakerBoard:
         # The money put into each scope's book from outside its trading when last observed
         # (deposits, withdrawals, allocations): a change moves the peak and the day start.
         self._contributed: dict[ScopeKey, Decimal] = {}
+        # The closing order of each scope's last closed trade: its further fills are the same
+        # trade (an exit filled in three parts is one loss, not three).
+        self._last_trade: dict[ScopeKey, str | None] = {}
 
     def breaker(self, account_id: AccountId, bot_id: BotId | None = None) -> CircuitBreaker | None:
         """The scope's breaker. The configurations may be live mappings (limits changed over
@@ -109,6 +113,7 @@ class BreakerBoard:
             {k: copy.deepcopy(b) for k, b in self._breakers.items() if k[0] == account_id},
             {k: v for k, v in self._day_start.items() if k[0] == account_id},
             {k: v for k, v in self._contributed.items() if k[0] == account_id},
+            {k: v for k, v in self._last_trade.items() if k[0] == account_id},
         )
 
     def restore_snapshot(self, account_id: AccountId, snapshot: object) -> None:
@@ -121,9 +126,12 @@ class BreakerBoard:
             del self._day_start[key]
         for key in [k for k in self._contributed if k[0] == account_id]:
             del self._contributed[key]
+        for key in [k for k in self._last_trade if k[0] == account_id]:
+            del self._last_trade[key]
         self._breakers.update({k: copy.deepcopy(b) for k, b in snapshot.breakers.items()})
         self._day_start.update(snapshot.day_starts)
         self._contributed.update(snapshot.contributed)
+        self._last_trade.update(snapshot.last_trade)
 
     def day_started(self, account_id: AccountId, bot_id: BotId | None, day: date) -> bool:
         """Whether the scope's day ``day`` has its starting equity already."""
@@ -158,6 +166,8 @@ class BreakerBoard:
                 day = date.fromisoformat(str(record.payload["day"]))
                 self._day_start[(account_id, bot)] = (day, Decimal(str(record.payload["equity"])))
             elif record.kind == "ClosedTrade":
+                order = record.payload.get("order")  # its later fills are not another trade
+                self._last_trade[(account_id, bot)] = str(order) if order is not None else None
                 loss = Decimal(str(record.payload["pnl"])) < 0
                 breaker.losses_in_a_row = breaker.losses_in_a_row + 1 if loss else 0
             elif record.kind == "BreakerTripped":
@@ -183,6 +193,7 @@ class BreakerBoard:
         closed_pnl: Decimal | None,
         contributed: Mapping[BotId | None, Decimal] | None = None,
         day_start: Mapping[BotId | None, Decimal] | None = None,
+        trade: str | None = None,
     ) -> tuple[list[ScopedTrip], list[JournalRecord]]:
         """After a fill: equity per scope (``None``: the account) and, when the fill closed
         something, its net P&L. Returns the trips, and the records (new peaks, the day's
@@ -193,7 +204,9 @@ class BreakerBoard:
         an allocation changed it, and the equity with it, by as much: the peak and the day's
         start move by the same amount (a withdrawal of profits is not a drawdown, a deposit
         does not hide the day's loss). ``day_start``: a scope's equity when its day began, for
-        a scope whose day begins with this observation (else the equity now is taken)."""
+        a scope whose day begins with this observation (else the equity now is taken).
+        ``trade``: the closing order whose fill closed ``closed_pnl``; a further fill of the
+        scope's last closing order is not another closed trade."""
         trips: list[ScopedTrip] = []
         peaks: list[JournalRecord] = []
         scopes: list[BotId | None] = [None] if bot_id is None else [None, bot_id]
@@ -219,8 +232,10 @@ class BreakerBoard:
                 peaks.append(JournalRecord(account_id, "EquityPeak", now, payload | extra))
             if trip is not None:
                 trips.append(ScopedTrip(account_id, bot, trip))
-            if closed_pnl is not None and (bot is None or bot == bot_id):
-                payload = {"bot": bot_value, "pnl": str(closed_pnl)}
+            same_trade = trade is not None and self._last_trade.get((account_id, bot)) == trade
+            if closed_pnl is not None and (bot is None or bot == bot_id) and not same_trade:
+                self._last_trade[(account_id, bot)] = trade
+                payload = {"bot": bot_value, "pnl": str(closed_pnl), "order": trade}
                 peaks.append(JournalRecord(account_id, "ClosedTrade", now, payload))
                 trip = breaker.observe_closed_trade(now, closed_pnl)
                 if trip is not None:
