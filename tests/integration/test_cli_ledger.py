@@ -19,15 +19,16 @@ from algodesk import __version__
 from algodesk.adapters.storage.sql import codec
 from algodesk.adapters.storage.sql.engine import head_revision, make_engine, migrate
 from algodesk.adapters.storage.sql.tables import ledger_entries, ledger_postings
-from algodesk.bootstrap import open_desk
+from algodesk.bootstrap import init_storage, open_desk
 from algodesk.config import Settings
+from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import AccountId, LedgerEntryId
 from algodesk.domain.ledger import booking
 from algodesk.domain.ledger.chain import entry_hash, seal
 from algodesk.domain.ledger.entries import CASH, PNL_REALIZED, LedgerEntry, Posting
-from algodesk.domain.values import money
+from algodesk.domain.values import Currency, money
 from algodesk.entrypoints.cli.app import app
-from tests.conftest import T0
+from tests.conftest import AAPL, ACCOUNT, T0, make_fill
 
 runner = CliRunner()
 
@@ -310,3 +311,21 @@ def test_init_upgrades_an_older_schema_and_keeps_the_ledger(database_url: str) -
     code, out = cli("ledger", "verify", "--database-url", database_url)
     assert code == 0, out
     assert "OK: 6 entries in 2 accounts" in out
+
+
+def test_show_names_each_currency_an_entry_moves_cash_in(tmp_path: Path) -> None:
+    """A fee in BNB on a dollar trade is not half a dollar more."""
+    data = tmp_path / "desk"
+    settings = Settings(data_dir=data)
+    init_storage(settings)
+    desk = open_desk(settings)
+    try:
+        desk.ledger.deposit(ACCOUNT, money("1000", "USD"))
+        fill = make_fill(1, OrderSide.BUY, "1", "100", "0.5", currency=Currency("BNB"))
+        desk.ledger.record_fill(fill, AAPL)
+    finally:
+        desk.close()
+    code, out = cli("ledger", "show", "--data-dir", str(data))
+    assert code == 0, out
+    assert "-100.00 USD, -0.50 BNB" in out
+    assert "-100.50" not in out

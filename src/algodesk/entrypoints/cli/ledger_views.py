@@ -34,16 +34,27 @@ def _entries_table(account_id: AccountId, entries: list[LedgerEntry], total: int
     for col in ("#", "time (UTC)", "kind", "bot", "what", "cash"):
         table.add_column(col, justify="right" if col in ("#", "cash") else "left")
     for e in entries:
-        cash = sum((p.amount for p in e.postings if p.book == "cash"), Decimal(0))
         table.add_row(
             str(e.seq),
             e.ts.strftime("%Y-%m-%d %H:%M:%S"),
             e.kind.value,
             e.bot_id.value if e.bot_id else "",
             _describe(e),
-            _fmt(cash),
+            _cash(e),
         )
     return table
+
+
+def _cash(entry: LedgerEntry) -> str:
+    """The entry's cash movement: a number in one currency, else each currency's, named (a
+    fee in BNB on a USD trade is not 0.5 more dollars)."""
+    moved: dict[str, Decimal] = {}
+    for p in entry.postings:
+        if p.book == "cash":
+            moved[p.currency.code] = moved.get(p.currency.code, Decimal(0)) + p.amount
+    if len(moved) <= 1:
+        return _fmt(next(iter(moved.values()), Decimal(0)))
+    return ", ".join(f"{_fmt(amount)} {ccy}" for ccy, amount in moved.items())
 
 
 def _summary_table(account_id: AccountId, summary: BookSummary) -> Table:
