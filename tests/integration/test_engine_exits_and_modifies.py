@@ -87,3 +87,22 @@ def test_a_modify_to_no_more_than_the_filled_quantity_is_refused() -> None:
     )
     assert out.code == "INVALID_ORDER", out
     assert "above the 4 filled" in out.message
+
+
+def test_an_exit_is_not_counted_against_the_entries_of_the_day() -> None:
+    """Two entries a day: buy, sell it back, buy again (the 2nd entry); a third is refused.
+    A restarted engine counts the day's orders against the positions they were made at."""
+    limits = RiskLimits(max_orders_per_second=None, max_trades_per_day=2)
+    desk = funded_desk(limits)
+    assert desk.engine.handle(submit(BUY, "10")).ok
+    assert desk.engine.handle(submit(SELL, "10")).ok  # closes the long: an exit
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == Decimal(0)
+    restarted = Desk(desk.store, limits)
+    restarted.quote(AAPL, "100")
+    second = restarted.engine.handle(submit(BUY, "10"))
+    assert second.ok, f"{second.code}: {second.message}"
+    third = restarted.engine.handle(submit(BUY, "10"))
+    assert third.code == "TRADE_COUNT_LIMIT", third
+    assert "entries_today=2" in third.message
+    flip = restarted.engine.handle(submit(SELL, "30"))  # 20 past flat: a new short, an entry
+    assert flip.code == "TRADE_COUNT_LIMIT", flip

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -15,6 +15,7 @@ from decimal import Decimal
 from algodesk.domain.day_trades import count_day_trades, window_start
 from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, InstrumentId, Venue
 from algodesk.domain.instruments import Instrument
+from algodesk.domain.ledger.booking import FillTerms
 from algodesk.domain.ledger.entries import EntryKind, LedgerEntry
 from algodesk.domain.matching import FeeModel, Liquidity, estimate_round_trip_bps
 from algodesk.domain.orders import Order, OrderStatus
@@ -30,7 +31,7 @@ from algodesk.domain.risk.base import (
     reference_price,
 )
 from algodesk.domain.risk.breakers import BreakerConfig
-from algodesk.domain.values import Price
+from algodesk.domain.values import Price, exact_arithmetic
 from algodesk.ports.market import MarketView
 from algodesk.ports.storage import UnitOfWork
 
@@ -121,8 +122,7 @@ class AccountView:
         self._day = today
         if not self._counted:
             self._counted = True
-            for order in uow.orders.list(self.account_id):
-                self._count(order)
+            self._count_day(uow.orders.list(self.account_id), today)
 
     def _add(self, entry: LedgerEntry) -> None:
         self.account.add(entry)
@@ -155,14 +155,66 @@ class AccountView:
     def bot(self, bot_id: BotId) -> BookSummary:
         return self.bots.get(bot_id) or BookSummary()
 
-    def _count(self, order: Order, step: int = 1) -> None:
+    def _position(self, bot_id: BotId | None, instrument_id: InstrumentId) -> Decimal:
+        summary = self.account if bot_id is None else self.bots.get(bot_id)
+        found = summary.positions.get(instrument_id) if summary is not None else None
+        return found.quantity if found is not None else Decimal(0)
+
+    def _count(
+        self,
+        order: Order,
+        step: int = 1,
+        positions: Mapping[tuple[BotId | None, InstrumentId], Decimal] | None = None,
+    ) -> None:
+        """Count ``order`` as an entry of its day for the account and its bot, in each scope
+        where it opens or grows a position: an exit (a sale that closes a long, reduce-only
+        or not) is not an entry. ``positions``: the scopes' positions when it was made (by
+        default, now)."""
         if order.status is OrderStatus.DENIED or order.reduce_only:
             return
         day = order.created_at.date()
-        self._entries[day, None] = self._entries.get((day, None), 0) + step
-        if order.bot_id is not None:
-            key = (day, order.bot_id)
-            self._entries[key] = self._entries.get(key, 0) + step
+        for bot in (None, order.bot_id) if order.bot_id is not None else (None,):
+            key = (bot, order.instrument_id)
+            held = positions.get(key, Decimal(0)) if positions is not None else None
+            if _opens(order, self._position(*key) if held is None else held):
+                self._entries[day, bot] = self._entries.get((day, bot), 0) + step
+
+    def _count_day(self, orders: Iterable[Order], today: date) -> None:
+        """Count the entries made ``today`` among the stored ``orders``, each against the
+        positions when it was made: the positions now, less the fills of today that came
+        after it (after its time; at the same time, those of orders made after it)."""
+        made = sorted(
+            (o for o in orders if o.created_at.date() == today),
+            key=lambda o: (o.created_at, o.client_order_id.value),
+        )
+        rank = {o.client_order_id.value: n for n, o in enumerate(made)}
+        moves = []  # (when, rank of its order, bot, instrument, signed quantity)
+        for entry in self.fills:
+            if entry.ts.date() != today:
+                continue
+            terms = FillTerms.of(entry.details)
+            order_rank = rank.get(entry.details.get("client_order_id", ""), -1)
+            signed = terms.quantity * terms.side.sign
+            moves.append((entry.ts, order_rank, entry.bot_id, terms.instrument_id, signed))
+        moves.sort(key=lambda m: (m[0], m[1]))
+        positions: dict[tuple[BotId | None, InstrumentId], Decimal] = {}
+        for order in made:  # the positions at the start of the day
+            for bot in (None, order.bot_id):
+                key = (bot, order.instrument_id)
+                if key not in positions:
+                    today_moves = (
+                        m[4] for m in moves if m[3] == key[1] and (bot is None or m[2] == bot)
+                    )
+                    positions[key] = self._position(*key) - sum(today_moves, Decimal(0))
+        done = 0
+        for n, order in enumerate(made):
+            while done < len(moves) and (moves[done][0], moves[done][1]) < (order.created_at, n):
+                _, _, bot, iid, signed = moves[done]
+                for key in ((None, iid), (bot, iid)) if bot is not None else ((None, iid),):
+                    if key in positions:
+                        positions[key] += signed
+                done += 1
+            self._count(order, positions=positions)
 
     def entries_today(self, bot_id: BotId | None = None) -> int:
         """Opening orders sent today, for the account (``None``) or one bot."""
@@ -336,3 +388,11 @@ def with_fees(context: RiskContext, order: Order, model: FeeModel | None) -> Ris
         model, instrument, order.quantity.value, px, entry_side=order.side
     )
     return replace(context, entry_fee_estimate=entry.amount, round_trip_cost_bps=round_trip)
+
+
+@exact_arithmetic
+def _opens(order: Order, position: Decimal) -> bool:
+    """Whether ``order`` opens or grows a position against ``position`` (an entry): not when it
+    only reduces it, without flipping it."""
+    signed = order.quantity.value * order.side.sign
+    return not (position * signed < 0 and abs(signed) <= abs(position))
