@@ -379,3 +379,27 @@ def test_a_quote_that_fills_one_leg_of_a_pair_cancels_the_other(broker: PaperBro
         (OrderCanceled, "SL"),
     ]
     assert broker.working_orders == []
+
+
+def test_bars_a_gtd_order_whose_time_ran_out_overnight_expires_unfilled(
+    broker: PaperBroker, clock: FixedClock
+) -> None:
+    order = Order.create(
+        client_order_id=ClientOrderId("G1"),
+        account_id=ACCOUNT,
+        instrument_id=AAPL.id,
+        side=OrderSide.BUY,
+        order_type=OrderType.LIMIT,
+        quantity=quantity("10"),
+        price=price("100"),
+        time_in_force=TimeInForce.GTD,
+        expire_time=T0 + timedelta(hours=6),
+        created_at=T0,
+    )
+    order.apply(OrderSubmitted(client_order_id=order.client_order_id, ts=T0))
+    broker.submit(order)
+    assert [type(e) for e in broker.drain()] == [OrderAccepted]
+    clock.set(T0 + timedelta(days=1))  # the next bar begins the next morning
+    broker.on_bar(bar("99", "99.5", "98", "99"))  # through its limit
+    assert [type(e) for e in broker.drain()] == [OrderExpired]
+    assert broker.working_orders == []

@@ -29,7 +29,7 @@ from algodesk.domain.events import (
 from algodesk.domain.fills import Fill
 from algodesk.domain.identifiers import ClientOrderId, InstrumentId, TradeId, Venue, VenueOrderId
 from algodesk.domain.instruments import Instrument
-from algodesk.domain.matching import Bar, MatchingEngine, MatchResult, Quote
+from algodesk.domain.matching import Bar, MatchingEngine, MatchResult, Quote, expire_due
 from algodesk.domain.orders import Order, TimeInForce
 from algodesk.domain.values import Price, Quantity
 from algodesk.ports.broker import VenueRejectedError
@@ -306,6 +306,11 @@ class PaperBroker:
             for live in self._bar_order(bar.instrument_id, only):
                 if live.client_order_id not in self._working:
                     continue  # canceled by its bracket partner on this bar
+                if expire_due(live, self._now()):  # its time ran out before this bar began
+                    self._finish(
+                        live, OrderExpired(client_order_id=live.client_order_id, ts=self._now())
+                    )
+                    continue
                 arrival = not after_open and live.client_order_id in self._fresh
                 self._fresh.discard(live.client_order_id)
                 result = self._engine.on_bar(
