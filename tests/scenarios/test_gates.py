@@ -500,6 +500,37 @@ CASES = [
             "mark": Mark(D(20), T0),
         },
     ),
+    Case(  # fail closed: a position in a banned stock draws the exchange's penalty
+        "no ban list for today denies an entry in a stock's option",
+        "FNO_BAN_LIST_MISSING",
+        order=order(qty="500", px="20", instrument=RELIANCE_CE),
+        context={
+            "instrument": RELIANCE_CE,
+            "fno_ban_missing": "no F&O ban list at data/fo_secban.csv",
+            "mark": Mark(D(20), T0),
+        },
+    ),
+    Case(
+        "no ban list for today lets a reduction through",
+        None,
+        order=order(SELL, "500", px="20", instrument=RELIANCE_CE),
+        account={"position": D(1000)},
+        context={
+            "instrument": RELIANCE_CE,
+            "fno_ban_missing": "no F&O ban list at data/fo_secban.csv",
+            "mark": Mark(D(20), T0),
+        },
+    ),
+    Case(
+        "no ban list for today does not stop an index option",
+        None,
+        order=order(qty="65", px="20", instrument=NIFTY_CE),
+        context={
+            "instrument": NIFTY_CE,
+            "fno_ban_missing": "no F&O ban list at data/fo_secban.csv",
+            "mark": Mark(D(20), T0),
+        },
+    ),
     # 12. trades per day
     Case(
         "trades per day below the limit passes",
@@ -615,6 +646,7 @@ def test_every_gate_has_a_denying_case() -> None:
         "INSUFFICIENT_BUYING_POWER",
         "PDT_RESTRICTED",
         "INSTRUMENT_BANNED",
+        "FNO_BAN_LIST_MISSING",
         "TRADE_COUNT_LIMIT",
         "VENUE_RATE_LIMIT",
         "SUBMIT_RATE_EXCEEDED",

@@ -18,7 +18,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, time, timedelta
 from decimal import Decimal
 
@@ -28,6 +28,7 @@ from algodesk.adapters.brokers.paper.broker import PaperBroker
 from algodesk.adapters.brokers.paper.config import PaperBrokerConfig
 from algodesk.adapters.clock import LiveClock
 from algodesk.adapters.crypto.fernet import FernetCipher, load_or_create_key
+from algodesk.adapters.feeds.fno_ban_file import FNO_BAN_FILE, FnoBanFile
 from algodesk.adapters.feeds.replay import ReplayFeed
 from algodesk.adapters.signals.tradingview import TradingViewParser
 from algodesk.adapters.storage.sql.hooks import SqlHookStore
@@ -163,7 +164,12 @@ class DeskRuntime:
             self.clock,
             self.market,
             {PAPER: self.paper},
-            self.limits.engine_limits(),
+            replace(
+                self.limits.engine_limits(),
+                # NSE's fo_secban.csv, kept current in the data directory (fail closed: no list
+                # for today denies new positions in stock derivatives; see the README).
+                fno_ban=FnoBanFile(desk.settings.data_dir / FNO_BAN_FILE),
+            ),
             desk.ledger,
             bots=self.bots,
             read_factory=desk.snapshot_factory,

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from algodesk.domain.day_trades import count_day_trades, window_start
 from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, InstrumentId, Venue
@@ -32,10 +33,13 @@ from algodesk.domain.risk.base import (
 )
 from algodesk.domain.risk.breakers import BreakerConfig
 from algodesk.domain.values import Price, exact_arithmetic
+from algodesk.ports.fno_ban import FnoBanSource
 from algodesk.ports.market import MarketView
 from algodesk.ports.storage import UnitOfWork
 
 __all__ = ["AccountView", "EngineLimits", "RateCounter", "build_context", "with_fees"]
+
+_INDIA = ZoneInfo("Asia/Kolkata")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,9 @@ class EngineLimits:
     bot_breakers: Mapping[BotId, BreakerConfig] = field(default_factory=dict)
     venue_burst: Mapping[Venue, tuple[int, timedelta]] = field(default_factory=dict)
     banned_underlyings: frozenset[str] = frozenset()
+    #: The day's F&O ban list (a deployment's); with it, a list that is not the trade date's
+    #: denies new positions in Indian stock derivatives (fail closed).
+    fno_ban: FnoBanSource | None = None
 
 
 class RateCounter:
@@ -302,6 +309,22 @@ def _scope(
     )
 
 
+def _ban_list(limits: EngineLimits, now: datetime) -> tuple[frozenset[str], str | None]:
+    """The underlyings banned today, and why there is no ban list for today (None: there is,
+    or the deployment keeps none). The trade date is India's date now."""
+    if limits.fno_ban is None:
+        return limits.banned_underlyings, None
+    found = limits.fno_ban.read()
+    if isinstance(found, str):
+        return limits.banned_underlyings, found
+    today = now.astimezone(_INDIA).date()
+    if found.trade_date != today:
+        return limits.banned_underlyings, (
+            f"the F&O ban list is for trade date {found.trade_date}, not today's {today}"
+        )
+    return limits.banned_underlyings | found.symbols, None
+
+
 def build_context(
     view: AccountView,
     order: Order,
@@ -360,6 +383,7 @@ def build_context(
                 )
             )
     burst = limits.venue_burst.get(order.instrument_id.venue)
+    banned, ban_missing = _ban_list(limits, now)
     return RiskContext(
         now=now,
         instrument=instrument,
@@ -367,7 +391,8 @@ def build_context(
         scopes=tuple(scopes),
         market_open=market.is_open(order.instrument_id.venue, now),
         feed_stale=market.feed_stale(order.instrument_id),
-        banned_underlyings=limits.banned_underlyings,
+        banned_underlyings=banned,
+        fno_ban_missing=ban_missing,
         account_ops_last_second=account_ops,
         venue_ops_in_window=venue_ops,
         venue_burst_limit=burst[0] if burst else None,

@@ -160,6 +160,9 @@ class RiskContext:
     #: No good market data for too long during market hours: entries wait, exits go.
     feed_stale: bool = False
     banned_underlyings: frozenset[str] = frozenset()
+    #: Why there is no F&O ban list for today, when the deployment keeps one and it is missing
+    #: or stale: Indian stock derivatives then take no new positions.
+    fno_ban_missing: str | None = None
     account_ops_last_second: int = 0
     venue_ops_in_window: int = 0
     venue_burst_limit: int | None = None
