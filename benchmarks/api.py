@@ -39,7 +39,7 @@ from typing import Any
 import httpx
 
 from algodesk.testing.desk_server import Server
-from algodesk.testing.http_load import RawConnection
+from algodesk.testing.http_load import RawConnection, run_to_file
 from algodesk.testing.postgres import TemporaryPostgres
 
 P95_MS = 20.0
@@ -106,14 +106,7 @@ async def _clients(settings: dict[str, Any]) -> list[tuple[int, float, int]]:
 
 def _clients_main(settings: dict[str, Any], out: str) -> None:
     """The clients' process: read for the duration, write the rows to ``out`` as JSON."""
-    try:
-        import uvloop  # noqa: PLC0415 - optional, installed with uvicorn[standard]
-
-        uvloop.install()
-    except ImportError:  # pragma: no cover - plain asyncio works too
-        pass
-    rows = asyncio.run(_clients(settings))
-    Path(out).write_text(json.dumps(rows))
+    run_to_file(_clients(settings), out)
 
 
 # -- the desk under test ------------------------------------------------------------------------

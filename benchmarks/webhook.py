@@ -66,7 +66,7 @@ import sqlalchemy as sa
 from algodesk.adapters.storage.sql.engine import make_engine, sqlite_url
 from algodesk.adapters.storage.sql.tables import fills as fills_table
 from algodesk.testing.desk_server import Server
-from algodesk.testing.http_load import RawConnection
+from algodesk.testing.http_load import RawConnection, run_to_file
 from algodesk.testing.postgres import TemporaryPostgres
 
 TARGET_RATE = 1_000
@@ -173,14 +173,7 @@ async def _generate(
 
 def _generator_main(settings: dict[str, Any], out: str) -> None:
     """The load generator process: post the alerts, write the rows to ``out`` as JSON."""
-    try:
-        import uvloop  # noqa: PLC0415 - optional, installed with uvicorn[standard]
-
-        uvloop.install()
-    except ImportError:  # pragma: no cover - plain asyncio works too
-        pass
-    rows = asyncio.run(_generate(**settings))
-    Path(out).write_text(json.dumps(rows))
+    run_to_file(_generate(**settings), out)
 
 
 # -- the desk under test ------------------------------------------------------------------------

@@ -5,9 +5,28 @@ generator costs little CPU next to the server it measures on the same cores."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
+from collections.abc import Awaitable
+from pathlib import Path
 
-__all__ = ["RawConnection"]
+__all__ = ["RawConnection", "run_to_file"]
+
+
+def run_to_file(main: Awaitable[object], out: str) -> None:
+    """Run ``main`` on an event loop (uvloop's when installed, as the desk's own) and write what
+    it returns to ``out`` as JSON: a load generator's process, whose parent reads the file."""
+    try:
+        import uvloop  # noqa: PLC0415 - optional, installed with uvicorn[standard]
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - plain asyncio works too
+        pass
+
+    async def run() -> object:
+        return await main
+
+    Path(out).write_text(json.dumps(asyncio.run(run())))
 
 
 class RawConnection:
