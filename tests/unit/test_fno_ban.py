@@ -27,6 +27,10 @@ NSE_FILE = "Securities in Ban For Trade Date 21-NOV-2026:\n1,SAIL\n2,RBLBANK\n3,
             "Securities in Ban For Trade Date 02-JAN-2027\n\nNIL\n",
             BanList(date(2027, 1, 2), frozenset()),
         ),
+        (  # NSE's own file on a day with nothing banned
+            "Securities in Ban For Trade Date 28-JUL-2026: NIL\n",
+            BanList(date(2026, 7, 28), frozenset()),
+        ),
     ],
 )
 def test_the_ban_list_is_read_as_nse_writes_it(text: str, expected: BanList) -> None:

@@ -3,7 +3,7 @@
 
 NSE publishes ``fo_secban.csv`` for the next trade date. It is not strict CSV: the first line
 is a title, ``Securities in Ban For Trade Date 21-NOV-2026:``, and each further line is
-``<serial>,<SYMBOL>`` (none when nothing is banned).
+``<serial>,<SYMBOL>``. On a day with nothing banned the title ends ``: NIL``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ INDEX_UNDERLYINGS: Final = frozenset(
 )
 
 _TITLE = re.compile(
-    r"^\s*Securities in Ban For Trade Date\s+(\d{1,2}-[A-Za-z]{3}-\d{4})\s*:?\s*$", re.IGNORECASE
+    r"^\s*Securities in Ban For Trade Date\s+(\d{1,2}-[A-Za-z]{3}-\d{4})\s*:?\s*(NIL)?\s*$",
+    re.IGNORECASE,
 )
 _ROW = re.compile(r"^\s*(\d+)\s*,\s*([A-Za-z0-9&_-]+)\s*,?\s*$")
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
