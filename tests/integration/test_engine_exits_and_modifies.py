@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from algodesk.adapters.brokers.paper.config import PaperBrokerConfig
 from algodesk.domain.commands import ModifyOrder, SetTradingState
 from algodesk.domain.exits import ExitPlan
@@ -19,14 +21,40 @@ from tests.integration.test_engine import AAPL, Desk, funded_desk, submit
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
 
 
-def test_a_stop_loss_fires_while_the_traders_take_profit_limit_rests() -> None:
+@pytest.mark.parametrize("state", [TradingState.ACTIVE, TradingState.REDUCING])
+def test_a_stop_loss_fires_while_the_traders_take_profit_limit_rests_and_cancels_it(
+    state: TradingState,
+) -> None:
+    """The exit goes out ahead of the resting limit sell (also while a breaker has the account
+    reducing, when exits matter most), and the limit is canceled: left resting, it would sell
+    short when the price came back."""
     desk = funded_desk()
     assert desk.engine.handle(submit(BUY, "10", exits=ExitPlan(stop_loss=price("95")))).ok
-    assert desk.engine.handle(submit(SELL, "10", OrderType.LIMIT, "110")).ok  # resting
+    take_profit = desk.engine.handle(submit(SELL, "10", OrderType.LIMIT, "110"))
+    assert take_profit.ok
+    if state is TradingState.REDUCING:
+        change = SetTradingState(account_id=ACCOUNT, state=state, reason="a breaker")
+        assert desk.engine.handle(change).ok
     desk.quote(AAPL, "94.50")
     (outcome,) = desk.exits.on_mark(AAPL.id, Decimal("94.50"))
     assert outcome.ok, f"{outcome.code}: {outcome.message}"
     assert desk.engine.position(ACCOUNT, None, AAPL.id) == Decimal(0)
+    assert desk.engine.open_orders(ACCOUNT) == []  # the take-profit was canceled
+    desk.quote(AAPL, "111")  # the price comes back through 110: nothing sells short
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == Decimal(0)
+
+
+def test_an_exit_cancels_only_what_could_take_more_than_the_position() -> None:
+    desk = funded_desk()
+    assert desk.engine.handle(submit(BUY, "10")).ok
+    older = desk.engine.handle(submit(SELL, "4", OrderType.LIMIT, "105"))
+    newer = desk.engine.handle(submit(SELL, "4", OrderType.LIMIT, "106"))
+    exit_ = desk.engine.handle(submit(SELL, "5", OrderType.LIMIT, "104", reduce_only=True))
+    assert exit_.ok, exit_
+    # 10 held, 5 to the exit: 5 left, and 8 rest as plain sells; the newer 4 go.
+    left = {o.client_order_id.value for o in desk.engine.open_orders(ACCOUNT)}
+    assert newer.ok
+    assert left == {older.client_order_id, exit_.client_order_id}
 
 
 def test_reduce_only_orders_together_still_may_not_exceed_the_position() -> None:

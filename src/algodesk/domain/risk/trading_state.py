@@ -19,7 +19,9 @@ def _worst_case_after(order: Order, scope: Scope) -> Decimal:
         (
             w.leaves
             for w in scope.working
-            if w.instrument_id == order.instrument_id and w.side is order.side
+            if w.instrument_id == order.instrument_id
+            and w.side is order.side
+            and (w.reduce_only or not order.reduce_only)  # as is_reducing counts them
         ),
         Decimal(0),
     )
