@@ -134,3 +134,19 @@ def test_an_exit_is_not_counted_against_the_entries_of_the_day() -> None:
     assert "entries_today=2" in third.message
     flip = restarted.engine.handle(submit(SELL, "30"))  # 20 past flat: a new short, an entry
     assert flip.code == "TRADE_COUNT_LIMIT", flip
+
+
+def test_sales_resting_beyond_the_position_are_entries_as_the_gates_judge_them() -> None:
+    """Long 10: the first limit sale of 10 is an exit; each further one could sell short if all
+    filled, so each is an entry (and counted), also after a restart."""
+    limits = RiskLimits(max_orders_per_second=None, max_trades_per_day=2)
+    desk = funded_desk(limits)
+    assert desk.engine.handle(submit(BUY, "10")).ok  # entry 1 of 2
+    sales = [
+        desk.engine.handle(submit(SELL, "10", OrderType.LIMIT, str(101 + n))) for n in range(3)
+    ]
+    assert [s.code for s in sales] == [None, None, "TRADE_COUNT_LIMIT"]
+    restarted = Desk(desk.store, limits)
+    restarted.quote(AAPL, "100")
+    again = restarted.engine.handle(submit(SELL, "10", OrderType.LIMIT, "105"))
+    assert again.code == "TRADE_COUNT_LIMIT", again

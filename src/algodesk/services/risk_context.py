@@ -29,10 +29,11 @@ from algodesk.domain.risk.base import (
     Scope,
     TradingState,
     WorkingOrder,
+    is_reducing,
     reference_price,
 )
 from algodesk.domain.risk.breakers import BreakerConfig
-from algodesk.domain.values import Price, exact_arithmetic
+from algodesk.domain.values import Price
 from algodesk.ports.fno_ban import FnoBanSource
 from algodesk.ports.market import MarketView
 from algodesk.ports.storage import UnitOfWork
@@ -172,37 +173,56 @@ class AccountView:
         order: Order,
         step: int = 1,
         positions: Mapping[tuple[BotId | None, InstrumentId], Decimal] | None = None,
+        working: Sequence[tuple[Order, Decimal]] | None = None,
     ) -> None:
         """Count ``order`` as an entry of its day for the account and its bot, in each scope
-        where it opens or grows a position: an exit (a sale that closes a long, reduce-only
-        or not) is not an entry. ``positions``: the scopes' positions when it was made (by
-        default, now)."""
+        where the gates did not judge it a reduction: one that, with the working orders on
+        its side ahead of it, could open or grow a position (the gates' worst case: of two
+        sales of 10 against a long of 10 the second is an entry). ``positions`` and
+        ``working`` (each with what was left of it): the scopes' positions and working orders
+        when it was made (by default, now)."""
         if order.status is OrderStatus.DENIED or order.reduce_only:
             return
         day = order.created_at.date()
+        if working is None:
+            working = [
+                (o, o.leaves_quantity.value)
+                for o in self.open.values()
+                if o.client_order_id != order.client_order_id
+            ]
         for bot in (None, order.bot_id) if order.bot_id is not None else (None,):
             key = (bot, order.instrument_id)
             held = positions.get(key, Decimal(0)) if positions is not None else None
-            if _opens(order, self._position(*key) if held is None else held):
+            ahead = tuple(
+                WorkingOrder(o.instrument_id, o.side, leaves, Decimal(0), reduce_only=o.reduce_only)
+                for o, leaves in working
+                if (bot is None or o.bot_id == bot) and leaves > 0
+            )
+            position = self._position(*key) if held is None else held
+            if not is_reducing(order, position, ahead):
                 self._entries[day, bot] = self._entries.get((day, bot), 0) + step
 
     def _count_day(self, orders: Iterable[Order], today: date) -> None:
         """Count the entries made ``today`` among the stored ``orders``, each against the
-        positions when it was made: the positions now, less the fills of today that came
-        after it (after its time; at the same time, those of orders made after it)."""
+        positions and working orders when it was made: the positions now, less the fills of
+        today that came after it (after its time; at the same time, those of orders made after
+        it); working, the orders made before it that were not filled by then, and the older
+        ones open now (an order canceled since counts as working: more entries, not fewer)."""
         made = sorted(
             (o for o in orders if o.created_at.date() == today),
             key=lambda o: (o.created_at, o.client_order_id.value),
         )
         rank = {o.client_order_id.value: n for n, o in enumerate(made)}
-        moves = []  # (when, rank of its order, bot, instrument, signed quantity)
+        moves = []  # (when, rank of its order, bot, instrument, signed quantity, quantity)
         for entry in self.fills:
             if entry.ts.date() != today:
                 continue
             terms = FillTerms.of(entry.details)
             order_rank = rank.get(entry.details.get("client_order_id", ""), -1)
             signed = terms.quantity * terms.side.sign
-            moves.append((entry.ts, order_rank, entry.bot_id, terms.instrument_id, signed))
+            moves.append(
+                (entry.ts, order_rank, entry.bot_id, terms.instrument_id, signed, terms.quantity)
+            )
         moves.sort(key=lambda m: (m[0], m[1]))
         positions: dict[tuple[BotId | None, InstrumentId], Decimal] = {}
         for order in made:  # the positions at the start of the day
@@ -213,15 +233,26 @@ class AccountView:
                         m[4] for m in moves if m[3] == key[1] and (bot is None or m[2] == bot)
                     )
                     positions[key] = self._position(*key) - sum(today_moves, Decimal(0))
+        older = [
+            (o, o.leaves_quantity.value) for o in self.open.values() if o.created_at.date() < today
+        ]
+        filled = [Decimal(0)] * len(made)
         done = 0
         for n, order in enumerate(made):
             while done < len(moves) and (moves[done][0], moves[done][1]) < (order.created_at, n):
-                _, _, bot, iid, signed = moves[done]
+                _, order_rank, bot, iid, signed, quantity = moves[done]
                 for key in ((None, iid), (bot, iid)) if bot is not None else ((None, iid),):
                     if key in positions:
                         positions[key] += signed
+                if order_rank >= 0:
+                    filled[order_rank] += quantity
                 done += 1
-            self._count(order, positions=positions)
+            working = older + [
+                (o, o.quantity.value - filled[k])
+                for k, o in enumerate(made[:n])
+                if o.status is not OrderStatus.DENIED
+            ]
+            self._count(order, positions=positions, working=working)
 
     def entries_today(self, bot_id: BotId | None = None) -> int:
         """Opening orders sent today, for the account (``None``) or one bot."""
@@ -413,11 +444,3 @@ def with_fees(context: RiskContext, order: Order, model: FeeModel | None) -> Ris
         model, instrument, order.quantity.value, px, entry_side=order.side
     )
     return replace(context, entry_fee_estimate=entry.amount, round_trip_cost_bps=round_trip)
-
-
-@exact_arithmetic
-def _opens(order: Order, position: Decimal) -> bool:
-    """Whether ``order`` opens or grows a position against ``position`` (an entry): not when it
-    only reduces it, without flipping it."""
-    signed = order.quantity.value * order.side.sign
-    return not (position * signed < 0 and abs(signed) <= abs(position))
