@@ -213,18 +213,7 @@ def test_the_days_start_takes_back_the_fill_that_first_observes_it() -> None:
 
 
 def test_an_exit_filled_in_three_parts_is_one_closed_trade() -> None:
-    base = Setup(BreakerConfig())  # for a market and a clock (neither moves here)
-    venue = PaperBroker(
-        PaperBrokerConfig(max_fill_per_quote=D(4)), base.market.instruments, base.clock.now
-    )
-    desk = Setup(BreakerConfig(max_consecutive_losses=3), broker=venue)
-    desk.paper = venue  # the quotes go to the venue that fills 4 at a time
-    desk.ledger.deposit(ACCOUNT, money("10000", USD))
-    assert desk.trade(OrderSide.BUY, "12", "100") is None
-    desk.price("100")
-    desk.price("100")
-    desk.engine.pump()
-    assert desk.engine.position(ACCOUNT, None, AAPL.id) == D(12)
+    desk = _filling_4_at_a_time(BreakerConfig(max_consecutive_losses=3))
     assert desk.trade(OrderSide.SELL, "12", "99") is None  # one losing exit...
     desk.price("99")
     desk.price("99")
@@ -234,3 +223,40 @@ def test_an_exit_filled_in_three_parts_is_one_closed_trade() -> None:
     with InMemoryUnitOfWork(desk.store) as uow:
         closed = [r for r in uow.journal.records(ACCOUNT) if r.kind == "ClosedTrade"]
     assert len(closed) == 1
+
+
+def _filling_4_at_a_time(config: BreakerConfig) -> Setup:
+    base = Setup(BreakerConfig())  # for a market and a clock (neither moves here)
+    venue = PaperBroker(
+        PaperBrokerConfig(max_fill_per_quote=D(4)), base.market.instruments, base.clock.now
+    )
+    desk = Setup(config, broker=venue)
+    desk.paper = venue
+    desk.ledger.deposit(ACCOUNT, money("10000", USD))
+    assert desk.trade(OrderSide.BUY, "12", "100") is None
+    desk.price("100")
+    desk.price("100")
+    desk.engine.pump()
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == D(12)
+    return desk
+
+
+def test_an_exit_whose_first_part_gains_and_rest_loses_is_a_loss() -> None:
+    desk = _filling_4_at_a_time(BreakerConfig(max_consecutive_losses=1))
+    assert desk.trade(OrderSide.SELL, "12", "101") is None  # 4 at 101: +4
+    assert desk.engine.trading_state(ACCOUNT) is TradingState.ACTIVE  # not a win yet
+    desk.price("90")
+    desk.price("90")
+    desk.engine.pump()  # 8 at 90: -80, the trade -76
+    assert desk.engine.trading_state(ACCOUNT) is TradingState.REDUCING
+
+
+def test_an_exit_filled_in_parts_at_a_gain_is_one_win() -> None:
+    desk = _filling_4_at_a_time(BreakerConfig(max_consecutive_losses=2))
+    assert desk.trade(OrderSide.SELL, "12", "101") is None
+    desk.price("101")
+    desk.price("101")
+    desk.engine.pump()  # 4 + 4 + 4 at 101
+    with InMemoryUnitOfWork(desk.store) as uow:
+        closed = [r.payload for r in uow.journal.records(ACCOUNT) if r.kind == "ClosedTrade"]
+    assert [(c["pnl"], c["order"] is not None) for c in closed] == [("12", True)]

@@ -105,6 +105,7 @@ class BreakerWatch:
         closed: Decimal | None,
         fill: LedgerEntry | None = None,
         trade: str | None = None,
+        trade_done: bool = True,
     ) -> list[ScopedTrip]:
         """Feed the board; journal what it produced (a write unit only when there is any).
         Equity is worked out for the scopes that have a breaker only; the day's starting
@@ -124,7 +125,7 @@ class BreakerWatch:
                 if start is not None:
                     day_start[scope] = start
         trips, records = self._board.observe_fill(
-            now, account, bot, equity, closed, contributed, day_start, trade
+            now, account, bot, equity, closed, contributed, day_start, trade, trade_done
         )
         if records or trips:
             with self._uow_factory() as uow:
@@ -146,7 +147,8 @@ class BreakerWatch:
             view = self._view(uow, order.account_id)
         ccy = entry.postings[0].currency.code
         coid = order.client_order_id.value
-        trips = self._feed(view, order.account_id, order.bot_id, ccy, closed, entry, coid)
+        done = order.leaves_quantity.value <= 0
+        trips = self._feed(view, order.account_id, order.bot_id, ccy, closed, entry, coid, done)
         self._publish(*trips)
 
     def observe(self, account_id: AccountId, bot_id: BotId | None) -> None:
