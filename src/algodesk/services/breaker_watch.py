@@ -104,8 +104,6 @@ class BreakerWatch:
         ccy: str,
         closed: Decimal | None,
         fill: LedgerEntry | None = None,
-        trade: str | None = None,
-        trade_done: bool = True,
     ) -> list[ScopedTrip]:
         """Feed the board; journal what it produced (a write unit only when there is any).
         Equity is worked out for the scopes that have a breaker only; the day's starting
@@ -125,7 +123,7 @@ class BreakerWatch:
                 if start is not None:
                     day_start[scope] = start
         trips, records = self._board.observe_fill(
-            now, account, bot, equity, closed, contributed, day_start, trade, trade_done
+            now, account, bot, equity, closed, contributed, day_start
         )
         if records or trips:
             with self._uow_factory() as uow:
@@ -146,9 +144,7 @@ class BreakerWatch:
         with self._read_factory() as uow:
             view = self._view(uow, order.account_id)
         ccy = entry.postings[0].currency.code
-        coid = order.client_order_id.value
-        done = order.leaves_quantity.value <= 0
-        trips = self._feed(view, order.account_id, order.bot_id, ccy, closed, entry, coid, done)
+        trips = self._feed(view, order.account_id, order.bot_id, ccy, closed, entry)
         self._publish(*trips)
 
     def observe(self, account_id: AccountId, bot_id: BotId | None) -> None:

@@ -71,7 +71,6 @@ class BoardSnapshot:
     breakers: Mapping[ScopeKey, CircuitBreaker]
     day_starts: Mapping[ScopeKey, tuple[date, Decimal]]
     contributed: Mapping[ScopeKey, Decimal] = field(default_factory=dict)
-    last_trade: Mapping[ScopeKey, tuple[str | None, Decimal, bool]] = field(default_factory=dict)
 
 
 class BreakerBoard:
@@ -87,10 +86,6 @@ class BreakerBoard:
         # The money put into each scope's book from outside its trading when last observed
         # (deposits, withdrawals, allocations): a change moves the peak and the day start.
         self._contributed: dict[ScopeKey, Decimal] = {}
-        # Each scope's last closing order, its net P&L so far, and whether its trade was
-        # counted: its further fills are the same trade (an exit filled in three parts is one
-        # closed trade, not three).
-        self._last_trade: dict[ScopeKey, tuple[str | None, Decimal, bool]] = {}
 
     def breaker(self, account_id: AccountId, bot_id: BotId | None = None) -> CircuitBreaker | None:
         """The scope's breaker. The configurations may be live mappings (limits changed over
@@ -114,7 +109,6 @@ class BreakerBoard:
             {k: copy.deepcopy(b) for k, b in self._breakers.items() if k[0] == account_id},
             {k: v for k, v in self._day_start.items() if k[0] == account_id},
             {k: v for k, v in self._contributed.items() if k[0] == account_id},
-            {k: v for k, v in self._last_trade.items() if k[0] == account_id},
         )
 
     def restore_snapshot(self, account_id: AccountId, snapshot: object) -> None:
@@ -127,12 +121,9 @@ class BreakerBoard:
             del self._day_start[key]
         for key in [k for k in self._contributed if k[0] == account_id]:
             del self._contributed[key]
-        for key in [k for k in self._last_trade if k[0] == account_id]:
-            del self._last_trade[key]
         self._breakers.update({k: copy.deepcopy(b) for k, b in snapshot.breakers.items()})
         self._day_start.update(snapshot.day_starts)
         self._contributed.update(snapshot.contributed)
-        self._last_trade.update(snapshot.last_trade)
 
     def day_started(self, account_id: AccountId, bot_id: BotId | None, day: date) -> bool:
         """Whether the scope's day ``day`` has its starting equity already."""
@@ -167,13 +158,6 @@ class BreakerBoard:
                 day = date.fromisoformat(str(record.payload["day"]))
                 self._day_start[(account_id, bot)] = (day, Decimal(str(record.payload["equity"])))
             elif record.kind == "ClosedTrade":
-                order = record.payload.get("order")  # its later fills are not another trade
-                pnl = Decimal(str(record.payload["pnl"]))
-                self._last_trade[(account_id, bot)] = (
-                    str(order) if order is not None else None,
-                    pnl,
-                    True,
-                )
                 loss = Decimal(str(record.payload["pnl"])) < 0
                 breaker.losses_in_a_row = breaker.losses_in_a_row + 1 if loss else 0
             elif record.kind == "BreakerTripped":
@@ -199,8 +183,6 @@ class BreakerBoard:
         closed_pnl: Decimal | None,
         contributed: Mapping[BotId | None, Decimal] | None = None,
         day_start: Mapping[BotId | None, Decimal] | None = None,
-        trade: str | None = None,
-        trade_done: bool = True,
     ) -> tuple[list[ScopedTrip], list[JournalRecord]]:
         """After a fill: equity per scope (``None``: the account) and, when the fill closed
         something, its net P&L. Returns the trips, and the records (new peaks, the day's
@@ -211,11 +193,7 @@ class BreakerBoard:
         an allocation changed it, and the equity with it, by as much: the peak and the day's
         start move by the same amount (a withdrawal of profits is not a drawdown, a deposit
         does not hide the day's loss). ``day_start``: a scope's equity when its day began, for
-        a scope whose day begins with this observation (else the equity now is taken).
-        ``trade``: the closing order whose fill closed ``closed_pnl``, and ``trade_done``
-        whether it has nothing left to fill. A closing order is one closed trade: a loss as soon
-        as its net P&L so far is below zero, a win only once it is done with none below (an
-        exit whose first part gained and the rest lost is a loss)."""
+        a scope whose day begins with this observation (else the equity now is taken)."""
         trips: list[ScopedTrip] = []
         peaks: list[JournalRecord] = []
         scopes: list[BotId | None] = [None] if bot_id is None else [None, bot_id]
@@ -242,37 +220,12 @@ class BreakerBoard:
             if trip is not None:
                 trips.append(ScopedTrip(account_id, bot, trip))
             if closed_pnl is not None and (bot is None or bot == bot_id):
-                counted = self._closed_trade(account_id, bot, trade, trade_done, closed_pnl)
-                if counted is not None:
-                    payload = {"bot": bot_value, "pnl": str(counted), "order": trade}
-                    peaks.append(JournalRecord(account_id, "ClosedTrade", now, payload))
-                    trip = breaker.observe_closed_trade(now, counted)
-                    if trip is not None:
-                        trips.append(ScopedTrip(account_id, bot, trip))
+                payload = {"bot": bot_value, "pnl": str(closed_pnl)}
+                peaks.append(JournalRecord(account_id, "ClosedTrade", now, payload))
+                trip = breaker.observe_closed_trade(now, closed_pnl)
+                if trip is not None:
+                    trips.append(ScopedTrip(account_id, bot, trip))
         return trips, peaks
-
-    def _closed_trade(
-        self,
-        account_id: AccountId,
-        bot: BotId | None,
-        trade: str | None,
-        done: bool,
-        pnl: Decimal,
-    ) -> Decimal | None:
-        """Add a closing fill's P&L to its order's trade; the trade's net P&L when it is to be
-        counted now (see :meth:`observe_fill`), else None. A fill of no known order is a
-        trade of its own."""
-        key = (account_id, bot)
-        if trade is None:
-            self._last_trade[key] = (None, pnl, True)
-            return pnl
-        last, so_far, counted = self._last_trade.get(key, (None, Decimal(0), False))
-        if last != trade:  # a new closing order
-            so_far, counted = Decimal(0), False
-        so_far += pnl
-        count = not counted and (so_far < 0 or done)
-        self._last_trade[key] = (trade, so_far, counted or count)
-        return so_far if count else None
 
     def _move_by_flow(
         self,

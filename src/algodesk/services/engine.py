@@ -456,8 +456,6 @@ class Engine:
                             return replay(uow, command, seen)
             if isinstance(command, SubmitOrder):
                 outcome = self._submit(command)
-                if command.reduce_only and outcome.ok:
-                    self._cancel_overshoot(command)
             elif isinstance(command, CancelOrder):
                 outcome = self._cancel(command)
             elif isinstance(command, ModifyOrder):
@@ -721,35 +719,6 @@ class Engine:
         self._publish(*events)
         if entry is not None:
             self._watch.after_fill(order, entry)
-
-    def _cancel_overshoot(self, command: SubmitOrder) -> None:
-        """After a reduce-only order (an exit) is sent: cancel the scope's own plain orders on
-        its side in the instrument, newest first, until the reduce-only orders and what is left
-        of them cannot take more than the position. The gates let the exit ahead of them (a
-        stop-loss must go out while a take-profit limit rests); left resting, they would open
-        a position no gate judged once the exit fills (the take-profit of a closed long would
-        sell short). Cancels are never blocked."""
-        account, bot = command.account_id, command.bot_id
-        with self._read() as uow:
-            view = self._view(uow, account)
-        summary = view.bot(bot) if bot is not None else view.account
-        held = summary.positions.get(command.instrument_id)
-        position = abs(held.quantity) if held else Decimal(0)
-        same = [
-            o
-            for o in view.open.values()
-            if o.instrument_id == command.instrument_id
-            and o.side is command.side
-            and o.bot_id == bot
-        ]
-        room = position - sum((o.leaves_quantity.value for o in same if o.reduce_only), Decimal(0))
-        plain = sorted((o for o in same if not o.reduce_only), key=lambda o: o.created_at)
-        excess = sum((o.leaves_quantity.value for o in plain), Decimal(0)) - max(room, Decimal(0))
-        for order in reversed(plain):
-            if excess <= 0:
-                break
-            self._cancel(CancelOrder(account_id=account, client_order_id=order.client_order_id))
-            excess -= order.leaves_quantity.value
 
     def position(
         self, account_id: AccountId, bot_id: BotId | None, instrument_id: InstrumentId

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 from algodesk.domain.day_trades import count_day_trades, window_start
 from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, InstrumentId, Venue
 from algodesk.domain.instruments import Instrument
-from algodesk.domain.ledger.booking import FillTerms
 from algodesk.domain.ledger.entries import EntryKind, LedgerEntry
 from algodesk.domain.matching import FeeModel, Liquidity, estimate_round_trip_bps
 from algodesk.domain.orders import Order, OrderStatus
@@ -29,7 +28,6 @@ from algodesk.domain.risk.base import (
     Scope,
     TradingState,
     WorkingOrder,
-    is_reducing,
     reference_price,
 )
 from algodesk.domain.risk.breakers import BreakerConfig
@@ -130,7 +128,8 @@ class AccountView:
         self._day = today
         if not self._counted:
             self._counted = True
-            self._count_day(uow.orders.list(self.account_id), today)
+            for order in uow.orders.list(self.account_id):
+                self._count(order)
 
     def _add(self, entry: LedgerEntry) -> None:
         self.account.add(entry)
@@ -163,96 +162,14 @@ class AccountView:
     def bot(self, bot_id: BotId) -> BookSummary:
         return self.bots.get(bot_id) or BookSummary()
 
-    def _position(self, bot_id: BotId | None, instrument_id: InstrumentId) -> Decimal:
-        summary = self.account if bot_id is None else self.bots.get(bot_id)
-        found = summary.positions.get(instrument_id) if summary is not None else None
-        return found.quantity if found is not None else Decimal(0)
-
-    def _count(
-        self,
-        order: Order,
-        step: int = 1,
-        positions: Mapping[tuple[BotId | None, InstrumentId], Decimal] | None = None,
-        working: Sequence[tuple[Order, Decimal]] | None = None,
-    ) -> None:
-        """Count ``order`` as an entry of its day for the account and its bot, in each scope
-        where the gates did not judge it a reduction: one that, with the working orders on
-        its side ahead of it, could open or grow a position (the gates' worst case: of two
-        sales of 10 against a long of 10 the second is an entry). ``positions`` and
-        ``working`` (each with what was left of it): the scopes' positions and working orders
-        when it was made (by default, now)."""
+    def _count(self, order: Order, step: int = 1) -> None:
         if order.status is OrderStatus.DENIED or order.reduce_only:
             return
         day = order.created_at.date()
-        if working is None:
-            working = [
-                (o, o.leaves_quantity.value)
-                for o in self.open.values()
-                if o.client_order_id != order.client_order_id
-            ]
-        for bot in (None, order.bot_id) if order.bot_id is not None else (None,):
-            key = (bot, order.instrument_id)
-            held = positions.get(key, Decimal(0)) if positions is not None else None
-            ahead = tuple(
-                WorkingOrder(o.instrument_id, o.side, leaves, Decimal(0), reduce_only=o.reduce_only)
-                for o, leaves in working
-                if (bot is None or o.bot_id == bot) and leaves > 0
-            )
-            position = self._position(*key) if held is None else held
-            if not is_reducing(order, position, ahead):
-                self._entries[day, bot] = self._entries.get((day, bot), 0) + step
-
-    def _count_day(self, orders: Iterable[Order], today: date) -> None:
-        """Count the entries made ``today`` among the stored ``orders``, each against the
-        positions and working orders when it was made: the positions now, less the fills of
-        today that came after it (after its time; at the same time, those of orders made after
-        it); working, the orders made before it that were not filled by then, and the older
-        ones open now (an order canceled since counts as working: more entries, not fewer)."""
-        made = sorted(
-            (o for o in orders if o.created_at.date() == today),
-            key=lambda o: (o.created_at, o.client_order_id.value),
-        )
-        rank = {o.client_order_id.value: n for n, o in enumerate(made)}
-        moves = []  # (when, rank of its order, bot, instrument, signed quantity, quantity)
-        for entry in self.fills:
-            if entry.ts.date() != today:
-                continue
-            terms = FillTerms.of(entry.details)
-            order_rank = rank.get(entry.details.get("client_order_id", ""), -1)
-            signed = terms.quantity * terms.side.sign
-            moves.append(
-                (entry.ts, order_rank, entry.bot_id, terms.instrument_id, signed, terms.quantity)
-            )
-        moves.sort(key=lambda m: (m[0], m[1]))
-        positions: dict[tuple[BotId | None, InstrumentId], Decimal] = {}
-        for order in made:  # the positions at the start of the day
-            for bot in (None, order.bot_id):
-                key = (bot, order.instrument_id)
-                if key not in positions:
-                    today_moves = (
-                        m[4] for m in moves if m[3] == key[1] and (bot is None or m[2] == bot)
-                    )
-                    positions[key] = self._position(*key) - sum(today_moves, Decimal(0))
-        older = [
-            (o, o.leaves_quantity.value) for o in self.open.values() if o.created_at.date() < today
-        ]
-        filled = [Decimal(0)] * len(made)
-        done = 0
-        for n, order in enumerate(made):
-            while done < len(moves) and (moves[done][0], moves[done][1]) < (order.created_at, n):
-                _, order_rank, bot, iid, signed, quantity = moves[done]
-                for key in ((None, iid), (bot, iid)) if bot is not None else ((None, iid),):
-                    if key in positions:
-                        positions[key] += signed
-                if order_rank >= 0:
-                    filled[order_rank] += quantity
-                done += 1
-            working = older + [
-                (o, o.quantity.value - filled[k])
-                for k, o in enumerate(made[:n])
-                if o.status is not OrderStatus.DENIED
-            ]
-            self._count(order, positions=positions, working=working)
+        self._entries[day, None] = self._entries.get((day, None), 0) + step
+        if order.bot_id is not None:
+            key = (day, order.bot_id)
+            self._entries[key] = self._entries.get(key, 0) + step
 
     def entries_today(self, bot_id: BotId | None = None) -> int:
         """Opening orders sent today, for the account (``None``) or one bot."""
