@@ -210,3 +210,30 @@ def test_the_days_start_takes_back_the_fill_that_first_observes_it() -> None:
     assert desk.trade(OrderSide.BUY, "1", "91.50") is None
     assert desk.trade(OrderSide.SELL, "1", "91.50") is None
     assert desk.trade(OrderSide.BUY, "1", "90.80") == "TRADING_STATE_REDUCING"
+
+
+def test_a_fill_after_a_restart_adds_to_the_journals_loss_streak_once() -> None:
+    """The exit's first part was a loss before the restart; its next part, pumped before any
+    command of the account, is the second loss in a row, and the third part the third: not
+    the journal's losses counted again on top (which made the third the fourth, and tripped)."""
+    base = Setup(BreakerConfig())  # for a market and a clock (neither moves here)
+    venue = PaperBroker(
+        PaperBrokerConfig(max_fill_per_quote=D(4)), base.market.instruments, base.clock.now
+    )
+    config = BreakerConfig(max_consecutive_losses=4)
+    desk = Setup(config, broker=venue)
+    desk.paper = venue
+    desk.ledger.deposit(ACCOUNT, money("10000", USD))
+    assert desk.trade(OrderSide.BUY, "12", "100") is None
+    desk.price("100")
+    desk.price("100")
+    desk.engine.pump()
+    assert desk.trade(OrderSide.SELL, "12", "99") is None  # 4 at 99: a loss
+    restarted = Setup(config, store=desk.store, broker=venue)
+    restarted.paper = venue
+    restarted.price("99")
+    restarted.engine.pump()  # 4 more at 99, before any command: the second loss
+    assert restarted.engine.trading_state(ACCOUNT) is TradingState.ACTIVE
+    restarted.price("99")
+    restarted.engine.pump()  # the third of 4
+    assert restarted.engine.trading_state(ACCOUNT) is TradingState.ACTIVE

@@ -708,6 +708,12 @@ class Engine:
         subscribers hear ``events``, the breakers see the fill."""
         if entry is not None:
             self._ledger.committed(entry)
+            if order.account_id not in self._loaded:
+                # A fill pumped after a restart, before any command of the account: the
+                # breakers take in what the journal kept first, or the journal's closed trades
+                # would be counted again on top of this one when it is read later.
+                with self._read() as uow:
+                    self._load_states(uow, order.account_id)
         view = self._views.get(order.account_id)
         if view is not None:
             if new:
