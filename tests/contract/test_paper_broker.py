@@ -66,6 +66,7 @@ def new(
     trigger: str | None = None,
     qty: str = "10",
     tif: TimeInForce = TimeInForce.DAY,
+    expire_time: datetime | None = None,
 ) -> Order:
     order = Order.create(
         client_order_id=ClientOrderId(coid),
@@ -77,6 +78,7 @@ def new(
         price=price(px) if px else None,
         trigger_price=price(trigger) if trigger else None,
         time_in_force=tif,
+        expire_time=expire_time,
         created_at=T0,
     )
     order.apply(OrderSubmitted(client_order_id=order.client_order_id, ts=T0))
@@ -384,19 +386,7 @@ def test_a_quote_that_fills_one_leg_of_a_pair_cancels_the_other(broker: PaperBro
 def test_bars_a_gtd_order_whose_time_ran_out_overnight_expires_unfilled(
     broker: PaperBroker, clock: FixedClock
 ) -> None:
-    order = Order.create(
-        client_order_id=ClientOrderId("G1"),
-        account_id=ACCOUNT,
-        instrument_id=AAPL.id,
-        side=OrderSide.BUY,
-        order_type=OrderType.LIMIT,
-        quantity=quantity("10"),
-        price=price("100"),
-        time_in_force=TimeInForce.GTD,
-        expire_time=T0 + timedelta(hours=6),
-        created_at=T0,
-    )
-    order.apply(OrderSubmitted(client_order_id=order.client_order_id, ts=T0))
+    order = new("G1", tif=TimeInForce.GTD, expire_time=T0 + timedelta(hours=6))
     broker.submit(order)
     assert [type(e) for e in broker.drain()] == [OrderAccepted]
     clock.set(T0 + timedelta(days=1))  # the next bar begins the next morning

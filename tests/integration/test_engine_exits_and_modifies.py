@@ -69,6 +69,14 @@ def _reprice(desk: Desk, coid: ClientOrderId, px: str) -> None:
 def test_a_partly_filled_exit_can_be_repriced() -> None:
     desk, coid = _long_10_with_an_exit_4_filled()
     _reprice(desk, coid, "100.50")
+    # Below the last quote (101.02), the repriced exit takes 4 more at once.
+    (live,) = desk.engine.open_orders(ACCOUNT)
+    assert (live.client_order_id, live.price, live.leaves_quantity) == (
+        coid,
+        price("100.50"),
+        quantity("2"),
+    )
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == Decimal(2)
 
 
 def test_a_partly_filled_exit_can_be_repriced_while_reducing() -> None:

@@ -185,15 +185,15 @@ def test_a_pace_measured_long_ago_does_not_refuse_a_basket_now(ticks: Ticks) -> 
     assert backlog.over(MINUTE) is None
 
 
-def _slowed_down(backlog: AlertBacklog, ticks: Ticks) -> None:
-    """Alert 101 is taken at an estimate of 9.1 s (91 ahead at 0.1 s each), then the processor
-    runs at half that speed: it waited 18.2 s."""
+def _slowed_down(backlog: AlertBacklog, ticks: Ticks, waited: float = 18.2) -> None:
+    """Alert 101 is taken at an estimate of 9.1 s (91 ahead at 0.1 s each) and settled after
+    ``waited`` seconds (by default the processor runs at half that speed)."""
     backlog.stored(100)
     ticks.now += 1.0
     backlog.settled(10, 10)  # 0.1 s per alert
     backlog.stored(101)
     assert backlog.wait() == pytest.approx(9.1)
-    ticks.now += 18.2
+    ticks.now += waited
     backlog.settled(101, 91)
 
 
@@ -225,12 +225,7 @@ def test_the_correction_is_the_90th_percentile_of_the_last_minute(ticks: Ticks) 
 
 def test_the_correction_never_shortens_an_estimate(ticks: Ticks) -> None:
     backlog = AlertBacklog(monotonic=ticks)
-    backlog.stored(100)
-    ticks.now += 1.0
-    backlog.settled(10, 10)  # 0.1 s per alert
-    backlog.stored(101)  # 9.1 s
-    ticks.now += 2.0  # the processor sped up: it took 2 s
-    backlog.settled(101, 91)
+    _slowed_down(backlog, ticks, waited=2.0)  # the processor sped up: 2 s for 9.1
     assert backlog.factor == 1.0
 
 
@@ -247,10 +242,5 @@ def test_short_estimates_are_not_compared(ticks: Ticks) -> None:
 
 def test_a_stall_lengthens_the_estimate_twice_at_most(ticks: Ticks) -> None:
     backlog = AlertBacklog(monotonic=ticks)
-    backlog.stored(100)
-    ticks.now += 1.0
-    backlog.settled(10, 10)  # 0.1 s per alert
-    backlog.stored(101)  # 9.1 s
-    ticks.now += 60.0  # a venue call hung for a minute
-    backlog.settled(101, 91)
+    _slowed_down(backlog, ticks, waited=60.0)  # a venue call hung for a minute
     assert backlog.factor == 2.0
