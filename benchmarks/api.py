@@ -31,7 +31,6 @@ import multiprocessing
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from typing import Any
 import httpx
 
 from algodesk.testing.desk_server import Server
-from algodesk.testing.http_load import RawConnection, run_to_file
+from algodesk.testing.http_load import RawConnection, percentile, run_to_file
 from algodesk.testing.postgres import TemporaryPostgres
 
 P95_MS = 20.0
@@ -209,12 +208,6 @@ def run_backend(backend: str, args: argparse.Namespace) -> Result:
 # -- the table ----------------------------------------------------------------------------------
 
 
-def _pct(sorted_values: Sequence[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
-
-
 def report(result: Result) -> list[str]:
     ok = sorted(ms for _, ms, status in result.rows if status == 200)
     by_read: dict[int, list[float]] = defaultdict(list)
@@ -233,11 +226,11 @@ def report(result: Result) -> list[str]:
 
     row("answers 200", f"{len(ok):,}")
     row("answers/s", f"{len(ok) / result.duration:,.0f}/s")
-    p95 = _pct(ok, 0.95)
-    row("answer p50", f"{_pct(ok, 0.50):,.1f} ms")
+    p95 = percentile(ok, 95)
+    row("answer p50", f"{percentile(ok, 50):,.1f} ms")
     met = p95 <= P95_MS and len(ok) > 0
     row("answer p95", f"{p95:,.1f} ms", f"<= {P95_MS:g} ms", "MET" if met else "NOT MET")
-    row("answer p99", f"{_pct(ok, 0.99):,.1f} ms")
+    row("answer p99", f"{percentile(ok, 99):,.1f} ms")
     row("answer max", f"{ok[-1] if ok else float('nan'):,.1f} ms")
     for status, count in sorted(failed.items()):
         name = {-1: "no answer within 10 s", 0: "connection errors"}.get(status, f"HTTP {status}")
@@ -246,7 +239,7 @@ def report(result: Result) -> list[str]:
         times = sorted(by_read.get(turn, []))
         row(
             f"  p95 {path.split('?')[0].replace('{account}', '<id>')}",
-            f"{_pct(times, 0.95):,.1f} ms",
+            f"{percentile(times, 95):,.1f} ms",
         )
     for when, mb in result.rss_mb.items():
         verdict = "MET" if mb <= RSS_MB else "NOT MET"

@@ -54,7 +54,6 @@ import os
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,7 +65,7 @@ import sqlalchemy as sa
 from algodesk.adapters.storage.sql.engine import make_engine, sqlite_url
 from algodesk.adapters.storage.sql.tables import fills as fills_table
 from algodesk.testing.desk_server import Server
-from algodesk.testing.http_load import RawConnection, run_to_file
+from algodesk.testing.http_load import RawConnection, percentile, run_to_file
 from algodesk.testing.postgres import TemporaryPostgres
 
 TARGET_RATE = 1_000
@@ -180,14 +179,6 @@ def _generator_main(settings: dict[str, Any], out: str) -> None:
 
 
 # -- measuring ----------------------------------------------------------------------------------
-
-
-def _pct(sorted_values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile of sorted values (NaN when there are none)."""
-    if not sorted_values:
-        return math.nan
-    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
-    return sorted_values[rank - 1]
 
 
 def _wall(text: str | None) -> float | None:
@@ -371,8 +362,8 @@ def report(result: Result) -> list[str]:  # noqa: PLR0915 - one table, row by ro
 
     target_answer = ANSWER_P99_MS[result.backend]
     target_fill = FILL_P99_MS.get(result.backend)
-    p99 = _pct(answers, 99)
-    fill_p99 = _pct(to_fill, 99)
+    p99 = percentile(answers, 99)
+    fill_p99 = percentile(to_fill, 99)
     sustained = result.duration >= TARGET_SECONDS and accepted_rate >= TARGET_RATE * 0.99
 
     lines = [
@@ -400,7 +391,7 @@ def report(result: Result) -> list[str]:  # noqa: PLR0915 - one table, row by ro
         _verdict(sustained),
     )
     row(f"sends late > {LATE_MS:g} ms (pool busy)", f"{late:,}")
-    row("answer p50", _ms(_pct(answers, 50)))
+    row("answer p50", _ms(percentile(answers, 50)))
     row("answer p99", _ms(p99), f"<= {target_answer:g} ms", _verdict(p99 <= target_answer))
     row("answer max", _ms(answers[-1] if answers else math.nan))
     if statuses:
@@ -414,7 +405,7 @@ def report(result: Result) -> list[str]:  # noqa: PLR0915 - one table, row by ro
     for fate, count in sorted(fates.items()):
         row(f"fate {fate}", f"{count:,}")
     row("filled (order filled, fill booked)", f"{filled:,}")
-    row("alert -> booked fill p50", _ms(_pct(to_fill, 50)))
+    row("alert -> booked fill p50", _ms(percentile(to_fill, 50)))
     if target_fill is not None:
         ok = not math.isnan(fill_p99) and fill_p99 <= target_fill
         row("alert -> booked fill p99", _ms(fill_p99), f"<= {target_fill:g} ms", _verdict(ok))

@@ -6,11 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import socket
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 
-__all__ = ["RawConnection", "run_to_file"]
+__all__ = ["RawConnection", "percentile", "run_to_file"]
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Nearest-rank ``q``-th percentile (0-100) of sorted values (NaN when there are none)."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
 
 
 def run_to_file(main: Awaitable[object], out: str) -> None:
