@@ -19,6 +19,7 @@ written by one key at a time, which CPython keeps consistent.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -71,6 +72,7 @@ class MarketService:
         self._bars = bars
         self._marks: dict[InstrumentId, Mark] = {}
         self._day_refs = DayReferences()
+        self._day_lock = threading.Lock()  # the feed's thread notes, the engine's threads read
         self._quotes: dict[InstrumentId, Quote] = {}
         self._listeners: list[Sink] = []
         self._alert_listeners: list[Callable[[FeedAlert], None]] = []
@@ -119,7 +121,8 @@ class MarketService:
     def day_marks(self, day: date) -> dict[InstrumentId, Decimal]:
         """Each instrument's price at the start of ``day`` (UTC), for today's P&L: the last
         mark before it, or the day's first mark when the desk started during the day."""
-        return self._day_refs.on(day)
+        with self._day_lock:
+            return self._day_refs.on(day)
 
     def marks(self) -> dict[InstrumentId, Mark]:
         """A copy of the latest mark of every instrument that has one."""
@@ -160,7 +163,8 @@ class MarketService:
         mark, held = _mark(event), self._marks.get(iid)
         if held is None or mark.ts >= held.ts:  # a late event of another kind never rewinds it
             self._marks[iid] = mark
-            self._day_refs.note(iid, held, mark)
+            with self._day_lock:
+                self._day_refs.note(iid, held, mark)
         if isinstance(event, Quote):
             self._quotes[iid] = event
         self.watch.watch([iid])  # an instrument with data is watched, subscribed or not

@@ -3,7 +3,6 @@ measure from."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, date
 from decimal import Decimal
 
@@ -15,11 +14,11 @@ __all__ = ["DayReferences"]
 
 class DayReferences:
     """The day's reference price of each instrument: the last mark before 00:00 UTC, or the
-    day's first mark when none came before (the desk started during the day)."""
+    day's first mark when none came before (the desk started during the day). Not thread-safe:
+    a holder shared by threads locks around it (``MarketService``)."""
 
     def __init__(self) -> None:
         self._refs: dict[InstrumentId, tuple[date, Decimal]] = {}
-        self._lock = threading.Lock()  # the feed's thread notes, the engine's threads read
 
     def note(self, instrument_id: InstrumentId, held: Mark | None, mark: Mark) -> None:
         """``mark`` replaced ``held`` (None: the instrument's first) as the latest mark."""
@@ -27,11 +26,8 @@ class DayReferences:
         ref = self._refs.get(instrument_id)
         if ref is None or ref[0] != day:
             crossed = held is not None and held.ts.astimezone(UTC).date() < day
-            with self._lock:
-                self._refs[instrument_id] = (day, held.price if crossed and held else mark.price)
+            self._refs[instrument_id] = (day, held.price if crossed and held else mark.price)
 
     def on(self, day: date) -> dict[InstrumentId, Decimal]:
         """The reference prices of ``day`` (instruments marked that day)."""
-        with self._lock:
-            refs = list(self._refs.items())
-        return {i: price for i, (d, price) in refs if d == day}
+        return {i: price for i, (d, price) in self._refs.items() if d == day}
