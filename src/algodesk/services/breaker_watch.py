@@ -92,7 +92,9 @@ class BreakerWatch:
             if pos.currency != ccy or quantity.is_zero():
                 continue
             mark = self._market.mark(iid)
-            price = refs.get(iid) or (mark.price if mark else pos.last_price)
+            price = refs.get(iid)  # a reference of 0 is a price (not "none": no `or`)
+            if price is None:
+                price = mark.price if mark else pos.last_price
             equity += quantity * price * pos.multiplier
         return equity
 
