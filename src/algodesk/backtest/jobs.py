@@ -36,8 +36,6 @@ from typing import Any, Literal
 from algodesk.domain.identifiers import InstrumentId
 from algodesk.domain.market.timeframes import Timeframe
 from algodesk.ports.market_data import BarSeries, BarStore
-from algodesk.strategies import BUILTINS, build_strategy, load_strategy
-from algodesk.strategies.base import ParamError, params_of
 
 __all__ = [
     "BacktestJobs",
@@ -234,6 +232,11 @@ class BacktestJobs:
     @staticmethod
     def strategies() -> list[dict[str, Any]]:
         """The built-in strategies and their parameters' defaults, as text."""
+        # The strategies (and pandas, about 100 MB) are imported when first asked for, not
+        # with the desk: a desk that runs no backtest never carries them.
+        from algodesk.strategies import BUILTINS, load_strategy  # noqa: PLC0415
+        from algodesk.strategies.base import params_of  # noqa: PLC0415
+
         out = []
         for name in BUILTINS:
             cls, implied = load_strategy(name)
@@ -274,6 +277,9 @@ class BacktestJobs:
         self, strategy: str, series: str, params: Mapping[str, str], cash: str
     ) -> dict[str, Any]:
         """Check the inputs (:class:`JobInputError`) and queue a job; returns its JSON."""
+        from algodesk.strategies import BUILTINS, build_strategy  # noqa: PLC0415 - as above
+        from algodesk.strategies.base import ParamError  # noqa: PLC0415
+
         if strategy not in BUILTINS:
             raise JobInputError(
                 f"unknown strategy {strategy!r}; expected one of {', '.join(BUILTINS)}"

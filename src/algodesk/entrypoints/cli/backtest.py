@@ -9,34 +9,24 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from algodesk.backtest.config import (
-    BacktestConfig,
-    ConfigError,
-    ExitPriority,
-    FillAt,
-    parse_limits,
-    parse_sizing,
-)
-from algodesk.backtest.data import BarFileError, Series, load_series
-from algodesk.backtest.jobs import ProgressFile
-from algodesk.backtest.lookahead import check_lookahead
-from algodesk.backtest.report import write_report
-from algodesk.backtest.results import plain
-from algodesk.backtest.runner import Backtest
-from algodesk.backtest.sweep import SweepError, parse_grid, run_sweep
-from algodesk.domain.matching import BarPathMode
 from algodesk.entrypoints.cli.options import fail
-from algodesk.strategies import StrategyNotFoundError, build_strategy, load_strategy
-from algodesk.strategies.base import BarData, ParamError
+
+if TYPE_CHECKING:
+    from algodesk.backtest.config import BacktestConfig
+    from algodesk.backtest.data import Series
 
 __all__ = ["backtest", "sweep"]
+
+# The backtester, the strategies and what they import (pandas, numpy, pyarrow: about 100 MB
+# and a second) are imported by these two commands when they run, not by every command of the
+# CLI: `algodesk serve` stays free of them, and the other commands start sooner.
 
 StrategyArg = Annotated[
     str,
@@ -126,6 +116,16 @@ def _config(
     seed: int,
     lot: str,
 ) -> BacktestConfig:
+    from algodesk.backtest.config import (  # noqa: PLC0415 - see the top
+        BacktestConfig,
+        ConfigError,
+        ExitPriority,
+        FillAt,
+        parse_limits,
+        parse_sizing,
+    )
+    from algodesk.domain.matching import BarPathMode  # noqa: PLC0415
+
     try:
         return BacktestConfig(
             cash=_decimal(cash, "--cash"),
@@ -151,6 +151,8 @@ def _config(
 
 
 def _series(data: list[str], timeframe: str | None) -> list[Series]:
+    from algodesk.backtest.data import BarFileError, load_series  # noqa: PLC0415 - see the top
+
     if not data:
         raise fail("expected at least one --data FILE")
     try:
@@ -228,6 +230,13 @@ def backtest(
     ] = False,
 ) -> None:
     """Run a strategy over bar files through the engine, its gates, paper fills and ledger."""
+    # See the top for why these are imported here.
+    from algodesk.backtest.lookahead import check_lookahead  # noqa: PLC0415
+    from algodesk.backtest.report import write_report  # noqa: PLC0415
+    from algodesk.backtest.runner import Backtest  # noqa: PLC0415
+    from algodesk.strategies import StrategyNotFoundError, build_strategy  # noqa: PLC0415
+    from algodesk.strategies.base import BarData, ParamError  # noqa: PLC0415
+
     console = Console(stderr=True)
     try:
         instance = build_strategy(strategy, _pairs(param, "--param"))
@@ -283,6 +292,8 @@ def _also(
     update: Callable[[int, int], None], progress_file: Path | None
 ) -> Callable[[int, int], None]:
     """``update``, and the progress file's writer when one is asked for."""
+    from algodesk.backtest.jobs import ProgressFile  # noqa: PLC0415 - see the top
+
     if progress_file is None:
         return update
     write = ProgressFile(progress_file)
@@ -356,6 +367,13 @@ def sweep(
     dies) is a row with its error; the others still run. Exits 1 when every combination
     failed. With one worker there is no worker process: a run that ends the process (a
     strategy calling os._exit, the memory exhausted) ends the sweep."""
+    # See the top for why these are imported here.
+    from algodesk.backtest.data import BarFileError  # noqa: PLC0415
+    from algodesk.backtest.results import plain  # noqa: PLC0415
+    from algodesk.backtest.sweep import SweepError, parse_grid, run_sweep  # noqa: PLC0415
+    from algodesk.strategies import StrategyNotFoundError, load_strategy  # noqa: PLC0415
+    from algodesk.strategies.base import ParamError  # noqa: PLC0415
+
     console = Console(stderr=True)
     config = _config(
         cash,

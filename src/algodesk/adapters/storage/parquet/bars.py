@@ -8,6 +8,7 @@ atomically (a temporary file renamed over the old one), so a crash never leaves 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import tempfile
@@ -15,15 +16,17 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Context, Decimal, InvalidOperation
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
-
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from algodesk.domain.identifiers import InstrumentId
 from algodesk.domain.market.timeframes import Timeframe
 from algodesk.domain.matching.observations import Bar
 from algodesk.ports.market_data import BarSeries
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["ParquetBarStore"]
 
@@ -31,14 +34,24 @@ _log = logging.getLogger(__name__)
 
 _SCALE = 12
 _PRECISION = 38
-_NUM = pa.decimal128(_PRECISION, _SCALE)
 _WIDE = Context(prec=_PRECISION + 2)
 _FIELDS = ("open", "high", "low", "close", "volume")
-SCHEMA = pa.schema(
-    [pa.field("ts_close", pa.timestamp("us", tz="UTC"), nullable=False)]
-    + [pa.field(name, _NUM, nullable=False) for name in _FIELDS]
-)
 _QUANTUM = Decimal(1).scaleb(-_SCALE)
+
+
+@functools.cache
+def _arrow() -> tuple[ModuleType, ModuleType, pa.Schema]:
+    """pyarrow, its Parquet module and the bars' schema, imported on first use: with numpy,
+    pyarrow takes about 40 MB, which a desk that never reads a bar file need not carry."""
+    import pyarrow as pa  # noqa: PLC0415 - see above
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    number = pa.decimal128(_PRECISION, _SCALE)
+    schema = pa.schema(
+        [pa.field("ts_close", pa.timestamp("us", tz="UTC"), nullable=False)]
+        + [pa.field(name, number, nullable=False) for name in _FIELDS]
+    )
+    return pa, pq, schema
 
 
 def _fit(iid: InstrumentId, name: str, value: Decimal) -> Decimal:
@@ -89,7 +102,8 @@ class ParquetBarStore:
         columns: dict[str, list[object]] = {"ts_close": [b.ts_close for b in merged]}
         for name in _FIELDS:
             columns[name] = [_fit(instrument_id, name, getattr(b, name)) for b in merged]
-        table = pa.table(columns, schema=SCHEMA)
+        pa, pq, schema = _arrow()
+        table = pa.table(columns, schema=schema)
         target = self.path(instrument_id, timeframe)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
@@ -112,7 +126,8 @@ class ParquetBarStore:
         target = self.path(instrument_id, timeframe)
         if not target.exists():
             return []
-        table = pq.read_table(target, schema=SCHEMA)
+        _, pq, schema = _arrow()
+        table = pq.read_table(target, schema=schema)
         data = table.to_pydict()
         out = []
         for n, ts in enumerate(data["ts_close"]):
@@ -124,7 +139,7 @@ class ParquetBarStore:
         return out
 
     def series(self) -> list[BarSeries]:
-        found = []
+        found: list[BarSeries] = []
         for file in sorted(self.root.glob("*/*/*.parquet")):
             try:
                 iid = InstrumentId.of(unquote(file.parent.name), file.parent.parent.name)
@@ -132,6 +147,7 @@ class ParquetBarStore:
             except ValueError:
                 _log.warning("not a bar series, skipped: %s", file)
                 continue
+            _, pq, _ = _arrow()  # (not imported for a store with no files)
             stamps = pq.read_table(file, columns=["ts_close"]).column("ts_close").to_pylist()
             if stamps and stamps[0] is not None and stamps[-1] is not None:
                 found.append(BarSeries(iid, timeframe, len(stamps), stamps[0], stamps[-1]))
