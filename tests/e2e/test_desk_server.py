@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -136,6 +137,18 @@ def test_ready_shows_how_far_behind_the_desk_is_and_its_limit(server: Server) ->
     assert ready["alerts_backlog_limit_seconds"] == 7.5  # --alert-backlog
     assert ready["alerts_behind_seconds"] >= 0
     assert ready["alerts_estimate_factor"] == 1.0  # no alert waited long enough to compare
+
+
+def test_the_server_carries_no_pandas_numpy_or_pyarrow(server: Server) -> None:
+    """The desk's process leaves the exchange calendars' library (and pandas with it) to a
+    child at start, and the backtester and the bar files' pyarrow to when they are used: about
+    100 MB of its memory. Read from the libraries the process has mapped, while it serves."""
+    assert server.proc is not None
+    assert httpx.get(server.base + "/ready", timeout=5).json()["status"] == "ready"
+    maps = Path(f"/proc/{server.proc.pid}/maps").read_text(encoding="utf-8")
+    loaded = {name for name in ("pandas", "numpy", "pyarrow") if f"/site-packages/{name}/" in maps}
+    assert "/site-packages/sqlalchemy/" in maps  # (the check reads the right process)
+    assert loaded == set()
 
 
 def test_bad_alerts_get_a_4xx_with_a_reason_and_are_kept_in_the_inbox(server: Server) -> None:

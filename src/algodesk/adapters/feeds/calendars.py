@@ -12,9 +12,11 @@ year at a time, from the exchange's holiday circular: a desk declares them in it
 ``<data_dir>/sessions.toml``, which :class:`ExchangeCalendars` merges into the shipped table
 (:meth:`SessionTable.merged`).
 
-The registry imports the library when it is made (to check venue mappings; pandas makes that
-about 3 s); each calendar's sessions are built on first use, once, for the registry's date
-range; afterwards
+The registry asks the library when it is made (to check venue mappings): by default it imports
+it in this process (pandas makes that about 3 s and 100 MB);
+:func:`~algodesk.adapters.feeds.calendar_snapshot.calendars_in_child` has a child process ask it
+instead. Each calendar's sessions are built on first use, once, for the registry's date range;
+afterwards
 :meth:`VenueCalendar.is_open` is a dict lookup and two comparisons. A question outside the range
 raises :class:`CalendarRangeError`, which names the range.
 """
@@ -32,7 +34,7 @@ from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from algodesk.domain.fills import require_utc
@@ -419,9 +421,10 @@ class Coverage:
 
 
 @dataclass(frozen=True, slots=True)
-class _LibraryDays:
+class LibraryDays:
     """What algodesk takes from one exchange_calendars calendar, as plain Python values, with
-    the sessions of its declared years appended."""
+    the sessions of its declared years appended (picklable: a child process can compute it,
+    see :mod:`algodesk.adapters.feeds.calendar_snapshot`)."""
 
     name: str
     timezone: str
@@ -474,7 +477,7 @@ def _get_calendar(name: str, start: date, end: date | None, where: str) -> Any:
         ) from error
 
 
-def _library_days(name: str, calendar: Any, start: date, last: date) -> _LibraryDays:
+def _library_days(name: str, calendar: Any, start: date, last: date) -> LibraryDays:
     if bool(calendar.break_starts.notna().any()):
         raise ValueError(
             f"exchange_calendars {name}: has a midday break, which Session cannot hold"
@@ -486,12 +489,12 @@ def _library_days(name: str, calendar: Any, start: date, last: date) -> _Library
     )
     bound = calendar.bound_max()
     recorded: date | None = None if bound is None else bound.date()
-    return _LibraryDays(name, str(calendar.tz), start, last, sessions, recorded)
+    return LibraryDays(name, str(calendar.tz), start, last, sessions, recorded)
 
 
 def _load_library(
     name: str, start: date, end: date | None, years: Sequence[DeclaredYear], where: str
-) -> _LibraryDays:
+) -> LibraryDays:
     """Library calendar ``name`` over ``start .. end`` (``None``: the library's default end, or
     the end of the last declared year), with the sessions of its declared ``years``."""
     if not years:
@@ -528,7 +531,7 @@ def _load_library(
             + (f" and the declared years end {declared_last}" if later else "")
             + f"; declare {declared_last.year + 1} in {where} ([[years]])"
         )
-    return _LibraryDays(
+    return LibraryDays(
         name,
         library.timezone,
         start,
@@ -539,8 +542,37 @@ def _load_library(
     )
 
 
+class CalendarLibrary(Protocol):
+    """Where :class:`ExchangeCalendars` takes the library's calendars from: the names it knows
+    (aliases included), an alias's calendar, and one calendar's days."""
+
+    def names(self) -> frozenset[str]: ...
+
+    def resolve(self, name: str) -> str: ...
+
+    def days(
+        self, name: str, start: date, end: date | None, years: Sequence[DeclaredYear], where: str
+    ) -> LibraryDays: ...
+
+
+class InProcessLibrary:
+    """exchange_calendars in this process (imported on first use: with pandas, about 100 MB)."""
+
+    def names(self) -> frozenset[str]:
+        return frozenset(_library_module().get_calendar_names(include_aliases=True))
+
+    def resolve(self, name: str) -> str:
+        resolved: str = _library_module().resolve_alias(name)
+        return resolved
+
+    def days(
+        self, name: str, start: date, end: date | None, years: Sequence[DeclaredYear], where: str
+    ) -> LibraryDays:
+        return _load_library(name, start, end, years, where)
+
+
 def _later_years(
-    label: str, library: _LibraryDays, recorded: date, years: Sequence[DeclaredYear]
+    label: str, library: LibraryDays, recorded: date, years: Sequence[DeclaredYear]
 ) -> list[DeclaredYear]:
     """The declared years after the library's ``recorded`` data, checked to continue it; a
     year it records must agree with it (see :class:`DeclaredYear`)."""
@@ -750,6 +782,7 @@ class ExchangeCalendars:
         start: date = DEFAULT_START,
         end: date | None = None,
         user_file: Path | None = None,
+        library: CalendarLibrary | None = None,
     ) -> None:
         if end is not None and end < start:
             raise ValueError(f"ExchangeCalendars: expected start <= end, was {start} .. {end}")
@@ -758,11 +791,11 @@ class ExchangeCalendars:
         self._where = f"<data_dir>/{_TABLE_FILE}" if user_file is None else str(user_file)
         self._start, self._end = start, end
         mapping = {**DEFAULT_VENUES, **(venues or {})}
-        module = _library_module()
-        library = set(module.get_calendar_names(include_aliases=True))
+        self._source: CalendarLibrary = InProcessLibrary() if library is None else library
+        known = self._source.names()
         for code, name in mapping.items():
             Venue(code)
-            if name not in self._table.calendars and name not in library:
+            if name not in self._table.calendars and name not in known:
                 raise ValueError(
                     f"Venue {code}: expected a calendar of the session table "
                     f"({', '.join(sorted(self._table.calendars))}) or an exchange_calendars name "
@@ -787,13 +820,13 @@ class ExchangeCalendars:
         }
         self._years: dict[str, list[DeclaredYear]] = {}
         for year in self._table.years:
-            if year.trading_days not in library:
+            if year.trading_days not in known:
                 raise ValueError(
                     f"Declared year {year.year} ({self._where}): expected trading_days to name "
                     f"an exchange_calendars calendar such as XBOM, was {year.trading_days!r}"
                 )
-            self._years.setdefault(module.resolve_alias(year.trading_days), []).append(year)
-        self._libraries: dict[str, _LibraryDays] = {}
+            self._years.setdefault(self._source.resolve(year.trading_days), []).append(year)
+        self._libraries: dict[str, LibraryDays] = {}
         self._lock = threading.Lock()
         for name in self._years:
             self._library(name)
@@ -813,18 +846,18 @@ class ExchangeCalendars:
             )
         return self._calendars[name]
 
-    def _library(self, name: str) -> _LibraryDays:
+    def _library(self, name: str) -> LibraryDays:
         """The library calendar ``name`` (or its alias), built once per registry."""
         with self._lock:
-            key: str = _library_module().resolve_alias(name)
+            key = self._source.resolve(name)
             days = self._libraries.get(key)
             if days is None:
                 years = self._years.get(key, ())
-                days = _load_library(key, self._start, self._end, years, self._where)
+                days = self._source.days(key, self._start, self._end, years, self._where)
                 self._libraries[key] = days
             return days
 
-    def _extend(self, library: _LibraryDays) -> str:
+    def _extend(self, library: LibraryDays) -> str:
         """How to cover the days after a library calendar's last one."""
         if self._end is not None or library.recorded is None:
             return _WIDEN

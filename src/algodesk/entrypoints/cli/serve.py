@@ -86,6 +86,7 @@ def serve(
         order_rate=order_rate or None,
         feed_speed=feed_speed,
         alert_backlog=timedelta(seconds=alert_backlog),
+        calendars_in_child=True,  # the server's process stays free of pandas
     )
     runtime = _loaded(settings_from_options(data_dir, database_url_opt), options)
     desk = runtime.desk
