@@ -495,3 +495,51 @@ def test_signing_key_must_be_long_enough() -> None:
 def test_user_is_a_frozen_value() -> None:
     with pytest.raises(ValueError, match="lower-cased username"):
         User("u1", "Alice", Role.VIEWER, "h", FixedClock().now())
+
+
+def test_a_credential_that_passed_is_believed_until_a_change_through_the_service(
+    auth: AuthService, admin: Principal
+) -> None:
+    auth.create_user("erin", PASSWORD, Role.TRADER, admin)
+    token = auth.login("erin", PASSWORD).access_token
+    key_row, key = auth.create_api_key("erin", "bot", admin)
+    assert auth.recently_authenticated(token) is None  # not checked yet
+    assert auth.authenticate(token).role is Role.TRADER
+    assert auth.authenticate(key).via == "api_key"
+    assert auth.recently_authenticated(token) == auth.authenticate(token)
+    auth.set_role("erin", Role.VIEWER, admin)
+    assert auth.recently_authenticated(token) is None
+    assert auth.authenticate(token).role is Role.VIEWER  # at once, not a second later
+    auth.revoke_api_key(key_row.id, admin)
+    with pytest.raises(AuthError, match="revoked"):
+        auth.authenticate(key)
+    auth.authenticate(token)
+    auth.set_disabled("erin", True, admin)
+    with pytest.raises(AuthError, match="'erin' is disabled"):
+        auth.authenticate(token)
+
+
+def test_a_change_made_around_the_service_applies_within_a_second(
+    auth: AuthService, admin: Principal, store: InMemoryUserStore, clock: FixedClock
+) -> None:
+    principal = make_user(auth, admin, "erin", Role.TRADER)
+    token = auth.login("erin", PASSWORD).access_token
+    auth.authenticate(token)
+    store.set_disabled(principal.user_id, True)  # another process, say, on the same database
+    clock.advance(timedelta(milliseconds=999))
+    assert auth.authenticate(token).username == "erin"
+    clock.advance(timedelta(milliseconds=1))
+    with pytest.raises(AuthError, match="'erin' is disabled"):
+        auth.authenticate(token)
+
+
+def test_a_token_is_never_believed_past_its_expiry_nor_a_failed_one_remembered(
+    auth: AuthService, admin: Principal, clock: FixedClock
+) -> None:
+    token = auth.login("admin", PASSWORD).access_token
+    clock.advance(timedelta(minutes=15) - timedelta(milliseconds=500))
+    assert auth.authenticate(token).username == "admin"
+    clock.advance(timedelta(milliseconds=500))  # its exp, within the second believed
+    with pytest.raises(AuthError, match="expired"):
+        auth.authenticate(token)
+    assert auth.recently_authenticated(token) is None

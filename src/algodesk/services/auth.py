@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from algodesk.domain.users import (
@@ -58,6 +59,14 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 ADMIN_USERNAME = "admin"
+
+RECHECK = timedelta(seconds=1)
+"""How long a credential that passed is believed without reading its user (and key) again:
+a change made through this service (a user disabled, a role changed, a key revoked, a password
+changed) takes effect at once; one made around it (another process on the same database)
+within this time. A credential that failed is checked again every time."""
+
+_RECENT_KEPT = 4096
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; a megabyte "password" is an attack
 _KEY_NAME_LENGTH = 100
@@ -127,6 +136,9 @@ class AuthService:
         self._clock = clock
         # Verified against when the user is unknown, so that costs as much as a wrong password.
         self._dummy_hash = hasher.hash(secrets.token_urlsafe(18))
+        # Credentials that passed lately: credential -> (believed until, its principal).
+        self._recent: dict[str, tuple[datetime, Principal]] = {}
+        self._recent_lock = threading.Lock()
 
     # -- users -------------------------------------------------------------------------------
 
@@ -182,6 +194,7 @@ class AuthService:
         check_password_policy(new_password)
         self._users.set_password_hash(user.id, self._hasher.hash(new_password))
         self._users.revoke_refresh_tokens(user.id, self._clock.now())
+        self._forget_recent()
         _log.info("password of user %s changed by %s", user.id, _who(by))
 
     def set_role(self, username: str, role: Role, by: Principal | None) -> User:
@@ -191,6 +204,7 @@ class AuthService:
         if user.role is Role.ADMIN and role is not Role.ADMIN:
             self._keep_an_admin(user)
         self._users.set_role(user.id, role)
+        self._forget_recent()
         _log.info("role of user %s set to %s by %s", user.id, role.value, _who(by))
         return self._target(username)
 
@@ -202,6 +216,7 @@ class AuthService:
         if disabled and user.role is Role.ADMIN:
             self._keep_an_admin(user)
         self._users.set_disabled(user.id, disabled)
+        self._forget_recent()
         if disabled:
             self._users.revoke_refresh_tokens(user.id, self._clock.now())
         _log.info("user %s %s by %s", user.id, "disabled" if disabled else "enabled", _who(by))
@@ -246,13 +261,42 @@ class AuthService:
         return self._users.revoke_refresh_tokens(principal.user_id, self._clock.now())
 
     def authenticate(self, credential: str) -> Principal:
-        """An API key (``ak_…``) or an access token, as sent in an ``Authorization`` header."""
+        """An API key (``ak_…``) or an access token, as sent in an ``Authorization`` header.
+        One that passed is believed for :data:`RECHECK` (never past a token's expiry) without
+        reading storage again: see :meth:`recently_authenticated`."""
+        known = self.recently_authenticated(credential)
+        if known is not None:
+            return known
+        now = self._clock.now()
         if isinstance(credential, str) and credential.startswith(f"{API_KEY_PREFIX}_"):
-            return self.authenticate_api_key(credential)
-        return self.authenticate_access(credential)
+            who, until = self.authenticate_api_key(credential), now + RECHECK
+        else:
+            claims = self._decode(credential, TokenType.ACCESS)
+            who, until = self._access(claims), min(now + RECHECK, claims.expires_at)
+        with self._recent_lock:
+            if len(self._recent) >= _RECENT_KEPT:
+                self._recent.clear()
+            self._recent[credential] = (until, who)
+        return who
+
+    def recently_authenticated(self, credential: str) -> Principal | None:
+        """The principal of ``credential`` if it passed :meth:`authenticate` within
+        :data:`RECHECK` and nothing has changed through this service since; reads no
+        storage (the API asks this on its event loop before a thread reads storage)."""
+        found = self._recent.get(credential)
+        if found is None or found[0] <= self._clock.now():
+            return None
+        return found[1]
+
+    def _forget_recent(self) -> None:
+        """A user, role or key changed: every credential is checked against storage again."""
+        with self._recent_lock:
+            self._recent.clear()
 
     def authenticate_access(self, token: str) -> Principal:
-        claims = self._decode(token, TokenType.ACCESS)
+        return self._access(self._decode(token, TokenType.ACCESS))
+
+    def _access(self, claims: TokenClaims) -> Principal:
         user = self._active_user(claims.subject)
         return Principal(user.id, user.username, user.role, via="jwt")
 
@@ -313,7 +357,9 @@ class AuthService:
             raise UserNotFoundError(key.user_id)
         if by is None or by.via != "api_key" or by.key_id != key_id:
             self._require_self_or_admin(by, user)
-        if self._users.revoke_api_key(key_id, self._clock.now()):
+        revoked = self._users.revoke_api_key(key_id, self._clock.now())
+        self._forget_recent()
+        if revoked:
             _log.info("API key %s revoked by %s", key_id, _who(by))
 
     # -- authorization -----------------------------------------------------------------------
