@@ -91,6 +91,37 @@ def test_the_kill_switch_halts_only_after_its_confirmation(
     assert again.status_code == 409  # a code works once
 
 
+def test_the_kill_switch_goes_through_while_slow_reads_hold_every_read_thread(
+    desk: tuple[DeskRuntime, TestClient],
+) -> None:
+    _, client = desk
+    admin = login(client, "admin", PASSWORD)  # a token not checked yet: storage is read
+    portal = client.portal
+    assert portal is not None
+    release = threading.Event()
+    readers = portal.call(lambda: anyio.to_thread.current_default_thread_limiter().total_tokens)
+    for _ in range(readers):  # slow reads hold every thread of the reads' pool
+        portal.start_task_soon(anyio.to_thread.run_sync, release.wait)
+    answers: list[httpx.Response] = []
+
+    def pull() -> None:
+        asked = client.post("/api/v1/kill-switch", json={"reason": "drill"}, headers=admin)
+        code = asked.json()["confirm"]
+        confirm = {"confirm": code}
+        answers.append(client.post("/api/v1/kill-switch/confirm", json=confirm, headers=admin))
+
+    puller = threading.Thread(target=pull, daemon=True)
+    try:
+        limiter = portal.call(anyio.to_thread.current_default_thread_limiter)
+        portal.call(until, lambda: limiter.borrowed_tokens == readers, "every read thread held")
+        puller.start()
+        puller.join(10)
+        assert [a.status_code for a in answers] == [200]
+    finally:
+        release.set()
+    assert answers[0].json()["ok"] is True
+
+
 def test_the_inbox_masks_a_hook_secret_kept_under_its_own_field_name(
     desk: tuple[DeskRuntime, TestClient],
 ) -> None:

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from algodesk import __version__
 from algodesk.bootstrap.runtime import DeskRuntime
+from algodesk.entrypoints.api import pools
 from algodesk.entrypoints.api.admin import admin_router
 from algodesk.entrypoints.api.backtests import backtests_router
 from algodesk.entrypoints.api.docs import mount_docs
@@ -45,6 +46,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        pools.size()  # the reads' pool (the commands have their own)
         yield
         if manage_runtime:
             runtime.stop()

@@ -11,12 +11,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.domain.commands import Flatten
 from algodesk.domain.identifiers import AccountId, BotId, InstrumentId
 from algodesk.domain.users import Permission, Principal
+from algodesk.entrypoints.api import pools
 from algodesk.entrypoints.api.errors import refused
 from algodesk.entrypoints.api.security import require
 from algodesk.services.performance import performance
@@ -136,7 +136,7 @@ def portfolio_router(runtime: DeskRuntime) -> APIRouter:
             if found is None or found.account_id != account_id:
                 raise refused("not_found", f"no bot {body.bot} in account {body.account}", 404)
         command = Flatten(account_id=account_id, instrument_id=instrument_id, bot_id=bot_id)
-        outcome = await run_in_threadpool(runtime.engine.handle, command)
+        outcome = await pools.command(runtime.engine.handle, command)
         return {**outcome.payload(), "replayed": outcome.replayed}
 
     return router

@@ -5,13 +5,14 @@ of the inner functions, which name local values.
 """
 
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from algodesk.domain.users import Permission, Principal
+from algodesk.entrypoints.api import pools
 from algodesk.entrypoints.api.edge import RateLimiter
 from algodesk.entrypoints.api.errors import refused
 from algodesk.services.auth import AuthError, AuthService, PermissionDenied
@@ -25,8 +26,10 @@ def _unauthorized(reason: str, message: str) -> HTTPException:
     return refused(reason, message, 401, {"WWW-Authenticate": "Bearer"})
 
 
-def authenticated(auth: AuthService) -> Callable[..., Principal]:
-    def principal(
+def authenticated(auth: AuthService) -> Callable[..., Awaitable[Principal]]:
+    # On the event loop: a credential that passed a moment ago costs no thread; one that
+    # must be read from storage is checked in the credential checks' own pool (see pools).
+    async def principal(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
@@ -36,7 +39,9 @@ def authenticated(auth: AuthService) -> Callable[..., Principal]:
         if not credential:
             raise _unauthorized("unauthenticated", "send Authorization: Bearer <token or key>")
         try:
-            who = auth.authenticate(credential)
+            who = auth.recently_authenticated(credential)
+            if who is None:
+                who = await pools.authenticating(auth.authenticate, credential)
         except AuthError as exc:
             raise _unauthorized(exc.code, str(exc)) from None
         limiter: RateLimiter | None = getattr(request.app.state, "user_limiter", None)
@@ -53,10 +58,10 @@ def authenticated(auth: AuthService) -> Callable[..., Principal]:
     return principal
 
 
-def require(auth: AuthService, permission: Permission) -> Callable[..., Principal]:
+def require(auth: AuthService, permission: Permission) -> Callable[..., Awaitable[Principal]]:
     who = authenticated(auth)
 
-    def allowed(principal: Annotated[Principal, Depends(who)]) -> Principal:
+    async def allowed(principal: Annotated[Principal, Depends(who)]) -> Principal:
         try:
             AuthService.require(principal, permission)
         except PermissionDenied as exc:

@@ -16,7 +16,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.domain.bots import BotError
@@ -27,6 +26,7 @@ from algodesk.domain.orders import OrderType, TimeInForce
 from algodesk.domain.risk.base import TradingState
 from algodesk.domain.users import Permission, Principal
 from algodesk.domain.values import Price, Quantity
+from algodesk.entrypoints.api import pools
 from algodesk.entrypoints.api.errors import refused
 from algodesk.entrypoints.api.security import authenticated, require
 from algodesk.ports.inbox import AlertStatus, InboxEntry
@@ -249,7 +249,7 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
             )
         except (ValueError, TypeError) as exc:
             raise refused("bad_value", str(exc)) from None
-        result = await run_in_threadpool(runtime.slicer.submit, command)
+        result = await pools.command(runtime.slicer.submit, command)
         answer = _outcome(result.summary())
         if result.sliced:  # above the freeze quantity: the child orders, in order
             skipped = {"ok": False, "code": "NOT_SENT", "message": "another child was refused"}
@@ -269,7 +269,7 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
         if order is None:
             raise refused("not_found", f"no order {client_order_id}", 404)
         command = CancelOrder(account_id=AccountId(str(order["account"])), client_order_id=coid)
-        return _outcome(await run_in_threadpool(runtime.engine.handle, command))
+        return _outcome(await pools.command(runtime.engine.handle, command))
 
     @router.get("/fills", tags=["orders"], responses={401: {}, 403: {}, 422: {}})
     def fills(
@@ -323,7 +323,7 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
         reason = body.reason if body else ""
         try:
             if action == "stop":
-                await run_in_threadpool(
+                await pools.command(
                     runtime.bots.stop, bot_id, who.username, reason, runtime.engine.handle
                 )
             else:
@@ -405,12 +405,12 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
             reason=f"{who.username}: {body.reason}",
             bot_id=BotId(body.bot) if body.bot else None,
         )
-        return _outcome(await run_in_threadpool(runtime.engine.handle, command))
+        return _outcome(await pools.command(runtime.engine.handle, command))
 
     @router.post("/breakers/reset", tags=["risk"], responses={401: {}, 403: {}, 422: {}})
     async def reset_breakers(body: BreakerReset, who: resetter) -> Json:
         bot_id = BotId(body.bot) if body.bot else None
-        outcome = await run_in_threadpool(
+        outcome = await pools.command(
             runtime.engine.reset_breakers, AccountId(body.account), bot_id, who.username
         )
         return _outcome(outcome)
@@ -418,7 +418,7 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
     @router.post(
         "/kill-switch", tags=["risk"], status_code=202, responses={401: {}, 403: {}, 422: {}}
     )
-    def kill_request(body: KillRequest, who: killer) -> Json:
+    async def kill_request(body: KillRequest, who: killer) -> Json:  # no thread: see pools
         code = kills.ask(who.user_id, body.reason, runtime.clock.now())
         return {
             "confirm": code,
@@ -433,7 +433,7 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
         reason = kills.take(who.user_id, body.confirm, runtime.clock.now())
         if reason is None:
             raise refused("no_confirmation", "unknown or expired confirmation code; ask again", 409)
-        outcome = await run_in_threadpool(runtime.kill_switch, who.username, reason)
+        outcome = await pools.command(runtime.kill_switch, who.username, reason)
         return _outcome(outcome)
 
     return router

@@ -1,0 +1,59 @@
+"""The API's worker threads, in pools of their own.
+
+Reads (the ``def`` endpoints) run in anyio's default pool, made small (:data:`READ_THREADS`):
+under a crowd of readers a few threads answer more than forty, which only fight over the
+interpreter lock and keep the event loop waiting for it. Commands (orders, cancels, flatten,
+trading state, breakers, bots, the kill switch) run in a pool of their own, and so do the
+credential checks that must read storage, so no number of slow reads can hold up a cancel or
+the kill switch, nor the check of its caller's credential.
+
+Each pool belongs to its event loop (an anyio ``RunVar``), made on first use.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TypeVar
+
+import anyio.to_thread
+from anyio import CapacityLimiter
+from anyio.lowlevel import RunVar
+
+__all__ = ["AUTH_THREADS", "COMMAND_THREADS", "READ_THREADS", "authenticating", "command", "size"]
+
+#: anyio's default pool, where FastAPI runs the ``def`` endpoints (the reads).
+READ_THREADS = 4
+COMMAND_THREADS = 8
+AUTH_THREADS = 4
+
+T = TypeVar("T")
+
+_COMMANDS: RunVar[CapacityLimiter] = RunVar("algodesk_command_threads")
+_AUTH: RunVar[CapacityLimiter] = RunVar("algodesk_auth_threads")
+
+
+def _pool(var: RunVar[CapacityLimiter], threads: int) -> CapacityLimiter:
+    try:
+        return var.get()
+    except LookupError:
+        limiter = CapacityLimiter(threads)
+        var.set(limiter)
+        return limiter
+
+
+def size() -> None:
+    """Size the current event loop's default pool for the reads (call it in the loop)."""
+    anyio.to_thread.current_default_thread_limiter().total_tokens = READ_THREADS
+
+
+async def command(fn: Callable[..., T], *args: object) -> T:
+    """``fn(*args)`` in the commands' pool."""
+    call = functools.partial(fn, *args)
+    return await anyio.to_thread.run_sync(call, limiter=_pool(_COMMANDS, COMMAND_THREADS))
+
+
+async def authenticating(fn: Callable[..., T], *args: object) -> T:
+    """``fn(*args)`` in the pool of credential checks that read storage."""
+    call = functools.partial(fn, *args)
+    return await anyio.to_thread.run_sync(call, limiter=_pool(_AUTH, AUTH_THREADS))
