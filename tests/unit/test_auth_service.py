@@ -543,3 +543,32 @@ def test_a_token_is_never_believed_past_its_expiry_nor_a_failed_one_remembered(
     with pytest.raises(AuthError, match="expired"):
         auth.authenticate(token)
     assert auth.recently_authenticated(token) is None
+
+
+def test_a_check_that_read_storage_before_a_change_is_not_remembered(
+    codec: JwtTokenCodec, clock: FixedClock
+) -> None:
+    class DisabledWhileRead(InMemoryUserStore):
+        """Another thread disables the user through the service just after this read."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.then: Callable[[], object] | None = None
+
+        def get(self, user_id: str) -> User | None:
+            found = super().get(user_id)
+            then, self.then = self.then, None
+            if then is not None:
+                then()
+            return found
+
+    store = DisabledWhileRead()
+    auth = AuthService(store, cheap_hasher(), codec, clock)
+    auth.ensure_admin(PASSWORD)
+    admin = auth.authenticate_access(auth.login("admin", PASSWORD).access_token)
+    auth.create_user("erin", PASSWORD, Role.TRADER, admin)
+    token = auth.login("erin", PASSWORD).access_token
+    store.then = lambda: auth.set_disabled("erin", True, admin)
+    assert auth.authenticate(token).username == "erin"  # read before the change
+    with pytest.raises(AuthError, match="'erin' is disabled"):
+        auth.authenticate(token)

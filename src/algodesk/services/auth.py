@@ -67,6 +67,7 @@ changed) takes effect at once; one made around it (another process on the same d
 within this time. A credential that failed is checked again every time."""
 
 _RECENT_KEPT = 4096
+
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; a megabyte "password" is an attack
 _KEY_NAME_LENGTH = 100
@@ -139,6 +140,7 @@ class AuthService:
         # Credentials that passed lately: credential -> (believed until, its principal).
         self._recent: dict[str, tuple[datetime, Principal]] = {}
         self._recent_lock = threading.Lock()
+        self._changes = 0  # changes through this service: a check that saw one is not kept
 
     # -- users -------------------------------------------------------------------------------
 
@@ -267,13 +269,15 @@ class AuthService:
         known = self.recently_authenticated(credential)
         if known is not None:
             return known
-        now = self._clock.now()
+        now, changes = self._clock.now(), self._changes
         if isinstance(credential, str) and credential.startswith(f"{API_KEY_PREFIX}_"):
             who, until = self.authenticate_api_key(credential), now + RECHECK
         else:
             claims = self._decode(credential, TokenType.ACCESS)
             who, until = self._access(claims), min(now + RECHECK, claims.expires_at)
         with self._recent_lock:
+            if changes != self._changes:  # read before a change this service made since
+                return who
             if len(self._recent) >= _RECENT_KEPT:
                 self._recent.clear()
             self._recent[credential] = (until, who)
@@ -291,6 +295,7 @@ class AuthService:
     def _forget_recent(self) -> None:
         """A user, role or key changed: every credential is checked against storage again."""
         with self._recent_lock:
+            self._changes += 1
             self._recent.clear()
 
     def authenticate_access(self, token: str) -> Principal:
