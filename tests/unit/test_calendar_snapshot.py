@@ -5,6 +5,7 @@ the library when nothing else asks for it."""
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from datetime import date
@@ -83,3 +84,15 @@ def test_the_process_does_not_import_the_library_or_pandas() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_a_child_whose_answer_is_spoilt_leaves_the_library_to_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "sitecustomize.py").write_text("print('a library says hello')\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), *sys.path]))
+    with caplog.at_level(logging.WARNING):
+        calendars = calendars_in_child(VENUES, start=START)
+    assert "unreadable answer from the child" in caplog.text
+    here = ExchangeCalendars(VENUES, start=START)
+    assert calendars.for_venue("LSE").coverage() == here.for_venue("LSE").coverage()

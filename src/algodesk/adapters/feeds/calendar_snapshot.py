@@ -146,11 +146,16 @@ def _library_from_child(request: _Request, timeout: float) -> CalendarLibrary | 
             tail[0],
         )
         return None
-    kind, value = pickle.loads(done.stdout)  # noqa: S301 - written by our own child above
-    if kind == "error":
-        assert isinstance(value, Exception)
+    try:
+        kind, value = pickle.loads(done.stdout)  # noqa: S301 - written by our own child above
+    except Exception as error:  # any unreadable answer: the library runs here
+        log.warning("calendars: unreadable answer from the child (%r); runs here", error)
+        return None
+    if kind == "error" and isinstance(value, ValueError | CalendarUnavailableError):
         raise value
-    assert isinstance(value, LibrarySnapshot)
+    if kind != "ok" or not isinstance(value, LibrarySnapshot):
+        log.warning("calendars: unexpected answer from the child (%s); runs here", kind)
+        return None
     return value
 
 
@@ -181,7 +186,10 @@ def _main() -> None:
     request = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - from our own parent
     if not isinstance(request, _Request):
         raise SystemExit(f"expected a calendar request, was {type(request).__name__}")
-    sys.stdout.buffer.write(pickle.dumps(_answer(request)))
+    answer_to = sys.stdout.buffer
+    sys.stdout = sys.stderr  # whatever a library prints must not corrupt the answer
+    answer_to.write(pickle.dumps(_answer(request)))
+    answer_to.flush()
 
 
 if __name__ == "__main__":
