@@ -329,6 +329,31 @@ def test_changing_a_limit_changes_the_next_orders_fate_and_survives_a_restart(
     assert order(client, headers)["ok"]
 
 
+def test_an_open_order_count_stops_resting_orders_and_shows_its_use(
+    desk: tuple[DeskRuntime, TestClient],
+) -> None:
+    _, client = desk
+    headers = admin(client)
+    put = client.put(
+        "/api/v1/limits/paper",
+        json={"limits": {"max_open_orders": 2}, "reason": "a runaway strategy"},
+        headers=headers,
+    )
+    assert put.status_code == 200, put.text
+    resting = {"order_type": "LIMIT", "price": "180.00"}  # below the mark (190): it rests
+    assert order(client, headers, **resting)["ok"]
+    assert order(client, headers, **resting)["ok"]
+    denied = order(client, headers, **resting)
+    assert (denied["ok"], denied["code"]) == (False, "MAX_OPEN_ORDERS")
+    assert "open_orders=2, limit=2" in denied["message"]
+    usage = client.get("/api/v1/limits?account=paper", headers=headers).json()["accounts"][0]
+    assert usage["usage"]["open_orders"] == {"used": 2, "limit": 2}
+    first = client.get("/api/v1/orders?limit=10", headers=headers).json()["orders"][-1]
+    cancel = client.delete(f"/api/v1/orders/{first['client_order_id']}", headers=headers)
+    assert cancel.status_code == 200, cancel.text
+    assert order(client, headers, **resting)["ok"]  # one is free again
+
+
 def test_any_account_can_be_given_limits_and_then_trades(
     desk: tuple[DeskRuntime, TestClient],
 ) -> None:

@@ -399,6 +399,61 @@ CASES = [
             "limits": limits(max_open_positions=2),
         },
     ),
+    # 8b. open orders
+    Case(
+        "one below the open-order count passes",
+        None,
+        account={"working": (w(BUY, "1", inst=MSFT),), "limits": limits(max_open_orders=2)},
+    ),
+    Case(
+        "at the open-order count denies",
+        "MAX_OPEN_ORDERS",
+        account={
+            "working": (w(BUY, "1", inst=MSFT), w(SELL, "1", inst=TSLA)),
+            "limits": limits(max_open_orders=2),
+        },
+    ),
+    Case(
+        "a bot at its open-order count denies",
+        "MAX_OPEN_ORDERS",
+        bot={"working": (w(BUY, "1", inst=MSFT),), "limits": limits(max_open_orders=1)},
+    ),
+    Case(
+        "one below the count in the instrument passes, other instruments not counted",
+        None,
+        account={
+            "working": (w(BUY, "1"), w(BUY, "1", inst=MSFT), w(BUY, "1", inst=TSLA)),
+            "limits": limits(max_open_orders_per_instrument=2),
+        },
+    ),
+    Case(
+        "at the count in the instrument denies",
+        "MAX_OPEN_ORDERS",
+        account={
+            "working": (w(BUY, "1"), w(BUY, "1", px="99")),
+            "limits": limits(max_open_orders_per_instrument=2),
+        },
+    ),
+    Case(
+        "an exit at the open-order count passes",
+        None,
+        order=replace(order(SELL, "10"), reduce_only=True),
+        account={
+            "position": D(10),
+            "working": (w(BUY, "1", inst=MSFT), w(SELL, "1", inst=TSLA)),
+            "limits": limits(max_open_orders=2, max_open_orders_per_instrument=0),
+        },
+    ),
+    Case(
+        "a plain sale that only reduces passes at the open-order count",
+        None,
+        order=order(SELL, "10"),
+        account={
+            "position": D(10),
+            "working": (w(BUY, "1", inst=MSFT),),
+            "limits": limits(max_open_orders=1),
+        },
+    ),
     # 9. buying power
     Case("cash exactly enough passes", None, account={"cash": D(1000)}),
     Case("a cent short denies", "INSUFFICIENT_BUYING_POWER", account={"cash": D("999.99")}),
@@ -632,7 +687,7 @@ def test_every_gate_has_a_denying_case() -> None:
     from algodesk.domain.risk.pipeline import GATES
 
     codes = {c.expected for c in CASES if c.expected}
-    assert len(GATES) == 17
+    assert len(GATES) == 18
     assert {
         "TRADING_HALTED",
         "MARKET_CLOSED",
@@ -643,6 +698,7 @@ def test_every_gate_has_a_denying_case() -> None:
         "POSITION_LIMIT_EXCEEDED",
         "EXPOSURE_LIMIT_EXCEEDED",
         "MAX_OPEN_POSITIONS",
+        "MAX_OPEN_ORDERS",
         "INSUFFICIENT_BUYING_POWER",
         "PDT_RESTRICTED",
         "INSTRUMENT_BANNED",

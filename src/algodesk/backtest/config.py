@@ -186,6 +186,8 @@ def parse_sizing(text: str) -> Sizing:
 
 _INT_LIMITS = {
     "max_open_positions",
+    "max_open_orders",
+    "max_open_orders_per_instrument",
     "max_trades_per_day",
     "max_orders_per_second",
     "pdt_max_day_trades",

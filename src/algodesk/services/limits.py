@@ -52,6 +52,8 @@ LIMIT_FIELDS: Mapping[str, tuple[str, str, bool]] = MappingProxyType(
         "max_position_notional": ("max_position_notional", "decimal", True),
         "max_gross_exposure": ("max_gross_exposure", "decimal", True),
         "max_open_positions": ("max_open_positions", "int", True),
+        "max_open_orders": ("max_open_orders", "int", True),
+        "max_open_orders_per_instrument": ("max_open_orders_per_instrument", "int", True),
         "max_trades_per_day": ("max_trades_per_day", "int", True),
         "max_orders_per_second": ("max_orders_per_second", "int", True),
         "margin_rate": ("margin_rate", "decimal", False),

@@ -158,6 +158,7 @@ class RiskViews:
             },
             "open_positions": {**_used(len(held) + len(pending), lim.max_open_positions),
                                "pending": len(pending)},
+            "open_orders": _used(len(working), lim.max_open_orders),
             "trades_today": _used(counters.entries_today, lim.max_trades_per_day),
             "daily_loss_pct": _used(daily, config.daily_loss_pct if config else None),
             "drawdown_pct": _used(drawdown, config.max_drawdown_pct if config else None),

@@ -90,6 +90,9 @@ class RiskLimits:
     max_position_notional: Decimal | None = None
     max_gross_exposure: Decimal | None = None
     max_open_positions: int | None = None
+    #: Working orders at once in the scope, and in one instrument of it (exits not limited).
+    max_open_orders: int | None = None
+    max_open_orders_per_instrument: int | None = None
     max_trades_per_day: int | None = None
     max_orders_per_second: int | None = 10
     #: Initial margin as a fraction of notional for futures and for option or other short sales.

@@ -3,9 +3,10 @@
 1. trading state       2. market hours        3. fresh feed (entries)
 4. instrument, tick, lot, min/max             5. reduce-only
 6. price band + mark   7. max notional        8. max position
-9. gross exposure      10. open positions     11. buying power
-12. PDT                13. F&O ban            14. trades per day
-15. venue burst        16. order rate         17. fee coverage
+9. gross exposure      10. open positions     11. open orders
+12. buying power       13. PDT                14. F&O ban
+15. trades per day     16. venue burst        17. order rate
+18. fee coverage
 
 Submits and modifies pass through them; cancels, flatten and the kill switch never do.
 """
@@ -24,6 +25,7 @@ from algodesk.domain.risk.fno_ban import FnoBanGate
 from algodesk.domain.risk.instrument import InstrumentGate
 from algodesk.domain.risk.market_hours import MarketHoursGate
 from algodesk.domain.risk.max_notional import MaxNotionalGate
+from algodesk.domain.risk.open_orders import OpenOrdersGate
 from algodesk.domain.risk.open_positions import OpenPositionsGate
 from algodesk.domain.risk.order_rate import OrderRateGate
 from algodesk.domain.risk.pdt import PatternDayTraderGate
@@ -47,6 +49,7 @@ GATES: tuple[RiskGate, ...] = (
     PositionLimitGate(),
     GrossExposureGate(),
     OpenPositionsGate(),
+    OpenOrdersGate(),
     BuyingPowerGate(),
     PatternDayTraderGate(),
     FnoBanGate(),

@@ -55,6 +55,8 @@ class Limits(BaseModel):
     max_position_notional: str | None = _DEC
     max_gross_exposure: str | None = _DEC
     max_open_positions: int | None = _COUNT
+    max_open_orders: int | None = _COUNT
+    max_open_orders_per_instrument: int | None = _COUNT
     max_trades_per_day: int | None = _COUNT
     max_orders_per_second: int | None = _COUNT
     margin_rate: str | None = _DEC

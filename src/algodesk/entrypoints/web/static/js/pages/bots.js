@@ -132,8 +132,9 @@ function typed(key, value, before) {
   return value;
 }
 
-const COUNT_FIELDS = new Set(["max_open_positions", "max_trades_per_day",
-  "max_orders_per_second", "pdt_max_day_trades"]);
+const COUNT_FIELDS = new Set(["max_open_positions", "max_open_orders",
+  "max_open_orders_per_instrument", "max_trades_per_day", "max_orders_per_second",
+  "pdt_max_day_trades"]);
 
 document.getElementById("limits-form").addEventListener("submit", async (event) => {
   event.preventDefault();

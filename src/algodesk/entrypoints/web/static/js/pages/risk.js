@@ -8,6 +8,7 @@ await startPage();
 const USAGE = [
   ["gross_exposure", "Gross exposure"],
   ["open_positions", "Open positions"],
+  ["open_orders", "Open orders"],
   ["trades_today", "Trades today"],
   ["orders_last_second", "Orders in the last second"],
   ["daily_loss_pct", "Daily loss %"],
