@@ -348,10 +348,31 @@ def test_an_open_order_count_stops_resting_orders_and_shows_its_use(
     assert "open_orders=2, limit=2" in denied["message"]
     usage = client.get("/api/v1/limits?account=paper", headers=headers).json()["accounts"][0]
     assert usage["usage"]["open_orders"] == {"used": 2, "limit": 2}
+    assert usage["usage"]["net_exposure"] == {"used": "0", "limit": None}
     first = client.get("/api/v1/orders?limit=10", headers=headers).json()["orders"][-1]
     cancel = client.delete(f"/api/v1/orders/{first['client_order_id']}", headers=headers)
     assert cancel.status_code == 200, cancel.text
     assert order(client, headers, **resting)["ok"]  # one is free again
+
+
+def test_a_net_exposure_limit_denies_a_push_past_it_and_shows_the_net(
+    desk: tuple[DeskRuntime, TestClient],
+) -> None:
+    _, client = desk
+    headers = admin(client)
+    put = client.put(
+        "/api/v1/limits/paper", json={"limits": {"max_net_exposure": "500"}}, headers=headers
+    )
+    assert put.status_code == 200, put.text
+    assert order(client, headers, qty="2")["ok"]  # long 2 at about 190: 380
+    denied = order(client, headers, qty="1")  # 380 + 190 > 500
+    assert (denied["ok"], denied["code"]) == (False, "EXPOSURE_LIMIT_EXCEEDED")
+    assert "net_exposure_after=" in denied["message"]
+    usage = client.get("/api/v1/limits?account=paper", headers=headers).json()["accounts"][0]
+    net = usage["usage"]["net_exposure"]
+    assert (Decimal(net["used"]), net["limit"]) == (Decimal("380.00"), "500")
+    sale = order(client, headers, qty="1", side="SELL")  # reduces: passes
+    assert sale["ok"], sale
 
 
 def test_any_account_can_be_given_limits_and_then_trades(

@@ -364,6 +364,66 @@ CASES = [
             "limits": limits(max_gross_exposure=D(5000)),
         },
     ),
+    # net exposure: this order is a BUY of 10 AAPL @ 100, notional 1,000
+    Case(
+        "net long exactly at the net limit passes",
+        None,
+        account={
+            "positions": {MSFT: PositionMark(D(40), D(100))},
+            "limits": limits(max_net_exposure=D(5000)),
+        },
+    ),
+    Case(
+        "net long a cent over the net limit denies",
+        "EXPOSURE_LIMIT_EXCEEDED",
+        account={
+            "positions": {MSFT: PositionMark(D(40), D("100.0003"))},
+            "limits": limits(max_net_exposure=D(5000)),
+        },
+    ),
+    Case(
+        "working buys count against the net limit",
+        "EXPOSURE_LIMIT_EXCEEDED",
+        account={
+            "positions": {MSFT: PositionMark(D(30), D(100))},
+            "working": (w(BUY, "11", inst=TSLA),),
+            "limits": limits(max_net_exposure=D(5000)),
+        },
+    ),
+    Case(
+        "working sells do not offset a buy's worst case",
+        "EXPOSURE_LIMIT_EXCEEDED",
+        account={
+            "positions": {MSFT: PositionMark(D(41), D(100))},
+            "working": (w(SELL, "20", inst=TSLA),),
+            "limits": limits(max_net_exposure=D(5000)),
+        },
+    ),
+    Case(
+        "a buy that hedges a short beyond the net limit passes",
+        None,
+        account={
+            "positions": {MSFT: PositionMark(D(-80), D(100))},
+            "limits": limits(max_net_exposure=D(5000)),
+        },
+    ),
+    Case(
+        "a short sale past the net limit denies",
+        "EXPOSURE_LIMIT_EXCEEDED",
+        order=order(SELL, "10"),
+        account={
+            "positions": {MSFT: PositionMark(D(-41), D(100))},
+            "limits": limits(max_net_exposure=D(5000)),
+        },
+    ),
+    Case(
+        "gross beyond the net limit passes when long and short offset",
+        None,
+        account={
+            "positions": {MSFT: PositionMark(D(45), D(100)), TSLA: PositionMark(D(-45), D(100))},
+            "limits": limits(max_net_exposure=D(5000)),
+        },
+    ),
     # 8. open positions
     Case(
         "below the open-position count passes",

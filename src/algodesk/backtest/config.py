@@ -198,6 +198,7 @@ _DECIMAL_LIMITS = {
     "max_position_qty",
     "max_position_notional",
     "max_gross_exposure",
+    "max_net_exposure",
     "margin_rate",
     "fee_safety_bps",
     "slippage_buffer_bps",

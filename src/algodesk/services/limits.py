@@ -51,6 +51,7 @@ LIMIT_FIELDS: Mapping[str, tuple[str, str, bool]] = MappingProxyType(
         "max_position_qty": ("max_position_qty", "decimal", True),
         "max_position_notional": ("max_position_notional", "decimal", True),
         "max_gross_exposure": ("max_gross_exposure", "decimal", True),
+        "max_net_exposure": ("max_net_exposure", "decimal", True),
         "max_open_positions": ("max_open_positions", "int", True),
         "max_open_orders": ("max_open_orders", "int", True),
         "max_open_orders_per_instrument": ("max_open_orders_per_instrument", "int", True),

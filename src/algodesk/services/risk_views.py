@@ -121,12 +121,14 @@ class RiskViews:
         lim = limits or RiskLimits(price_band_pct=None, max_orders_per_second=None)
         marks = self._marks(book)
         positions = []
-        held_gross = Decimal(0)
+        held_gross = held_net = Decimal(0)
         for iid, pos in sorted(book.positions.items(), key=lambda kv: kv[0].value):
             if pos.quantity.is_zero():
                 continue
-            gross = abs(pos.quantity * marks[iid] * pos.multiplier)
+            signed = pos.quantity * marks[iid] * pos.multiplier
+            gross = abs(signed)
             held_gross += gross
+            held_net += signed
             positions.append(
                 {
                     "instrument": iid.value,
@@ -156,6 +158,7 @@ class RiskViews:
                 "held": str(held_gross),
                 "working": str(working_gross),
             },
+            "net_exposure": _used(held_net, lim.max_net_exposure),
             "open_positions": {**_used(len(held) + len(pending), lim.max_open_positions),
                                "pending": len(pending)},
             "open_orders": _used(len(working), lim.max_open_orders),

@@ -89,6 +89,8 @@ class RiskLimits:
     max_position_qty: Decimal | None = None
     max_position_notional: Decimal | None = None
     max_gross_exposure: Decimal | None = None
+    #: Net notional either way: longs less shorts, at marks (see the exposure gate).
+    max_net_exposure: Decimal | None = None
     max_open_positions: int | None = None
     #: Working orders at once in the scope, and in one instrument of it (exits not limited).
     max_open_orders: int | None = None

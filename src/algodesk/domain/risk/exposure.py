@@ -1,5 +1,10 @@
-"""Gate: gross exposure, Σ |quantity × mark × multiplier| over open positions, plus the working
-opening orders and this order at their prices."""
+"""Gate: exposure, in notional (quantity × price × multiplier; an option at its premium).
+
+* gross: Σ |position| at marks over open positions, plus the working opening orders and this
+  order at their prices;
+* net: the signed sum of the positions at marks, plus, in this order's direction, the working
+  opening orders on its side and this order (the worst case). Only a push in the order's own
+  direction past the limit is denied, so a hedge that brings the net back passes."""
 
 from __future__ import annotations
 
@@ -9,10 +14,10 @@ from algodesk.domain.orders import Order
 from algodesk.domain.risk.base import Denial, RiskContext, notional, reduces, reference_price
 from algodesk.domain.values import exact_arithmetic
 
-__all__ = ["GrossExposureGate"]
+__all__ = ["ExposureGate"]
 
 
-class GrossExposureGate:
+class ExposureGate:
     @exact_arithmetic
     def check(self, order: Order, context: RiskContext) -> Denial | None:
         inst = context.instrument
@@ -35,6 +40,34 @@ class GrossExposureGate:
                     "EXPOSURE_LIMIT_EXCEEDED",
                     scope=scope.label,
                     exposure_after=total,
+                    limit=limit,
+                )
+        return self._net(order, context, this)
+
+    @staticmethod
+    def _net(order: Order, context: RiskContext, this: Decimal) -> Denial | None:
+        sign = order.side.sign
+        for scope in context.scopes:
+            limit = scope.limits.max_net_exposure
+            if limit is None or reduces(order, scope):
+                continue
+            held = sum(
+                (p.quantity * p.mark * p.multiplier for p in scope.positions.values()), Decimal(0)
+            )
+            working = sum(
+                (
+                    w.leaves * w.price * w.multiplier
+                    for w in scope.working
+                    if not w.reduce_only and w.side is order.side
+                ),
+                Decimal(0),
+            )
+            worst = held + sign * (working + this)
+            if sign * worst > limit:
+                return Denial.of(
+                    "EXPOSURE_LIMIT_EXCEEDED",
+                    scope=scope.label,
+                    net_exposure_after=worst,
                     limit=limit,
                 )
         return None

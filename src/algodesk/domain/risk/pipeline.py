@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from algodesk.domain.orders import Order
 from algodesk.domain.risk.base import Denial, RiskContext, RiskGate
 from algodesk.domain.risk.buying_power import BuyingPowerGate
-from algodesk.domain.risk.exposure import GrossExposureGate
+from algodesk.domain.risk.exposure import ExposureGate
 from algodesk.domain.risk.fee_coverage import FeeCoverageGate
 from algodesk.domain.risk.feed_stale import FeedStaleGate
 from algodesk.domain.risk.fno_ban import FnoBanGate
@@ -47,7 +47,7 @@ GATES: tuple[RiskGate, ...] = (
     PriceBandGate(),
     MaxNotionalGate(),
     PositionLimitGate(),
-    GrossExposureGate(),
+    ExposureGate(),
     OpenPositionsGate(),
     OpenOrdersGate(),
     BuyingPowerGate(),

@@ -54,6 +54,7 @@ class Limits(BaseModel):
     max_position_qty: str | None = _DEC
     max_position_notional: str | None = _DEC
     max_gross_exposure: str | None = _DEC
+    max_net_exposure: str | None = _DEC
     max_open_positions: int | None = _COUNT
     max_open_orders: int | None = _COUNT
     max_open_orders_per_instrument: int | None = _COUNT

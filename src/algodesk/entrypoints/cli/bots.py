@@ -179,7 +179,7 @@ def _used(entry: dict[str, Any]) -> str:
 
 def _scope_lines(title: str, usage: dict[str, Any]) -> list[str]:
     lines = [title]
-    for key in ("gross_exposure", "open_positions", "open_orders", "trades_today",
+    for key in ("gross_exposure", "net_exposure", "open_positions", "open_orders", "trades_today",
                 "orders_last_second", "daily_loss_pct", "drawdown_pct"):  # fmt: skip
         if key in usage:
             lines.append(f"    {key:<20} {_used(usage[key])}")

@@ -7,6 +7,7 @@ await startPage();
 
 const USAGE = [
   ["gross_exposure", "Gross exposure"],
+  ["net_exposure", "Net exposure"],
   ["open_positions", "Open positions"],
   ["open_orders", "Open orders"],
   ["trades_today", "Trades today"],
