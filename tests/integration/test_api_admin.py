@@ -375,6 +375,22 @@ def test_a_net_exposure_limit_denies_a_push_past_it_and_shows_the_net(
     assert sale["ok"], sale
 
 
+def test_an_underlying_exposure_limit_counts_what_is_held_and_working_in_it(
+    desk: tuple[DeskRuntime, TestClient],
+) -> None:
+    _, client = desk
+    headers = admin(client)
+    put = client.put(
+        "/api/v1/limits/paper", json={"limits": {"max_underlying_exposure": "600"}}, headers=headers
+    )
+    assert put.status_code == 200, put.text
+    assert order(client, headers, qty="2")["ok"]  # AAPL held: about 380
+    assert order(client, headers, order_type="LIMIT", price="180.00")["ok"]  # working: 180
+    denied = order(client, headers, qty="1")  # 380 + 180 + 190 > 600
+    assert (denied["ok"], denied["code"]) == (False, "EXPOSURE_LIMIT_EXCEEDED")
+    assert "underlying=AAPL" in denied["message"]
+
+
 def test_any_account_can_be_given_limits_and_then_trades(
     desk: tuple[DeskRuntime, TestClient],
 ) -> None:

@@ -55,6 +55,7 @@ NIFTY_CE = replace(
     expiry=date(2026, 1, 27),
     strike=D(25000),
 )
+NIFTY_FUT = InstrumentId("NIFTY26JANFUT.NFO")
 NIFTY_INDEX = Instrument(InstrumentId("NIFTY.NSE"), AssetClass.INDEX, INR, D("0.05"))
 EXPIRED_OPTION = replace(
     NIFTY_CE, id=InstrumentId("NIFTY25DEC25000CE.NFO"), expiry=date(2025, 12, 30)
@@ -422,6 +423,59 @@ CASES = [
         account={
             "positions": {MSFT: PositionMark(D(45), D(100)), TSLA: PositionMark(D(-45), D(100))},
             "limits": limits(max_net_exposure=D(5000)),
+        },
+    ),
+    # exposure per underlying: this order is a BUY of 65 NIFTY calls @ 100, notional 6,500
+    Case(
+        "an underlying's futures and options together at the limit pass",
+        None,
+        order=order(qty="65", instrument=NIFTY_CE),
+        account={
+            "positions": {NIFTY_FUT: PositionMark(D(-35), D(100), underlying="NIFTY")},
+            "limits": limits(max_underlying_exposure=D(10000)),
+        },
+        context={"instrument": NIFTY_CE},
+    ),
+    Case(
+        "a cent over in the underlying denies",
+        "EXPOSURE_LIMIT_EXCEEDED",
+        order=order(qty="65", instrument=NIFTY_CE),
+        account={
+            "positions": {NIFTY_FUT: PositionMark(D(-35), D("100.0003"), underlying="NIFTY")},
+            "limits": limits(max_underlying_exposure=D(10000)),
+        },
+        context={"instrument": NIFTY_CE},
+    ),
+    Case(
+        "working entries in the underlying count",
+        "EXPOSURE_LIMIT_EXCEEDED",
+        order=order(qty="65", instrument=NIFTY_CE),
+        account={
+            "working": (WorkingOrder(NIFTY_FUT, SELL, D(36), D(100), underlying="NIFTY"),),
+            "limits": limits(max_underlying_exposure=D(10000)),
+        },
+        context={"instrument": NIFTY_CE},
+    ),
+    Case(
+        "other underlyings do not count",
+        None,
+        order=order(qty="65", instrument=NIFTY_CE),
+        account={
+            "positions": {
+                RELIANCE_CE.id: PositionMark(D(500), D(100), underlying="RELIANCE"),
+                MSFT: PositionMark(D(100), D(100), underlying="MSFT"),
+            },
+            "working": (w(BUY, "100"),),
+            "limits": limits(max_underlying_exposure=D(10000)),
+        },
+        context={"instrument": NIFTY_CE},
+    ),
+    Case(
+        "a stock is its own underlying",
+        "EXPOSURE_LIMIT_EXCEEDED",
+        account={
+            "positions": {AAPL.id: PositionMark(D(91), D(100), underlying="AAPL")},
+            "limits": limits(max_underlying_exposure=D(10000)),
         },
     ),
     # 8. open positions

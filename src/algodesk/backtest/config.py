@@ -199,6 +199,7 @@ _DECIMAL_LIMITS = {
     "max_position_notional",
     "max_gross_exposure",
     "max_net_exposure",
+    "max_underlying_exposure",
     "margin_rate",
     "fee_safety_bps",
     "slippage_buffer_bps",

@@ -52,6 +52,7 @@ LIMIT_FIELDS: Mapping[str, tuple[str, str, bool]] = MappingProxyType(
         "max_position_notional": ("max_position_notional", "decimal", True),
         "max_gross_exposure": ("max_gross_exposure", "decimal", True),
         "max_net_exposure": ("max_net_exposure", "decimal", True),
+        "max_underlying_exposure": ("max_underlying_exposure", "decimal", True),
         "max_open_positions": ("max_open_positions", "int", True),
         "max_open_orders": ("max_open_orders", "int", True),
         "max_open_orders_per_instrument": ("max_open_orders_per_instrument", "int", True),

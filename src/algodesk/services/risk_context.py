@@ -29,6 +29,7 @@ from algodesk.domain.risk.base import (
     TradingState,
     WorkingOrder,
     reference_price,
+    underlying_of,
 )
 from algodesk.domain.risk.breakers import BreakerConfig
 from algodesk.domain.values import Price
@@ -221,6 +222,7 @@ def _working(
         value,
         inst.multiplier if inst else Decimal(1),
         order.reduce_only,
+        underlying_of(inst, order.instrument_id),
     )
 
 
@@ -241,7 +243,8 @@ def _scope(
     for iid, pos in summary.positions.items():
         mark = market.mark(iid)
         marks[iid] = mark.price if mark else pos.last_price
-        positions[iid] = PositionMark(pos.quantity, marks[iid], pos.multiplier)
+        under = underlying_of(market.instrument(iid), iid)
+        positions[iid] = PositionMark(pos.quantity, marks[iid], pos.multiplier, under)
     held = summary.positions.get(order.instrument_id)
     return Scope(
         label=label,

@@ -42,6 +42,7 @@ __all__ = [
     "notional",
     "reduces",
     "reference_price",
+    "underlying_of",
 ]
 
 
@@ -91,6 +92,8 @@ class RiskLimits:
     max_gross_exposure: Decimal | None = None
     #: Net notional either way: longs less shorts, at marks (see the exposure gate).
     max_net_exposure: Decimal | None = None
+    #: Gross notional in one underlying: its stock, futures and options together.
+    max_underlying_exposure: Decimal | None = None
     max_open_positions: int | None = None
     #: Working orders at once in the scope, and in one instrument of it (exits not limited).
     max_open_orders: int | None = None
@@ -120,6 +123,7 @@ class PositionMark:
     quantity: Decimal  # signed
     mark: Decimal
     multiplier: Decimal = Decimal(1)
+    underlying: str | None = None  # see underlying_of
 
     @property
     @exact_arithmetic
@@ -137,6 +141,7 @@ class WorkingOrder:
     price: Decimal  # limit, trigger or mark: the price its cost was reserved at
     multiplier: Decimal = Decimal(1)
     reduce_only: bool = False
+    underlying: str | None = None  # see underlying_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +220,15 @@ def _fits(order: Order, position: Decimal, working: tuple[WorkingOrder, ...]) ->
 def reduces(order: Order, scope: Scope) -> bool:
     """:func:`is_reducing` against a scope's position and working orders."""
     return is_reducing(order, scope.position, scope.working)
+
+
+def underlying_of(instrument: Instrument | None, instrument_id: InstrumentId) -> str:
+    """What an instrument's risk is in: a derivative's underlying (``NIFTY``, ``RELIANCE``), or
+    for anything else its own symbol (``RELIANCE.NSE`` is ``RELIANCE``, with its futures and
+    options)."""
+    if instrument is not None and instrument.underlying:
+        return instrument.underlying
+    return instrument_id.symbol
 
 
 def reference_price(order: Order, mark: Mark | None) -> Decimal | None:

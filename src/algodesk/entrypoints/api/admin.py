@@ -55,6 +55,7 @@ class Limits(BaseModel):
     max_position_notional: str | None = _DEC
     max_gross_exposure: str | None = _DEC
     max_net_exposure: str | None = _DEC
+    max_underlying_exposure: str | None = _DEC
     max_open_positions: int | None = _COUNT
     max_open_orders: int | None = _COUNT
     max_open_orders_per_instrument: int | None = _COUNT
