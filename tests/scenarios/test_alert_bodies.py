@@ -22,11 +22,13 @@ from algodesk.domain.signals import (
     Level,
     LevelUnit,
     ParsedAlert,
+    PositionSide,
     Size,
     SizeUnit,
 )
 
 A = AlertAction
+LONG, SHORT = PositionSide.LONG, PositionSide.SHORT
 R = AlertReason
 MKT, LMT, STP, STL = OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT
 D = Decimal
@@ -63,7 +65,8 @@ def pts(v: str) -> Level:
 
 def it(action: AlertAction, symbol: str | None = None, size: Size | None = None, order_type: OrderType = MKT,
        price: str | None = None, signal: str | None = None, sl: Level | None = None, tp: Level | None = None,
-       trail: Level | None = None, bots: tuple[str, ...] = ()) -> Intent:  # fmt: skip
+       trail: Level | None = None, bots: tuple[str, ...] = (),
+       side: PositionSide | None = None) -> Intent:  # fmt: skip
     return Intent(
         action=action,
         symbol=symbol,
@@ -75,6 +78,7 @@ def it(action: AlertAction, symbol: str | None = None, size: Size | None = None,
         take_profit=tp,
         trailing=trail,
         bots=bots,
+        position_side=side,
     )
 
 
@@ -83,7 +87,7 @@ OK = [
     # -- JSON, the vendors' templates ------------------------------------------------------------
     ("TradersPost entry", b'{"ticker": "AAPL", "action": "buy", "quantity": 10, "signalPrice": 187.25}', "json", [it(A.BUY, "AAPL", units("10"), signal="187.25")]),
     ("TradersPost exits as objects", b'{"ticker": "AAPL", "action": "buy", "sentiment": "bullish", "stopLoss": {"type": "stop", "stopPrice": 180.5}, "takeProfit": {"limitPrice": 200}}', "json", [it(A.BUY, "AAPL", sl=px("180.5"), tp=px("200"))]),
-    ("TradersPost exit: sell with sentiment flat", b'{"ticker": "AAPL", "action": "sell", "sentiment": "flat", "quantity": 4}', "json", [it(A.CLOSE, "AAPL", units("4"))]),
+    ("TradersPost exit: sell with sentiment flat", b'{"ticker": "AAPL", "action": "sell", "sentiment": "flat", "quantity": 4}', "json", [it(A.CLOSE, "AAPL", units("4"), side=LONG)]),
     ("TradersPost percent exits", b'{"ticker": "TSLA", "action": "sell", "stopLoss": {"percent": 2}, "takeProfit": {"percent": "4"}}', "json", [it(A.SELL, "TSLA", sl=pc("2"), tp=pc("4"))]),
     ("TradersPost amount exits are points", b'{"ticker": "NQ1!", "action": "buy", "stopLoss": {"type": "stop", "amount": 25}, "takeProfit": {"amount": 50}}', "json", [it(A.BUY, "NQ1!", sl=pts("25"), tp=pts("50"))]),
     ("TradersPost % of equity", b'{"ticker": "SPY", "action": "buy", "quantityType": "percent_of_equity", "quantity": 5}', "json", [it(A.BUY, "SPY", pct("5"))]),
@@ -110,8 +114,10 @@ OK = [
     ("trailing in points", b'{"action": "sell", "symbol": "ES1!", "trailing_points": 12.5}', "json", [it(A.SELL, "ES1!", trail=pts("12.5"))]),
     ("target position -2 from {{strategy.position_size}}", b'{"ticker": "NQ1!", "position_size": "-2", "action": "sell"}', "json", [it(A.SELL, "NQ1!", target("-2"))]),
     ("target 0 without action closes", b'{"ticker": "NQ1!", "strategy": {"position_size": "0"}}', "json", [it(A.CLOSE, "NQ1!", target("0"))]),
-    ("partial close", b'{"action": "exit_long", "symbol": "AAPL", "qty": "5"}', "json", [it(A.CLOSE, "AAPL", units("5"))]),
-    ("reverse long to short", b'{"action": "reverse_long_to_short", "symbol": "ETHUSDT"}', "json", [it(A.REVERSE, "ETHUSDT")]),
+    ("partial close of a long", b'{"action": "exit_long", "symbol": "AAPL", "qty": "5"}', "json", [it(A.CLOSE, "AAPL", units("5"), side=LONG)]),
+    ("TradersPost exit of a short: buy with sentiment flat", b'{"ticker": "AAPL", "action": "buy", "sentiment": "flat"}', "json", [it(A.CLOSE, "AAPL", side=SHORT)]),
+    ("close a short", b'{"action": "close_short", "symbol": "AAPL"}', "json", [it(A.CLOSE, "AAPL", side=SHORT)]),
+    ("reverse long to short", b'{"action": "reverse_long_to_short", "symbol": "ETHUSDT"}', "json", [it(A.REVERSE, "ETHUSDT", side=LONG)]),
     ("flatten named bots", b'{"action": "closeall", "bots": ["nifty-a", "nifty-b"]}', "json", [it(A.FLATTEN, bots=("nifty-a", "nifty-b"))]),
     ("cancel the bot's orders", b'{"action": "CANCEL_ALL", "bot": "swing"}', "json", [it(A.CANCEL, bots=("swing",))]),
     ("sentinel signal price is absent", b'{"action": "buy", "symbol": "AAPL", "close": "NaN"}', "json", [it(A.BUY, "AAPL")]),

@@ -513,6 +513,11 @@ CASES = [
             "limits": limits(max_open_positions=2),
         },
     ),
+    Case(
+        "an absurd price is denied by the band, not a crash",
+        "PRICE_OUTSIDE_BAND",
+        order=order(px="1" + "0" * 60),
+    ),
     # 8b. open orders
     Case(
         "one below the open-order count passes",

@@ -22,6 +22,7 @@ __all__ = [
     "Level",
     "LevelUnit",
     "ParsedAlert",
+    "PositionSide",
     "Size",
     "SizeUnit",
 ]
@@ -36,6 +37,13 @@ class AlertAction(StrEnum):
     FLATTEN = "flatten"  # cancel and close everything of the addressed bots (closeall)
     REVERSE = "reverse"  # close the position and open the same size the other way
     CANCEL = "cancel"  # cancel the working orders of the symbol (or of the bot, no symbol)
+
+
+class PositionSide(StrEnum):
+    """The position a directed action addresses: ``exit_long`` closes a long and nothing else."""
+
+    LONG = "long"
+    SHORT = "short"
 
 
 class SizeUnit(StrEnum):
@@ -94,6 +102,9 @@ class Intent:
     take_profit: Level | None = None
     trailing: Level | None = None
     bots: tuple[str, ...] = ()
+    #: For close and reverse named for one side (``exit_long``, ``reverse_short_to_long``):
+    #: the position it is for; with the other position, or none, nothing is done.
+    position_side: PositionSide | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,7 @@ from algodesk.domain.signals import (
     Intent,
     Level,
     LevelUnit,
+    PositionSide,
     Size,
     SizeUnit,
 )
@@ -58,7 +59,7 @@ from algodesk.domain.sizing import (
     TargetPosition,
     size_order,
 )
-from algodesk.domain.values import Price, exact_arithmetic, rounded
+from algodesk.domain.values import Price, Quantity, exact_arithmetic, rounded
 from algodesk.ports.market import MarketView
 from algodesk.services.engine import Engine
 from algodesk.services.option_symbols import OptionResolver, OptionUnresolved, resolved_json
@@ -269,7 +270,11 @@ class OrderPlanner:
                 symbol, option = self._option(bot, intent, target)
             else:
                 symbol = target.value
-        size = intent.size if intent.size is not None else _default_size(bot)
+        size = intent.size
+        if intent.action in (AlertAction.CLOSE, AlertAction.REVERSE):
+            size = _units_only(intent)  # none: all of the position
+        elif size is None:
+            size = _default_size(bot)
         if (
             intent.action in (AlertAction.BUY, AlertAction.SELL)
             and size is None
@@ -283,9 +288,13 @@ class OrderPlanner:
         sizing = size.unit.value if size is not None else "none"
         if intent.size is None and size is not None:
             sizing += " (bot default)"
+        elif size is None and intent.action is AlertAction.CLOSE:
+            sizing = "all of the position"
+        elif size is None and intent.action is AlertAction.REVERSE:
+            sizing = "the position's size"
         return PlannedOrder(
             bot=bot.id.value,
-            action=intent.action.value,
+            action=_action_name(intent),
             symbol=symbol,
             quantity=str(size.value) if size is not None else None,
             sizing=sizing,
@@ -312,7 +321,7 @@ class OrderPlanner:
             if first is not None:  # a retry of an order being sliced: as first planned, not
                 return self._resumed(bot, intent, *first)  # resolved or sized again
         shown = self.describe(bot, intent)
-        if action is AlertAction.FLATTEN:
+        if action is AlertAction.FLATTEN and intent.symbol is None:
             command: Command | None = Flatten(
                 account_id=account, bot_id=bot.id, idempotency_key=key
             )
@@ -321,21 +330,18 @@ class OrderPlanner:
         if action is AlertAction.CANCEL:
             return self._cancel(bot, shown, key, option)
         assert shown.symbol is not None  # the parser requires a symbol for the rest
-        if action is AlertAction.CLOSE:
-            return self._close(bot, shown, key, option)
+        if action in (AlertAction.CLOSE, AlertAction.FLATTEN):  # flatten SYMBOL: that one
+            return self._close(bot, intent, shown, key, option)
         instrument_id = InstrumentId(shown.symbol)
-        instrument = self._market.instrument(instrument_id)
-        if instrument is None:
-            raise MappingError(
-                AlertReason.UNKNOWN_SYMBOL,
-                f"instrument {instrument_id} (mapped from {intent.symbol!r}) is not in the "
-                "instrument master",
-            )
+        instrument = self._instrument(instrument_id, intent)
         position = self._engine.position(account, bot.id, instrument_id)
-        if action is AlertAction.REVERSE:
-            planned = self._reverse(bot, intent, shown, instrument, position, key)
-        else:
-            planned = self._entry(bot, intent, shown, instrument, position, key)
+        try:
+            if action is AlertAction.REVERSE:
+                planned = self._reverse(bot, intent, shown, instrument, position, key)
+            else:
+                planned = self._entry(bot, intent, shown, instrument, position, key)
+        except (ArithmeticError, ValueError) as exc:  # a number no order can carry
+            raise MappingError(AlertReason.BAD_VALUE, f"{instrument_id}: {exc}") from None
         return self._sliced(planned)
 
     def _option_target(self, bot: Bot, intent: Intent) -> OptionSymbol | None:
@@ -396,12 +402,33 @@ class OrderPlanner:
         return plans
 
     def _close(
-        self, bot: Bot, shown: PlannedOrder, key: str, option: OptionSymbol | None
+        self,
+        bot: Bot,
+        intent: Intent,
+        shown: PlannedOrder,
+        key: str,
+        option: OptionSymbol | None,
     ) -> list[PlannedOrder]:
+        """Close the symbol's position: all of it (a flatten of the instrument: its working
+        orders canceled, the position closed), or with a quantity that much of it (a
+        reduce-only order, never more than is held). An action named for a side closes only
+        a position on that side."""
         assert shown.symbol is not None
+        size = _units_only(intent)
+        if size is not None and (intent.stop_loss or intent.take_profit or intent.trailing):
+            raise MappingError(
+                AlertReason.AMBIGUOUS,
+                "a partial close is an exit: it takes no stop-loss, take-profit or trailing stop",
+            )
         if option is None:
             ids = [InstrumentId(shown.symbol)]
         else:
+            if size is not None:
+                raise MappingError(
+                    AlertReason.AMBIGUOUS,
+                    f"a close of {option} addresses every contract of it the bot holds: give no "
+                    "quantity, or name the contract",
+                )
             ids = self._held(bot, option, working=True)
             if not ids:
                 return [
@@ -412,18 +439,67 @@ class OrderPlanner:
                         f"contract ({option.underlying} {option.right} on {option.venue})",
                     )
                 ]
-        return [
-            _with(
-                replace(shown, symbol=iid.value),
-                Flatten(
+        plans = []
+        for iid in ids:
+            position = self._engine.position(bot.account_id, bot.id, iid)
+            shown_here = replace(shown, symbol=iid.value)
+            wrong = _wrong_side(intent, position)
+            if wrong:
+                plans.append(_with(shown_here, None, f"nothing to close in {iid}: {wrong}"))
+            elif size is None:
+                command = Flatten(
                     account_id=bot.account_id,
                     bot_id=bot.id,
                     instrument_id=iid,
                     idempotency_key=target_key(key, iid.value),
-                ),
+                )
+                plans.append(_with(shown_here, command))
+            else:
+                plans.append(self._partial_close(bot, intent, shown_here, iid, position, key))
+        return plans
+
+    def _partial_close(
+        self,
+        bot: Bot,
+        intent: Intent,
+        shown: PlannedOrder,
+        iid: InstrumentId,
+        position: Decimal,
+        key: str,
+    ) -> PlannedOrder:
+        assert intent.size is not None
+        if position == 0:
+            return _with(shown, None, f"nothing to close: bot {bot.id} holds no {iid}")
+        instrument = self._instrument(iid, intent)
+        asked = min(intent.size.value, abs(position))  # a close never opens the other way
+        try:
+            qty = _whole_lots(instrument, asked)
+            price, trigger = self._prices(intent, instrument)
+        except (ArithmeticError, ValueError) as exc:
+            raise MappingError(AlertReason.BAD_VALUE, f"{iid}: {exc}") from None
+        side = OrderSide.SELL if position > 0 else OrderSide.BUY
+        command = SubmitOrder(
+            account_id=bot.account_id,
+            instrument_id=iid,
+            side=side,
+            order_type=intent.order_type,
+            quantity=qty,
+            price=price,
+            trigger_price=trigger,
+            bot_id=bot.id,
+            reduce_only=True,
+            idempotency_key=target_key(key, iid.value),
+        )
+        return _with(shown, command, quantity=str(qty.value), side=side)
+
+    def _instrument(self, iid: InstrumentId, intent: Intent) -> Instrument:
+        instrument = self._market.instrument(iid)
+        if instrument is None:
+            raise MappingError(
+                AlertReason.UNKNOWN_SYMBOL,
+                f"instrument {iid} (mapped from {intent.symbol!r}) is not in the instrument master",
             )
-            for iid in ids
-        ]
+        return instrument
 
     def _cancel(
         self, bot: Bot, shown: PlannedOrder, key: str, option: OptionSymbol | None = None
@@ -492,9 +568,16 @@ class OrderPlanner:
                 )
             below = (side is OrderSide.BUY) == sl
             value = ref - distance if below else ref + distance
-        if value <= 0:
-            raise MappingError(AlertReason.BAD_VALUE, f"exit price {value} is not above zero")
-        return inst.make_price(value, ROUND_HALF_EVEN)
+        try:
+            placed: Price | None = inst.make_price(value, ROUND_HALF_EVEN) if value > 0 else None
+        except ValueError:
+            placed = None
+        if placed is None or placed.value <= 0:  # 0.001 on a 0.01 tick rounds to 0
+            raise MappingError(
+                AlertReason.BAD_VALUE,
+                f"exit price {value} is not above zero on {inst.id}'s tick of {inst.tick_size}",
+            )
+        return placed
 
     def _entry(
         self,
@@ -510,10 +593,17 @@ class OrderPlanner:
         assert size is not None  # describe() refused the rest
         reduces = False
         if size.unit is SizeUnit.TARGET:
+            if size.value != 0:
+                _whole_lots(instrument, abs(size.value))  # a target is whole lots, or refused
+            # The bot's working entries in the instrument count as held: a second target
+            # alert while the first one's limit rests would otherwise buy it all again.
+            position += self._working_entries(bot, instrument.id)
             # The target decides the side (a "buy" alert may carry a smaller long target), and
             # a move toward flat that does not cross it is an exit: reduce-only, no new exits.
             side = OrderSide.BUY if size.value > position else OrderSide.SELL
             reduces = abs(size.value) < abs(position) and size.value * position >= 0
+        elif size.unit is SizeUnit.UNITS and intent.size is not None:
+            _whole_lots(instrument, size.value)  # as the alert says, or refused: never floored
         ref = self._reference(intent, instrument)
         if reduces and (intent.stop_loss or intent.take_profit or intent.trailing):
             raise MappingError(
@@ -545,26 +635,20 @@ class OrderPlanner:
             )
         except SizingError as exc:
             raise MappingError(AlertReason.SIZING, f"bot {bot.id}: {exc}") from None
+        if qty.value == 0 and size.unit is SizeUnit.TARGET:
+            held = (
+                "held and working"
+                if position != self._engine.position(bot.account_id, bot.id, instrument.id)
+                else "held"
+            )
+            return _with(shown, None, f"nothing to do: {position} is already {held}")
         if qty.value == 0:
-            why = (
-                f"the position is already {position}"
-                if size.unit is SizeUnit.TARGET
-                else f"sizing by {size.unit} gives less than one lot of {instrument.id}"
+            raise MappingError(
+                AlertReason.SIZING,
+                f"sizing by {size.unit} gives less than one lot ({instrument.lot_size}) of "
+                f"{instrument.id}",
             )
-            return _with(shown, None, f"nothing to do: {why}")
-        trailing = None
-        if intent.trailing is not None:
-            if intent.trailing.unit is LevelUnit.PRICE:
-                raise MappingError(
-                    AlertReason.UNKNOWN_UNITS, "a trailing stop is a distance: give % or points"
-                )
-            unit = (
-                TrailingUnit.PERCENT
-                if intent.trailing.unit is LevelUnit.PERCENT
-                else TrailingUnit.POINTS
-            )
-            trailing = Trailing(intent.trailing.value, unit)
-        exits = ExitPlan(stop_loss=stop, take_profit=target, trailing=trailing)
+        exits = ExitPlan(stop_loss=stop, take_profit=target, trailing=_trail(intent))
         price, trigger = self._prices(intent, instrument)
         command = SubmitOrder(
             account_id=bot.account_id,
@@ -600,27 +684,113 @@ class OrderPlanner:
         position: Decimal,
         key: str,
     ) -> PlannedOrder:
+        """One order that closes the position and opens the other way: the new position the
+        size in units (none: the same size), at the alert's order type and prices, with its
+        stop-loss, take-profit and trailing stop (they cover the new position)."""
+        wrong = _wrong_side(intent, position)
+        if wrong:
+            return _with(shown, None, f"nothing to reverse: {wrong}")
         if position == 0:
             return _with(shown, None, f"nothing to reverse: bot {bot.id} is flat")
         side = OrderSide.SELL if position > 0 else OrderSide.BUY
-        size = intent.size
-        if size is not None and size.unit is not SizeUnit.UNITS:
-            raise MappingError(
-                AlertReason.UNKNOWN_UNITS,
-                f"reverse takes a size in units (the new position), was {size.unit}",
-            )
+        size = _units_only(intent)
         new = size.value if size is not None else abs(position)
-        qty = instrument.make_qty(abs(position) + new, ROUND_DOWN)
+        qty = _whole_lots(instrument, abs(position) + new)
+        ref = self._reference(intent, instrument)
+        stop = self._level(intent.stop_loss, side, ref, instrument, sl=True)
+        target = self._level(intent.take_profit, side, ref, instrument, sl=False)
+        exits = ExitPlan(stop_loss=stop, take_profit=target, trailing=_trail(intent))
+        price, trigger = self._prices(intent, instrument)
         command = SubmitOrder(
             account_id=bot.account_id,
             instrument_id=instrument.id,
             side=side,
-            order_type=OrderType.MARKET,
+            order_type=intent.order_type,
             quantity=qty,
+            price=price,
+            trigger_price=trigger,
             bot_id=bot.id,
+            target_price=target,
+            exits=None if exits.empty else exits,
             idempotency_key=key,
         )
         return _with(shown, command, quantity=str(qty.value), side=side)
+
+    def _working_entries(self, bot: Bot, iid: InstrumentId) -> Decimal:
+        """The signed quantity the bot's working orders in ``iid`` (exits aside) still add."""
+        return sum(
+            (
+                o.side.sign * o.leaves_quantity.value
+                for o in self._engine.open_orders(bot.account_id, bot.id)
+                if o.instrument_id == iid and not o.reduce_only
+            ),
+            Decimal(0),
+        )
+
+
+def _action_name(intent: Intent) -> str:
+    """The action as explain shows it: close_long for exit_long, and so on."""
+    side = intent.position_side
+    if side is None:
+        return intent.action.value
+    if intent.action is AlertAction.REVERSE:
+        other = PositionSide.SHORT if side is PositionSide.LONG else PositionSide.LONG
+        return f"reverse_{side.value}_to_{other.value}"
+    return f"{intent.action.value}_{side.value}"
+
+
+def _units_only(intent: Intent) -> Size | None:
+    """A close's or a reverse's size: units, or none (all of the position; a target of 0 is
+    a close of all); anything else is refused."""
+    size = intent.size
+    if size is None or (size.unit is SizeUnit.TARGET and size.value == 0):
+        return None
+    if size.unit is not SizeUnit.UNITS:
+        raise MappingError(
+            AlertReason.UNKNOWN_UNITS,
+            f"{intent.action.value} takes a quantity in units, or none for the whole position; "
+            f"was {size.unit}",
+        )
+    return size
+
+
+def _wrong_side(intent: Intent, position: Decimal) -> str:
+    """Why an action named for one side of the position does nothing here ('' when it acts)."""
+    side = intent.position_side
+    if side is None:
+        return ""
+    if (side is PositionSide.LONG and position > 0) or (
+        side is PositionSide.SHORT and position < 0
+    ):
+        return ""
+    held = "flat" if position == 0 else f"{'long' if position > 0 else 'short'} {abs(position)}"
+    return f"{_action_name(intent)} is for a {side.value} position, and the bot is {held}"
+
+
+def _whole_lots(instrument: Instrument, value: Decimal) -> Quantity:
+    """``value`` as a quantity of ``instrument``, refused unless it is whole lots (a quantity
+    an alert states is never floored)."""
+    qty = instrument.make_qty(value, ROUND_DOWN)
+    if qty.value != value or qty.value <= 0:
+        raise MappingError(
+            AlertReason.BAD_VALUE,
+            f"quantity {value} of {instrument.id}: expected a positive whole number of lots of "
+            f"{instrument.lot_size}",
+        )
+    return qty
+
+
+def _trail(intent: Intent) -> Trailing | None:
+    if intent.trailing is None:
+        return None
+    if intent.trailing.unit is LevelUnit.PRICE:
+        raise MappingError(
+            AlertReason.UNKNOWN_UNITS, "a trailing stop is a distance: give % or points"
+        )
+    unit = (
+        TrailingUnit.PERCENT if intent.trailing.unit is LevelUnit.PERCENT else TrailingUnit.POINTS
+    )
+    return Trailing(intent.trailing.value, unit)
 
 
 def _price(value: Price | None) -> str | None:

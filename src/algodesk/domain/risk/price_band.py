@@ -4,7 +4,7 @@ without a mark passes (an exit must not wait for a feed); with a mark it is chec
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Context, Decimal
 
 from algodesk.domain.orders import Order
 from algodesk.domain.risk.base import Denial, RiskContext, reduces
@@ -40,7 +40,13 @@ class PriceBandGate:
                     "PRICE_OUTSIDE_BAND",
                     price=px.value,
                     mark=mark.price,
-                    deviation_pct=off.quantize(Decimal("0.01")),
+                    deviation_pct=_hundredths(off),
                     band_pct=band,
                 )
         return None
+
+
+def _hundredths(value: Decimal) -> Decimal:
+    """``value`` to two places, however large (a price of 10**60 is denied, not a crash: the
+    default context's 28 digits cannot hold it to the hundredth)."""
+    return value.quantize(Decimal("0.01"), context=Context(prec=max(28, value.adjusted() + 4)))

@@ -38,6 +38,7 @@ from algodesk.adapters.signals.tradingview.vocabulary import (
     ACTION_KEYS,
     ACTIONS,
     BOT_KEYS,
+    DIRECTED,
     EXPIRY_KEYS,
     OFFSET_KEYS,
     REDUCE_ONLY_KEYS,
@@ -49,7 +50,7 @@ from algodesk.adapters.signals.tradingview.vocabulary import (
     normalise_word,
 )
 from algodesk.domain.orders import OrderType
-from algodesk.domain.signals import AlertAction, AlertReason, Intent, SizeUnit
+from algodesk.domain.signals import AlertAction, AlertReason, Intent, PositionSide, SizeUnit
 
 __all__ = ["read_intent"]
 
@@ -65,7 +66,8 @@ _FALSE: Final = frozenset({"false", "no", "0"})
 
 
 def read_intent(fields: Fields) -> Intent:
-    action = _action(fields)
+    said = _action(fields)
+    action, position_side = (None, None) if said is None else said
     if action is None and not has_target(fields):
         names = ", ".join(show(f.key) for f in list(fields.values())[:8])
         raise Reject(
@@ -117,34 +119,53 @@ def read_intent(fields: Fields) -> Intent:
         take_profit=take,
         trailing=trail,
         bots=_bots(fields),
+        position_side=position_side,
     )
 
 
-def _action(fields: Fields) -> AlertAction | None:
-    found: list[tuple[Field, AlertAction]] = []
+_Action = tuple[AlertAction, PositionSide | None]
+
+
+def _named(action: _Action) -> str:
+    return action[0].value + (f" ({action[1].value} only)" if action[1] else "")
+
+
+def _action(fields: Fields) -> _Action | None:
+    """The action, and for one named for a side (exit_long) the position it is for."""
+    found: list[tuple[Field, _Action]] = []
     for field in present(fields, ACTION_KEYS):
-        action = ACTIONS.get(word(field, _ACTION_WORDS))
+        said = word(field, _ACTION_WORDS)
+        action = ACTIONS.get(said)
         if action is None:
             raise Reject(
                 AlertReason.UNKNOWN_ACTION,
                 f"{show(field.key)} {show_value(field.value)}: expected {_ACTION_WORDS}",
             )
-        found.append((field, action))
+        found.append((field, (action, _side(said))))
     typed = fields.get(TYPE_KEY)
     if typed is not None and isinstance(typed.value, str):
-        action = ACTIONS.get(normalise_word(typed.value))
+        said = normalise_word(typed.value)
+        action = ACTIONS.get(said)
         if action is not None:
-            found.append((typed, action))
-    action = agree(found, "action", lambda a: a.value)
+            found.append((typed, (action, _side(said))))
+    agreed = agree(found, "action", _named)
     sentiment = fields.get(SENTIMENT_KEY)
     if (
-        action in (AlertAction.BUY, AlertAction.SELL)
+        agreed is not None
+        and agreed[0] in (AlertAction.BUY, AlertAction.SELL)
         and sentiment is not None
         and isinstance(sentiment.value, str)
         and normalise_word(sentiment.value) == "flat"
     ):
-        return AlertAction.CLOSE  # TradersPost: buy/sell with sentiment flat exits
-    return action
+        # TradersPost: buy/sell with sentiment flat exits (a sell exits a long)
+        side = PositionSide.LONG if agreed[0] is AlertAction.SELL else PositionSide.SHORT
+        return AlertAction.CLOSE, side
+    return agreed
+
+
+def _side(said: str) -> PositionSide | None:
+    side = DIRECTED.get(said)
+    return None if side is None else PositionSide(side)
 
 
 def _text(field: Field, what: str) -> str:

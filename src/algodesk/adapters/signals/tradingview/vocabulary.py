@@ -18,6 +18,7 @@ __all__ = [
     "ACTIONS",
     "ACTION_KEYS",
     "BOT_KEYS",
+    "DIRECTED",
     "EXPIRY_KEYS",
     "NUMBERED_TP",
     "OFFSET_KEYS",
@@ -105,6 +106,13 @@ ACTIONS: Final = _table(
         AlertAction.CANCEL: "cancel cancelall",
     }
 )
+
+#: Actions named for one side of the position: the position each is for (exit_long closes a
+#: long, never a short; reverse_long_to_short reverses a long).
+DIRECTED: Final = {
+    **dict.fromkeys(("exitlong", "closelong", "longexit", "reverselongtoshort"), "long"),
+    **dict.fromkeys(("exitshort", "closeshort", "shortexit", "reverseshorttolong"), "short"),
+}
 
 # -- symbol -----------------------------------------------------------------------------------
 
