@@ -99,6 +99,25 @@ def test_a_driver_error_is_raised_as_sqlalchemys(migrated_engine: sa.Engine) -> 
     assert _keys(migrated_engine) == []
 
 
+def test_a_driver_error_shows_no_values_it_was_given(migrated_engine: sa.Engine) -> None:
+    """An error's text is logged (an alert that could not be stored): the statement's values,
+    a webhook body with its secret among them, are not in it."""
+    secret = "TOP-SECRET-VALUE-42"
+    row = {**_row("a"), "payload": '{"secret": "' + secret + '"}'}
+    with migrated_engine.connect() as conn:
+        conn.begin()
+        INSERT.execute(conn, row)
+        with pytest.raises(sa.exc.IntegrityError) as on_the_cursor:
+            INSERT.execute(conn, row)
+        conn.rollback()
+        with pytest.raises(sa.exc.IntegrityError) as through_sqlalchemy:
+            conn.execute(sa.insert(journal), [row, row])
+        conn.rollback()
+    for raised in (on_the_cursor, through_sqlalchemy):
+        assert secret not in str(raised.value)
+        assert "parameters hidden" in str(raised.value)
+
+
 def test_with_cursor_listeners_every_statement_goes_through_sqlalchemy(
     migrated_engine: sa.Engine,
 ) -> None:

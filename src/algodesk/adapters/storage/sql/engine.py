@@ -118,6 +118,9 @@ def read_only(engine: sa.Engine) -> sa.Connection:
 
 
 def make_engine(url: str) -> sa.Engine:
+    """The desk's engine for ``url``. Its errors never carry the statement's values
+    (``hide_parameters``): they are logged, and the values can be a webhook's body with its
+    secret, a password hash or a token."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
         # A connection is a file handle: keep enough pooled that a burst of webhook threads
@@ -128,11 +131,13 @@ def make_engine(url: str) -> sa.Engine:
         connect: dict[str, Any] = {"check_same_thread": False}
         if not in_memory:
             connect["factory"] = gated_connection(database, BUSY_TIMEOUT_MS / 1000)
-        engine = sa.create_engine(url, connect_args=connect, **pool)
+        engine = sa.create_engine(url, connect_args=connect, hide_parameters=True, **pool)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)
         if not in_memory:  # (each connection to an in-memory database is another database)
-            reader = sa.create_engine(url, connect_args={"check_same_thread": False}, **pool)
+            reader = sa.create_engine(
+                url, connect_args={"check_same_thread": False}, hide_parameters=True, **pool
+            )
             sa.event.listen(reader, "connect", _sqlite_reader)
             sa.event.listen(reader, "begin", _sqlite_begin)
             sa.event.listen(engine, "engine_disposed", lambda _engine: reader.dispose())
@@ -143,7 +148,7 @@ def make_engine(url: str) -> sa.Engine:
     # invalidates the pool's older connections; callers retry (the alert thread does, and a
     # webhook answers 503 so TradingView resends). Connections are replaced after 5 minutes,
     # before idle timeouts of servers, proxies and firewalls usually cut them.
-    return sa.create_engine(url, pool_recycle=300)
+    return sa.create_engine(url, pool_recycle=300, hide_parameters=True)
 
 
 def _alembic_config(engine: sa.Engine) -> Config:
