@@ -536,6 +536,24 @@ def test_an_alert_that_waited_too_long_in_the_inbox_is_not_executed(alerts: Aler
     assert alerts.position() == D(1)  # the old signal traded nothing
 
 
+def test_an_alert_old_when_it_came_is_not_executed_once_it_is_older_than_the_max_lag(
+    alerts: Alerts,
+) -> None:
+    fired = alerts.desk.clock.now() - timedelta(seconds=55)
+    message = {"action": "buy", "symbol": "AAPL", "qty": "1", "timenow": fired.isoformat()}
+    answer = alerts.post(message)
+    assert answer["http"] == 200, answer  # 55 s old: within the hook's 60 s
+    alerts.desk.clock.advance(timedelta(seconds=6))  # the alert thread was behind
+    alerts.processor.drain()
+    entry = alerts.inbox.get(int(answer["alert_id"]))
+    assert entry is not None
+    assert (entry.status, entry.reason) == (AlertStatus.REJECTED, "stale")
+    assert "waited 6 s in the inbox (the desk was stopped or behind), 61 s after it fired" in (
+        entry.message
+    )
+    assert alerts.position() == D(0)
+
+
 def test_a_cancel_of_several_orders_interrupted_midway_cancels_the_rest_on_retry(
     alerts: Alerts, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -789,6 +789,11 @@ class AlertProcessor:
             ), True
         rows: list[dict[str, object]] = []
         replayable = True
+        # How old the signal is counts from when it fired (its timenow), not when it came in:
+        # an alert 55 s old on arrival may not trade 55 s later under a max lag of 60 s.
+        fired = entry.received_at
+        if parsed.timenow is not None and parsed.timenow < fired:
+            fired = parsed.timenow
         for n, intent in enumerate(parsed.intents):
             try:
                 bots = self.targets(entry.bot_id, intent)
@@ -796,14 +801,20 @@ class AlertProcessor:
                 rows.append(_failed(entry.bot_id.value, intent, exc))
                 continue
             for bot in bots:
-                done, journaled = self._execute(entry, n, bot, intent, max_lag)
+                done, journaled = self._execute(entry, n, bot, intent, max_lag, fired)
                 rows.extend(done)
                 replayable = replayable and journaled
         status, reason, message = _verdict(rows)
         return Settlement(entry.id, status, reason, message, {"orders": rows}), replayable
 
     def _execute(
-        self, entry: InboxEntry, n: int, bot: Bot, intent: Intent, max_lag: timedelta
+        self,
+        entry: InboxEntry,
+        n: int,
+        bot: Bot,
+        intent: Intent,
+        max_lag: timedelta,
+        fired: datetime,
     ) -> tuple[list[dict[str, object]], bool]:
         """The rows of one intent for one bot, and whether a second run would be answered by
         the journal under ``key`` alone (one command sent under it, or a stale refusal, which
@@ -813,8 +824,9 @@ class AlertProcessor:
         first = self._engine.recorded(bot.account_id, key, also=(sliced_key(key),))
         if first is not None:  # processed before a crash: the engine's answer stands
             return [_row(bot.id.value, intent.action.value, intent.symbol, None, first)], True
-        waited = self._clock.now() - entry.received_at
-        if waited > max_lag:  # the desk was stopped or behind: never trade on an old signal
+        now = self._clock.now()
+        if now - fired > max_lag:  # the desk was stopped or behind: never trade on an old signal
+            waited, age = now - entry.received_at, now - fired
             # A first try may have sent some children of a sliced order: they are listed.
             outcomes = self._journaled(bot, key)
             sent = [
@@ -824,10 +836,13 @@ class AlertProcessor:
             if outcomes and self._nothing_left(bot, key, outcomes):
                 return sent, True  # the first try sent it all: its answers are the fate
             what = "the rest of its sliced order was not sent" if sent else "not executed"
+            fired_note = (
+                f", {age.total_seconds():.0f} s after it fired" if fired < entry.received_at else ""
+            )
             stale = MappingError(
                 AlertReason.STALE,
                 f"{what}: it waited {waited.total_seconds():.0f} s in the inbox (the desk "
-                f"was stopped or behind); the hook acts on alerts at most "
+                f"was stopped or behind){fired_note}; the hook acts on alerts at most "
                 f"{max_lag.total_seconds():.0f} s old",
             )
             return [*sent, _failed(bot.id.value, intent, stale)], True
