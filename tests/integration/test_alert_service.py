@@ -247,6 +247,40 @@ def test_the_body_secret_is_required_and_a_bad_one_is_refused_on_every_resend(
     assert alerts.hook.token not in caplog.text
 
 
+@pytest.mark.parametrize(
+    ("body", "status", "reason"),
+    [
+        # the right secret: the body's own fault is told
+        (
+            f'{{"action": "buy", "symbol": "AAPL", "qty": "1,000", "secret": "{SECRET}"}}',
+            422,
+            "bad_value",
+        ),
+        (
+            f'{{"action": "buy", "symbol": "AAPL", "qty": "{{{{strategy.order.contracts}}}}", '
+            f'"secret": "{SECRET}"}}',
+            422,
+            "unresolved_placeholder",
+        ),
+        (f'{{"action": "buy", "symbol": "AAPL", "secret": "{SECRET}",}}', 422, "invalid_json"),
+        # a wrong secret is refused before anything is told of the body
+        (
+            '{"action": "buy", "symbol": "AAPL", "qty": "1,000", "secret": "wrong-secret"}',
+            401,
+            "bad_secret",
+        ),
+        # a body that reads well and has no secret
+        ('{"action": "buy", "symbol": "AAPL", "qty": "1"}', 401, "bad_secret"),
+    ],
+)
+def test_a_body_refused_for_its_own_fault_is_not_called_a_bad_secret(
+    alerts: Alerts, body: str, status: int, reason: str
+) -> None:
+    answer = alerts.post(body)
+    assert (answer["http"], answer["reason"]) == (status, reason), answer
+    assert SECRET not in answer["message"]
+
+
 def test_an_alert_from_the_future_is_stale(alerts: Alerts) -> None:
     later = alerts.desk.clock.now() + timedelta(minutes=5)
     answer = alerts.post(

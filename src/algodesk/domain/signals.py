@@ -149,3 +149,6 @@ class AlertReason(StrEnum):
 class AlertRejection:
     reason: AlertReason
     message: str
+    #: The body secret, when the body was refused after it was read (never shown): the hook's
+    #: secret is checked before a refusal's reason is told.
+    secret: str | None = field(default=None, repr=False, compare=False)

@@ -260,7 +260,11 @@ class AlertIntake:
             )
         parsed = self._parser.parse(body, secret_field=hook.secret_field)
         if hook.secret is not None:
-            given = parsed.secret if isinstance(parsed, ParsedAlert) else None
+            given = parsed.secret
+            if given is None and isinstance(parsed, AlertRejection):
+                # Refused before its secret could be read (malformed JSON, a leftover
+                # placeholder): that is the reason to tell, not a "missing" secret.
+                return parsed
             if given is None or not hmac.compare_digest(
                 given.encode("utf-8"), hook.secret.encode("utf-8")
             ):

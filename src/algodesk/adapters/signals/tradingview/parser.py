@@ -44,7 +44,7 @@ def parse_alert(body: bytes, *, secret_field: str = "secret") -> ParsedAlert | A
     try:
         return _parse(body, secret_field)
     except Reject as exc:
-        return AlertRejection(exc.reason, exc.message)
+        return AlertRejection(exc.reason, exc.message, exc.secret)
 
 
 def _parse(body: bytes, secret_field: str) -> ParsedAlert:
@@ -99,6 +99,7 @@ def _read(dialect: str, items: list[Fields], secret_field: str) -> ParsedAlert:
     secrets: set[str] = set()
     times: dict[datetime, int] = {}
     for n, fields in enumerate(items, 1):
+        secret = None
         try:
             secret = take_secret(fields, secret_field)
             check_placeholders(fields)
@@ -108,7 +109,8 @@ def _read(dialect: str, items: list[Fields], secret_field: str) -> ParsedAlert:
             where = f"item {n}: " if len(items) > 1 else ""
             form = FORMS.get(dialect)
             tail = f" (the {dialect} form is {form})" if form and form not in exc.message else ""
-            raise Reject(exc.reason, f"{where}{exc.message}{tail}") from None
+            known = secret if secret is not None else next(iter(secrets), None)
+            raise Reject(exc.reason, f"{where}{exc.message}{tail}", known) from None
         if secret is not None:
             secrets.add(secret)
         if timenow is not None:
@@ -117,7 +119,11 @@ def _read(dialect: str, items: list[Fields], secret_field: str) -> ParsedAlert:
         raise Reject(AlertReason.AMBIGUOUS, "the items carry different secrets: expected one")
     if len(times) > 1:
         shown = ", ".join(f"item {n}: {t.isoformat()}" for t, n in times.items())
-        raise Reject(AlertReason.AMBIGUOUS, f"different firing times ({shown}): expected one")
+        raise Reject(
+            AlertReason.AMBIGUOUS,
+            f"different firing times ({shown}): expected one",
+            next(iter(secrets), None),
+        )
     return ParsedAlert(
         intents=tuple(intents),
         dialect=dialect,
