@@ -191,6 +191,9 @@ def test_a_target_position_counts_the_bots_working_entries(alerts: Alerts) -> No
 def test_a_quantity_that_is_not_whole_lots_is_refused_never_floored(
     alerts: Alerts, size: dict[str, str], reason: str
 ) -> None:
+    said = explain(alerts, {"action": "buy", "symbol": "AAPL", **size})
+    if reason == "bad_value":  # explain sizes nothing, but knows the lot
+        assert (said["accepted"], said["reason"]) == (False, reason)
     entry = alerts.run({"action": "buy", "symbol": "AAPL", **size})
     assert (entry.status, entry.reason) == (AlertStatus.REJECTED, reason), entry
     assert alerts.position() == D(0)

@@ -285,6 +285,15 @@ class OrderPlanner:
                 f"bot {bot.id} sizes by target position and the alert names none "
                 "(send position_size, e.g. {{strategy.position_size}})",
             )
+        if (
+            symbol is not None
+            and option is None
+            and intent.size is not None
+            and intent.size.unit in (SizeUnit.UNITS, SizeUnit.TARGET)
+            and intent.size.value != 0
+            and (instrument := self._market.instrument(InstrumentId(symbol))) is not None
+        ):
+            _whole_lots(instrument, abs(intent.size.value))  # explain refuses what execution does
         sizing = size.unit.value if size is not None else "none"
         if intent.size is None and size is not None:
             sizing += " (bot default)"
