@@ -71,19 +71,36 @@ def test_what_the_child_did_not_compute_is_computed_here() -> None:
     assert snapshot.resolve("LSE") == library.resolve("LSE") == "XLON"
 
 
-def test_the_process_does_not_import_the_library_or_pandas() -> None:
+def test_the_process_does_not_import_the_library_nor_pandas_nor_code_in_its_directory(
+    tmp_path: Path,
+) -> None:
+    """Declared years included; a calendar.py where the desk is started (a shared directory)
+    is not run in the child's place of the standard library's."""
+    (tmp_path / "sessions.toml").write_text(SYNTHETIC_2027, encoding="utf-8")
+    (tmp_path / "calendar.py").write_text("open('planted-ran', 'w').close()\n", encoding="utf-8")
     script = (
         "import sys\n"
         "from datetime import date\n"
+        "from pathlib import Path\n"
         "from algodesk.adapters.feeds.calendar_snapshot import calendars_in_child\n"
-        "c = calendars_in_child({'PAPER': '24/7'}, start=date(2026, 6, 1))\n"
+        "c = calendars_in_child({'PAPER': '24/7'}, start=date(2026, 6, 1),\n"
+        "                       user_file=Path('sessions.toml'))\n"
         "assert c.for_venue('NYSE').session(date(2026, 11, 27)).early_close\n"  # Black Friday
+        "assert c.for_venue('NSE').coverage().last == date(2027, 12, 31)\n"  # declared 2027
         "print(sorted(m for m in ('pandas', 'numpy', 'exchange_calendars') if m in sys.modules))"
     )
+    # The parent as `algodesk serve` runs (its directory not on its path), started where the
+    # planted file is.
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-P", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=tmp_path,
     )
     assert done.stdout.strip() == "[]"
+    assert not (tmp_path / "planted-ran").exists()
 
 
 def test_a_child_whose_answer_is_spoilt_leaves_the_library_to_this_process(

@@ -130,7 +130,9 @@ def _answer(request: _Request) -> tuple[str, object]:
 
 
 def _library_from_child(request: _Request, timeout: float) -> CalendarLibrary | None:
-    command = [sys.executable, "-m", __name__]
+    # -P: the working directory is not put on the child's path (a calendar.py there would
+    # run as the desk's user in place of the standard library's).
+    command = [sys.executable, "-P", "-m", __name__]
     try:
         done = subprocess.run(  # noqa: S603 - our own interpreter and module
             command, input=pickle.dumps(request), capture_output=True, timeout=timeout, check=False
