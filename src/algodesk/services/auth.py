@@ -5,14 +5,18 @@ token; a refresh token is single-use (each refresh hands out a new pair, and a r
 signs the user out everywhere). Programs use API keys. Every request is then checked against
 the role's permissions with :meth:`AuthService.require`.
 
-Each request reads the user again: a disabled user is refused at once, and a changed role takes
-effect at once (the ``role`` claim in a token is informational).
+A credential that passed is believed for :data:`RECHECK` (1 s, never past a token's expiry)
+before its user and key are read again; a change made through this service (role, disabled,
+key revoked, password) applies at once, one made around it (the CLI or another process on the
+same database) within that second. The ``role`` claim in a token is informational: the stored
+role decides.
 
 No password, token or key is ever put in an exception message or a log line.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import threading
@@ -137,8 +141,9 @@ class AuthService:
         self._clock = clock
         # Verified against when the user is unknown, so that costs as much as a wrong password.
         self._dummy_hash = hasher.hash(secrets.token_urlsafe(18))
-        # Credentials that passed lately: credential -> (believed until, its principal).
-        self._recent: dict[str, tuple[datetime, Principal]] = {}
+        # Credentials that passed lately, by their SHA-256 (the credential itself is not
+        # kept): digest -> (believed until, its principal).
+        self._recent: dict[bytes, tuple[datetime, Principal]] = {}
         self._recent_lock = threading.Lock()
         self._changes = 0  # changes through this service: a check that saw one is not kept
 
@@ -280,15 +285,20 @@ class AuthService:
                 return who
             if len(self._recent) >= _RECENT_KEPT:
                 self._recent.clear()
-            self._recent[credential] = (until, who)
+            self._recent[_digest(credential)] = (until, who)
         return who
 
     def recently_authenticated(self, credential: str) -> Principal | None:
         """The principal of ``credential`` if it passed :meth:`authenticate` within
         :data:`RECHECK` and nothing has changed through this service since; reads no
         storage (the API asks this on its event loop before a thread reads storage)."""
-        found = self._recent.get(credential)
-        if found is None or found[0] <= self._clock.now():
+        digest = _digest(credential)
+        found = self._recent.get(digest)
+        if found is None:
+            return None
+        if found[0] <= self._clock.now():
+            # (Had another thread just stored a fresh one, it is only read again next time.)
+            self._recent.pop(digest, None)
             return None
         return found[1]
 
@@ -459,3 +469,7 @@ class AuthService:
 
 def _who(by: Principal | None) -> str:
     return "the command line" if by is None else f"user {by.user_id}"
+
+
+def _digest(credential: str) -> bytes:
+    return hashlib.sha256(credential.encode("utf-8", "surrogatepass")).digest()

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.domain.identifiers import AccountId
 from algodesk.domain.users import Permission, Principal
+from algodesk.entrypoints.api import pools
 from algodesk.entrypoints.api.errors import refused
 from algodesk.entrypoints.api.security import require
 from algodesk.ports.webhooks import Hook
@@ -180,7 +181,7 @@ def admin_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one rout
             webhook_secret=body.webhook_secret,
         )
         try:
-            bot, hook = await run_in_threadpool(admin.create, spec, who.username)
+            bot, hook = await pools.command(admin.create, spec, who.username)
         except Refused as exc:
             raise _refused(exc) from None
         return {"bot": admin.view(bot), "webhook": _hook_json(hook)}
@@ -208,7 +209,7 @@ def admin_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one rout
             raise _bad("expected a change: allocation, symbol_map, sizing, limits or breakers")
         try:
             if breakers is None or any(v is not None for v in settings):
-                await run_in_threadpool(
+                await pools.command(
                     lambda: admin.update(
                         bot,
                         who.username,
@@ -224,7 +225,7 @@ def admin_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one rout
         except Refused as exc:
             raise _refused(exc) from None
         if breakers is not None:
-            await run_in_threadpool(
+            await pools.command(
                 lambda: runtime.limits.set(
                     found.account_id, who.username, breakers=breakers, bot=found.id,
                     reason=body.reason,
@@ -240,7 +241,7 @@ def admin_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one rout
     )
     async def delete_bot(bot: str, who: bot_manager) -> Json:
         try:
-            await run_in_threadpool(admin.delete, bot, who.username)
+            await pools.command(admin.delete, bot, who.username)
         except Refused as exc:
             raise _refused(exc) from None
         return {"ok": True, "deleted": bot}
@@ -253,7 +254,7 @@ def admin_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one rout
     )
     async def rotate_webhook(bot: str, _: bot_manager) -> Json:
         try:
-            hook = await run_in_threadpool(admin.rotate, bot)
+            hook = await pools.command(admin.rotate, bot)
         except Refused as exc:
             raise _refused(exc) from None
         return {"bot": bot, "webhook": _hook_json(hook)}
@@ -290,7 +291,7 @@ def admin_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one rout
         if body.limits is None and body.breakers is None:
             raise _bad("expected limits or breakers to change")
         try:
-            await run_in_threadpool(
+            await pools.command(
                 lambda: runtime.limits.patch(
                     acct,
                     who.username,

@@ -73,17 +73,17 @@ def create_app(
         return http_refusal(exc)
 
     @app.get("/health", tags=["ops"], summary="The process is up")
-    def health() -> dict[str, str]:
+    async def health() -> dict[str, str]:  # on the loop: answers however busy the threads
         return {"status": "ok"}
 
     @app.get(
         "/ready", tags=["ops"], summary="The desk has marks and takes alerts", responses={503: {}}
     )
-    def ready() -> JSONResponse:
+    async def ready() -> JSONResponse:  # not in the reads' pool: a probe must answer
         ok = runtime.wait_ready(0)
         body = {
             "status": "ready" if ok else "starting",
-            "pending_alerts": runtime.inbox.count_pending(),
+            "pending_alerts": await pools.command(runtime.inbox.count_pending),
             # How long a new alert would wait for the alert thread (beyond the backlog's
             # limit, the webhook refuses alerts with 503 desk_behind).
             "alerts_behind_seconds": round(runtime.backlog.wait(), 3),

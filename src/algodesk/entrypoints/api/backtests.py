@@ -95,7 +95,9 @@ def backtests_router(runtime: DeskRuntime) -> APIRouter:
         """The built-in strategies with their parameters' defaults, and every stored series
         of bars (``id`` is what a backtest's ``series`` names)."""
         series = await run_in_threadpool(jobs.series)
-        return {"strategies": jobs.strategies(), "series": series}
+        # In a thread: the first call imports the strategies (and pandas), half a second.
+        strategies = await run_in_threadpool(jobs.strategies)
+        return {"strategies": strategies, "series": series}
 
     @router.post(
         "/api/v1/backtests",

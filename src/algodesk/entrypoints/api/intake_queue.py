@@ -3,12 +3,13 @@
 Taking an alert in (parse, check, store, commit) runs in a worker thread, off the event loop.
 Every thread that runs Python competes for the one interpreter lock with the alert thread,
 which executes what was taken in, and the lock is shared out roughly evenly among the threads
-that want it. With the server's default pool (40 threads), a flood of alerts kept 40 threads
+that want it. With the server's default pool (then 40 threads), a flood of alerts kept 40 threads
 busy and the alert thread got a small share of the CPU: measured with ``benchmarks/webhook.py`` at
 1,000 alerts/s on SQLite, 16 threads executed 65 alerts/s while taking them in, 8 threads 168/s
 and 4 threads 257/s (as fast as they took them in, filled within 0.4 s). So the webhook takes
-alerts in on :data:`WEBHOOK_THREADS` threads, and an alert waits for one on the event loop,
-where waiting costs nothing.
+alerts in on :data:`WEBHOOK_THREADS` threads of its own (not the API's reads' pool: slow reads
+must not hold up alerts), and an alert waits for one on the event loop, where waiting costs
+nothing.
 
 A flood then queues on the loop. Past TradingView's 3 s it would give up on the request (and
 not resend it), so a new alert is answered 503 ``desk_busy`` at once, without being stored,
@@ -65,6 +66,9 @@ class IntakeQueue:
         self.limit = limit
         self._monotonic = monotonic
         self._limiter = anyio.CapacityLimiter(threads)
+        # The threads themselves: not anyio's default pool, which the API's reads use (it is
+        # small, and slow reads there must not hold up alerts).
+        self._threads = anyio.CapacityLimiter(threads)
         self._waiting: dict[object, float] = {}  # the alerts queued (when each came), in order
         self._took: deque[float] = deque(maxlen=SAMPLES)  # seconds in a thread, latest last
         self._refusals = RefusalTally(monotonic)  # since the queue last filled up
@@ -124,7 +128,7 @@ class IntakeQueue:
             del self._waiting[turn]
         start = self._monotonic()
         try:
-            return await anyio.to_thread.run_sync(func, *args)
+            return await anyio.to_thread.run_sync(func, *args, limiter=self._threads)
         finally:
             self._took.append(self._monotonic() - start)
             self._limiter.release_on_behalf_of(turn)

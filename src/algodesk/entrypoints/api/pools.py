@@ -3,9 +3,11 @@
 Reads (the ``def`` endpoints) run in anyio's default pool, made small (:data:`READ_THREADS`):
 under a crowd of readers a few threads answer more than forty, which only fight over the
 interpreter lock and keep the event loop waiting for it. Commands (orders, cancels, flatten,
-trading state, breakers, bots, the kill switch) run in a pool of their own, and so do the
-credential checks that must read storage, so no number of slow reads can hold up a cancel or
-the kill switch, nor the check of its caller's credential.
+trading state, breakers, limits, bot changes and lifecycle, webhook token rotation, new users,
+the kill switch) and the readiness probe's count run in a pool of their own, and so do sign-in
+and the credential checks that must read storage, so no number of slow reads can hold up a
+cancel or the kill switch, nor the sign-in or the credential check of its caller. The webhook
+takes alerts in on threads of its own (:mod:`.intake_queue`); ``/health`` answers on the loop.
 
 Each pool belongs to its event loop (an anyio ``RunVar``), made on first use.
 """

@@ -16,6 +16,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.domain.users import Permission
+from algodesk.entrypoints.api import pools
 from algodesk.services.auth import AuthError, AuthService, PermissionDenied
 from algodesk.services.stream import TOPICS
 
@@ -24,7 +25,7 @@ __all__ = ["MAX_BEHIND", "stream_router"]
 MAX_BEHIND = 1000
 
 
-def _allowed(runtime: DeskRuntime, ws: WebSocket, token: str | None) -> bool:
+async def _allowed(runtime: DeskRuntime, ws: WebSocket, token: str | None) -> bool:
     credential = token
     header = ws.headers.get("authorization", "")
     if credential is None and header.lower().startswith("bearer "):
@@ -32,7 +33,10 @@ def _allowed(runtime: DeskRuntime, ws: WebSocket, token: str | None) -> bool:
     try:
         if not credential:
             return False
-        AuthService.require(runtime.auth.authenticate(credential), Permission.READ)
+        who = runtime.auth.recently_authenticated(credential)
+        if who is None:  # read from storage off the event loop
+            who = await pools.authenticating(runtime.auth.authenticate, credential)
+        AuthService.require(who, Permission.READ)
     except (AuthError, PermissionDenied):
         return False
     return True
@@ -64,7 +68,7 @@ def stream_router(runtime: DeskRuntime) -> APIRouter:
 
     @router.websocket("/api/v1/stream")
     async def stream(ws: WebSocket, token: str | None = None, topics: str | None = None) -> None:
-        if not _allowed(runtime, ws, token):
+        if not await _allowed(runtime, ws, token):
             await ws.close(code=1008, reason="unauthenticated")
             return
         wanted = frozenset(t.strip() for t in (topics or "").split(",") if t.strip())

@@ -8,10 +8,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.domain.users import Permission, Principal, Role, User
+from algodesk.entrypoints.api import pools
 from algodesk.entrypoints.api.errors import refused
 from algodesk.entrypoints.api.security import authenticated, require
 from algodesk.ports.users import UsernameTakenError
@@ -59,7 +59,7 @@ def users_router(runtime: DeskRuntime) -> APIRouter:
     async def add_user(body: NewUser, who: admin) -> Json:
         """A new user; the password needs 12 to 1,024 characters."""
         try:
-            user = await run_in_threadpool(
+            user = await pools.command(
                 runtime.auth.create_user, body.username, body.password, Role(body.role), who
             )
         except UsernameTakenError:
