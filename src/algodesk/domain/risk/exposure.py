@@ -16,6 +16,7 @@ from algodesk.domain.orders import Order
 from algodesk.domain.risk.base import (
     Denial,
     RiskContext,
+    Scope,
     notional,
     reduces,
     reference_price,
@@ -34,78 +35,63 @@ class ExposureGate:
         if inst is None or px is None:
             return None
         this = notional(order, inst, px)
+        underlying = underlying_of(inst, order.instrument_id)
         for scope in context.scopes:
-            limit = scope.limits.max_gross_exposure
-            if limit is None or reduces(order, scope):
+            if reduces(order, scope):
                 continue
-            held = sum((p.gross for p in scope.positions.values()), Decimal(0))
-            working = sum(
-                (w.leaves * w.price * w.multiplier for w in scope.working if not w.reduce_only),
-                Decimal(0),
+            limits = scope.limits
+            denial = (
+                _gross(scope, this, limits.max_gross_exposure, None)
+                or _net(order, scope, this)
+                or _gross(scope, this, limits.max_underlying_exposure, underlying)
             )
-            total = held + working + this
-            if total > limit:
-                return Denial.of(
-                    "EXPOSURE_LIMIT_EXCEEDED",
-                    scope=scope.label,
-                    exposure_after=total,
-                    limit=limit,
-                )
-        return self._net(order, context, this) or self._underlying(order, context, this)
-
-    @staticmethod
-    def _net(order: Order, context: RiskContext, this: Decimal) -> Denial | None:
-        sign = order.side.sign
-        for scope in context.scopes:
-            limit = scope.limits.max_net_exposure
-            if limit is None or reduces(order, scope):
-                continue
-            held = sum(
-                (p.quantity * p.mark * p.multiplier for p in scope.positions.values()), Decimal(0)
-            )
-            working = sum(
-                (
-                    w.leaves * w.price * w.multiplier
-                    for w in scope.working
-                    if not w.reduce_only and w.side is order.side
-                ),
-                Decimal(0),
-            )
-            worst = held + sign * (working + this)
-            if sign * worst > limit:
-                return Denial.of(
-                    "EXPOSURE_LIMIT_EXCEEDED",
-                    scope=scope.label,
-                    net_exposure_after=worst,
-                    limit=limit,
-                )
+            if denial is not None:
+                return denial
         return None
 
-    @staticmethod
-    def _underlying(order: Order, context: RiskContext, this: Decimal) -> Denial | None:
-        name = underlying_of(context.instrument, order.instrument_id)
-        for scope in context.scopes:
-            limit = scope.limits.max_underlying_exposure
-            if limit is None or reduces(order, scope):
-                continue
-            held = sum(
-                (p.gross for p in scope.positions.values() if p.underlying == name), Decimal(0)
-            )
-            working = sum(
-                (
-                    w.leaves * w.price * w.multiplier
-                    for w in scope.working
-                    if not w.reduce_only and w.underlying == name
-                ),
-                Decimal(0),
-            )
-            total = held + working + this
-            if total > limit:
-                return Denial.of(
-                    "EXPOSURE_LIMIT_EXCEEDED",
-                    scope=scope.label,
-                    underlying=name,
-                    exposure_after=total,
-                    limit=limit,
-                )
+
+def _gross(scope: Scope, this: Decimal, limit: Decimal | None, within: str | None) -> Denial | None:
+    """Gross exposure after ``this``, over the scope or ``within`` one underlying."""
+    if limit is None:
         return None
+    held = sum(
+        (p.gross for p in scope.positions.values() if within is None or p.underlying == within),
+        Decimal(0),
+    )
+    working = sum(
+        (
+            w.leaves * w.price * w.multiplier
+            for w in scope.working
+            if not w.reduce_only and (within is None or w.underlying == within)
+        ),
+        Decimal(0),
+    )
+    total = held + working + this
+    if total <= limit:
+        return None
+    where = {} if within is None else {"underlying": within}
+    return Denial.of(
+        "EXPOSURE_LIMIT_EXCEEDED", scope=scope.label, **where, exposure_after=total, limit=limit
+    )
+
+
+def _net(order: Order, scope: Scope, this: Decimal) -> Denial | None:
+    limit = scope.limits.max_net_exposure
+    if limit is None:
+        return None
+    sign = order.side.sign
+    held = sum((p.quantity * p.mark * p.multiplier for p in scope.positions.values()), Decimal(0))
+    working = sum(
+        (
+            w.leaves * w.price * w.multiplier
+            for w in scope.working
+            if not w.reduce_only and w.side is order.side
+        ),
+        Decimal(0),
+    )
+    worst = held + sign * (working + this)
+    if sign * worst <= limit:
+        return None
+    return Denial.of(
+        "EXPOSURE_LIMIT_EXCEEDED", scope=scope.label, net_exposure_after=worst, limit=limit
+    )
