@@ -6,16 +6,16 @@ quantities that are taken as stated or refused, never floored."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from algodesk.domain.identifiers import BotId
-from algodesk.domain.orders import OrderStatus, OrderType
 from algodesk.ports.inbox import AlertStatus, InboxEntry
 from tests.conftest import ACCOUNT
-from tests.integration.test_alert_service import SECRET, Alerts
+from tests.integration.test_alert_service import SECRET, Alerts, FlakyInbox
 from tests.integration.test_engine import AAPL, MSFT
 
 D = Decimal
@@ -64,9 +64,27 @@ def test_a_close_with_a_quantity_closes_that_much_and_never_turns_the_position(
     [order] = sent(alerts, entry)
     assert (order.side.value, order.quantity.value, order.reduce_only) == ("SELL", D(4), True)
     assert alerts.position() == D(6)
+    alerts.run({"action": "buy", "symbol": "AAPL", "qty": "1", "type": "limit", "price": "99"})
     more = alerts.run({"action": "exit", "symbol": "AAPL", "qty": "15", "n": 2})
     assert more.status is AlertStatus.EXECUTED, more
-    assert alerts.position() == D(0)  # 6 closed, not 15: never short
+    assert alerts.position() == D(0)  # as much as is held or more: a close of it all, not short
+    assert working(alerts) == []  # ... which cancels the symbol's orders, as close does
+
+
+def test_a_partial_close_retried_after_its_fate_was_lost_is_not_sent_again() -> None:
+    inbox = FlakyInbox()
+    alerts = Alerts(inbox)
+    alerts.run({"action": "buy", "symbol": "AAPL", "qty": "10"})
+    inbox.failures = 1
+    answer = alerts.post({"action": "close", "symbol": "AAPL", "qty": "8"})
+    assert alerts.processor.drain() == 0  # the order went out, recording its fate failed
+    assert alerts.position() == D(2)
+    assert alerts.processor.drain() == 1
+    entry = alerts.inbox.get(int(answer["alert_id"]))
+    assert entry is not None
+    assert entry.status is AlertStatus.EXECUTED, entry
+    assert [o.quantity.value for o in sent(alerts, entry)] == [D(8)]
+    assert alerts.position() == D(2)
 
 
 def test_a_close_without_a_quantity_closes_it_all_and_explain_says_so(alerts: Alerts) -> None:
@@ -130,27 +148,36 @@ def test_an_action_named_for_one_side_leaves_the_other_side_alone(alerts: Alerts
     assert alerts.position() == D(0)
 
 
-def test_a_reverse_keeps_its_order_type_price_and_exits(alerts: Alerts) -> None:
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"type": "limit", "price": "99"},  # a resting reverse could be sent twice
+        {"sl": "95"},  # its exits would cover the closing part too
+        {"tp": "110"},
+        {"position_size": "0"},  # a target is no size for a reverse
+    ],
+)
+def test_a_reverse_goes_at_market_with_no_exits_or_is_refused(
+    alerts: Alerts, extra: dict[str, str]
+) -> None:
     alerts.run({"action": "sell", "symbol": "AAPL", "qty": "5"})
-    asked = {"action": "reverse", "symbol": "AAPL", "type": "limit", "price": "99", "sl": "95"}
-    [shown] = explain(alerts, asked)["orders"]
-    assert (shown["order_type"], shown["price"], shown["stop_loss"]) == ("LIMIT", "99", "95")
-    assert shown["sizing"] == "the position's size"
-    entry = alerts.run({**asked, "tp": "110"})
-    assert entry.status is AlertStatus.EXECUTED, entry
-    [order] = sent(alerts, entry)
-    assert (order.side.value, order.order_type, order.quantity.value) == (
-        "BUY",
-        OrderType.LIMIT,
-        D(10),
-    )
-    assert (order.price.value, order.status) == (D(99), OrderStatus.ACCEPTED)
-    assert alerts.position() == D(-5)  # it rests: the limit is below the mark
-    alerts.desk.quote(AAPL, "98.90")
+    asked = {"action": "reverse", "symbol": "AAPL", **extra}
+    said = explain(alerts, asked)
+    assert said["accepted"] is False
+    entry = alerts.run(asked)
+    assert (entry.status, entry.reason) == (AlertStatus.REJECTED, said["reason"]), entry
+    assert alerts.position() == D(-5)
+    assert working(alerts) == []
+
+
+def test_a_reverse_at_market_turns_the_position(alerts: Alerts) -> None:
+    alerts.run({"action": "sell", "symbol": "AAPL", "qty": "5"})
+    [shown] = explain(alerts, {"action": "reverse", "symbol": "AAPL"})["orders"]
+    assert (shown["order_type"], shown["sizing"]) == ("MARKET", "the position's size")
+    alerts.run({"action": "reverse", "symbol": "AAPL"})
     assert alerts.position() == D(5)
-    alerts.desk.quote(AAPL, "94.99")  # the new long's stop-loss
-    alerts.desk.exits.on_mark(AAPL.id, D("94.99"))
-    assert alerts.position() == D(0)
+    alerts.run({"action": "reverse", "symbol": "AAPL", "qty": "2", "n": 2})
+    assert alerts.position() == D(-2)
 
 
 def test_a_reverse_sized_other_than_in_units_is_refused_by_explain_and_execution(
@@ -174,9 +201,33 @@ def test_a_target_position_counts_the_bots_working_entries(alerts: Alerts) -> No
         {"action": "buy", "symbol": "AAPL", "position_size": "5", "type": "limit", "price": "98"}
     )
     assert again.status is AlertStatus.EXECUTED, again
-    assert "nothing to do: 5 is already held and working" in notes(again)[0]
+    assert "nothing to do: orders for 5 are working toward it" in notes(again)[0]
     alerts.desk.quote(AAPL, "97")
     assert alerts.position() == D(5)  # not 10
+
+
+def test_a_shrinking_target_sent_twice_while_its_order_rests_sells_once(alerts: Alerts) -> None:
+    alerts.run({"action": "buy", "symbol": "AAPL", "qty": "10"})
+    shrink = {"action": "sell", "symbol": "AAPL", "position_size": "5", "type": "limit"}
+    alerts.run({**shrink, "price": "101"})
+    again = alerts.run({**shrink, "price": "101.5"})
+    assert "nothing to do: orders for 5 are working toward it" in notes(again)[0]
+    alerts.desk.quote(AAPL, "102")
+    assert alerts.position() == D(5)  # not flat
+
+
+def test_a_target_of_zero_cancels_the_resting_entries_and_closes(alerts: Alerts) -> None:
+    alerts.run({"action": "buy", "symbol": "AAPL", "position_size": "10"})
+    alerts.run(
+        {"action": "buy", "symbol": "AAPL", "position_size": "15", "type": "limit", "price": "95"}
+    )
+    assert len(working(alerts)) == 1  # buying 5 more at 95
+    flat = alerts.run({"action": "sell", "symbol": "AAPL", "position_size": "0"})
+    assert flat.status is AlertStatus.EXECUTED, flat
+    assert alerts.position() == D(0)
+    assert working(alerts) == []  # the resting buy cannot reopen it
+    alerts.desk.quote(AAPL, "94")
+    assert alerts.position() == D(0)
 
 
 @pytest.mark.parametrize(
@@ -213,3 +264,27 @@ def test_an_absurd_price_is_denied_by_the_price_band_at_once_not_retried(alerts:
     assert entry.status is AlertStatus.DENIED, entry
     [row] = entry.fate["orders"]  # type: ignore[misc]
     assert row["code"] == "PRICE_OUTSIDE_BAND"
+
+
+def test_an_alert_is_stale_or_not_as_a_whole_not_leg_by_leg(
+    alerts: Alerts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pair trade that fired 59 s before it came, processed while the clock passes the
+    hook's 60 s: both legs go (its age is judged once), never one of them."""
+    plan = alerts.processor._planner.plan
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        alerts.desk.clock.advance(timedelta(seconds=1.5))
+        return plan(*args, **kwargs)
+
+    monkeypatch.setattr(alerts.processor._planner, "plan", slow)
+    fired = alerts.desk.clock.now() - timedelta(seconds=59)
+    pair = [
+        {"action": "sell", "symbol": "MSFT", "qty": "10", "timenow": fired.isoformat()},
+        {"action": "buy", "symbol": "AAPL", "qty": "10", "timenow": fired.isoformat()},
+    ]
+    body = json.dumps([{**leg, "secret": SECRET} for leg in pair])
+    answer = alerts.post(body)
+    assert answer["http"] == 200, answer
+    alerts.processor.drain()
+    assert (alerts.position(instrument=MSFT.id), alerts.position()) == (D(-10), D(10))

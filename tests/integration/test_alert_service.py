@@ -269,8 +269,9 @@ def test_the_body_secret_is_required_and_a_bad_one_is_refused_on_every_resend(
             401,
             "bad_secret",
         ),
-        # a body that reads well and has no secret
+        # a body that reads well and has no secret, or has none and a fault of its own
         ('{"action": "buy", "symbol": "AAPL", "qty": "1"}', 401, "bad_secret"),
+        ('{"action": "buy", "symbol": "AAPL", "qty": "1,000"}', 401, "bad_secret"),
     ],
 )
 def test_a_body_refused_for_its_own_fault_is_not_called_a_bad_secret(

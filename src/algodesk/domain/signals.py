@@ -152,3 +152,6 @@ class AlertRejection:
     #: The body secret, when the body was refused after it was read (never shown): the hook's
     #: secret is checked before a refusal's reason is told.
     secret: str | None = field(default=None, repr=False, compare=False)
+    #: Whether the body was read as far as its secret (``secret`` None then means it has
+    #: none) before it was refused.
+    secret_read: bool = field(default=False, compare=False)

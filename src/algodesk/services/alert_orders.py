@@ -211,9 +211,9 @@ class OrderPlanner:
         self, bot: Bot, intent: Intent, target: OptionSymbol
     ) -> tuple[str, dict[str, object]]:
         """The symbol shown for an option target, and how it was found: the contract it
-        resolves to now, the one a target position is held in, or for a close or cancel the
-        option symbol itself."""
-        if intent.action in (AlertAction.CLOSE, AlertAction.CANCEL):
+        resolves to now, the one a target position is held in, or for a close, flatten or
+        cancel the option symbol itself (no spot needed to get out)."""
+        if intent.action in (AlertAction.CLOSE, AlertAction.FLATTEN, AlertAction.CANCEL):
             what = f"the bot's {target.underlying} {target.right} contracts on {target.venue}"
             return target.value, {"target": target.value, "addresses": what}
         if intent.action is AlertAction.REVERSE:
@@ -271,6 +271,8 @@ class OrderPlanner:
             else:
                 symbol = target.value
         size = intent.size
+        if intent.action is AlertAction.REVERSE:
+            _reverse_only_at_market(intent)
         if intent.action in (AlertAction.CLOSE, AlertAction.REVERSE):
             size = _units_only(intent)  # none: all of the position
         elif size is None:
@@ -287,7 +289,7 @@ class OrderPlanner:
             )
         if (
             symbol is not None
-            and option is None
+            and (option is None or intent.action in (AlertAction.BUY, AlertAction.SELL))
             and intent.size is not None
             and intent.size.unit in (SizeUnit.UNITS, SizeUnit.TARGET)
             and intent.size.value != 0
@@ -322,7 +324,12 @@ class OrderPlanner:
         command) becomes their idempotency key."""
         account = bot.account_id
         action = intent.action
-        if action not in (AlertAction.FLATTEN, AlertAction.CANCEL, AlertAction.CLOSE):
+        partial_close = action is AlertAction.CLOSE and _units_only(intent) is not None
+        if partial_close or action not in (
+            AlertAction.FLATTEN,
+            AlertAction.CANCEL,
+            AlertAction.CLOSE,
+        ):
             try:
                 first = self._slicer.first_plan(account, key)
             except UnreadableSliceError as exc:  # planning afresh could trade it twice
@@ -450,21 +457,26 @@ class OrderPlanner:
                 ]
         plans = []
         for iid in ids:
+            # One instrument: its command goes under the alert's own key, which a retry finds
+            # before planning again (a partial close re-planned on what is left would differ).
+            command_key = key if option is None else target_key(key, iid.value)
             position = self._engine.position(bot.account_id, bot.id, iid)
             shown_here = replace(shown, symbol=iid.value)
             wrong = _wrong_side(intent, position)
             if wrong:
                 plans.append(_with(shown_here, None, f"nothing to close in {iid}: {wrong}"))
-            elif size is None:
+            elif size is None or (position != 0 and size.value >= abs(position)):
                 command = Flatten(
                     account_id=bot.account_id,
                     bot_id=bot.id,
                     instrument_id=iid,
-                    idempotency_key=target_key(key, iid.value),
+                    idempotency_key=command_key,
                 )
                 plans.append(_with(shown_here, command))
             else:
-                plans.append(self._partial_close(bot, intent, shown_here, iid, position, key))
+                plans.extend(
+                    self._partial_close(bot, intent, shown_here, iid, position, command_key)
+                )
         return plans
 
     def _partial_close(
@@ -475,14 +487,15 @@ class OrderPlanner:
         iid: InstrumentId,
         position: Decimal,
         key: str,
-    ) -> PlannedOrder:
+    ) -> list[PlannedOrder]:
+        """A reduce-only order for less than what is held, sliced above the freeze quantity
+        (a close of it all, or more, is a flatten)."""
         assert intent.size is not None
         if position == 0:
-            return _with(shown, None, f"nothing to close: bot {bot.id} holds no {iid}")
+            return [_with(shown, None, f"nothing to close: bot {bot.id} holds no {iid}")]
         instrument = self._instrument(iid, intent)
-        asked = min(intent.size.value, abs(position))  # a close never opens the other way
         try:
-            qty = _whole_lots(instrument, asked)
+            qty = _whole_lots(instrument, intent.size.value)
             price, trigger = self._prices(intent, instrument)
         except (ArithmeticError, ValueError) as exc:
             raise MappingError(AlertReason.BAD_VALUE, f"{iid}: {exc}") from None
@@ -497,9 +510,9 @@ class OrderPlanner:
             trigger_price=trigger,
             bot_id=bot.id,
             reduce_only=True,
-            idempotency_key=target_key(key, iid.value),
+            idempotency_key=key,
         )
-        return _with(shown, command, quantity=str(qty.value), side=side)
+        return self._sliced(_with(shown, command, quantity=str(qty.value), side=side))
 
     def _instrument(self, iid: InstrumentId, intent: Intent) -> Instrument:
         instrument = self._market.instrument(iid)
@@ -602,11 +615,9 @@ class OrderPlanner:
         assert size is not None  # describe() refused the rest
         reduces = False
         if size.unit is SizeUnit.TARGET:
-            if size.value != 0:
-                _whole_lots(instrument, abs(size.value))  # a target is whole lots, or refused
-            # The bot's working entries in the instrument count as held: a second target
-            # alert while the first one's limit rests would otherwise buy it all again.
-            position += self._working_entries(bot, instrument.id)
+            if size.value == 0:  # flat: the instrument's orders canceled, the position closed
+                return self._flat(bot, shown, instrument.id, position, key)
+            _whole_lots(instrument, abs(size.value))  # a target is whole lots, or refused
             # The target decides the side (a "buy" alert may carry a smaller long target), and
             # a move toward flat that does not cross it is an exit: reduce-only, no new exits.
             side = OrderSide.BUY if size.value > position else OrderSide.SELL
@@ -644,13 +655,18 @@ class OrderPlanner:
             )
         except SizingError as exc:
             raise MappingError(AlertReason.SIZING, f"bot {bot.id}: {exc}") from None
+        if size.unit is SizeUnit.TARGET and qty.value > 0:
+            # What the bot's working orders on this side still add (entries, or for a
+            # shrinking target its reduce-only orders) is not sent again: a second target
+            # alert while the first one's order rests would otherwise double it.
+            working = self._working(bot, instrument.id, side, reduce_only=reduces)
+            if working >= qty.value:
+                return _with(
+                    shown, None, f"nothing to do: orders for {working} are working toward it"
+                )
+            qty = instrument.make_qty(qty.value - working, ROUND_DOWN)
         if qty.value == 0 and size.unit is SizeUnit.TARGET:
-            held = (
-                "held and working"
-                if position != self._engine.position(bot.account_id, bot.id, instrument.id)
-                else "held"
-            )
-            return _with(shown, None, f"nothing to do: {position} is already {held}")
+            return _with(shown, None, f"nothing to do: the position is already {position}")
         if qty.value == 0:
             raise MappingError(
                 AlertReason.SIZING,
@@ -693,9 +709,10 @@ class OrderPlanner:
         position: Decimal,
         key: str,
     ) -> PlannedOrder:
-        """One order that closes the position and opens the other way: the new position the
-        size in units (none: the same size), at the alert's order type and prices, with its
-        stop-loss, take-profit and trailing stop (they cover the new position)."""
+        """One market order that closes the position and opens the other way, the new
+        position the size in units (none: the same size). It takes no other order type and no
+        exits (see :func:`_reverse_only_at_market`)."""
+        _reverse_only_at_market(intent)
         wrong = _wrong_side(intent, position)
         if wrong:
             return _with(shown, None, f"nothing to reverse: {wrong}")
@@ -705,36 +722,45 @@ class OrderPlanner:
         size = _units_only(intent)
         new = size.value if size is not None else abs(position)
         qty = _whole_lots(instrument, abs(position) + new)
-        ref = self._reference(intent, instrument)
-        stop = self._level(intent.stop_loss, side, ref, instrument, sl=True)
-        target = self._level(intent.take_profit, side, ref, instrument, sl=False)
-        exits = ExitPlan(stop_loss=stop, take_profit=target, trailing=_trail(intent))
-        price, trigger = self._prices(intent, instrument)
         command = SubmitOrder(
             account_id=bot.account_id,
             instrument_id=instrument.id,
             side=side,
-            order_type=intent.order_type,
+            order_type=OrderType.MARKET,
             quantity=qty,
-            price=price,
-            trigger_price=trigger,
             bot_id=bot.id,
-            target_price=target,
-            exits=None if exits.empty else exits,
             idempotency_key=key,
         )
         return _with(shown, command, quantity=str(qty.value), side=side)
 
-    def _working_entries(self, bot: Bot, iid: InstrumentId) -> Decimal:
-        """The signed quantity the bot's working orders in ``iid`` (exits aside) still add."""
+    def _working(
+        self, bot: Bot, iid: InstrumentId, side: OrderSide, *, reduce_only: bool
+    ) -> Decimal:
+        """What the bot's working orders in ``iid`` on ``side`` (reduce-only or not) still
+        have to fill."""
         return sum(
             (
-                o.side.sign * o.leaves_quantity.value
+                o.leaves_quantity.value
                 for o in self._engine.open_orders(bot.account_id, bot.id)
-                if o.instrument_id == iid and not o.reduce_only
+                if o.instrument_id == iid and o.side is side and o.reduce_only is reduce_only
             ),
             Decimal(0),
         )
+
+    def _flat(
+        self, bot: Bot, shown: PlannedOrder, iid: InstrumentId, position: Decimal, key: str
+    ) -> PlannedOrder:
+        """A target of 0: the bot's orders in the instrument canceled and its position closed
+        (a flatten of the instrument), or nothing to do when it holds and works nothing."""
+        working = [
+            o for o in self._engine.open_orders(bot.account_id, bot.id) if o.instrument_id == iid
+        ]
+        if position == 0 and not working:
+            return _with(shown, None, "nothing to do: the position is already 0")
+        command = Flatten(
+            account_id=bot.account_id, bot_id=bot.id, instrument_id=iid, idempotency_key=key
+        )
+        return _with(shown, command)
 
 
 def _action_name(intent: Intent) -> str:
@@ -749,11 +775,13 @@ def _action_name(intent: Intent) -> str:
 
 
 def _units_only(intent: Intent) -> Size | None:
-    """A close's or a reverse's size: units, or none (all of the position; a target of 0 is
-    a close of all); anything else is refused."""
+    """A close's or a reverse's size: units, or none (all of the position; for a close a
+    target of 0 too); anything else is refused."""
     size = intent.size
-    if size is None or (size.unit is SizeUnit.TARGET and size.value == 0):
+    if size is None:
         return None
+    if intent.action is AlertAction.CLOSE and size.unit is SizeUnit.TARGET and size.value == 0:
+        return None  # a target of 0 is a close of it all
     if size.unit is not SizeUnit.UNITS:
         raise MappingError(
             AlertReason.UNKNOWN_UNITS,
@@ -761,6 +789,25 @@ def _units_only(intent: Intent) -> Size | None:
             f"was {size.unit}",
         )
     return size
+
+
+def _reverse_only_at_market(intent: Intent) -> None:
+    """A reverse goes at market with no exits: one order covers the close and the new
+    position, so a resting one could be sent again before it fills (doubling the new
+    position), and its exits would be armed by the closing part too. Send a close, then a buy
+    or sell with its order type and exits."""
+    if intent.order_type is not OrderType.MARKET:
+        raise MappingError(
+            AlertReason.AMBIGUOUS,
+            f"reverse goes at market, was {intent.order_type.value}: send a close, then a buy "
+            "or sell at your price",
+        )
+    if intent.stop_loss or intent.take_profit or intent.trailing:
+        raise MappingError(
+            AlertReason.AMBIGUOUS,
+            "reverse takes no stop-loss, take-profit or trailing stop: send a close, then a buy "
+            "or sell with them",
+        )
 
 
 def _wrong_side(intent: Intent, position: Decimal) -> str:

@@ -261,7 +261,7 @@ class AlertIntake:
         parsed = self._parser.parse(body, secret_field=hook.secret_field)
         if hook.secret is not None:
             given = parsed.secret
-            if given is None and isinstance(parsed, AlertRejection):
+            if given is None and isinstance(parsed, AlertRejection) and not parsed.secret_read:
                 # Refused before its secret could be read (malformed JSON, a leftover
                 # placeholder): that is the reason to tell, not a "missing" secret.
                 return parsed
@@ -798,6 +798,8 @@ class AlertProcessor:
         fired = entry.received_at
         if parsed.timenow is not None and parsed.timenow < fired:
             fired = parsed.timenow
+        # Judged once for the whole alert: the intents of a pair trade go, or none of them.
+        stale = self._clock.now() - fired > max_lag
         for n, intent in enumerate(parsed.intents):
             try:
                 bots = self.targets(entry.bot_id, intent)
@@ -805,7 +807,7 @@ class AlertProcessor:
                 rows.append(_failed(entry.bot_id.value, intent, exc))
                 continue
             for bot in bots:
-                done, journaled = self._execute(entry, n, bot, intent, max_lag, fired)
+                done, journaled = self._execute(entry, n, bot, intent, max_lag, fired, stale)
                 rows.extend(done)
                 replayable = replayable and journaled
         status, reason, message = _verdict(rows)
@@ -819,6 +821,7 @@ class AlertProcessor:
         intent: Intent,
         max_lag: timedelta,
         fired: datetime,
+        stale: bool,
     ) -> tuple[list[dict[str, object]], bool]:
         """The rows of one intent for one bot, and whether a second run would be answered by
         the journal under ``key`` alone (one command sent under it, or a stale refusal, which
@@ -828,8 +831,8 @@ class AlertProcessor:
         first = self._engine.recorded(bot.account_id, key, also=(sliced_key(key),))
         if first is not None:  # processed before a crash: the engine's answer stands
             return [_row(bot.id.value, intent.action.value, intent.symbol, None, first)], True
-        now = self._clock.now()
-        if now - fired > max_lag:  # the desk was stopped or behind: never trade on an old signal
+        if stale:  # the desk was stopped or behind: never trade on an old signal
+            now = self._clock.now()
             waited, age = now - entry.received_at, now - fired
             # A first try may have sent some children of a sliced order: they are listed.
             outcomes = self._journaled(bot, key)
@@ -843,13 +846,13 @@ class AlertProcessor:
             fired_note = (
                 f", {age.total_seconds():.0f} s after it fired" if fired < entry.received_at else ""
             )
-            stale = MappingError(
+            refusal = MappingError(
                 AlertReason.STALE,
                 f"{what}: it waited {waited.total_seconds():.0f} s in the inbox (the desk "
                 f"was stopped or behind){fired_note}; the hook acts on alerts at most "
                 f"{max_lag.total_seconds():.0f} s old",
             )
-            return [*sent, _failed(bot.id.value, intent, stale)], True
+            return [*sent, _failed(bot.id.value, intent, refusal)], True
         try:
             plans = self._planner.plan(bot, intent, key)
         except MappingError as exc:

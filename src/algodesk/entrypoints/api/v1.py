@@ -167,19 +167,19 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
 
     # -- sign-in -----------------------------------------------------------------------------
 
-    # Signing in runs in the credential checks' pool, not the reads': an admin whose token
-    # ran out must reach the kill switch however slow the reads are.
+    # Signing in runs in a pool of its own, not the reads': an admin whose token ran out must
+    # reach the kill switch however slow the reads are (see pools).
     @router.post("/auth/login", tags=["auth"], responses={401: {}})
     async def login(body: Login) -> Json:
         try:
-            return tokens(await pools.authenticating(auth.login, body.username, body.password))
+            return tokens(await pools.signing_in(auth.login, body.username, body.password))
         except AuthError as exc:
             raise refused(exc.code, str(exc), 401) from None
 
     @router.post("/auth/refresh", tags=["auth"], responses={401: {}})
     async def refresh(body: Refresh) -> Json:
         try:
-            return tokens(await pools.authenticating(auth.refresh, body.refresh_token))
+            return tokens(await pools.signing_in(auth.refresh, body.refresh_token))
         except AuthError as exc:
             raise refused(exc.code, str(exc), 401) from None
 

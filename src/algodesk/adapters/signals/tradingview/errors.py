@@ -21,11 +21,19 @@ JsonValue: TypeAlias = str | Decimal | bool | list["JsonValue"] | dict[str, "Jso
 class Reject(Exception):
     """The body cannot be read with certainty: ``reason`` is the stable code."""
 
-    def __init__(self, reason: AlertReason, message: str, secret: str | None = None) -> None:
+    def __init__(
+        self,
+        reason: AlertReason,
+        message: str,
+        secret: str | None = None,
+        *,
+        secret_read: bool = False,
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
         self.secret = secret  # the body secret, when it was read before the refusal
+        self.secret_read = secret_read  # the body was read as far as its secret
 
 
 def show(text: str, limit: int = 40) -> str:

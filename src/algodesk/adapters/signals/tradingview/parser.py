@@ -44,7 +44,7 @@ def parse_alert(body: bytes, *, secret_field: str = "secret") -> ParsedAlert | A
     try:
         return _parse(body, secret_field)
     except Reject as exc:
-        return AlertRejection(exc.reason, exc.message, exc.secret)
+        return AlertRejection(exc.reason, exc.message, exc.secret, exc.secret_read)
 
 
 def _parse(body: bytes, secret_field: str) -> ParsedAlert:
@@ -98,10 +98,12 @@ def _read(dialect: str, items: list[Fields], secret_field: str) -> ParsedAlert:
     intents: list[Intent] = []
     secrets: set[str] = set()
     times: dict[datetime, int] = {}
+    read = False  # as far as an item's secret
     for n, fields in enumerate(items, 1):
         secret = None
         try:
             secret = take_secret(fields, secret_field)
+            read = True
             check_placeholders(fields)
             timenow = read_timenow(fields)
             intents.append(read_intent(fields))
@@ -110,7 +112,9 @@ def _read(dialect: str, items: list[Fields], secret_field: str) -> ParsedAlert:
             form = FORMS.get(dialect)
             tail = f" (the {dialect} form is {form})" if form and form not in exc.message else ""
             known = secret if secret is not None else next(iter(secrets), None)
-            raise Reject(exc.reason, f"{where}{exc.message}{tail}", known) from None
+            raise Reject(
+                exc.reason, f"{where}{exc.message}{tail}", known, secret_read=read
+            ) from None
         if secret is not None:
             secrets.add(secret)
         if timenow is not None:
@@ -123,6 +127,7 @@ def _read(dialect: str, items: list[Fields], secret_field: str) -> ParsedAlert:
             AlertReason.AMBIGUOUS,
             f"different firing times ({shown}): expected one",
             next(iter(secrets), None),
+            secret_read=True,
         )
     return ParsedAlert(
         intents=tuple(intents),
