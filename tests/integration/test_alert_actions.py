@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from algodesk.domain.identifiers import BotId
+from algodesk.domain.orders import OrderStatus, OrderType
 from algodesk.ports.inbox import AlertStatus, InboxEntry
 from tests.conftest import ACCOUNT
 from tests.integration.test_alert_service import SECRET, Alerts, FlakyInbox
@@ -99,7 +100,6 @@ def test_a_close_without_a_quantity_closes_it_all_and_explain_says_so(alerts: Al
     ("extra", "reason"),
     [
         ({"qty": "50%"}, "unknown_units"),
-        ({"qty": "4", "sl": "95"}, "ambiguous"),
         ({"qty": "2.5"}, "bad_value"),  # AAPL trades in whole shares
     ],
 )
@@ -192,28 +192,39 @@ def test_a_reverse_sized_other_than_in_units_is_refused_by_explain_and_execution
     assert alerts.position() == D(5)
 
 
-def test_a_target_position_counts_the_bots_working_entries(alerts: Alerts) -> None:
-    first = alerts.run(
-        {"action": "buy", "symbol": "AAPL", "position_size": "5", "type": "limit", "price": "99"}
-    )
-    assert first.status is AlertStatus.EXECUTED, first
-    again = alerts.run(
-        {"action": "buy", "symbol": "AAPL", "position_size": "5", "type": "limit", "price": "98"}
-    )
-    assert again.status is AlertStatus.EXECUTED, again
-    assert "nothing to do: orders for 5 are working toward it" in notes(again)[0]
-    alerts.desk.quote(AAPL, "97")
-    assert alerts.position() == D(5)  # not 10
-
-
-def test_a_shrinking_target_sent_twice_while_its_order_rests_sells_once(alerts: Alerts) -> None:
+def test_a_close_at_a_price_rests_as_a_reduce_only_order_and_ignores_exits(
+    alerts: Alerts,
+) -> None:
     alerts.run({"action": "buy", "symbol": "AAPL", "qty": "10"})
-    shrink = {"action": "sell", "symbol": "AAPL", "position_size": "5", "type": "limit"}
-    alerts.run({**shrink, "price": "101"})
-    again = alerts.run({**shrink, "price": "101.5"})
-    assert "nothing to do: orders for 5 are working toward it" in notes(again)[0]
-    alerts.desk.quote(AAPL, "102")
-    assert alerts.position() == D(5)  # not flat
+    alerts.run({"action": "buy", "symbol": "AAPL", "qty": "1", "type": "limit", "price": "99"})
+    asked = {"action": "close", "symbol": "AAPL", "type": "limit", "price": "105", "sl": "90"}
+    [shown] = explain(alerts, asked)["orders"]
+    assert (shown["order_type"], shown["price"], shown["stop_loss"]) == ("LIMIT", "105", None)
+    entry = alerts.run(asked)
+    assert entry.status is AlertStatus.EXECUTED, entry
+    [order] = sent(alerts, entry)
+    assert (order.order_type, order.price.value, order.quantity.value, order.reduce_only) == (
+        OrderType.LIMIT,
+        D(105),
+        D(10),
+        True,
+    )
+    assert alerts.position() == D(10)  # it rests; the entry at 99 too
+    assert len(working(alerts)) == 2
+    for n, close in enumerate(
+        (
+            {"action": "close", "qty": "4", "type": "stop", "price": "95"},  # a protective stop
+            {"action": "sell", "position_size": "0", "type": "limit", "price": "106"},
+        ),
+        start=2,
+    ):
+        alerts.run({"action": "cancel", "symbol": "AAPL", "n": 10 + n})
+        entry = alerts.run({**close, "symbol": "AAPL", "n": n})
+        assert entry.status is AlertStatus.EXECUTED, entry
+        [order] = sent(alerts, entry)
+        assert (order.status, order.reduce_only) == (OrderStatus.ACCEPTED, True)
+        assert order.order_type is (OrderType.STOP if n == 2 else OrderType.LIMIT)
+        assert alerts.position() == D(10)
 
 
 def test_a_target_of_zero_cancels_the_resting_entries_and_closes(alerts: Alerts) -> None:

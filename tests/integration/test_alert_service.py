@@ -269,6 +269,13 @@ def test_the_body_secret_is_required_and_a_bad_one_is_refused_on_every_resend(
             401,
             "bad_secret",
         ),
+        # the right secret on a later item of a list: the first item's fault is told
+        (
+            f'[{{"action": "buy", "symbol": "AAPL", "qty": "2.5x"}}, {{"action": "sell", '
+            f'"symbol": "MSFT", "qty": "1", "secret": "{SECRET}"}}]',
+            422,
+            "unknown_units",
+        ),
         # a body that reads well and has no secret, or has none and a fault of its own
         ('{"action": "buy", "symbol": "AAPL", "qty": "1"}', 401, "bad_secret"),
         ('{"action": "buy", "symbol": "AAPL", "qty": "1,000"}', 401, "bad_secret"),
@@ -461,7 +468,10 @@ def test_an_alert_planned_afresh_on_a_replay_is_settled_before_the_next_alert_tr
     bought position and sell it. So its fate is recorded before the next alert acts."""
     inbox = FlakyInbox(failures=1)
     alerts = Alerts(inbox)
-    target = alerts.post({"action": "buy", "symbol": "AAPL", "position_size": "0"})
+    # (a limit target: at market a target of 0 is a close, which is journaled)
+    target = alerts.post(
+        {"action": "buy", "symbol": "AAPL", "position_size": "0", "type": "limit", "price": "99"}
+    )
     buy = alerts.post({"action": "buy", "symbol": "AAPL", "qty": "3"})
     assert alerts.processor.drain() == 0
     assert inbox.batches == [[target["alert_id"]]]

@@ -324,12 +324,20 @@ def test_an_option_that_cannot_be_resolved_is_rejected_with_its_reason(
     assert desk.orders() == []
 
 
-@pytest.mark.parametrize("action", ["close", "flatten", "closeall"])
-def test_a_close_goes_without_a_fresh_spot(desk: OptionDesk, action: str) -> None:
+@pytest.mark.parametrize(
+    "close",
+    [
+        {"action": "close"},
+        {"action": "flatten"},
+        {"action": "closeall"},
+        {"action": "sell", "position_size": "0"},  # a target of 0 at market is a close
+    ],
+)
+def test_a_close_goes_without_a_fresh_spot(desk: OptionDesk, close: dict[str, str]) -> None:
     desk.quote(OTM2, "100")
     desk.run({"action": "buy", "symbol": "NIFTY_CE"})
     _no_mark(desk)
-    closed = desk.run({"action": action, "symbol": "NIFTY_CE"})
+    closed = desk.run({**close, "symbol": "NIFTY_CE"})
     assert closed.status is AlertStatus.EXECUTED, closed
     assert desk.position(OTM2) == D(0)
     nothing = desk.run({"action": "close", "symbol": "NIFTY_CE", "n": 2})

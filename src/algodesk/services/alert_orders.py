@@ -262,6 +262,8 @@ class OrderPlanner:
 
     def describe(self, bot: Bot, intent: Intent) -> PlannedOrder:
         """The order the intent asks of ``bot``, as the alert states it (nothing is sized)."""
+        intent = _as_close(intent)
+        closing = intent.action in (AlertAction.CLOSE, AlertAction.FLATTEN)
         symbol = None
         option = None
         if intent.symbol is not None:
@@ -311,9 +313,11 @@ class OrderPlanner:
             sizing=sizing,
             order_type=intent.order_type.value,
             price=str(intent.price) if intent.price is not None else None,
-            stop_loss=describe_level(intent.stop_loss),
-            take_profit=describe_level(intent.take_profit),
-            trailing=describe_level(intent.trailing),
+            # A close is an exit: the alert's exits are not used (a template that sends them
+            # with every action must still get out), and not shown.
+            stop_loss=None if closing else describe_level(intent.stop_loss),
+            take_profit=None if closing else describe_level(intent.take_profit),
+            trailing=None if closing else describe_level(intent.trailing),
             option=option,
         )
 
@@ -323,9 +327,9 @@ class OrderPlanner:
         """``describe`` plus the commands, sized now; ``key`` (with a suffix for a second
         command) becomes their idempotency key."""
         account = bot.account_id
+        intent = _as_close(intent)
         action = intent.action
-        partial_close = action is AlertAction.CLOSE and _units_only(intent) is not None
-        if partial_close or action not in (
+        if _closes_by_order(intent) or action not in (
             AlertAction.FLATTEN,
             AlertAction.CANCEL,
             AlertAction.CLOSE,
@@ -430,20 +434,15 @@ class OrderPlanner:
         reduce-only order, never more than is held). An action named for a side closes only
         a position on that side."""
         assert shown.symbol is not None
-        size = _units_only(intent)
-        if size is not None and (intent.stop_loss or intent.take_profit or intent.trailing):
-            raise MappingError(
-                AlertReason.AMBIGUOUS,
-                "a partial close is an exit: it takes no stop-loss, take-profit or trailing stop",
-            )
+        size = _units_only(intent)  # (exits in the alert are ignored: a close is an exit)
         if option is None:
             ids = [InstrumentId(shown.symbol)]
         else:
-            if size is not None:
+            if size is not None or intent.order_type is not OrderType.MARKET:
                 raise MappingError(
                     AlertReason.AMBIGUOUS,
-                    f"a close of {option} addresses every contract of it the bot holds: give no "
-                    "quantity, or name the contract",
+                    f"a close of {option} addresses every contract of it the bot holds: it goes "
+                    "at market with no quantity; or name the contract",
                 )
             ids = self._held(bot, option, working=True)
             if not ids:
@@ -457,15 +456,14 @@ class OrderPlanner:
                 ]
         plans = []
         for iid in ids:
-            # One instrument: its command goes under the alert's own key, which a retry finds
-            # before planning again (a partial close re-planned on what is left would differ).
-            command_key = key if option is None else target_key(key, iid.value)
+            command_key = self._close_key(bot, iid, key, option)
             position = self._engine.position(bot.account_id, bot.id, iid)
             shown_here = replace(shown, symbol=iid.value)
             wrong = _wrong_side(intent, position)
+            at_market = intent.order_type is OrderType.MARKET
             if wrong:
                 plans.append(_with(shown_here, None, f"nothing to close in {iid}: {wrong}"))
-            elif size is None or (position != 0 and size.value >= abs(position)):
+            elif at_market and (size is None or (position != 0 and size.value >= abs(position))):
                 command = Flatten(
                     account_id=bot.account_id,
                     bot_id=bot.id,
@@ -488,14 +486,16 @@ class OrderPlanner:
         position: Decimal,
         key: str,
     ) -> list[PlannedOrder]:
-        """A reduce-only order for less than what is held, sliced above the freeze quantity
-        (a close of it all, or more, is a flatten)."""
-        assert intent.size is not None
+        """A reduce-only order at the alert's order type for its quantity, at most what is
+        held (none: all of it), sliced above the freeze quantity. (At market, a close of it
+        all is a flatten instead.)"""
         if position == 0:
             return [_with(shown, None, f"nothing to close: bot {bot.id} holds no {iid}")]
         instrument = self._instrument(iid, intent)
+        held = abs(position)
+        asked = held if intent.size is None else min(intent.size.value, held)
         try:
-            qty = _whole_lots(instrument, intent.size.value)
+            qty = _whole_lots(instrument, asked)
             price, trigger = self._prices(intent, instrument)
         except (ArithmeticError, ValueError) as exc:
             raise MappingError(AlertReason.BAD_VALUE, f"{iid}: {exc}") from None
@@ -513,6 +513,16 @@ class OrderPlanner:
             idempotency_key=key,
         )
         return self._sliced(_with(shown, command, quantity=str(qty.value), side=side))
+
+    def _close_key(self, bot: Bot, iid: InstrumentId, key: str, option: OptionSymbol | None) -> str:
+        """A close of one instrument goes under the alert's own key, which a retry finds
+        before planning again (a partial close planned again on what is left would differ);
+        of an option symbol's contracts, under a key per contract. A close journaled under a
+        contract's key by an earlier version keeps it, so a retry across an upgrade replays it."""
+        per_contract = target_key(key, iid.value)
+        if option is not None or self._engine.recorded(bot.account_id, per_contract) is not None:
+            return per_contract
+        return key
 
     def _instrument(self, iid: InstrumentId, intent: Intent) -> Instrument:
         instrument = self._market.instrument(iid)
@@ -615,9 +625,8 @@ class OrderPlanner:
         assert size is not None  # describe() refused the rest
         reduces = False
         if size.unit is SizeUnit.TARGET:
-            if size.value == 0:  # flat: the instrument's orders canceled, the position closed
-                return self._flat(bot, shown, instrument.id, position, key)
-            _whole_lots(instrument, abs(size.value))  # a target is whole lots, or refused
+            if size.value != 0:
+                _whole_lots(instrument, abs(size.value))  # a target is whole lots, or refused
             # The target decides the side (a "buy" alert may carry a smaller long target), and
             # a move toward flat that does not cross it is an exit: reduce-only, no new exits.
             side = OrderSide.BUY if size.value > position else OrderSide.SELL
@@ -655,16 +664,6 @@ class OrderPlanner:
             )
         except SizingError as exc:
             raise MappingError(AlertReason.SIZING, f"bot {bot.id}: {exc}") from None
-        if size.unit is SizeUnit.TARGET and qty.value > 0:
-            # What the bot's working orders on this side still add (entries, or for a
-            # shrinking target its reduce-only orders) is not sent again: a second target
-            # alert while the first one's order rests would otherwise double it.
-            working = self._working(bot, instrument.id, side, reduce_only=reduces)
-            if working >= qty.value:
-                return _with(
-                    shown, None, f"nothing to do: orders for {working} are working toward it"
-                )
-            qty = instrument.make_qty(qty.value - working, ROUND_DOWN)
         if qty.value == 0 and size.unit is SizeUnit.TARGET:
             return _with(shown, None, f"nothing to do: the position is already {position}")
         if qty.value == 0:
@@ -733,35 +732,6 @@ class OrderPlanner:
         )
         return _with(shown, command, quantity=str(qty.value), side=side)
 
-    def _working(
-        self, bot: Bot, iid: InstrumentId, side: OrderSide, *, reduce_only: bool
-    ) -> Decimal:
-        """What the bot's working orders in ``iid`` on ``side`` (reduce-only or not) still
-        have to fill."""
-        return sum(
-            (
-                o.leaves_quantity.value
-                for o in self._engine.open_orders(bot.account_id, bot.id)
-                if o.instrument_id == iid and o.side is side and o.reduce_only is reduce_only
-            ),
-            Decimal(0),
-        )
-
-    def _flat(
-        self, bot: Bot, shown: PlannedOrder, iid: InstrumentId, position: Decimal, key: str
-    ) -> PlannedOrder:
-        """A target of 0: the bot's orders in the instrument canceled and its position closed
-        (a flatten of the instrument), or nothing to do when it holds and works nothing."""
-        working = [
-            o for o in self._engine.open_orders(bot.account_id, bot.id) if o.instrument_id == iid
-        ]
-        if position == 0 and not working:
-            return _with(shown, None, "nothing to do: the position is already 0")
-        command = Flatten(
-            account_id=bot.account_id, bot_id=bot.id, instrument_id=iid, idempotency_key=key
-        )
-        return _with(shown, command)
-
 
 def _action_name(intent: Intent) -> str:
     """The action as explain shows it: close_long for exit_long, and so on."""
@@ -772,6 +742,33 @@ def _action_name(intent: Intent) -> str:
         other = PositionSide.SHORT if side is PositionSide.LONG else PositionSide.LONG
         return f"reverse_{side.value}_to_{other.value}"
     return f"{intent.action.value}_{side.value}"
+
+
+def _as_close(intent: Intent) -> Intent:
+    """A target position of 0 at market with no exits is a close of it all (the bot's orders in
+    the instrument canceled, the position closed; for an option symbol, every contract of it,
+    with no spot needed); at another order type it is sized as any target."""
+    size = intent.size
+    if (
+        intent.action in (AlertAction.BUY, AlertAction.SELL)
+        and size is not None
+        and size.unit is SizeUnit.TARGET
+        and size.value == 0
+        and intent.order_type is OrderType.MARKET
+        and not (intent.stop_loss or intent.take_profit or intent.trailing)
+    ):
+        return replace(intent, action=AlertAction.CLOSE, size=None)
+    return intent
+
+
+def _closes_by_order(intent: Intent) -> bool:
+    """A close (or flatten) of a symbol sent as an order that may be sliced (a quantity, or an
+    order type other than market), which a retry must resume rather than plan again."""
+    return (
+        intent.action in (AlertAction.CLOSE, AlertAction.FLATTEN)
+        and intent.symbol is not None
+        and (intent.size is not None or intent.order_type is not OrderType.MARKET)
+    )
 
 
 def _units_only(intent: Intent) -> Size | None:

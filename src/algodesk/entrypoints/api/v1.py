@@ -167,8 +167,9 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
 
     # -- sign-in -----------------------------------------------------------------------------
 
-    # Signing in runs in a pool of its own, not the reads': an admin whose token ran out must
-    # reach the kill switch however slow the reads are (see pools).
+    # Signing in (a password hash) runs in a pool of its own and a refresh with the credential
+    # checks, not in the reads': an admin whose token ran out must reach the kill switch
+    # however slow the reads are (see pools).
     @router.post("/auth/login", tags=["auth"], responses={401: {}})
     async def login(body: Login) -> Json:
         try:
@@ -179,7 +180,7 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
     @router.post("/auth/refresh", tags=["auth"], responses={401: {}})
     async def refresh(body: Refresh) -> Json:
         try:
-            return tokens(await pools.signing_in(auth.refresh, body.refresh_token))
+            return tokens(await pools.authenticating(auth.refresh, body.refresh_token))
         except AuthError as exc:
             raise refused(exc.code, str(exc), 401) from None
 

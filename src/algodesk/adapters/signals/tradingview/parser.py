@@ -98,35 +98,33 @@ def _read(dialect: str, items: list[Fields], secret_field: str) -> ParsedAlert:
     intents: list[Intent] = []
     secrets: set[str] = set()
     times: dict[datetime, int] = {}
-    read = False  # as far as an item's secret
+    # Every item's secret first: one item may carry it for all, and a later item's fault must
+    # not hide it (a refusal reports what it read, so the hook's secret is checked first).
     for n, fields in enumerate(items, 1):
-        secret = None
         try:
             secret = take_secret(fields, secret_field)
-            read = True
+        except Reject as exc:
+            raise _in_item(exc, n, items, dialect, None, read=False) from None
+        if secret is not None:
+            secrets.add(secret)
+    if len(secrets) > 1:
+        raise Reject(AlertReason.AMBIGUOUS, "the items carry different secrets: expected one")
+    known = next(iter(secrets), None)
+    for n, fields in enumerate(items, 1):
+        try:
             check_placeholders(fields)
             timenow = read_timenow(fields)
             intents.append(read_intent(fields))
         except Reject as exc:
-            where = f"item {n}: " if len(items) > 1 else ""
-            form = FORMS.get(dialect)
-            tail = f" (the {dialect} form is {form})" if form and form not in exc.message else ""
-            known = secret if secret is not None else next(iter(secrets), None)
-            raise Reject(
-                exc.reason, f"{where}{exc.message}{tail}", known, secret_read=read
-            ) from None
-        if secret is not None:
-            secrets.add(secret)
+            raise _in_item(exc, n, items, dialect, known, read=True) from None
         if timenow is not None:
             times.setdefault(timenow, n)
-    if len(secrets) > 1:
-        raise Reject(AlertReason.AMBIGUOUS, "the items carry different secrets: expected one")
     if len(times) > 1:
         shown = ", ".join(f"item {n}: {t.isoformat()}" for t, n in times.items())
         raise Reject(
             AlertReason.AMBIGUOUS,
             f"different firing times ({shown}): expected one",
-            next(iter(secrets), None),
+            known,
             secret_read=True,
         )
     return ParsedAlert(
@@ -135,3 +133,13 @@ def _read(dialect: str, items: list[Fields], secret_field: str) -> ParsedAlert:
         timenow=next(iter(times), None),
         secret=next(iter(secrets), None),
     )
+
+
+def _in_item(
+    exc: Reject, n: int, items: list[Fields], dialect: str, secret: str | None, *, read: bool
+) -> Reject:
+    """``exc`` said of item ``n`` (and of the dialect's form), with the body's secret."""
+    where = f"item {n}: " if len(items) > 1 else ""
+    form = FORMS.get(dialect)
+    tail = f" (the {dialect} form is {form})" if form and form not in exc.message else ""
+    return Reject(exc.reason, f"{where}{exc.message}{tail}", secret, secret_read=read)
