@@ -265,6 +265,10 @@ def test_explain_of_a_close_names_the_contracts_it_addresses(desk: OptionDesk) -
         "target": "NIFTY:nearest:OTM2:CE",
         "addresses": "the bot's NIFTY CALL contracts on NFO",
     }
+    at_a_price = desk.explain({"action": "close", "symbol": "NIFTY_CE", "type": "limit",
+                               "price": "120"})  # fmt: skip
+    [order] = at_a_price["orders"]  # type: ignore[misc]
+    assert (order["order_type"], order["price"]) == ("MARKET", None)  # as it is sent
 
 
 def _no_mark(desk: OptionDesk) -> None:
@@ -331,6 +335,7 @@ def test_an_option_that_cannot_be_resolved_is_rejected_with_its_reason(
         {"action": "flatten"},
         {"action": "closeall"},
         {"action": "sell", "position_size": "0"},  # a target of 0 at market is a close
+        {"action": "close", "type": "limit", "price": "120"},  # contracts close at market
     ],
 )
 def test_a_close_goes_without_a_fresh_spot(desk: OptionDesk, close: dict[str, str]) -> None:

@@ -311,8 +311,9 @@ class OrderPlanner:
             symbol=symbol,
             quantity=str(size.value) if size is not None else None,
             sizing=sizing,
-            order_type=intent.order_type.value,
-            price=str(intent.price) if intent.price is not None else None,
+            # (an option symbol's contracts close at market, each at its own price)
+            order_type=OrderType.MARKET.value if closing and option else intent.order_type.value,
+            price=None if closing and option else _text(intent.price),
             # A close is an exit: the alert's exits are not used (a template that sends them
             # with every action must still get out), and not shown.
             stop_loss=None if closing else describe_level(intent.stop_loss),
@@ -438,11 +439,11 @@ class OrderPlanner:
         if option is None:
             ids = [InstrumentId(shown.symbol)]
         else:
-            if size is not None or intent.order_type is not OrderType.MARKET:
+            if size is not None:
                 raise MappingError(
                     AlertReason.AMBIGUOUS,
-                    f"a close of {option} addresses every contract of it the bot holds: it goes "
-                    "at market with no quantity; or name the contract",
+                    f"a close of {option} addresses every contract of it the bot holds: give no "
+                    "quantity, or name the contract",
                 )
             ids = self._held(bot, option, working=True)
             if not ids:
@@ -460,7 +461,8 @@ class OrderPlanner:
             position = self._engine.position(bot.account_id, bot.id, iid)
             shown_here = replace(shown, symbol=iid.value)
             wrong = _wrong_side(intent, position)
-            at_market = intent.order_type is OrderType.MARKET
+            # (an option symbol's contracts each have their price: they close at market)
+            at_market = intent.order_type is OrderType.MARKET or option is not None
             if wrong:
                 plans.append(_with(shown_here, None, f"nothing to close in {iid}: {wrong}"))
             elif at_market and (size is None or (position != 0 and size.value >= abs(position))):
@@ -844,6 +846,10 @@ def _trail(intent: Intent) -> Trailing | None:
         TrailingUnit.PERCENT if intent.trailing.unit is LevelUnit.PERCENT else TrailingUnit.POINTS
     )
     return Trailing(intent.trailing.value, unit)
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def _price(value: Price | None) -> str | None:
