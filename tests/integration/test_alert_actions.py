@@ -192,39 +192,48 @@ def test_a_reverse_sized_other_than_in_units_is_refused_by_explain_and_execution
     assert alerts.position() == D(5)
 
 
-def test_a_close_at_a_price_rests_as_a_reduce_only_order_and_ignores_exits(
-    alerts: Alerts,
+@pytest.mark.parametrize(
+    "close",
+    [
+        {"action": "close", "type": "limit", "price": "105", "sl": "90"},
+        {"action": "close", "qty": "10", "type": "stop", "price": "95"},  # as much as is held
+        {"action": "sell", "position_size": "0", "type": "limit", "price": "106", "tp": "80"},
+        {"action": "close", "position_size": "0", "type": "stop", "price": "95"},
+    ],
+)
+def test_a_close_of_it_all_goes_at_market_whatever_its_order_type_and_exits(
+    alerts: Alerts, close: dict[str, str]
 ) -> None:
-    alerts.run({"action": "buy", "symbol": "AAPL", "qty": "10"})
+    """A resting reduce-only close of the whole position would block the bot's own stop-loss,
+    and the entries left working could reopen it: a close of it all is a flatten, and explain
+    says it goes at market."""
+    alerts.run({"action": "buy", "symbol": "AAPL", "qty": "10", "sl": "95"})
     alerts.run({"action": "buy", "symbol": "AAPL", "qty": "1", "type": "limit", "price": "99"})
-    asked = {"action": "close", "symbol": "AAPL", "type": "limit", "price": "105", "sl": "90"}
+    asked = {**close, "symbol": "AAPL"}
     [shown] = explain(alerts, asked)["orders"]
-    assert (shown["order_type"], shown["price"], shown["stop_loss"]) == ("LIMIT", "105", None)
+    if "qty" not in close:  # (explain sizes nothing: a quantity it cannot weigh against holdings)
+        assert (shown["order_type"], shown["price"], shown["stop_loss"]) == ("MARKET", None, None)
     entry = alerts.run(asked)
     assert entry.status is AlertStatus.EXECUTED, entry
+    assert alerts.position() == D(0)
+    assert working(alerts) == []
+
+
+def test_a_partial_close_at_a_price_rests_as_a_reduce_only_order(alerts: Alerts) -> None:
+    alerts.run({"action": "buy", "symbol": "AAPL", "qty": "10"})
+    asked = {"action": "close", "symbol": "AAPL", "qty": "4", "type": "stop", "price": "95"}
+    [shown] = explain(alerts, asked)["orders"]
+    assert (shown["order_type"], shown["price"]) == ("STOP", "95")
+    entry = alerts.run(asked)
     [order] = sent(alerts, entry)
-    assert (order.order_type, order.price.value, order.quantity.value, order.reduce_only) == (
-        OrderType.LIMIT,
-        D(105),
-        D(10),
+    assert (order.status, order.order_type, order.reduce_only) == (
+        OrderStatus.ACCEPTED,
+        OrderType.STOP,
         True,
     )
-    assert alerts.position() == D(10)  # it rests; the entry at 99 too
-    assert len(working(alerts)) == 2
-    for n, close in enumerate(
-        (
-            {"action": "close", "qty": "4", "type": "stop", "price": "95"},  # a protective stop
-            {"action": "sell", "position_size": "0", "type": "limit", "price": "106"},
-        ),
-        start=2,
-    ):
-        alerts.run({"action": "cancel", "symbol": "AAPL", "n": 10 + n})
-        entry = alerts.run({**close, "symbol": "AAPL", "n": n})
-        assert entry.status is AlertStatus.EXECUTED, entry
-        [order] = sent(alerts, entry)
-        assert (order.status, order.reduce_only) == (OrderStatus.ACCEPTED, True)
-        assert order.order_type is (OrderType.STOP if n == 2 else OrderType.LIMIT)
-        assert alerts.position() == D(10)
+    assert (order.trigger_price.value, order.quantity.value) == (D(95), D(4))
+    alerts.desk.quote(AAPL, "94")
+    assert alerts.position() == D(6)
 
 
 def test_a_target_of_zero_cancels_the_resting_entries_and_closes(alerts: Alerts) -> None:

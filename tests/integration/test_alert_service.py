@@ -269,6 +269,13 @@ def test_the_body_secret_is_required_and_a_bad_one_is_refused_on_every_resend(
             401,
             "bad_secret",
         ),
+        # a secret that is no string, after a wrong one: refused as a bad secret, not told
+        (
+            '[{"action": "buy", "symbol": "AAPL", "secret": "wrong"}, {"action": "sell", '
+            '"symbol": "MSFT", "secret": true}]',
+            401,
+            "bad_secret",
+        ),
         # the right secret on a later item of a list: the first item's fault is told
         (
             f'[{{"action": "buy", "symbol": "AAPL", "qty": "2.5x"}}, {{"action": "sell", '
@@ -468,10 +475,8 @@ def test_an_alert_planned_afresh_on_a_replay_is_settled_before_the_next_alert_tr
     bought position and sell it. So its fate is recorded before the next alert acts."""
     inbox = FlakyInbox(failures=1)
     alerts = Alerts(inbox)
-    # (a limit target: at market a target of 0 is a close, which is journaled)
-    target = alerts.post(
-        {"action": "buy", "symbol": "AAPL", "position_size": "0", "type": "limit", "price": "99"}
-    )
+    # (an exit of a long when flat: nothing to close, which no journal entry remembers)
+    target = alerts.post({"action": "exit_long", "symbol": "AAPL"})
     buy = alerts.post({"action": "buy", "symbol": "AAPL", "qty": "3"})
     assert alerts.processor.drain() == 0
     assert inbox.batches == [[target["alert_id"]]]
@@ -481,7 +486,7 @@ def test_an_alert_planned_afresh_on_a_replay_is_settled_before_the_next_alert_tr
     first = alerts.inbox.get(int(target["alert_id"]))
     assert first is not None
     assert first.status is AlertStatus.EXECUTED
-    assert "nothing to do" in first.fate["orders"][0]["message"]  # type: ignore[index]
+    assert "nothing to close" in first.fate["orders"][0]["message"]  # type: ignore[index]
     assert alerts.position() == D(3)
 
 

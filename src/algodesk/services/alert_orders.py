@@ -264,6 +264,9 @@ class OrderPlanner:
         """The order the intent asks of ``bot``, as the alert states it (nothing is sized)."""
         intent = _as_close(intent)
         closing = intent.action in (AlertAction.CLOSE, AlertAction.FLATTEN)
+        all_of_it = closing and (
+            intent.size is None or (intent.size.unit is SizeUnit.TARGET and intent.size.value == 0)
+        )
         symbol = None
         option = None
         if intent.symbol is not None:
@@ -311,9 +314,9 @@ class OrderPlanner:
             symbol=symbol,
             quantity=str(size.value) if size is not None else None,
             sizing=sizing,
-            # (an option symbol's contracts close at market, each at its own price)
-            order_type=OrderType.MARKET.value if closing and option else intent.order_type.value,
-            price=None if closing and option else _text(intent.price),
+            # (a close of it all is a flatten: at market; see _close)
+            order_type=OrderType.MARKET.value if all_of_it else intent.order_type.value,
+            price=None if all_of_it else _text(intent.price),
             # A close is an exit: the alert's exits are not used (a template that sends them
             # with every action must still get out), and not shown.
             stop_loss=None if closing else describe_level(intent.stop_loss),
@@ -461,11 +464,13 @@ class OrderPlanner:
             position = self._engine.position(bot.account_id, bot.id, iid)
             shown_here = replace(shown, symbol=iid.value)
             wrong = _wrong_side(intent, position)
-            # (an option symbol's contracts each have their price: they close at market)
-            at_market = intent.order_type is OrderType.MARKET or option is not None
             if wrong:
                 plans.append(_with(shown_here, None, f"nothing to close in {iid}: {wrong}"))
-            elif at_market and (size is None or (position != 0 and size.value >= abs(position))):
+            elif size is None or (position != 0 and size.value >= abs(position)):
+                # A close of it all is a flatten, at market whatever the alert's order type
+                # (explain says so): a resting reduce-only close of the whole position would
+                # block the bot's own stop-loss (the reduce-only orders may not add up to more
+                # than is held), and entries left working could reopen it.
                 command = Flatten(
                     account_id=bot.account_id,
                     bot_id=bot.id,
@@ -488,16 +493,14 @@ class OrderPlanner:
         position: Decimal,
         key: str,
     ) -> list[PlannedOrder]:
-        """A reduce-only order at the alert's order type for its quantity, at most what is
-        held (none: all of it), sliced above the freeze quantity. (At market, a close of it
-        all is a flatten instead.)"""
+        """A reduce-only order at the alert's order type for its quantity, less than what is
+        held, sliced above the freeze quantity."""
+        assert intent.size is not None
         if position == 0:
             return [_with(shown, None, f"nothing to close: bot {bot.id} holds no {iid}")]
         instrument = self._instrument(iid, intent)
-        held = abs(position)
-        asked = held if intent.size is None else min(intent.size.value, held)
         try:
-            qty = _whole_lots(instrument, asked)
+            qty = _whole_lots(instrument, intent.size.value)
             price, trigger = self._prices(intent, instrument)
         except (ArithmeticError, ValueError) as exc:
             raise MappingError(AlertReason.BAD_VALUE, f"{iid}: {exc}") from None
@@ -747,29 +750,28 @@ def _action_name(intent: Intent) -> str:
 
 
 def _as_close(intent: Intent) -> Intent:
-    """A target position of 0 at market with no exits is a close of it all (the bot's orders in
-    the instrument canceled, the position closed; for an option symbol, every contract of it,
-    with no spot needed); at another order type it is sized as any target."""
+    """A target position of 0 is a close of it all: the bot's orders in the instrument
+    canceled and the position closed at market (for an option symbol, every contract of it,
+    with no spot needed); exits sent with it are ignored, as in any close."""
     size = intent.size
     if (
         intent.action in (AlertAction.BUY, AlertAction.SELL)
         and size is not None
         and size.unit is SizeUnit.TARGET
         and size.value == 0
-        and intent.order_type is OrderType.MARKET
-        and not (intent.stop_loss or intent.take_profit or intent.trailing)
     ):
         return replace(intent, action=AlertAction.CLOSE, size=None)
     return intent
 
 
 def _closes_by_order(intent: Intent) -> bool:
-    """A close (or flatten) of a symbol sent as an order that may be sliced (a quantity, or an
-    order type other than market), which a retry must resume rather than plan again."""
+    """A close (or flatten) of a symbol with a quantity: sent as an order that may be sliced,
+    which a retry must resume rather than plan again."""
     return (
         intent.action in (AlertAction.CLOSE, AlertAction.FLATTEN)
         and intent.symbol is not None
-        and (intent.size is not None or intent.order_type is not OrderType.MARKET)
+        and intent.size is not None
+        and intent.size.unit is SizeUnit.UNITS
     )
 
 

@@ -103,8 +103,9 @@ def _read(dialect: str, items: list[Fields], secret_field: str) -> ParsedAlert:
     for n, fields in enumerate(items, 1):
         try:
             secret = take_secret(fields, secret_field)
-        except Reject as exc:
-            raise _in_item(exc, n, items, dialect, None, read=False) from None
+        except Reject as exc:  # (a secret already read is checked first, as for any fault)
+            known = next(iter(secrets), None) if len(secrets) == 1 else None
+            raise _in_item(exc, n, items, dialect, known, read=known is not None) from None
         if secret is not None:
             secrets.add(secret)
     if len(secrets) > 1:
