@@ -219,21 +219,38 @@ def test_a_close_of_it_all_goes_at_market_whatever_its_order_type_and_exits(
     assert working(alerts) == []
 
 
-def test_a_partial_close_at_a_price_rests_as_a_reduce_only_order(alerts: Alerts) -> None:
-    alerts.run({"action": "buy", "symbol": "AAPL", "qty": "10"})
-    asked = {"action": "close", "symbol": "AAPL", "qty": "4", "type": "stop", "price": "95"}
+def test_a_partial_close_goes_at_market_and_the_stop_loss_still_fires(alerts: Alerts) -> None:
+    """A resting reduce-only close would block the bot's stop-loss (reduce-only orders may
+    not add up to more than is held): every close goes at market, and explain says so."""
+    alerts.run({"action": "buy", "symbol": "AAPL", "qty": "10", "sl": "95"})
+    asked = {"action": "close", "symbol": "AAPL", "qty": "4", "type": "limit", "price": "105"}
     [shown] = explain(alerts, asked)["orders"]
-    assert (shown["order_type"], shown["price"]) == ("STOP", "95")
+    assert (shown["order_type"], shown["price"], shown["quantity"]) == ("MARKET", None, "4")
     entry = alerts.run(asked)
     [order] = sent(alerts, entry)
     assert (order.status, order.order_type, order.reduce_only) == (
-        OrderStatus.ACCEPTED,
-        OrderType.STOP,
+        OrderStatus.FILLED,
+        OrderType.MARKET,
         True,
     )
-    assert (order.trigger_price.value, order.quantity.value) == (D(95), D(4))
-    alerts.desk.quote(AAPL, "94")
     assert alerts.position() == D(6)
+    alerts.desk.quote(AAPL, "94")
+    alerts.desk.exits.on_mark(AAPL.id, D(94))
+    assert alerts.position() == D(0)  # the stop-loss got out
+
+
+@pytest.mark.parametrize("symbol", [{"symbol": "AAPL"}, {}])
+def test_a_flatten_shows_and_closes_all_of_it_and_takes_a_target_of_zero(
+    alerts: Alerts, symbol: dict[str, str]
+) -> None:
+    alerts.run({"action": "buy", "symbol": "AAPL", "qty": "10"})
+    for n, asked in enumerate(({"action": "flatten"}, {"action": "flatten", "position_size": "0"})):
+        [shown] = explain(alerts, {**asked, **symbol})["orders"]
+        assert (shown["quantity"], shown["sizing"]) == (None, "all of the position")
+        entry = alerts.run({**asked, **symbol, "n": n})
+        assert entry.status is AlertStatus.EXECUTED, entry
+        assert alerts.position() == D(0)
+        alerts.run({"action": "buy", "symbol": "AAPL", "qty": "10", "n": 10 + n})
 
 
 def test_a_target_of_zero_cancels_the_resting_entries_and_closes(alerts: Alerts) -> None:

@@ -269,10 +269,16 @@ def test_the_body_secret_is_required_and_a_bad_one_is_refused_on_every_resend(
             401,
             "bad_secret",
         ),
-        # a secret that is no string, after a wrong one: refused as a bad secret, not told
+        # a secret that is no string, after or before a wrong one: a bad secret, not told
         (
             '[{"action": "buy", "symbol": "AAPL", "secret": "wrong"}, {"action": "sell", '
             '"symbol": "MSFT", "secret": true}]',
+            401,
+            "bad_secret",
+        ),
+        (
+            '[{"action": "buy", "symbol": "AAPL", "secret": true}, {"action": "sell", '
+            '"symbol": "MSFT", "secret": "wrong"}]',
             401,
             "bad_secret",
         ),

@@ -264,9 +264,7 @@ class OrderPlanner:
         """The order the intent asks of ``bot``, as the alert states it (nothing is sized)."""
         intent = _as_close(intent)
         closing = intent.action in (AlertAction.CLOSE, AlertAction.FLATTEN)
-        all_of_it = closing and (
-            intent.size is None or (intent.size.unit is SizeUnit.TARGET and intent.size.value == 0)
-        )
+
         symbol = None
         option = None
         if intent.symbol is not None:
@@ -278,7 +276,7 @@ class OrderPlanner:
         size = intent.size
         if intent.action is AlertAction.REVERSE:
             _reverse_only_at_market(intent)
-        if intent.action in (AlertAction.CLOSE, AlertAction.REVERSE):
+        if intent.action in (AlertAction.CLOSE, AlertAction.FLATTEN, AlertAction.REVERSE):
             size = _units_only(intent)  # none: all of the position
         elif size is None:
             size = _default_size(bot)
@@ -304,7 +302,7 @@ class OrderPlanner:
         sizing = size.unit.value if size is not None else "none"
         if intent.size is None and size is not None:
             sizing += " (bot default)"
-        elif size is None and intent.action is AlertAction.CLOSE:
+        elif size is None and closing:
             sizing = "all of the position"
         elif size is None and intent.action is AlertAction.REVERSE:
             sizing = "the position's size"
@@ -314,9 +312,9 @@ class OrderPlanner:
             symbol=symbol,
             quantity=str(size.value) if size is not None else None,
             sizing=sizing,
-            # (a close of it all is a flatten: at market; see _close)
-            order_type=OrderType.MARKET.value if all_of_it else intent.order_type.value,
-            price=None if all_of_it else _text(intent.price),
+            # (a close goes at market; see _close)
+            order_type=OrderType.MARKET.value if closing else intent.order_type.value,
+            price=None if closing else _text(intent.price),
             # A close is an exit: the alert's exits are not used (a template that sends them
             # with every action must still get out), and not shown.
             stop_loss=None if closing else describe_level(intent.stop_loss),
@@ -467,10 +465,10 @@ class OrderPlanner:
             if wrong:
                 plans.append(_with(shown_here, None, f"nothing to close in {iid}: {wrong}"))
             elif size is None or (position != 0 and size.value >= abs(position)):
-                # A close of it all is a flatten, at market whatever the alert's order type
-                # (explain says so): a resting reduce-only close of the whole position would
-                # block the bot's own stop-loss (the reduce-only orders may not add up to more
-                # than is held), and entries left working could reopen it.
+                # A close of it all is a flatten. Every close goes at market whatever the
+                # alert's order type (explain says so): a resting reduce-only close would block
+                # the bot's own stop-loss (reduce-only orders may not add up to more than is
+                # held), and entries left working could reopen the position.
                 command = Flatten(
                     account_id=bot.account_id,
                     bot_id=bot.id,
@@ -493,15 +491,14 @@ class OrderPlanner:
         position: Decimal,
         key: str,
     ) -> list[PlannedOrder]:
-        """A reduce-only order at the alert's order type for its quantity, less than what is
-        held, sliced above the freeze quantity."""
+        """A reduce-only market order for the quantity, less than what is held, sliced above
+        the freeze quantity."""
         assert intent.size is not None
         if position == 0:
             return [_with(shown, None, f"nothing to close: bot {bot.id} holds no {iid}")]
         instrument = self._instrument(iid, intent)
         try:
             qty = _whole_lots(instrument, intent.size.value)
-            price, trigger = self._prices(intent, instrument)
         except (ArithmeticError, ValueError) as exc:
             raise MappingError(AlertReason.BAD_VALUE, f"{iid}: {exc}") from None
         side = OrderSide.SELL if position > 0 else OrderSide.BUY
@@ -509,10 +506,8 @@ class OrderPlanner:
             account_id=bot.account_id,
             instrument_id=iid,
             side=side,
-            order_type=intent.order_type,
+            order_type=OrderType.MARKET,  # see _close: a close never rests
             quantity=qty,
-            price=price,
-            trigger_price=trigger,
             bot_id=bot.id,
             reduce_only=True,
             idempotency_key=key,
@@ -781,7 +776,8 @@ def _units_only(intent: Intent) -> Size | None:
     size = intent.size
     if size is None:
         return None
-    if intent.action is AlertAction.CLOSE and size.unit is SizeUnit.TARGET and size.value == 0:
+    closing = intent.action in (AlertAction.CLOSE, AlertAction.FLATTEN)
+    if closing and size.unit is SizeUnit.TARGET and size.value == 0:
         return None  # a target of 0 is a close of it all
     if size.unit is not SizeUnit.UNITS:
         raise MappingError(

@@ -100,14 +100,18 @@ def _read(dialect: str, items: list[Fields], secret_field: str) -> ParsedAlert:
     times: dict[datetime, int] = {}
     # Every item's secret first: one item may carry it for all, and a later item's fault must
     # not hide it (a refusal reports what it read, so the hook's secret is checked first).
+    fault: tuple[int, Reject] | None = None
     for n, fields in enumerate(items, 1):
         try:
             secret = take_secret(fields, secret_field)
-        except Reject as exc:  # (a secret already read is checked first, as for any fault)
-            known = next(iter(secrets), None) if len(secrets) == 1 else None
-            raise _in_item(exc, n, items, dialect, known, read=known is not None) from None
+        except Reject as exc:  # (read the others' secrets: the one read is checked first)
+            fault = fault or (n, exc)
+            continue
         if secret is not None:
             secrets.add(secret)
+    if fault is not None:
+        known = next(iter(secrets), None) if len(secrets) == 1 else None
+        raise _in_item(fault[1], fault[0], items, dialect, known, read=known is not None)
     if len(secrets) > 1:
         raise Reject(AlertReason.AMBIGUOUS, "the items carry different secrets: expected one")
     known = next(iter(secrets), None)
