@@ -19,7 +19,9 @@ from fastapi.testclient import TestClient
 from starlette.requests import Request
 from typer.testing import CliRunner
 
+from algodesk.bootstrap import init_storage, open_desk
 from algodesk.bootstrap.runtime import DeskRuntime
+from algodesk.config import Settings
 from algodesk.domain.users import Role
 from algodesk.entrypoints.api.app import create_app
 from algodesk.entrypoints.api.intake_queue import IntakeQueue
@@ -31,7 +33,7 @@ from algodesk.services.demo import PAPER_ACCOUNT, PAPER_BOT
 from algodesk.services.stream import EventHub
 from algodesk.testing.clock import Ticks
 from algodesk.testing.desk_server import ALGODESK
-from tests.desks import PASSWORD, demo_runtime
+from tests.desks import FAST_HASHER, PASSWORD, demo_runtime
 from tests.waiting import until
 
 
@@ -133,6 +135,70 @@ def test_sign_in_the_kill_switch_alerts_and_probes_go_through_while_slow_reads_h
     assert client.get("/api/v1/trading-state", headers=login(client, "admin", PASSWORD)).json()[
         "accounts"
     ] == {"paper": "HALTED"}
+
+
+class HeldHasher:
+    """The desk's password hasher, whose checks wait while ``held`` is set (a slow hash)."""
+
+    def __init__(self) -> None:
+        self.held = threading.Event()
+        self.release = threading.Event()
+        self.waiting = 0
+
+    def hash(self, password: str) -> str:
+        return FAST_HASHER.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        if self.held.is_set():
+            self.waiting += 1
+            self.release.wait(10)
+        return FAST_HASHER.verify(password_hash, password)
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return FAST_HASHER.needs_rehash(password_hash)
+
+
+def test_sign_ins_that_hang_do_not_hold_up_a_signed_in_admins_kill_switch(tmp_path: Path) -> None:
+    hasher = HeldHasher()
+    settings = Settings(data_dir=tmp_path)
+    init_storage(settings)
+    runtime = DeskRuntime(open_desk(settings), hasher=hasher)
+    runtime.load()
+    runtime.ensure_admin(PASSWORD)
+    with TestClient(create_app(runtime)) as client:
+        admin = login(client, "admin", PASSWORD)  # its token not checked yet
+        hasher.held.set()
+        wrong = {"username": "admin", "password": "not-the-password"}
+        signing_in = [
+            threading.Thread(
+                target=lambda: client.post("/api/v1/auth/login", json=wrong), daemon=True
+            )
+            for _ in range(6)
+        ]
+        answers: list[int] = []
+        try:
+            for thread in signing_in:
+                thread.start()
+            deadline = time.monotonic() + 5
+            while hasher.waiting < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.2)  # (any more that can get a thread have one now)
+            asker = threading.Thread(
+                target=lambda: answers.append(
+                    client.post(
+                        "/api/v1/kill-switch", json={"reason": "drill"}, headers=admin
+                    ).status_code
+                ),
+                daemon=True,
+            )
+            asker.start()
+            asker.join(5)
+            assert answers == [202]
+        finally:
+            hasher.release.set()
+            for thread in signing_in:
+                thread.join(10)
+    runtime.desk.close()
 
 
 def test_the_inbox_masks_a_hook_secret_kept_under_its_own_field_name(
