@@ -12,6 +12,19 @@ import pytest
 BENCHMARKS = Path(__file__).parents[2] / "benchmarks"
 
 
+def run(script: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run a benchmark script; it must exit 0 (its stderr is the failure's message)."""
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 @pytest.mark.parametrize(
     ("script", "args"),
     [
@@ -21,14 +34,7 @@ BENCHMARKS = Path(__file__).parents[2] / "benchmarks"
     ],
 )
 def test_a_benchmark_prints_its_table(script: str, args: list[str]) -> None:
-    result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / script), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run(script, *args)
     assert "of target" in result.stdout
 
 
@@ -37,14 +43,7 @@ def test_a_benchmark_prints_its_table(script: str, args: list[str]) -> None:
 @pytest.mark.xdist_group("e2e")
 def test_the_webhook_benchmark_prints_a_table_per_backend() -> None:
     """A real desk on SQLite, then on a throwaway PostgreSQL, 50 alerts/s for 3 s."""
-    result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "webhook.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run("webhook.py", "--quick", timeout=600)
     out = result.stdout
     assert "webhook, SQLite" in out, out
     assert "webhook, PostgreSQL" in out, out
@@ -63,14 +62,7 @@ def test_the_webhook_benchmark_prints_a_table_per_backend() -> None:
 @pytest.mark.xdist_group("e2e")
 def test_the_api_benchmark_prints_its_reads_and_the_servers_memory() -> None:
     """A real desk on SQLite, 20 alerts executed, then 10 clients reading for 2 s."""
-    result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "api.py"), "--quick", "--backends", "sqlite"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run("api.py", "--quick", "--backends", "sqlite")
     out = result.stdout
     assert "API reads, SQLite" in out, out
     assert re.search(r"^answers 200 +[1-9][\d,]*$", out, re.M), out
@@ -85,14 +77,7 @@ def test_the_api_benchmark_prints_its_reads_and_the_servers_memory() -> None:
 @pytest.mark.xdist_group("browser")
 def test_the_dashboard_benchmark_prints_each_page_load() -> None:
     """A real demo desk and Debian's Chromium; one load of each page."""
-    result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "dashboard.py"), "--rounds", "1"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run("dashboard.py", "--rounds", "1")
     for path in ("/", "/positions", "/bots", "/alerts", "/risk", "/ledger", "/backtests"):
         assert re.search(rf"^{re.escape(path)} +[\d,]+ +[\d,]+ +\d+% ", result.stdout, re.M), (
             path,

@@ -518,7 +518,9 @@ class OrderPlanner:
         """A close of one instrument goes under the alert's own key, which a retry finds
         before planning again (a partial close planned again on what is left would differ);
         of an option symbol's contracts, under a key per contract. A close journaled under a
-        contract's key by an earlier version keeps it, so a retry across an upgrade replays it."""
+        contract's key by an earlier version keeps that key: a retry across an upgrade replays
+        it when planned the same, and is refused IDEMPOTENCY_KEY_REUSED (nothing sent twice)
+        when planned otherwise."""
         per_contract = target_key(key, iid.value)
         if option is not None or self._engine.recorded(bot.account_id, per_contract) is not None:
             return per_contract

@@ -63,19 +63,23 @@ def size() -> None:
     anyio.to_thread.current_default_thread_limiter().total_tokens = READ_THREADS
 
 
+async def _run(
+    var: RunVar[CapacityLimiter], threads: int, fn: Callable[..., T], *args: object
+) -> T:
+    call = functools.partial(fn, *args)
+    return await anyio.to_thread.run_sync(call, limiter=_pool(var, threads))
+
+
 async def command(fn: Callable[..., T], *args: object) -> T:
     """``fn(*args)`` in the commands' pool."""
-    call = functools.partial(fn, *args)
-    return await anyio.to_thread.run_sync(call, limiter=_pool(_COMMANDS, COMMAND_THREADS))
+    return await _run(_COMMANDS, COMMAND_THREADS, fn, *args)
 
 
 async def authenticating(fn: Callable[..., T], *args: object) -> T:
     """``fn(*args)`` in the pool of credential checks that read storage."""
-    call = functools.partial(fn, *args)
-    return await anyio.to_thread.run_sync(call, limiter=_pool(_AUTH, AUTH_THREADS))
+    return await _run(_AUTH, AUTH_THREADS, fn, *args)
 
 
 async def signing_in(fn: Callable[..., T], *args: object) -> T:
     """``fn(*args)`` in the sign-in pool."""
-    call = functools.partial(fn, *args)
-    return await anyio.to_thread.run_sync(call, limiter=_pool(_SIGN_IN, SIGN_IN_THREADS))
+    return await _run(_SIGN_IN, SIGN_IN_THREADS, fn, *args)
