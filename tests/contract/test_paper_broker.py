@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from algodesk.adapters.brokers.paper.broker import PaperBroker
+from algodesk.adapters.brokers.paper.broker import NOTHING_TO_REDUCE, PaperBroker
 from algodesk.adapters.brokers.paper.config import PaperBrokerConfig
 from algodesk.bootstrap.calendars import desk_calendars
 from algodesk.domain.events import (
@@ -67,6 +67,7 @@ def new(
     qty: str = "10",
     tif: TimeInForce = TimeInForce.DAY,
     expire_time: datetime | None = None,
+    reduce_only: bool = False,
 ) -> Order:
     order = Order.create(
         client_order_id=ClientOrderId(coid),
@@ -80,6 +81,7 @@ def new(
         time_in_force=tif,
         expire_time=expire_time,
         created_at=T0,
+        reduce_only=reduce_only,
     )
     order.apply(OrderSubmitted(client_order_id=order.client_order_id, ts=T0))
     return order
@@ -393,3 +395,61 @@ def test_bars_a_gtd_order_whose_time_ran_out_overnight_expires_unfilled(
     broker.on_bar(bar("99", "99.5", "98", "99"))  # through its limit
     assert [type(e) for e in broker.drain()] == [OrderExpired]
     assert broker.working_orders == []
+
+
+def _take_profit(coid: str = "R1", qty: str = "10") -> Order:
+    """A reduce-only limit sell at 105 (resting while the price is near 100)."""
+    return new(coid, side=OrderSide.SELL, px="105", qty=qty, reduce_only=True)
+
+
+def _canceled(events: list[OrderEvent]) -> list[tuple[str, str | None]]:
+    return [(e.client_order_id.value, e.reason) for e in events if isinstance(e, OrderCanceled)]
+
+
+def test_a_reduce_only_order_fills_only_what_is_held_then_is_canceled(
+    broker: PaperBroker,
+) -> None:
+    broker.hold_positions([(ACCOUNT, None, AAPL.id, D(6))])
+    broker.on_quote(quote("100"))
+    broker.submit(_take_profit())
+    broker.on_quote(quote("106", at=1))
+    events = broker.drain()
+    fills = [e.fill.quantity.value for e in events if isinstance(e, OrderFilled)]
+    assert (fills, _canceled(events)) == ([D(6)], [("R1", NOTHING_TO_REDUCE)])
+
+
+def test_a_reduce_only_order_is_not_trimmed_by_a_fill_until_that_fill_is_stored(
+    broker: PaperBroker,
+) -> None:
+    broker.hold_positions([(ACCOUNT, None, AAPL.id, D(10))])
+    broker.on_quote(quote("100"))
+    broker.submit(_take_profit())
+    broker.drain()
+    sale = broker.submit_now(new("S1", side=OrderSide.SELL, kind=OrderType.MARKET, px=None))
+    assert OrderFilled in [type(e) for e in sale]
+    assert _canceled(broker.drain()) == []  # the sale may yet be withdrawn
+    broker.confirm(ClientOrderId("S1"))  # stored: nothing is left for the take-profit
+    assert _canceled(broker.drain()) == [("R1", NOTHING_TO_REDUCE)]
+    assert broker.working_orders == []
+
+
+def test_a_withdrawn_fill_is_taken_back_from_the_positions(broker: PaperBroker) -> None:
+    broker.hold_positions([(ACCOUNT, None, AAPL.id, D(10))])
+    broker.on_quote(quote("100"))
+    broker.submit(_take_profit())
+    broker.drain()
+    broker.submit_now(new("S1", side=OrderSide.SELL, kind=OrderType.MARKET, px=None))
+    broker.withdraw(ClientOrderId("S1"))  # never stored: the sale did not happen
+    broker.on_quote(quote("106", at=1))
+    events = broker.drain()
+    assert [e.fill.quantity.value for e in events if isinstance(e, OrderFilled)] == [D(10)]
+    assert _canceled(events) == []
+
+
+def test_until_positions_are_known_a_reduce_only_order_fills_as_any_other(
+    broker: PaperBroker,
+) -> None:
+    broker.on_quote(quote("100"))
+    broker.submit(_take_profit())
+    broker.on_quote(quote("106", at=1))
+    assert [type(e) for e in broker.drain()] == [OrderAccepted, OrderFilled]

@@ -72,7 +72,8 @@ def main(url: str, count: int) -> None:
     ledger = LedgerService(factory, clock)
     limits = EngineLimits({ACCOUNT: RiskLimits(max_orders_per_second=None)})
     engine = Engine(factory, clock, market, {PAPER: paper}, limits, ledger)
-    print("recovered", recover_paper(engine, factory, clock, PAPER, paper.restore), flush=True)
+    recovered = recover_paper(engine, factory, clock, PAPER, paper.restore, paper.hold_positions)
+    print("recovered", recovered, flush=True)
     ledger.deposit(ACCOUNT, money("1000000", "USD"), key="seed")
     paper.on_quote(Quote(AAPL.id, clock.now(), Decimal(100)))
     resting: list[str] = []

@@ -69,6 +69,8 @@ class Desk:
         self.market = FakeMarket([AAPL, MSFT])
         config = paper_config or PaperBrokerConfig()
         self.paper = PaperBroker(config, self.market.instruments, self.clock.now)
+        if store is None:  # a new book: nothing held (a restart's is seeded by recover_paper)
+            self.paper.hold_positions([])
         if factory is None:
             factory = lambda: InMemoryUnitOfWork(self.store)  # noqa: E731
         self.factory = factory

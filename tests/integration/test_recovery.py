@@ -50,7 +50,9 @@ def crashed_with_an_order_in_flight() -> Desk:
 
 
 def recover(desk: Desk) -> str:
-    return recover_paper(desk.engine, desk.factory, desk.clock, PAPER, desk.paper.restore)
+    return recover_paper(
+        desk.engine, desk.factory, desk.clock, PAPER, desk.paper.restore, desk.paper.hold_positions
+    )
 
 
 def test_an_order_lost_in_flight_is_sent_again_and_fills() -> None:

@@ -182,6 +182,7 @@ class Backtest:
         factory = lambda: DirectUnitOfWork(self._store)  # noqa: E731  (one thread: no copies)
         paper_config = PaperBrokerConfig(venue=venue, fill_model=config.fill_model())
         self.paper = PaperBroker(paper_config, self.market.instruments, self.clock.now)
+        self.paper.hold_positions([])  # a backtest starts flat
         self.ledger = LedgerService(factory, self.clock)
         self.engine = Engine(
             factory,

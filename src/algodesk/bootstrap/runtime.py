@@ -307,7 +307,12 @@ class DeskRuntime:
         since = self.clock.now() - timedelta(seconds=RECENT_SECONDS)
         self.intake.remember(self.inbox.digests_since(since))
         return recover_paper(
-            self.engine, self.desk.uow_factory, self.clock, PAPER, self.paper.restore
+            self.engine,
+            self.desk.uow_factory,
+            self.clock,
+            PAPER,
+            self.paper.restore,
+            self.paper.hold_positions,
         )
 
     def explain(self, bot_name: str, body: bytes) -> Explanation:

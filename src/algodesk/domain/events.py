@@ -100,7 +100,10 @@ class OrderCancelRejected(OrderEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderCanceled(OrderEvent):
-    pass
+    """Canceled: on request, or by the venue itself, which then says why (``reason``: a
+    reduce-only order with nothing left to reduce, say)."""
+
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -392,7 +392,7 @@ class Order:
                 self._add_venue_order_id(event.venue_order_id)
             elif isinstance(event, OrderDenied):
                 self.last_reason = f"{event.code}: {event.message}"
-            elif isinstance(event, OrderRejected):
+            elif isinstance(event, OrderRejected | OrderCanceled) and event.reason is not None:
                 self.last_reason = event.reason
             self.status = _SIMPLE_TARGETS[type(event)]
             self.pending_from.clear()

@@ -736,6 +736,20 @@ class Engine:
         held = summary.positions.get(instrument_id)
         return held.quantity if held else Decimal(0)
 
+    def holdings(self, account_id: AccountId) -> list[tuple[BotId | None, InstrumentId, Decimal]]:
+        """Every position the account holds (``None``: the account as a whole) and each of its
+        bots holds, as ``(bot, instrument, signed quantity)``; flat ones are left out."""
+        with self._lock(account_id), self._read() as uow:
+            view = self._view(uow, account_id)
+            books: list[tuple[BotId | None, BookSummary]] = [(None, view.account)]
+            books += [(bot, book) for bot, book in view.bots.items() if bot is not None]
+            return [
+                (bot, instrument, held.quantity)
+                for bot, book in books
+                for instrument, held in book.positions.items()
+                if held.quantity != 0
+            ]
+
     def book(self, account_id: AccountId, bot_id: BotId | None = None) -> BookSummary:
         """A copy of the account's (or one bot's) balances and positions as the engine sees
         them now."""

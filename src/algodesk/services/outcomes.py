@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields, replace
 
 from algodesk.domain.commands import Command, SubmitOrder
 from algodesk.domain.events import (
+    OrderCanceled,
     OrderCancelRejected,
     OrderDenied,
     OrderEvent,
@@ -50,7 +51,10 @@ def event_payload(event: OrderEvent) -> dict[str, object]:
         data.update(trade=f.trade_id.value, qty=str(f.quantity), px=str(f.price), fee=str(f.fee))
     elif isinstance(event, OrderDenied):
         data.update(code=event.code, message=event.message)
-    elif isinstance(event, OrderRejected | OrderCancelRejected | OrderModifyRejected):
+    elif (
+        isinstance(event, OrderRejected | OrderCancelRejected | OrderModifyRejected | OrderCanceled)
+        and event.reason is not None  # a cancel says why when the venue made it of its accord
+    ):
         data.update(reason=event.reason)
     return data
 

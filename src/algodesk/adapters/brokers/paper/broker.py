@@ -6,12 +6,22 @@ for :meth:`PaperBroker.drain` when the call returns, and a quote's on return fro
 :meth:`PaperBroker.on_quote`. Ids derive from the client order id (venue order id
 ``P-<id>``, trade id ``<id>-<n>`` for the order's n-th fill), so they are deterministic and stay
 unique across restarts: fill dedupe can trust them.
+
+A reduce-only order fills only as far as it still reduces the position, as on a venue with
+reduce-only orders: the exchange keeps the positions its fills made, per account and per bot in
+each instrument (seeded by :meth:`PaperBroker.hold_positions`: empty for a new book, the stored
+positions at a restart), fills a reduce-only order at most as far as it shrinks both, and
+cancels it (``OrderCanceled`` with :data:`NOTHING_TO_REDUCE`) once there is nothing left to
+reduce: when another order closed the position, on that order's fill. The risk gate judges an
+order when it is placed; this keeps it true after, when the position shrinks under a resting
+order (a take-profit left working after the trader sold at market would otherwise open a short
+when it filled).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -26,15 +36,28 @@ from algodesk.domain.events import (
     OrderTriggered,
     OrderUpdated,
 )
-from algodesk.domain.fills import Fill
-from algodesk.domain.identifiers import ClientOrderId, InstrumentId, TradeId, Venue, VenueOrderId
+from algodesk.domain.fills import Fill, OrderSide
+from algodesk.domain.identifiers import (
+    AccountId,
+    BotId,
+    ClientOrderId,
+    InstrumentId,
+    TradeId,
+    Venue,
+    VenueOrderId,
+)
 from algodesk.domain.instruments import Instrument
 from algodesk.domain.matching import Bar, MatchingEngine, MatchResult, Quote, expire_due
 from algodesk.domain.orders import Order, TimeInForce
 from algodesk.domain.values import Price, Quantity
 from algodesk.ports.broker import VenueRejectedError
 
-__all__ = ["PaperBroker"]
+__all__ = ["NOTHING_TO_REDUCE", "PaperBroker"]
+
+#: Why the exchange cancels a reduce-only order of its own accord.
+NOTHING_TO_REDUCE = (
+    "REDUCE_ONLY_NOTHING_LEFT: the position it was to reduce was closed or shrank another way"
+)
 
 
 class PaperBroker:
@@ -69,6 +92,16 @@ class PaperBroker:
         # those a quote passed by are matched at the confirmation).
         self._unconfirmed: set[ClientOrderId] = set()
         self._passed: set[ClientOrderId] = set()
+        # What each account (bot None) and each bot holds per instrument, as hold_positions()
+        # seeded it and this exchange's fills moved it: reduce-only orders are filled against it
+        # once it is known.
+        self._held: dict[tuple[AccountId, BotId | None, InstrumentId], Decimal] = {}
+        self._positions_known = False
+        # Fills of an order from submit_now the engine has not confirmed stored: taken back
+        # from _held if it is withdrawn; at its confirmation, the reduce-only orders it left
+        # with nothing to reduce are canceled (not before: a withdrawn fill never happened).
+        self._unstored_fills: dict[ClientOrderId, list[Fill]] = {}
+        self._arriving: ClientOrderId | None = None
         # Requests may come from a guard's worker threads while the engine drains events.
         self._lock = threading.RLock()
 
@@ -93,6 +126,20 @@ class PaperBroker:
                     live.status = live.pending_from[0]
                     live.pending_from = []
                 self._working[live.client_order_id] = live
+
+    def hold_positions(
+        self, holdings: Iterable[tuple[AccountId, BotId | None, InstrumentId, Decimal]]
+    ) -> None:
+        """What each account (bot ``None``: all of it) and each of its bots holds per
+        instrument as the exchange starts: ``(account, bot, instrument, signed quantity)``,
+        flat ones left out (empty for a new book, as in a backtest; the stored positions at a
+        restart). The exchange counts its own fills on top, and from then on fills a
+        reduce-only order only as far as it reduces both the account's position and its bot's.
+        Until this is called it does not know the positions, and a reduce-only order fills as
+        any other (the risk gate judged it when it was placed)."""
+        with self._lock:
+            self._held = {(a, b, i): q for a, b, i, q in holdings}
+            self._positions_known = True
 
     def drain(self) -> list[OrderEvent]:
         with self._lock:
@@ -142,9 +189,11 @@ class PaperBroker:
         them with the order, in one transaction)."""
         with self._lock:
             mark = len(self._events)
+            self._arriving = order.client_order_id
             try:
                 self._submit(order)
             finally:
+                self._arriving = None
                 answer = self._events[mark:]
                 del self._events[mark:]
             if order.client_order_id in self._working:
@@ -156,6 +205,8 @@ class PaperBroker:
         a quote passed it by meanwhile."""
         with self._lock:
             self._unconfirmed.discard(client_order_id)
+            for fill in self._unstored_fills.pop(client_order_id, []):
+                self._trim(fill.instrument_id, fill.ts, client_order_id)
             if client_order_id not in self._passed:
                 return
             self._passed.discard(client_order_id)
@@ -171,6 +222,8 @@ class PaperBroker:
         """Forget an order whose answer the engine could not store (no event, none left to
         drain): the book is as if it never came."""
         with self._lock:
+            for fill in self._unstored_fills.pop(client_order_id, []):
+                self._book(fill, undo=True)
             self._working.pop(client_order_id, None)
             self._day_of.pop(client_order_id, None)
             self._fresh.discard(client_order_id)
@@ -313,6 +366,9 @@ class PaperBroker:
                     continue
                 arrival = not after_open and live.client_order_id in self._fresh
                 self._fresh.discard(live.client_order_id)
+                cap = self._cap(live, self._now())
+                if cap is not None and cap <= 0:
+                    continue  # a reduce-only order with nothing to reduce: canceled
                 result = self._engine.on_bar(
                     live,
                     instrument,
@@ -320,7 +376,7 @@ class PaperBroker:
                     prev_close=prev_close,
                     arrival=arrival,
                     session_closed=session_closed,
-                    max_fill_quantity=self._config.max_fill_per_quote,
+                    max_fill_quantity=cap,
                 )
                 self._apply_result(live, result, self._now())
             self._last_close[bar.instrument_id] = bar.close
@@ -383,18 +439,21 @@ class PaperBroker:
         arrival: bool,
         session_closed: bool = False,
     ) -> None:
+        # Never before the order itself: a quote older than the order (the last mark when a
+        # market order arrives, or a feed that lags the clock) fills it at its acceptance time.
+        accepted = live.updated_at
+        ts = quote.ts if accepted is None or quote.ts >= accepted else accepted
+        cap = self._cap(live, ts)
+        if cap is not None and cap <= 0:
+            return  # a reduce-only order with nothing to reduce: canceled
         result: MatchResult = self._engine.on_quote(
             live,
             instrument,
             quote,
             arrival=arrival,
             session_closed=session_closed,
-            max_fill_quantity=self._config.max_fill_per_quote,
+            max_fill_quantity=cap,
         )
-        # Never before the order itself: a quote older than the order (the last mark when a
-        # market order arrives, or a feed that lags the clock) fills it at its acceptance time.
-        accepted = live.updated_at
-        ts = quote.ts if accepted is None or quote.ts >= accepted else accepted
         self._apply_result(live, result, ts)
 
     def _apply_result(self, live: Order, result: MatchResult, now: datetime) -> None:
@@ -415,10 +474,78 @@ class PaperBroker:
                 bot_id=live.bot_id,
             )
             self._finish(live, OrderFilled(client_order_id=live.client_order_id, ts=now, fill=fill))
+            self._book(fill)
+            if live.client_order_id == self._arriving:  # trimmed at its confirmation
+                self._unstored_fills.setdefault(live.client_order_id, []).append(fill)
+            else:
+                self._trim(live.instrument_id, now, live.client_order_id)
             self._cancel_partner(live.client_order_id, now)
         if live.status.is_terminal:
+            return
+        if (
+            result.executions
+            and live.reduce_only
+            and self._positions_known
+            and self._reducible(live) <= 0
+        ):
+            self._nothing_to_reduce(live, now)
             return
         if result.expired:
             self._finish(live, OrderExpired(client_order_id=live.client_order_id, ts=now))
         elif result.canceled_remainder:
             self._finish(live, OrderCanceled(client_order_id=live.client_order_id, ts=now))
+
+    # -- reduce-only ------------------------------------------------------------------------
+
+    def _book(self, fill: Fill, *, undo: bool = False) -> None:
+        """Count ``fill`` in the positions (or take it back, ``undo``)."""
+        delta = fill.quantity.value if fill.side is OrderSide.BUY else -fill.quantity.value
+        if undo:
+            delta = -delta
+        scopes: list[BotId | None] = [None] if fill.bot_id is None else [None, fill.bot_id]
+        for bot in scopes:
+            key = (fill.account_id, bot, fill.instrument_id)
+            self._held[key] = self._held.get(key, Decimal(0)) + delta
+
+    def _reducible(self, order: Order) -> Decimal:
+        """How much of reduce-only ``order`` may still fill: what it would take off the
+        account's position, and off its bot's, whichever is less (0 when either is flat or
+        on the order's own side)."""
+        room: Decimal | None = None
+        for bot in [None] if order.bot_id is None else [None, order.bot_id]:
+            held = self._held.get((order.account_id, bot, order.instrument_id), Decimal(0))
+            against = -held if order.side is OrderSide.BUY else held
+            room = against if room is None else min(room, against)
+        return max(room or Decimal(0), Decimal(0))
+
+    def _cap(self, live: Order, ts: datetime) -> Decimal | None:
+        """The most ``live`` may fill now (None: no cap). A reduce-only order is capped at what
+        it still reduces; with nothing left to reduce it is canceled here, and 0 returned."""
+        cap = self._config.max_fill_per_quote
+        if not live.reduce_only or not self._positions_known:
+            return cap
+        room = self._reducible(live)
+        if room <= 0:
+            self._nothing_to_reduce(live, ts)
+            return Decimal(0)
+        return room if cap is None else min(cap, room)
+
+    def _trim(self, instrument_id: InstrumentId, ts: datetime, filled: ClientOrderId) -> None:
+        """After a fill in ``instrument_id`` (of order ``filled``): cancel the working
+        reduce-only orders in it left with nothing to reduce."""
+        if not self._positions_known:
+            return
+        for live in list(self._working.values()):
+            if (
+                live.instrument_id == instrument_id
+                and live.reduce_only
+                and live.client_order_id not in (filled, self._arriving)
+                and self._reducible(live) <= 0
+            ):
+                self._nothing_to_reduce(live, ts)
+
+    def _nothing_to_reduce(self, live: Order, ts: datetime) -> None:
+        reason = NOTHING_TO_REDUCE
+        self._finish(
+            live, OrderCanceled(client_order_id=live.client_order_id, ts=ts, reason=reason)
+        )
