@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from algodesk.domain.identifiers import BotId
-from algodesk.domain.orders import OrderStatus, OrderType
+from algodesk.domain.orders import Order, OrderStatus, OrderType
+from algodesk.ports.broker import VenueUnavailableError
 from algodesk.ports.inbox import AlertStatus, InboxEntry
+from algodesk.testing.brokers import ForwardingBroker
 from tests.conftest import ACCOUNT
 from tests.integration.test_alert_service import SECRET, Alerts, FlakyInbox
 from tests.integration.test_engine import AAPL, MSFT
@@ -265,6 +267,64 @@ def test_a_target_of_zero_cancels_the_resting_entries_and_closes(alerts: Alerts)
     assert working(alerts) == []  # the resting buy cannot reopen it
     alerts.desk.quote(AAPL, "94")
     assert alerts.position() == D(0)
+
+
+def test_a_target_sent_again_while_its_order_rests_replaces_that_order(alerts: Alerts) -> None:
+    target = {"action": "buy", "symbol": "AAPL", "position_size": "10", "type": "limit"}
+    alerts.run({**target, "price": "95"})
+    [first] = working(alerts)
+    again = alerts.run({**target, "price": "96", "n": 2})  # TradingView fired it once more
+    assert again.status is AlertStatus.EXECUTED, again
+    [second] = working(alerts)  # one order for the 10, at the new price
+    assert (second.quantity.value, second.price.value) == (D(10), D(96))
+    assert alerts.desk.order(first.client_order_id.value).status is OrderStatus.CANCELED
+    alerts.desk.quote(AAPL, "94")
+    assert alerts.position() == D(10)  # not 20
+
+
+def test_a_target_already_held_cancels_the_bots_orders_that_would_move_it(alerts: Alerts) -> None:
+    alerts.run({"action": "buy", "symbol": "AAPL", "position_size": "10"})
+    alerts.run({"action": "buy", "symbol": "AAPL", "qty": "5", "type": "limit", "price": "95"})
+    other = alerts.run(
+        {"action": "buy", "symbol": "MSFT", "qty": "5", "type": "limit", "price": "95"}
+    )
+    assert other.status is AlertStatus.EXECUTED, other
+    held = alerts.run({"action": "buy", "symbol": "AAPL", "position_size": "10", "n": 2})
+    assert held.status is AlertStatus.EXECUTED, held
+    assert any("already 10" in note for note in notes(held))
+    assert [o.instrument_id for o in working(alerts)] == [MSFT.id]  # another symbol's stays
+    alerts.desk.quote(AAPL, "94")
+    assert alerts.position() == D(10)
+
+
+def test_a_target_at_market_with_an_order_resting_ends_at_the_target(alerts: Alerts) -> None:
+    alerts.run(
+        {"action": "buy", "symbol": "AAPL", "position_size": "10", "type": "limit", "price": "95"}
+    )
+    entry = alerts.run({"action": "buy", "symbol": "AAPL", "position_size": "10", "n": 2})
+    assert entry.status is AlertStatus.EXECUTED, entry
+    assert working(alerts) == []
+    alerts.desk.quote(AAPL, "94")
+    assert alerts.position() == D(10)
+
+
+class CancelsUnanswered(ForwardingBroker):
+    """A remote venue that has not answered cancels yet (they stay pending)."""
+
+    def cancel(self, order: Order) -> None:
+        raise VenueUnavailableError("no answer yet")
+
+
+def test_a_target_waits_for_the_cancel_of_the_order_it_replaces() -> None:
+    alerts = Alerts(remote=CancelsUnanswered)  # type: ignore[arg-type]
+    target = {"action": "buy", "symbol": "AAPL", "position_size": "10", "type": "limit"}
+    alerts.run({**target, "price": "95"})
+    again = alerts.run({**target, "price": "96", "n": 2})
+    assert any("not confirmed" in note for note in notes(again)), again
+    [first] = working(alerts)  # pending its cancel; no second order beside it
+    assert first.status is OrderStatus.PENDING_CANCEL
+    alerts.desk.quote(AAPL, "94")  # the cancel lost the race: it fills
+    assert alerts.position() == D(10)  # not 20
 
 
 @pytest.mark.parametrize(

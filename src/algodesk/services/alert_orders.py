@@ -151,6 +151,12 @@ def _default_size(bot: Bot) -> Size | None:
     return None  # target position: the alert must name the target
 
 
+def _targets(bot: Bot, intent: Intent) -> bool:
+    """Whether the intent asks for a target position (its own size, or the bot's rule)."""
+    size = intent.size if intent.size is not None else _default_size(bot)
+    return size is None or size.unit is SizeUnit.TARGET
+
+
 def _rule(size: Size) -> SizingRule:
     if size.unit is SizeUnit.UNITS:
         return FixedQuantity(size.value)
@@ -364,7 +370,52 @@ class OrderPlanner:
                 planned = self._entry(bot, intent, shown, instrument, position, key)
         except (ArithmeticError, ValueError) as exc:  # a number no order can carry
             raise MappingError(AlertReason.BAD_VALUE, f"{instrument_id}: {exc}") from None
-        return self._sliced(planned)
+        if action is AlertAction.REVERSE or not _targets(bot, intent):
+            return self._sliced(planned)
+        cleared, stuck = self._clear(bot, shown, instrument_id, key)
+        if stuck:
+            note = f"not sent: {stuck}"
+            return [*cleared, _with(planned, None, note)]
+        return [*cleared, *self._sliced(planned)]
+
+    def _clear(
+        self, bot: Bot, shown: PlannedOrder, iid: InstrumentId, key: str
+    ) -> tuple[list[PlannedOrder], str]:
+        """Before a target position's order: cancel the bot's working orders in the
+        instrument, so that the target is all the bot will hold there (a target sent again
+        while its first order rests would otherwise buy it twice; an order left working would
+        move the position off the target when it filled). They are sent here, ahead of the new
+        order, which is judged without them; the processor sends them again under the same
+        keys, which the journal answers. Returns their plans, and why the new order may not
+        go: a cancel was refused (the order filled meanwhile, say: the target was sized without
+        that fill) or is not confirmed yet (a remote venue: the order could still fill), either
+        of which could double the position."""
+        plans, stuck = [], ""
+        working = [
+            o for o in self._engine.open_orders(bot.account_id, bot.id) if o.instrument_id == iid
+        ]
+        for order in working:
+            cancel = CancelOrder(
+                account_id=bot.account_id,
+                client_order_id=order.client_order_id,
+                idempotency_key=target_key(key, order.client_order_id.value),
+            )
+            outcome = self._engine.handle(cancel)
+            shown_cancel = replace(shown, action=AlertAction.CANCEL.value)
+            plans.append(_with(shown_cancel, cancel, quantity=str(order.leaves_quantity.value)))
+            if not outcome.ok and not stuck:
+                stuck = f"the working order {order.client_order_id} could not be canceled: " + (
+                    outcome.message or str(outcome.code)
+                )
+        if working and not stuck:
+            open_now = {o.client_order_id for o in self._engine.open_orders(bot.account_id, bot.id)}
+            left = [o.client_order_id.value for o in working if o.client_order_id in open_now]
+            if left:
+                stuck = (
+                    f"the cancel of the working order {', '.join(left)} is not confirmed by the "
+                    "venue yet; send the target again once it is"
+                )
+        return plans, stuck
 
     def _option_target(self, bot: Bot, intent: Intent) -> OptionSymbol | None:
         if intent.symbol is None:
