@@ -320,6 +320,7 @@ def test_a_target_waits_for_the_cancel_of_the_order_it_replaces() -> None:
     target = {"action": "buy", "symbol": "AAPL", "position_size": "10", "type": "limit"}
     alerts.run({**target, "price": "95"})
     again = alerts.run({**target, "price": "96", "n": 2})
+    assert (again.status, again.reason) == (AlertStatus.DENIED, "WORKING_ORDER_NOT_CANCELED")
     assert any("not confirmed" in note for note in notes(again)), again
     [first] = working(alerts)  # pending its cancel; no second order beside it
     assert first.status is OrderStatus.PENDING_CANCEL

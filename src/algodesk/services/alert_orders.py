@@ -101,6 +101,9 @@ class PlannedOrder:
     trailing: str | None = None
     command: Command | None = field(default=None, compare=False)
     note: str = ""
+    #: With no command: the code of why it was not sent (its fate row is then a refusal,
+    #: ``note`` its message), None when there was simply nothing to do.
+    withheld: str | None = None
     #: How an option symbol was resolved (:func:`~algodesk.services.option_symbols.resolved_json`).
     option: dict[str, object] | None = field(default=None, compare=False)
 
@@ -149,6 +152,10 @@ def _default_size(bot: Bot) -> Size | None:
     if isinstance(rule, RiskPercent):
         return Size(rule.percent, SizeUnit.RISK_PERCENT)
     return None  # target position: the alert must name the target
+
+
+#: Why a target position's order was not sent: an order it replaces is still working.
+NOT_CANCELED = "WORKING_ORDER_NOT_CANCELED"
 
 
 def _targets(bot: Bot, intent: Intent) -> bool:
@@ -374,8 +381,8 @@ class OrderPlanner:
             return self._sliced(planned)
         cleared, stuck = self._clear(bot, shown, instrument_id, key)
         if stuck:
-            note = f"not sent: {stuck}"
-            return [*cleared, _with(planned, None, note)]
+            held_back = replace(_with(planned, None, f"not sent: {stuck}"), withheld=NOT_CANCELED)
+            return [*cleared, held_back]
         return [*cleared, *self._sliced(planned)]
 
     def _clear(

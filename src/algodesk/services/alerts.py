@@ -931,7 +931,9 @@ def _row(
         }
     )
     if outcome is None:
-        row.update(ok=True, code=None, message=plan.note if plan else "", client_order_id=None)
+        withheld = plan.withheld if plan else None
+        message = plan.note if plan else ""
+        row.update(ok=withheld is None, code=withheld, message=message, client_order_id=None)
     else:
         row.update(
             ok=outcome.ok,
