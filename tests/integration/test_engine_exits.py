@@ -211,3 +211,37 @@ def test_a_one_cancels_other_leg_is_not_counted_ahead_of_its_partner() -> None:
         submit(OrderSide.BUY, "1", OrderType.LIMIT, "90", oco_with=partner)
     )
     assert other_side.code == "OCO_PARTNER_NOT_WORKING"
+
+
+def test_a_stop_loss_cancels_the_traders_reduce_only_take_profit_that_would_block_it() -> None:
+    desk = funded_desk()
+    assert desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95")))).ok
+    take_profit = desk.engine.handle(
+        submit(side=OrderSide.SELL, qty="10", kind=OrderType.LIMIT, px="105", reduce_only=True)
+    )
+    assert take_profit.ok
+    (outcome,) = mark(desk, "94")  # 10 resting + 10 > 10 held: the stop was denied every mark
+    assert outcome.ok  # type: ignore[attr-defined]
+    assert position(desk) == D(0)
+    canceled = desk.order(str(take_profit.client_order_id))
+    assert canceled.status.value == "CANCELED"
+    with InMemoryUnitOfWork(desk.store) as uow:
+        (fired,) = uow.journal.records(ACCOUNT, "ExitFired")
+    assert fired.payload["canceled"] == [take_profit.client_order_id]
+
+
+def test_a_partial_stop_cancels_only_what_it_needs_newest_first() -> None:
+    desk = funded_desk()
+    assert desk.engine.handle(submit(qty="6", exits=ExitPlan(stop_loss=price("95")))).ok
+    assert desk.engine.handle(submit(qty="4")).ok  # held 10, the stop covers 6
+    older = desk.engine.handle(
+        submit(side=OrderSide.SELL, qty="4", kind=OrderType.LIMIT, px="105", reduce_only=True)
+    )
+    newer = desk.engine.handle(
+        submit(side=OrderSide.SELL, qty="4", kind=OrderType.LIMIT, px="106", reduce_only=True)
+    )
+    (outcome,) = mark(desk, "94")  # 8 resting + 6 > 10: one of 4 must go
+    assert outcome.ok  # type: ignore[attr-defined]
+    assert position(desk) == D(4)
+    assert desk.order(str(newer.client_order_id)).status.value == "CANCELED"
+    assert desk.order(str(older.client_order_id)).status.value == "ACCEPTED"

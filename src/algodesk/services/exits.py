@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from algodesk.domain.commands import SubmitOrder
+from algodesk.domain.commands import CancelOrder, SubmitOrder
 from algodesk.domain.events import OrderFilled
 from algodesk.domain.exits import ExitKind, ExitPlan, ExitWatch, Trailing, TrailingUnit
 from algodesk.domain.fills import Fill
 from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, InstrumentId
-from algodesk.domain.orders import Order, OrderType
+from algodesk.domain.orders import Order, OrderStatus, OrderType
 from algodesk.domain.risk.base import Mark
 from algodesk.domain.values import Price, Quantity
 from algodesk.ports.clock import Clock
@@ -228,7 +228,10 @@ class ExitRunner:
             held = position * watch.side.sign > 0
             size = min(watch.quantity, abs(position)) if held else Decimal(0)
             outcome = Outcome(False, None, None, "POSITION_NOT_FOUND", "nothing left to exit")
+            key = f"exit:{watch.entry}:{kind.value}:{watch.attempts}"
+            canceled: list[str] = []
             if size > 0:
+                canceled = self._clear_way(account, bot, instrument_id, watch, size, position, key)
                 outcome = self._engine.handle(
                     SubmitOrder(
                         account_id=account,
@@ -238,7 +241,7 @@ class ExitRunner:
                         quantity=Quantity(size),
                         bot_id=bot,
                         reduce_only=True,
-                        idempotency_key=f"exit:{watch.entry}:{kind.value}:{watch.attempts}",
+                        idempotency_key=key,
                     )
                 )
                 if not outcome.ok:
@@ -246,16 +249,61 @@ class ExitRunner:
             # ExitFired: the watch is done with this quantity (sent, or nothing left to exit).
             # ExitDenied: it stays armed and tries again; after a restart it is armed again.
             done = outcome.ok or outcome.code == "POSITION_NOT_FOUND"
-            payload = {
+            payload: dict[str, object] = {
                 "coid": watch.entry.value,
                 "kind": kind.value,
                 "mark": str(price),
                 "size": str(size if outcome.ok else watch.quantity),
                 "outcome": outcome.payload(),
             }
+            if canceled:
+                payload["canceled"] = canceled
             record_kind = "ExitFired" if done else "ExitDenied"
             with self._uow_factory() as uow:
                 uow.journal.append(JournalRecord(account, record_kind, self._clock.now(), payload))
                 uow.commit()
             outcomes.append(outcome)
         return outcomes
+
+    def _clear_way(
+        self,
+        account: AccountId,
+        bot: BotId | None,
+        instrument_id: InstrumentId,
+        watch: ExitWatch,
+        size: Decimal,
+        position: Decimal,
+        key: str,
+    ) -> list[str]:
+        """Cancel the owner's resting reduce-only orders on the exit's side in the instrument
+        that, with the exit, come to more than is held, newest first until the exit fits; the
+        ids canceled. The exit goes first: reduce-only orders may not add up to more than is
+        held, so a trader's reduce-only take-profit for the whole position would deny the
+        stop-loss at every mark while the price fell. (A cancel a remote venue has not
+        confirmed still counts: the exit is denied and tried again at the next mark.)"""
+        resting = [
+            o
+            for o in self._engine.open_orders(account, bot)
+            if o.instrument_id == instrument_id
+            and o.bot_id == bot
+            and o.reduce_only
+            and o.side is watch.exit_side
+        ]
+        ahead = sum((o.leaves_quantity.value for o in resting), Decimal(0))
+        canceled: list[str] = []
+        for order in reversed(resting):  # the newest first
+            if ahead + size <= abs(position):
+                break
+            if order.status is OrderStatus.PENDING_CANCEL:
+                continue  # on its way out already
+            outcome = self._engine.handle(
+                CancelOrder(
+                    account_id=account,
+                    client_order_id=order.client_order_id,
+                    idempotency_key=f"{key}:cancel:{order.client_order_id}",
+                )
+            )
+            if outcome.ok:
+                ahead -= order.leaves_quantity.value
+                canceled.append(order.client_order_id.value)
+        return canceled
