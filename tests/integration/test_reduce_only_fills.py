@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from algodesk.adapters.brokers.paper.config import PAPER
+from algodesk.domain.commands import Flatten
 from algodesk.domain.identifiers import BotId
+from algodesk.domain.matching import Quote
 from algodesk.domain.orders import OrderSide, OrderStatus, OrderType
-from algodesk.domain.values import money
+from algodesk.domain.values import money, price
 from algodesk.services.recovery import recover_paper
 from tests.conftest import ACCOUNT
 from tests.integration.test_engine import AAPL, USD, Desk, funded_desk, submit
@@ -71,10 +75,16 @@ def test_a_reduce_only_order_fills_only_what_is_still_held_and_the_rest_is_cance
     assert desk.ledger.verify().ok
 
 
+def two_bots(desk: Desk) -> tuple[BotId, BotId]:
+    alpha, beta = BotId("alpha"), BotId("beta")
+    for bot in (alpha, beta):
+        desk.ledger.allocate(ACCOUNT, bot, money("20000", USD))
+    return alpha, beta
+
+
 def test_a_bots_reduce_only_order_is_judged_on_the_bots_own_position() -> None:
     desk = funded_desk()
-    alpha = BotId("alpha")
-    desk.ledger.allocate(ACCOUNT, alpha, money("5000", USD))
+    alpha, _ = two_bots(desk)
     assert desk.engine.handle(submit(qty="5")).ok  # the account's own 5
     assert desk.engine.handle(submit(qty="10", bot_id=alpha)).ok
     take_profit = resting_take_profit(desk, bot_id=alpha)
@@ -100,3 +110,63 @@ def test_a_reduce_only_order_on_the_books_at_a_restart_still_fills_what_is_held(
     after.quote(AAPL, "102")
     assert after.order(take_profit).status is OrderStatus.FILLED  # the 10 held were seen
     assert held(after) == D(0)
+
+
+@pytest.mark.parametrize("bot", [None, "beta"])
+def test_a_flatten_closes_every_book_when_bots_hold_opposite_ways(bot: str | None) -> None:
+    desk = funded_desk()
+    alpha, beta = two_bots(desk)
+    assert desk.engine.handle(submit(qty="10", bot_id=alpha)).ok
+    assert desk.engine.handle(submit(side=SELL, qty="4", bot_id=beta)).ok
+    assert desk.engine.handle(submit(side=SELL, qty="3")).ok  # the account's own book: -3
+    assert (held(desk, alpha), held(desk, beta), held(desk)) == (D(10), D(-4), D(3))
+    target = BotId(bot) if bot else None
+    assert desk.engine.handle(Flatten(account_id=ACCOUNT, bot_id=target)).ok
+    if target is None:  # every book's closer fills, although they net against each other
+        assert (held(desk, alpha), held(desk, beta), held(desk)) == (D(0), D(0), D(0))
+    else:  # beta's buy to cover reduces beta, whatever the account holds
+        assert (held(desk, beta), held(desk)) == (D(0), D(7))
+
+
+def test_another_bots_round_trip_leaves_a_bots_resting_stop_alone() -> None:
+    desk = funded_desk()
+    alpha, beta = two_bots(desk)
+    assert desk.engine.handle(submit(qty="10", bot_id=alpha)).ok
+    stop = desk.engine.handle(
+        submit(
+            side=SELL,
+            qty="10",
+            kind=OrderType.STOP,
+            bot_id=alpha,
+            reduce_only=True,
+            trigger_price=price("95"),
+        )
+    )
+    assert stop.ok, stop
+    assert desk.engine.handle(submit(side=SELL, qty="10", bot_id=beta)).ok  # the account: 0
+    assert desk.engine.handle(submit(qty="10", bot_id=beta)).ok
+    assert desk.order(str(stop.client_order_id)).status is OrderStatus.ACCEPTED
+    desk.quote(AAPL, "94")
+    assert (held(desk, alpha), held(desk)) == (D(0), D(0))
+
+
+def test_a_sale_undone_with_its_batch_cancels_no_take_profit_even_if_a_mark_came_first() -> None:
+    desk = funded_desk()
+    assert desk.engine.handle(submit(qty="10")).ok
+    take_profit = desk.engine.handle(
+        submit(side=SELL, qty="10", kind=LIMIT, px="110", reduce_only=True)
+    )
+
+    def sell_then_fail() -> None:
+        with desk.engine.batch(ACCOUNT):
+            assert desk.engine.handle(submit(side=SELL, qty="10")).ok
+            desk.paper.on_quote(Quote(AAPL.id, desk.clock.now(), D(100)))  # the market thread
+            raise RuntimeError("the batch fails: the sale is not stored")
+
+    with pytest.raises(RuntimeError):
+        sell_then_fail()
+    desk.engine.pump()
+    assert held(desk) == D(10)
+    assert desk.order(str(take_profit.client_order_id)).status is OrderStatus.ACCEPTED
+    desk.quote(AAPL, "111")
+    assert held(desk) == D(0)

@@ -226,3 +226,14 @@ def test_the_strategys_own_exit_replaces_the_bracket(tmp_path: Path) -> None:
     assert result.open_trades == []
     statuses = sorted(o.status for o in result.orders)
     assert statuses == ["CANCELED", "CANCELED", "FILLED", "FILLED"]
+
+
+def test_a_brackets_other_leg_is_canceled_as_its_partner_not_as_nothing_to_reduce(
+    tmp_path: Path,
+) -> None:
+    rows = [FLAT, FLAT, ("99", "100", "93", "96"), FLAT]  # the stop-loss at 95 is hit
+    result = run(tmp_path, rows, {0: lambda c: c.buy(stop_loss=D(95), take_profit=D(110))})
+    (stop,) = [o for o in result.orders if "stop-loss" in o.tag]
+    (take_profit,) = [o for o in result.orders if "take-profit" in o.tag]
+    assert stop.status == "FILLED"
+    assert (take_profit.status, take_profit.reason) == ("CANCELED", None)

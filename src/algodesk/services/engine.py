@@ -737,15 +737,14 @@ class Engine:
         return held.quantity if held else Decimal(0)
 
     def holdings(self, account_id: AccountId) -> list[tuple[BotId | None, InstrumentId, Decimal]]:
-        """Every position the account holds (``None``: the account as a whole) and each of its
-        bots holds, as ``(bot, instrument, signed quantity)``; flat ones are left out."""
+        """Every position in the account's books, as ``(bot, instrument, signed quantity)``:
+        each bot's, and (bot ``None``) the account's own book, of its orders of no bot; flat
+        ones are left out. They add up to the account's positions."""
         with self._lock(account_id), self._read() as uow:
             view = self._view(uow, account_id)
-            books: list[tuple[BotId | None, BookSummary]] = [(None, view.account)]
-            books += [(bot, book) for bot, book in view.bots.items() if bot is not None]
             return [
                 (bot, instrument, held.quantity)
-                for bot, book in books
+                for bot, book in view.bots.items()
                 for instrument, held in book.positions.items()
                 if held.quantity != 0
             ]

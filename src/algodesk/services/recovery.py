@@ -32,19 +32,20 @@ def recover_paper(
     that made it was answered as accepted; unless the account or its bot is no longer ACTIVE
     and the order is not reduce-only: then it is REJECTED ``NOT_FOUND_AT_VENUE``. A pending
     cancel is sent again; a pending modify is rejected, so the order keeps its earlier terms.
-    Before the orders, the venue is told what each account and bot holds in its instruments
-    (``hold``: the paper exchange's ``hold_positions``), so that a reduce-only order on the book
-    fills only as far as it reduces what is held.
-    Call before trading."""
+    Before the orders, the venue is told what each book (each bot's, the account's own) holds in
+    its instruments (``hold``: the paper exchange's ``hold_positions``), so that a reduce-only
+    order on the book fills only as far as it reduces what is held. Call before trading."""
     now = clock.now()
     with uow_factory() as uow:
         open_orders = [o for o in uow.orders.list(open_only=True) if o.instrument_id.venue == venue]
     accounts = sorted({*engine.accounts, *(o.account_id for o in open_orders)}, key=str)
     hold(
-        (account, bot, instrument, quantity)
-        for account in accounts
-        for bot, instrument, quantity in engine.holdings(account)
-        if instrument.venue == venue
+        [
+            (account, bot, instrument, quantity)
+            for account in accounts
+            for bot, instrument, quantity in engine.holdings(account)
+            if instrument.venue == venue
+        ]
     )
     lost = [o for o in open_orders if o.status is OrderStatus.SUBMITTED]
     working = [o for o in open_orders if o.status is not OrderStatus.SUBMITTED]

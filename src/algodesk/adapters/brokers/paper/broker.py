@@ -7,15 +7,23 @@ for :meth:`PaperBroker.drain` when the call returns, and a quote's on return fro
 ``P-<id>``, trade id ``<id>-<n>`` for the order's n-th fill), so they are deterministic and stay
 unique across restarts: fill dedupe can trust them.
 
-A reduce-only order fills only as far as it still reduces the position, as on a venue with
-reduce-only orders: the exchange keeps the positions its fills made, per account and per bot in
-each instrument (seeded by :meth:`PaperBroker.hold_positions`: empty for a new book, the stored
-positions at a restart), fills a reduce-only order at most as far as it shrinks both, and
-cancels it (``OrderCanceled`` with :data:`NOTHING_TO_REDUCE`) once there is nothing left to
-reduce: when another order closed the position, on that order's fill. The risk gate judges an
-order when it is placed; this keeps it true after, when the position shrinks under a resting
-order (a take-profit left working after the trader sold at market would otherwise open a short
-when it filled).
+A reduce-only order fills only as far as it still reduces its own book, as on a venue with
+reduce-only orders: the exchange keeps the positions its stored fills made in each book (a bot's,
+and the account's own for orders of no bot) per instrument, seeded by
+:meth:`PaperBroker.hold_positions` (empty for a new book, the stored positions at a restart). A
+bot's reduce-only order fills at most what its bot holds; one of no bot at most what the account
+holds or its own book does, whichever is more (the trader reducing the account, or a flatten
+closing the account's own book while bots hold the other way). With nothing left to reduce it is
+canceled (``OrderCanceled`` with :data:`NOTHING_TO_REDUCE`), on the fill that closed the position.
+Other bots' trades never touch a bot's reduce-only orders. The risk gate judges an order when it
+is placed; this keeps it true after, when the position shrinks under a resting order (a
+take-profit left working after the trader sold at market would otherwise open a short when it
+filled).
+
+A fill of an order the engine has not stored yet (``submit_now``, before ``confirm``) counts
+only against the order it filled until it is confirmed: meanwhile another reduce-only order is
+filled at most as far as it reduces the book with and without that fill, and canceled only when
+it reduces nothing either way (a withdrawn fill never happened: nothing is canceled for it).
 """
 
 from __future__ import annotations
@@ -92,14 +100,14 @@ class PaperBroker:
         # those a quote passed by are matched at the confirmation).
         self._unconfirmed: set[ClientOrderId] = set()
         self._passed: set[ClientOrderId] = set()
-        # What each account (bot None) and each bot holds per instrument, as hold_positions()
-        # seeded it and this exchange's fills moved it: reduce-only orders are filled against it
-        # once it is known.
+        # What each book (a bot's; None: the account's own) holds per instrument, and each
+        # account in all, as hold_positions() seeded them and stored fills moved them:
+        # reduce-only orders are filled against them once they are known.
         self._held: dict[tuple[AccountId, BotId | None, InstrumentId], Decimal] = {}
+        self._totals: dict[tuple[AccountId, InstrumentId], Decimal] = {}
         self._positions_known = False
-        # Fills of an order from submit_now the engine has not confirmed stored: taken back
-        # from _held if it is withdrawn; at its confirmation, the reduce-only orders it left
-        # with nothing to reduce are canceled (not before: a withdrawn fill never happened).
+        # Fills of an order from submit_now the engine has not confirmed stored: counted at
+        # its confirmation, dropped if it is withdrawn (see the module's docstring).
         self._unstored_fills: dict[ClientOrderId, list[Fill]] = {}
         self._arriving: ClientOrderId | None = None
         # Requests may come from a guard's worker threads while the engine drains events.
@@ -130,15 +138,19 @@ class PaperBroker:
     def hold_positions(
         self, holdings: Iterable[tuple[AccountId, BotId | None, InstrumentId, Decimal]]
     ) -> None:
-        """What each account (bot ``None``: all of it) and each of its bots holds per
-        instrument as the exchange starts: ``(account, bot, instrument, signed quantity)``,
-        flat ones left out (empty for a new book, as in a backtest; the stored positions at a
-        restart). The exchange counts its own fills on top, and from then on fills a
-        reduce-only order only as far as it reduces both the account's position and its bot's.
+        """What each book holds per instrument as the exchange starts: ``(account, bot,
+        instrument, signed quantity)``, bot ``None`` for the account's own book (orders of no
+        bot), flat ones left out (empty for a new book, as in a backtest; the stored positions
+        at a restart). The exchange counts its stored fills on top, and from then on fills a
+        reduce-only order only as far as it reduces its book (see the module's docstring).
         Until this is called it does not know the positions, and a reduce-only order fills as
         any other (the risk gate judged it when it was placed)."""
+        books = {(a, b, i): q for a, b, i, q in holdings}
+        totals: dict[tuple[AccountId, InstrumentId], Decimal] = {}
+        for (account, _, instrument), quantity in books.items():
+            totals[account, instrument] = totals.get((account, instrument), Decimal(0)) + quantity
         with self._lock:
-            self._held = {(a, b, i): q for a, b, i, q in holdings}
+            self._held, self._totals = books, totals
             self._positions_known = True
 
     def drain(self) -> list[OrderEvent]:
@@ -206,7 +218,8 @@ class PaperBroker:
         with self._lock:
             self._unconfirmed.discard(client_order_id)
             for fill in self._unstored_fills.pop(client_order_id, []):
-                self._trim(fill.instrument_id, fill.ts, client_order_id)
+                self._book(fill)
+                self._trim(fill.instrument_id, fill.ts)
             if client_order_id not in self._passed:
                 return
             self._passed.discard(client_order_id)
@@ -222,8 +235,7 @@ class PaperBroker:
         """Forget an order whose answer the engine could not store (no event, none left to
         drain): the book is as if it never came."""
         with self._lock:
-            for fill in self._unstored_fills.pop(client_order_id, []):
-                self._book(fill, undo=True)
+            self._unstored_fills.pop(client_order_id, None)  # never happened
             self._working.pop(client_order_id, None)
             self._day_of.pop(client_order_id, None)
             self._fresh.discard(client_order_id)
@@ -474,21 +486,13 @@ class PaperBroker:
                 bot_id=live.bot_id,
             )
             self._finish(live, OrderFilled(client_order_id=live.client_order_id, ts=now, fill=fill))
-            self._book(fill)
-            if live.client_order_id == self._arriving:  # trimmed at its confirmation
+            self._cancel_partner(live.client_order_id, now)  # (a partner goes as such)
+            if live.client_order_id == self._arriving:  # counted at its confirmation
                 self._unstored_fills.setdefault(live.client_order_id, []).append(fill)
             else:
-                self._trim(live.instrument_id, now, live.client_order_id)
-            self._cancel_partner(live.client_order_id, now)
+                self._book(fill)
+                self._trim(live.instrument_id, now)
         if live.status.is_terminal:
-            return
-        if (
-            result.executions
-            and live.reduce_only
-            and self._positions_known
-            and self._reducible(live) <= 0
-        ):
-            self._nothing_to_reduce(live, now)
             return
         if result.expired:
             self._finish(live, OrderExpired(client_order_id=live.client_order_id, ts=now))
@@ -497,50 +501,63 @@ class PaperBroker:
 
     # -- reduce-only ------------------------------------------------------------------------
 
-    def _book(self, fill: Fill, *, undo: bool = False) -> None:
-        """Count ``fill`` in the positions (or take it back, ``undo``)."""
+    def _book(self, fill: Fill) -> None:
+        """Count a stored fill in its book and its account's total."""
         delta = fill.quantity.value if fill.side is OrderSide.BUY else -fill.quantity.value
-        if undo:
-            delta = -delta
-        scopes: list[BotId | None] = [None] if fill.bot_id is None else [None, fill.bot_id]
-        for bot in scopes:
-            key = (fill.account_id, bot, fill.instrument_id)
-            self._held[key] = self._held.get(key, Decimal(0)) + delta
+        key = (fill.account_id, fill.bot_id, fill.instrument_id)
+        self._held[key] = self._held.get(key, Decimal(0)) + delta
+        total = (fill.account_id, fill.instrument_id)
+        self._totals[total] = self._totals.get(total, Decimal(0)) + delta
 
-    def _reducible(self, order: Order) -> Decimal:
-        """How much of reduce-only ``order`` may still fill: what it would take off the
-        account's position, and off its bot's, whichever is less (0 when either is flat or
-        on the order's own side)."""
-        room: Decimal | None = None
-        for bot in [None] if order.bot_id is None else [None, order.bot_id]:
-            held = self._held.get((order.account_id, bot, order.instrument_id), Decimal(0))
-            against = -held if order.side is OrderSide.BUY else held
-            room = against if room is None else min(room, against)
-        return max(room or Decimal(0), Decimal(0))
+    def _room(self, order: Order, unstored: bool) -> Decimal:
+        """How much of reduce-only ``order`` would take its book toward flat (see the module's
+        docstring), counting the fills not yet stored when ``unstored``."""
+        book = self._held.get((order.account_id, order.bot_id, order.instrument_id), Decimal(0))
+        total = self._totals.get((order.account_id, order.instrument_id), Decimal(0))
+        if unstored:
+            for fills in self._unstored_fills.values():
+                for fill in fills:
+                    if (
+                        fill.account_id != order.account_id
+                        or fill.instrument_id != order.instrument_id
+                    ):
+                        continue
+                    delta = (
+                        fill.quantity.value if fill.side is OrderSide.BUY else -fill.quantity.value
+                    )
+                    total += delta
+                    if fill.bot_id == order.bot_id:
+                        book += delta
+        sign = -1 if order.side is OrderSide.BUY else 1
+        room = sign * book if order.bot_id is not None else max(sign * book, sign * total)
+        return max(room, Decimal(0))
 
     def _cap(self, live: Order, ts: datetime) -> Decimal | None:
-        """The most ``live`` may fill now (None: no cap). A reduce-only order is capped at what
-        it still reduces; with nothing left to reduce it is canceled here, and 0 returned."""
+        """The most ``live`` may fill now (None: no cap). A reduce-only order fills at most
+        what it reduces with and without the fills not yet stored; with nothing to reduce
+        either way it is canceled here (0 returned), and with nothing only one way it waits."""
         cap = self._config.max_fill_per_quote
         if not live.reduce_only or not self._positions_known:
             return cap
-        room = self._reducible(live)
-        if room <= 0:
+        stored, unstored = self._room(live, False), self._room(live, True)
+        if stored <= 0 and unstored <= 0:
             self._nothing_to_reduce(live, ts)
             return Decimal(0)
+        room = min(stored, unstored)
         return room if cap is None else min(cap, room)
 
-    def _trim(self, instrument_id: InstrumentId, ts: datetime, filled: ClientOrderId) -> None:
-        """After a fill in ``instrument_id`` (of order ``filled``): cancel the working
-        reduce-only orders in it left with nothing to reduce."""
+    def _trim(self, instrument_id: InstrumentId, ts: datetime) -> None:
+        """After a stored fill in ``instrument_id``: cancel the working reduce-only orders in
+        it that reduce nothing, with or without the fills not yet stored."""
         if not self._positions_known:
             return
         for live in list(self._working.values()):
             if (
                 live.instrument_id == instrument_id
                 and live.reduce_only
-                and live.client_order_id not in (filled, self._arriving)
-                and self._reducible(live) <= 0
+                and live.client_order_id != self._arriving
+                and self._room(live, False) <= 0
+                and self._room(live, True) <= 0
             ):
                 self._nothing_to_reduce(live, ts)
 
