@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from algodesk.domain.identifiers import BotId
+from algodesk.domain.matching import Quote
 from algodesk.domain.orders import Order, OrderStatus, OrderType
 from algodesk.ports.broker import VenueUnavailableError
 from algodesk.ports.inbox import AlertStatus, InboxEntry
@@ -326,6 +327,62 @@ def test_a_target_waits_for_the_cancel_of_the_order_it_replaces() -> None:
     assert first.status is OrderStatus.PENDING_CANCEL
     alerts.desk.quote(AAPL, "94")  # the cancel lost the race: it fills
     assert alerts.position() == D(10)  # not 20
+
+
+@pytest.mark.parametrize("remote", [False, True])
+def test_a_target_counts_an_order_that_filled_before_its_cancel(remote: bool) -> None:
+    alerts = Alerts(remote=remote)
+    alerts.run(
+        {"action": "buy", "symbol": "AAPL", "position_size": "10", "type": "limit", "price": "95"}
+    )
+    # The venue fills it; the engine hears of it only as the next target cancels it.
+    alerts.desk.paper.on_quote(Quote(AAPL.id, alerts.desk.clock.now(), D(94)))
+    again = alerts.run({"action": "buy", "symbol": "AAPL", "position_size": "10", "n": 2})
+    assert again.status is AlertStatus.EXECUTED, again
+    assert any("already 10" in note for note in notes(again)), again
+    assert alerts.position() == D(10)  # not 20
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [{"sl": "97"}, {"paused": True}],  # a long's stop above its entry; a paused bot
+)
+def test_a_target_that_is_refused_cancels_nothing(refused: dict[str, object]) -> None:
+    alerts = Alerts()
+    target = {"action": "buy", "symbol": "AAPL", "position_size": "10", "type": "limit"}
+    alerts.run({**target, "price": "95"})
+    if refused.pop("paused", False):
+        alerts.bots.move(ALPHA, "pause", by="test")
+    bad = alerts.run({**target, "price": "96", "n": 2, **refused})
+    assert bad.status is AlertStatus.DENIED, bad
+    [still] = working(alerts)  # the order it would have replaced
+    assert still.price.value == D(95)
+
+
+def test_a_target_retried_after_its_fate_was_lost_lists_the_orders_it_canceled() -> None:
+    inbox = FlakyInbox()
+    alerts = Alerts(inbox)
+    target = {"action": "buy", "symbol": "AAPL", "position_size": "10", "type": "limit"}
+    alerts.run({**target, "price": "95"})
+    [first] = working(alerts)
+    inbox.failures = 1
+    answer = alerts.post({**target, "price": "96", "n": 2})
+    assert alerts.processor.drain() == 0  # sent, but its fate could not be recorded
+    assert alerts.processor.drain() == 1  # the retry: answered from the journal
+    entry = alerts.inbox.get(int(answer["alert_id"]))
+    assert entry is not None
+    rows = [(r["action"], r["client_order_id"]) for r in entry.fate["orders"]]
+    assert rows[0] == ("cancel", first.client_order_id.value), rows
+    assert [o.price.value for o in working(alerts)] == [D(96)]
+
+
+def test_a_target_already_held_is_not_denied_while_a_cancel_is_pending() -> None:
+    alerts = Alerts(remote=CancelsUnanswered)  # type: ignore[arg-type]
+    alerts.run({"action": "buy", "symbol": "AAPL", "position_size": "10"})
+    alerts.run({"action": "buy", "symbol": "AAPL", "qty": "5", "type": "limit", "price": "95"})
+    held = alerts.run({"action": "buy", "symbol": "AAPL", "position_size": "10", "n": 2})
+    assert held.status is AlertStatus.EXECUTED, held  # nothing was to be sent
+    assert [o.status for o in working(alerts)] == [OrderStatus.PENDING_CANCEL]
 
 
 @pytest.mark.parametrize(

@@ -638,3 +638,41 @@ def test_an_alert_whose_sliced_record_is_damaged_is_refused_and_sends_nothing(
         desk.planner.plan(bot, intent.intents[0], key)  # type: ignore[union-attr]
     assert refused.value.reason is AlertReason.BAD_VALUE
     assert desk.orders() == []
+
+
+def test_a_target_sent_again_after_the_strike_moved_replaces_the_resting_order() -> None:
+    desk = OptionDesk()
+    desk.quote(SPOT, "26012.5")
+    desk.quote(OTM2, "100")
+    first = desk.run(
+        {
+            "action": "buy",
+            "symbol": "NIFTY_CE",
+            "position_size": "65",
+            "type": "limit",
+            "price": "90",
+        }
+    )
+    assert first.status is AlertStatus.EXECUTED, first
+    desk.clock.advance(timedelta(seconds=30))
+    desk.quote(SPOT, "25940")  # the same symbol now names the 26,050 strike
+    lower = InstrumentId("NIFTY26NOV26050CE.NFO")
+    desk.quote(lower, "120")
+    again = desk.run(
+        {
+            "action": "buy",
+            "symbol": "NIFTY_CE",
+            "position_size": "65",
+            "type": "limit",
+            "price": "110",
+            "n": 2,
+        }
+    )
+    assert again.status is AlertStatus.EXECUTED, again
+    bot = desk.bots.get(desk.hook.bot_id)
+    assert bot is not None
+    live = desk.engine.open_orders(bot.account_id, bot.id)
+    assert [(o.instrument_id, o.quantity.value) for o in live] == [(lower, D(65))]
+    desk.quote(OTM2, "85")
+    desk.quote(lower, "105")
+    assert desk.position(OTM2) + desk.position(lower) == D(65)  # not 130

@@ -30,7 +30,7 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
-from algodesk.domain.bots import Bot
+from algodesk.domain.bots import Bot, BotStatus
 from algodesk.domain.commands import CancelOrder, Command, Flatten, SubmitOrder
 from algodesk.domain.exits import ExitPlan, Trailing, TrailingUnit
 from algodesk.domain.fills import OrderSide
@@ -38,7 +38,7 @@ from algodesk.domain.identifiers import InstrumentId
 from algodesk.domain.instruments import Instrument
 from algodesk.domain.market.option_symbols import OptionSymbol, SymbolTarget, is_option_symbol
 from algodesk.domain.market.options import OptionChainError
-from algodesk.domain.orders import OrderType
+from algodesk.domain.orders import Order, OrderStatus, OrderType
 from algodesk.domain.portfolio import MissingMarkError
 from algodesk.domain.signals import (
     AlertAction,
@@ -63,9 +63,15 @@ from algodesk.domain.values import Price, Quantity, exact_arithmetic, rounded
 from algodesk.ports.market import MarketView
 from algodesk.services.engine import Engine
 from algodesk.services.option_symbols import OptionResolver, OptionUnresolved, resolved_json
+from algodesk.services.outcomes import Outcome
 from algodesk.services.slicing import OrderSlicer, SliceResult, UnreadableSliceError
 
-__all__ = ["MappingError", "OrderPlanner", "PlannedOrder", "describe_level"]
+__all__ = ["MappingError", "OrderPlanner", "PlannedOrder", "describe_level", "replaced_key"]
+
+
+def replaced_key(key: str) -> str:
+    """Where a target position notes the orders it cancels (see ``OrderPlanner.replaced``)."""
+    return f"{key}:replaces"
 
 
 def target_key(key: str, target: str) -> str:
@@ -379,50 +385,115 @@ class OrderPlanner:
             raise MappingError(AlertReason.BAD_VALUE, f"{instrument_id}: {exc}") from None
         if action is AlertAction.REVERSE or not _targets(bot, intent):
             return self._sliced(planned)
-        cleared, stuck = self._clear(bot, shown, instrument_id, key)
-        if stuck:
-            held_back = replace(_with(planned, None, f"not sent: {stuck}"), withheld=NOT_CANCELED)
-            return [*cleared, held_back]
+        return self._to_target(bot, intent, shown, instrument, position, planned, key, option)
+
+    def _to_target(
+        self,
+        bot: Bot,
+        intent: Intent,
+        shown: PlannedOrder,
+        instrument: Instrument,
+        position: Decimal,
+        planned: PlannedOrder,
+        key: str,
+        option: OptionSymbol | None,
+    ) -> list[PlannedOrder]:
+        """A target position is all the bot is to hold in the instrument: its resting orders
+        there (for an option symbol, in any contract it names) are canceled first, or a target
+        sent again while its first order rests would buy it twice, and an order left working
+        would move the position off the target when it filled. The cancels are sent here,
+        ahead of the new order; the processor sends them again under the same keys, which the
+        journal answers.
+
+        Nothing is canceled for an order that would be denied anyway (checked through every
+        gate as if the orders it replaces were gone) or for a bot that is not running. The
+        target is sized again on what is held after the cancels (an order that filled before
+        its cancel counts). If an order is still working after its cancel (refused, or not
+        confirmed yet by a remote venue) the new order is withheld and the alert denied
+        :data:`NOT_CANCELED`: with the old one able to fill, it could double the position."""
+        contracts = {instrument.id}
+        if option is not None:
+            contracts |= set(self._held(bot, option, working=True))
+        resting = [
+            o
+            for o in self._engine.open_orders(bot.account_id, bot.id)
+            if o.instrument_id in contracts and o.order_type is not OrderType.MARKET
+        ]
+        if not resting or bot.status is not BotStatus.RUNNING:
+            return self._sliced(planned)
+        command = planned.command
+        if isinstance(command, SubmitOrder):
+            legs = self._slicer.children(command)
+            without = [o.client_order_id for o in resting]
+            if self._engine.check_list(legs, without=without) is not None:
+                return self._sliced(planned)  # denied as it stands: nothing canceled for it
+        # Noted first, so that a retry (the fate lost, a crash) can list them in its fate.
+        orders = [o.client_order_id.value for o in resting]
+        self._engine.note(bot.account_id, replaced_key(key), "TargetReplaces", {"orders": orders})
+        cleared = [self._cancel_resting(bot, order, key) for order in resting]
+        held = self._engine.position(bot.account_id, bot.id, instrument.id)
+        if held != position:  # an order filled before its cancel: size on what is held now
+            try:
+                planned = self._entry(bot, intent, shown, instrument, held, key)
+            except MappingError as exc:
+                refused = replace(_with(planned, None, exc.message), withheld=exc.reason.value)
+                return [*cleared, refused]
+            except (ArithmeticError, ValueError) as exc:
+                note = f"{instrument.id}: {exc}"
+                refused = replace(_with(planned, None, note), withheld=AlertReason.BAD_VALUE.value)
+                return [*cleared, refused]
+        if planned.command is None:  # nothing to send: the position is at the target
+            return [*cleared, planned]
+        still = {o.client_order_id: o for o in self._engine.open_orders(bot.account_id, bot.id)}
+        for order in resting:
+            now = still.get(order.client_order_id)
+            if now is None:
+                continue  # canceled (or filled first, and sized again above)
+            why = (
+                "is not confirmed by the venue yet; send the target again once it is"
+                if now.status is OrderStatus.PENDING_CANCEL
+                else "was refused by the venue"
+            )
+            note = f"not sent: the cancel of the working order {order.client_order_id} {why}"
+            return [*cleared, replace(_with(planned, None, note), withheld=NOT_CANCELED)]
         return [*cleared, *self._sliced(planned)]
 
-    def _clear(
-        self, bot: Bot, shown: PlannedOrder, iid: InstrumentId, key: str
-    ) -> tuple[list[PlannedOrder], str]:
-        """Before a target position's order: cancel the bot's working orders in the
-        instrument, so that the target is all the bot will hold there (a target sent again
-        while its first order rests would otherwise buy it twice; an order left working would
-        move the position off the target when it filled). They are sent here, ahead of the new
-        order, which is judged without them; the processor sends them again under the same
-        keys, which the journal answers. Returns their plans, and why the new order may not
-        go: a cancel was refused (the order filled meanwhile, say: the target was sized without
-        that fill) or is not confirmed yet (a remote venue: the order could still fill), either
-        of which could double the position."""
-        plans, stuck = [], ""
-        working = [
-            o for o in self._engine.open_orders(bot.account_id, bot.id) if o.instrument_id == iid
-        ]
-        for order in working:
-            cancel = CancelOrder(
-                account_id=bot.account_id,
-                client_order_id=order.client_order_id,
-                idempotency_key=target_key(key, order.client_order_id.value),
-            )
-            outcome = self._engine.handle(cancel)
-            shown_cancel = replace(shown, action=AlertAction.CANCEL.value)
-            plans.append(_with(shown_cancel, cancel, quantity=str(order.leaves_quantity.value)))
-            if not outcome.ok and not stuck:
-                stuck = f"the working order {order.client_order_id} could not be canceled: " + (
-                    outcome.message or str(outcome.code)
-                )
-        if working and not stuck:
-            open_now = {o.client_order_id for o in self._engine.open_orders(bot.account_id, bot.id)}
-            left = [o.client_order_id.value for o in working if o.client_order_id in open_now]
-            if left:
-                stuck = (
-                    f"the cancel of the working order {', '.join(left)} is not confirmed by the "
-                    "venue yet; send the target again once it is"
-                )
-        return plans, stuck
+    def replaced(self, bot: Bot, intent: Intent, key: str) -> list[Outcome]:
+        """The recorded answers to the cancels a target position sent under ``key`` on an
+        earlier try (the orders it noted before canceling them); none for other intents."""
+        if intent.action is AlertAction.REVERSE or not _targets(bot, intent):
+            return []
+        noted = self._engine.noted(bot.account_id, replaced_key(key))
+        orders = noted.get("orders") if noted is not None else None
+        if not isinstance(orders, list):
+            return []
+        found = []
+        for coid in orders:
+            outcome = self._engine.recorded(bot.account_id, target_key(key, str(coid)))
+            if outcome is not None:
+                found.append(outcome)
+        return found
+
+    def _cancel_resting(self, bot: Bot, order: Order, key: str) -> PlannedOrder:
+        """Cancel a resting order a target replaces (unless its cancel is on its way): the
+        plan, as the order is."""
+        cancel = CancelOrder(
+            account_id=bot.account_id,
+            client_order_id=order.client_order_id,
+            idempotency_key=target_key(key, order.client_order_id.value),
+        )
+        if order.status is not OrderStatus.PENDING_CANCEL:
+            self._engine.handle(cancel)
+        return PlannedOrder(
+            bot=bot.id.value,
+            action=AlertAction.CANCEL.value,
+            symbol=order.instrument_id.value,
+            quantity=str(order.leaves_quantity.value),
+            sizing=SizeUnit.UNITS.value,
+            order_type=order.order_type.value,
+            price=_price(order.price or order.trigger_price),
+            command=cancel,
+        )
 
     def _option_target(self, bot: Bot, intent: Intent) -> OptionSymbol | None:
         if intent.symbol is None:

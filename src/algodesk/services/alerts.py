@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from algodesk.domain.bots import Bot
+from algodesk.domain.commands import CancelOrder
 from algodesk.domain.identifiers import AccountId, BotId
 from algodesk.domain.signals import AlertReason, AlertRejection, Intent, ParsedAlert
 from algodesk.ports.clock import Clock
@@ -65,7 +66,7 @@ from algodesk.ports.inbox import (
 )
 from algodesk.ports.signals import DEFAULT_SECRET_FIELD, AlertParser
 from algodesk.ports.webhooks import DEFAULT_MAX_LAG, Hook, HookStore
-from algodesk.services.alert_orders import MappingError, OrderPlanner, PlannedOrder
+from algodesk.services.alert_orders import MappingError, OrderPlanner, PlannedOrder, replaced_key
 from algodesk.services.backlog import AlertBacklog
 from algodesk.services.bots import BotService
 from algodesk.services.engine import Engine
@@ -715,10 +716,17 @@ class AlertProcessor:
             except MappingError:
                 continue  # it sent nothing
             for bot in bots:
-                found = self._journaled(bot, f"alert:{entry.id}:{n}:{bot.id}")
+                key = f"alert:{entry.id}:{n}:{bot.id}"
+                rows.extend(self._replaced(bot, intent, key))
+                found = self._journaled(bot, key)
                 action, symbol = intent.action.value, intent.symbol
                 rows.extend(_row(bot.id.value, action, symbol, None, o) for o in found)
         return rows
+
+    def _replaced(self, bot: Bot, intent: Intent, key: str) -> list[dict[str, object]]:
+        """Rows for the cancels a target position sent under ``key`` on an earlier try."""
+        outcomes = self._planner.replaced(bot, intent, key)
+        return [_row(bot.id.value, "cancel", intent.symbol, None, o) for o in outcomes]
 
     def _journaled(self, bot: Bot, key: str) -> list[Outcome]:
         """The outcome the engine recorded under ``key``, else those of its slices (keyed
@@ -827,10 +835,15 @@ class AlertProcessor:
         the journal under ``key`` alone (one command sent under it, or a stale refusal, which
         time cannot undo) rather than planned again in whatever state it then finds."""
         key = f"alert:{entry.id}:{n}:{bot.id}"
-        # The key of a sliced order's plan, which planning asks next, in the same look-up.
-        first = self._engine.recorded(bot.account_id, key, also=(sliced_key(key),))
+        # The keys of a sliced order's plan and of what a target replaces, which planning
+        # asks next, in the same look-up.
+        also = (sliced_key(key), replaced_key(key))
+        first = self._engine.recorded(bot.account_id, key, also=also)
+        # The cancels a target position sent on an earlier try are listed with its fate.
+        earlier = self._replaced(bot, intent, key)
         if first is not None:  # processed before a crash: the engine's answer stands
-            return [_row(bot.id.value, intent.action.value, intent.symbol, None, first)], True
+            row = _row(bot.id.value, intent.action.value, intent.symbol, None, first)
+            return [*earlier, row], True
         if stale:  # the desk was stopped or behind: never trade on an old signal
             now = self._clock.now()
             waited, age = now - entry.received_at, now - fired
@@ -840,9 +853,10 @@ class AlertProcessor:
                 _row(bot.id.value, intent.action.value, intent.symbol, None, outcome)
                 for outcome in outcomes
             ]
+            sent = [*earlier, *sent]
             if outcomes and self._nothing_left(bot, key, outcomes):
                 return sent, True  # the first try sent it all: its answers are the fate
-            what = "the rest of its sliced order was not sent" if sent else "not executed"
+            what = "the rest of its sliced order was not sent" if outcomes else "not executed"
             fired_note = (
                 f", {age.total_seconds():.0f} s after it fired" if fired < entry.received_at else ""
             )
@@ -857,7 +871,10 @@ class AlertProcessor:
             plans = self._planner.plan(bot, intent, key)
         except MappingError as exc:
             return [_failed(bot.id.value, intent, exc)], False
-        rows = []
+        cancels = {
+            p.command.client_order_id.value for p in plans if isinstance(p.command, CancelOrder)
+        }
+        rows = [r for r in earlier if r["client_order_id"] not in cancels]
         for plan in plans:
             if plan.command is None:
                 rows.append(_row(plan.bot, plan.action, plan.symbol, plan, None))

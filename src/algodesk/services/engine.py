@@ -18,7 +18,7 @@ import logging
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -515,10 +515,13 @@ class Engine:
                         return replay(uow, command, seen)
             return self._submit(command, gated=False, denial=(code, message))
 
-    def check_list(self, commands: Sequence[SubmitOrder]) -> ListDenial | None:
+    def check_list(
+        self, commands: Sequence[SubmitOrder], without: Collection[ClientOrderId] = ()
+    ) -> ListDenial | None:
         """Check an order list (a sliced order's children) as one unit, sending nothing: each
         leg through every gate with the legs before it counted as working orders and as made
-        today. The first leg that would be denied, or ``None`` when all pass.
+        today, and the working orders ``without`` as if they were canceled (the orders a new
+        one is to replace). The first leg that would be denied, or ``None`` when all pass.
 
         A leg whose key was seen is its recorded answer: a refused one denies the list, a
         sent one is in the account already. The rate gates see what the first leg sees: the
@@ -547,7 +550,7 @@ class Engine:
                     order = _order(command, unsent, self._clock.now())
                 except ValueError as exc:
                     return ListDenial(index, "INVALID_ORDER", str(exc))
-                with view.assuming(assumed):
+                with view.without(without), view.assuming(assumed):
                     code, message = self._judge(uow, order, command, gated=True)
                 if code:
                     return ListDenial(index, code, message)

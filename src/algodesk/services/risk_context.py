@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -190,6 +190,17 @@ class AccountView:
             self.open[order.client_order_id] = order
         else:
             self.open.pop(order.client_order_id, None)
+
+    @contextmanager
+    def without(self, orders: Collection[ClientOrderId]) -> Iterator[None]:
+        """Within the block, the working ``orders`` do not count as working (an order checked
+        as if the orders it replaces were canceled); they still count as made today."""
+        kept = self.open
+        self.open = {coid: o for coid, o in kept.items() if coid not in orders}
+        try:
+            yield
+        finally:
+            self.open = kept
 
     @contextmanager
     def assuming(self, orders: Sequence[Order]) -> Iterator[None]:
