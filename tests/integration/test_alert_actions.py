@@ -443,3 +443,47 @@ def test_an_alert_is_stale_or_not_as_a_whole_not_leg_by_leg(
     assert answer["http"] == 200, answer
     alerts.processor.drain()
     assert (alerts.position(instrument=MSFT.id), alerts.position()) == (D(-10), D(10))
+
+
+def test_a_pair_trade_retried_after_the_max_lag_sends_its_second_leg(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first leg went to a remote venue, then the link dropped before the second: the
+    retry comes after the hook's max lag, but the alert was judged fresh when it began, so
+    its second leg goes too (refused as stale, the pair was left one-legged)."""
+    alerts = Alerts(remote=True)
+    real = alerts.desk.engine.handle
+    dropped: list[object] = []
+
+    def handle(command: Any) -> Any:
+        if getattr(command, "instrument_id", None) == AAPL.id and not dropped:
+            dropped.append(command)
+            raise ConnectionError("the venue link dropped")
+        return real(command)
+
+    monkeypatch.setattr(alerts.desk.engine, "handle", handle)
+    pair = [
+        {"action": "sell", "symbol": "MSFT", "qty": "10"},
+        {"action": "buy", "symbol": "AAPL", "qty": "10"},
+    ]
+    answer = alerts.post(json.dumps([{**leg, "secret": SECRET} for leg in pair]))
+    assert answer["http"] == 200, answer
+    assert alerts.processor.drain() == 0  # MSFT sold, then the link dropped
+    assert alerts.position(instrument=MSFT.id) == D(-10)
+    alerts.desk.clock.advance(timedelta(seconds=61))  # past the hook's max lag of 60 s
+    assert alerts.processor.drain() == 1
+    assert (alerts.position(instrument=MSFT.id), alerts.position()) == (D(-10), D(10))
+    entry = alerts.inbox.get(int(answer["alert_id"]))
+    assert entry is not None
+    assert entry.status is AlertStatus.EXECUTED, entry
+
+
+def test_an_alert_first_processed_after_the_max_lag_is_still_refused_stale() -> None:
+    alerts = Alerts()
+    answer = alerts.post({"action": "buy", "symbol": "AAPL", "qty": "10"})
+    alerts.desk.clock.advance(timedelta(seconds=61))
+    assert alerts.processor.drain() == 1
+    entry = alerts.inbox.get(int(answer["alert_id"]))
+    assert entry is not None
+    assert entry.reason == "stale", entry
+    assert alerts.position() == D(0)

@@ -723,6 +723,24 @@ class AlertProcessor:
                 rows.extend(_row(bot.id.value, action, symbol, None, o) for o in found)
         return rows
 
+    def _began(self, entry: InboxEntry, parsed: ParsedAlert) -> set[str]:
+        """The keys (one per intent and bot) under which an earlier try of the alert sent or
+        had refused a command, or noted a plan: it was judged fresh then."""
+        began = set()
+        for n, intent in enumerate(parsed.intents):
+            try:
+                bots = self.targets(entry.bot_id, intent)
+            except MappingError:
+                continue
+            for bot in bots:
+                key = f"alert:{entry.id}:{n}:{bot.id}"
+                if self._journaled(bot, key) or any(
+                    self._engine.noted(bot.account_id, k) is not None
+                    for k in (sliced_key(key), replaced_key(key))
+                ):
+                    began.add(key)
+        return began
+
     def _replaced(self, bot: Bot, intent: Intent, key: str) -> list[dict[str, object]]:
         """Rows for the cancels a target position sent under ``key`` on an earlier try."""
         outcomes = self._planner.replaced(bot, intent, key)
@@ -807,7 +825,12 @@ class AlertProcessor:
         if parsed.timenow is not None and parsed.timenow < fired:
             fired = parsed.timenow
         # Judged once for the whole alert: the intents of a pair trade go, or none of them.
-        stale = self._clock.now() - fired > max_lag
+        # A retry past the max lag of an alert an earlier try began acting on (the venue link
+        # dropped between the legs of a pair) sends the legs it had not begun, so that the
+        # pair is not left one-legged; a leg it had begun is answered from the journal (a
+        # sliced order's rest is not sent: never trade more on an old signal than it began).
+        late = self._clock.now() - fired > max_lag
+        began = self._began(entry, parsed) if late else set()
         for n, intent in enumerate(parsed.intents):
             try:
                 bots = self.targets(entry.bot_id, intent)
@@ -815,6 +838,7 @@ class AlertProcessor:
                 rows.append(_failed(entry.bot_id.value, intent, exc))
                 continue
             for bot in bots:
+                stale = late and (not began or f"alert:{entry.id}:{n}:{bot.id}" in began)
                 done, journaled = self._execute(entry, n, bot, intent, max_lag, fired, stale)
                 rows.extend(done)
                 replayable = replayable and journaled
