@@ -160,6 +160,21 @@ def _default_size(bot: Bot) -> Size | None:
     return None  # target position: the alert must name the target
 
 
+def _cancel_row(bot: Bot, order: Order, cancel: CancelOrder | None, note: str = "") -> PlannedOrder:
+    """The plan of a cancel of ``order``, shown as the order is."""
+    return PlannedOrder(
+        bot=bot.id.value,
+        action=AlertAction.CANCEL.value,
+        symbol=order.instrument_id.value,
+        quantity=str(order.leaves_quantity.value),
+        sizing=SizeUnit.UNITS.value,
+        order_type=order.order_type.value,
+        price=_price(order.price or order.trigger_price),
+        command=cancel,
+        note=note,
+    )
+
+
 #: Why a target position's order was not sent: an order it replaces is still working.
 NOT_CANCELED = "WORKING_ORDER_NOT_CANCELED"
 
@@ -385,15 +400,13 @@ class OrderPlanner:
             raise MappingError(AlertReason.BAD_VALUE, f"{instrument_id}: {exc}") from None
         if action is AlertAction.REVERSE or not _targets(bot, intent):
             return self._sliced(planned)
-        return self._to_target(bot, intent, shown, instrument, position, planned, key, option)
+        return self._to_target(bot, intent, instrument, planned, key, option)
 
     def _to_target(
         self,
         bot: Bot,
         intent: Intent,
-        shown: PlannedOrder,
         instrument: Instrument,
-        position: Decimal,
         planned: PlannedOrder,
         key: str,
         option: OptionSymbol | None,
@@ -405,18 +418,21 @@ class OrderPlanner:
         ahead of the new order; the processor sends them again under the same keys, which the
         journal answers.
 
-        Nothing is canceled for an order that would be denied anyway (checked through every
-        gate as if the orders it replaces were gone) or for a bot that is not running. The
-        target is sized again on what is held after the cancels (an order that filled before
-        its cancel counts). If an order is still working after its cancel (refused, or not
-        confirmed yet by a remote venue) the new order is withheld and the alert denied
-        :data:`NOT_CANCELED`: with the old one able to fill, it could double the position."""
+        Nothing is canceled for an order that would be denied anyway (its slices checked
+        through every gate as if the orders it replaces were gone and their cancels counted
+        against the rate limits, and the slice cap) or for a bot that is not running. When a
+        position in those contracts moved meanwhile (an order filled before its cancel), the
+        target is planned again on what is held then. If an order is still working after its
+        cancel (refused, or not confirmed yet by a remote venue) the new order is withheld and
+        the alert denied :data:`NOT_CANCELED`: with the old one able to fill, it could double
+        the position."""
+        account = bot.account_id
         contracts = {instrument.id}
         if option is not None:
             contracts |= set(self._held(bot, option, working=True))
         resting = [
             o
-            for o in self._engine.open_orders(bot.account_id, bot.id)
+            for o in self._engine.open_orders(account, bot.id)
             if o.instrument_id in contracts and o.order_type is not OrderType.MARKET
         ]
         if not resting or bot.status is not BotStatus.RUNNING:
@@ -424,31 +440,37 @@ class OrderPlanner:
         command = planned.command
         if isinstance(command, SubmitOrder):
             legs = self._slicer.children(command)
-            without = [o.client_order_id for o in resting]
-            if self._engine.check_list(legs, without=without) is not None:
+            if len(legs) > self._slicer.max_slices:
+                return self._sliced(planned)  # refused TOO_MANY_SLICES: nothing canceled
+            canceling = [o for o in resting if o.status is not OrderStatus.PENDING_CANCEL]
+            denial = self._engine.check_list(
+                legs,
+                without=[o.client_order_id for o in resting],
+                sends=[o.instrument_id.venue for o in canceling],
+            )
+            if denial is not None:
                 return self._sliced(planned)  # denied as it stands: nothing canceled for it
         # Noted first, so that a retry (the fate lost, a crash) can list them in its fate.
-        orders = [o.client_order_id.value for o in resting]
-        self._engine.note(bot.account_id, replaced_key(key), "TargetReplaces", {"orders": orders})
+        noted = [_cancel_row(bot, order, None).explain() for order in resting]
+        for row, order in zip(noted, resting, strict=True):
+            row["client_order_id"] = order.client_order_id.value
+        self._engine.note(account, replaced_key(key), "TargetReplaces", {"orders": noted})
+        before = {c: self._engine.position(account, bot.id, c) for c in contracts}
         cleared = [self._cancel_resting(bot, order, key) for order in resting]
-        held = self._engine.position(bot.account_id, bot.id, instrument.id)
-        if held != position:  # an order filled before its cancel: size on what is held now
+        after = {c: self._engine.position(account, bot.id, c) for c in contracts}
+        if after != before:  # an order filled before its cancel: plan on what is held now
             try:
-                planned = self._entry(bot, intent, shown, instrument, held, key)
+                planned = self._replanned(bot, intent, key)
             except MappingError as exc:
                 refused = replace(_with(planned, None, exc.message), withheld=exc.reason.value)
                 return [*cleared, refused]
-            except (ArithmeticError, ValueError) as exc:
-                note = f"{instrument.id}: {exc}"
-                refused = replace(_with(planned, None, note), withheld=AlertReason.BAD_VALUE.value)
-                return [*cleared, refused]
         if planned.command is None:  # nothing to send: the position is at the target
             return [*cleared, planned]
-        still = {o.client_order_id: o for o in self._engine.open_orders(bot.account_id, bot.id)}
+        still = {o.client_order_id: o for o in self._engine.open_orders(account, bot.id)}
         for order in resting:
             now = still.get(order.client_order_id)
             if now is None:
-                continue  # canceled (or filled first, and sized again above)
+                continue  # canceled (or filled first, and planned again above)
             why = (
                 "is not confirmed by the venue yet; send the target again once it is"
                 if now.status is OrderStatus.PENDING_CANCEL
@@ -458,9 +480,22 @@ class OrderPlanner:
             return [*cleared, replace(_with(planned, None, note), withheld=NOT_CANCELED)]
         return [*cleared, *self._sliced(planned)]
 
-    def replaced(self, bot: Bot, intent: Intent, key: str) -> list[Outcome]:
-        """The recorded answers to the cancels a target position sent under ``key`` on an
-        earlier try (the orders it noted before canceling them); none for other intents."""
+    def _replanned(self, bot: Bot, intent: Intent, key: str) -> PlannedOrder:
+        """A target's order planned again from the start (its contract resolved, sized on
+        what is held now), not sent."""
+        shown = self.describe(bot, intent)
+        assert shown.symbol is not None
+        instrument_id = InstrumentId(shown.symbol)
+        instrument = self._instrument(instrument_id, intent)
+        position = self._engine.position(bot.account_id, bot.id, instrument_id)
+        try:
+            return self._entry(bot, intent, shown, instrument, position, key)
+        except (ArithmeticError, ValueError) as exc:
+            raise MappingError(AlertReason.BAD_VALUE, f"{instrument_id}: {exc}") from None
+
+    def replaced(self, bot: Bot, intent: Intent, key: str) -> list[tuple[PlannedOrder, Outcome]]:
+        """The cancels a target position sent under ``key`` on an earlier try (the orders it
+        noted before canceling them), as planned and as recorded; none for other intents."""
         if intent.action is AlertAction.REVERSE or not _targets(bot, intent):
             return []
         noted = self._engine.noted(bot.account_id, replaced_key(key))
@@ -468,32 +503,36 @@ class OrderPlanner:
         if not isinstance(orders, list):
             return []
         found = []
-        for coid in orders:
-            outcome = self._engine.recorded(bot.account_id, target_key(key, str(coid)))
+        for row in orders:
+            if not isinstance(row, dict):
+                continue
+            coid = str(row.get("client_order_id"))
+            outcome = self._engine.recorded(bot.account_id, target_key(key, coid))
             if outcome is not None:
-                found.append(outcome)
+                shown = PlannedOrder(
+                    bot=bot.id.value,
+                    action=AlertAction.CANCEL.value,
+                    symbol=_text(row.get("symbol")),
+                    quantity=_text(row.get("quantity")),
+                    sizing=SizeUnit.UNITS.value,
+                    order_type=str(row.get("order_type")),
+                    price=_text(row.get("price")),
+                )
+                found.append((shown, outcome))
         return found
 
     def _cancel_resting(self, bot: Bot, order: Order, key: str) -> PlannedOrder:
-        """Cancel a resting order a target replaces (unless its cancel is on its way): the
-        plan, as the order is."""
+        """Cancel a resting order a target replaces: the plan, as the order is. One whose
+        cancel is on its way already is not canceled again (no command)."""
+        if order.status is OrderStatus.PENDING_CANCEL:
+            return _cancel_row(bot, order, None, note="its cancel is on its way already")
         cancel = CancelOrder(
             account_id=bot.account_id,
             client_order_id=order.client_order_id,
             idempotency_key=target_key(key, order.client_order_id.value),
         )
-        if order.status is not OrderStatus.PENDING_CANCEL:
-            self._engine.handle(cancel)
-        return PlannedOrder(
-            bot=bot.id.value,
-            action=AlertAction.CANCEL.value,
-            symbol=order.instrument_id.value,
-            quantity=str(order.leaves_quantity.value),
-            sizing=SizeUnit.UNITS.value,
-            order_type=order.order_type.value,
-            price=_price(order.price or order.trigger_price),
-            command=cancel,
-        )
+        self._engine.handle(cancel)
+        return _cancel_row(bot, order, cancel)
 
     def _option_target(self, bot: Bot, intent: Intent) -> OptionSymbol | None:
         if intent.symbol is None:
@@ -977,7 +1016,7 @@ def _trail(intent: Intent) -> Trailing | None:
     return Trailing(intent.trailing.value, unit)
 
 
-def _text(value: Decimal | None) -> str | None:
+def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 

@@ -743,8 +743,8 @@ class AlertProcessor:
 
     def _replaced(self, bot: Bot, intent: Intent, key: str) -> list[dict[str, object]]:
         """Rows for the cancels a target position sent under ``key`` on an earlier try."""
-        outcomes = self._planner.replaced(bot, intent, key)
-        return [_row(bot.id.value, "cancel", intent.symbol, None, o) for o in outcomes]
+        found = self._planner.replaced(bot, intent, key)
+        return [_row(plan.bot, plan.action, plan.symbol, plan, outcome) for plan, outcome in found]
 
     def _journaled(self, bot: Bot, key: str) -> list[Outcome]:
         """The outcome the engine recorded under ``key``, else those of its slices (keyed
@@ -894,7 +894,7 @@ class AlertProcessor:
         try:
             plans = self._planner.plan(bot, intent, key)
         except MappingError as exc:
-            return [_failed(bot.id.value, intent, exc)], False
+            return [*earlier, _failed(bot.id.value, intent, exc)], False
         cancels = {
             p.command.client_order_id.value for p in plans if isinstance(p.command, CancelOrder)
         }

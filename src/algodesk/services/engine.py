@@ -284,6 +284,22 @@ class Engine:
             batch.ops.append((account_id, venue, now))
         return now
 
+    @contextmanager
+    def _assumed_sends(self, account_id: AccountId, venues: Sequence[Venue]) -> Iterator[None]:
+        """Within the block, one request to each of ``venues`` counts as made now against the
+        account's order rate and the venues' burst limits (taken back after)."""
+        now = self._clock.now()
+        for venue in venues:
+            self._account_ops[account_id].add(now)
+            counter = self._venue_ops.get(venue)
+            if counter is not None:
+                counter.add(now)
+        try:
+            yield
+        finally:
+            for venue in venues:
+                self._uncount_op(account_id, venue, now)
+
     def _uncount_op(self, account_id: AccountId, venue: Venue, at: datetime) -> None:
         """Take back a send counted at ``at`` that did not happen (its unit was undone)."""
         self._account_ops[account_id].remove(at)
@@ -516,12 +532,17 @@ class Engine:
             return self._submit(command, gated=False, denial=(code, message))
 
     def check_list(
-        self, commands: Sequence[SubmitOrder], without: Collection[ClientOrderId] = ()
+        self,
+        commands: Sequence[SubmitOrder],
+        without: Collection[ClientOrderId] = (),
+        sends: Sequence[Venue] = (),
     ) -> ListDenial | None:
         """Check an order list (a sliced order's children) as one unit, sending nothing: each
         leg through every gate with the legs before it counted as working orders and as made
-        today, and the working orders ``without`` as if they were canceled (the orders a new
-        one is to replace). The first leg that would be denied, or ``None`` when all pass.
+        today, the working orders ``without`` as if they were canceled, and one request to
+        each venue in ``sends`` as if made now (the cancels of the orders a new one is to
+        replace, against the rate limits). The first leg that would be denied, or ``None``
+        when all pass.
 
         A leg whose key was seen is its recorded answer: a refused one denies the list, a
         sent one is in the account already. The rate gates see what the first leg sees: the
@@ -530,7 +551,7 @@ class Engine:
         if not commands:
             return None
         account = commands[0].account_id
-        with self._lock(account), self._read() as uow:
+        with self._lock(account), self._read() as uow, self._assumed_sends(account, sends):
             self._load_states(uow, account)
             view = self._view(uow, account)
             assumed: list[Order] = []
