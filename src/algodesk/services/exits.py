@@ -231,19 +231,18 @@ class ExitRunner:
             key = f"exit:{watch.entry}:{kind.value}:{watch.attempts}"
             canceled: list[str] = []
             if size > 0:
-                canceled = self._clear_way(account, bot, instrument_id, watch, size, position, key)
-                outcome = self._engine.handle(
-                    SubmitOrder(
-                        account_id=account,
-                        instrument_id=instrument_id,
-                        side=watch.exit_side,
-                        order_type=OrderType.MARKET,
-                        quantity=Quantity(size),
-                        bot_id=bot,
-                        reduce_only=True,
-                        idempotency_key=key,
-                    )
+                exit_order = SubmitOrder(
+                    account_id=account,
+                    instrument_id=instrument_id,
+                    side=watch.exit_side,
+                    order_type=OrderType.MARKET,
+                    quantity=Quantity(size),
+                    bot_id=bot,
+                    reduce_only=True,
+                    idempotency_key=key,
                 )
+                canceled = self._clear_way(exit_order, position, key)
+                outcome = self._engine.handle(exit_order)
                 if not outcome.ok:
                     watch.rearm()
             # ExitFired: the watch is done with this quantity (sent, or nothing left to exit).
@@ -265,45 +264,52 @@ class ExitRunner:
             outcomes.append(outcome)
         return outcomes
 
-    def _clear_way(
-        self,
-        account: AccountId,
-        bot: BotId | None,
-        instrument_id: InstrumentId,
-        watch: ExitWatch,
-        size: Decimal,
-        position: Decimal,
-        key: str,
-    ) -> list[str]:
+    def _clear_way(self, exit_order: SubmitOrder, position: Decimal, key: str) -> list[str]:
         """Cancel the owner's resting reduce-only orders on the exit's side in the instrument
         that, with the exit, come to more than is held, newest first until the exit fits; the
         ids canceled. The exit goes first: reduce-only orders may not add up to more than is
         held, so a trader's reduce-only take-profit for the whole position would deny the
-        stop-loss at every mark while the price fell. (A cancel a remote venue has not
-        confirmed still counts: the exit is denied and tried again at the next mark.)"""
-        resting = [
+        stop-loss at every mark while the price fell.
+
+        Only resting orders go (an exit at market in flight stays); one whose cancel is on its
+        way counts as gone. Nothing is canceled unless the exit would then pass every gate: an
+        exit denied for another reason keeps the take-profits. (When the cancels use up the
+        order rate, or on a remote venue until it confirms them, the exit is denied and tried
+        again at the next mark.)"""
+        account, bot = exit_order.account_id, exit_order.bot_id
+        mine = [
             o
             for o in self._engine.open_orders(account, bot)
-            if o.instrument_id == instrument_id
+            if o.instrument_id == exit_order.instrument_id
             and o.bot_id == bot
             and o.reduce_only
-            and o.side is watch.exit_side
+            and o.side is exit_order.side
         ]
-        ahead = sum((o.leaves_quantity.value for o in resting), Decimal(0))
-        canceled: list[str] = []
-        for order in reversed(resting):  # the newest first
-            if ahead + size <= abs(position):
+        live = [o for o in mine if o.status is not OrderStatus.PENDING_CANCEL]
+        ahead = sum((o.leaves_quantity.value for o in live), Decimal(0))
+        chosen: list[Order] = []
+        for order in reversed(live):  # the newest first
+            if ahead + exit_order.quantity.value <= abs(position):
                 break
-            if order.status is OrderStatus.PENDING_CANCEL:
-                continue  # on its way out already
-            outcome = self._engine.handle(
+            if order.order_type is not OrderType.MARKET:
+                chosen.append(order)
+                ahead -= order.leaves_quantity.value
+        if not chosen:
+            return []
+        going = [o.client_order_id for o in mine if o not in live] + [
+            o.client_order_id for o in chosen
+        ]
+        if self._engine.check_list([exit_order], without=going) is not None:
+            return []  # denied anyway: nothing is canceled for it
+        for order in chosen:
+            self._engine.handle(
                 CancelOrder(
                     account_id=account,
                     client_order_id=order.client_order_id,
                     idempotency_key=f"{key}:cancel:{order.client_order_id}",
                 )
             )
-            if outcome.ok:
-                ahead -= order.leaves_quantity.value
-                canceled.append(order.client_order_id.value)
-        return canceled
+        with self._uow_factory() as uow:  # canceled, or on the way (not refused, not filled)
+            now = [uow.orders.get(o.client_order_id) for o in chosen]
+        gone = (OrderStatus.CANCELED, OrderStatus.PENDING_CANCEL)
+        return [o.client_order_id.value for o in now if o is not None and o.status in gone]

@@ -8,22 +8,23 @@ for :meth:`PaperBroker.drain` when the call returns, and a quote's on return fro
 unique across restarts: fill dedupe can trust them.
 
 A reduce-only order fills only as far as it still reduces its own book, as on a venue with
-reduce-only orders: the exchange keeps the positions its stored fills made in each book (a bot's,
-and the account's own for orders of no bot) per instrument, seeded by
+reduce-only orders: the exchange keeps the positions its stored fills made in each book per
+instrument (a bot's; the account's own, of its orders of no bot), seeded by
 :meth:`PaperBroker.hold_positions` (empty for a new book, the stored positions at a restart). A
-bot's reduce-only order fills at most what its bot holds; one of no bot at most what the account
-holds or its own book does, whichever is more (the trader reducing the account, or a flatten
-closing the account's own book while bots hold the other way). With nothing left to reduce it is
-canceled (``OrderCanceled`` with :data:`NOTHING_TO_REDUCE`), on the fill that closed the position.
-Other bots' trades never touch a bot's reduce-only orders. The risk gate judges an order when it
-is placed; this keeps it true after, when the position shrinks under a resting order (a
-take-profit left working after the trader sold at market would otherwise open a short when it
-filled).
+reduce-only order fills at most what its own book holds, the book it is booked in, and with
+nothing left to reduce it is canceled (``OrderCanceled`` with :data:`NOTHING_TO_REDUCE`), on the
+fill that closed the position. So other books' trades never touch an order, and closers of books
+that hold opposite ways (a flatten) each close their own. An order of no bot that the gate let
+through to reduce what bots hold is canceled so: its own book holds nothing. The risk gate
+judges an order when it is placed; this keeps it true after, when the position shrinks under a
+resting order (a take-profit left working after the trader sold at market would otherwise open
+a short when it filled).
 
-A fill of an order the engine has not stored yet (``submit_now``, before ``confirm``) counts
-only against the order it filled until it is confirmed: meanwhile another reduce-only order is
-filled at most as far as it reduces the book with and without that fill, and canceled only when
-it reduces nothing either way (a withdrawn fill never happened: nothing is canceled for it).
+A fill of an order the engine has not stored yet (``submit_now``, before ``confirm``) counts in
+its book only once it is confirmed. Orders not stored yet themselves (an engine batch's, which
+are withdrawn with it) are filled against the book with those fills; a stored order at most as
+far as it reduces the book with and without them, and it is canceled only when it reduces
+nothing either way (a withdrawn fill never happened: nothing is canceled for it).
 """
 
 from __future__ import annotations
@@ -104,7 +105,6 @@ class PaperBroker:
         # account in all, as hold_positions() seeded them and stored fills moved them:
         # reduce-only orders are filled against them once they are known.
         self._held: dict[tuple[AccountId, BotId | None, InstrumentId], Decimal] = {}
-        self._totals: dict[tuple[AccountId, InstrumentId], Decimal] = {}
         self._positions_known = False
         # Fills of an order from submit_now the engine has not confirmed stored: counted at
         # its confirmation, dropped if it is withdrawn (see the module's docstring).
@@ -146,11 +146,8 @@ class PaperBroker:
         Until this is called it does not know the positions, and a reduce-only order fills as
         any other (the risk gate judged it when it was placed)."""
         books = {(a, b, i): q for a, b, i, q in holdings}
-        totals: dict[tuple[AccountId, InstrumentId], Decimal] = {}
-        for (account, _, instrument), quantity in books.items():
-            totals[account, instrument] = totals.get((account, instrument), Decimal(0)) + quantity
         with self._lock:
-            self._held, self._totals = books, totals
+            self._held = books
             self._positions_known = True
 
     def drain(self) -> list[OrderEvent]:
@@ -502,53 +499,57 @@ class PaperBroker:
     # -- reduce-only ------------------------------------------------------------------------
 
     def _book(self, fill: Fill) -> None:
-        """Count a stored fill in its book and its account's total."""
+        """Count a stored fill in its book."""
         delta = fill.quantity.value if fill.side is OrderSide.BUY else -fill.quantity.value
         key = (fill.account_id, fill.bot_id, fill.instrument_id)
         self._held[key] = self._held.get(key, Decimal(0)) + delta
-        total = (fill.account_id, fill.instrument_id)
-        self._totals[total] = self._totals.get(total, Decimal(0)) + delta
 
     def _room(self, order: Order, unstored: bool) -> Decimal:
-        """How much of reduce-only ``order`` would take its book toward flat (see the module's
-        docstring), counting the fills not yet stored when ``unstored``."""
+        """How much of reduce-only ``order`` would take its own book toward flat, counting
+        the fills not yet stored when ``unstored``."""
         book = self._held.get((order.account_id, order.bot_id, order.instrument_id), Decimal(0))
-        total = self._totals.get((order.account_id, order.instrument_id), Decimal(0))
         if unstored:
             for fills in self._unstored_fills.values():
                 for fill in fills:
-                    if (
-                        fill.account_id != order.account_id
-                        or fill.instrument_id != order.instrument_id
+                    if (fill.account_id, fill.bot_id, fill.instrument_id) == (
+                        order.account_id,
+                        order.bot_id,
+                        order.instrument_id,
                     ):
-                        continue
-                    delta = (
-                        fill.quantity.value if fill.side is OrderSide.BUY else -fill.quantity.value
-                    )
-                    total += delta
-                    if fill.bot_id == order.bot_id:
-                        book += delta
-        sign = -1 if order.side is OrderSide.BUY else 1
-        room = sign * book if order.bot_id is not None else max(sign * book, sign * total)
-        return max(room, Decimal(0))
+                        qty = fill.quantity.value
+                        book += qty if fill.side is OrderSide.BUY else -qty
+        return max(-book if order.side is OrderSide.BUY else book, Decimal(0))
+
+    def _stored(self, coid: ClientOrderId) -> bool:
+        """Whether the engine has the order stored (not one of submit_now's unconfirmed)."""
+        return coid != self._arriving and coid not in self._unconfirmed
 
     def _cap(self, live: Order, ts: datetime) -> Decimal | None:
         """The most ``live`` may fill now (None: no cap). A reduce-only order fills at most
-        what it reduces with and without the fills not yet stored; with nothing to reduce
-        either way it is canceled here (0 returned), and with nothing only one way it waits."""
+        what it reduces (see the module's docstring); with nothing to reduce it is canceled
+        here (0 returned); a stored order that reduces nothing only one way waits."""
         cap = self._config.max_fill_per_quote
         if not live.reduce_only or not self._positions_known:
             return cap
-        stored, unstored = self._room(live, False), self._room(live, True)
-        if stored <= 0 and unstored <= 0:
+        room = self._room(live, True)
+        if self._stored(live.client_order_id):
+            room = min(room, self._room(live, False))
+        if self._reduces_nothing(live):
             self._nothing_to_reduce(live, ts)
             return Decimal(0)
-        room = min(stored, unstored)
         return room if cap is None else min(cap, room)
+
+    def _reduces_nothing(self, live: Order) -> bool:
+        """Whether reduce-only ``live`` has nothing left to reduce: with the fills not yet
+        stored, and, for a stored order, without them too (an order not stored yet is
+        withdrawn with the fills it is judged against, if they are)."""
+        if self._room(live, True) > 0:
+            return False
+        return not self._stored(live.client_order_id) or self._room(live, False) <= 0
 
     def _trim(self, instrument_id: InstrumentId, ts: datetime) -> None:
         """After a stored fill in ``instrument_id``: cancel the working reduce-only orders in
-        it that reduce nothing, with or without the fills not yet stored."""
+        it with nothing left to reduce."""
         if not self._positions_known:
             return
         for live in list(self._working.values()):
@@ -556,8 +557,7 @@ class PaperBroker:
                 live.instrument_id == instrument_id
                 and live.reduce_only
                 and live.client_order_id != self._arriving
-                and self._room(live, False) <= 0
-                and self._room(live, True) <= 0
+                and self._reduces_nothing(live)
             ):
                 self._nothing_to_reduce(live, ts)
 
