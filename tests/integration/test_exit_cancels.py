@@ -177,7 +177,29 @@ def test_a_take_profit_that_filled_first_is_not_journaled_as_canceled() -> None:
     desk.paper.on_quote(Quote(AAPL.id, desk.clock.now(), D(102)))
     desk.market.set_mark(AAPL.id, D(94), desk.clock.now())
     desk.exits.on_mark(AAPL.id, D(94))
-    with InMemoryUnitOfWork(desk.store) as uow:
-        (fired,) = uow.journal.records(ACCOUNT, "ExitFired")
+    with InMemoryUnitOfWork(desk.store) as uow:  # denied: the position went meanwhile
+        (tried,) = uow.journal.records(ACCOUNT, "ExitDenied")
     assert desk.order(str(tp.client_order_id)).status is OrderStatus.FILLED
-    assert "canceled" not in fired.payload, fired.payload
+    assert "canceled" not in tried.payload, tried.payload
+    assert desk.exits.on_mark(AAPL.id, D(93))[0].code == "POSITION_NOT_FOUND"  # then done
+    with InMemoryUnitOfWork(desk.store) as uow:
+        assert len(uow.journal.records(ACCOUNT, "ExitFired")) == 1
+
+
+def test_a_bots_stop_denied_at_the_flat_account_stays_armed_until_it_can_go() -> None:
+    desk = funded_desk()
+    alpha, beta = BotId("alpha"), BotId("beta")
+    for bot in (alpha, beta):
+        desk.ledger.allocate(ACCOUNT, bot, money("20000", USD))
+    assert desk.engine.handle(
+        submit(qty="10", bot_id=alpha, exits=ExitPlan(stop_loss=price("95")))
+    ).ok
+    assert desk.engine.handle(submit(side=SELL, qty="10", bot_id=beta)).ok  # the account: 0
+    (denied,) = mark(desk, "94")
+    assert denied.code == "POSITION_NOT_FOUND", denied  # type: ignore[attr-defined]
+    with InMemoryUnitOfWork(desk.store) as uow:
+        assert uow.journal.records(ACCOUNT, "ExitFired") == []  # not done: alpha holds 10
+    assert desk.engine.handle(submit(qty="10", bot_id=beta)).ok  # beta covers
+    (outcome,) = mark(desk, "93")
+    assert outcome.ok, outcome  # type: ignore[attr-defined]
+    assert held(desk, alpha) == D(0)

@@ -247,7 +247,10 @@ class ExitRunner:
                     watch.rearm()
             # ExitFired: the watch is done with this quantity (sent, or nothing left to exit).
             # ExitDenied: it stays armed and tries again; after a restart it is armed again.
-            done = outcome.ok or outcome.code == "POSITION_NOT_FOUND"
+            # Nothing left is judged on the owner's own position: a bot's exit the gate denies
+            # POSITION_NOT_FOUND because the account is flat (another bot holds the other way)
+            # is denied, not done (the bot's position would have been left without its stop).
+            done = outcome.ok or size == 0
             payload: dict[str, object] = {
                 "coid": watch.entry.value,
                 "kind": kind.value,
