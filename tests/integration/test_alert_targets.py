@@ -36,9 +36,9 @@ def test_a_target_the_order_rate_would_deny_after_its_cancels_cancels_nothing() 
     assert first.status is AlertStatus.EXECUTED, first
     alerts.desk.clock.advance(timedelta(seconds=2))  # a fresh second: 0 operations counted
     again = alerts.run({**target, "price": "96", "n": 2})
-    # Either the new order goes, or nothing is canceled.
-    if again.status is not AlertStatus.EXECUTED:
-        assert len(working(alerts)) == 1, (again.reason, working(alerts))
+    assert (again.status, again.reason) == (AlertStatus.DENIED, "SUBMIT_RATE_EXCEEDED"), again
+    [still] = working(alerts)  # the order it would have replaced, alone
+    assert still.price.value == D(95)
 
 
 class CountingCancelsUnanswered(ForwardingBroker):

@@ -110,6 +110,8 @@ class PlannedOrder:
     #: With no command: the code of why it was not sent (its fate row is then a refusal,
     #: ``note`` its message), None when there was simply nothing to do.
     withheld: str | None = None
+    #: With no command: the order the row is about (a cancel already on its way).
+    order: str | None = field(default=None, compare=False)
     #: How an option symbol was resolved (:func:`~algodesk.services.option_symbols.resolved_json`).
     option: dict[str, object] | None = field(default=None, compare=False)
 
@@ -400,13 +402,14 @@ class OrderPlanner:
             raise MappingError(AlertReason.BAD_VALUE, f"{instrument_id}: {exc}") from None
         if action is AlertAction.REVERSE or not _targets(bot, intent):
             return self._sliced(planned)
-        return self._to_target(bot, intent, instrument, planned, key, option)
+        return self._to_target(bot, intent, instrument, position, planned, key, option)
 
     def _to_target(
         self,
         bot: Bot,
         intent: Intent,
         instrument: Instrument,
+        position: Decimal,
         planned: PlannedOrder,
         key: str,
         option: OptionSymbol | None,
@@ -418,10 +421,13 @@ class OrderPlanner:
         ahead of the new order; the processor sends them again under the same keys, which the
         journal answers.
 
-        Nothing is canceled for an order that would be denied anyway (its slices checked
-        through every gate as if the orders it replaces were gone and their cancels counted
-        against the rate limits, and the slice cap) or for a bot that is not running. When a
-        position in those contracts moved meanwhile (an order filled before its cancel), the
+        Nothing is canceled for a bot that is not running, or for an order the slice cap
+        refuses or the gates would deny with its slices checked as if the orders it replaces
+        were gone and their cancels counted against the rate limits: that order is recorded
+        denied, not sent (sent beside the orders it was to replace, it could double the
+        position). Resting means any order but a reduce-only one at market (an exit or a close
+        on its way); a market entry still in flight is replaced too. When a position in those
+        contracts moved since the target was sized (an order filled before its cancel), the
         target is planned again on what is held then. If an order is still working after its
         cancel (refused, or not confirmed yet by a remote venue) the new order is withheld and
         the alert denied :data:`NOT_CANCELED`: with the old one able to fill, it could double
@@ -433,7 +439,8 @@ class OrderPlanner:
         resting = [
             o
             for o in self._engine.open_orders(account, bot.id)
-            if o.instrument_id in contracts and o.order_type is not OrderType.MARKET
+            if o.instrument_id in contracts
+            and not (o.reduce_only and o.order_type is OrderType.MARKET)
         ]
         if not resting or bot.status is not BotStatus.RUNNING:
             return self._sliced(planned)
@@ -448,14 +455,17 @@ class OrderPlanner:
                 without=[o.client_order_id for o in resting],
                 sends=[o.instrument_id.venue for o in canceling],
             )
-            if denial is not None:
-                return self._sliced(planned)  # denied as it stands: nothing canceled for it
+            if denial is not None:  # recorded denied, nothing canceled (the processor replays)
+                message = f"{denial.message} (the working orders it replaces stay)"
+                self._engine.deny(command, denial.code, message)
+                return [planned]
         # Noted first, so that a retry (the fate lost, a crash) can list them in its fate.
         noted = [_cancel_row(bot, order, None).explain() for order in resting]
         for row, order in zip(noted, resting, strict=True):
             row["client_order_id"] = order.client_order_id.value
         self._engine.note(account, replaced_key(key), "TargetReplaces", {"orders": noted})
         before = {c: self._engine.position(account, bot.id, c) for c in contracts}
+        before[instrument.id] = position  # as sized: a fill since counts as a move
         cleared = [self._cancel_resting(bot, order, key) for order in resting]
         after = {c: self._engine.position(account, bot.id, c) for c in contracts}
         if after != before:  # an order filled before its cancel: plan on what is held now
@@ -525,7 +535,8 @@ class OrderPlanner:
         """Cancel a resting order a target replaces: the plan, as the order is. One whose
         cancel is on its way already is not canceled again (no command)."""
         if order.status is OrderStatus.PENDING_CANCEL:
-            return _cancel_row(bot, order, None, note="its cancel is on its way already")
+            row = _cancel_row(bot, order, None, note="its cancel is on its way already")
+            return replace(row, order=order.client_order_id.value)
         cancel = CancelOrder(
             account_id=bot.account_id,
             client_order_id=order.client_order_id,

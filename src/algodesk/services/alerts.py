@@ -723,23 +723,14 @@ class AlertProcessor:
                 rows.extend(_row(bot.id.value, action, symbol, None, o) for o in found)
         return rows
 
-    def _began(self, entry: InboxEntry, parsed: ParsedAlert) -> set[str]:
-        """The keys (one per intent and bot) under which an earlier try of the alert sent or
-        had refused a command, or noted a plan: it was judged fresh then."""
-        began = set()
-        for n, intent in enumerate(parsed.intents):
-            try:
-                bots = self.targets(entry.bot_id, intent)
-            except MappingError:
-                continue
-            for bot in bots:
-                key = f"alert:{entry.id}:{n}:{bot.id}"
-                if self._journaled(bot, key) or any(
-                    self._engine.noted(bot.account_id, k) is not None
-                    for k in (sliced_key(key), replaced_key(key))
-                ):
-                    began.add(key)
-        return began
+    def _tried(self, entry: InboxEntry, legs: list[tuple[int, Intent, Bot]]) -> set[str]:
+        """The keys of the legs an earlier try of the alert noted as tried."""
+        tried = set()
+        for n, _, bot in legs:
+            key = f"alert:{entry.id}:{n}:{bot.id}"
+            if self._engine.noted(bot.account_id, _tried_key(key)) is not None:
+                tried.add(key)
+        return tried
 
     def _replaced(self, bot: Bot, intent: Intent, key: str) -> list[dict[str, object]]:
         """Rows for the cancels a target position sent under ``key`` on an earlier try."""
@@ -825,23 +816,33 @@ class AlertProcessor:
         if parsed.timenow is not None and parsed.timenow < fired:
             fired = parsed.timenow
         # Judged once for the whole alert: the intents of a pair trade go, or none of them.
-        # A retry past the max lag of an alert an earlier try began acting on (the venue link
-        # dropped between the legs of a pair) sends the legs it had not begun, so that the
-        # pair is not left one-legged; a leg it had begun is answered from the journal (a
-        # sliced order's rest is not sent: never trade more on an old signal than it began).
-        late = self._clock.now() - fired > max_lag
-        began = self._began(entry, parsed) if late else set()
+        # Each leg of an alert of several (an intent for a bot) is noted as tried before it
+        # acts; a retry past the max lag of an alert an earlier try began (the venue link
+        # dropped between the legs of a pair) sends the legs it had not tried, so that the
+        # pair is not left one-legged. A leg it had tried is judged stale: answered from the
+        # journal as far as it went (a sliced order's rest is not sent on an old signal).
+        steps: list[tuple[int, Intent, Bot] | dict[str, object]] = []
         for n, intent in enumerate(parsed.intents):
             try:
-                bots = self.targets(entry.bot_id, intent)
+                steps.extend((n, intent, bot) for bot in self.targets(entry.bot_id, intent))
             except MappingError as exc:  # the bots, which no alert changes
-                rows.append(_failed(entry.bot_id.value, intent, exc))
+                steps.append(_failed(entry.bot_id.value, intent, exc))
+        legs = [step for step in steps if isinstance(step, tuple)]
+        several = len(legs) > 1
+        late = self._clock.now() - fired > max_lag
+        tried = self._tried(entry, legs) if late and several else set()
+        for step in steps:
+            if not isinstance(step, tuple):
+                rows.append(step)
                 continue
-            for bot in bots:
-                stale = late and (not began or f"alert:{entry.id}:{n}:{bot.id}" in began)
-                done, journaled = self._execute(entry, n, bot, intent, max_lag, fired, stale)
-                rows.extend(done)
-                replayable = replayable and journaled
+            n, intent, bot = step
+            key = f"alert:{entry.id}:{n}:{bot.id}"
+            stale = late and (not tried or key in tried)
+            if several and not stale:
+                self._engine.note(bot.account_id, _tried_key(key), "AlertLegTried", {})
+            done, journaled = self._execute(entry, n, bot, intent, max_lag, fired, stale)
+            rows.extend(done)
+            replayable = replayable and journaled
         status, reason, message = _verdict(rows)
         return Settlement(entry.id, status, reason, message, {"orders": rows}), replayable
 
@@ -896,7 +897,9 @@ class AlertProcessor:
         except MappingError as exc:
             return [*earlier, _failed(bot.id.value, intent, exc)], False
         cancels = {
-            p.command.client_order_id.value for p in plans if isinstance(p.command, CancelOrder)
+            p.command.client_order_id.value if isinstance(p.command, CancelOrder) else p.order
+            for p in plans
+            if isinstance(p.command, CancelOrder) or p.order is not None
         }
         rows = [r for r in earlier if r["client_order_id"] not in cancels]
         for plan in plans:
@@ -974,7 +977,8 @@ def _row(
     if outcome is None:
         withheld = plan.withheld if plan else None
         message = plan.note if plan else ""
-        row.update(ok=withheld is None, code=withheld, message=message, client_order_id=None)
+        coid = plan.order if plan else None
+        row.update(ok=withheld is None, code=withheld, message=message, client_order_id=coid)
     else:
         row.update(
             ok=outcome.ok,
@@ -1010,6 +1014,11 @@ def _verdict(rows: Iterable[dict[str, object]]) -> tuple[AlertStatus, str | None
     if all(r.get("mapped") is False for r in rows):
         return AlertStatus.REJECTED, reason, message
     return AlertStatus.DENIED, reason, message
+
+
+def _tried_key(key: str) -> str:
+    """Where a leg of an alert of several is noted as tried (see ``AlertProcessor._process``)."""
+    return f"{key}:tried"
 
 
 def _window_key(hook_id: str, digest: str, now: datetime, window: timedelta) -> str:
