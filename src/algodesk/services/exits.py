@@ -10,6 +10,7 @@ from the entry's average price (its best mark is not journaled).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -107,21 +108,29 @@ def plan_from_payload(payload: dict[str, object]) -> ExitPlan:
 
 
 class ExitBook:
-    """Plans by entry, their owners, and the armed watches."""
+    """Plans by entry, their owners, and the armed watches. Marks come on the market thread
+    while fills arm watches on whichever thread stored them: a lock keeps the book whole (a
+    watch armed during a mark made the mark fail, its stops unchecked)."""
 
     def __init__(self) -> None:
         self.plans: dict[ClientOrderId, ExitPlan] = {}
         self.watches: dict[ClientOrderId, ExitWatch] = {}
         self.owners: dict[ClientOrderId, tuple[AccountId, BotId | None]] = {}
+        self._lock = threading.RLock()
 
     def plan(
         self, coid: ClientOrderId, owner: tuple[AccountId, BotId | None], plan: ExitPlan
     ) -> None:
-        self.plans[coid] = plan
-        self.owners[coid] = owner
+        with self._lock:
+            self.plans[coid] = plan
+            self.owners[coid] = owner
 
     def arm(self, fill: Fill) -> ExitWatch | None:
         """Arm (or grow) the watch of an entry that has a plan, by one of its fills."""
+        with self._lock:
+            return self._arm(fill)
+
+    def _arm(self, fill: Fill) -> ExitWatch | None:
         coid = fill.client_order_id
         plan = self.plans.get(coid)
         if plan is None:
@@ -143,11 +152,12 @@ class ExitBook:
         self, instrument_id: InstrumentId, mark: Decimal
     ) -> list[tuple[ExitWatch, ExitKind]]:
         fired = []
-        for watch in self.watches.values():
-            if watch.instrument_id == instrument_id:
-                kind = watch.on_mark(mark)
-                if kind is not None:
-                    fired.append((watch, kind))
+        with self._lock:
+            for watch in self.watches.values():
+                if watch.instrument_id == instrument_id:
+                    kind = watch.on_mark(mark)
+                    if kind is not None:
+                        fired.append((watch, kind))
         return fired
 
     def restore(
@@ -175,6 +185,16 @@ class ExitBook:
                 if record.kind == "ExitFired":
                     size = Decimal(str(record.payload["size"]))
                     exited[key] = exited.get(key, Decimal(0)) + size
+        with self._lock:
+            self._restore(planned, exited, attempts, order)
+
+    def _restore(
+        self,
+        planned: list[tuple[ClientOrderId, ExitPlan]],
+        exited: dict[str, Decimal],
+        attempts: dict[str, int],
+        order: Callable[[ClientOrderId], Order | None],
+    ) -> None:
         for coid, plan in planned:
             entry = order(coid)
             if entry is None:
