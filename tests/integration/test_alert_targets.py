@@ -37,8 +37,10 @@ def test_a_target_the_order_rate_would_deny_after_its_cancels_cancels_nothing() 
     alerts.desk.clock.advance(timedelta(seconds=2))  # a fresh second: 0 operations counted
     again = alerts.run({**target, "price": "96", "n": 2})
     assert (again.status, again.reason) == (AlertStatus.DENIED, "SUBMIT_RATE_EXCEEDED"), again
-    [still] = working(alerts)  # the order it would have replaced, alone
+    [still] = working(alerts)  # the order it would have replaced, alone (not sent beside it)
     assert still.price.value == D(95)
+    alerts.desk.quote(AAPL, "94")
+    assert alerts.position() == D(10)
 
 
 class CountingCancelsUnanswered(ForwardingBroker):

@@ -49,6 +49,18 @@ def test_a_reduce_only_order_of_no_bot_with_nothing_in_its_book_blocks_no_bots_s
     assert held(desk, alpha) == D(0)
 
 
+def alpha_with_a_stop() -> tuple[Desk, BotId, BotId]:
+    """A desk where bot alpha holds 10 with a stop-loss at 95, and bot beta is funded."""
+    desk = funded_desk()
+    alpha, beta = BotId("alpha"), BotId("beta")
+    for bot in (alpha, beta):
+        desk.ledger.allocate(ACCOUNT, bot, money("20000", USD))
+    assert desk.engine.handle(
+        submit(qty="10", bot_id=alpha, exits=ExitPlan(stop_loss=price("95")))
+    ).ok
+    return desk, alpha, beta
+
+
 class CancelsUnanswered(ForwardingBroker):
     """A remote venue that has not answered cancels yet (they stay pending)."""
 
@@ -147,13 +159,7 @@ def test_an_exit_whose_cancel_used_the_order_rate_goes_at_the_next_mark() -> Non
 
 
 def test_an_exit_denied_anyway_cancels_no_take_profit() -> None:
-    desk = funded_desk()
-    alpha, beta = BotId("alpha"), BotId("beta")
-    for bot in (alpha, beta):
-        desk.ledger.allocate(ACCOUNT, bot, money("20000", USD))
-    assert desk.engine.handle(
-        submit(qty="10", bot_id=alpha, exits=ExitPlan(stop_loss=price("95")))
-    ).ok
+    desk, alpha, beta = alpha_with_a_stop()
     tp = desk.engine.handle(
         submit(side=SELL, qty="10", kind=LIMIT, px="105", reduce_only=True, bot_id=alpha)
     )
@@ -187,13 +193,7 @@ def test_a_take_profit_that_filled_first_is_not_journaled_as_canceled() -> None:
 
 
 def test_a_bots_stop_denied_at_the_flat_account_stays_armed_until_it_can_go() -> None:
-    desk = funded_desk()
-    alpha, beta = BotId("alpha"), BotId("beta")
-    for bot in (alpha, beta):
-        desk.ledger.allocate(ACCOUNT, bot, money("20000", USD))
-    assert desk.engine.handle(
-        submit(qty="10", bot_id=alpha, exits=ExitPlan(stop_loss=price("95")))
-    ).ok
+    desk, alpha, beta = alpha_with_a_stop()
     assert desk.engine.handle(submit(side=SELL, qty="10", bot_id=beta)).ok  # the account: 0
     (denied,) = mark(desk, "94")
     assert denied.code == "POSITION_NOT_FOUND", denied  # type: ignore[attr-defined]
