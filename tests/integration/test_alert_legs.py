@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from algodesk.ports.inbox import AlertStatus
 from tests.integration.test_alert_service import SECRET, Alerts, FlakyInbox
@@ -89,7 +90,6 @@ def test_a_pair_whose_first_leg_closed_an_option_symbol_is_not_left_one_legged()
     """A pair whose first leg closes an option symbol (its flattens journaled per contract),
     the link dropping before the second: the retry past the max lag sends the second leg (it
     was refused stale: the pair was left one-legged)."""
-    from typing import Any
 
     from tests.integration.test_option_alerts import FUT, OTM2, SPOT, OptionDesk
 
@@ -123,3 +123,47 @@ def test_a_pair_whose_first_leg_closed_an_option_symbol_is_not_left_one_legged()
     entry = desk.inbox.get(int(answer.body["alert_id"]))  # type: ignore[call-overload]
     assert entry is not None
     assert desk.position(FUT) == D(65), (entry.status, entry.reason, entry.fate)
+
+
+def test_a_leg_that_failed_before_sending_is_sent_by_a_late_retry() -> None:
+    """Outside an engine batch (alerts redone one by one after a failed commit), a leg noted as
+    tried whose command never went is sent by a retry past the max lag (it was judged stale:
+    the pair was left one-legged)."""
+    alerts = Alerts()
+    engine = alerts.desk.engine
+    real_commit = engine._commit_batch  # type: ignore[attr-defined]
+    commit_failures = [1]
+
+    def commit(batch: Any) -> Any:  # the batch's commit fails once: alerts go one by one
+        if commit_failures[0]:
+            commit_failures[0] -= 1
+            raise RuntimeError("database is locked")
+        return real_commit(batch)
+
+    engine._commit_batch = commit  # type: ignore[attr-defined,method-assign]
+    real_handle = engine.handle
+    dropped: list[object] = []
+
+    def handle(command: Any) -> Any:  # then the MSFT leg's send fails once
+        msft = getattr(command, "instrument_id", None) == MSFT.id
+        if msft and not commit_failures[0] and not dropped:
+            dropped.append(command)
+            raise ConnectionError("the venue link dropped")
+        return real_handle(command)
+
+    engine.handle = handle  # type: ignore[method-assign]
+    pair = [
+        {"action": "buy", "symbol": "AAPL", "qty": "10"},
+        {"action": "buy", "symbol": "MSFT", "qty": "10"},
+    ]
+    answer = alerts.post(json.dumps([{**leg, "secret": SECRET} for leg in pair]))
+    assert answer["http"] == 200, answer
+    assert alerts.processor.drain() == 0
+    assert dropped, "the MSFT leg was not attempted"
+    assert alerts.position() == D(10)
+    assert alerts.position(instrument=MSFT.id) == D(0)
+    alerts.desk.clock.advance(timedelta(seconds=61))
+    assert alerts.processor.drain() == 1
+    entry = alerts.inbox.get(int(answer["alert_id"]))
+    assert entry is not None
+    assert alerts.position(instrument=MSFT.id) == D(10), (entry.status, entry.fate)

@@ -724,11 +724,21 @@ class AlertProcessor:
         return rows
 
     def _tried(self, entry: InboxEntry, legs: list[tuple[int, Intent, Bot]]) -> set[str]:
-        """The keys of the legs an earlier try of the alert noted as tried."""
+        """The keys of the legs an earlier try of the alert tried: noted as tried and not as
+        failed, or that left a trace under their key (a command, a sliced order's plan, the
+        orders a target replaces)."""
         tried = set()
         for n, _, bot in legs:
             key = f"alert:{entry.id}:{n}:{bot.id}"
-            if self._engine.noted(bot.account_id, _tried_key(key)) is not None:
+            account = bot.account_id
+            noted = self._engine.noted(account, _tried_key(key)) is not None
+            if (noted and self._engine.noted(account, _failed_key(key)) is None) or (
+                self._journaled(bot, key)
+                or any(
+                    self._engine.noted(account, k) is not None
+                    for k in (sliced_key(key), replaced_key(key))
+                )
+            ):
                 tried.add(key)
         return tried
 
@@ -817,10 +827,11 @@ class AlertProcessor:
             fired = parsed.timenow
         # Judged once for the whole alert: the intents of a pair trade go, or none of them.
         # Each leg of an alert of several (an intent for a bot) is noted as tried before it
-        # acts; a retry past the max lag of an alert an earlier try began (the venue link
-        # dropped between the legs of a pair) sends the legs it had not tried, so that the
-        # pair is not left one-legged. A leg it had tried is judged stale: answered from the
-        # journal as far as it went (a sliced order's rest is not sent on an old signal).
+        # acts (and as failed if it raised); a retry past the max lag of an alert an earlier
+        # try began (the venue link dropped between the legs of a pair) sends the legs it had
+        # not tried, so that the pair is not left one-legged. A leg it had tried, unless it
+        # failed without a trace in the journal, is judged stale: answered from the journal as
+        # far as it went (a sliced order's rest is not sent on an old signal).
         steps: list[tuple[int, Intent, Bot] | dict[str, object]] = []
         for n, intent in enumerate(parsed.intents):
             try:
@@ -838,9 +849,15 @@ class AlertProcessor:
             n, intent, bot = step
             key = f"alert:{entry.id}:{n}:{bot.id}"
             stale = late and (not tried or key in tried)
-            if several and not stale:
+            noting = several and not stale
+            if noting:  # stored with the leg's first command (a batch's undo undoes both)
                 self._engine.note(bot.account_id, _tried_key(key), "AlertLegTried", {})
-            done, journaled = self._execute(entry, n, bot, intent, max_lag, fired, stale)
+            try:
+                done, journaled = self._execute(entry, n, bot, intent, max_lag, fired, stale)
+            except Exception:
+                if noting:  # it failed: a retry tries it again unless it left a trace
+                    self._engine.note(bot.account_id, _failed_key(key), "AlertLegFailed", {})
+                raise
             rows.extend(done)
             replayable = replayable and journaled
         status, reason, message = _verdict(rows)
@@ -1019,6 +1036,11 @@ def _verdict(rows: Iterable[dict[str, object]]) -> tuple[AlertStatus, str | None
 def _tried_key(key: str) -> str:
     """Where a leg of an alert of several is noted as tried (see ``AlertProcessor._process``)."""
     return f"{key}:tried"
+
+
+def _failed_key(key: str) -> str:
+    """Where a leg of an alert of several is noted as failed (see ``AlertProcessor._process``)."""
+    return f"{key}:failed"
 
 
 def _window_key(hook_id: str, digest: str, now: datetime, window: timedelta) -> str:
