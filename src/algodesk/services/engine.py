@@ -865,10 +865,12 @@ class Engine:
         return batch is not None and batch.account_id == account_id and batch.new_key(key)
 
     def open_instruments(self, account_id: AccountId) -> list[InstrumentId]:
-        """Instruments in which the account holds a position or has a working order."""
+        """Instruments in which one of the account's books holds a position (also where bots
+        hold opposite ways and the account nets to nothing) or that have a working order."""
         with self._lock(account_id), self._read() as uow:
             view = self._view(uow, account_id)
-        held = {i for i, p in view.account.positions.items() if p.quantity != 0}
+        books = [view.account, *view.bots.values()]
+        held = {i for book in books for i, p in book.positions.items() if p.quantity != 0}
         held |= {o.instrument_id for o in view.open.values()}
         return sorted(held, key=lambda i: i.value)
 
