@@ -8,6 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from algodesk.adapters.storage.memory.store import InMemoryUnitOfWork
+from algodesk.domain.commands import Flatten
 from algodesk.domain.events import OrderAccepted, OrderCanceled, OrderEvent
 from algodesk.domain.exits import ExitPlan
 from algodesk.domain.fills import OrderSide
@@ -203,3 +204,42 @@ def test_a_bots_stop_denied_at_the_flat_account_stays_armed_until_it_can_go() ->
     (outcome,) = mark(desk, "93")
     assert outcome.ok, outcome  # type: ignore[attr-defined]
     assert held(desk, alpha) == D(0)
+
+
+def test_a_stop_of_a_closed_position_never_sells_a_later_entry() -> None:
+    """Alpha's entry with a stop is flattened; alpha then buys 10 with no exits. The old stop
+    is retired with the position it protected (it sold the new 10 at the next fall)."""
+    desk, alpha, _ = alpha_with_a_stop()
+    assert desk.engine.handle(Flatten(account_id=ACCOUNT, bot_id=alpha)).ok
+    assert desk.engine.handle(submit(qty="10", bot_id=alpha)).ok  # no exits this time
+    assert mark(desk, "94") == []
+    assert held(desk, alpha) == D(10)
+    with InMemoryUnitOfWork(desk.store) as uow:
+        (retired,) = uow.journal.records(ACCOUNT, "ExitFired")
+    assert retired.payload["kind"] == "POSITION_CLOSED"
+    restarted = Desk(store=desk.store)  # after a restart the old stop stays retired
+    restarted.quote(AAPL, "94")
+    assert restarted.exits.on_mark(AAPL.id, D(94)) == []
+    assert restarted.engine.position(ACCOUNT, alpha, AAPL.id) == D(10)
+
+
+def test_a_stop_of_a_position_still_partly_held_stays_armed() -> None:
+    desk, alpha, _ = alpha_with_a_stop()
+    assert desk.engine.handle(submit(side=SELL, qty="4", bot_id=alpha)).ok  # 6 left
+    (outcome,) = mark(desk, "94")
+    assert outcome.ok, outcome  # type: ignore[attr-defined]
+    assert held(desk, alpha) == D(0)
+
+
+def test_a_stop_of_no_bot_is_not_retired_by_the_account_passing_flat() -> None:
+    """The trader (no bot) holds 10 with a stop; alpha is short 10 (the account is flat): the
+    trader's own sale of 1 takes the account short, not the trader's own book, so the stop
+    stays armed."""
+    desk = funded_desk()
+    alpha = BotId("alpha")
+    desk.ledger.allocate(ACCOUNT, alpha, money("20000", USD))
+    assert desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95")))).ok
+    assert desk.engine.handle(submit(side=SELL, qty="10", bot_id=alpha)).ok
+    assert desk.engine.handle(submit(side=SELL, qty="1")).ok
+    with InMemoryUnitOfWork(desk.store) as uow:
+        assert uow.journal.records(ACCOUNT, "ExitFired") == []

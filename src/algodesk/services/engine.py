@@ -760,6 +760,17 @@ class Engine:
         held = summary.positions.get(instrument_id)
         return held.quantity if held else Decimal(0)
 
+    def book_position(
+        self, account_id: AccountId, bot_id: BotId | None, instrument_id: InstrumentId
+    ) -> Decimal:
+        """The signed position of one book in an instrument: a bot's, or (``bot_id`` None) the
+        account's own, of its orders of no bot (not the account's whole position)."""
+        with self._lock(account_id), self._read() as uow:
+            view = self._view(uow, account_id)
+        book = view.bots.get(bot_id)
+        held = book.positions.get(instrument_id) if book is not None else None
+        return held.quantity if held else Decimal(0)
+
     def holdings(self, account_id: AccountId) -> list[tuple[BotId | None, InstrumentId, Decimal]]:
         """Every position in the account's books, as ``(bot, instrument, signed quantity)``:
         each bot's, and (bot ``None``) the account's own book, of its orders of no bot; flat

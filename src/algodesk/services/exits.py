@@ -148,6 +148,29 @@ class ExitBook:
         watch.quantity += fill.quantity.value
         return watch
 
+    def live(
+        self,
+        owner: tuple[AccountId, BotId | None],
+        instrument_id: InstrumentId,
+        besides: ClientOrderId,
+    ) -> list[ExitWatch]:
+        """The owner's armed watches in the instrument (not fired), but the entry ``besides``."""
+        with self._lock:
+            return [
+                w
+                for coid, w in self.watches.items()
+                if coid != besides
+                and w.instrument_id == instrument_id
+                and w.fired is None
+                and w.quantity > 0
+                and self.owners.get(coid) == owner
+            ]
+
+    def retire(self, entry: ClientOrderId) -> None:
+        """Stop watching ``entry`` (its position is gone)."""
+        with self._lock:
+            self.watches.pop(entry, None)
+
     def on_mark(
         self, instrument_id: InstrumentId, mark: Decimal
     ) -> list[tuple[ExitWatch, ExitKind]]:
@@ -236,6 +259,32 @@ class ExitRunner:
             self.book.plan(coid, owner, plan_from_payload(dict(item.payload)))
         elif isinstance(item, OrderFilled):
             self.book.arm(item.fill)
+            self._retire_closed(item.fill)
+
+    def _retire_closed(self, fill: Fill) -> None:
+        """After a fill in an owner's book: its armed watches on positions that are gone (the
+        book flat, or turned the other way by other orders: a flatten, a sale by hand) are
+        retired, journaled as fired (``POSITION_CLOSED``) so a restart does not arm them
+        again. Left armed, an old entry's stop sold a later entry that had no exits."""
+        owner = (fill.account_id, fill.bot_id)
+        watching = self.book.live(owner, fill.instrument_id, fill.client_order_id)
+        if not watching:
+            return
+        position = self._engine.book_position(fill.account_id, fill.bot_id, fill.instrument_id)
+        for watch in watching:
+            if position * watch.side.sign > 0:
+                continue  # still held: the exit sizes itself on what is left
+            self.book.retire(watch.entry)
+            payload: dict[str, object] = {
+                "coid": watch.entry.value,
+                "kind": "POSITION_CLOSED",
+                "size": str(watch.quantity),
+                "position": str(position),
+                "by": fill.client_order_id.value,
+            }
+            with self._uow_factory() as uow:
+                uow.journal.append(JournalRecord(fill.account_id, "ExitFired", fill.ts, payload))
+                uow.commit()
 
     def on_mark(self, instrument_id: InstrumentId, price: Decimal) -> list[Outcome]:
         """A new mark: send the exits it crosses; returns their outcomes. An exit denied for a
