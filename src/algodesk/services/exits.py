@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from algodesk.domain.commands import CancelOrder, SubmitOrder
 from algodesk.domain.events import OrderFilled
 from algodesk.domain.exits import ExitKind, ExitPlan, ExitWatch, Trailing, TrailingUnit
-from algodesk.domain.fills import Fill
+from algodesk.domain.fills import Fill, OrderSide
 from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, InstrumentId
 from algodesk.domain.orders import Order, OrderStatus, OrderType
 from algodesk.domain.risk.base import Mark
@@ -166,10 +166,15 @@ class ExitBook:
                 and self.owners.get(coid) == owner
             ]
 
-    def retire(self, entry: ClientOrderId) -> None:
-        """Stop watching ``entry`` (its position is gone)."""
+    def retire(self, entry: ClientOrderId) -> bool:
+        """Stop watching ``entry`` (its position is gone), unless it fired meanwhile: whether
+        it was retired."""
         with self._lock:
-            self.watches.pop(entry, None)
+            watch = self.watches.get(entry)
+            if watch is None or watch.fired is not None:
+                return False
+            del self.watches[entry]
+            return True
 
     def on_mark(
         self, instrument_id: InstrumentId, mark: Decimal
@@ -243,13 +248,23 @@ class ExitRunner:
         self._uow_factory = uow_factory
         self._clock = clock
         self.book = ExitBook()
+        # What each book (a bot's; None: the account's own) holds per instrument, as of the
+        # fills heard so far, in their order: a batch's fills are heard after its commit, when
+        # the engine's book already shows the batch's end (a close and a re-entry in one batch
+        # looked like no close at all).
+        self._held: dict[tuple[AccountId, BotId | None, InstrumentId], Decimal] = {}
         engine.subscribe(self._on_event)
 
     def load(self, accounts: Iterable[AccountId]) -> None:
-        """Rebuild plans and watches from the journal (at start, before marks arrive)."""
+        """Rebuild plans and watches from the journal, and the books' positions (at start,
+        before marks arrive)."""
+        accounts = list(accounts)
         with self._uow_factory() as uow:
             for account in accounts:
                 self.book.restore(uow.journal.records(account), uow.orders.get)
+        for account in accounts:
+            for bot, instrument, quantity in self._engine.holdings(account):
+                self._held[account, bot, instrument] = quantity
 
     def _on_event(self, item: object) -> None:
         if isinstance(item, JournalRecord) and item.kind == "ExitPlanned":
@@ -266,15 +281,16 @@ class ExitRunner:
         book flat, or turned the other way by other orders: a flatten, a sale by hand) are
         retired, journaled as fired (``POSITION_CLOSED``) so a restart does not arm them
         again. Left armed, an old entry's stop sold a later entry that had no exits."""
-        owner = (fill.account_id, fill.bot_id)
-        watching = self.book.live(owner, fill.instrument_id, fill.client_order_id)
-        if not watching:
-            return
-        position = self._engine.book_position(fill.account_id, fill.bot_id, fill.instrument_id)
+        key = (fill.account_id, fill.bot_id, fill.instrument_id)
+        qty = fill.quantity.value
+        position = self._held.get(key, Decimal(0)) + (qty if fill.side is OrderSide.BUY else -qty)
+        self._held[key] = position
+        watching = self.book.live(key[:2], fill.instrument_id, fill.client_order_id)
         for watch in watching:
             if position * watch.side.sign > 0:
                 continue  # still held: the exit sizes itself on what is left
-            self.book.retire(watch.entry)
+            if not self.book.retire(watch.entry):
+                continue  # it fired meanwhile (its own record says so)
             payload: dict[str, object] = {
                 "coid": watch.entry.value,
                 "kind": "POSITION_CLOSED",
@@ -324,7 +340,9 @@ class ExitRunner:
                 "coid": watch.entry.value,
                 "kind": kind.value,
                 "mark": str(price),
-                "size": str(size if outcome.ok else watch.quantity),
+                # What the watch is done with: all of it once the exit went (a restart arms
+                # nothing of it again; what was sent is in the outcome).
+                "size": str(watch.quantity),
                 "outcome": outcome.payload(),
             }
             if canceled:

@@ -1,0 +1,90 @@
+"""An entry's exits retire with its position, judged fill by fill in their order (a close and
+a re-entry in one engine batch kept the old stop, which sold the new entry), and an exit that
+went is done with its whole watch (after a restart the rest of it was armed again on a later
+entry). From a review probe."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from algodesk.domain.exits import ExitPlan
+from algodesk.domain.fills import OrderSide
+from algodesk.domain.values import price
+from tests.conftest import ACCOUNT
+from tests.integration.test_engine import AAPL, Desk, funded_desk, submit
+
+D = Decimal
+SELL = OrderSide.SELL
+
+
+def mark(desk: Desk, last: str) -> list[object]:
+    desk.quote(AAPL, last)
+    return list(desk.exits.on_mark(AAPL.id, D(last)))
+
+
+def held(desk: Desk) -> Decimal:
+    return desk.engine.position(ACCOUNT, None, AAPL.id)
+
+
+def test_close_and_reentry_in_one_batch_retire_the_old_stop() -> None:
+    """Long 10 with a stop at 95; one engine batch (an alert drain) sells the 10 and buys 10
+    again with no exits. The batch's fills are delivered after its commit, so _retire_closed
+    reads the *final* book (+10) for the sale's fill and keeps the old stop: it then sells the
+    new entry at 94 -- the bug the commit says it fixes."""
+    desk = funded_desk()
+    assert desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95")))).ok
+    with desk.engine.batch(ACCOUNT):
+        assert desk.engine.handle(submit(side=SELL, qty="10")).ok
+        assert desk.engine.handle(submit(qty="10")).ok  # no exits this time
+    assert held(desk) == D(10)
+    assert mark(desk, "94") == []  # fails: the old entry's stop fires
+    assert held(desk) == D(10)
+
+
+def test_close_and_reentry_with_a_wider_stop_in_one_batch() -> None:
+    """Same, the new entry has its own stop at 80: the old stop at 95 sells it at 94."""
+    desk = funded_desk()
+    assert desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95")))).ok
+    with desk.engine.batch(ACCOUNT):
+        assert desk.engine.handle(submit(side=SELL, qty="10")).ok
+        assert desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("80")))).ok
+    mark(desk, "94")
+    assert held(desk) == D(10)  # fails: sold by the old entry's stop
+
+
+def test_an_exit_sized_below_its_watch_arms_nothing_after_a_restart() -> None:
+    """(pre-existing, same symptom) Long 10 with a stop; 4 sold by hand; the stop sells the 6
+    left and journals size 6. After a restart restore() arms 10-6=4 on a flat book; a later
+    entry without exits is then sold by that stop (and the new fill does not retire it, as
+    the book is long again)."""
+    desk = funded_desk()
+    assert desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95")))).ok
+    assert desk.engine.handle(submit(side=SELL, qty="4")).ok
+    (outcome,) = mark(desk, "94")
+    assert outcome.ok  # type: ignore[attr-defined]
+    assert held(desk) == D(0)
+    restarted = Desk(store=desk.store)
+    restarted.quote(AAPL, "100")
+    assert restarted.engine.handle(submit(qty="10")).ok
+    restarted.quote(AAPL, "94")
+    assert restarted.exits.on_mark(AAPL.id, D(94)) == []  # fails: a ghost stop of 4 fires
+
+
+def test_a_stop_of_no_bot_with_a_bot_holding_beside_it() -> None:
+    """(pre-existing, in the same mismatch) The trader holds 10 with a stop, sells 5 by hand;
+    bot alpha holds 10. The stop is sized on the account's 15 (engine.position(acct, None)),
+    sells 10 under no bot, and the trader's own book ends short 5 -- the retirement logic
+    (own book) and the exit sizing (account) disagree."""
+    from algodesk.domain.identifiers import BotId
+    from algodesk.domain.values import money
+    from tests.integration.test_engine import USD
+
+    desk = funded_desk()
+    alpha = BotId("alpha")
+    desk.ledger.allocate(ACCOUNT, alpha, money("20000", USD))
+    assert desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95")))).ok
+    assert desk.engine.handle(submit(side=SELL, qty="5")).ok
+    assert desk.engine.handle(submit(qty="10", bot_id=alpha)).ok
+    mark(desk, "94")
+    assert desk.engine.book_position(ACCOUNT, None, AAPL.id) == D(0)  # fails: -5
+    assert desk.engine.position(ACCOUNT, alpha, AAPL.id) == D(10)
