@@ -88,3 +88,38 @@ def test_a_stop_of_no_bot_with_a_bot_holding_beside_it() -> None:
     mark(desk, "94")
     assert desk.engine.book_position(ACCOUNT, None, AAPL.id) == D(0)  # fails: -5
     assert desk.engine.position(ACCOUNT, alpha, AAPL.id) == D(10)
+
+
+def test_a_retirement_whose_record_was_lost_is_done_again_at_the_next_start() -> None:
+    """The fill commits; the POSITION_CLOSED record is a separate later transaction. When it
+    does not land (a crash or a storage error between them), the next start retires the
+    restored watch on the flat book (it was armed again and sold a later entry that had no
+    exits)."""
+    desk = funded_desk()
+    assert desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95")))).ok
+    real = desk.exits._uow_factory
+
+    def broken():  # the retirement's own transaction fails (simulated crash point)
+        raise RuntimeError("db gone")
+
+    desk.exits._uow_factory = broken  # type: ignore[assignment]
+    assert desk.engine.handle(submit(side=SELL, qty="10")).ok  # fill committed
+    desk.exits._uow_factory = real  # type: ignore[assignment]
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == D(0)
+    restarted = Desk(store=desk.store)
+    restarted.quote(AAPL, "100")
+    assert restarted.engine.handle(submit(qty="10")).ok  # a new entry, no exits
+    restarted.quote(AAPL, "94")
+    assert restarted.exits.on_mark(AAPL.id, D(94)) == []  # ghost stop of the old entry fires
+    assert restarted.engine.position(ACCOUNT, None, AAPL.id) == D(10)
+
+
+def test_a_start_retires_a_restored_watch_on_a_flat_book() -> None:
+    """A fill the runner did not hear: at the next start, a restored watch whose book is flat
+    is retired (it was kept armed)."""
+    desk = funded_desk()
+    assert desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95")))).ok
+    desk.engine._subscribers.remove(desk.exits._on_event)  # fill not heard by the runner
+    assert desk.engine.handle(submit(side=SELL, qty="10")).ok
+    restarted = Desk(store=desk.store)
+    assert restarted.exits.book.live((ACCOUNT, None), AAPL.id, besides=None) == []  # type: ignore[arg-type]

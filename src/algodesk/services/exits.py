@@ -10,8 +10,10 @@ from the entry's average price (its best mark is not journaled).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -29,6 +31,8 @@ from algodesk.services.outcomes import Outcome
 
 if TYPE_CHECKING:
     from algodesk.services.engine import Engine
+
+_log = logging.getLogger("algodesk.exits")
 
 __all__ = [
     "ExitBook",
@@ -262,9 +266,21 @@ class ExitRunner:
         with self._uow_factory() as uow:
             for account in accounts:
                 self.book.restore(uow.journal.records(account), uow.orders.get)
+        loaded = set(accounts)
+        self._held = {k: q for k, q in self._held.items() if k[0] not in loaded}
         for account in accounts:
             for bot, instrument, quantity in self._engine.holdings(account):
                 self._held[account, bot, instrument] = quantity
+        # A watch restored on a book that no longer holds its side (its retirement was not
+        # journaled: a crash after the fill, a failed write) is retired now.
+        now = self._clock.now()
+        for coid, (account, bot) in list(self.book.owners.items()):
+            watch = self.book.watches.get(coid)
+            if account not in loaded or watch is None or watch.fired is not None:
+                continue
+            position = self._held.get((account, bot, watch.instrument_id), Decimal(0))
+            if position * watch.side.sign <= 0 and self.book.retire(coid):
+                self._journal_retired(account, watch, position, "load", now)
 
     def _on_event(self, item: object) -> None:
         if isinstance(item, JournalRecord) and item.kind == "ExitPlanned":
@@ -291,16 +307,28 @@ class ExitRunner:
                 continue  # still held: the exit sizes itself on what is left
             if not self.book.retire(watch.entry):
                 continue  # it fired meanwhile (its own record says so)
-            payload: dict[str, object] = {
-                "coid": watch.entry.value,
-                "kind": "POSITION_CLOSED",
-                "size": str(watch.quantity),
-                "position": str(position),
-                "by": fill.client_order_id.value,
-            }
+            self._journal_retired(
+                fill.account_id, watch, position, fill.client_order_id.value, fill.ts
+            )
+
+    def _journal_retired(
+        self, account: AccountId, watch: ExitWatch, position: Decimal, by: str, at: datetime
+    ) -> None:
+        """Journal a retired watch as fired (``POSITION_CLOSED``); a failure is logged, not
+        raised (the next start retires it again, from the positions then)."""
+        payload: dict[str, object] = {
+            "coid": watch.entry.value,
+            "kind": "POSITION_CLOSED",
+            "size": str(watch.quantity),
+            "position": str(position),
+            "by": by,
+        }
+        try:
             with self._uow_factory() as uow:
-                uow.journal.append(JournalRecord(fill.account_id, "ExitFired", fill.ts, payload))
+                uow.journal.append(JournalRecord(account, "ExitFired", at, payload))
                 uow.commit()
+        except Exception:
+            _log.exception("the retirement of the exits of %s could not be journaled", watch.entry)
 
     def on_mark(self, instrument_id: InstrumentId, price: Decimal) -> list[Outcome]:
         """A new mark: send the exits it crosses; returns their outcomes. An exit denied for a
