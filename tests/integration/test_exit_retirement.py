@@ -123,3 +123,46 @@ def test_a_start_retires_a_restored_watch_on_a_flat_book() -> None:
     assert desk.engine.handle(submit(side=SELL, qty="10")).ok
     restarted = Desk(store=desk.store)
     assert restarted.exits.book.live((ACCOUNT, None), AAPL.id, besides=None) == []  # type: ignore[arg-type]
+
+
+def _lose_retirement_record(desk: Desk) -> None:
+    """Sell the 10 while the runner's own journal write fails (the fill commits)."""
+    real = desk.exits._uow_factory
+
+    def broken():  # type: ignore[no-untyped-def]
+        raise RuntimeError("db gone")
+
+    desk.exits._uow_factory = broken  # type: ignore[assignment]
+    assert desk.engine.handle(submit(side=SELL, qty="10")).ok
+    desk.exits._uow_factory = real  # type: ignore[assignment]
+
+
+def test_a_lost_retirement_is_found_at_the_start_though_a_later_entry_holds_again() -> None:
+    """Entry A (stop 95) closed by hand, its POSITION_CLOSED record lost; entry B (no exits)
+    made before the restart. At the start the book is long 10 (B), but the ledger shows A's
+    book went flat after A: A's restored watch is retired (its stop sold B)."""
+    desk = funded_desk()
+    assert desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95")))).ok
+    _lose_retirement_record(desk)
+    assert desk.engine.handle(submit(qty="10")).ok  # entry B, no exits
+    restarted = Desk(store=desk.store)
+    restarted.quote(AAPL, "94")
+    assert restarted.exits.on_mark(AAPL.id, D(94)) == []
+    assert restarted.engine.position(ACCOUNT, None, AAPL.id) == D(10)
+
+
+def test_loading_again_keeps_a_retired_watch_retired() -> None:
+    """Without a restart: the runner had retired A's watch in memory; loading again restores
+    it from the journal, and the ledger's history retires it again (it was kept: the stop sold
+    B)."""
+    desk = funded_desk()
+    assert desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95")))).ok
+    _lose_retirement_record(desk)
+    assert desk.engine.handle(submit(qty="10")).ok  # entry B, no exits
+    desk.quote(AAPL, "94")
+    assert desk.exits.on_mark(AAPL.id, D(94)) == []  # passes: retired in memory
+    desk.quote(AAPL, "100")
+    desk.exits.load([ACCOUNT])
+    desk.quote(AAPL, "94")
+    assert desk.exits.on_mark(AAPL.id, D(94)) == []
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == D(10)

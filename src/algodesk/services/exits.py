@@ -22,6 +22,7 @@ from algodesk.domain.events import OrderFilled
 from algodesk.domain.exits import ExitKind, ExitPlan, ExitWatch, Trailing, TrailingUnit
 from algodesk.domain.fills import Fill, OrderSide
 from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, InstrumentId
+from algodesk.domain.ledger.entries import EntryKind
 from algodesk.domain.orders import Order, OrderStatus, OrderType
 from algodesk.domain.risk.base import Mark
 from algodesk.domain.values import Price, Quantity
@@ -263,9 +264,12 @@ class ExitRunner:
         """Rebuild plans and watches from the journal, and the books' positions (at start,
         before marks arrive)."""
         accounts = list(accounts)
+        closed: set[ClientOrderId] = set()
         with self._uow_factory() as uow:
             for account in accounts:
                 self.book.restore(uow.journal.records(account), uow.orders.get)
+            for account in accounts:
+                closed |= self._closed_since_armed(uow, account)
         loaded = set(accounts)
         self._held = {k: q for k, q in self._held.items() if k[0] not in loaded}
         for account in accounts:
@@ -279,8 +283,44 @@ class ExitRunner:
             if account not in loaded or watch is None or watch.fired is not None:
                 continue
             position = self._held.get((account, bot, watch.instrument_id), Decimal(0))
-            if position * watch.side.sign <= 0 and self.book.retire(coid):
+            gone = coid in closed or position * watch.side.sign <= 0
+            if gone and self.book.retire(coid):
                 self._journal_retired(account, watch, position, "load", now)
+
+    def _closed_since_armed(self, uow: UnitOfWork, account: AccountId) -> set[ClientOrderId]:
+        """The restored watches of ``account`` whose owner's book went flat or turned the
+        other way after their entry's last fill, by the ledger's fills in order (a book long
+        again by a later entry at the start still had its old watch retired in between; its
+        record may have been lost)."""
+        watches = {
+            coid: (w, self.book.owners[coid])
+            for coid, w in list(self.book.watches.items())
+            if self.book.owners.get(coid, (None, None))[0] == account and w.fired is None
+        }
+        if not watches:
+            return set()
+        books = {(bot, w.instrument_id) for w, (_, bot) in watches.values()}
+        running: dict[tuple[BotId | None, InstrumentId], Decimal] = {}
+        armed: set[ClientOrderId] = set()
+        closed: set[ClientOrderId] = set()
+        for entry in uow.ledger.entries(account):
+            if entry.kind is not EntryKind.FILL:
+                continue
+            book = (entry.bot_id, InstrumentId(entry.details["instrument"]))
+            if book not in books:
+                continue
+            qty = Decimal(entry.details["quantity"])
+            signed = qty if entry.details["side"] == OrderSide.BUY.value else -qty
+            position = running[book] = running.get(book, Decimal(0)) + signed
+            coid = ClientOrderId(entry.details["client_order_id"])
+            if coid in watches:  # its entry's fill: armed from here
+                armed.add(coid)
+                closed.discard(coid)
+            for other in armed:
+                watch, (_, bot) = watches[other]
+                if (bot, watch.instrument_id) == book and position * watch.side.sign <= 0:
+                    closed.add(other)
+        return closed
 
     def _on_event(self, item: object) -> None:
         if isinstance(item, JournalRecord) and item.kind == "ExitPlanned":
