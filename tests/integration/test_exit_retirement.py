@@ -5,10 +5,12 @@ entry). From a review probe."""
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 from algodesk.domain.exits import ExitPlan
 from algodesk.domain.fills import OrderSide
+from algodesk.domain.identifiers import ClientOrderId
 from algodesk.domain.values import price
 from tests.conftest import ACCOUNT
 from tests.integration.test_engine import AAPL, Desk, funded_desk, submit
@@ -166,3 +168,50 @@ def test_loading_again_keeps_a_retired_watch_retired() -> None:
     desk.quote(AAPL, "94")
     assert desk.exits.on_mark(AAPL.id, D(94)) == []
     assert desk.engine.position(ACCOUNT, None, AAPL.id) == D(10)
+
+
+def live(desk: Desk) -> list[object]:
+    """The account's own armed watches in AAPL."""
+    none = ClientOrderId("NONE")
+    return list(desk.exits.book.live((ACCOUNT, None), AAPL.id, besides=none))
+
+
+def test_a_stop_bought_into_a_short_and_still_held_survives_a_restart() -> None:
+    """Short 10 (no exits); a buy of 5 with a stop at 95 (book -5); a buy of 20 with no exits
+    (book +15). The running desk keeps the stop (its entry's own fill never retires it), and so
+    does a restart (it retired it, from the ledger's -5 right after the entry's fill)."""
+    desk = funded_desk()
+    assert desk.engine.handle(submit(side=SELL, qty="10")).ok
+    assert desk.engine.handle(submit(qty="5", exits=ExitPlan(stop_loss=price("95")))).ok
+    assert desk.engine.handle(submit(qty="20")).ok
+    assert desk.engine.position(ACCOUNT, None, AAPL.id) == D(15)
+    assert len(live(desk)) == 1  # running desk: the stop is live
+    restarted = Desk(store=desk.store)
+    assert len(live(restarted)) == 1
+
+
+def test_a_fill_entry_without_an_order_id_does_not_stop_the_start() -> None:
+    """A FILL entry whose details lack client_order_id (the ledger's own parsing does not need
+    it) is replayed as another order's fill (the start failed with a KeyError)."""
+    desk = funded_desk()
+    assert desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95")))).ok
+    chain = desk.store.entries[ACCOUNT]
+    for n, e in enumerate(chain):
+        if e.kind.value == "FILL":
+            details = {k: v for k, v in e.details.items() if k != "client_order_id"}
+
+            chain[n] = dataclasses.replace(e, details=details)
+    try:
+        Desk(store=desk.store)
+    except KeyError as exc:
+        raise AssertionError(f"start failed: KeyError {exc}") from exc
+
+
+def test_short_entry_and_two_watches_same_book_survive_a_restart() -> None:
+    desk = funded_desk()
+    for qty, stop in (("10", "105"), ("5", "110")):
+        plan = ExitPlan(stop_loss=price(stop))
+        assert desk.engine.handle(submit(side=SELL, qty=qty, exits=plan)).ok
+    assert desk.engine.handle(submit(qty="12")).ok  # cover part: -3
+    restarted = Desk(store=desk.store)
+    assert len(live(restarted)) == 2

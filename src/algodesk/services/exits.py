@@ -306,17 +306,27 @@ class ExitRunner:
         for entry in uow.ledger.entries(account):
             if entry.kind is not EntryKind.FILL:
                 continue
-            book = (entry.bot_id, InstrumentId(entry.details["instrument"]))
+            details = entry.details
+            instrument, quantity = details.get("instrument"), details.get("quantity")
+            if not instrument or not quantity:
+                continue  # not a fill of an instrument (nothing to replay)
+            book = (entry.bot_id, InstrumentId(instrument))
             if book not in books:
                 continue
-            qty = Decimal(entry.details["quantity"])
-            signed = qty if entry.details["side"] == OrderSide.BUY.value else -qty
+            qty = Decimal(quantity)
+            signed = qty if details.get("side") == OrderSide.BUY.value else -qty
             position = running[book] = running.get(book, Decimal(0)) + signed
-            coid = ClientOrderId(entry.details["client_order_id"])
-            if coid in watches:  # its entry's fill: armed from here
+            coid = (
+                ClientOrderId(details["client_order_id"])
+                if details.get("client_order_id")
+                else None
+            )
+            if coid is not None and coid in watches:  # its entry's fill: armed from here
                 armed.add(coid)
                 closed.discard(coid)
             for other in armed:
+                if other == coid:
+                    continue  # an entry's own fill never closes its watch (as when running)
                 watch, (_, bot) = watches[other]
                 if (bot, watch.instrument_id) == book and position * watch.side.sign <= 0:
                     closed.add(other)
