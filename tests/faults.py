@@ -1,8 +1,13 @@
-"""Storage that fails on cue, for tests of what a failed commit leaves behind."""
+"""Storage and venue links that fail on cue, for tests of what a failure leaves behind."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from algodesk.adapters.storage.memory.store import InMemoryStore, InMemoryUnitOfWork
+from algodesk.domain.identifiers import InstrumentId
+from algodesk.services.engine import Engine
 
 
 class FailingCommits:
@@ -25,3 +30,22 @@ class FailingCommits:
 
         uow.commit = maybe_refuse  # type: ignore[method-assign]
         return uow
+
+
+def drop_link_once(
+    engine: Engine, instrument_id: InstrumentId, when: Callable[[], bool] = lambda: True
+) -> list[object]:
+    """Make ``engine``'s next command in ``instrument_id`` (once ``when()`` holds) fail as a
+    dropped venue link would, once: the commands dropped (one at most)."""
+    real = engine.handle
+    dropped: list[object] = []
+
+    def handle(command: Any) -> Any:
+        ours = getattr(command, "instrument_id", None) == instrument_id
+        if ours and not dropped and when():
+            dropped.append(command)
+            raise ConnectionError("the venue link dropped")
+        return real(command)
+
+    engine.handle = handle  # type: ignore[method-assign]
+    return dropped

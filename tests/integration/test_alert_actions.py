@@ -19,6 +19,7 @@ from algodesk.ports.broker import VenueUnavailableError
 from algodesk.ports.inbox import AlertStatus, InboxEntry
 from algodesk.testing.brokers import ForwardingBroker
 from tests.conftest import ACCOUNT
+from tests.faults import drop_link_once
 from tests.integration.test_alert_service import SECRET, Alerts, FlakyInbox
 from tests.integration.test_engine import AAPL, MSFT
 
@@ -445,23 +446,12 @@ def test_an_alert_is_stale_or_not_as_a_whole_not_leg_by_leg(
     assert (alerts.position(instrument=MSFT.id), alerts.position()) == (D(-10), D(10))
 
 
-def test_a_pair_trade_retried_after_the_max_lag_sends_its_second_leg(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_pair_trade_retried_after_the_max_lag_sends_its_second_leg() -> None:
     """The first leg went to a remote venue, then the link dropped before the second: the
     retry comes after the hook's max lag, but the alert was judged fresh when it began, so
     its second leg goes too (refused as stale, the pair was left one-legged)."""
     alerts = Alerts(remote=True)
-    real = alerts.desk.engine.handle
-    dropped: list[object] = []
-
-    def handle(command: Any) -> Any:
-        if getattr(command, "instrument_id", None) == AAPL.id and not dropped:
-            dropped.append(command)
-            raise ConnectionError("the venue link dropped")
-        return real(command)
-
-    monkeypatch.setattr(alerts.desk.engine, "handle", handle)
+    drop_link_once(alerts.desk.engine, AAPL.id)
     pair = [
         {"action": "sell", "symbol": "MSFT", "qty": "10"},
         {"action": "buy", "symbol": "AAPL", "qty": "10"},

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from algodesk.ports.inbox import AlertStatus
+from tests.faults import drop_link_once
 from tests.integration.test_alert_service import SECRET, Alerts, FlakyInbox
 from tests.integration.test_engine import AAPL, MSFT
 
@@ -100,16 +101,7 @@ def test_a_pair_whose_first_leg_closed_an_option_symbol_is_not_left_one_legged()
     held = desk.run({"action": "buy", "symbol": "NIFTY_CE", "qty": "65"})
     assert held.status is AlertStatus.EXECUTED, held
     assert desk.position(OTM2) == D(65)
-    real = desk.engine.handle
-    dropped: list[object] = []
-
-    def handle(command: Any) -> Any:
-        if getattr(command, "instrument_id", None) == FUT and not dropped:
-            dropped.append(command)
-            raise ConnectionError("the venue link dropped")
-        return real(command)
-
-    desk.engine.handle = handle  # type: ignore[method-assign]
+    drop_link_once(desk.engine, FUT)
     pair = [
         {"action": "close", "symbol": "NIFTY_CE"},
         {"action": "buy", "symbol": "NIFTYFUT", "qty": "65"},
@@ -141,17 +133,7 @@ def test_a_leg_that_failed_before_sending_is_sent_by_a_late_retry() -> None:
         return real_commit(batch)
 
     engine._commit_batch = commit  # type: ignore[attr-defined,method-assign]
-    real_handle = engine.handle
-    dropped: list[object] = []
-
-    def handle(command: Any) -> Any:  # then the MSFT leg's send fails once
-        msft = getattr(command, "instrument_id", None) == MSFT.id
-        if msft and not commit_failures[0] and not dropped:
-            dropped.append(command)
-            raise ConnectionError("the venue link dropped")
-        return real_handle(command)
-
-    engine.handle = handle  # type: ignore[method-assign]
+    dropped = drop_link_once(engine, MSFT.id, when=lambda: not commit_failures[0])
     pair = [
         {"action": "buy", "symbol": "AAPL", "qty": "10"},
         {"action": "buy", "symbol": "MSFT", "qty": "10"},

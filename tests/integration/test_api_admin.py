@@ -62,6 +62,12 @@ def create(client: TestClient, headers: dict[str, str], **changes: Any) -> Any:
     return answer.json()
 
 
+def set_limits(client: TestClient, headers: dict[str, str], **limits: object) -> None:
+    """Set the paper account's limits over the API (200 or the test fails)."""
+    put = client.put("/api/v1/limits/paper", json={"limits": limits}, headers=headers)
+    assert put.status_code == 200, put.text
+
+
 def order(client: TestClient, headers: dict[str, str], qty: str = "1", **kw: str) -> Any:
     body = {"account": "paper", "instrument": "AAPL.PAPER", "side": "BUY", "quantity": qty, **kw}
     answer = client.post("/api/v1/orders", json=body, headers=headers)
@@ -334,12 +340,7 @@ def test_an_open_order_count_stops_resting_orders_and_shows_its_use(
 ) -> None:
     _, client = desk
     headers = admin(client)
-    put = client.put(
-        "/api/v1/limits/paper",
-        json={"limits": {"max_open_orders": 2}, "reason": "a runaway strategy"},
-        headers=headers,
-    )
-    assert put.status_code == 200, put.text
+    set_limits(client, headers, max_open_orders=2)
     resting = {"order_type": "LIMIT", "price": "180.00"}  # below the mark (190): it rests
     assert order(client, headers, **resting)["ok"]
     assert order(client, headers, **resting)["ok"]
@@ -360,10 +361,7 @@ def test_a_net_exposure_limit_denies_a_push_past_it_and_shows_the_net(
 ) -> None:
     _, client = desk
     headers = admin(client)
-    put = client.put(
-        "/api/v1/limits/paper", json={"limits": {"max_net_exposure": "500"}}, headers=headers
-    )
-    assert put.status_code == 200, put.text
+    set_limits(client, headers, max_net_exposure="500")
     assert order(client, headers, qty="2")["ok"]  # long 2 at about 190: 380
     denied = order(client, headers, qty="1")  # 380 + 190 > 500
     assert (denied["ok"], denied["code"]) == (False, "EXPOSURE_LIMIT_EXCEEDED")
@@ -380,10 +378,7 @@ def test_an_underlying_exposure_limit_counts_what_is_held_and_working_in_it(
 ) -> None:
     _, client = desk
     headers = admin(client)
-    put = client.put(
-        "/api/v1/limits/paper", json={"limits": {"max_underlying_exposure": "600"}}, headers=headers
-    )
-    assert put.status_code == 200, put.text
+    set_limits(client, headers, max_underlying_exposure="600")
     assert order(client, headers, qty="2")["ok"]  # AAPL held: about 380
     assert order(client, headers, order_type="LIMIT", price="180.00")["ok"]  # working: 180
     denied = order(client, headers, qty="1")  # 380 + 180 + 190 > 600

@@ -22,6 +22,13 @@ each is a replay of the answer the engine journaled under its key. A retry of an
 order was being sliced sends that order's children again as first planned, instead of planning
 afresh from what is held by then (which counts the children already sent; see "Sliced once"
 in :mod:`algodesk.services.slicing`).
+
+**Target positions.** A target is all the bot is to hold in the instrument: its working orders
+there (but exits and closes at market) are canceled while planning, after a check that the new
+order would pass without them, and noted (``TargetReplaces``) so that a retry's fate lists them;
+the target is planned again when a position moved meanwhile, and the new order is withheld
+(``WORKING_ORDER_NOT_CANCELED``) while a replaced order is still working (see
+:meth:`OrderPlanner._to_target`).
 """
 
 from __future__ import annotations

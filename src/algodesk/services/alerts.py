@@ -38,6 +38,7 @@ the hook's window (default 60 s), since the same words may be a new signal later
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -716,7 +717,7 @@ class AlertProcessor:
             except MappingError:
                 continue  # it sent nothing
             for bot in bots:
-                key = f"alert:{entry.id}:{n}:{bot.id}"
+                key = _leg_key(entry, n, bot)
                 rows.extend(self._replaced(bot, intent, key))
                 found = self._journaled(bot, key)
                 action, symbol = intent.action.value, intent.symbol
@@ -729,7 +730,7 @@ class AlertProcessor:
         orders a target replaces)."""
         tried = set()
         for n, _, bot in legs:
-            key = f"alert:{entry.id}:{n}:{bot.id}"
+            key = _leg_key(entry, n, bot)
             account = bot.account_id
             noted = self._engine.noted(account, _tried_key(key)) is not None
             if (noted and self._engine.noted(account, _failed_key(key)) is None) or (
@@ -847,7 +848,7 @@ class AlertProcessor:
                 rows.append(step)
                 continue
             n, intent, bot = step
-            key = f"alert:{entry.id}:{n}:{bot.id}"
+            key = _leg_key(entry, n, bot)
             stale = late and (not tried or key in tried)
             noting = several and not stale
             if noting:  # stored with the leg's first command (a batch's undo undoes both)
@@ -856,7 +857,8 @@ class AlertProcessor:
                 done, journaled = self._execute(entry, n, bot, intent, max_lag, fired, stale)
             except Exception:
                 if noting:  # it failed: a retry tries it again unless it left a trace
-                    self._engine.note(bot.account_id, _failed_key(key), "AlertLegFailed", {})
+                    with contextlib.suppress(Exception):  # (then it stays tried: not sent late)
+                        self._engine.note(bot.account_id, _failed_key(key), "AlertLegFailed", {})
                 raise
             rows.extend(done)
             replayable = replayable and journaled
@@ -876,7 +878,7 @@ class AlertProcessor:
         """The rows of one intent for one bot, and whether a second run would be answered by
         the journal under ``key`` alone (one command sent under it, or a stale refusal, which
         time cannot undo) rather than planned again in whatever state it then finds."""
-        key = f"alert:{entry.id}:{n}:{bot.id}"
+        key = _leg_key(entry, n, bot)
         # The keys of a sliced order's plan and of what a target replaces, which planning
         # asks next, in the same look-up.
         also = (sliced_key(key), replaced_key(key))
@@ -1031,6 +1033,11 @@ def _verdict(rows: Iterable[dict[str, object]]) -> tuple[AlertStatus, str | None
     if all(r.get("mapped") is False for r in rows):
         return AlertStatus.REJECTED, reason, message
     return AlertStatus.DENIED, reason, message
+
+
+def _leg_key(entry: InboxEntry, n: int, bot: Bot) -> str:
+    """The idempotency key of an alert's ``n``-th intent for ``bot`` (one leg)."""
+    return f"alert:{entry.id}:{n}:{bot.id}"
 
 
 def _tried_key(key: str) -> str:

@@ -6,6 +6,12 @@ it a plan, an ``OrderFilled`` arms or grows the entry's watch. :meth:`ExitRunner
 what fires through :meth:`Engine.handle`, so exits pass the same gates (entry-only limits never
 block them). Journal records bring the picture back after a restart; a trailing stop restarts
 from the entry's average price (its best mark is not journaled).
+
+An exit that fires first cancels the owner's resting reduce-only orders that would leave it no
+room (:meth:`ExitRunner._clear_way`). An entry's watches retire with its position: the runner
+keeps each book's position from the fills it hears, in their order, and when the owner's book
+goes flat or turns the other way the watches on it are journaled as fired (``POSITION_CLOSED``);
+at a start the ledger's fills are replayed to retire restored watches the same way.
 """
 
 from __future__ import annotations
