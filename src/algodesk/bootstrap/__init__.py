@@ -25,6 +25,11 @@ from algodesk.adapters.storage.sql.engine import (
     migrate,
     sqlite_url,
 )
+from algodesk.adapters.storage.sql.inbox_file import (
+    check_inbox_file,
+    inbox_url,
+    prepare_inbox_file,
+)
 from algodesk.adapters.storage.sql.instruments import SqlInstrumentStore
 from algodesk.adapters.storage.sql.uow import SqlUnitOfWork
 from algodesk.config import Settings
@@ -76,13 +81,28 @@ class Desk:
     bars: BarStore
     #: Read-only units of work that never wait for a writer (queries, verification).
     snapshot_factory: Callable[[], UnitOfWork]
+    #: Where the alert inbox is: a SQLite file of its own beside a SQLite database (see
+    #: :mod:`algodesk.adapters.storage.sql.inbox_file`), else :attr:`engine`. Use
+    #: :meth:`inbox`, which checks the file first.
+    inbox_engine: sa.Engine
 
     @property
     def url(self) -> str:
         return redact_url(database_url(self.settings))
 
+    def inbox(self) -> sa.Engine:
+        """The alert inbox's engine, once its file is ready (else
+        :class:`DatabaseNotReadyError`, which says to run ``algodesk init``). Only what takes
+        alerts in needs it: a desk whose inbox file is lost still opens for everything else
+        (``ledger verify``, say)."""
+        if self.inbox_engine is not self.engine:
+            check_inbox_file(self.engine, self.inbox_engine)
+        return self.inbox_engine
+
     def close(self) -> None:
         self.engine.dispose()
+        if self.inbox_engine is not self.engine:
+            self.inbox_engine.dispose()
 
 
 def _engine(settings: Settings) -> sa.Engine:
@@ -98,12 +118,21 @@ def init_storage(settings: Settings) -> str:
         engine = _engine(settings)
     except OSError as exc:
         raise StorageUnavailableError(f"cannot create the data directory: {exc}") from None
+    inbox = None
     try:
         migrate(engine)
+        inbox_at = inbox_url(database_url(settings))
+        if inbox_at is not None:
+            inbox = make_engine(inbox_at)
+            prepare_inbox_file(engine, inbox)
     except sa.exc.SQLAlchemyError as exc:
         raise StorageUnavailableError(f"cannot initialise {url}: {_reason(exc)}") from None
+    except DatabaseNotReadyError as exc:  # an inbox file of a newer version
+        raise StorageUnavailableError(f"cannot initialise {url}: {exc}") from None
     finally:
         engine.dispose()
+        if inbox is not None:
+            inbox.dispose()
     return head_revision()
 
 
@@ -120,14 +149,16 @@ def open_desk(settings: Settings, clock: Clock | None = None) -> Desk:
             f"no algodesk database in {settings.data_dir}: run `algodesk init` first"
         )
     engine = _engine(settings)
+    inbox_at = inbox_url(database_url(settings))
+    inbox = engine if inbox_at is None else make_engine(inbox_at)
     try:
         ensure_current(engine)
-    except sa.exc.SQLAlchemyError as exc:
+    except BaseException as exc:
         engine.dispose()
-        url = redact_url(database_url(settings))
-        raise StorageUnavailableError(f"cannot open {url}: {_reason(exc)}") from None
-    except Exception:
-        engine.dispose()
+        inbox.dispose()
+        if isinstance(exc, sa.exc.SQLAlchemyError):
+            url = redact_url(database_url(settings))
+            raise StorageUnavailableError(f"cannot open {url}: {_reason(exc)}") from None
         raise
 
     def uow_factory() -> UnitOfWork:
@@ -139,7 +170,14 @@ def open_desk(settings: Settings, clock: Clock | None = None) -> Desk:
     ledger = LedgerService(uow_factory, clock or LiveClock(), snapshot_factory)
     bars = ParquetBarStore(settings.data_dir / "bars")
     return Desk(
-        settings, engine, uow_factory, ledger, SqlInstrumentStore(engine), bars, snapshot_factory
+        settings,
+        engine,
+        uow_factory,
+        ledger,
+        SqlInstrumentStore(engine),
+        bars,
+        snapshot_factory,
+        inbox,
     )
 
 

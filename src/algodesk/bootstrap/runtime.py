@@ -130,7 +130,10 @@ class DeskRuntime:
         backlog: AlertBacklog | None = None,
     ) -> None:
         """``backlog``: how the alert thread's lag is measured (default: on the monotonic
-        clock, with ``options.alert_backlog`` as its limit)."""
+        clock, with ``options.alert_backlog`` as its limit). Raises
+        :class:`~algodesk.adapters.storage.sql.engine.DatabaseNotReadyError` when the desk's
+        alert inbox file is not ready (``algodesk init`` makes it so)."""
+        inbox_engine = desk.inbox()  # before anything else is started
         self.desk = desk
         self.options = options or RuntimeOptions()
         self.clock: Clock = clock or LiveClock()
@@ -221,7 +224,7 @@ class DeskRuntime:
             self.limits.bot_breakers,
             options=self.option_symbols,
         )
-        self.inbox = SqlInbox(desk.engine)
+        self.inbox = SqlInbox(inbox_engine)
         #: How far behind the alert thread runs; the webhook refuses alerts beyond its limit.
         self.backlog = backlog or AlertBacklog(self.options.alert_backlog)
         self._wake = threading.Event()
@@ -243,7 +246,7 @@ class DeskRuntime:
             OrderPlanner(self.engine, self.market, self.option_symbols, self.slicer),
             self.clock,
             self.backlog,
-            # The webhook's inserts wait for a batch only where writers wait for each other.
+            # Longer batches where the database's writers do not wait for each other.
             batch_seconds=(
                 CONCURRENT_WRITERS_BATCH_SECONDS
                 if desk.engine.dialect.name == "postgresql"

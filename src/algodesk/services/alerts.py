@@ -93,8 +93,10 @@ MAX_ATTEMPTS = 5
 #: Alerts of one account whose orders are stored in one transaction (an engine batch): the
 #: account's other writers (and SQLite's, the inbox's) wait for a batch, so it stays short.
 ENGINE_BATCH = 32
-#: ... and at most this long (it then commits), so a webhook's answer waits little for it
-#: where the database has one writer at a time (SQLite: the webhook's insert waits for it).
+#: ... and at most this long (it then commits) where the database has one writer at a time
+#: (SQLite: the alert thread, API orders and fills at marks take turns). The webhook's insert
+#: does not wait for it (the inbox is a file of its own), yet at 400 alerts/s 50 ms batches
+#: answered webhooks p99 388 ms (7 ms with these) and booked fills p99 3.2 s (86 ms).
 ENGINE_BATCH_SECONDS = 0.01
 #: ... or this long where writers do not wait for each other (PostgreSQL): a longer batch
 #: shares its commits and its ledger head among more alerts when they queue (a drain of 1,500

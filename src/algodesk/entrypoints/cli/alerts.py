@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from algodesk.bootstrap import DatabaseNotReadyError
 from algodesk.entrypoints.cli.options import DatabaseUrl, DataDir, desk_from_options, fail
 
 __all__ = ["alerts_app"]
@@ -35,7 +36,11 @@ def explain(
     from algodesk.bootstrap.runtime import DeskRuntime  # noqa: PLC0415
 
     with desk_from_options(data_dir, database_url_opt) as desk:
-        answer = DeskRuntime(desk).explain(bot, body)
+        try:
+            runtime = DeskRuntime(desk)
+        except DatabaseNotReadyError as exc:  # its alert inbox file lost: `algodesk init`
+            raise fail(str(exc)) from None
+        answer = runtime.explain(bot, body)
     typer.echo(json.dumps(answer.as_dict(), indent=2))
     if not answer.accepted:
         raise typer.Exit(1)

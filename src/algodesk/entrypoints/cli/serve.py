@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from algodesk.bootstrap import StorageUnavailableError, init_storage, open_desk
+from algodesk.bootstrap import (
+    DatabaseNotReadyError,
+    StorageUnavailableError,
+    init_storage,
+    open_desk,
+)
 from algodesk.bootstrap.tuning import tune_gc, tune_switching
 from algodesk.entrypoints.cli.options import DatabaseUrl, DataDir, fail, settings_from_options
 from algodesk.services.backlog import DEFAULT_LIMIT as DEFAULT_BACKLOG_LIMIT
@@ -145,7 +150,7 @@ def _loaded(settings: Settings, options: RuntimeOptions) -> DeskRuntime:
         raise fail(str(exc)) from None
     try:
         runtime = DeskRuntime(desk, options, secret_key=os.environ.get("ALGODESK_SECRET_KEY"))
-    except ValueError as exc:  # a bad key, a malformed sessions.toml
+    except (ValueError, DatabaseNotReadyError) as exc:  # a bad key, a malformed sessions.toml
         desk.close()
         raise fail(str(exc)) from None
     try:
