@@ -89,6 +89,11 @@ class ExitWatch:
         self.fired = None
         self.attempts += 1
 
+    def hold_back(self) -> None:
+        """The exit was not sent (the gates would deny it as they did before): watch again
+        from the next mark. No attempt was used (its idempotency key stays free)."""
+        self.fired = None
+
     @property
     def exit_side(self) -> OrderSide:
         return self.side.opposite

@@ -12,6 +12,13 @@ room (:meth:`ExitRunner._clear_way`). An entry's watches retire with its positio
 keeps each book's position from the fills it hears, in their order, and when the owner's book
 goes flat or turns the other way the watches on it are journaled as fired (``POSITION_CLOSED``);
 at a start the ledger's fills are replayed to retire restored watches the same way.
+
+An exit the gates deny stays armed and is tried at every mark that crosses its level. Once
+denied, it is first checked without sending (:meth:`Engine.check_list`) while its denial
+stands: it goes when the check passes, is journaled again when the reason changes, and is
+otherwise held back, journaled at most once per :data:`DENIAL_REPEAT` (each try wrote a
+command, its denial and an ``ExitDenied`` record: about three journal records per mark for as
+long as, say, a halted account or another bot's opposite position kept it out).
 """
 
 from __future__ import annotations
@@ -19,7 +26,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -37,9 +45,13 @@ from algodesk.ports.storage import JournalRecord, UnitOfWork
 from algodesk.services.outcomes import Outcome
 
 if TYPE_CHECKING:
-    from algodesk.services.engine import Engine
+    from algodesk.services.engine import Engine, ListDenial
 
 _log = logging.getLogger("algodesk.exits")
+
+#: A denied exit whose denial stands (the same code) is tried, and journaled, again at most
+#: this often; the marks between only check it without sending.
+DENIAL_REPEAT = timedelta(seconds=60)
 
 __all__ = [
     "ExitBook",
@@ -264,6 +276,8 @@ class ExitRunner:
         # the engine's book already shows the batch's end (a close and a re-entry in one batch
         # looked like no close at all).
         self._held: dict[tuple[AccountId, BotId | None, InstrumentId], Decimal] = {}
+        # The standing denial of each exit that was denied (by entry and kind): see the module.
+        self._denied: dict[tuple[ClientOrderId, ExitKind], _Denial] = {}
         engine.subscribe(self._on_event)
 
     def load(self, accounts: Iterable[AccountId]) -> None:
@@ -391,6 +405,7 @@ class ExitRunner:
         passing reason (halted, rate) tries again on the next mark; one with nothing left to
         exit (the position was closed another way) stops."""
         outcomes = []
+        now = self._clock.now()
         for watch, kind in self.book.on_mark(instrument_id, price):
             account, bot = self.book.owners[watch.entry]
             position = self._engine.position(account, bot, instrument_id)
@@ -410,6 +425,11 @@ class ExitRunner:
                     reduce_only=True,
                     idempotency_key=key,
                 )
+                standing = self._standing(watch.entry, kind, exit_order, position, now)
+                if standing is not None:  # denied as before: not sent, not journaled
+                    watch.hold_back()
+                    outcomes.append(Outcome(False, None, None, standing.code, standing.message))
+                    continue
                 canceled = self._clear_way(exit_order, position, key)
                 outcome = self._engine.handle(exit_order)
                 if not outcome.ok:
@@ -436,7 +456,39 @@ class ExitRunner:
                 uow.journal.append(JournalRecord(account, record_kind, self._clock.now(), payload))
                 uow.commit()
             outcomes.append(outcome)
+            self._denied.pop((watch.entry, kind), None)
+            if not done and size > 0:
+                check = self._check(replace(exit_order, idempotency_key=None), position)
+                if check is not None:  # what the next marks compare with
+                    self._denied[watch.entry, kind] = _Denial(check.code, now)
+        if self._denied:  # forget the exits of retired or fired watches
+            live = self.book.watches
+            for entry, kind in [k for k in self._denied if k[0] not in live]:
+                del self._denied[entry, kind]
         return outcomes
+
+    def _standing(
+        self,
+        entry: ClientOrderId,
+        kind: ExitKind,
+        exit_order: SubmitOrder,
+        position: Decimal,
+        now: datetime,
+    ) -> ListDenial | None:
+        """The denial that still stands for an exit denied before, checked without sending;
+        None when it is to be tried (never denied, the check passes, the reason changed, or
+        :data:`DENIAL_REPEAT` has passed since it was last journaled)."""
+        denied = self._denied.get((entry, kind))
+        if denied is None or now - denied.at >= DENIAL_REPEAT:
+            return None
+        check = self._check(replace(exit_order, idempotency_key=None), position)
+        return check if check is not None and check.code == denied.code else None
+
+    def _check(self, exit_order: SubmitOrder, position: Decimal) -> ListDenial | None:
+        """What the gates would deny ``exit_order`` for once its way is cleared, sending
+        nothing."""
+        _, going = self._in_the_way(exit_order, position)
+        return self._engine.check_list([exit_order], without=going)
 
     def _clear_way(self, exit_order: SubmitOrder, position: Decimal, key: str) -> list[str]:
         """Cancel the owner's resting reduce-only orders on the exit's side in the instrument
@@ -450,6 +502,31 @@ class ExitRunner:
         exit denied for another reason keeps the take-profits. (When the cancels use up the
         order rate, or on a remote venue until it confirms them, the exit is denied and tried
         again at the next mark.)"""
+        account = exit_order.account_id
+        chosen, going = self._in_the_way(exit_order, position)
+        if not chosen:
+            return []
+        if self._engine.check_list([exit_order], without=going) is not None:
+            return []  # denied anyway: nothing is canceled for it
+        for order in chosen:
+            self._engine.handle(
+                CancelOrder(
+                    account_id=account,
+                    client_order_id=order.client_order_id,
+                    idempotency_key=f"{key}:cancel:{order.client_order_id}",
+                )
+            )
+        with self._uow_factory() as uow:  # canceled, or on the way (not refused, not filled)
+            now = [uow.orders.get(o.client_order_id) for o in chosen]
+        gone = (OrderStatus.CANCELED, OrderStatus.PENDING_CANCEL)
+        return [o.client_order_id.value for o in now if o is not None and o.status in gone]
+
+    def _in_the_way(
+        self, exit_order: SubmitOrder, position: Decimal
+    ) -> tuple[list[Order], list[ClientOrderId]]:
+        """The owner's resting reduce-only orders that :meth:`_clear_way` would cancel for
+        ``exit_order``, and every order to count as gone (those and the ones whose cancel is
+        on its way)."""
         account, bot = exit_order.account_id, exit_order.bot_id
         mine = [
             o
@@ -468,22 +545,15 @@ class ExitRunner:
             if order.order_type is not OrderType.MARKET:
                 chosen.append(order)
                 ahead -= order.leaves_quantity.value
-        if not chosen:
-            return []
         going = [o.client_order_id for o in mine if o not in live] + [
             o.client_order_id for o in chosen
         ]
-        if self._engine.check_list([exit_order], without=going) is not None:
-            return []  # denied anyway: nothing is canceled for it
-        for order in chosen:
-            self._engine.handle(
-                CancelOrder(
-                    account_id=account,
-                    client_order_id=order.client_order_id,
-                    idempotency_key=f"{key}:cancel:{order.client_order_id}",
-                )
-            )
-        with self._uow_factory() as uow:  # canceled, or on the way (not refused, not filled)
-            now = [uow.orders.get(o.client_order_id) for o in chosen]
-        gone = (OrderStatus.CANCELED, OrderStatus.PENDING_CANCEL)
-        return [o.client_order_id.value for o in now if o is not None and o.status in gone]
+        return chosen, going
+
+
+@dataclass(frozen=True, slots=True)
+class _Denial:
+    """An exit's standing denial: the code its check gives, and when it was last journaled."""
+
+    code: str
+    at: datetime
