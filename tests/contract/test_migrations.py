@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -10,6 +11,11 @@ from algodesk.adapters.storage.sql.engine import current_revision, ensure_curren
 from algodesk.adapters.storage.sql.tables import metadata
 
 
+# Migration 0008's index of alert ids in journal keys is an expression (SQLite only), which
+# SQLAlchemy does not reflect: it warns and leaves it out of the comparison.
+@pytest.mark.filterwarnings(
+    "ignore:Skipped unsupported reflection of expression-based index ix_journal_alert_id"
+)
 def test_migrations_match_the_table_metadata(migrated_engine: sa.Engine) -> None:
     with migrated_engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": False})

@@ -6,7 +6,9 @@ when the inbox file was lost; a desk whose inbox file is not ready is refused wi
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
+import subprocess
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
@@ -16,11 +18,11 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from algodesk.adapters.storage.sql.engine import DatabaseNotReadyError
+from algodesk.adapters.storage.sql.engine import DatabaseNotReadyError, current_revision
 from algodesk.adapters.storage.sql.inbox import SqlInbox
-from algodesk.adapters.storage.sql.inbox_file import inbox_url
+from algodesk.adapters.storage.sql.inbox_file import _ALERT_ID, _ALERT_KEYS, inbox_url
 from algodesk.adapters.storage.sql.tables import alert_inbox
-from algodesk.bootstrap import init_storage, open_desk
+from algodesk.bootstrap import StorageUnavailableError, init_storage, open_desk
 from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.config import Settings
 from algodesk.domain.identifiers import InstrumentId
@@ -28,6 +30,7 @@ from algodesk.domain.matching import Quote
 from algodesk.entrypoints.cli.app import app as cli
 from algodesk.ports.inbox import AlertStatus
 from algodesk.services.demo import PAPER_ACCOUNT, PAPER_BOT
+from algodesk.testing.desk_server import ALGODESK
 from tests.desks import FAST_HASHER, demo_runtime
 
 AAPL = InstrumentId("AAPL.PAPER")
@@ -172,6 +175,20 @@ def test_a_new_inbox_file_never_reuses_an_alert_id_the_journal_has_seen(tmp_path
     runtime.desk.close()
     _remove_inbox_file(tmp_path)
 
+    # serve does not start a new inbox file by itself: the pending alerts would be gone
+    # unsaid. (A process with a timeout: a serve that started anyway would listen until
+    # stopped.)
+    served = subprocess.run(
+        [ALGODESK, "serve", "--data-dir", str(tmp_path), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    said = served.stdout + served.stderr
+    assert served.returncode == 2, said
+    assert "is missing, and the desk has traded alerts: restore it from a backup" in said
+    assert "Traceback" not in said
     # Everything but taking alerts in works meanwhile; the desk says what to do.
     verify = CliRunner().invoke(cli, ["ledger", "verify", "--data-dir", str(tmp_path)])
     assert verify.exit_code == 0, verify.output
@@ -223,3 +240,117 @@ def test_an_inbox_file_of_a_newer_version_is_refused(tmp_path: Path) -> None:
 )
 def test_where_the_inbox_is_for_each_database(database: str, inbox: str | None) -> None:
     assert inbox_url(database) == inbox
+
+
+PREVIOUS_HEAD = "0007"  # the schema revision the algodesk before the inbox file expects
+
+
+def _backup(source: Path, target: Path) -> None:
+    """A consistent copy of a live SQLite file (the backup API, as `sqlite3 .backup` does)."""
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    src.backup(dst)
+    src.close()
+    dst.close()
+
+
+def test_an_inbox_file_restored_from_a_backup_never_reuses_an_alert_id_the_journal_has_seen(
+    tmp_path: Path,
+) -> None:
+    """The two files cannot be copied at one instant: an inbox file backed up before later
+    alerts (or restored, as the 'missing' message advises) handed out their ids again, and the
+    new alerts were answered from the old ones' journal entries, never traded."""
+    settings = Settings(data_dir=tmp_path)
+    runtime = demo_runtime(tmp_path)
+    _post(runtime, 1)
+    _process(runtime)
+    _backup(tmp_path / "algodesk-inbox.db", tmp_path / "inbox-backup.db")
+    later = _post(runtime, 2)  # stored and traded after the inbox file's backup
+    _process(runtime)
+    assert _orders(runtime) == 2
+    runtime.desk.close()
+    _remove_inbox_file(tmp_path)
+    shutil.copy(tmp_path / "inbox-backup.db", tmp_path / "algodesk-inbox.db")
+
+    init_storage(settings)  # what `serve` runs at its start
+    runtime = DeskRuntime(open_desk(settings), hasher=FAST_HASHER)
+    try:
+        runtime.load()
+        new = _post(runtime, 3)
+        _process(runtime)
+        assert new > later, f"alert id {new} reused (alert {later} traded under it)"
+        assert _status(runtime, new) is AlertStatus.EXECUTED
+        assert _orders(runtime) == 3  # traded, not answered from the old alert's orders
+    finally:
+        runtime.desk.close()
+
+
+def test_init_never_deletes_from_the_database_an_entry_it_did_not_copy(tmp_path: Path) -> None:
+    """An entry of the database whose id is taken in the inbox file by another alert (written
+    by an older algodesk after a move) is kept and the move refused, never dropped: it was
+    answered 200 (it was skipped by the copy and deleted)."""
+    settings = Settings(data_dir=tmp_path)
+    runtime = demo_runtime(tmp_path)
+    taken = _post(runtime, 1)
+    runtime.desk.close()
+    with sqlite3.connect(tmp_path / "algodesk-inbox.db") as inbox:
+        inbox.row_factory = sqlite3.Row
+        row = dict(inbox.execute("SELECT * FROM alert_inbox WHERE id = ?", (taken,)).fetchone())
+    inbox.close()
+    row.update(dedupe_key="another-alert", digest="f" * 64, body=b"BUY AAPL 2")
+    database = sa.create_engine(f"sqlite:///{tmp_path / 'algodesk.db'}")
+    with database.begin() as conn:  # same id, another alert
+        names = ", ".join(row)
+        marks = ", ".join(f":{k}" for k in row)
+        conn.execute(sa.text(f"INSERT INTO alert_inbox ({names}) VALUES ({marks})"), row)
+    database.dispose()
+
+    with pytest.raises(StorageUnavailableError, match=f"alert {taken} of the database cannot"):
+        init_storage(settings)
+    with sqlite3.connect(tmp_path / "algodesk-inbox.db") as inbox:
+        in_file = inbox.execute(
+            "SELECT count(*) FROM alert_inbox WHERE dedupe_key = 'another-alert'"
+        ).fetchone()[0]
+    inbox.close()
+    with sqlite3.connect(tmp_path / "algodesk.db") as db:
+        in_database = db.execute(
+            "SELECT count(*) FROM alert_inbox WHERE dedupe_key = 'another-alert'"
+        ).fetchone()[0]
+    db.close()
+    assert (in_file, in_database) == (0, 1), "the alert was deleted from the database"
+
+
+def test_an_older_algodesk_refuses_a_moved_desk(tmp_path: Path) -> None:
+    """After the move the database's own inbox table is empty. At the schema revision an
+    algodesk from before expects, that version (a rollback, or its `serve` still running while
+    the upgrade's `init` moved the entries) opened it and numbered its alerts from 1 again:
+    answered from the old alerts' journal entries, never traded."""
+    demo_runtime(tmp_path).desk.close()
+    desk = open_desk(Settings(data_dir=tmp_path))
+    try:
+        assert current_revision(desk.engine) not in (None, PREVIOUS_HEAD)
+    finally:
+        desk.close()
+
+
+def test_the_runtime_opens_on_a_sqlite_uri_database_url(tmp_path: Path) -> None:
+    """`sqlite:///file:/path/desk.db?uri=true` worked before the inbox file; `init` now makes
+    the inbox file, and the runtime must find it."""
+    url = f"sqlite:///file:{tmp_path / 'desk.db'}?uri=true"
+    settings = Settings(data_dir=tmp_path, database_url=url)
+    init_storage(settings)
+    assert (tmp_path / "desk-inbox.db").exists()
+    desk = open_desk(settings)
+    try:
+        DeskRuntime(desk, hasher=FAST_HASHER)  # refused: "... is missing: run `algodesk init`"
+    finally:
+        desk.close()
+
+
+def test_init_reads_the_highest_alert_id_by_index(runtime: DeskRuntime) -> None:
+    """Every init (every start of serve) reads the highest alert id in the journal: by
+    migration 0008's index, not a scan of the whole journal."""
+    with runtime.desk.engine.connect() as conn:
+        plan = conn.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN SELECT max({_ALERT_ID}) FROM journal WHERE {_ALERT_KEYS}"
+        ).all()
+    assert any("USING INDEX ix_journal_alert_id" in str(step) for step in plan), plan

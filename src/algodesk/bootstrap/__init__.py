@@ -111,8 +111,12 @@ def _engine(settings: Settings) -> sa.Engine:
     return make_engine(database_url(settings))
 
 
-def init_storage(settings: Settings) -> str:
-    """Create the data directory and database, run the migrations; returns the schema revision."""
+def init_storage(settings: Settings, start_new_inbox: bool = True) -> str:
+    """Create the data directory and database, run the migrations; returns the schema revision.
+
+    On SQLite it also prepares the alert inbox file; without ``start_new_inbox`` (``serve``)
+    a lost inbox file of a desk that has traded alerts is refused rather than started anew
+    (see :mod:`algodesk.adapters.storage.sql.inbox_file`)."""
     url = redact_url(database_url(settings))
     try:
         engine = _engine(settings)
@@ -124,10 +128,10 @@ def init_storage(settings: Settings) -> str:
         inbox_at = inbox_url(database_url(settings))
         if inbox_at is not None:
             inbox = make_engine(inbox_at)
-            prepare_inbox_file(engine, inbox)
+            prepare_inbox_file(engine, inbox, start_new=start_new_inbox)
     except sa.exc.SQLAlchemyError as exc:
         raise StorageUnavailableError(f"cannot initialise {url}: {_reason(exc)}") from None
-    except DatabaseNotReadyError as exc:  # an inbox file of a newer version
+    except DatabaseNotReadyError as exc:  # the inbox file: newer, lost, or not movable
         raise StorageUnavailableError(f"cannot initialise {url}: {exc}") from None
     finally:
         engine.dispose()

@@ -144,7 +144,7 @@ def _loaded(settings: Settings, options: RuntimeOptions) -> DeskRuntime:
     from algodesk.services.exits import UnreadableExitPlanError  # noqa: PLC0415
 
     try:
-        init_storage(settings)
+        init_storage(settings, start_new_inbox=False)  # a lost inbox file: said, not replaced
         desk = open_desk(settings)
     except StorageUnavailableError as exc:
         raise fail(str(exc)) from None

@@ -12,13 +12,18 @@ recorded in the inbox and orders recorded in the journal were separate transacti
 What must hold is that an alert id is **never used twice**: a new alert with the id of an old
 one would be answered from the old one's journal and never executed. The inbox file's table
 therefore takes ids with SQLite's ``AUTOINCREMENT`` (an id is never reused, even after rows
-are deleted), and a new inbox file starts above every alert id the desk's journal has seen
-(a desk whose inbox file was lost or deleted starts it again safely).
+are deleted), and every ``init`` keeps its next id above every alert id the desk's journal has
+seen (read off an index of migration 0008): a new inbox file, and one restored from a backup
+taken before later alerts, go on above them. Migration 0008 also makes an algodesk from
+before this layout refuse the database (it would number alerts from 1 in the emptied table).
 
 ``algodesk init`` (and ``serve``, which runs it) creates the file and moves the entries of the
 inbox table of the desk's database into it (those of a desk from before this layout): copied
 with their ids, then deleted from the database, each step a transaction; a crash between them
-is finished by the next ``init``. :func:`check_inbox_file` refuses to take alerts in (the
+is finished by the next ``init``. An entry whose id or key the inbox file holds for another
+alert is never deleted: the move stops there and says so. ``serve`` does not start a new
+inbox file for a desk that has traded alerts (its file was lost: restore it, or run ``algodesk
+init``, which starts one). :func:`check_inbox_file` refuses to take alerts in (the
 desk's runtime) while the inbox file is missing, not set up, from a newer version, or while
 the database still holds entries; the rest of the desk (``ledger verify`` ...) opens as before.
 
@@ -36,7 +41,13 @@ import sqlalchemy as sa
 from algodesk.adapters.storage.sql.engine import DatabaseNotReadyError, read_only
 from algodesk.adapters.storage.sql.tables import alert_inbox, journal
 
-__all__ = ["INBOX_FILE_VERSION", "check_inbox_file", "inbox_url", "prepare_inbox_file"]
+__all__ = [
+    "INBOX_FILE_VERSION",
+    "LostInboxFileError",
+    "check_inbox_file",
+    "inbox_url",
+    "prepare_inbox_file",
+]
 
 #: The inbox file's schema version (SQLite's ``PRAGMA user_version``); 0 is a new file.
 INBOX_FILE_VERSION = 1
@@ -75,48 +86,84 @@ def _newer(version: int) -> DatabaseNotReadyError:
     )
 
 
+#: The alert id of a journal key ``alert:{id}:...``, spelled as migration 0008's index has it
+#: (SQLite uses the index only for the same expression and condition).
+_ALERT_ID = "CAST(substr(key, 7, instr(substr(key, 7), ':') - 1) AS INTEGER)"
+_ALERT_KEYS = "key LIKE 'alert:%'"
+
+
 def _highest_alert_id(desk: sa.Connection) -> int:
     """The highest alert id the desk's database knows: in its inbox table and in the keys of
-    its journal (``alert:{id}:{intent}:{bot}`` and the keys derived from them)."""
-    highest = int(desk.execute(sa.select(sa.func.max(alert_inbox.c.id))).scalar_one() or 0)
-    keys = desk.execute(sa.select(journal.c.key).where(journal.c.key.like("alert:%"))).scalars()
-    for key in keys:
-        number = key.split(":", 2)[1]
-        if number.isdigit():
-            highest = max(highest, int(number))
-    return highest
+    its journal (``alert:{id}:{intent}:{bot}`` and the keys derived from them), by index."""
+    in_table = desk.execute(sa.select(sa.func.max(alert_inbox.c.id))).scalar_one()
+    in_journal = desk.exec_driver_sql(
+        f"SELECT max({_ALERT_ID}) FROM {journal.name} WHERE {_ALERT_KEYS}"  # noqa: S608
+    ).scalar_one()
+    return max(int(in_table or 0), int(in_journal or 0))
 
 
-def _create(inbox: sa.Connection, floor: int) -> None:
-    _file_metadata.create_all(inbox)
-    if floor > 0:  # the next id is above every id used before
-        inbox.exec_driver_sql(
-            "INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (_file_inbox.name, floor)
+def _keep_above(inbox: sa.Connection, floor: int) -> None:
+    """The inbox file's next id above ``floor`` (SQLite takes the next ``AUTOINCREMENT`` id
+    above both ``sqlite_sequence`` and the ids in the table)."""
+    name = _file_inbox.name
+    inbox.exec_driver_sql(
+        "INSERT INTO sqlite_sequence (name, seq) SELECT ?, 0 "
+        "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?)",
+        (name, name),
+    )
+    inbox.exec_driver_sql(
+        "UPDATE sqlite_sequence SET seq = ? WHERE name = ? AND seq < ?", (floor, name, floor)
+    )
+
+
+class LostInboxFileError(DatabaseNotReadyError):
+    """The inbox file of a desk that has traded alerts is missing (``serve`` does not start
+    a new one by itself)."""
+
+
+def prepare_inbox_file(desk: sa.Engine, inbox: sa.Engine, start_new: bool = True) -> int:
+    """Create the inbox file's schema if it is new, keep its next id above every alert id
+    the desk's database knows, and move the database's inbox entries into it; returns how many
+    entries were moved. Safe to run again at any point. Without ``start_new``, a new inbox
+    file for a desk whose journal has traded alerts (its file was lost) is refused
+    (:class:`LostInboxFileError`) rather than started."""
+    path = _file_path(inbox.url)
+    with read_only(desk) as source:
+        floor = _highest_alert_id(source)
+        waiting = source.execute(sa.select(alert_inbox.c.id).limit(1)).first() is not None
+    if not start_new and floor > 0 and not waiting and not path.exists():
+        raise LostInboxFileError(
+            f"the alert inbox file {path} is missing, and the desk has traded alerts: restore "
+            "it from a backup (with the database), or run `algodesk init` to start a new one "
+            "(the pending alerts of the lost file are then lost with it)"
         )
-    inbox.exec_driver_sql(f"PRAGMA user_version = {INBOX_FILE_VERSION}")
-
-
-def prepare_inbox_file(desk: sa.Engine, inbox: sa.Engine) -> int:
-    """Create the inbox file's schema if it is new and move the desk database's inbox entries
-    into it; returns how many entries were moved. Safe to run again at any point."""
     with inbox.begin() as conn:
         version = _version(conn)
         if version > INBOX_FILE_VERSION:
             raise _newer(version)
         if version == 0:
-            with read_only(desk) as source:
-                floor = _highest_alert_id(source)
-            _create(conn, floor)
-            if floor > 0:
+            _file_metadata.create_all(conn)
+            conn.exec_driver_sql(f"PRAGMA user_version = {INBOX_FILE_VERSION}")
+            if floor > 0 and not waiting:
                 _log.warning(
                     "started a new alert inbox file %s; its alert ids go on after %d, the "
                     "highest the desk's database knows",
-                    inbox.url.database,
+                    path,
                     floor,
                 )
+        _keep_above(conn, floor)
+    return _move(desk, inbox)
+
+
+def _move(desk: sa.Engine, inbox: sa.Engine) -> int:
+    """Move the database's inbox entries into the inbox file, a chunk at a time: copied with
+    their ids, then deleted from the database once the file holds each of them."""
     moved = 0
     columns = list(alert_inbox.c)
     copy = sa.insert(_file_inbox).prefix_with("OR IGNORE")
+    held = sa.select(_file_inbox.c.id, _file_inbox.c.dedupe_key, _file_inbox.c.digest).where(
+        _file_inbox.c.id.in_(sa.bindparam("ids", expanding=True))
+    )
     while True:
         with read_only(desk) as source:
             rows = source.execute(
@@ -124,20 +171,36 @@ def prepare_inbox_file(desk: sa.Engine, inbox: sa.Engine) -> int:
             ).all()
         if not rows:
             return moved
+        ids = [r.id for r in rows]
         with inbox.begin() as conn:  # copied with their ids (kept if copied before a crash)
             conn.execute(copy, [dict(r._mapping) for r in rows])
-        ids = [r.id for r in rows]
+            there = {r.id: (r.dedupe_key, r.digest) for r in conn.execute(held, {"ids": ids})}
+        for row in rows:  # the same alert, or it is not ours to delete
+            if there.get(row.id) != (row.dedupe_key, row.digest):
+                raise DatabaseNotReadyError(
+                    f"alert {row.id} of the database cannot move into the alert inbox file: "
+                    "the file holds another alert under its id or its key (was an older "
+                    "algodesk run on this desk?); nothing of it was deleted"
+                )
         with desk.begin() as source:  # then gone from the database
             source.execute(sa.delete(alert_inbox).where(alert_inbox.c.id.in_(ids)))
         moved += len(rows)
+
+
+def _file_path(url: sa.URL) -> Path:
+    """The file a SQLite URL names (``file:`` URIs too)."""
+    database = url.database or ""
+    if url.query.get("uri") in ("true", "1") and database.startswith("file:"):
+        database = database.removeprefix("file:").split("?", 1)[0]
+    return Path(database)
 
 
 def check_inbox_file(desk: sa.Engine, inbox: sa.Engine) -> None:
     """Raise :class:`DatabaseNotReadyError` unless the inbox file of the engine ``inbox`` is
     ready and the desk's database holds no inbox entries (``algodesk init`` makes it so). Call
     it before anything connects to ``inbox`` (a connection would create the file)."""
-    path = inbox.url.database or ""
-    if not Path(path).exists():
+    path = _file_path(inbox.url)
+    if not path.exists():
         raise DatabaseNotReadyError(
             f"the alert inbox file {path} is missing: run `algodesk init` (it starts a new one; "
             "restore the file from a backup first to keep its pending alerts)"
