@@ -5,14 +5,30 @@ minute; it goes at the first mark where the gates let it, also after a restart."
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
+from typing import Any
 
+from algodesk.adapters.brokers.paper.config import PaperBrokerConfig
 from algodesk.adapters.storage.memory.store import InMemoryUnitOfWork
 from algodesk.domain.commands import SetTradingState
+from algodesk.domain.exits import ExitPlan
+from algodesk.domain.matching import Quote
+from algodesk.domain.orders import OrderType
 from algodesk.domain.risk.base import TradingState
+from algodesk.domain.values import price
+from algodesk.services.engine import ListDenial
 from algodesk.services.exits import DENIAL_REPEAT
 from tests.conftest import ACCOUNT
-from tests.integration.test_engine import AAPL, Desk, submit
-from tests.integration.test_exit_cancels import SELL, D, alpha_with_a_stop, held, mark
+from tests.integration.test_engine import AAPL, Desk, funded_desk, submit
+from tests.integration.test_exit_cancels import (
+    LIMIT,
+    SELL,
+    CancelsUnanswered,
+    D,
+    alpha_with_a_stop,
+    held,
+    mark,
+)
 
 
 def journaled(desk: Desk) -> dict[str, int]:
@@ -78,3 +94,127 @@ def test_a_held_back_stop_goes_after_a_restart_once_the_way_is_clear() -> None:
     (outcome,) = restarted.exits.on_mark(AAPL.id, D(93))
     assert outcome.ok, outcome
     assert restarted.engine.position(ACCOUNT, alpha, AAPL.id) == D(0)
+
+
+def _records(desk: Desk) -> list[str]:
+    with InMemoryUnitOfWork(desk.store) as uow:
+        return [r.kind for r in uow.journal.records(ACCOUNT)]
+
+
+def test_a_stop_waiting_on_an_unanswered_cancel_is_not_journaled_at_every_mark() -> None:
+    """The check counted the take-profit whose cancel was on its way as gone, and passed, while
+    the gates counted it: the stop was tried, denied and journaled at every mark."""
+    desk = funded_desk(venue=CancelsUnanswered)
+    assert desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95")))).ok
+    tp = desk.engine.handle(submit(side=SELL, qty="10", kind=LIMIT, px="105", reduce_only=True))
+    assert tp.ok
+    (first,) = mark(desk, "94")  # cancels the take-profit (pending: the venue has not answered)
+    assert not first.ok  # type: ignore[attr-defined]
+    before = _records(desk)
+    codes = []
+    for n in range(20):
+        desk.clock.advance(timedelta(seconds=1))
+        (outcome,) = mark(desk, str(93 - n % 3))
+        codes.append(outcome.code)  # type: ignore[attr-defined]
+    after = _records(desk)
+    grown = len(after) - len(before)
+    # The denial stands (the same code at every mark) for 20 s, well inside DENIAL_REPEAT.
+    assert set(codes) == {first.code}, codes  # type: ignore[attr-defined]
+    assert after.count("ExitDenied") - before.count("ExitDenied") <= 1, (grown, codes[:3])
+
+
+def _partly_filling_desk() -> Desk:
+    # A venue that fills at most 4 a quote: a limit entry of 20 fills in pieces.
+    desk = funded_desk(paper_config=PaperBrokerConfig(max_fill_per_quote=Decimal(4)))
+    desk.quote(AAPL, "101")
+    entry = desk.engine.handle(
+        submit(qty="20", kind=OrderType.LIMIT, px="100", exits=ExitPlan(stop_loss=price("95")))
+    )
+    assert entry.ok
+    return desk
+
+
+def test_a_stop_re_armed_after_its_watch_retired_never_reuses_an_old_key() -> None:
+    """A watch retired and armed again by a later fill of the same entry started at attempts
+    0: its stop reused exit:{entry}:STOP_LOSS:0 and was answered with the old stop's outcome,
+    nothing sold."""
+    desk = _partly_filling_desk()
+    mark(desk, "99.99")  # 4 fill
+    (first,) = mark(desk, "94")  # 4 more fill; the stop sells 8 (key ...:0)
+    assert first.ok  # type: ignore[attr-defined]
+    mark(desk, "99.99")  # 4 more fill: the watch re-arms for them
+    desk.quote(AAPL, "101")
+    assert desk.engine.handle(submit(side=SELL, qty="4")).ok  # closed by hand: retired
+    assert held(desk) == D(0)
+    mark(desk, "99.99")
+    mark(desk, "99.99")  # 8 more fill: a new watch of the same entry
+    assert held(desk) == D(8)
+    (stop,) = mark(desk, "94")
+    assert stop.ok, stop  # type: ignore[attr-defined]
+    assert not stop.replayed, stop  # type: ignore[attr-defined]
+    desk.quote(AAPL, "94")  # the venue fills 4 a quote
+    assert held(desk) == D(0)
+
+
+def test_a_fill_heard_while_a_held_back_stop_is_checked_stays_protected() -> None:
+    """A fill of the entry delivered (on another thread) while a standing denial was checked
+    was taken for one the exit had covered: the watch kept only the new fill, and the 8
+    filled before were left without their stop."""
+
+    desk = _partly_filling_desk()
+    mark(desk, "99.99")  # 4 fill
+    halt = SetTradingState(account_id=ACCOUNT, state=TradingState.HALTED, reason="drill")
+    assert desk.engine.handle(halt).ok
+    (denied,) = mark(desk, "94")  # 4 more fill; the stop is denied: halted
+    assert denied.code == "TRADING_HALTED"  # type: ignore[attr-defined]
+    assert held(desk) == D(8)
+
+    real_check = desk.engine.check_list
+    delivered = []
+
+    def check_list(*args: Any, **kwargs: Any) -> ListDenial | None:
+        if not delivered:  # the venue's fill is pumped by another thread meanwhile
+            delivered.append(True)
+            desk.paper.on_quote(Quote(AAPL.id, desk.clock.now(), D("93.5")))
+            desk.engine.pump()
+        return real_check(*args, **kwargs)
+
+    desk.engine.check_list = check_list  # type: ignore[method-assign]
+    desk.clock.advance(timedelta(seconds=1))
+    desk.market.set_mark(AAPL.id, D("93.5"), desk.clock.now())
+    (held_back,) = desk.exits.on_mark(AAPL.id, D("93.5"))
+    assert held_back.code == "TRADING_HALTED"  # type: ignore[attr-defined]
+    desk.engine.check_list = real_check  # type: ignore[method-assign]
+    assert held(desk) == D(12)
+    (watch,) = desk.exits.book.watches.values()
+    assert watch.quantity == D(12), watch  # is 4: the 8 filled before are unprotected
+    active = SetTradingState(account_id=ACCOUNT, state=TradingState.ACTIVE, reason="over")
+    assert desk.engine.handle(active).ok
+    desk.clock.advance(timedelta(seconds=1))
+    for last in ("93", "92.9", "92.8", "92.7"):  # the venue fills 4 a quote
+        mark(desk, last)
+    assert held(desk) == D(0)  # the stop covers all 12 the entry filled
+
+
+def test_a_stop_whose_mark_failed_goes_at_the_next_mark() -> None:
+    """A failure while a fired stop was decided (here, reading the position) left the watch
+    fired for good, and the mark's other exits unchecked: the position kept no stop."""
+    desk = funded_desk()
+    assert desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95")))).ok
+    real_position = desk.engine.position
+    failures = []
+
+    def position(*args: Any) -> Decimal:
+        if not failures:
+            failures.append(True)
+            raise OSError("the database went away")
+        return real_position(*args)
+
+    desk.engine.position = position  # type: ignore[method-assign]
+    assert mark(desk, "94") == []  # failed and logged; nothing sent
+    desk.engine.position = real_position  # type: ignore[method-assign]
+    assert held(desk) == D(10)
+    desk.clock.advance(timedelta(seconds=1))
+    (outcome,) = mark(desk, "93.5")
+    assert outcome.ok, outcome  # type: ignore[attr-defined]
+    assert held(desk) == D(0)

@@ -19,6 +19,11 @@ stands: it goes when the check passes, is journaled again when the reason change
 otherwise held back, journaled at most once per :data:`DENIAL_REPEAT` (each try wrote a
 command, its denial and an ``ExitDenied`` record: about three journal records per mark for as
 long as, say, a halted account or another bot's opposite position kept it out).
+
+A watch a mark fired is in flight until :meth:`ExitBook.conclude`: fills of its entry heard
+meanwhile wait there and are protected whatever the exit did. A failure while one exit is
+decided is logged and concludes it as not sent (tried again at the next mark, under the same
+key); the mark's other exits are still tried.
 """
 
 from __future__ import annotations
@@ -139,6 +144,12 @@ class ExitBook:
         self.plans: dict[ClientOrderId, ExitPlan] = {}
         self.watches: dict[ClientOrderId, ExitWatch] = {}
         self.owners: dict[ClientOrderId, tuple[AccountId, BotId | None]] = {}
+        # Watches a mark fired whose exit is not concluded yet (see :meth:`conclude`), with
+        # what their entries filled meanwhile.
+        self._in_flight: dict[ClientOrderId, Decimal] = {}
+        # The attempts a retired watch had used (its keys): a later fill of the same entry
+        # arms a watch that goes on from there, as a restart would (it counts the records).
+        self._retired: dict[ClientOrderId, int] = {}
         self._lock = threading.RLock()
 
     def plan(
@@ -159,9 +170,18 @@ class ExitBook:
         if plan is None:
             return None
         watch = self.watches.get(coid)
+        if watch is not None and coid in self._in_flight:  # counted when its exit concludes
+            self._in_flight[coid] += fill.quantity.value
+            return watch
         if watch is None:
             watch = ExitWatch(
-                coid, fill.instrument_id, fill.side, Decimal(0), plan, fill.price.value
+                coid,
+                fill.instrument_id,
+                fill.side,
+                Decimal(0),
+                plan,
+                fill.price.value,
+                attempts=self._retired.pop(coid, 0),
             )
             self.watches[coid] = watch
         if watch.fired is not None:
@@ -197,11 +217,34 @@ class ExitBook:
             if watch is None or watch.fired is not None:
                 return False
             del self.watches[entry]
+            self._retired[entry] = watch.attempts + 1  # its keys, and the retirement's record
             return True
+
+    def conclude(self, watch: ExitWatch, went: bool, attempt_used: bool = True) -> None:
+        """The exit a mark fired for ``watch`` is concluded: it ``went`` (or there was nothing
+        left to exit), or it was denied (tried: ``attempt_used``; or held back) and the watch
+        is armed again. What its entry filled meanwhile is protected either way: added to the
+        watch when the exit did not go, watched anew when it went for what had filled before
+        (a fill heard while the exit was decided was taken for one the exit had covered)."""
+        with self._lock:
+            if watch.entry not in self._in_flight:  # concluded already
+                return
+            arriving = self._in_flight.pop(watch.entry)
+            if went:
+                if arriving > 0:
+                    watch.quantity = arriving
+                    watch.rearm()
+                return
+            if attempt_used:
+                watch.rearm()
+            else:
+                watch.hold_back()
+            watch.quantity += arriving
 
     def on_mark(
         self, instrument_id: InstrumentId, mark: Decimal
     ) -> list[tuple[ExitWatch, ExitKind]]:
+        """The watches ``mark`` fires, each to be concluded (:meth:`conclude`)."""
         fired = []
         with self._lock:
             for watch in self.watches.values():
@@ -209,6 +252,7 @@ class ExitBook:
                     kind = watch.on_mark(mark)
                     if kind is not None:
                         fired.append((watch, kind))
+                        self._in_flight[watch.entry] = Decimal(0)
         return fired
 
     def restore(
@@ -407,65 +451,74 @@ class ExitRunner:
         outcomes = []
         now = self._clock.now()
         for watch, kind in self.book.on_mark(instrument_id, price):
-            account, bot = self.book.owners[watch.entry]
-            position = self._engine.position(account, bot, instrument_id)
-            held = position * watch.side.sign > 0
-            size = min(watch.quantity, abs(position)) if held else Decimal(0)
-            outcome = Outcome(False, None, None, "POSITION_NOT_FOUND", "nothing left to exit")
-            key = f"exit:{watch.entry}:{kind.value}:{watch.attempts}"
-            canceled: list[str] = []
-            if size > 0:
-                exit_order = SubmitOrder(
-                    account_id=account,
-                    instrument_id=instrument_id,
-                    side=watch.exit_side,
-                    order_type=OrderType.MARKET,
-                    quantity=Quantity(size),
-                    bot_id=bot,
-                    reduce_only=True,
-                    idempotency_key=key,
-                )
-                standing = self._standing(watch.entry, kind, exit_order, position, now)
-                if standing is not None:  # denied as before: not sent, not journaled
-                    watch.hold_back()
-                    outcomes.append(Outcome(False, None, None, standing.code, standing.message))
-                    continue
-                canceled = self._clear_way(exit_order, position, key)
-                outcome = self._engine.handle(exit_order)
-                if not outcome.ok:
-                    watch.rearm()
-            # ExitFired: the watch is done with this quantity (sent, or nothing left to exit).
-            # ExitDenied: it stays armed and tries again; after a restart it is armed again.
-            # Nothing left is judged on the owner's own position: a bot's exit the gate denies
-            # POSITION_NOT_FOUND because the account is flat (another bot holds the other way)
-            # is denied, not done (the bot's position would have been left without its stop).
-            done = outcome.ok or size == 0
-            payload: dict[str, object] = {
-                "coid": watch.entry.value,
-                "kind": kind.value,
-                "mark": str(price),
-                # What the watch is done with: all of it once the exit went (a restart arms
-                # nothing of it again; what was sent is in the outcome).
-                "size": str(watch.quantity),
-                "outcome": outcome.payload(),
-            }
-            if canceled:
-                payload["canceled"] = canceled
-            record_kind = "ExitFired" if done else "ExitDenied"
-            with self._uow_factory() as uow:
-                uow.journal.append(JournalRecord(account, record_kind, self._clock.now(), payload))
-                uow.commit()
-            outcomes.append(outcome)
-            self._denied.pop((watch.entry, kind), None)
-            if not done and size > 0:
-                check = self._check(replace(exit_order, idempotency_key=None), position)
-                if check is not None:  # what the next marks compare with
-                    self._denied[watch.entry, kind] = _Denial(check.code, now)
+            try:
+                outcomes.append(self._fire(watch, kind, price, now))
+            except Exception:  # the others are still tried; this one at the next mark
+                _log.exception("the %s of %s failed", kind.value, watch.entry)
+                # Under the same key: the engine answers what it recorded for it, if anything.
+                self.book.conclude(watch, went=False, attempt_used=False)
         if self._denied:  # forget the exits of retired or fired watches
             live = self.book.watches
             for entry, kind in [k for k in self._denied if k[0] not in live]:
                 del self._denied[entry, kind]
         return outcomes
+
+    def _fire(self, watch: ExitWatch, kind: ExitKind, price: Decimal, now: datetime) -> Outcome:
+        """Send (or hold back) the exit ``kind`` of ``watch`` that a mark fired, journal it and
+        conclude it."""
+        account, bot = self.book.owners[watch.entry]
+        instrument_id = watch.instrument_id
+        position = self._engine.position(account, bot, instrument_id)
+        held = position * watch.side.sign > 0
+        size = min(watch.quantity, abs(position)) if held else Decimal(0)
+        outcome = Outcome(False, None, None, "POSITION_NOT_FOUND", "nothing left to exit")
+        key = f"exit:{watch.entry}:{kind.value}:{watch.attempts}"
+        canceled: list[str] = []
+        if size > 0:
+            exit_order = SubmitOrder(
+                account_id=account,
+                instrument_id=instrument_id,
+                side=watch.exit_side,
+                order_type=OrderType.MARKET,
+                quantity=Quantity(size),
+                bot_id=bot,
+                reduce_only=True,
+                idempotency_key=key,
+            )
+            standing = self._standing(watch.entry, kind, exit_order, position, now)
+            if standing is not None:  # denied as before: not sent, not journaled
+                self.book.conclude(watch, went=False, attempt_used=False)
+                return Outcome(False, None, None, standing.code, standing.message)
+            canceled = self._clear_way(exit_order, position, key)
+            outcome = self._engine.handle(exit_order)
+        # ExitFired: the watch is done with this quantity (sent, or nothing left to exit).
+        # ExitDenied: it stays armed and tries again; after a restart it is armed again.
+        # Nothing left is judged on the owner's own position: a bot's exit the gate denies
+        # POSITION_NOT_FOUND because the account is flat (another bot holds the other way)
+        # is denied, not done (the bot's position would have been left without its stop).
+        done = outcome.ok or size == 0
+        payload: dict[str, object] = {
+            "coid": watch.entry.value,
+            "kind": kind.value,
+            "mark": str(price),
+            # What the watch is done with: all of it once the exit went (a restart arms
+            # nothing of it again; what was sent is in the outcome).
+            "size": str(watch.quantity),
+            "outcome": outcome.payload(),
+        }
+        if canceled:
+            payload["canceled"] = canceled
+        record_kind = "ExitFired" if done else "ExitDenied"
+        with self._uow_factory() as uow:
+            uow.journal.append(JournalRecord(account, record_kind, self._clock.now(), payload))
+            uow.commit()
+        self.book.conclude(watch, went=done)
+        self._denied.pop((watch.entry, kind), None)
+        if not done and size > 0:
+            check = self._check(replace(exit_order, idempotency_key=None), position)
+            if check is not None:  # what the next marks compare with
+                self._denied[watch.entry, kind] = _Denial(check.code, now)
+        return outcome
 
     def _standing(
         self,
@@ -485,10 +538,12 @@ class ExitRunner:
         return check if check is not None and check.code == denied.code else None
 
     def _check(self, exit_order: SubmitOrder, position: Decimal) -> ListDenial | None:
-        """What the gates would deny ``exit_order`` for once its way is cleared, sending
-        nothing."""
-        _, going = self._in_the_way(exit_order, position)
-        return self._engine.check_list([exit_order], without=going)
+        """What the gates would deny ``exit_order`` for once the orders :meth:`_clear_way`
+        cancels are gone, sending nothing. Orders whose cancel is on its way still count, as
+        in the gates (an exit waiting for a venue to confirm a cancel was tried, and
+        journaled, at every mark)."""
+        chosen, _ = self._in_the_way(exit_order, position)
+        return self._engine.check_list([exit_order], without=[o.client_order_id for o in chosen])
 
     def _clear_way(self, exit_order: SubmitOrder, position: Decimal, key: str) -> list[str]:
         """Cancel the owner's resting reduce-only orders on the exit's side in the instrument
