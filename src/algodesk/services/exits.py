@@ -147,9 +147,10 @@ class ExitBook:
         # Watches a mark fired whose exit is not concluded yet (see :meth:`conclude`), with
         # what their entries filled meanwhile.
         self._in_flight: dict[ClientOrderId, Decimal] = {}
-        # The attempts a retired watch had used (its keys): a later fill of the same entry
-        # arms a watch that goes on from there, as a restart would (it counts the records).
-        self._retired: dict[ClientOrderId, int] = {}
+        # The attempts (journaled exit records, each an idempotency key) of entries that have
+        # no watch now (retired, or all exited before a restart): a later fill of the entry
+        # arms a watch that goes on from there, as a restart does (it counts the records).
+        self._keys_used: dict[ClientOrderId, int] = {}
         self._lock = threading.RLock()
 
     def plan(
@@ -181,7 +182,7 @@ class ExitBook:
                 Decimal(0),
                 plan,
                 fill.price.value,
-                attempts=self._retired.pop(coid, 0),
+                attempts=self._keys_used.pop(coid, 0),
             )
             self.watches[coid] = watch
         if watch.fired is not None:
@@ -217,8 +218,17 @@ class ExitBook:
             if watch is None or watch.fired is not None:
                 return False
             del self.watches[entry]
-            self._retired[entry] = watch.attempts + 1  # its keys, and the retirement's record
+            self._keys_used[entry] = watch.attempts  # its retirement's record: counted()
             return True
+
+    def counted(self, entry: ClientOrderId) -> None:
+        """A record of ``entry``'s exits was journaled outside an exit's try (its retirement):
+        one more key for a restart to count, so one more here."""
+        with self._lock:
+            if entry in self._keys_used:
+                self._keys_used[entry] += 1
+            elif (watch := self.watches.get(entry)) is not None:
+                watch.attempts += 1
 
     def conclude(self, watch: ExitWatch, went: bool, attempt_used: bool = True) -> None:
         """The exit a mark fired for ``watch`` is concluded: it ``went`` (or there was nothing
@@ -297,7 +307,11 @@ class ExitBook:
             self.plan(coid, (entry.account_id, entry.bot_id), plan)
             left = entry.filled_quantity.value - exited.get(coid.value, Decimal(0))
             if left <= 0 or entry.avg_fill_price is None:
-                continue  # all exited, or the entry has not filled yet (its fills arm it)
+                # All exited, or the entry has not filled yet: its later fills arm a watch,
+                # which goes on from the keys used.
+                if coid.value in attempts:
+                    self._keys_used[coid] = attempts[coid.value]
+                continue
             self.watches[coid] = ExitWatch(
                 coid,
                 entry.instrument_id,
@@ -322,6 +336,9 @@ class ExitRunner:
         self._held: dict[tuple[AccountId, BotId | None, InstrumentId], Decimal] = {}
         # The standing denial of each exit that was denied (by entry and kind): see the module.
         self._denied: dict[tuple[ClientOrderId, ExitKind], _Denial] = {}
+        # Exits whose send failed without an answer (it may have gone): tried again at the
+        # next mark, the same kind under the same key, before anything else of the watch.
+        self._retry: dict[ClientOrderId, ExitKind] = {}
         engine.subscribe(self._on_event)
 
     def load(self, accounts: Iterable[AccountId]) -> None:
@@ -443,6 +460,8 @@ class ExitRunner:
                 uow.commit()
         except Exception:
             _log.exception("the retirement of the exits of %s could not be journaled", watch.entry)
+            return
+        self.book.counted(watch.entry)  # a key's worth of records, as a restart counts them
 
     def on_mark(self, instrument_id: InstrumentId, price: Decimal) -> list[Outcome]:
         """A new mark: send the exits it crosses; returns their outcomes. An exit denied for a
@@ -450,22 +469,51 @@ class ExitRunner:
         exit (the position was closed another way) stops."""
         outcomes = []
         now = self._clock.now()
-        for watch, kind in self.book.on_mark(instrument_id, price):
+        retries = []
+        for entry, kind in list(self._retry.items()):
+            watch = self.book.watches.get(entry)
+            if watch is None:
+                del self._retry[entry]
+            elif watch.instrument_id == instrument_id:
+                del self._retry[entry]
+                retries.append((watch, kind))  # still fired and in flight
+        for watch, kind in retries + self.book.on_mark(instrument_id, price):
+            attempt = _Try(retry=(watch, kind) in retries)
             try:
-                outcomes.append(self._fire(watch, kind, price, now))
+                outcomes.append(self._fire(watch, kind, price, now, attempt))
             except Exception:  # the others are still tried; this one at the next mark
                 _log.exception("the %s of %s failed", kind.value, watch.entry)
-                # Under the same key: the engine answers what it recorded for it, if anything.
-                self.book.conclude(watch, went=False, attempt_used=False)
+                if attempt.sending and attempt.done is None:
+                    # No answer: it may have gone. The same exit under the same key next
+                    # (the engine answers what it recorded for it); nothing else of the watch.
+                    self._retry[watch.entry] = kind
+                elif attempt.done is not None:  # answered; what failed came after
+                    self._conclude(watch, attempt.done, attempt_used=True)
+                else:  # nothing was sent
+                    self._conclude(watch, False, attempt_used=False)
         if self._denied:  # forget the exits of retired or fired watches
             live = self.book.watches
             for entry, kind in [k for k in self._denied if k[0] not in live]:
                 del self._denied[entry, kind]
         return outcomes
 
-    def _fire(self, watch: ExitWatch, kind: ExitKind, price: Decimal, now: datetime) -> Outcome:
+    def _conclude(self, watch: ExitWatch, went: bool, attempt_used: bool) -> None:
+        """Conclude ``watch``'s exit (:meth:`ExitBook.conclude`); one that did not go is
+        retired when its owner's book went flat or turned meanwhile (a retirement heard while
+        the exit was decided was refused: the watch was fired)."""
+        self.book.conclude(watch, went=went, attempt_used=attempt_used)
+        if went:
+            return
+        account, bot = self.book.owners[watch.entry]
+        position = self._held.get((account, bot, watch.instrument_id), Decimal(0))
+        if position * watch.side.sign <= 0 and self.book.retire(watch.entry):
+            self._journal_retired(account, watch, position, "exit", self._clock.now())
+
+    def _fire(
+        self, watch: ExitWatch, kind: ExitKind, price: Decimal, now: datetime, attempt: _Try
+    ) -> Outcome:
         """Send (or hold back) the exit ``kind`` of ``watch`` that a mark fired, journal it and
-        conclude it."""
+        conclude it; ``attempt`` tells how far it got, should it fail."""
         account, bot = self.book.owners[watch.entry]
         instrument_id = watch.instrument_id
         position = self._engine.position(account, bot, instrument_id)
@@ -485,18 +533,24 @@ class ExitRunner:
                 reduce_only=True,
                 idempotency_key=key,
             )
-            standing = self._standing(watch.entry, kind, exit_order, position, now)
+            # A retry goes as it is: what it resolves may have been sent already.
+            standing = (
+                None
+                if attempt.retry
+                else self._standing(watch.entry, kind, exit_order, position, now)
+            )
             if standing is not None:  # denied as before: not sent, not journaled
-                self.book.conclude(watch, went=False, attempt_used=False)
+                self._conclude(watch, False, attempt_used=False)
                 return Outcome(False, None, None, standing.code, standing.message)
             canceled = self._clear_way(exit_order, position, key)
+            attempt.sending = True
             outcome = self._engine.handle(exit_order)
         # ExitFired: the watch is done with this quantity (sent, or nothing left to exit).
         # ExitDenied: it stays armed and tries again; after a restart it is armed again.
         # Nothing left is judged on the owner's own position: a bot's exit the gate denies
         # POSITION_NOT_FOUND because the account is flat (another bot holds the other way)
         # is denied, not done (the bot's position would have been left without its stop).
-        done = outcome.ok or size == 0
+        done = attempt.done = outcome.ok or size == 0
         payload: dict[str, object] = {
             "coid": watch.entry.value,
             "kind": kind.value,
@@ -512,7 +566,7 @@ class ExitRunner:
         with self._uow_factory() as uow:
             uow.journal.append(JournalRecord(account, record_kind, self._clock.now(), payload))
             uow.commit()
-        self.book.conclude(watch, went=done)
+        self._conclude(watch, done, attempt_used=True)
         self._denied.pop((watch.entry, kind), None)
         if not done and size > 0:
             check = self._check(replace(exit_order, idempotency_key=None), position)
@@ -604,6 +658,16 @@ class ExitRunner:
             o.client_order_id for o in chosen
         ]
         return chosen, going
+
+
+@dataclass(slots=True)
+class _Try:
+    """How far one exit's try got: a retry of one whose send failed unanswered, sent to the
+    engine, and its answer (went, or nothing left to exit)."""
+
+    retry: bool = False
+    sending: bool = False
+    done: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
