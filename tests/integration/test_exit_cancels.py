@@ -188,9 +188,11 @@ def test_a_take_profit_that_filled_first_is_not_journaled_as_canceled() -> None:
         (tried,) = uow.journal.records(ACCOUNT, "ExitDenied")
     assert desk.order(str(tp.client_order_id)).status is OrderStatus.FILLED
     assert "canceled" not in tried.payload, tried.payload
-    assert desk.exits.on_mark(AAPL.id, D(93))[0].code == "POSITION_NOT_FOUND"  # then done
+    # The position went while the stop was decided: retired with it, nothing more to send.
+    assert desk.exits.on_mark(AAPL.id, D(93)) == []
     with InMemoryUnitOfWork(desk.store) as uow:
-        assert len(uow.journal.records(ACCOUNT, "ExitFired")) == 1
+        (retired,) = uow.journal.records(ACCOUNT, "ExitFired")
+    assert retired.payload["kind"] == "POSITION_CLOSED", retired.payload
 
 
 def test_a_bots_stop_denied_at_the_flat_account_stays_armed_until_it_can_go() -> None:
