@@ -20,7 +20,9 @@ What runs, per backend:
   is busy, and that wait is counted ("sent late"). The client is a minimal HTTP/1.1 writer and
   reader on asyncio streams, so the generator itself costs little CPU next to the server on the
   same cores. Each body is a TradingView JSON alert with ``timenow`` (to the second, as
-  TradingView sends it) and a unique ``comment``, so no two are deduplicated.
+  TradingView sends it) and a unique ``comment``, so no two are deduplicated; ``--untimed``
+  leaves ``timenow`` out (a message without it: the webhook then looks for a twin within the
+  hook's dedupe window before storing it, one alert at a time).
 * the answer time of an alert is from writing the request to reading the whole answer.
 
 Alert -> booked fill, per alert that filled: ``settled_at`` (the server's ``datetime.now(UTC)``
@@ -107,7 +109,14 @@ def _read_answer(status: int, answer: bytes) -> int | str | None:
 
 
 async def _generate(
-    host: str, port: int, path: str, rate: float, duration: float, connections: int, tag: str
+    host: str,
+    port: int,
+    path: str,
+    rate: float,
+    duration: float,
+    connections: int,
+    tag: str,
+    timed: bool = True,
 ) -> list[list[Any]]:
     """Rows ``[n, late_ms, sent_wall, answer_ms, status, alert_id or refusal reason]``; status 0
     is a connection error, -1 no answer within :data:`GIVE_UP`, -2 not sent (no free connection
@@ -136,9 +145,9 @@ async def _generate(
         late_ms = (loop.time() - due) * 1000
         sent = time.time()
         side = "buy" if n % 2 == 0 else "sell"
+        stamp = f'"timenow":"{_timenow(stamps, sent)}",' if timed else ""
         body = (
-            f'{{"action":"{side}","ticker":"AAPL","qty":"1",'
-            f'"timenow":"{_timenow(stamps, sent)}","comment":"bench-{tag}-{n}"}}'
+            f'{{"action":"{side}","ticker":"AAPL","qty":"1",{stamp}"comment":"bench-{tag}-{n}"}}'
         ).encode()
         data = head.format(len(body)).encode() + body
         start = time.perf_counter()
@@ -194,6 +203,7 @@ class Result:
     duration: float
     connections: int
     order_rate: int
+    timed: bool
     rows: list[list[Any]]
     alerts: dict[int, dict[str, Any]]
     filled_orders: set[str]
@@ -264,6 +274,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> Result:
             "duration": args.duration,
             "connections": args.connections,
             "tag": f"{os.getpid()}-{backend}",
+            "timed": not args.untimed,
         }
         generator = multiprocessing.get_context("spawn").Process(
             target=_generator_main, args=(settings, str(out)), name="webhook-load"
@@ -289,6 +300,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> Result:
             args.duration,
             args.connections,
             args.order_rate,
+            not args.untimed,
             rows,
             alerts,
             filled,
@@ -373,7 +385,8 @@ def report(result: Result) -> list[str]:  # noqa: PLR0915 - one table, row by ro
             "order-rate gate off (--order-rate 0)"
             if result.order_rate == 0
             else f"order-rate gate {result.order_rate}/s (--order-rate)"
-        ),
+        )
+        + ("" if result.timed else "; alerts without timenow (--untimed)"),
         f"{'measure':<36} {'value':>16}  {'target':<22} verdict",
     ]
 
@@ -433,6 +446,9 @@ def main() -> None:
         type=int,
         default=0,
         help="the demo account's and bot's order-rate gate, orders/s (0: off; serve's default 10)",
+    )
+    parser.add_argument(
+        "--untimed", action="store_true", help="alerts without timenow (the windowed dedupe)"
     )
     parser.add_argument("--drain-timeout", type=float, default=300, help="seconds")
     parser.add_argument("--quick", action="store_true", help="50 alerts/s for 3 s (a smoke run)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -978,3 +979,53 @@ def test_a_resend_after_an_answer_lost_with_the_commit_is_its_duplicate_while_be
     assert (refused["http"], refused["reason"]) == (503, "desk_behind")
     new_body = json.dumps({**new, "secret": SECRET}).encode()
     assert alerts.intake.refuse_early(new_body) is not None  # its resends: refused cheaply
+
+
+class SlowStore(InMemoryInbox):
+    """An inbox whose store of one body waits until released (a commit that takes long)."""
+
+    def __init__(self, slow: bytes) -> None:
+        super().__init__()
+        self.slow = slow
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def add(self, alert: NewAlert) -> tuple[InboxEntry, bool]:
+        if alert.body == self.slow:
+            self.entered.set()
+            assert self.release.wait(10)
+        return super().add(alert)
+
+
+def test_a_webhook_without_timenow_waits_only_for_its_own_twins() -> None:
+    """The windowed dedupe looks for a twin before it stores, one at a time per body: another
+    body's slow store does not hold it up (all such webhooks waited for each other's commits),
+    and deliveries of one body at once still store it once."""
+    slow = json.dumps({"action": "buy", "symbol": "AAPL", "qty": "1", "secret": SECRET}).encode()
+    inbox = SlowStore(slow)
+    alerts = Alerts(inbox)
+    held_up = threading.Thread(target=alerts.intake.receive, args=(alerts.hook.token, slow))
+    held_up.start()
+    assert inbox.entered.wait(10)
+    answered: list[dict] = []  # type: ignore[type-arg]
+    other = threading.Thread(
+        target=lambda: answered.append(alerts.post({"action": "sell", "symbol": "AAPL"}))
+    )
+    other.start()
+    other.join(timeout=5)
+    done_first = bool(answered)
+    inbox.release.set()
+    held_up.join(timeout=10)
+    other.join(timeout=10)
+    assert done_first, "another body's webhook waited for the slow store"
+    assert answered[0]["http"] == 200, answered
+
+    twin = {"action": "buy", "symbol": "MSFT", "qty": "1"}
+    results: list[dict] = []  # type: ignore[type-arg]
+    twins = [threading.Thread(target=lambda: results.append(alerts.post(twin))) for _ in range(8)]
+    for t in twins:
+        t.start()
+    for t in twins:
+        t.join(timeout=10)
+    assert [r["duplicate"] for r in results].count(False) == 1, results
+    assert len({r["alert_id"] for r in results}) == 1

@@ -46,7 +46,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -242,7 +242,12 @@ class AlertIntake:
         self._on_stored = on_stored
         self._handover = handover
         self._sources = frozenset(sources)
-        self._lock = threading.Lock()  # the windowed dedupe looks before it writes (only it)
+        # The windowed dedupe looks before it writes: one at a time per body, since its key
+        # depends only on the hook and the body's digest (a lock for all made every webhook
+        # without ``timenow`` wait for the one before it to commit, never sharing a commit).
+        # A lock per (hook, digest) in use, with how many hold or wait for it.
+        self._windows: dict[tuple[str, str], tuple[threading.Lock, list[int]]] = {}
+        self._windows_mutex = threading.Lock()
 
     def hook(self, token: str) -> Hook | None:
         return self._hooks.by_token(token) if token else None
@@ -426,6 +431,21 @@ class AlertIntake:
                 else:
                     del self._in_flight[digest]
 
+    @contextlib.contextmanager
+    def _window(self, key: tuple[str, str]) -> Iterator[None]:
+        """Hold the windowed dedupe's lock of ``key`` (a hook and a body's digest)."""
+        with self._windows_mutex:
+            lock, users = self._windows.setdefault(key, (threading.Lock(), [0]))
+            users[0] += 1
+        try:
+            with lock:
+                yield
+        finally:
+            with self._windows_mutex:
+                users[0] -= 1
+                if users[0] == 0:
+                    del self._windows[key]
+
     def _take(
         self,
         hook: Hook,
@@ -452,7 +472,7 @@ class AlertIntake:
             )
         else:
             # A windowed key depends on the entries before it: look and write as one step.
-            with self._lock:
+            with self._window((hook.id, digest)):
                 recent = self._inbox.find_recent(hook.id, digest, now - hook.dedupe_window)
                 key = (
                     recent.dedupe_key

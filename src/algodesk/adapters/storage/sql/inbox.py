@@ -45,22 +45,26 @@ _t = alert_inbox.c
 
 
 def _entry(r: sa.Row[Any]) -> InboxEntry:
+    return _entry_of(r._mapping)
+
+
+def _entry_of(r: Mapping[Any, Any]) -> InboxEntry:
     return InboxEntry(
-        id=int(r.id),
-        hook_id=r.hook_id,
-        account_id=AccountId(r.account_id),
-        bot_id=BotId(r.bot_id),
-        received_at=r.received_at,
-        body=bytes(r.body),
-        digest=r.digest,
-        dedupe_key=r.dedupe_key,
-        remote_addr=r.remote_addr,
-        status=AlertStatus(r.status),
-        reason=r.reason,
-        message=r.message,
-        fate=json.loads(r.fate),
-        settled_at=r.settled_at,
-        duplicates=int(r.duplicates),
+        id=int(r["id"]),
+        hook_id=r["hook_id"],
+        account_id=AccountId(r["account_id"]),
+        bot_id=BotId(r["bot_id"]),
+        received_at=r["received_at"],
+        body=bytes(r["body"]),
+        digest=r["digest"],
+        dedupe_key=r["dedupe_key"],
+        remote_addr=r["remote_addr"],
+        status=AlertStatus(r["status"]),
+        reason=r["reason"],
+        message=r["message"],
+        fate=json.loads(r["fate"]),
+        settled_at=r["settled_at"],
+        duplicates=int(r["duplicates"]),
     )
 
 
@@ -104,6 +108,19 @@ class SqlInbox:
             engine, self._store
         )
         self._get = sa.select(alert_inbox).where(_t.id == sa.bindparam("id"))
+        # A windowed dedupe key looks for the alert's twin (webhooks without ``timenow``):
+        # compiled once, run on the cursor (built per call it cost about 0.5 ms of the 1 ms
+        # such a webhook took, under the intake's lock).
+        self._recent = Prepared(
+            sa.select(alert_inbox)
+            .where(
+                _t.hook_id == sa.bindparam("hook_id"),
+                _t.digest == sa.bindparam("digest"),
+                _t.received_at >= sa.bindparam("since"),
+            )
+            .order_by(_t.received_at.desc(), _t.id.desc())
+            .limit(1)
+        )
         self._pending = (
             sa.select(alert_inbox)
             .where(_t.status == AlertStatus.PENDING.value)
@@ -189,19 +206,10 @@ class SqlInbox:
             return list(conn.execute(query).scalars())
 
     def find_recent(self, hook_id: str, digest: str, since: datetime) -> InboxEntry | None:
-        query = (
-            sa.select(alert_inbox)
-            .where(
-                _t.hook_id == hook_id,
-                _t.digest == digest,
-                _t.received_at >= aware_utc("since", since),
-            )
-            .order_by(_t.received_at.desc(), _t.id.desc())
-            .limit(1)
-        )
+        params = {"hook_id": hook_id, "digest": digest, "since": aware_utc("since", since)}
         with read_only(self._engine) as conn:
-            row = conn.execute(query).first()
-        return _entry(row) if row else None
+            row = self._recent.first(conn, params)
+        return _entry_of(row) if row else None
 
     def get(self, entry_id: int) -> InboxEntry | None:
         with read_only(self._engine) as conn:
