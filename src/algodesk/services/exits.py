@@ -22,8 +22,11 @@ long as, say, a halted account or another bot's opposite position kept it out).
 
 A watch a mark fired is in flight until :meth:`ExitBook.conclude`: fills of its entry heard
 meanwhile wait there and are protected whatever the exit did. A failure while one exit is
-decided is logged and concludes it as not sent (tried again at the next mark, under the same
-key); the mark's other exits are still tried.
+decided is logged, and the mark's other exits are still tried: one not sent is tried again at
+the next mark; one sent (its answer lost, or its record not written) is sent again exactly as
+it was, under its key, until the engine's answer is recorded, and nothing else of its watch
+goes meanwhile. At a start, what the engine answered under a restored watch's next keys
+without a record of the exits is recorded (:meth:`ExitRunner._resolve_unrecorded`).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -230,6 +233,11 @@ class ExitBook:
             elif (watch := self.watches.get(entry)) is not None:
                 watch.attempts += 1
 
+    def in_flight(self, entry: ClientOrderId) -> bool:
+        """Whether ``entry``'s watch has an exit fired and not concluded yet."""
+        with self._lock:
+            return entry in self._in_flight
+
     def conclude(self, watch: ExitWatch, went: bool, attempt_used: bool = True) -> None:
         """The exit a mark fired for ``watch`` is concluded: it ``went`` (or there was nothing
         left to exit), or it was denied (tried: ``attempt_used``; or held back) and the watch
@@ -336,9 +344,10 @@ class ExitRunner:
         self._held: dict[tuple[AccountId, BotId | None, InstrumentId], Decimal] = {}
         # The standing denial of each exit that was denied (by entry and kind): see the module.
         self._denied: dict[tuple[ClientOrderId, ExitKind], _Denial] = {}
-        # Exits whose send failed without an answer (it may have gone): tried again at the
-        # next mark, the same kind under the same key, before anything else of the watch.
-        self._retry: dict[ClientOrderId, ExitKind] = {}
+        # Exits sent whose try then failed (unanswered, or its record not written): sent
+        # again as they were at the next mark, the engine answering what it recorded for the
+        # key, before anything else of the watch.
+        self._retry: dict[ClientOrderId, tuple[ExitKind, SubmitOrder]] = {}
         engine.subscribe(self._on_event)
 
     def load(self, accounts: Iterable[AccountId]) -> None:
@@ -349,6 +358,11 @@ class ExitRunner:
         with self._uow_factory() as uow:
             for account in accounts:
                 self.book.restore(uow.journal.records(account), uow.orders.get)
+        with self._uow_factory() as uow:
+            wrote = [self._resolve_unrecorded(uow, account) for account in accounts]
+            if any(wrote):
+                uow.commit()
+        with self._uow_factory() as uow:
             for account in accounts:
                 closed |= self._closed_since_armed(uow, account)
         loaded = set(accounts)
@@ -367,6 +381,43 @@ class ExitRunner:
             gone = coid in closed or position * watch.side.sign <= 0
             if gone and self.book.retire(coid):
                 self._journal_retired(account, watch, position, "load", now)
+
+    def _resolve_unrecorded(self, uow: UnitOfWork, account: AccountId) -> bool:
+        """Exits the engine answered whose own record is missing (the desk stopped, or the
+        write failed, between the two): each restored watch's next key, of every kind, looked
+        up in the engine's journal; one found is recorded now as the engine answered it (went:
+        the watch is done; denied: its key is used). Left alone, an exit that went was armed
+        again and another exit of the watch, under a key of its own, sold another entry's
+        position. Whether anything was journaled (to commit)."""
+        keys: dict[str, tuple[ExitWatch, ExitKind]] = {}
+        for coid, watch in self.book.watches.items():
+            if self.book.owners.get(coid, (None, None))[0] == account and watch.fired is None:
+                for kind in ExitKind:
+                    keys[f"exit:{coid}:{kind.value}:{watch.attempts}"] = (watch, kind)
+        if not keys:
+            return False
+        found = uow.journal.find_many(account, list(keys))
+        for key, seen in found.items():
+            watch, kind = keys[key]
+            outcome = dict(seen.payload.get("outcome") or {})  # type: ignore[call-overload]
+            went = bool(outcome.get("ok"))
+            payload: dict[str, object] = {
+                "coid": watch.entry.value,
+                "kind": kind.value,
+                "size": str(watch.quantity),
+                "outcome": outcome,
+                "recovered": True,
+            }
+            uow.journal.append(
+                JournalRecord(
+                    account, "ExitFired" if went else "ExitDenied", self._clock.now(), payload
+                )
+            )
+            if went:
+                watch.fired = kind  # done with what it watched
+            else:
+                watch.attempts += 1
+        return bool(found)
 
     def _closed_since_armed(self, uow: UnitOfWork, account: AccountId) -> set[ClientOrderId]:
         """The restored watches of ``account`` whose owner's book went flat or turned the
@@ -469,26 +520,26 @@ class ExitRunner:
         exit (the position was closed another way) stops."""
         outcomes = []
         now = self._clock.now()
-        retries = []
-        for entry, kind in list(self._retry.items()):
+        tries: list[tuple[ExitWatch, ExitKind, _Try]] = []
+        for entry, (kind, command) in list(self._retry.items()):
             watch = self.book.watches.get(entry)
-            if watch is None:
+            if watch is None or not self.book.in_flight(entry):
                 del self._retry[entry]
             elif watch.instrument_id == instrument_id:
                 del self._retry[entry]
-                retries.append((watch, kind))  # still fired and in flight
-        for watch, kind in retries + self.book.on_mark(instrument_id, price):
-            attempt = _Try(retry=(watch, kind) in retries)
+                tries.append((watch, kind, _Try(command=command)))  # still fired, in flight
+        tries += [(w, k, _Try()) for w, k in self.book.on_mark(instrument_id, price)]
+        for watch, kind, attempt in tries:
             try:
                 outcomes.append(self._fire(watch, kind, price, now, attempt))
             except Exception:  # the others are still tried; this one at the next mark
                 _log.exception("the %s of %s failed", kind.value, watch.entry)
-                if attempt.sending and attempt.done is None:
-                    # No answer: it may have gone. The same exit under the same key next
-                    # (the engine answers what it recorded for it); nothing else of the watch.
-                    self._retry[watch.entry] = kind
-                elif attempt.done is not None:  # answered; what failed came after
-                    self._conclude(watch, attempt.done, attempt_used=True)
+                if not self.book.in_flight(watch.entry):
+                    continue  # concluded; what failed came after
+                if attempt.command is not None and (attempt.sending or attempt.retry):
+                    # Sent, and no answer or no record of it (it may have gone): the same
+                    # command under the same key next; nothing else of the watch meanwhile.
+                    self._retry[watch.entry] = (kind, attempt.command)
                 else:  # nothing was sent
                     self._conclude(watch, False, attempt_used=False)
         if self._denied:  # forget the exits of retired or fired watches
@@ -522,7 +573,12 @@ class ExitRunner:
         outcome = Outcome(False, None, None, "POSITION_NOT_FOUND", "nothing left to exit")
         key = f"exit:{watch.entry}:{kind.value}:{watch.attempts}"
         canceled: list[str] = []
-        if size > 0:
+        if attempt.retry:
+            assert attempt.command is not None
+            size = attempt.command.quantity.value
+            attempt.sending = True
+            outcome = self._engine.handle(attempt.command)
+        elif size > 0:
             exit_order = SubmitOrder(
                 account_id=account,
                 instrument_id=instrument_id,
@@ -543,14 +599,14 @@ class ExitRunner:
                 self._conclude(watch, False, attempt_used=False)
                 return Outcome(False, None, None, standing.code, standing.message)
             canceled = self._clear_way(exit_order, position, key)
-            attempt.sending = True
+            attempt.command, attempt.sending = exit_order, True
             outcome = self._engine.handle(exit_order)
         # ExitFired: the watch is done with this quantity (sent, or nothing left to exit).
         # ExitDenied: it stays armed and tries again; after a restart it is armed again.
         # Nothing left is judged on the owner's own position: a bot's exit the gate denies
         # POSITION_NOT_FOUND because the account is flat (another bot holds the other way)
         # is denied, not done (the bot's position would have been left without its stop).
-        done = attempt.done = outcome.ok or size == 0
+        done = outcome.ok or size == 0
         payload: dict[str, object] = {
             "coid": watch.entry.value,
             "kind": kind.value,
@@ -568,8 +624,8 @@ class ExitRunner:
             uow.commit()
         self._conclude(watch, done, attempt_used=True)
         self._denied.pop((watch.entry, kind), None)
-        if not done and size > 0:
-            check = self._check(replace(exit_order, idempotency_key=None), position)
+        if not done and attempt.command is not None and not attempt.retry:
+            check = self._check(replace(attempt.command, idempotency_key=None), position)
             if check is not None:  # what the next marks compare with
                 self._denied[watch.entry, kind] = _Denial(check.code, now)
         return outcome
@@ -662,12 +718,15 @@ class ExitRunner:
 
 @dataclass(slots=True)
 class _Try:
-    """How far one exit's try got: a retry of one whose send failed unanswered, sent to the
-    engine, and its answer (went, or nothing left to exit)."""
+    """One exit's try: the command sent (given: a retry of one sent before, as it was), and
+    whether it went to the engine."""
 
-    retry: bool = False
+    command: SubmitOrder | None = None
     sending: bool = False
-    done: bool | None = None
+    retry: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.retry = self.command is not None
 
 
 @dataclass(frozen=True, slots=True)

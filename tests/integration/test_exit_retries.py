@@ -1,0 +1,118 @@
+"""An exit sent whose try then failed (its answer lost, its record not written) is sent again
+exactly as it was, under its key, until the engine's answer is recorded, also across a
+restart: never another exit of the watch under a key of its own, never a key used twice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from algodesk.domain.commands import Command, SetTradingState
+from algodesk.domain.exits import ExitPlan
+from algodesk.domain.risk.base import TradingState
+from algodesk.domain.values import price
+from tests.conftest import ACCOUNT
+from tests.integration.test_engine import funded_desk, submit
+from tests.integration.test_exit_cancels import D, held, mark
+from tests.integration.test_exit_failures import _fail_next_runner_write, _restart
+
+PLAN = ExitPlan(stop_loss=price("95"), take_profit=price("105"))
+
+
+def _lose_first_exit_answer(desk: Any) -> Any:
+    real_handle = desk.engine.handle
+    failed: list[bool] = []
+
+    def handle(command: Command) -> Any:
+        outcome = real_handle(command)
+        if not failed and getattr(command, "reduce_only", False):
+            failed.append(True)
+            raise OSError("the answer was lost")
+        return outcome
+
+    desk.engine.handle = handle
+    return real_handle
+
+
+def test_a_retried_exit_is_answered_under_its_key_even_when_the_position_shrank() -> None:
+    """A (10, with exits) and B (5, no exits). The stop sells A's 10, unanswered. The retry
+    resized itself on what was held then (5): another command under the same key, refused
+    IDEMPOTENCY_KEY_REUSED, journaled as a denial, the watch armed again under a new key,
+    and the next exit sold B's 5."""
+    desk = funded_desk()
+    assert desk.engine.handle(submit(qty="10", exits=PLAN)).ok  # A
+    assert desk.engine.handle(submit(qty="5")).ok  # B
+    real = _lose_first_exit_answer(desk)
+    assert mark(desk, "94") == []
+    desk.engine.handle = real
+    assert held(desk) == D(5)
+    (again,) = mark(desk, "93")
+    codes = [again.code]  # type: ignore[attr-defined]
+    mark(desk, "92")
+    mark(desk, "106")
+    assert held(desk) == D(5), f"A's exit was sent twice: B's position sold ({codes})"
+
+
+def test_a_retry_that_fails_before_it_is_sent_stays_a_retry() -> None:
+    """The stop went unanswered; at the retry something fails before the send (here the
+    position read): the watch is held back as if nothing had ever been sent, and the
+    take-profit went under a key of its own, selling B's 10 (the retry was forgotten)."""
+    desk = funded_desk()
+    assert desk.engine.handle(submit(qty="10", exits=PLAN)).ok  # A
+    assert desk.engine.handle(submit(qty="10")).ok  # B
+    real = _lose_first_exit_answer(desk)
+    assert mark(desk, "94") == []
+    desk.engine.handle = real
+    assert held(desk) == D(10)
+    real_position = desk.engine.position
+    blips: list[bool] = []
+
+    def position(*args: Any) -> Any:
+        if not blips:
+            blips.append(True)
+            raise OSError("blip")
+        return real_position(*args)
+
+    desk.engine.position = position
+    assert mark(desk, "100") == []  # the retry failed before its send
+    desk.engine.position = real_position
+    mark(desk, "106")
+    mark(desk, "107")
+    assert held(desk) == D(10), "A's exit was sent twice: B's position sold"
+
+
+def test_an_exit_sent_unanswered_before_a_restart_is_never_sent_again_by_another_kind() -> None:
+    """The retry lived in memory only: after a restart the watch was restored whole (no record
+    of the stop) and the take-profit went under a key of its own, selling B's 10. The start now
+    records what the engine answered under the watch's next keys."""
+    desk = funded_desk()
+    assert desk.engine.handle(submit(qty="10", exits=PLAN)).ok  # A
+    assert desk.engine.handle(submit(qty="10")).ok  # B
+    real = _lose_first_exit_answer(desk)
+    assert mark(desk, "94") == []
+    desk.engine.handle = real
+    assert held(desk) == D(10)
+    after = _restart(desk)
+    mark(after, "106")
+    mark(after, "107")
+    assert held(after) == D(10), "A's exit was sent twice across a restart: B's position sold"
+
+
+def test_keys_after_a_denial_whose_record_failed_agree_with_a_restart() -> None:
+    """A denial whose ExitDenied write failed counted its key in memory (rearm) but not in the
+    journal: after a restart the stop reused the key of the last denial and was answered with
+    it (TRADING_HALTED) while trading was active."""
+    desk = funded_desk()
+    assert desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95")))).ok
+    halt = SetTradingState(account_id=ACCOUNT, state=TradingState.HALTED, reason="drill")
+    assert desk.engine.handle(halt).ok
+    _fail_next_runner_write(desk)
+    assert mark(desk, "94") == []  # denied under :0, its record lost (memory: attempts 1)
+    (denied,) = mark(desk, "93.9")  # denied under :1, journaled (journal: 1 record)
+    assert denied.code == "TRADING_HALTED"  # type: ignore[attr-defined]
+    active = SetTradingState(account_id=ACCOUNT, state=TradingState.ACTIVE, reason="over")
+    assert desk.engine.handle(active).ok
+    after = _restart(desk)
+    after.clock.advance(timedelta(seconds=1))
+    (stop,) = mark(after, "93.8")
+    assert stop.ok, stop  # type: ignore[attr-defined]
