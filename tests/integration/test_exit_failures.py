@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from algodesk.adapters.brokers.paper.config import PaperBrokerConfig
-from algodesk.domain.commands import Command, SetTradingState
+from algodesk.domain.commands import SetTradingState
 from algodesk.domain.exits import ExitPlan
 from algodesk.domain.orders import OrderType
 from algodesk.domain.risk.base import RiskLimits, TradingState
@@ -156,33 +156,3 @@ def test_a_watch_whose_book_went_flat_while_its_exit_was_decided_never_sells_a_l
     desk.clock.advance(timedelta(seconds=1))
     mark(desk, "94")
     assert held(desk, alpha) == D(10), "the old stop sold an entry that had no exits"
-
-
-def test_an_exit_whose_send_failed_unanswered_is_resolved_under_its_own_key() -> None:
-    """The engine took the stop (sold 10) and then failed before it answered: the stop may
-    have gone, so it is tried again as it was, under the same key (the engine answers what it
-    recorded), never by another exit of the watch under a key of its own (which sold the other
-    entry's 10)."""
-    desk = funded_desk()
-    plan = ExitPlan(stop_loss=price("95"), take_profit=price("105"))
-    assert desk.engine.handle(submit(qty="10", exits=plan)).ok  # entry A, with exits
-    assert desk.engine.handle(submit(qty="10")).ok  # entry B, no exits
-    real_handle = desk.engine.handle
-    failed: list[bool] = []
-
-    def handle(command: Command) -> Any:
-        outcome = real_handle(command)
-        if not failed and getattr(command, "reduce_only", False):
-            failed.append(True)
-            raise OSError("the answer was lost")
-        return outcome
-
-    desk.engine.handle = handle  # type: ignore[method-assign]
-    assert mark(desk, "94") == []  # sent, unanswered
-    desk.engine.handle = real_handle  # type: ignore[method-assign]
-    assert held(desk) == D(10)  # A's 10 sold
-    (again,) = mark(desk, "106")  # the stop again, as it was: answered from the journal
-    assert again.ok, again  # type: ignore[attr-defined]
-    assert again.replayed, again  # type: ignore[attr-defined]
-    mark(desk, "107")
-    assert held(desk) == D(10), "A's exit was sent twice: B's position sold"

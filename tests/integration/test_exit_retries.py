@@ -12,7 +12,7 @@ from algodesk.domain.exits import ExitPlan
 from algodesk.domain.risk.base import TradingState
 from algodesk.domain.values import price
 from tests.conftest import ACCOUNT
-from tests.integration.test_engine import funded_desk, submit
+from tests.integration.test_engine import Desk, funded_desk, submit
 from tests.integration.test_exit_cancels import D, held, mark
 from tests.integration.test_exit_failures import _fail_next_runner_write, _restart
 
@@ -34,18 +34,25 @@ def _lose_first_exit_answer(desk: Any) -> Any:
     return real_handle
 
 
+def stop_sent_unanswered(b_holds: str = "10") -> Desk:
+    """Entry A holds 10 with a stop-loss at 95 and a take-profit at 105, entry B holds
+    ``b_holds`` with no exits; at 94 A's stop sells A's 10 and its answer is lost."""
+    desk = funded_desk()
+    assert desk.engine.handle(submit(qty="10", exits=PLAN)).ok  # A
+    assert desk.engine.handle(submit(qty=b_holds)).ok  # B
+    real = _lose_first_exit_answer(desk)
+    assert mark(desk, "94") == []  # sent, unanswered
+    desk.engine.handle = real  # type: ignore[method-assign]
+    assert held(desk) == D(b_holds)  # A's 10 sold
+    return desk
+
+
 def test_a_retried_exit_is_answered_under_its_key_even_when_the_position_shrank() -> None:
     """A (10, with exits) and B (5, no exits). The stop sells A's 10, unanswered. The retry
     resized itself on what was held then (5): another command under the same key, refused
     IDEMPOTENCY_KEY_REUSED, journaled as a denial, the watch armed again under a new key,
     and the next exit sold B's 5."""
-    desk = funded_desk()
-    assert desk.engine.handle(submit(qty="10", exits=PLAN)).ok  # A
-    assert desk.engine.handle(submit(qty="5")).ok  # B
-    real = _lose_first_exit_answer(desk)
-    assert mark(desk, "94") == []
-    desk.engine.handle = real
-    assert held(desk) == D(5)
+    desk = stop_sent_unanswered("5")
     (again,) = mark(desk, "93")
     codes = [again.code]  # type: ignore[attr-defined]
     mark(desk, "92")
@@ -57,13 +64,7 @@ def test_a_retry_that_fails_before_it_is_sent_stays_a_retry() -> None:
     """The stop went unanswered; at the retry something fails before the send (here the
     position read): the watch is held back as if nothing had ever been sent, and the
     take-profit went under a key of its own, selling B's 10 (the retry was forgotten)."""
-    desk = funded_desk()
-    assert desk.engine.handle(submit(qty="10", exits=PLAN)).ok  # A
-    assert desk.engine.handle(submit(qty="10")).ok  # B
-    real = _lose_first_exit_answer(desk)
-    assert mark(desk, "94") == []
-    desk.engine.handle = real
-    assert held(desk) == D(10)
+    desk = stop_sent_unanswered("10")
     real_position = desk.engine.position
     blips: list[bool] = []
 
@@ -85,13 +86,7 @@ def test_an_exit_sent_unanswered_before_a_restart_is_never_sent_again_by_another
     """The retry lived in memory only: after a restart the watch was restored whole (no record
     of the stop) and the take-profit went under a key of its own, selling B's 10. The start now
     records what the engine answered under the watch's next keys."""
-    desk = funded_desk()
-    assert desk.engine.handle(submit(qty="10", exits=PLAN)).ok  # A
-    assert desk.engine.handle(submit(qty="10")).ok  # B
-    real = _lose_first_exit_answer(desk)
-    assert mark(desk, "94") == []
-    desk.engine.handle = real
-    assert held(desk) == D(10)
+    desk = stop_sent_unanswered("10")
     after = _restart(desk)
     mark(after, "106")
     mark(after, "107")
@@ -116,3 +111,16 @@ def test_keys_after_a_denial_whose_record_failed_agree_with_a_restart() -> None:
     after.clock.advance(timedelta(seconds=1))
     (stop,) = mark(after, "93.8")
     assert stop.ok, stop  # type: ignore[attr-defined]
+
+
+def test_an_exit_whose_send_failed_unanswered_is_resolved_under_its_own_key() -> None:
+    """The engine took the stop (sold 10) and then failed before it answered: the stop may
+    have gone, so it is tried again as it was, under the same key (the engine answers what it
+    recorded), never by another exit of the watch under a key of its own (which sold the other
+    entry's 10)."""
+    desk = stop_sent_unanswered()
+    (again,) = mark(desk, "106")  # the stop again, as it was: answered from the journal
+    assert again.ok, again  # type: ignore[attr-defined]
+    assert again.replayed, again  # type: ignore[attr-defined]
+    mark(desk, "107")
+    assert held(desk) == D(10), "A's exit was sent twice: B's position sold"
