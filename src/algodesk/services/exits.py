@@ -57,6 +57,9 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("algodesk.exits")
 
+#: Orders the venue or the gates refused: an exit answered ok whose order ended so did not go.
+_REFUSED = (OrderStatus.REJECTED, OrderStatus.DENIED)
+
 #: A denied exit whose denial stands (the same code) is tried, and journaled, again at most
 #: this often; the marks between only check it without sending.
 DENIAL_REPEAT = timedelta(seconds=60)
@@ -397,14 +400,35 @@ class ExitRunner:
         if not keys:
             return False
         found = uow.journal.find_many(account, list(keys))
+        if not found:
+            return False
+        records = uow.journal.records(account)  # the fills heard after each exit, in order
         for key, seen in found.items():
             watch, kind = keys[key]
             outcome = dict(seen.payload.get("outcome") or {})  # type: ignore[call-overload]
             went = bool(outcome.get("ok"))
+            coid = outcome.get("client_order_id")
+            order = uow.orders.get(ClientOrderId(str(coid))) if coid else None
+            if went and order is not None and order.status in _REFUSED:  # as replay tells it
+                went = False
+                outcome.update(ok=False, status=order.status.value, code="VENUE_REJECTED")
+            # Fills of the entry heard after the exit was sent: not what it exited; the
+            # running desk would watch them anew.
+            later = sum(
+                (
+                    Decimal(str(r.payload.get("qty")))
+                    for r in records
+                    if r.kind == "OrderFilled"
+                    and r.payload.get("coid") == watch.entry.value
+                    and (r.seq or 0) > (seen.seq or 0)
+                ),
+                Decimal(0),
+            )
+            size = max(watch.quantity - later, Decimal(0)) if went else watch.quantity
             payload: dict[str, object] = {
                 "coid": watch.entry.value,
                 "kind": kind.value,
-                "size": str(watch.quantity),
+                "size": str(size),
                 "outcome": outcome,
                 "recovered": True,
             }
@@ -413,11 +437,13 @@ class ExitRunner:
                     account, "ExitFired" if went else "ExitDenied", self._clock.now(), payload
                 )
             )
-            if went:
+            watch.attempts += 1  # the key the record stands for
+            if went and later > 0:
+                watch.quantity = later  # watched anew
+            elif went:
                 watch.fired = kind  # done with what it watched
-            else:
-                watch.attempts += 1
-        return bool(found)
+                watch.attempts -= 1  # as the running desk: a later fill rearms (+1)
+        return True
 
     def _closed_since_armed(self, uow: UnitOfWork, account: AccountId) -> set[ClientOrderId]:
         """The restored watches of ``account`` whose owner's book went flat or turned the
