@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from algodesk.domain.commands import CancelOrder
 from algodesk.domain.exits import ExitPlan
+from algodesk.domain.matching import Quote
 from algodesk.domain.orders import Order
 from algodesk.domain.values import price
 from algodesk.ports.broker import VenueRejectedError
 from tests.conftest import ACCOUNT
-from tests.integration.test_engine import RemoteVenue, funded_desk, submit
-from tests.integration.test_exit_cancels import AAPL, D, held, mark
+from tests.integration.test_engine import Desk, RemoteVenue, funded_desk, submit
+from tests.integration.test_exit_cancels import AAPL, LIMIT, SELL, D, held, mark
 from tests.integration.test_exit_failures import (
     _fail_next_runner_write,
     _partly_filling_entry,
@@ -71,3 +72,41 @@ def test_fills_of_the_entry_after_an_unrecorded_exit_are_still_protected_after_a
     after = _restart(desk)
     mark(after, "94")
     assert held(after) == D(0), "the 4 bought after the stop were left without a stop"
+
+
+def _stop_fires_while_the_venue_reports_4_more(lose_answer: bool) -> Desk:
+    """A limit entry (20 at 100, stop 95) has filled 8; a reduce-only take-profit (8 at 105)
+    rests. At 94 the venue fills the entry 4 more, reported as the stop fires (not pumped
+    yet): the stop's way-clearing cancels the take-profit, and that cancel's handling journals
+    and publishes the 4 (heard while the stop is in flight) just before the stop's command."""
+    desk = _partly_filling_entry()
+    mark(desk, "99.99")
+    mark(desk, "99.99")  # 8 filled
+    assert held(desk) == D(8)
+    tp = submit(side=SELL, qty="8", kind=LIMIT, px="105", reduce_only=True)
+    assert desk.engine.handle(tp).ok
+    if lose_answer:
+        _lose_first_exit_answer(desk)
+    desk.market.set_mark(AAPL.id, D("94"), desk.clock.now())
+    desk.paper.on_quote(Quote(AAPL.id, desk.clock.now(), D("94")))  # the entry's 4, queued
+    desk.exits.on_mark(AAPL.id, D("94"))
+    return desk
+
+
+def test_the_running_desk_watches_entry_fills_heard_while_its_stop_was_in_flight() -> None:
+    desk = _stop_fires_while_the_venue_reports_4_more(lose_answer=False)
+    for last in ("94", "94", "94"):
+        mark(desk, last)
+    assert held(desk) == D(0)
+
+
+def test_fills_heard_while_an_unrecorded_exit_was_in_flight_are_protected_after_a_restart() -> None:
+    """The same, but the stop's answer is lost and the desk restarts: the 4 were journaled
+    before the stop's command though heard after it fired, and the start counted them as
+    exited (ExitFired size 12), leaving them without a stop. The exit now begins at its first
+    record (the cancel that cleared its way)."""
+    desk = _stop_fires_while_the_venue_reports_4_more(lose_answer=True)
+    after = _restart(desk)
+    for last in ("94", "94", "94"):
+        mark(after, last)
+    assert held(after) == D(0), "the 4 heard while the stop was in flight lost their stop"

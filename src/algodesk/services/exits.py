@@ -412,15 +412,24 @@ class ExitRunner:
             if went and order is not None and order.status in _REFUSED:  # as replay tells it
                 went = False
                 outcome.update(ok=False, status=order.status.value, code="VENUE_REJECTED")
-            # Fills of the entry heard after the exit was sent: not what it exited; the
-            # running desk would watch them anew.
+            # Fills of the entry heard after the exit began (its first record: a cancel that
+            # cleared its way, else its command) are not what it exited; the running desk
+            # watches them anew. (A cancel's handling hears the venue's fills waiting.)
+            began = min(
+                (
+                    r.seq or 0
+                    for r in records
+                    if r.key is not None and (r.key == key or r.key.startswith(f"{key}:cancel:"))
+                ),
+                default=seen.seq or 0,
+            )
             later = sum(
                 (
                     Decimal(str(r.payload.get("qty")))
                     for r in records
                     if r.kind == "OrderFilled"
                     and r.payload.get("coid") == watch.entry.value
-                    and (r.seq or 0) > (seen.seq or 0)
+                    and (r.seq or 0) > began
                 ),
                 Decimal(0),
             )
