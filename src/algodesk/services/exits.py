@@ -608,8 +608,7 @@ class ExitRunner:
         outcome = Outcome(False, None, None, "POSITION_NOT_FOUND", "nothing left to exit")
         key = f"exit:{watch.entry}:{kind.value}:{watch.attempts}"
         canceled: list[str] = []
-        if attempt.retry:
-            assert attempt.command is not None
+        if attempt.retry and attempt.command is not None:  # as it was: it may have gone
             size = attempt.command.quantity.value
             attempt.sending = True
             outcome = self._engine.handle(attempt.command)
@@ -624,12 +623,7 @@ class ExitRunner:
                 reduce_only=True,
                 idempotency_key=key,
             )
-            # A retry goes as it is: what it resolves may have been sent already.
-            standing = (
-                None
-                if attempt.retry
-                else self._standing(watch.entry, kind, exit_order, position, now)
-            )
+            standing = self._standing(watch.entry, kind, exit_order, position, now)
             if standing is not None:  # denied as before: not sent, not journaled
                 self._conclude(watch, False, attempt_used=False)
                 return Outcome(False, None, None, standing.code, standing.message)

@@ -150,7 +150,7 @@ def _loaded(settings: Settings, options: RuntimeOptions) -> DeskRuntime:
         raise fail(str(exc)) from None
     try:
         runtime = DeskRuntime(desk, options, secret_key=os.environ.get("ALGODESK_SECRET_KEY"))
-    except (ValueError, DatabaseNotReadyError) as exc:  # a bad key, a malformed sessions.toml
+    except (ValueError, DatabaseNotReadyError) as exc:  # a bad key, sessions.toml, the inbox
         desk.close()
         raise fail(str(exc)) from None
     try:
