@@ -13,7 +13,7 @@ from algodesk.domain.risk.base import TradingState
 from algodesk.domain.values import price
 from tests.conftest import ACCOUNT
 from tests.integration.test_engine import Desk, funded_desk, submit
-from tests.integration.test_exit_cancels import D, held, mark
+from tests.integration.test_exit_cancels import SELL, D, held, mark
 from tests.integration.test_exit_failures import _fail_next_runner_write, _restart
 
 PLAN = ExitPlan(stop_loss=price("95"), take_profit=price("105"))
@@ -124,3 +124,34 @@ def test_an_exit_whose_send_failed_unanswered_is_resolved_under_its_own_key() ->
     assert again.replayed, again  # type: ignore[attr-defined]
     mark(desk, "107")
     assert held(desk) == D(10), "A's exit was sent twice: B's position sold"
+
+
+def test_an_exit_that_never_reached_the_engine_is_not_resent_after_its_position_closed() -> None:
+    """Entry A (10, stop 95). At 94 the stop's send fails before the engine records it (say
+    SQLite's write lock timed out): nothing sold. The trader then sells A's 10 by hand (the
+    book flat: A's watch would retire, but it is in flight and ``retire`` refuses it), and
+    entry B buys 10 with no exits. The next mark re-sent A's stale stop under its key; the
+    engine had never seen that key, so it sold B's 10. A retry now goes only when the engine
+    recorded its key, and a watch whose book went flat in flight is retired."""
+    desk = funded_desk()
+    assert desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95")))).ok
+    real = desk.engine.handle
+    failed: list[bool] = []
+
+    def handle(command: Command) -> Any:
+        if not failed and getattr(command, "reduce_only", False):
+            failed.append(True)
+            raise OSError("database is locked")  # before the engine recorded anything
+        return real(command)
+
+    desk.engine.handle = handle  # type: ignore[method-assign]
+    assert mark(desk, "94") == []
+    desk.engine.handle = real  # type: ignore[method-assign]
+    assert held(desk) == D(10)  # nothing was sold
+    assert desk.engine.handle(submit(side=SELL, qty="10")).ok  # A closed by hand
+    assert held(desk) == D(0)
+    assert desk.engine.handle(submit(qty="10")).ok  # B, no exits
+    mark(desk, "100")
+    assert held(desk) == D(10), "A's stale stop sold B's position"
+    mark(desk, "94")  # A's old stop level: retired with A's position, it sells nothing
+    assert held(desk) == D(10), "A's old stop sold B's position"

@@ -25,7 +25,8 @@ meanwhile wait there and are protected whatever the exit did. A failure while on
 decided is logged, and the mark's other exits are still tried: one not sent is tried again at
 the next mark; one sent (its answer lost, or its record not written) is sent again exactly as
 it was, under its key, until the engine's answer is recorded, and nothing else of its watch
-goes meanwhile. At a start, what the engine answered under a restored watch's next keys
+goes meanwhile; one the engine recorded nothing for was not sent, and is decided afresh (and
+retired if its owner's book went flat while it was in flight). At a start, what the engine answered under a restored watch's next keys
 without a record of the exits is recorded (:meth:`ExitRunner._resolve_unrecorded`).
 """
 
@@ -157,6 +158,9 @@ class ExitBook:
         # no watch now (retired, or all exited before a restart): a later fill of the entry
         # arms a watch that goes on from there, as a restart does (it counts the records).
         self._keys_used: dict[ClientOrderId, int] = {}
+        # In-flight watches whose owner's book went flat or turned meanwhile (a retirement
+        # refused while the exit was decided): retired when it concludes without going.
+        self.went_flat: set[ClientOrderId] = set()
         self._lock = threading.RLock()
 
     def plan(
@@ -240,6 +244,19 @@ class ExitBook:
         """Whether ``entry``'s watch has an exit fired and not concluded yet."""
         with self._lock:
             return entry in self._in_flight
+
+    def flying(
+        self, owner: tuple[AccountId, BotId | None], instrument_id: InstrumentId
+    ) -> list[ExitWatch]:
+        """The owner's in-flight watches in the instrument."""
+        with self._lock:
+            return [
+                w
+                for coid, w in self.watches.items()
+                if coid in self._in_flight
+                and w.instrument_id == instrument_id
+                and self.owners.get(coid) == owner
+            ]
 
     def conclude(self, watch: ExitWatch, went: bool, attempt_used: bool = True) -> None:
         """The exit a mark fired for ``watch`` is concluded: it ``went`` (or there was nothing
@@ -518,6 +535,9 @@ class ExitRunner:
         qty = fill.quantity.value
         position = self._held.get(key, Decimal(0)) + (qty if fill.side is OrderSide.BUY else -qty)
         self._held[key] = position
+        for watch in self.book.flying(key[:2], fill.instrument_id):
+            if position * watch.side.sign <= 0 and watch.entry != fill.client_order_id:
+                self.book.went_flat.add(watch.entry)  # retired if its exit does not go
         watching = self.book.live(key[:2], fill.instrument_id, fill.client_order_id)
         for watch in watching:
             if position * watch.side.sign > 0:
@@ -588,11 +608,14 @@ class ExitRunner:
         retired when its owner's book went flat or turned meanwhile (a retirement heard while
         the exit was decided was refused: the watch was fired)."""
         self.book.conclude(watch, went=went, attempt_used=attempt_used)
+        flat_meanwhile = watch.entry in self.book.went_flat
+        self.book.went_flat.discard(watch.entry)
         if went:
             return
         account, bot = self.book.owners[watch.entry]
         position = self._held.get((account, bot, watch.instrument_id), Decimal(0))
-        if position * watch.side.sign <= 0 and self.book.retire(watch.entry):
+        gone = flat_meanwhile or position * watch.side.sign <= 0
+        if gone and self.book.retire(watch.entry):
             self._journal_retired(account, watch, position, "exit", self._clock.now())
 
     def _fire(
@@ -609,6 +632,13 @@ class ExitRunner:
         key = f"exit:{watch.entry}:{kind.value}:{watch.attempts}"
         canceled: list[str] = []
         if attempt.retry and attempt.command is not None:  # as it was: it may have gone
+            if not self._recorded(account, attempt.command.idempotency_key):
+                # The engine never took it (its transaction undone): nothing was sent. Decided
+                # afresh from the next mark, retired if its book went flat meanwhile.
+                self._conclude(watch, False, attempt_used=False)
+                return Outcome(
+                    False, None, None, "EXIT_NOT_SENT", "its try never reached the engine"
+                )
             size = attempt.command.quantity.value
             attempt.sending = True
             outcome = self._engine.handle(attempt.command)
@@ -658,6 +688,13 @@ class ExitRunner:
             if check is not None:  # what the next marks compare with
                 self._denied[watch.entry, kind] = _Denial(check.code, now)
         return outcome
+
+    def _recorded(self, account: AccountId, key: str | None) -> bool:
+        """Whether the engine journaled a command under ``key``."""
+        if key is None:
+            return False
+        with self._uow_factory() as uow:
+            return uow.journal.find(account, key) is not None
 
     def _standing(
         self,
