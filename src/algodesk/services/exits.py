@@ -26,8 +26,9 @@ decided is logged, and the mark's other exits are still tried: one not sent is t
 the next mark; one sent (its answer lost, or its record not written) is sent again exactly as
 it was, under its key, until the engine's answer is recorded, and nothing else of its watch
 goes meanwhile; one the engine recorded nothing for was not sent, and is decided afresh (and
-retired if its owner's book went flat while it was in flight). At a start, what the engine answered under a restored watch's next keys
-without a record of the exits is recorded (:meth:`ExitRunner._resolve_unrecorded`).
+retired if its owner's book went flat while it was in flight). At a start, what the engine
+answered under a restored watch's next keys without a record of the exits is recorded
+(:meth:`ExitRunner._resolve_unrecorded`).
 """
 
 from __future__ import annotations
