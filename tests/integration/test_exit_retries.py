@@ -12,9 +12,13 @@ from algodesk.domain.exits import ExitPlan
 from algodesk.domain.risk.base import TradingState
 from algodesk.domain.values import price
 from tests.conftest import ACCOUNT
-from tests.integration.test_engine import Desk, funded_desk, submit
+from tests.integration.test_engine import AAPL, Desk, funded_desk, submit
 from tests.integration.test_exit_cancels import SELL, D, held, mark
-from tests.integration.test_exit_failures import _fail_next_runner_write, _restart
+from tests.integration.test_exit_failures import (
+    _fail_next_runner_write,
+    _partly_filling_entry,
+    _restart,
+)
 
 PLAN = ExitPlan(stop_loss=price("95"), take_profit=price("105"))
 
@@ -155,3 +159,36 @@ def test_an_exit_that_never_reached_the_engine_is_not_resent_after_its_position_
     assert held(desk) == D(10), "A's stale stop sold B's position"
     mark(desk, "94")  # A's old stop level: retired with A's position, it sells nothing
     assert held(desk) == D(10), "A's old stop sold B's position"
+
+
+def test_an_entry_filling_again_after_its_book_went_flat_in_flight_keeps_its_stop() -> None:
+    """A's book went flat (closed by hand) while A's stop was in flight, then A's own resting
+    entry filled again: the watch was retired when the retry concluded, and A's new fills had
+    no stop. An entry's own fill that leaves its book holding takes the mark back."""
+    desk = _partly_filling_entry()  # A: limit buy 20 at 100, stop 95, fills 4 a quote
+    mark(desk, "99.99")  # A fills 4
+    real = desk.engine.handle
+    failed: list[bool] = []
+
+    def handle(command: Command) -> Any:
+        if not failed and getattr(command, "reduce_only", False):
+            failed.append(True)
+            raise OSError("database is locked")  # before the engine recorded anything
+        return real(command)
+
+    desk.engine.handle = handle  # type: ignore[method-assign]
+    assert mark(desk, "94") == []  # A fills 4 more (8); the stop fails unrecorded: a retry
+    desk.engine.handle = real  # type: ignore[method-assign]
+    desk.quote(AAPL, "101")
+    while held(desk) > 0:  # A's 8 closed by hand: flat while the watch is in flight
+        assert desk.engine.handle(submit(side=SELL, qty=str(min(held(desk), D(4))))).ok
+        desk.quote(AAPL, "101")
+    assert held(desk) == D(0)
+    desk.quote(AAPL, "99.99")  # A's own entry fills again: long 4, A's fill
+    assert held(desk) == D(4)
+    mark(desk, "94")  # the retry: not recorded, held back (A fills 4 more: 8)
+    assert held(desk) == D(8)  # all A's, bought after the flat
+    assert desk.exits.book.watches, "A's own later fills lost their stop (watch retired)"
+    for last in ("93.9", "93.8", "93.7"):  # the stop sells them (the venue fills 4 a quote)
+        mark(desk, last)
+    assert held(desk) == D(0)

@@ -537,7 +537,10 @@ class ExitRunner:
         position = self._held.get(key, Decimal(0)) + (qty if fill.side is OrderSide.BUY else -qty)
         self._held[key] = position
         for watch in self.book.flying(key[:2], fill.instrument_id):
-            if position * watch.side.sign <= 0 and watch.entry != fill.client_order_id:
+            if watch.entry == fill.client_order_id:
+                if position * watch.side.sign > 0:  # its own entry's fill: held from here
+                    self.book.went_flat.discard(watch.entry)
+            elif position * watch.side.sign <= 0:
                 self.book.went_flat.add(watch.entry)  # retired if its exit does not go
         watching = self.book.live(key[:2], fill.instrument_id, fill.client_order_id)
         for watch in watching:
