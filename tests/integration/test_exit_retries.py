@@ -130,6 +130,22 @@ def test_an_exit_whose_send_failed_unanswered_is_resolved_under_its_own_key() ->
     assert held(desk) == D(10), "A's exit was sent twice: B's position sold"
 
 
+def _fail_first_exit_unrecorded(desk: Desk) -> Any:
+    """The desk's first reduce-only command fails before the engine records anything (say
+    SQLite's write lock timed out); returns the engine's own ``handle`` to put back."""
+    real = desk.engine.handle
+    failed: list[bool] = []
+
+    def handle(command: Command) -> Any:
+        if not failed and getattr(command, "reduce_only", False):
+            failed.append(True)
+            raise OSError("database is locked")
+        return real(command)
+
+    desk.engine.handle = handle  # type: ignore[method-assign]
+    return real
+
+
 def test_an_exit_that_never_reached_the_engine_is_not_resent_after_its_position_closed() -> None:
     """Entry A (10, stop 95). At 94 the stop's send fails before the engine records it (say
     SQLite's write lock timed out): nothing sold. The trader then sells A's 10 by hand (the
@@ -139,16 +155,7 @@ def test_an_exit_that_never_reached_the_engine_is_not_resent_after_its_position_
     recorded its key, and a watch whose book went flat in flight is retired."""
     desk = funded_desk()
     assert desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95")))).ok
-    real = desk.engine.handle
-    failed: list[bool] = []
-
-    def handle(command: Command) -> Any:
-        if not failed and getattr(command, "reduce_only", False):
-            failed.append(True)
-            raise OSError("database is locked")  # before the engine recorded anything
-        return real(command)
-
-    desk.engine.handle = handle  # type: ignore[method-assign]
+    real = _fail_first_exit_unrecorded(desk)
     assert mark(desk, "94") == []
     desk.engine.handle = real  # type: ignore[method-assign]
     assert held(desk) == D(10)  # nothing was sold
@@ -167,16 +174,7 @@ def test_an_entry_filling_again_after_its_book_went_flat_in_flight_keeps_its_sto
     no stop. An entry's own fill that leaves its book holding takes the mark back."""
     desk = _partly_filling_entry()  # A: limit buy 20 at 100, stop 95, fills 4 a quote
     mark(desk, "99.99")  # A fills 4
-    real = desk.engine.handle
-    failed: list[bool] = []
-
-    def handle(command: Command) -> Any:
-        if not failed and getattr(command, "reduce_only", False):
-            failed.append(True)
-            raise OSError("database is locked")  # before the engine recorded anything
-        return real(command)
-
-    desk.engine.handle = handle  # type: ignore[method-assign]
+    real = _fail_first_exit_unrecorded(desk)
     assert mark(desk, "94") == []  # A fills 4 more (8); the stop fails unrecorded: a retry
     desk.engine.handle = real  # type: ignore[method-assign]
     desk.quote(AAPL, "101")
