@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from algodesk.domain.commands import Command, SetTradingState
+from algodesk.domain.commands import CancelOrder, Command, SetTradingState
 from algodesk.domain.exits import ExitPlan
 from algodesk.domain.risk.base import TradingState
 from algodesk.domain.values import price
+from algodesk.ports.storage import JournalRecord
 from tests.conftest import ACCOUNT
 from tests.integration.test_engine import AAPL, Desk, funded_desk, submit
 from tests.integration.test_exit_cancels import SELL, D, held, mark
@@ -190,3 +191,64 @@ def test_an_entry_filling_again_after_its_book_went_flat_in_flight_keeps_its_sto
     for last in ("93.9", "93.8", "93.7"):  # the stop sells them (the venue fills 4 a quote)
         mark(desk, last)
     assert held(desk) == D(0)
+
+
+def _a_refilled_after_a_flat_in_flight_then_b() -> Desk:
+    """A (a limit buy of 20 at 100, stop 95, 4 a quote) holds 8 when its stop fails
+    unrecorded; A's 8 are sold by hand while the stop is in flight, then A's own order fills
+    8 more (all A holds now) and is canceled; B buys 8 with no exits: 16 held."""
+    desk = _partly_filling_entry()
+    mark(desk, "99.99")  # A fills 4
+    real = _fail_first_exit_unrecorded(desk)
+    assert mark(desk, "94") == []  # A fills 4 more (8); the stop fails unrecorded: a retry
+    desk.engine.handle = real  # type: ignore[method-assign]
+    desk.quote(AAPL, "101")
+    while held(desk) > 0:  # A's 8 closed by hand while the watch is in flight
+        assert desk.engine.handle(submit(side=SELL, qty=str(min(held(desk), D(4))))).ok
+        desk.quote(AAPL, "101")
+    desk.quote(AAPL, "99.99")  # A's own entry fills again: 4
+    mark(desk, "94")  # the retry held back; A fills 4 more: 8, all bought after the flat
+    assert held(desk) == D(8)
+    (a,) = desk.exits.book.watches
+    assert desk.engine.handle(CancelOrder(account_id=ACCOUNT, client_order_id=a)).ok
+    desk.quote(AAPL, "101")
+    assert desk.engine.handle(submit(qty="8")).ok  # B: 8, no exits
+    for _ in range(3):
+        desk.quote(AAPL, "101")
+    assert held(desk) == D(16)
+    return desk
+
+
+def test_a_stop_taken_back_in_flight_watches_only_what_its_entry_filled_since() -> None:
+    """The watch kept what it held before its book went flat (8) and added the 8 A filled
+    since: sized 16, A's stop sold B's 8 as well."""
+    desk = _a_refilled_after_a_flat_in_flight_then_b()
+    for last in ("93.9", "93.8", "93.7", "93.6", "93.5"):
+        mark(desk, last)
+    assert held(desk) == D(8), "A's stop (sized 16 from before the flat) sold B's 8"
+
+
+def test_a_stop_taken_back_in_flight_watches_only_its_new_fills_after_a_restart() -> None:
+    """The same across a restart: the part dropped is journaled as retired, so the restored
+    watch is 8, not the entry's 16 filled."""
+    after = _restart(_a_refilled_after_a_flat_in_flight_then_b())
+    for last in ("93.9", "93.8", "93.7", "93.6", "93.5"):
+        mark(after, last)
+    assert held(after) == D(8), "A's restored stop sold B's 8"
+
+
+def test_a_restart_that_lost_the_retirement_still_watches_only_the_new_fills() -> None:
+    """The same, with the record of the dropped part lost (a crash between the fill and the
+    record): the start's replay of the ledger's fills finds A's book closed and A filling
+    again since, and keeps only those 8 under A's stop."""
+    desk = _a_refilled_after_a_flat_in_flight_then_b()
+
+    def kept(records: list[JournalRecord]) -> list[JournalRecord]:
+        return [r for r in records if not (r.kind == "ExitFired" and r.payload.get("by"))]
+
+    desk.store.journal[:] = kept(desk.store.journal)  # the record lost
+    desk.store._records[ACCOUNT] = kept(desk.store._records[ACCOUNT])
+    after = _restart(desk)
+    for last in ("93.9", "93.8", "93.7", "93.6", "93.5"):
+        mark(after, last)
+    assert held(after) == D(8), "A's restored stop sold B's 8"

@@ -162,6 +162,8 @@ class ExitBook:
         # In-flight watches whose owner's book went flat or turned meanwhile (a retirement
         # refused while the exit was decided): retired when it concludes without going.
         self.went_flat: set[ClientOrderId] = set()
+        # ... and those whose quantity before it is gone with it (counted afresh from then).
+        self._base_gone: set[ClientOrderId] = set()
         self._lock = threading.RLock()
 
     def plan(
@@ -259,26 +261,41 @@ class ExitBook:
                 and self.owners.get(coid) == owner
             ]
 
-    def conclude(self, watch: ExitWatch, went: bool, attempt_used: bool = True) -> None:
+    def mark_flat(self, entry: ClientOrderId) -> None:
+        """The owner's book of the in-flight ``entry`` went flat or turned by other orders:
+        what the watch held is gone; only the entry's fills from now count."""
+        with self._lock:
+            if entry in self._in_flight:
+                self.went_flat.add(entry)
+                self._base_gone.add(entry)
+                self._in_flight[entry] = Decimal(0)
+
+    def conclude(self, watch: ExitWatch, went: bool, attempt_used: bool = True) -> Decimal:
         """The exit a mark fired for ``watch`` is concluded: it ``went`` (or there was nothing
         left to exit), or it was denied (tried: ``attempt_used``; or held back) and the watch
         is armed again. What its entry filled meanwhile is protected either way: added to the
         watch when the exit did not go, watched anew when it went for what had filled before
-        (a fill heard while the exit was decided was taken for one the exit had covered)."""
+        (a fill heard while the exit was decided was taken for one the exit had covered).
+        Returns what the watch held before its book went flat in flight, now dropped (zero
+        when it did not, or the exit went)."""
         with self._lock:
             if watch.entry not in self._in_flight:  # concluded already
-                return
+                return Decimal(0)
             arriving = self._in_flight.pop(watch.entry)
+            base_gone = watch.entry in self._base_gone
+            self._base_gone.discard(watch.entry)
             if went:
                 if arriving > 0:
                     watch.quantity = arriving
                     watch.rearm()
-                return
+                return Decimal(0)
             if attempt_used:
                 watch.rearm()
             else:
                 watch.hold_back()
-            watch.quantity += arriving
+            dropped = watch.quantity if base_gone else Decimal(0)
+            watch.quantity = arriving + (watch.quantity - dropped)
+            return dropped
 
     def on_mark(
         self, instrument_id: InstrumentId, mark: Decimal
@@ -383,9 +400,12 @@ class ExitRunner:
             wrote = [self._resolve_unrecorded(uow, account) for account in accounts]
             if any(wrote):
                 uow.commit()
+        refilled: dict[ClientOrderId, Decimal] = {}
         with self._uow_factory() as uow:
             for account in accounts:
-                closed |= self._closed_since_armed(uow, account)
+                shut, again = self._closed_since_armed(uow, account)
+                closed |= shut
+                refilled.update(again)
         loaded = set(accounts)
         self._held = {k: q for k, q in self._held.items() if k[0] not in loaded}
         for account in accounts:
@@ -402,6 +422,11 @@ class ExitRunner:
             gone = coid in closed or position * watch.side.sign <= 0
             if gone and self.book.retire(coid):
                 self._journal_retired(account, watch, position, "load", now)
+            elif not gone and watch.quantity > refilled.get(coid, watch.quantity):
+                # Closed and filled again since: only the fills since are its to watch.
+                dropped = watch.quantity - refilled[coid]
+                watch.quantity = refilled[coid]
+                self._journal_retired(account, watch, position, "load", now, dropped)
 
     def _resolve_unrecorded(self, uow: UnitOfWork, account: AccountId) -> bool:
         """Exits the engine answered whose own record is missing (the desk stopped, or the
@@ -472,22 +497,26 @@ class ExitRunner:
                 watch.attempts -= 1  # as the running desk: a later fill rearms (+1)
         return True
 
-    def _closed_since_armed(self, uow: UnitOfWork, account: AccountId) -> set[ClientOrderId]:
+    def _closed_since_armed(
+        self, uow: UnitOfWork, account: AccountId
+    ) -> tuple[set[ClientOrderId], dict[ClientOrderId, Decimal]]:
         """The restored watches of ``account`` whose owner's book went flat or turned the
         other way after their entry's last fill, by the ledger's fills in order (a book long
         again by a later entry at the start still had its old watch retired in between; its
-        record may have been lost)."""
+        record may have been lost); and, for those whose entry filled again after such a
+        close, what it filled since the last one (all the watch may hold)."""
         watches = {
             coid: (w, self.book.owners[coid])
             for coid, w in list(self.book.watches.items())
             if self.book.owners.get(coid, (None, None))[0] == account and w.fired is None
         }
         if not watches:
-            return set()
+            return set(), {}
         books = {(bot, w.instrument_id) for w, (_, bot) in watches.values()}
         running: dict[tuple[BotId | None, InstrumentId], Decimal] = {}
         armed: set[ClientOrderId] = set()
         closed: set[ClientOrderId] = set()
+        since: dict[ClientOrderId, Decimal] = {}  # filled since the last close
         for entry in uow.ledger.entries(account):
             if entry.kind is not EntryKind.FILL:
                 continue
@@ -509,13 +538,16 @@ class ExitRunner:
             if coid is not None and coid in watches:  # its entry's fill: armed from here
                 armed.add(coid)
                 closed.discard(coid)
+                if coid in since:
+                    since[coid] += qty
             for other in armed:
                 if other == coid:
                     continue  # an entry's own fill never closes its watch (as when running)
                 watch, (_, bot) = watches[other]
                 if (bot, watch.instrument_id) == book and position * watch.side.sign <= 0:
                     closed.add(other)
-        return closed
+                    since[other] = Decimal(0)
+        return closed, {c: q for c, q in since.items() if c not in closed}
 
     def _on_event(self, item: object) -> None:
         if isinstance(item, JournalRecord) and item.kind == "ExitPlanned":
@@ -541,7 +573,7 @@ class ExitRunner:
                 if position * watch.side.sign > 0:  # its own entry's fill: held from here
                     self.book.went_flat.discard(watch.entry)
             elif position * watch.side.sign <= 0:
-                self.book.went_flat.add(watch.entry)  # retired if its exit does not go
+                self.book.mark_flat(watch.entry)  # retired if its exit does not go
         watching = self.book.live(key[:2], fill.instrument_id, fill.client_order_id)
         for watch in watching:
             if position * watch.side.sign > 0:
@@ -553,14 +585,21 @@ class ExitRunner:
             )
 
     def _journal_retired(
-        self, account: AccountId, watch: ExitWatch, position: Decimal, by: str, at: datetime
+        self,
+        account: AccountId,
+        watch: ExitWatch,
+        position: Decimal,
+        by: str,
+        at: datetime,
+        size: Decimal | None = None,
     ) -> None:
-        """Journal a retired watch as fired (``POSITION_CLOSED``); a failure is logged, not
-        raised (the next start retires it again, from the positions then)."""
+        """Journal a retired watch (or ``size`` of it, what its book held before it went flat)
+        as fired (``POSITION_CLOSED``); a failure is logged, not raised (the next start retires
+        it again, from the positions then)."""
         payload: dict[str, object] = {
             "coid": watch.entry.value,
             "kind": "POSITION_CLOSED",
-            "size": str(watch.quantity),
+            "size": str(watch.quantity if size is None else size),
             "position": str(position),
             "by": by,
         }
@@ -611,7 +650,7 @@ class ExitRunner:
         """Conclude ``watch``'s exit (:meth:`ExitBook.conclude`); one that did not go is
         retired when its owner's book went flat or turned meanwhile (a retirement heard while
         the exit was decided was refused: the watch was fired)."""
-        self.book.conclude(watch, went=went, attempt_used=attempt_used)
+        dropped = self.book.conclude(watch, went=went, attempt_used=attempt_used)
         flat_meanwhile = watch.entry in self.book.went_flat
         self.book.went_flat.discard(watch.entry)
         if went:
@@ -619,8 +658,11 @@ class ExitRunner:
         account, bot = self.book.owners[watch.entry]
         position = self._held.get((account, bot, watch.instrument_id), Decimal(0))
         gone = flat_meanwhile or position * watch.side.sign <= 0
+        now = self._clock.now()
         if gone and self.book.retire(watch.entry):
-            self._journal_retired(account, watch, position, "exit", self._clock.now())
+            self._journal_retired(account, watch, position, "exit", now, watch.quantity + dropped)
+        elif dropped > 0:  # its own entry filled again since: only those fills are watched
+            self._journal_retired(account, watch, position, "exit", now, dropped)
 
     def _fire(
         self, watch: ExitWatch, kind: ExitKind, price: Decimal, now: datetime, attempt: _Try
