@@ -19,6 +19,7 @@ from tests.integration.test_exit_failures import (
     _fail_next_runner_write,
     _partly_filling_entry,
     _restart,
+    _Unavailable,
 )
 
 PLAN = ExitPlan(stop_loss=price("95"), take_profit=price("105"))
@@ -252,3 +253,49 @@ def test_a_restart_that_lost_the_retirement_still_watches_only_the_new_fills() -
     for last in ("93.9", "93.8", "93.7", "93.6", "93.5"):
         mark(after, last)
     assert held(after) == D(8), "A's restored stop sold B's 8"
+
+
+def test_a_dropped_part_whose_record_failed_is_not_rearmed_after_its_stop_went() -> None:
+    """As _a_refilled_after_a_flat_in_flight_then_b, but the POSITION_CLOSED record of A's
+    dropped 8 fails. A's stop then sells A's 8 (ExitFired size 8). After a restart A's watch
+    was restored as 16 filled - 8 exited = 8, equal to what the ledger says A filled since the
+    close, so it was kept armed and sold B's 8. A record whose write failed is now written at
+    the next mark."""
+    desk = _partly_filling_entry()
+    mark(desk, "99.99")
+    real = _fail_first_exit_unrecorded(desk)
+    assert mark(desk, "94") == []
+    desk.engine.handle = real  # type: ignore[method-assign]
+    desk.quote(AAPL, "101")
+    while held(desk) > 0:
+        assert desk.engine.handle(submit(side=SELL, qty=str(min(held(desk), D(4))))).ok
+        desk.quote(AAPL, "101")
+    desk.quote(AAPL, "99.99")
+    factory = desk.exits._uow_factory
+    calls = [0]
+
+    def failing() -> Any:  # the retry's record check passes, the dropped part's record fails
+        calls[0] += 1
+        return _Unavailable() if calls[0] == 2 else factory()
+
+    desk.exits._uow_factory = failing  # type: ignore[method-assign]
+    mark(desk, "94")
+    desk.exits._uow_factory = factory  # type: ignore[method-assign]
+    assert calls[0] >= 2
+    assert not [r for r in desk.store.journal if r.payload.get("by") == "exit"]
+    assert held(desk) == D(8)
+    (a,) = desk.exits.book.watches
+    assert desk.exits.book.watches[a].quantity == D(8)
+    assert desk.engine.handle(CancelOrder(account_id=ACCOUNT, client_order_id=a)).ok
+    desk.quote(AAPL, "101")
+    assert desk.engine.handle(submit(qty="8")).ok  # B: 8, no exits
+    for _ in range(3):
+        desk.quote(AAPL, "101")
+    assert held(desk) == D(16)
+    for last in ("93.9", "93.8", "93.7", "93.6", "93.5"):
+        mark(desk, last)
+    assert held(desk) == D(8)  # in process: A's stop sold A's 8 only
+    after = _restart(desk)
+    for last in ("93.4", "93.3", "93.2", "93.1", "93.0"):
+        mark(after, last)
+    assert held(after) == D(8), "after a restart A's stop was armed again and sold B's 8"

@@ -386,6 +386,9 @@ class ExitRunner:
         # again as they were at the next mark, the engine answering what it recorded for the
         # key, before anything else of the watch.
         self._retry: dict[ClientOrderId, tuple[ExitKind, SubmitOrder]] = {}
+        # Retirement records whose write failed, written before anything else at a mark.
+        self._unwritten: list[tuple[ClientOrderId, JournalRecord]] = []
+        self._unwritten_lock = threading.RLock()
         engine.subscribe(self._on_event)
 
     def load(self, accounts: Iterable[AccountId]) -> None:
@@ -594,8 +597,8 @@ class ExitRunner:
         size: Decimal | None = None,
     ) -> None:
         """Journal a retired watch (or ``size`` of it, what its book held before it went flat)
-        as fired (``POSITION_CLOSED``); a failure is logged, not raised (the next start retires
-        it again, from the positions then)."""
+        as fired (``POSITION_CLOSED``); a failure is logged, not raised, and the record is
+        written at the next mark (:meth:`_write_unwritten`)."""
         payload: dict[str, object] = {
             "coid": watch.entry.value,
             "kind": "POSITION_CLOSED",
@@ -603,14 +606,31 @@ class ExitRunner:
             "position": str(position),
             "by": by,
         }
-        try:
-            with self._uow_factory() as uow:
-                uow.journal.append(JournalRecord(account, "ExitFired", at, payload))
-                uow.commit()
-        except Exception:
-            _log.exception("the retirement of the exits of %s could not be journaled", watch.entry)
-            return
-        self.book.counted(watch.entry)  # a key's worth of records, as a restart counts them
+        record = JournalRecord(account, "ExitFired", at, payload)
+        with self._unwritten_lock:
+            self._unwritten.append((watch.entry, record))
+        self._write_unwritten()
+
+    def _write_unwritten(self) -> None:
+        """Journal the retirement records not written yet, oldest first (one that failed is
+        tried again at the next mark; a restart would take the ledger's word without it,
+        and could not tell a part of a watch dropped from what its exits sold since)."""
+        with self._unwritten_lock:
+            while self._unwritten:
+                entry, record = self._unwritten[0]
+                try:
+                    with self._uow_factory() as uow:
+                        uow.journal.append(record)
+                        uow.commit()
+                except Exception:
+                    _log.exception(
+                        "the retirement of the exits of %s could not be journaled; "
+                        "trying again at the next mark",
+                        entry,
+                    )
+                    return
+                self._unwritten.pop(0)
+                self.book.counted(entry)  # a key's worth of records, as a restart counts
 
     def on_mark(self, instrument_id: InstrumentId, price: Decimal) -> list[Outcome]:
         """A new mark: send the exits it crosses; returns their outcomes. An exit denied for a
@@ -618,6 +638,7 @@ class ExitRunner:
         exit (the position was closed another way) stops."""
         outcomes = []
         now = self._clock.now()
+        self._write_unwritten()
         tries: list[tuple[ExitWatch, ExitKind, _Try]] = []
         for entry, (kind, command) in list(self._retry.items()):
             watch = self.book.watches.get(entry)
