@@ -209,6 +209,11 @@ def _a_refilled_after_a_flat_in_flight_then_b() -> Desk:
         desk.quote(AAPL, "101")
     desk.quote(AAPL, "99.99")  # A's own entry fills again: 4
     mark(desk, "94")  # the retry held back; A fills 4 more: 8, all bought after the flat
+    return _then_b(desk)
+
+
+def _then_b(desk: Desk) -> Desk:
+    """A holds 8; A's order is canceled and B buys 8 with no exits: 16 held."""
     assert held(desk) == D(8)
     (a,) = desk.exits.book.watches
     assert desk.engine.handle(CancelOrder(account_id=ACCOUNT, client_order_id=a)).ok
@@ -283,15 +288,9 @@ def test_a_dropped_part_whose_record_failed_is_not_rearmed_after_its_stop_went()
     desk.exits._uow_factory = factory  # type: ignore[method-assign]
     assert calls[0] >= 2
     assert not [r for r in desk.store.journal if r.payload.get("by") == "exit"]
-    assert held(desk) == D(8)
-    (a,) = desk.exits.book.watches
-    assert desk.exits.book.watches[a].quantity == D(8)
-    assert desk.engine.handle(CancelOrder(account_id=ACCOUNT, client_order_id=a)).ok
-    desk.quote(AAPL, "101")
-    assert desk.engine.handle(submit(qty="8")).ok  # B: 8, no exits
-    for _ in range(3):
-        desk.quote(AAPL, "101")
-    assert held(desk) == D(16)
+    (watch,) = desk.exits.book.watches.values()
+    assert watch.quantity == D(8)
+    _then_b(desk)
     for last in ("93.9", "93.8", "93.7", "93.6", "93.5"):
         mark(desk, last)
     assert held(desk) == D(8)  # in process: A's stop sold A's 8 only
