@@ -388,7 +388,8 @@ class ExitRunner:
         self._retry: dict[ClientOrderId, tuple[ExitKind, SubmitOrder]] = {}
         # Retirement records whose write failed, written before anything else at a mark.
         self._unwritten: list[tuple[ClientOrderId, JournalRecord]] = []
-        self._unwritten_lock = threading.RLock()
+        self._unwritten_lock = threading.Lock()  # the list only, never held while writing
+        self._writing = threading.Lock()
         engine.subscribe(self._on_event)
 
     def load(self, accounts: Iterable[AccountId]) -> None:
@@ -615,9 +616,19 @@ class ExitRunner:
         """Journal the retirement records not written yet, oldest first (one that failed is
         tried again at the next mark; a restart would take the ledger's word without it,
         and could not tell a part of a watch dropped from what its exits sold since)."""
-        with self._unwritten_lock:
-            while self._unwritten:
-                entry, record = self._unwritten[0]
+        # One writer at a time, in order; a thread that finds another writing leaves its
+        # record to it (it never waits: a fill's thread may hold the engine's lock).
+        if not self._writing.acquire(blocking=False):
+            return
+        try:
+            while True:
+                with self._unwritten_lock:
+                    # Not while the watch's exit is in flight: its key is counted first (a
+                    # record counted under it moved a restart's count past that key).
+                    ready = [(e, r) for e, r in self._unwritten if not self.book.in_flight(e)]
+                if not ready:
+                    return
+                entry, record = ready[0]
                 try:
                     with self._uow_factory() as uow:
                         uow.journal.append(record)
@@ -629,8 +640,11 @@ class ExitRunner:
                         entry,
                     )
                     return
-                self._unwritten.pop(0)
+                with self._unwritten_lock:
+                    self._unwritten.remove((entry, record))
                 self.book.counted(entry)  # a key's worth of records, as a restart counts
+        finally:
+            self._writing.release()
 
     def on_mark(self, instrument_id: InstrumentId, price: Decimal) -> list[Outcome]:
         """A new mark: send the exits it crosses; returns their outcomes. An exit denied for a

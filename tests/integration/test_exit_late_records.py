@@ -1,0 +1,91 @@
+"""A retirement record whose write failed waits while its watch's exit is in flight: written
+then, it moved the watch's key count past that exit's key, a restart looked the wrong key up,
+and the stop went again and sold another entry's shares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from algodesk.domain.commands import CancelOrder
+from tests.conftest import ACCOUNT
+from tests.integration.test_engine import AAPL, submit
+from tests.integration.test_exit_cancels import SELL, D, held, mark
+from tests.integration.test_exit_failures import _partly_filling_entry, _restart
+from tests.integration.test_exit_retries import _fail_first_exit_unrecorded
+
+
+class _Gate:
+    """Refuses to commit a unit whose journal got a POSITION_CLOSED record (``closed``) or an
+    exit's own record (``exit``)."""
+
+    def __init__(self, factory: Any) -> None:
+        self.factory, self.closed, self.exit = factory, True, False
+
+    def __call__(self) -> Any:
+        gate, uow = self, self.factory()
+
+        class Unit:
+            def __enter__(self) -> Any:
+                inner = uow.__enter__()
+                journal = inner.journal
+
+                class Journal:
+                    def __getattr__(self, name: str) -> Any:
+                        return getattr(journal, name)
+
+                    def append(self, record: Any) -> None:
+                        kind = record.payload.get("kind")
+                        if gate.closed and kind == "POSITION_CLOSED":
+                            raise OSError("database is locked")
+                        if gate.exit and "mark" in record.payload:
+                            raise OSError("database is locked")
+                        journal.append(record)
+
+                class Proxy:
+                    def __getattr__(self, name: str) -> Any:
+                        return getattr(inner, name)
+
+                proxy = Proxy()
+                proxy.journal = Journal()  # type: ignore[attr-defined]
+                return proxy
+
+            def __exit__(self, *exc: object) -> Any:
+                return uow.__exit__(*exc)
+
+        return Unit()
+
+
+def test_a_late_retirement_record_does_not_hide_an_in_flight_exit_from_a_restart() -> None:
+    desk = _partly_filling_entry()
+    mark(desk, "99.99")
+    real = _fail_first_exit_unrecorded(desk)
+    assert mark(desk, "94") == []
+    desk.engine.handle = real  # type: ignore[method-assign]
+    desk.quote(AAPL, "101")
+    while held(desk) > 0:
+        assert desk.engine.handle(submit(side=SELL, qty=str(min(held(desk), D(4))))).ok
+        desk.quote(AAPL, "101")
+    desk.quote(AAPL, "99.99")
+    gate = _Gate(desk.exits._uow_factory)
+    desk.exits._uow_factory = gate  # type: ignore[method-assign]
+    mark(desk, "94")  # A's dropped 8: its record fails, queued
+    assert desk.exits._unwritten
+    (a,) = desk.exits.book.watches
+    assert desk.engine.handle(CancelOrder(account_id=ACCOUNT, client_order_id=a)).ok
+    desk.quote(AAPL, "101")
+    assert desk.engine.handle(submit(qty="8")).ok  # B: 8, no exits
+    for _ in range(3):
+        desk.quote(AAPL, "101")
+    assert held(desk) == D(16)
+    gate.exit = True  # A's stop goes; its record fails (kept for retry, key N)
+    for last in ("93.9", "93.85", "93.84"):
+        mark(desk, last)
+    assert held(desk) == D(8)
+    assert desk.exits._retry
+    gate.closed = False  # the record could be written now, but A's exit is in flight:
+    mark(desk, "93.8")  # it waits (written at once, it moved the count past the exit's key)
+    assert desk.exits._unwritten
+    after = _restart(desk)  # the exit's record never written
+    for last in ("93.4", "93.3", "93.2", "93.1", "93.0"):
+        mark(after, last)
+    assert held(after) == D(8), "after a restart A's stop was sent again and sold B's 8"
