@@ -9,9 +9,9 @@ from typing import Any
 from algodesk.domain.commands import CancelOrder
 from tests.conftest import ACCOUNT
 from tests.integration.test_engine import AAPL, submit
-from tests.integration.test_exit_cancels import SELL, D, held, mark
-from tests.integration.test_exit_failures import _partly_filling_entry, _restart
-from tests.integration.test_exit_retries import _fail_first_exit_unrecorded
+from tests.integration.test_exit_cancels import D, held, mark
+from tests.integration.test_exit_failures import _restart
+from tests.integration.test_exit_retries import a_flat_in_flight_refilling
 
 
 class _Gate:
@@ -56,16 +56,7 @@ class _Gate:
 
 
 def test_a_late_retirement_record_does_not_hide_an_in_flight_exit_from_a_restart() -> None:
-    desk = _partly_filling_entry()
-    mark(desk, "99.99")
-    real = _fail_first_exit_unrecorded(desk)
-    assert mark(desk, "94") == []
-    desk.engine.handle = real  # type: ignore[method-assign]
-    desk.quote(AAPL, "101")
-    while held(desk) > 0:
-        assert desk.engine.handle(submit(side=SELL, qty=str(min(held(desk), D(4))))).ok
-        desk.quote(AAPL, "101")
-    desk.quote(AAPL, "99.99")
+    desk = a_flat_in_flight_refilling()
     gate = _Gate(desk.exits._uow_factory)
     desk.exits._uow_factory = gate  # type: ignore[method-assign]
     mark(desk, "94")  # A's dropped 8: its record fails, queued

@@ -198,6 +198,15 @@ def _a_refilled_after_a_flat_in_flight_then_b() -> Desk:
     """A (a limit buy of 20 at 100, stop 95, 4 a quote) holds 8 when its stop fails
     unrecorded; A's 8 are sold by hand while the stop is in flight, then A's own order fills
     8 more (all A holds now) and is canceled; B buys 8 with no exits: 16 held."""
+    desk = a_flat_in_flight_refilling()
+    mark(desk, "94")  # the retry held back; A fills 4 more: 8, all bought after the flat
+    return _then_b(desk)
+
+
+def a_flat_in_flight_refilling() -> Desk:
+    """A (a limit buy of 20 at 100, stop 95, 4 a quote) holds 8 when its stop fails
+    unrecorded (a retry waits); A's 8 are sold by hand while the stop is in flight, then A's
+    own order fills 4 again."""
     desk = _partly_filling_entry()
     mark(desk, "99.99")  # A fills 4
     real = _fail_first_exit_unrecorded(desk)
@@ -208,8 +217,7 @@ def _a_refilled_after_a_flat_in_flight_then_b() -> Desk:
         assert desk.engine.handle(submit(side=SELL, qty=str(min(held(desk), D(4))))).ok
         desk.quote(AAPL, "101")
     desk.quote(AAPL, "99.99")  # A's own entry fills again: 4
-    mark(desk, "94")  # the retry held back; A fills 4 more: 8, all bought after the flat
-    return _then_b(desk)
+    return desk
 
 
 def _then_b(desk: Desk) -> Desk:
@@ -266,16 +274,7 @@ def test_a_dropped_part_whose_record_failed_is_not_rearmed_after_its_stop_went()
     was restored as 16 filled - 8 exited = 8, equal to what the ledger says A filled since the
     close, so it was kept armed and sold B's 8. A record whose write failed is now written at
     the next mark."""
-    desk = _partly_filling_entry()
-    mark(desk, "99.99")
-    real = _fail_first_exit_unrecorded(desk)
-    assert mark(desk, "94") == []
-    desk.engine.handle = real  # type: ignore[method-assign]
-    desk.quote(AAPL, "101")
-    while held(desk) > 0:
-        assert desk.engine.handle(submit(side=SELL, qty=str(min(held(desk), D(4))))).ok
-        desk.quote(AAPL, "101")
-    desk.quote(AAPL, "99.99")
+    desk = a_flat_in_flight_refilling()
     factory = desk.exits._uow_factory
     calls = [0]
 
