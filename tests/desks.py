@@ -3,6 +3,7 @@ account and bot, an admin, and a password hasher fast enough for tests."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from algodesk.adapters.auth.passwords import Argon2PasswordHasher
@@ -10,6 +11,7 @@ from algodesk.bootstrap import init_storage, open_desk
 from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.config import Settings
 from algodesk.services.backlog import AlertBacklog
+from algodesk.testing.desk_server import ALGODESK
 
 PASSWORD = "admin-password-123"
 FAST_HASHER = Argon2PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
@@ -28,3 +30,20 @@ def demo_runtime(
     if admin_password is not None:
         runtime.ensure_admin(admin_password)
     return runtime
+
+
+def refused_serve(data_dir: Path) -> str:
+    """Run ``algodesk serve`` on ``data_dir`` expecting it to refuse to start (exit 2, no
+    traceback); what it said. A process with a timeout: a serve that started anyway would
+    listen until stopped."""
+    result = subprocess.run(
+        [ALGODESK, "serve", "--data-dir", str(data_dir), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    said = result.stdout + result.stderr
+    assert result.returncode == 2, said
+    assert "Traceback" not in said
+    return said

@@ -30,6 +30,7 @@ from algodesk.services.bots import BotService
 from algodesk.services.engine import Engine
 from algodesk.services.exits import ExitRunner
 from algodesk.services.ledger import LedgerService
+from algodesk.services.recovery import recover_paper
 from algodesk.services.risk_context import EngineLimits
 from algodesk.testing.brokers import ForwardingBroker
 from algodesk.testing.clock import FixedClock
@@ -97,6 +98,18 @@ class Desk:
         self.market.set_mark(instrument.id, D(last), self.clock.now())
         self.paper.on_quote(Quote(instrument.id, self.clock.now(), D(last)))
         self.engine.pump()
+
+    def recover(self) -> str:
+        """What a restart does before marks: the paper exchange's book rebuilt from storage
+        (its working orders and the books' positions); what it printed."""
+        return recover_paper(
+            self.engine,
+            self.factory,
+            self.clock,
+            PAPER,
+            self.paper.restore,
+            self.paper.hold_positions,
+        )
 
     def order(self, coid: str):  # type: ignore[no-untyped-def]
         with self.factory() as uow:

@@ -8,12 +8,10 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from algodesk.adapters.brokers.paper.config import PaperBrokerConfig
 from algodesk.adapters.storage.memory.store import InMemoryUnitOfWork
 from algodesk.domain.commands import SetTradingState
 from algodesk.domain.exits import ExitPlan
 from algodesk.domain.matching import Quote
-from algodesk.domain.orders import OrderType
 from algodesk.domain.risk.base import TradingState
 from algodesk.domain.values import price
 from algodesk.services.engine import ListDenial
@@ -29,6 +27,7 @@ from tests.integration.test_exit_cancels import (
     held,
     mark,
 )
+from tests.integration.test_exit_failures import _partly_filling_entry
 
 
 def journaled(desk: Desk) -> dict[str, int]:
@@ -123,22 +122,11 @@ def test_a_stop_waiting_on_an_unanswered_cancel_is_not_journaled_at_every_mark()
     assert after.count("ExitDenied") - before.count("ExitDenied") <= 1, (grown, codes[:3])
 
 
-def _partly_filling_desk() -> Desk:
-    # A venue that fills at most 4 a quote: a limit entry of 20 fills in pieces.
-    desk = funded_desk(paper_config=PaperBrokerConfig(max_fill_per_quote=Decimal(4)))
-    desk.quote(AAPL, "101")
-    entry = desk.engine.handle(
-        submit(qty="20", kind=OrderType.LIMIT, px="100", exits=ExitPlan(stop_loss=price("95")))
-    )
-    assert entry.ok
-    return desk
-
-
 def test_a_stop_re_armed_after_its_watch_retired_never_reuses_an_old_key() -> None:
     """A watch retired and armed again by a later fill of the same entry started at attempts
     0: its stop reused exit:{entry}:STOP_LOSS:0 and was answered with the old stop's outcome,
     nothing sold."""
-    desk = _partly_filling_desk()
+    desk = _partly_filling_entry()
     mark(desk, "99.99")  # 4 fill
     (first,) = mark(desk, "94")  # 4 more fill; the stop sells 8 (key ...:0)
     assert first.ok  # type: ignore[attr-defined]
@@ -161,7 +149,7 @@ def test_a_fill_heard_while_a_held_back_stop_is_checked_stays_protected() -> Non
     was taken for one the exit had covered: the watch kept only the new fill, and the 8
     filled before were left without their stop."""
 
-    desk = _partly_filling_desk()
+    desk = _partly_filling_entry()
     mark(desk, "99.99")  # 4 fill
     halt = SetTradingState(account_id=ACCOUNT, state=TradingState.HALTED, reason="drill")
     assert desk.engine.handle(halt).ok

@@ -15,9 +15,8 @@ from algodesk.domain.orders import OrderType
 from algodesk.domain.risk.base import RiskLimits, TradingState
 from algodesk.domain.values import price
 from algodesk.services.engine import ListDenial
-from algodesk.services.recovery import recover_paper
 from tests.conftest import ACCOUNT
-from tests.integration.test_engine import AAPL, PAPER, Desk, funded_desk, submit
+from tests.integration.test_engine import AAPL, Desk, funded_desk, submit
 from tests.integration.test_exit_cancels import SELL, D, alpha_with_a_stop, held, mark
 
 FILLS_4 = PaperBrokerConfig(max_fill_per_quote=Decimal(4))
@@ -50,14 +49,7 @@ def _restart(desk: Desk) -> Desk:
         limits=RiskLimits(max_orders_per_second=None),
         paper_config=FILLS_4,
     )
-    recover_paper(
-        after.engine,
-        after.factory,
-        after.clock,
-        PAPER,
-        after.paper.restore,
-        after.paper.hold_positions,
-    )
+    after.recover()
     return after
 
 

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from algodesk.domain.commands import CancelOrder
-from tests.conftest import ACCOUNT
-from tests.integration.test_engine import AAPL, submit
 from tests.integration.test_exit_cancels import D, held, mark
 from tests.integration.test_exit_failures import _restart
-from tests.integration.test_exit_retries import a_flat_in_flight_refilling
+from tests.integration.test_exit_retries import _then_b, a_flat_in_flight_refilling
 
 
 class _Gate:
@@ -61,13 +58,7 @@ def test_a_late_retirement_record_does_not_hide_an_in_flight_exit_from_a_restart
     desk.exits._uow_factory = gate  # type: ignore[method-assign]
     mark(desk, "94")  # A's dropped 8: its record fails, queued
     assert desk.exits._unwritten
-    (a,) = desk.exits.book.watches
-    assert desk.engine.handle(CancelOrder(account_id=ACCOUNT, client_order_id=a)).ok
-    desk.quote(AAPL, "101")
-    assert desk.engine.handle(submit(qty="8")).ok  # B: 8, no exits
-    for _ in range(3):
-        desk.quote(AAPL, "101")
-    assert held(desk) == D(16)
+    _then_b(desk)
     gate.exit = True  # A's stop goes; its record fails (kept for retry, key N)
     for last in ("93.9", "93.85", "93.84"):
         mark(desk, last)

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from algodesk.adapters.brokers.paper.config import PAPER, PaperBrokerConfig
+from algodesk.adapters.brokers.paper.config import PaperBrokerConfig
 from algodesk.domain.commands import Flatten
 from algodesk.domain.identifiers import BotId
 from algodesk.domain.orders import OrderSide, OrderStatus, OrderType, TimeInForce
 from algodesk.domain.values import money
-from algodesk.services.recovery import recover_paper
 from tests.conftest import ACCOUNT
 from tests.integration.test_engine import AAPL, USD, Desk, funded_desk, submit
 
@@ -70,19 +69,13 @@ def test_max_fill_per_quote_closer_finishes() -> None:
     assert held(desk) == D(0)
 
 
-def recover(desk: Desk) -> None:
-    recover_paper(
-        desk.engine, desk.factory, desk.clock, PAPER, desk.paper.restore, desk.paper.hold_positions
-    )
-
-
 def test_a_flatten_never_leaves_the_account_short_when_a_traders_reduce_only_sale_waits() -> None:
     before = funded_desk()
     alpha = BotId("alpha")
     before.ledger.allocate(ACCOUNT, alpha, money("20000", USD))
     assert before.engine.handle(submit(qty="10", bot_id=alpha)).ok
     desk = Desk(store=before.store)  # a restart: the exchange has no price yet
-    recover(desk)
+    desk.recover()
     desk.market.set_mark(AAPL.id, D(100), desk.clock.now())
     # The trader sells the account's 10 (held by alpha) reduce-only at market: it waits for a price.
     sale = desk.engine.handle(submit(side=SELL, qty="10", reduce_only=True))
@@ -118,7 +111,7 @@ def test_a_part_filled_order_restored_at_a_restart_keeps_books_in_step() -> None
     before.quote(AAPL, "102")  # 3 of 12
     assert before.order(str(tp.client_order_id)).filled_quantity.value == D(3)
     desk = Desk(store=before.store, paper_config=cfg)
-    recover(desk)
+    desk.recover()
     for _ in range(4):
         desk.quote(AAPL, "102")
     assert held(desk) == D(0)

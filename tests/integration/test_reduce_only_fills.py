@@ -9,13 +9,11 @@ from decimal import Decimal
 
 import pytest
 
-from algodesk.adapters.brokers.paper.config import PAPER
 from algodesk.domain.commands import Flatten
 from algodesk.domain.identifiers import BotId
 from algodesk.domain.matching import Quote
 from algodesk.domain.orders import OrderSide, OrderStatus, OrderType
 from algodesk.domain.values import money, price
-from algodesk.services.recovery import recover_paper
 from tests.conftest import ACCOUNT
 from tests.integration.test_engine import AAPL, USD, Desk, funded_desk, submit
 
@@ -99,14 +97,7 @@ def test_a_reduce_only_order_on_the_books_at_a_restart_still_fills_what_is_held(
     assert before.engine.handle(submit(qty="10")).ok
     take_profit = resting_take_profit(before)
     after = Desk(store=before.store)
-    assert "1 working orders restored" in recover_paper(
-        after.engine,
-        after.factory,
-        after.clock,
-        PAPER,
-        after.paper.restore,
-        after.paper.hold_positions,
-    )
+    assert "1 working orders restored" in after.recover()
     after.quote(AAPL, "102")
     assert after.order(take_profit).status is OrderStatus.FILLED  # the 10 held were seen
     assert held(after) == D(0)

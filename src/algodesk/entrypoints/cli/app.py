@@ -70,7 +70,12 @@ def version() -> None:
 
 @app.command()
 def init(data_dir: DataDir = None, database_url_opt: DatabaseUrl = None) -> None:
-    """Create the data directory and the database, and run the migrations (safe to repeat)."""
+    """Create the data directory and the database, and run the migrations (safe to repeat).
+
+    On SQLite it also prepares the alert inbox file beside the database
+    (algodesk-inbox.db), moving an older desk's alerts into it, and starts a
+    new one if it was lost (its pending alerts are then lost: restore it from
+    a backup first to keep them)."""
     settings = settings_from_options(data_dir, database_url_opt)
     url = redact_url(database_url(settings))
     try:
