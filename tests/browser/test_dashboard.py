@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Route, expect
 
 from algodesk.testing.desk_server import ADMIN_PASSWORD, ALGODESK, Server
 from tests.browser.conftest import ARTIFACTS, PHONE, Watched, add_user, sign_in
@@ -49,8 +49,41 @@ def test_signing_in_opens_the_overview_and_every_page_renders_without_errors(
     page.goto(f"{desk.base}/")
     page.wait_for_selector("body[data-ready]")
     expect(page.locator("#f-equity")).to_contain_text("USD")
-    expect(page.locator("#equity-chart .main-svg").first).to_be_visible()
+    # Plotly is compiled after the page is shown; on a busy machine that takes seconds.
+    expect(page.locator("#equity-chart .main-svg").first).to_be_visible(timeout=30_000)
     expect(page.locator("#feeds")).to_contain_text("AAPL.PAPER")
+
+
+def test_the_overview_shows_its_figures_without_waiting_for_the_chart_library(
+    watched: Watched, desk: Server
+) -> None:
+    page = watched.page
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:  # the request is held: the bundle does not arrive yet
+        held.append(route)
+
+    page.route("**/vendor/plotly.min.js", hold)  # (Playwright cannot take a bound method)
+    sign_in(page, desk)
+    expect(page.locator("#f-equity")).to_contain_text("USD")
+    expect(page.locator("#equity-chart .main-svg")).to_have_count(0)
+    assert len(held) == 1, "the chart library is asked for once"
+    held[0].continue_()
+    expect(page.locator("#equity-chart .main-svg").first).to_be_visible(timeout=30_000)
+
+
+def test_a_chart_library_that_fails_to_load_is_reported_and_asked_for_again(
+    watched: Watched, desk: Server
+) -> None:
+    page = watched.page
+    watched.allow(r"Failed to load resource")
+    page.route("**/vendor/plotly.min.js", lambda route: route.abort())
+    sign_in(page, desk)
+    expect(page.locator("#toasts")).to_contain_text("The chart library could not be loaded.")
+    expect(page.locator("#f-equity")).to_contain_text("USD")
+    page.unroute("**/vendor/plotly.min.js")
+    page.get_by_label("Account", exact=True).dispatch_event("change")  # drawn again
+    expect(page.locator("#equity-chart .main-svg").first).to_be_visible(timeout=30_000)
 
 
 def test_a_fill_appears_live_after_a_webhook_alert(watched: Watched, desk: Server) -> None:

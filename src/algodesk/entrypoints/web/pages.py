@@ -2,7 +2,8 @@
 
 The pages carry no data: each is a shell (navigation, headings, empty tables with labels) and
 an ES module that signs in against ``/api/v1`` and fills it. Plotly's bundle is served from the
-installed ``plotly`` package, so the dashboard needs no CDN and no JavaScript build.
+installed ``plotly`` package, so the dashboard needs no CDN and no JavaScript build; a page loads it
+when it first draws a chart (``plotly()`` in ``static/js/ui.js``), never before it is shown.
 """
 
 from __future__ import annotations
@@ -36,12 +37,11 @@ class Page:
     name: str
     path: str
     title: str
-    charts: bool = False
 
 
 #: The pages, in navigation order.
 PAGES: tuple[Page, ...] = (
-    Page("overview", "/", "Overview", charts=True),
+    Page("overview", "/", "Overview"),
     Page("positions", "/positions", "Positions & orders"),
     Page("bots", "/bots", "Bots"),
     Page("alerts", "/alerts", "Alerts"),

@@ -95,3 +95,21 @@ export function debounce(fn, ms) {
 export function formValues(form) {
   return Object.fromEntries([...new FormData(form)].map(([k, v]) => [k, String(v).trim()]));
 }
+
+let plotlyLoading = null;
+
+/** Plotly, loaded on first use. Its bundle is 4.8 MB of JavaScript that takes a second or
+ * more of CPU to compile, so no page waits for it: a chart is drawn when it has arrived. */
+export function plotly() {
+  plotlyLoading ??= new Promise((resolve, reject) => {
+    const script = el("script", { src: "/vendor/plotly.min.js", async: true });
+    script.addEventListener("load", () => resolve(window.Plotly));
+    script.addEventListener("error", () => {
+      plotlyLoading = null; // the next chart tries again
+      script.remove();
+      reject(new Error("The chart library could not be loaded."));
+    });
+    document.head.append(script);
+  });
+  return plotlyLoading;
+}

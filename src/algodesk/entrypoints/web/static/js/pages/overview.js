@@ -1,7 +1,7 @@
 import { api } from "../api.js";
 import { refreshState, startPage } from "../shell.js";
 import { openStream } from "../stream.js";
-import { debounce, el, fillTable, num, pct, signed, toast, when } from "../ui.js";
+import { debounce, el, fillTable, num, pct, plotly, signed, toast, when } from "../ui.js";
 
 await startPage();
 const select = document.getElementById("account");
@@ -13,9 +13,10 @@ function show(id, value) {
   node.replaceChildren(value instanceof Node ? value : document.createTextNode(value));
 }
 
+// Drawn when Plotly has loaded; the figures above it do not wait. Calls keep their order (they
+// all wait on the same load), so the last figures drawn are the latest.
 function chart(curve, currency) {
   const target = document.getElementById("equity-chart");
-  if (!window.Plotly) return;
   const trace = {
     x: curve.map((p) => p.ts), y: curve.map((p) => Number(p.equity)),
     type: "scatter", mode: "lines", name: `equity (${currency})`, line: { width: 2 },
@@ -24,7 +25,9 @@ function chart(curve, currency) {
     margin: { l: 60, r: 10, t: 10, b: 40 }, height: 300, showlegend: false,
     yaxis: { title: { text: currency } }, xaxis: { type: "date" },
   };
-  window.Plotly.react(target, [trace], layout, { responsive: true, displaylogo: false });
+  plotly()
+    .then((Plotly) => Plotly.react(target, [trace], layout, { responsive: true, displaylogo: false }))
+    .catch((failure) => toast(failure.message, "error"));
 }
 
 async function breakers() {
