@@ -184,15 +184,14 @@ def test_a_take_profit_that_filled_first_is_not_journaled_as_canceled() -> None:
     desk.paper.on_quote(Quote(AAPL.id, desk.clock.now(), D(102)))
     desk.market.set_mark(AAPL.id, D(94), desk.clock.now())
     desk.exits.on_mark(AAPL.id, D(94))
-    with InMemoryUnitOfWork(desk.store) as uow:  # denied: the position went meanwhile
-        (tried,) = uow.journal.records(ACCOUNT, "ExitDenied")
-    assert desk.order(str(tp.client_order_id)).status is OrderStatus.FILLED
-    assert "canceled" not in tried.payload, tried.payload
-    # The position went while the stop was decided: retired with it, nothing more to send.
-    assert desk.exits.on_mark(AAPL.id, D(93)) == []
-    with InMemoryUnitOfWork(desk.store) as uow:
+    with InMemoryUnitOfWork(desk.store) as uow:  # not sent: the position went meanwhile
+        assert uow.journal.records(ACCOUNT, "ExitDenied") == []
         (retired,) = uow.journal.records(ACCOUNT, "ExitFired")
+    assert desk.order(str(tp.client_order_id)).status is OrderStatus.FILLED
+    assert "canceled" not in retired.payload, retired.payload
+    # The position went while the stop was decided: retired with it, nothing more to send.
     assert retired.payload["kind"] == "POSITION_CLOSED", retired.payload
+    assert desk.exits.on_mark(AAPL.id, D(93)) == []
 
 
 def test_a_bots_stop_denied_at_the_flat_account_stays_armed_until_it_can_go() -> None:

@@ -164,6 +164,9 @@ class ExitBook:
         self.went_flat: set[ClientOrderId] = set()
         # ... and those whose quantity before it is gone with it (counted afresh from then).
         self._base_gone: set[ClientOrderId] = set()
+        # Entries whose retirement record is being written: no exit of theirs goes meanwhile
+        # (its key would be counted under the record, committed first).
+        self._recording: set[ClientOrderId] = set()
         self._lock = threading.RLock()
 
     def plan(
@@ -243,6 +246,27 @@ class ExitBook:
             elif (watch := self.watches.get(entry)) is not None:
                 watch.attempts += 1
 
+    def begin_record(self, entry: ClientOrderId) -> bool:
+        """Whether a retirement record of ``entry`` may be written now (no exit of its watch
+        in flight); if so, none goes until :meth:`end_record`."""
+        with self._lock:
+            if entry in self._in_flight:
+                return False
+            self._recording.add(entry)
+            return True
+
+    def end_record(self, entry: ClientOrderId, written: bool) -> None:
+        with self._lock:
+            self._recording.discard(entry)
+            if written:
+                self.counted(entry)
+
+    def base_gone(self, entry: ClientOrderId) -> bool:
+        """Whether the book of ``entry``'s in-flight watch went flat or turned since it fired
+        (what the watch held then is gone)."""
+        with self._lock:
+            return entry in self._base_gone
+
     def in_flight(self, entry: ClientOrderId) -> bool:
         """Whether ``entry``'s watch has an exit fired and not concluded yet."""
         with self._lock:
@@ -304,7 +328,7 @@ class ExitBook:
         fired = []
         with self._lock:
             for watch in self.watches.values():
-                if watch.instrument_id == instrument_id:
+                if watch.instrument_id == instrument_id and watch.entry not in self._recording:
                     kind = watch.on_mark(mark)
                     if kind is not None:
                         fired.append((watch, kind))
@@ -623,16 +647,20 @@ class ExitRunner:
         try:
             while True:
                 with self._unwritten_lock:
-                    # Not while the watch's exit is in flight: its key is counted first (a
-                    # record counted under it moved a restart's count past that key).
-                    ready = [(e, r) for e, r in self._unwritten if not self.book.in_flight(e)]
-                if not ready:
+                    # Not while the watch's exit is in flight, and no exit of it goes while
+                    # its record is written (checked and reserved at once, in the book).
+                    chosen = next(
+                        ((e, r) for e, r in self._unwritten if self.book.begin_record(e)), None
+                    )
+                if chosen is None:
                     return
-                entry, record = ready[0]
+                entry, record = chosen
+                written = False
                 try:
                     with self._uow_factory() as uow:
                         uow.journal.append(record)
                         uow.commit()
+                    written = True
                 except Exception:
                     _log.exception(
                         "the retirement of the exits of %s could not be journaled; "
@@ -640,9 +668,11 @@ class ExitRunner:
                         entry,
                     )
                     return
-                with self._unwritten_lock:
-                    self._unwritten.remove((entry, record))
-                self.book.counted(entry)  # a key's worth of records, as a restart counts
+                finally:
+                    if written:
+                        with self._unwritten_lock:
+                            self._unwritten.remove((entry, record))
+                    self.book.end_record(entry, written)  # a key's worth, as a restart counts
         finally:
             self._writing.release()
 
@@ -685,19 +715,23 @@ class ExitRunner:
         """Conclude ``watch``'s exit (:meth:`ExitBook.conclude`); one that did not go is
         retired when its owner's book went flat or turned meanwhile (a retirement heard while
         the exit was decided was refused: the watch was fired)."""
-        dropped = self.book.conclude(watch, went=went, attempt_used=attempt_used)
-        flat_meanwhile = watch.entry in self.book.went_flat
-        self.book.went_flat.discard(watch.entry)
-        if went:
-            return
         account, bot = self.book.owners[watch.entry]
-        position = self._held.get((account, bot, watch.instrument_id), Decimal(0))
-        gone = flat_meanwhile or position * watch.side.sign <= 0
-        now = self._clock.now()
-        if gone and self.book.retire(watch.entry):
-            self._journal_retired(account, watch, position, "exit", now, watch.quantity + dropped)
-        elif dropped > 0:  # its own entry filled again since: only those fills are watched
-            self._journal_retired(account, watch, position, "exit", now, dropped)
+        # Under the account's lock, as its fills are heard: a fill of the entry between the
+        # conclusion and the look at the book would be armed on the watch, then retired with it.
+        with self._engine.account_lock(account):
+            dropped = self.book.conclude(watch, went=went, attempt_used=attempt_used)
+            flat_meanwhile = watch.entry in self.book.went_flat
+            self.book.went_flat.discard(watch.entry)
+            if went:
+                return
+            position = self._held.get((account, bot, watch.instrument_id), Decimal(0))
+            gone = flat_meanwhile or position * watch.side.sign <= 0
+            now = self._clock.now()
+            if gone and self.book.retire(watch.entry):
+                retired = watch.quantity + dropped
+                self._journal_retired(account, watch, position, "exit", now, retired)
+            elif dropped > 0:  # its own entry filled again since: only those fills are watched
+                self._journal_retired(account, watch, position, "exit", now, dropped)
 
     def _fire(
         self, watch: ExitWatch, kind: ExitKind, price: Decimal, now: datetime, attempt: _Try
@@ -739,8 +773,14 @@ class ExitRunner:
                 self._conclude(watch, False, attempt_used=False)
                 return Outcome(False, None, None, standing.code, standing.message)
             canceled = self._clear_way(exit_order, position, key)
-            attempt.command, attempt.sending = exit_order, True
-            outcome = self._engine.handle(exit_order)
+            with self._engine.account_lock(account):  # nothing moves the book from the check
+                if self.book.base_gone(watch.entry):  # closed since the position was read
+                    self._conclude(watch, False, attempt_used=False)
+                    return Outcome(
+                        False, None, None, "POSITION_NOT_FOUND", "its position closed meanwhile"
+                    )
+                attempt.command, attempt.sending = exit_order, True
+                outcome = self._engine.handle(exit_order)
         # ExitFired: the watch is done with this quantity (sent, or nothing left to exit).
         # ExitDenied: it stays armed and tries again; after a restart it is armed again.
         # Nothing left is judged on the owner's own position: a bot's exit the gate denies
