@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -107,6 +108,27 @@ def test_a_fill_appears_live_after_a_webhook_alert(watched: Watched, desk: Serve
     page.get_by_role("button", name=re.compile(r"Show alert")).first.click()
     expect(page.locator("#alert-body")).to_have_text("BUY NVDA 7")
     page.keyboard.press("Escape")
+
+
+def test_an_alerts_stop_loss_and_take_profit_show_on_the_positions_page(
+    watched: Watched, desk: Server
+) -> None:
+    page = watched.page
+    sign_in(page, desk)
+    page.goto(f"{desk.base}/positions")
+    page.wait_for_selector("body[data-ready]")
+    expect(page.locator("#exits")).to_contain_text("No stop-loss, take-profit or trailing stop")
+    alert = {"action": "buy", "symbol": "BTCUSD", "qty": "0.01", "sl": "20%", "tp": "20%"}
+    answer = httpx.post(desk.base + desk.webhook_path, json=alert, timeout=5)
+    assert answer.status_code == 200, answer.text
+    row = page.locator("#exits tr", has_text="BTCUSD.PAPER")
+    expect(row).to_contain_text("armed", timeout=10_000)  # the stream brought it
+    exits = httpx.get(f"{desk.base}/api/v1/exits", headers=desk.login(), timeout=5).json()
+    (shown,) = [x for x in exits["exits"] if x["instrument"] == "BTCUSD.PAPER"]
+    expect(row).to_contain_text("long")
+    for level in (shown["stop_loss"], shown["take_profit"]):
+        expect(row).to_contain_text(f"{int(Decimal(level)):,}")  # as the page groups digits
+    watched.screenshot("exits")
 
 
 def test_a_trader_creates_a_bot_sees_its_webhook_then_starts_and_pauses_it(

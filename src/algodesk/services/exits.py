@@ -68,7 +68,9 @@ DENIAL_REPEAT = timedelta(seconds=60)
 
 __all__ = [
     "ExitBook",
+    "ExitDenialView",
     "ExitRunner",
+    "ExitView",
     "UnreadableExitPlanError",
     "check_plan",
     "plan_from_payload",
@@ -141,6 +143,37 @@ def plan_from_payload(payload: dict[str, object]) -> ExitPlan:
             f"the exit plan of order {payload.get('coid')!r} cannot be read ({exc}); its "
             "stop-loss, take-profit and trailing stop would not be watched"
         ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class ExitDenialView:
+    """Why an armed exit was kept out: the exit (``kind``) that fired, what the gates said,
+    since when they have said it, and when it was last tried (journaled)."""
+
+    kind: ExitKind
+    code: str
+    message: str
+    since: datetime
+    tried: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ExitView:
+    """An armed watch as :meth:`ExitRunner.views` shows it. ``side`` is the entry's;
+    ``state``: ``armed`` (watching), ``denied`` (it fired and the gates keep it out: tried
+    again at the marks that cross its level), ``in_flight`` (fired, being decided now) or
+    ``retrying`` (sent, and its answer not recorded: sent again as it was at each mark)."""
+
+    entry: ClientOrderId
+    account: AccountId
+    bot: BotId | None
+    instrument_id: InstrumentId
+    side: OrderSide
+    quantity: Decimal
+    plan: ExitPlan
+    trailing_stop: Decimal | None
+    state: str
+    denied: ExitDenialView | None
 
 
 class ExitBook:
@@ -266,6 +299,16 @@ class ExitBook:
         (what the watch held then is gone)."""
         with self._lock:
             return entry in self._base_gone
+
+    def armed(self) -> list[tuple[ExitWatch, tuple[AccountId, BotId | None], bool]]:
+        """Copies of the watches that guard a position now (a fired one only while its exit
+        is in flight), each with its owner and whether its exit is in flight."""
+        with self._lock:
+            return [
+                (replace(watch), self.owners[coid], coid in self._in_flight)
+                for coid, watch in self.watches.items()
+                if watch.quantity > 0 and (watch.fired is None or coid in self._in_flight)
+            ]
 
     def in_flight(self, entry: ClientOrderId) -> bool:
         """Whether ``entry``'s watch has an exit fired and not concluded yet."""
@@ -415,6 +458,44 @@ class ExitRunner:
         self._unwritten_lock = threading.Lock()  # the list only, never held while writing
         self._writing = threading.Lock()
         engine.subscribe(self._on_event)
+
+    def views(self) -> list[ExitView]:
+        """What guards each position now: the armed watches, with their levels and state
+        (any thread; a consistent copy of each watch, the states as of the call)."""
+        # Copied first (C-level copies, whole under the GIL): the market thread changes them.
+        denied = list(self._denied.items())
+        retrying = list(self._retry)  # a few at most
+        views = []
+        for watch, (account, bot), flying in self.book.armed():
+            denial = next(
+                (
+                    ExitDenialView(kind, d.code, d.message, d.since, d.at)
+                    for (entry, kind), d in denied
+                    if entry == watch.entry
+                ),
+                None,
+            )
+            if watch.entry in retrying:
+                state = "retrying"
+            elif flying:
+                state = "in_flight"
+            else:
+                state = "denied" if denial is not None else "armed"
+            views.append(
+                ExitView(
+                    watch.entry,
+                    account,
+                    bot,
+                    watch.instrument_id,
+                    watch.side,
+                    watch.quantity,
+                    watch.plan,
+                    watch.trailing_stop(),
+                    state,
+                    denial,
+                )
+            )
+        return views
 
     def load(self, accounts: Iterable[AccountId]) -> None:
         """Rebuild plans and watches from the journal, and the books' positions (at start,
@@ -803,11 +884,12 @@ class ExitRunner:
             uow.journal.append(JournalRecord(account, record_kind, self._clock.now(), payload))
             uow.commit()
         self._conclude(watch, done, attempt_used=True)
-        self._denied.pop((watch.entry, kind), None)
+        prior = self._denied.pop((watch.entry, kind), None)
         if not done and attempt.command is not None and not attempt.retry:
             check = self._check(replace(attempt.command, idempotency_key=None), position)
             if check is not None:  # what the next marks compare with
-                self._denied[watch.entry, kind] = _Denial(check.code, now)
+                since = prior.since if prior is not None and prior.code == check.code else now
+                self._denied[watch.entry, kind] = _Denial(check.code, check.message, now, since)
         return outcome
 
     def _recorded(self, account: AccountId, key: str | None) -> bool:
@@ -918,7 +1000,10 @@ class _Try:
 
 @dataclass(frozen=True, slots=True)
 class _Denial:
-    """An exit's standing denial: the code its check gives, and when it was last journaled."""
+    """An exit's standing denial: the code and message its check gives, when it was last
+    journaled (``at``) and since when it has been denied for this code."""
 
     code: str
+    message: str
     at: datetime
+    since: datetime

@@ -32,6 +32,7 @@ from algodesk.entrypoints.api.security import authenticated, require
 from algodesk.ports.inbox import AlertStatus, InboxEntry
 from algodesk.ports.signals import DEFAULT_SECRET_FIELD
 from algodesk.services.auth import AuthError
+from algodesk.services.exits import ExitView
 from algodesk.services.outcomes import Outcome
 from algodesk.services.queries import Queries, iso
 
@@ -95,6 +96,32 @@ class KillConfirm(BaseModel):
 
 class BotAction(BaseModel):
     reason: str = Field(default="", max_length=500)
+
+
+def _exit_json(view: ExitView) -> Json:
+    plan, denied, trail = view.plan, view.denied, view.plan.trailing
+    return {
+        "entry": view.entry.value,
+        "account": view.account.value,
+        "bot": view.bot.value if view.bot else None,
+        "instrument": view.instrument_id.value,
+        "side": view.side.value,
+        "quantity": str(view.quantity),
+        "stop_loss": str(plan.stop_loss) if plan.stop_loss else None,
+        "take_profit": str(plan.take_profit) if plan.take_profit else None,
+        "trailing": {"distance": str(trail.distance), "unit": trail.unit.value} if trail else None,
+        "trailing_stop": str(view.trailing_stop) if view.trailing_stop is not None else None,
+        "state": view.state,
+        "denied": {
+            "exit": denied.kind.value,
+            "code": denied.code,
+            "message": denied.message,
+            "since": iso(denied.since),
+            "tried": iso(denied.tried),
+        }
+        if denied
+        else None,
+    }
 
 
 def _decimal(name: str, text: str | None) -> Decimal | None:
@@ -220,6 +247,16 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
             found = queries.summary(_ident(AccountId, name, "account"))["positions"]
             rows.extend(found if isinstance(found, list) else [])
         return {"positions": rows}
+
+    @router.get("/exits", tags=["portfolio"], responses={401: {}, 403: {}, 422: {}})
+    def exits(_: reader, account: str | None = None) -> Json:
+        """The stop-losses, take-profits and trailing stops that guard open positions now,
+        each with its state: armed, denied (it fired and the gates keep it out, with their
+        code and message), in flight, or retrying (sent, its answer not recorded yet)."""
+        wanted = _ident(AccountId, account, "account") if account else None
+        views = [v for v in runtime.exits.views() if wanted is None or v.account == wanted]
+        views.sort(key=lambda v: (v.account.value, v.instrument_id.value, v.entry.value))
+        return {"exits": [_exit_json(v) for v in views]}
 
     @router.get("/orders", tags=["orders"], responses={401: {}, 403: {}, 422: {}})
     def orders(

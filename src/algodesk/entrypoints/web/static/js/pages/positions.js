@@ -40,11 +40,25 @@ function cancelButton(o) {
   }, "Cancel");
 }
 
+function trailing(x) {
+  if (!x.trailing) return "";
+  const gap = x.trailing.unit === "PERCENT" ? `${x.trailing.distance} %` : x.trailing.distance;
+  return `${num(x.trailing_stop)} (${gap})`;
+}
+
+function exitState(x) {
+  if (!x.denied) return x.state.replace("_", " ");
+  const why = x.denied;
+  return el("span", { title: why.message, class: "error" },
+    `denied: ${why.code} since ${when(why.since)}`);
+}
+
 async function load() {
   const { accounts } = await api("/api/v1/accounts");
-  const [positions, orders, fills] = await Promise.all([
+  const [positions, exits, orders, fills] = await Promise.all([
     Promise.all(accounts.map((a) => api("/api/v1/positions", { query: { account: a } })
       .then((r) => r.positions.map((p) => ({ ...p, account: a }))))),
+    api("/api/v1/exits"),
     api("/api/v1/orders", { query: { open_only: true } }),
     api("/api/v1/fills", { query: { limit: 20 } }),
   ]);
@@ -57,6 +71,17 @@ async function load() {
     { label: "Unrealized", value: (p) => signed(p.unrealized), num: true },
     { label: "", value: closeButton },
   ], positions.flat(), "No open positions.");
+  fillTable(document.getElementById("exits"), [
+    { label: "Entry", value: (x) => x.entry },
+    { label: "Bot", value: (x) => x.bot ?? "" },
+    { label: "Instrument", value: (x) => x.instrument },
+    { label: "Guards", value: (x) => (x.side === "BUY" ? "long" : "short") },
+    { label: "Quantity", value: (x) => exact(x.quantity), num: true },
+    { label: "Stop-loss", value: (x) => exact(x.stop_loss), num: true },
+    { label: "Take-profit", value: (x) => exact(x.take_profit), num: true },
+    { label: "Trailing stop", value: trailing, num: true },
+    { label: "State", value: exitState },
+  ], exits.exits, "No stop-loss, take-profit or trailing stop is armed.");
   fillTable(document.getElementById("orders"), [
     { label: "Order", value: (o) => o.client_order_id },
     { label: "Bot", value: (o) => o.bot ?? "" },
