@@ -19,6 +19,7 @@ from algodesk.domain.users import Role
 from algodesk.entrypoints.api.app import create_app
 from algodesk.services.demo import PAPER_BOT
 from tests.desks import PASSWORD, demo_runtime
+from tests.integration.test_api_admin import Reader
 
 AAPL = InstrumentId("AAPL.PAPER")
 
@@ -139,3 +140,29 @@ def test_exits_are_read_by_a_viewer_filtered_by_account_and_refused_without_a_to
     bad = desk.client.get("/api/v1/exits", params={"account": "no such!"}, headers=desk.admin)
     assert bad.status_code == 422
     assert desk.client.get("/api/v1/exits").status_code == 401
+
+
+def test_the_stream_tells_when_a_stop_is_denied_and_when_it_goes(desk: Desk) -> None:
+    desk.alert({"action": "buy", "symbol": "AAPL", "qty": "3", "sl": "95"})
+    (armed,) = desk.exits()
+    token = desk.admin["Authorization"].split()[1]
+    with desk.client.websocket_connect(f"/api/v1/stream?token={token}&topics=risk") as ws:
+        reader = Reader(ws)
+        assert reader.wait_for("stream")["data"]["topics"] == ["risk"]
+        desk.state("HALTED")
+        assert reader.wait_for("risk")["type"] == "TradingStateSet"
+        desk.quote("94")
+        assert reader.wait_for("risk")["type"] == "OrderDenied"  # the stop's order, then ...
+        denied = reader.wait_for("risk")
+        assert denied["type"] == "ExitDenied", denied
+        assert (denied["data"]["coid"], denied["data"]["kind"]) == (armed["entry"], "STOP_LOSS")
+        assert denied["data"]["outcome"]["code"] == "TRADING_HALTED", denied
+        desk.state("ACTIVE")
+        assert reader.wait_for("risk")["type"] == "TradingStateSet"
+        desk.quote("93.9")
+        went = reader.wait_for("risk")
+        assert went["type"] == "ExitFired", went
+        assert (went["data"]["coid"], went["data"]["size"]) == (armed["entry"], "3")
+        assert went["data"]["outcome"]["ok"] is True, went
+        ws.close()
+    assert desk.position() == Decimal(0)

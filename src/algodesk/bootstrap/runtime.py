@@ -196,6 +196,7 @@ class DeskRuntime:
         self.engine.subscribe(self.portfolio_stream.on_engine)
         self.risk = RiskViews(self.engine, self.bots, self.limits, self.market, self._accounts)
         self.exits = ExitRunner(self.engine, factory, self.clock)
+        self.exits.listeners.append(self.hub.publish)
         self.square_off = SquareOff(
             self.engine, self.calendars, list(self.options.square_off), self.clock
         )

@@ -1116,12 +1116,13 @@ class Engine:
             "reason": command.reason,
         }
         outcome = Outcome(True, None, command.state.value)
+        record = JournalRecord(command.account_id, "TradingStateSet", now, payload)
         with self._unit() as uow:
             self._journal(uow, command, outcome, [])
-            uow.journal.append(JournalRecord(command.account_id, "TradingStateSet", now, payload))
+            uow.journal.append(record)
             uow.commit()
         self._states[(command.account_id, command.bot_id)] = command.state
-        self._publish(command)
+        self._publish(record)  # the stream's risk topic (the command was published: not streamed)
         return outcome
 
     def _flatten(self, command: Flatten) -> Outcome:

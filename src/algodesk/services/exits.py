@@ -457,6 +457,8 @@ class ExitRunner:
         self._unwritten: list[tuple[ClientOrderId, JournalRecord]] = []
         self._unwritten_lock = threading.Lock()  # the list only, never held while writing
         self._writing = threading.Lock()
+        #: Told each exit record once journaled (``ExitFired``, ``ExitDenied``): the stream.
+        self.listeners: list[Callable[[object], None]] = []
         engine.subscribe(self._on_event)
 
     def views(self) -> list[ExitView]:
@@ -754,6 +756,7 @@ class ExitRunner:
                         with self._unwritten_lock:
                             self._unwritten.remove((entry, record))
                     self.book.end_record(entry, written)  # a key's worth, as a restart counts
+                self._tell(record)
         finally:
             self._writing.release()
 
@@ -880,8 +883,9 @@ class ExitRunner:
         if canceled:
             payload["canceled"] = canceled
         record_kind = "ExitFired" if done else "ExitDenied"
+        record = JournalRecord(account, record_kind, self._clock.now(), payload)
         with self._uow_factory() as uow:
-            uow.journal.append(JournalRecord(account, record_kind, self._clock.now(), payload))
+            uow.journal.append(record)
             uow.commit()
         self._conclude(watch, done, attempt_used=True)
         prior = self._denied.pop((watch.entry, kind), None)
@@ -890,7 +894,17 @@ class ExitRunner:
             if check is not None:  # what the next marks compare with
                 since = prior.since if prior is not None and prior.code == check.code else now
                 self._denied[watch.entry, kind] = _Denial(check.code, check.message, now, since)
+        self._tell(record)
         return outcome
+
+    def _tell(self, record: JournalRecord) -> None:
+        """Pass a journaled exit record to the listeners (the live stream); one that fails is
+        logged and never stops the exits."""
+        for listener in self.listeners:
+            try:
+                listener(record)
+            except Exception:
+                _log.exception("exit listener %r failed on %s", listener, record.kind)
 
     def _recorded(self, account: AccountId, key: str | None) -> bool:
         """Whether the engine journaled a command under ``key``."""

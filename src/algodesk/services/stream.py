@@ -26,7 +26,9 @@ __all__ = ["TOPICS", "EventHub", "Subscription", "message_for"]
 _log = logging.getLogger("algodesk.stream")
 
 TOPICS = frozenset({"orders", "fills", "positions", "pnl", "alerts", "risk", "market"})
-_RISK_RECORDS = frozenset({"BreakerTripped", "BreakerReset", "TradingStateSet", "KillSwitch"})
+_RISK_RECORDS = frozenset(
+    {"BreakerTripped", "BreakerReset", "TradingStateSet", "KillSwitch", "ExitFired", "ExitDenied"}
+)
 
 
 def _iso(ts: datetime) -> str:

@@ -106,4 +106,5 @@ async function load() {
 
 await load();
 document.body.dataset.ready = "1";
-openStream(["orders", "fills", "positions"], debounce(() => load().catch(() => {}), 300));
+// risk: an exit fired or denied (and breakers, trading states) change the exits' table.
+openStream(["orders", "fills", "positions", "risk"], debounce(() => load().catch(() => {}), 300));
