@@ -443,6 +443,22 @@ class Engine:
             finally:
                 lock.acquire()
 
+    @contextmanager
+    def pump_after(self) -> Iterator[None]:
+        """Hold this thread's pumps until the block ends, then pump once: for a caller that
+        holds an account's lock in the block. A pump applies every account's venue events,
+        each under its account's lock: two threads pumping under two accounts' locks would
+        wait for each other for good."""
+        if getattr(self._local, "pump_after", False):
+            yield
+            return
+        self._local.pump_after = True
+        try:
+            yield
+        finally:
+            self._local.pump_after = False
+        self.pump()
+
     def _batchable(self, batch: Batch, command: Command) -> bool:
         if not isinstance(command, SubmitOrder) or command.account_id != batch.account_id:
             return False
@@ -1263,8 +1279,8 @@ class Engine:
         cannot be done cleanly (an unknown order, an event the order refuses, any error), the
         group's transaction is rolled back and its events are applied one by one as before.
         """
-        if self._batch() is not None:
-            return 0  # inside a batch: its end pumps, once what it staged is stored
+        if self._batch() is not None or getattr(self._local, "pump_after", False):
+            return 0  # inside a batch (or pump_after): its end pumps
         applied = 0
         for broker in self._brokers.values():
             applied += self._apply_groups(_groups(broker.drain()))

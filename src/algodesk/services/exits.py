@@ -371,11 +371,14 @@ class ExitBook:
         fired = []
         with self._lock:
             for watch in self.watches.values():
-                if watch.instrument_id == instrument_id and watch.entry not in self._recording:
-                    kind = watch.on_mark(mark)
-                    if kind is not None:
-                        fired.append((watch, kind))
-                        self._in_flight[watch.entry] = Decimal(0)
+                if watch.instrument_id != instrument_id:
+                    continue
+                kind = watch.on_mark(mark)  # a trailing stop follows every mark
+                if kind is not None and watch.entry in self._recording:
+                    watch.fired = None  # not while its record is written: at the next mark
+                elif kind is not None:
+                    fired.append((watch, kind))
+                    self._in_flight[watch.entry] = Decimal(0)
         return fired
 
     def restore(
@@ -857,7 +860,9 @@ class ExitRunner:
                 self._conclude(watch, False, attempt_used=False)
                 return Outcome(False, None, None, standing.code, standing.message)
             canceled = self._clear_way(exit_order, position, key)
-            with self._engine.account_lock(account):  # nothing moves the book from the check
+            # Nothing moves the book from the check to the send; the venues' events are
+            # applied after the lock (those of other accounts take their own locks).
+            with self._engine.pump_after(), self._engine.account_lock(account):
                 if self.book.base_gone(watch.entry):  # closed since the position was read
                     self._conclude(watch, False, attempt_used=False)
                     return Outcome(

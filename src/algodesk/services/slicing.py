@@ -56,7 +56,6 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
@@ -316,10 +315,13 @@ class OrderSlicer:
         unsliced before is answered as the engine answers a repeated key."""
         # What a key means is decided under the account's lock, and an order that is not
         # sliced is sent under it: two requests under one key at once (one sliced, one not)
-        # must not both trade. Children are sent after it, paced.
-        held = command.idempotency_key is not None
-        with self._engine.account_lock(command.account_id) if held else nullcontext():
+        # must not both trade. Children are sent after it, paced. The venues' events are
+        # applied after the lock (those of other accounts take their own locks).
+        if command.idempotency_key is None:
             then = self._decide(command)
+        else:
+            with self._engine.pump_after(), self._engine.account_lock(command.account_id):
+                then = self._decide(command)
         return then()
 
     def _decide(self, command: SubmitOrder) -> Callable[[], SliceResult]:
