@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,13 @@ from algodesk.adapters.auth.passwords import Argon2PasswordHasher
 from algodesk.bootstrap import init_storage, open_desk
 from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.config import Settings
+from algodesk.domain.commands import SetTradingState
+from algodesk.domain.identifiers import AccountId, InstrumentId
+from algodesk.domain.matching import Quote
+from algodesk.domain.risk.base import TradingState
 from algodesk.entrypoints.api.app import create_app
 from algodesk.entrypoints.cli.app import app as cli
+from algodesk.services.demo import PAPER_BOT
 
 PASSWORD = "admin-password-123"
 
@@ -144,3 +150,45 @@ def test_the_command_line_says_what_went_wrong(base: str) -> None:
     symbol = run(base, "bots", "create", "gamma", "--allocation", "1", "--symbol", "NVDA")
     assert symbol.exit_code == 2
     assert "TICKER=INSTRUMENT" in symbol.output
+
+
+def test_risk_exits_lists_the_stops_guarding_positions_and_says_which_are_denied(
+    tmp_path: Path,
+) -> None:
+    runtime = make_runtime(tmp_path)
+    aapl = InstrumentId("AAPL.PAPER")
+    runtime.market.on_event(Quote(aapl, runtime.clock.now(), Decimal(100)))
+    bot = runtime.bots.get(PAPER_BOT)
+    assert bot is not None
+    hook = runtime.hooks.create(bot)
+    with serving(runtime) as base:
+        none = run(base, "risk", "exits")
+        assert (none.exit_code, none.output.strip()) == (0, "no exits armed")
+        alert = {"action": "buy", "symbol": "AAPL", "qty": "5", "sl": "95", "tp": "110"}
+        posted = httpx.post(f"{base}/webhooks/tradingview/{hook.token}", json=alert)
+        assert posted.status_code == 200, posted.text
+        assert runtime.processor.drain() == 1
+        text = run(base, "risk", "exits")
+        assert text.exit_code == 0, text.output
+        (line,) = text.output.strip().splitlines()
+        assert "paper/demo" in line
+        assert line.split()[2:] == [
+            "AAPL.PAPER",
+            "long",
+            "5",
+            "stop",
+            "95",
+            "target",
+            "110",
+            "[armed]",
+        ]
+        assert runtime.engine.handle(
+            SetTradingState(account_id=AccountId("paper"), state=TradingState.HALTED, reason="t")
+        ).ok
+        runtime.market.on_event(Quote(aapl, runtime.clock.now(), Decimal(94)))  # fires
+        denied = run(base, "risk", "exits", "--account", "paper")
+        assert "[DENIED TRADING_HALTED since " in denied.output, denied.output
+        as_json = json.loads(run(base, "risk", "exits", "--json").output)
+        (shown,) = as_json["exits"]
+        assert (shown["state"], shown["denied"]["exit"]) == ("denied", "STOP_LOSS")
+    runtime.desk.close()

@@ -222,3 +222,41 @@ def risk_status(
         reset = f"reset by {trip['reset_by']}" if trip["reset_by"] else "active"
         lines.append(f"  trip {trip['tripped_at']} {trip['account']} {trip['kind']} ({reset})")
     typer.echo("\n".join(lines))
+
+
+def _exit_line(x: dict[str, Any]) -> str:
+    who = x["account"] + (f"/{x['bot']}" if x["bot"] else "")
+    held = "long" if x["side"] == "BUY" else "short"
+    levels = [
+        f"stop {x['stop_loss']}" if x["stop_loss"] else "",
+        f"target {x['take_profit']}" if x["take_profit"] else "",
+    ]
+    if x["trailing"]:
+        unit = " %" if x["trailing"]["unit"] == "PERCENT" else ""
+        levels.append(f"trailing {x['trailing_stop']} ({x['trailing']['distance']}{unit})")
+    state = x["state"]
+    if x["denied"]:
+        why = x["denied"]
+        state = f"DENIED {why['code']} since {why['since']}: {why['message']}"
+    return (
+        f"{x['entry']:<24} {who:<16} {x['instrument']:<16} {held} {x['quantity']}  "
+        f"{'  '.join(level for level in levels if level)}  [{state}]"
+    )
+
+
+@risk_app.command("exits")
+def risk_exits(
+    account: Annotated[
+        str | None, typer.Option("--account", help="One account \\[default: every account].")
+    ] = None,
+    as_json: AsJson = False,
+    url: DeskUrl = DEFAULT_URL,
+    token: Token = None,
+    user: User = None,
+) -> None:
+    """The stop-losses, take-profits and trailing stops that guard open positions now, and
+    which of them fired and are kept out by the gates (DENIED, with the code)."""
+    query = f"?account={segment(account)}" if account else ""
+    found = client_from_options(url, token, user).call("GET", f"/api/v1/exits{query}")
+    lines = [_exit_line(x) for x in found["exits"]] or ["no exits armed"]
+    _print(found, as_json, "\n".join(lines))
