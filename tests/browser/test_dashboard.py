@@ -336,3 +336,18 @@ def test_the_api_docs_render_from_the_desk_alone(watched: Watched, desk: Server)
     expect(page.get_by_text("/api/v1/orders").first).to_be_visible()
     watched.screenshot("api-docs")
     assert off_site == []
+
+
+def test_a_loss_under_half_a_cent_shows_as_zero_not_minus_zero(
+    watched: Watched, desk: Server
+) -> None:
+    page = watched.page
+    page.goto(f"{desk.base}/login")
+    shown = page.evaluate(
+        """async () => {
+            const ui = await import("/static/js/ui.js");
+            const s = (t) => { const n = ui.signed(t); return [n.textContent, n.className]; };
+            return [ui.num("-0.0001"), s("-0.0001"), s("-0.01"), s("0.004"), s("12.5")];
+        }"""
+    )
+    assert shown == ["0", ["0", ""], ["-0.01", "neg"], ["0", ""], ["12.5", "pos"]]

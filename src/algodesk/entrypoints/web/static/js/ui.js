@@ -32,7 +32,10 @@ export function fillTable(table, columns, rows, empty = "Nothing here yet.") {
   table.replaceChildren(head, el("tbody", {}, bodyRows));
 }
 
-const numberFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
+// A loss under half a cent is shown as 0, not "-0".
+const numberFormat = new Intl.NumberFormat(undefined, {
+  maximumFractionDigits: 2, signDisplay: "negative",
+});
 
 /** A decimal string for display (the API's value stays exact; this only rounds to show). */
 export function num(text, digits) {
@@ -59,8 +62,9 @@ export function exact(text) {
 export function signed(text) {
   const node = el("span", { text: num(text) });
   const value = Number(text);
-  if (value > 0) node.className = "pos";
-  if (value < 0) node.className = "neg";
+  const shown = Math.round(value * 100);  // coloured as shown: a rounded 0 is neither
+  if (shown > 0) node.className = "pos";
+  if (shown < 0) node.className = "neg";
   return node;
 }
 
