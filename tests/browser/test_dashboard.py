@@ -347,7 +347,7 @@ def test_a_loss_under_half_a_cent_shows_as_zero_not_minus_zero(
         """async () => {
             const ui = await import("/static/js/ui.js");
             const s = (t) => { const n = ui.signed(t); return [n.textContent, n.className]; };
-            return [ui.num("-0.0001"), s("-0.0001"), s("-0.01"), s("0.004"), s("12.5")];
+            return [ui.num("-0.0001"), s("-0.0001"), s("-0.005"), s("0.004"), s("12.5")];
         }"""
     )
     assert shown == ["0", ["0", ""], ["-0.01", "neg"], ["0", ""], ["12.5", "pos"]]

@@ -62,7 +62,8 @@ export function exact(text) {
 export function signed(text) {
   const node = el("span", { text: num(text) });
   const value = Number(text);
-  const shown = Math.round(value * 100);  // coloured as shown: a rounded 0 is neither
+  // Coloured as shown (rounded half away from zero, as Intl does): a rounded 0 is neither.
+  const shown = Math.sign(value) * Math.round(Math.abs(value) * 100);
   if (shown > 0) node.className = "pos";
   if (shown < 0) node.className = "neg";
   return node;
