@@ -4,7 +4,9 @@ that mark's stops went unchecked)."""
 
 from __future__ import annotations
 
+import sys
 import threading
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -47,13 +49,22 @@ def test_on_mark_while_another_thread_arms_watches() -> None:
         try:
             while not stop.is_set():
                 book.on_mark(IID, Decimal("100"))
+                time.sleep(0)  # as between a feed's marks: the fills' threads get the lock
         except BaseException as exc:
             errors.append(exc)
 
-    t = threading.Thread(target=marks)
-    t.start()
-    for n in range(1000, 2000):  # entries filling on the API / alert threads
-        book.arm(fill(n))
-    stop.set()
-    t.join()
+    # Threads switch often, so arms land inside a mark's walk over the watches; the marks
+    # pause between them, as a feed's do, so the arms get the lock (a tight loop of marks held
+    # it for minutes).
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        t = threading.Thread(target=marks)
+        t.start()
+        for n in range(1000, 2000):  # entries filling on the API / alert threads
+            book.arm(fill(n))
+        stop.set()
+        t.join()
+    finally:
+        sys.setswitchinterval(switching)
     assert not errors, errors
