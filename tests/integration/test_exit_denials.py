@@ -206,3 +206,41 @@ def test_a_stop_whose_mark_failed_goes_at_the_next_mark() -> None:
     (outcome,) = mark(desk, "93.5")
     assert outcome.ok, outcome  # type: ignore[attr-defined]
     assert held(desk) == D(0)
+
+
+def _state(desk: Desk, state: TradingState) -> None:
+    assert desk.engine.handle(SetTradingState(account_id=ACCOUNT, state=state, reason="drill")).ok
+
+
+def test_a_stop_denied_while_halted_is_not_shown_denied_once_trading_resumed() -> None:
+    """A's stop (95) fires at 94 while the account is halted: denied, shown so. Trading is
+    resumed and the price is back at 96: the stop is armed and goes at the next cross, but
+    the view (and the positions page, in red) still said 'denied: TRADING_HALTED since ...'
+    on an active account: a trader closes by hand a position whose stop works, or takes the
+    desk's word that no stop guards it."""
+    desk = funded_desk()
+    assert desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95")))).ok
+    _state(desk, TradingState.HALTED)
+    mark(desk, "94")
+    (view,) = desk.exits.views()
+    assert view.state == "denied"
+    assert view.denied is not None
+    assert view.denied.code == "TRADING_HALTED"
+    _state(desk, TradingState.ACTIVE)
+    mark(desk, "96")
+    (view,) = desk.exits.views()
+    assert (view.state, view.denied) == ("armed", None), view
+    mark(desk, "94.5")  # and it goes
+    assert held(desk) == D(0)
+    assert desk.exits.views() == []
+    # Halted again: the stop that fires is shown denied again (tried and journaled afresh).
+    assert desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("90")))).ok
+    _state(desk, TradingState.HALTED)
+    mark(desk, "89")
+    (view,) = desk.exits.views()
+    assert view.state == "denied", view
+    _state(desk, TradingState.ACTIVE)
+    _state(desk, TradingState.HALTED)
+    mark(desk, "88")
+    (view,) = desk.exits.views()
+    assert view.state == "denied", view

@@ -237,18 +237,14 @@ def test_an_exit_sent_under_its_accounts_lock_never_deadlocks_with_another_accou
 # -- 2. the marks skipped while a record is written ------------------------------------------
 
 
-def _trailing_flat_in_flight_refilling() -> Desk:
-    """As test_exit_retries.a_flat_in_flight_refilling, with a trailing stop of 5 points (at
-    95 from the entry's 100) instead of a stop-loss: A's limit buy of 20 at 100 fills 4 a
-    quote; its trailing stop fails unrecorded at 94 (a retry waits); A's 8 are sold by hand
-    while it is in flight, then A fills 4 again."""
+def _flat_in_flight_refilling(plan: ExitPlan) -> Desk:
+    """test_exit_retries.a_flat_in_flight_refilling with any plan on A."""
     desk = funded_desk(paper_config=FILLS_4)
     desk.quote(AAPL, "101")
-    plan = ExitPlan(trailing=Trailing(D(5), TrailingUnit.POINTS))
     assert desk.engine.handle(submit(qty="20", kind=OrderType.LIMIT, px="100", exits=plan)).ok
     mark(desk, "99.99")  # A fills 4
     real = _fail_first_exit_unrecorded(desk)
-    assert mark(desk, "94") == []  # A fills 4 more (8); the stop fails unrecorded: a retry
+    assert mark(desk, "94") == []  # A fills 4 more (8); the exit fails unrecorded: a retry
     desk.engine.handle = real  # type: ignore[method-assign]
     desk.quote(AAPL, "101")
     while held(desk) > 0:  # A's 8 closed by hand while the watch is in flight
@@ -264,7 +260,7 @@ def test_a_trailing_stop_follows_the_marks_heard_while_its_record_is_written() -
     price runs to 110 and falls back to 104. Those marks were skipped altogether: the stop's
     high stayed at 100, so at 104 (5.99 below the high of 110) it did not go, and it would
     only go at 95, about 9 a share lower."""
-    desk = _trailing_flat_in_flight_refilling()
+    desk = _flat_in_flight_refilling(ExitPlan(trailing=Trailing(D(5), TrailingUnit.POINTS)))
     gate = _SlowGate(desk.exits._uow_factory)
     desk.exits._uow_factory = gate  # type: ignore[method-assign]
     mark(desk, "94")  # A fills 4 more (8); the retry is not sent; the dropped 8's record fails
@@ -297,3 +293,42 @@ def test_a_trailing_stop_follows_the_marks_heard_while_its_record_is_written() -
     assert held(desk) == D(0), (
         "the trailing stop missed the high of 110 heard while A's record was written"
     )
+
+
+def test_a_take_profit_heard_while_a_record_is_written_raises_the_trailing_high() -> None:
+    """A: trailing stop 5 points and take-profit 108. While A's queued record is written the
+    price runs 105, 110 (through the take-profit: the fire is discarded, 'at the next mark'),
+    then falls to 104. The mark that fired the discarded take-profit never moved the trailing
+    high (a firing mark does not ratchet): the high stayed 105, the stop at 100, and at 104
+    nothing goes; the take-profit is below 108 again. Correct: high 110, stop 105, sold at 104."""
+    plan = ExitPlan(take_profit=price("108"), trailing=Trailing(D(5), TrailingUnit.POINTS))
+    desk = _flat_in_flight_refilling(plan)
+    gate = _SlowGate(desk.exits._uow_factory)
+    desk.exits._uow_factory = gate  # type: ignore[method-assign]
+    mark(desk, "94")  # A fills 4 more (8); the retry is not sent; the dropped 8's record fails
+    assert desk.exits._unwritten
+    (a,) = desk.exits.book.watches
+    assert desk.engine.handle(CancelOrder(account_id=ACCOUNT, client_order_id=a)).ok
+    desk.quote(AAPL, "101")
+    assert held(desk) == D(8)
+    _second_account(desk)
+    x = replace(submit(qty="4", exits=ExitPlan(stop_loss=price("50"))), account_id=OTHER)
+    assert desk.engine.handle(x).ok
+    gate.closed = False
+
+    def sells_x() -> None:  # another thread's fill writes A's queued record (a slow database)
+        assert desk.engine.handle(replace(submit(side=SELL, qty="4"), account_id=OTHER)).ok
+
+    other = threading.Thread(target=sells_x, daemon=True)
+    other.start()
+    assert gate.entered.wait(10)  # A's record is being written
+    for last in ("105", "110"):  # the market thread meanwhile: 110 fires the take-profit
+        mark(desk, last)
+    gate.go.set()
+    other.join(10)
+    assert not other.is_alive()
+    assert not desk.exits._unwritten
+    assert desk.exits.book.watches[a].trailing_stop() == D(105), "the high of 110 was lost"
+    mark(desk, "104")
+    desk.quote(AAPL, "104")
+    assert held(desk) == D(0), "the trailing stop missed the high of 110"

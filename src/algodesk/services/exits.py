@@ -376,6 +376,9 @@ class ExitBook:
                 kind = watch.on_mark(mark)  # a trailing stop follows every mark
                 if kind is not None and watch.entry in self._recording:
                     watch.fired = None  # not while its record is written: at the next mark
+                    long = watch.side is OrderSide.BUY
+                    if mark > watch.best if long else mark < watch.best:
+                        watch.best = mark  # a take-profit's mark (a firing one never ratchets)
                 elif kind is not None:
                     fired.append((watch, kind))
                     self._in_flight[watch.entry] = Decimal(0)
@@ -452,6 +455,9 @@ class ExitRunner:
         self._held: dict[tuple[AccountId, BotId | None, InstrumentId], Decimal] = {}
         # The standing denial of each exit that was denied (by entry and kind): see the module.
         self._denied: dict[tuple[ClientOrderId, ExitKind], _Denial] = {}
+        # Trading states set (and breakers reset) per account: a denial made before the
+        # account's last change is not shown as standing (the gates said it under another state).
+        self._epochs: dict[AccountId, int] = {}
         # Exits sent whose try then failed (unanswered, or its record not written): sent
         # again as they were at the next mark, the engine answering what it recorded for the
         # key, before anything else of the watch.
@@ -476,7 +482,7 @@ class ExitRunner:
                 (
                     ExitDenialView(kind, d.code, d.message, d.since, d.at)
                     for (entry, kind), d in denied
-                    if entry == watch.entry
+                    if entry == watch.entry and d.epoch == self._epochs.get(account, 0)
                 ),
                 None,
             )
@@ -669,6 +675,8 @@ class ExitRunner:
             bot = item.payload.get("bot")
             owner = (item.account_id, BotId(str(bot)) if bot else None)
             self.book.plan(coid, owner, plan_from_payload(dict(item.payload)))
+        elif isinstance(item, JournalRecord) and item.kind in ("TradingStateSet", "BreakerReset"):
+            self._epochs[item.account_id] = self._epochs.get(item.account_id, 0) + 1
         elif isinstance(item, OrderFilled):
             self.book.arm(item.fill)
             self._retire_closed(item.fill)
@@ -895,10 +903,14 @@ class ExitRunner:
         self._conclude(watch, done, attempt_used=True)
         prior = self._denied.pop((watch.entry, kind), None)
         if not done and attempt.command is not None and not attempt.retry:
+            epoch = self._epochs.get(account, 0)  # read before the check: it is of this state
             check = self._check(replace(attempt.command, idempotency_key=None), position)
             if check is not None:  # what the next marks compare with
-                since = prior.since if prior is not None and prior.code == check.code else now
-                self._denied[watch.entry, kind] = _Denial(check.code, check.message, now, since)
+                same = prior is not None and (prior.code, prior.epoch) == (check.code, epoch)
+                since = prior.since if prior is not None and same else now
+                self._denied[watch.entry, kind] = _Denial(
+                    check.code, check.message, now, since, epoch
+                )
         self._tell(record)
         return outcome
 
@@ -932,6 +944,8 @@ class ExitRunner:
         denied = self._denied.get((entry, kind))
         if denied is None or now - denied.at >= DENIAL_REPEAT:
             return None
+        if denied.epoch != self._epochs.get(exit_order.account_id, 0):
+            return None  # said under another trading state: tried (and journaled) afresh
         check = self._check(replace(exit_order, idempotency_key=None), position)
         return check if check is not None and check.code == denied.code else None
 
@@ -1020,9 +1034,11 @@ class _Try:
 @dataclass(frozen=True, slots=True)
 class _Denial:
     """An exit's standing denial: the code and message its check gives, when it was last
-    journaled (``at``) and since when it has been denied for this code."""
+    journaled (``at``), since when it has been denied for this code, and under which of its
+    account's trading states (``epoch``: the count of states set and breakers reset)."""
 
     code: str
     message: str
     at: datetime
     since: datetime
+    epoch: int = 0

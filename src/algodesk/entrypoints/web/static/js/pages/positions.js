@@ -43,7 +43,7 @@ function cancelButton(o) {
 function trailing(x) {
   if (!x.trailing) return "";
   const gap = x.trailing.unit === "PERCENT" ? `${x.trailing.distance} %` : x.trailing.distance;
-  return `${num(x.trailing_stop)} (${gap})`;
+  return `${exact(x.trailing_stop)} (${gap})`;
 }
 
 function exitState(x) {
