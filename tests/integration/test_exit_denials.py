@@ -10,9 +10,11 @@ from typing import Any
 
 from algodesk.adapters.storage.memory.store import InMemoryUnitOfWork
 from algodesk.domain.commands import SetTradingState
-from algodesk.domain.exits import ExitPlan
+from algodesk.domain.exits import ExitPlan, Trailing, TrailingUnit
+from algodesk.domain.identifiers import BotId
 from algodesk.domain.matching import Quote
 from algodesk.domain.risk.base import TradingState
+from algodesk.domain.risk.breakers import BreakerConfig
 from algodesk.domain.values import price
 from algodesk.services.engine import ListDenial
 from algodesk.services.exits import DENIAL_REPEAT
@@ -208,8 +210,9 @@ def test_a_stop_whose_mark_failed_goes_at_the_next_mark() -> None:
     assert held(desk) == D(0)
 
 
-def _state(desk: Desk, state: TradingState) -> None:
-    assert desk.engine.handle(SetTradingState(account_id=ACCOUNT, state=state, reason="drill")).ok
+def _state(desk: Desk, state: TradingState, bot: BotId | None = None) -> None:
+    command = SetTradingState(account_id=ACCOUNT, bot_id=bot, state=state, reason="drill")
+    assert desk.engine.handle(command).ok
 
 
 def test_a_stop_denied_while_halted_is_not_shown_denied_once_trading_resumed() -> None:
@@ -244,3 +247,70 @@ def test_a_stop_denied_while_halted_is_not_shown_denied_once_trading_resumed() -
     mark(desk, "88")
     (view,) = desk.exits.views()
     assert view.state == "denied", view
+
+
+def test_a_stop_denied_by_a_breaker_is_not_shown_denied_once_the_breaker_expired() -> None:
+    """A's stop (95) fires at 94; the drawdown (3 % of 2000) trips the account's breaker
+    (HALTED, for an hour) and the stop is denied TRADING_HALTED. The price is back at 96 and
+    the hour passes: the breaker lapses on its own (no record, no event) and the account is
+    active, but the view still says 'denied: TRADING_HALTED' -- the very thing 33c0ced fixed
+    for a state set by hand."""
+    config = BreakerConfig(max_drawdown_pct=D("2.5"), reset_after=timedelta(hours=1))
+    desk = funded_desk(cash="2000", breakers={ACCOUNT: config})
+    assert desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95")))).ok
+    mark(desk, "94")
+    assert desk.engine.trading_state(ACCOUNT) is TradingState.HALTED
+    (view,) = desk.exits.views()
+    assert view.denied is not None, view
+    assert view.denied.code == "TRADING_HALTED", view
+    desk.clock.advance(timedelta(hours=1, seconds=1))
+    mark(desk, "96")
+    assert desk.engine.trading_state(ACCOUNT) is TradingState.ACTIVE
+    (view,) = desk.exits.views()
+    assert (view.state, view.denied) == ("armed", None), view
+
+
+def test_a_standing_denial_stays_shown_while_the_account_stays_halted() -> None:
+    """The account is halted; A's stop (95) fires at 94 and is denied; the price is back at 96,
+    shown 'denied: TRADING_HALTED' (it fired, the gates keep it out). A trading state set for a
+    bot that has nothing to do with A's stop, or the account halted once more (the desk
+    closed for the night), bumps the account's epoch: the view says 'armed' while the account
+    is still halted and the stop cannot go."""
+    desk = funded_desk()
+    assert desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95")))).ok
+    _state(desk, TradingState.HALTED)
+    mark(desk, "94")
+    mark(desk, "96")
+    (view,) = desk.exits.views()
+    assert view.state == "denied", view
+    _state(desk, TradingState.HALTED, bot=BotId("gamma"))  # another bot, another book
+    assert desk.engine.trading_state(ACCOUNT) is TradingState.HALTED
+    (view,) = desk.exits.views()
+    assert view.state == "denied", "a bot's state hid A's standing denial"
+    _state(desk, TradingState.HALTED)  # halted again: still halted
+    (view,) = desk.exits.views()
+    assert view.state == "denied", "halting the halted account hid A's standing denial"
+
+
+def test_a_take_profit_denied_at_a_high_still_raises_the_trailing_high() -> None:
+    """A: trailing stop 5 points, take-profit 108, bought at 100. The price goes to 105 (stop
+    at 100); the account is halted; the price runs to 110: the take-profit fires and is
+    denied. That mark never moved the trailing high (a firing mark does not ratchet), nor do
+    the marks at or above 108 after it (each fires the take-profit again): the high stays 105.
+    Trading resumes and the price is at 104: the stop should be at 105 (high 110) and sell; it
+    is at 100 and nothing goes -- the loss 33c0ced fixed for a fire discarded while a record
+    is written."""
+    plan = ExitPlan(take_profit=price("108"), trailing=Trailing(D(5), TrailingUnit.POINTS))
+    desk = funded_desk()
+    assert desk.engine.handle(submit(qty="10", exits=plan)).ok
+    mark(desk, "105")
+    _state(desk, TradingState.HALTED)
+    (outcome,) = mark(desk, "110")
+    assert not outcome.ok  # type: ignore[attr-defined]
+    desk.clock.advance(timedelta(seconds=1))
+    mark(desk, "109")  # the take-profit again: held back
+    _state(desk, TradingState.ACTIVE)
+    (watch,) = desk.exits.book.watches.values()
+    assert watch.trailing_stop() == D(105), "the high of 110 was lost"
+    mark(desk, "104")
+    assert held(desk) == Decimal(0), "the trailing stop missed the high of 110"

@@ -3,7 +3,9 @@
 An :class:`ExitWatch` guards the quantity an entry filled. On each mark it says whether an exit
 fires. When a stop-loss and a take-profit are both crossed by one mark (a gap), the stop-loss
 wins: the pessimistic rule. A trailing stop is tested against the mark before it ratchets, so
-the same mark cannot both move it and spare it.
+the same mark cannot both move it and spare it. A mark that fires the take-profit has passed
+that test and ratchets it: should the take-profit be kept out (a halted account), the trailing
+stop follows the high it reached.
 """
 
 from __future__ import annotations
@@ -124,7 +126,8 @@ class ExitWatch:
             fired = ExitKind.TRAILING_STOP
         elif tp is not None and (mark >= tp.value if long else mark <= tp.value):
             fired = ExitKind.TAKE_PROFIT
-        if fired is None and (mark > self.best if long else mark < self.best):
+        favourable = fired in (None, ExitKind.TAKE_PROFIT)  # its mark passed the adverse test
+        if favourable and (mark > self.best if long else mark < self.best):
             self.best = mark  # ratchet only after the adverse test
         self.fired = fired
         return fired

@@ -48,10 +48,11 @@ from algodesk.domain.fills import Fill, OrderSide
 from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId, InstrumentId
 from algodesk.domain.ledger.entries import EntryKind
 from algodesk.domain.orders import Order, OrderStatus, OrderType
-from algodesk.domain.risk.base import Mark
+from algodesk.domain.risk.base import Mark, TradingState
 from algodesk.domain.values import Price, Quantity
 from algodesk.ports.clock import Clock
 from algodesk.ports.storage import JournalRecord, UnitOfWork
+from algodesk.services.breakers import worst
 from algodesk.services.outcomes import Outcome
 
 if TYPE_CHECKING:
@@ -376,9 +377,6 @@ class ExitBook:
                 kind = watch.on_mark(mark)  # a trailing stop follows every mark
                 if kind is not None and watch.entry in self._recording:
                     watch.fired = None  # not while its record is written: at the next mark
-                    long = watch.side is OrderSide.BUY
-                    if mark > watch.best if long else mark < watch.best:
-                        watch.best = mark  # a take-profit's mark (a firing one never ratchets)
                 elif kind is not None:
                     fired.append((watch, kind))
                     self._in_flight[watch.entry] = Decimal(0)
@@ -478,11 +476,16 @@ class ExitRunner:
         retrying = list(self._retry)  # a few at most
         views = []
         for watch, (account, bot), flying in self.book.armed():
+            mine = [(kind, d) for (entry, kind), d in denied if entry == watch.entry]
+            states = self._states(account, bot) if mine else ()
             denial = next(
                 (
                     ExitDenialView(kind, d.code, d.message, d.since, d.at)
-                    for (entry, kind), d in denied
-                    if entry == watch.entry and d.epoch == self._epochs.get(account, 0)
+                    for kind, d in mine
+                    # Shown while no scope of the exit is less strict than when it was denied
+                    # (a breaker lapses without a record; another bot's state is not its own).
+                    if d.states
+                    and all(worst(n, t) is n for n, t in zip(states, d.states, strict=True))
                 ),
                 None,
             )
@@ -904,15 +907,22 @@ class ExitRunner:
         prior = self._denied.pop((watch.entry, kind), None)
         if not done and attempt.command is not None and not attempt.retry:
             epoch = self._epochs.get(account, 0)  # read before the check: it is of this state
+            states = self._states(account, bot)
             check = self._check(replace(attempt.command, idempotency_key=None), position)
             if check is not None:  # what the next marks compare with
                 same = prior is not None and (prior.code, prior.epoch) == (check.code, epoch)
                 since = prior.since if prior is not None and same else now
                 self._denied[watch.entry, kind] = _Denial(
-                    check.code, check.message, now, since, epoch
+                    check.code, check.message, now, since, epoch, states
                 )
         self._tell(record)
         return outcome
+
+    def _states(self, account: AccountId, bot: BotId | None) -> tuple[TradingState, ...]:
+        """The trading states in force for an exit of ``account`` (and ``bot``): the gates
+        judge it by both."""
+        scopes: tuple[BotId | None, ...] = (None,) if bot is None else (None, bot)
+        return tuple(self._engine.trading_state(account, scope) for scope in scopes)
 
     def _tell(self, record: JournalRecord) -> None:
         """Pass a journaled exit record to the listeners (the live stream); one that fails is
@@ -1042,3 +1052,4 @@ class _Denial:
     at: datetime
     since: datetime
     epoch: int = 0
+    states: tuple[TradingState, ...] = ()  # the account's (and the bot's) when it was denied
