@@ -53,13 +53,12 @@ def _restart(desk: Desk) -> Desk:
     return after
 
 
-def _partly_filling_entry() -> Desk:
+def _partly_filling_entry(plan: ExitPlan | None = None) -> Desk:
+    """A: a limit buy of 20 at 100 (the venue fills 4 a quote) with ``plan`` (a stop at 95)."""
     desk = funded_desk(paper_config=FILLS_4)
     desk.quote(AAPL, "101")
-    entry = desk.engine.handle(
-        submit(qty="20", kind=OrderType.LIMIT, px="100", exits=ExitPlan(stop_loss=price("95")))
-    )
-    assert entry.ok
+    plan = plan or ExitPlan(stop_loss=price("95"))
+    assert desk.engine.handle(submit(qty="20", kind=OrderType.LIMIT, px="100", exits=plan)).ok
     return desk
 
 

@@ -4,6 +4,7 @@ and the stop went again and sold another entry's shares."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from tests.integration.test_exit_cancels import D, held, mark
@@ -13,16 +14,23 @@ from tests.integration.test_exit_retries import _then_b, a_flat_in_flight_refill
 
 class _Gate:
     """Refuses to commit a unit whose journal got a POSITION_CLOSED record (``closed``) or an
-    exit's own record (``exit``)."""
+    exit's own record (``exit``). ``slow``: once not ``closed``, the first unit opened on
+    another thread than the test's waits (``entered`` set) until ``go`` is set, as a busy
+    database makes a writer wait."""
 
-    def __init__(self, factory: Any) -> None:
-        self.factory, self.closed, self.exit = factory, True, False
+    def __init__(self, factory: Any, *, slow: bool = False) -> None:
+        self.factory, self.closed, self.exit, self.slow = factory, True, False, slow
+        self.entered, self.go = threading.Event(), threading.Event()
 
     def __call__(self) -> Any:
         gate, uow = self, self.factory()
 
         class Unit:
             def __enter__(self) -> Any:
+                elsewhere = threading.current_thread() is not threading.main_thread()
+                if gate.slow and elsewhere and not gate.closed and not gate.entered.is_set():
+                    gate.entered.set()
+                    assert gate.go.wait(10)
                 inner = uow.__enter__()
                 journal = inner.journal
 

@@ -21,64 +21,14 @@ from algodesk.testing.brokers import ForwardingBroker
 from tests.conftest import ACCOUNT
 from tests.integration.test_engine import AAPL, MSFT, USD, Desk, funded_desk, submit
 from tests.integration.test_exit_cancels import SELL, D, held, mark
-from tests.integration.test_exit_failures import FILLS_4, _restart
+from tests.integration.test_exit_failures import _restart
+from tests.integration.test_exit_late_records import _Gate
 from tests.integration.test_exit_retries import (
-    _fail_first_exit_unrecorded,
     _then_b,
     a_flat_in_flight_refilling,
 )
 
 OTHER = AccountId("acct-2")
-
-
-class _SlowGate:
-    """The exits' store: a POSITION_CLOSED record fails while ``closed``; once not, the first
-    unit opened on another thread than the test's waits (``entered`` set) until ``go`` is set,
-    as a busy database makes a writer wait; an exit's own record (``mark`` in it) fails while
-    ``exit``."""
-
-    def __init__(self, factory: Any) -> None:
-        self.factory, self.closed, self.exit = factory, True, False
-        self.entered, self.go = threading.Event(), threading.Event()
-        self.waited = False
-
-    def __call__(self) -> Any:
-        gate, uow = self, self.factory()
-
-        class Unit:
-            def __enter__(self) -> Any:
-                elsewhere = threading.current_thread() is not threading.main_thread()
-                if elsewhere and not gate.closed and not gate.waited:
-                    gate.waited = True
-                    gate.entered.set()
-                    assert gate.go.wait(10)
-                inner = uow.__enter__()
-                journal = inner.journal
-
-                class Journal:
-                    def __getattr__(self, name: str) -> Any:
-                        return getattr(journal, name)
-
-                    def append(self, record: Any) -> None:
-                        kind = record.payload.get("kind")
-                        if gate.closed and kind == "POSITION_CLOSED":
-                            raise OSError("database is locked")
-                        if gate.exit and "mark" in record.payload:
-                            raise OSError("database is locked")
-                        journal.append(record)
-
-                class Proxy:
-                    def __getattr__(self, name: str) -> Any:
-                        return getattr(inner, name)
-
-                proxy = Proxy()
-                proxy.journal = Journal()  # type: ignore[attr-defined]
-                return proxy
-
-            def __exit__(self, *exc: object) -> Any:
-                return uow.__exit__(*exc)
-
-        return Unit()
 
 
 def _second_account(desk: Desk) -> None:
@@ -91,7 +41,7 @@ def test_a_record_written_by_another_accounts_fill_while_the_exit_fires_keeps_th
     in flight when checked) when A's stop fired; the record, committed first, was counted under
     the stop's key: a restart looked the wrong key up, armed the stop again and sold B's 8."""
     desk = a_flat_in_flight_refilling()  # A (stop 95) holds 4 bought after a flat in flight
-    gate = _SlowGate(desk.exits._uow_factory)
+    gate = _Gate(desk.exits._uow_factory, slow=True)
     desk.exits._uow_factory = gate  # type: ignore[method-assign]
     mark(desk, "94")  # the retry held back; A's dropped 8: its record fails, queued
     assert desk.exits._unwritten
@@ -237,31 +187,12 @@ def test_an_exit_sent_under_its_accounts_lock_never_deadlocks_with_another_accou
 # -- 2. the marks skipped while a record is written ------------------------------------------
 
 
-def _flat_in_flight_refilling(plan: ExitPlan) -> Desk:
-    """test_exit_retries.a_flat_in_flight_refilling with any plan on A."""
-    desk = funded_desk(paper_config=FILLS_4)
-    desk.quote(AAPL, "101")
-    assert desk.engine.handle(submit(qty="20", kind=OrderType.LIMIT, px="100", exits=plan)).ok
-    mark(desk, "99.99")  # A fills 4
-    real = _fail_first_exit_unrecorded(desk)
-    assert mark(desk, "94") == []  # A fills 4 more (8); the exit fails unrecorded: a retry
-    desk.engine.handle = real  # type: ignore[method-assign]
-    desk.quote(AAPL, "101")
-    while held(desk) > 0:  # A's 8 closed by hand while the watch is in flight
-        assert desk.engine.handle(submit(side=SELL, qty=str(min(held(desk), D(4))))).ok
-        desk.quote(AAPL, "101")
-    desk.quote(AAPL, "99.99")  # A's own entry fills again: 4
-    return desk
-
-
-def test_a_trailing_stop_follows_the_marks_heard_while_its_record_is_written() -> None:
-    """A's trailing stop (5 points) watches 8; the record of the part its book dropped is
-    queued. Another account's fill thread writes it (a busy database: it waits) while the
-    price runs to 110 and falls back to 104. Those marks were skipped altogether: the stop's
-    high stayed at 100, so at 104 (5.99 below the high of 110) it did not go, and it would
-    only go at 95, about 9 a share lower."""
-    desk = _flat_in_flight_refilling(ExitPlan(trailing=Trailing(D(5), TrailingUnit.POINTS)))
-    gate = _SlowGate(desk.exits._uow_factory)
+def _marks_while_a_record_is_written(plan: ExitPlan, marks: tuple[str, ...]) -> Desk:
+    """A (``plan``) holds 8 bought after its book went flat in flight, and the record of the
+    part its book dropped is queued; another account's fill thread writes it (a busy database:
+    it waits) while the market thread hears ``marks``."""
+    desk = a_flat_in_flight_refilling(plan)
+    gate = _Gate(desk.exits._uow_factory, slow=True)
     desk.exits._uow_factory = gate  # type: ignore[method-assign]
     mark(desk, "94")  # A fills 4 more (8); the retry is not sent; the dropped 8's record fails
     assert desk.exits._unwritten
@@ -282,12 +213,23 @@ def test_a_trailing_stop_follows_the_marks_heard_while_its_record_is_written() -
     other = threading.Thread(target=sells_x, daemon=True)
     other.start()
     assert gate.entered.wait(10)  # A's record is being written
-    for last in ("105", "110", "104"):  # the market thread meanwhile
+    for last in marks:  # the market thread meanwhile
         mark(desk, last)
     gate.go.set()
     other.join(10)
     assert not other.is_alive()
     assert not desk.exits._unwritten
+    return desk
+
+
+def test_a_trailing_stop_follows_the_marks_heard_while_its_record_is_written() -> None:
+    """A's trailing stop (5 points) watches 8; the record of the part its book dropped is
+    queued. Another account's fill thread writes it (a busy database: it waits) while the
+    price runs to 110 and falls back to 104. Those marks were skipped altogether: the stop's
+    high stayed at 100, so at 104 (5.99 below the high of 110) it did not go, and it would
+    only go at 95, about 9 a share lower."""
+    plan = ExitPlan(trailing=Trailing(D(5), TrailingUnit.POINTS))
+    desk = _marks_while_a_record_is_written(plan, ("105", "110", "104"))
     mark(desk, "104")  # 6 below the high of 110: through the trailing stop (105)
     desk.quote(AAPL, "104")  # (the venue fills 4 a quote)
     assert held(desk) == D(0), (
@@ -302,32 +244,8 @@ def test_a_take_profit_heard_while_a_record_is_written_raises_the_trailing_high(
     high (a firing mark does not ratchet): the high stayed 105, the stop at 100, and at 104
     nothing goes; the take-profit is below 108 again. Correct: high 110, stop 105, sold at 104."""
     plan = ExitPlan(take_profit=price("108"), trailing=Trailing(D(5), TrailingUnit.POINTS))
-    desk = _flat_in_flight_refilling(plan)
-    gate = _SlowGate(desk.exits._uow_factory)
-    desk.exits._uow_factory = gate  # type: ignore[method-assign]
-    mark(desk, "94")  # A fills 4 more (8); the retry is not sent; the dropped 8's record fails
-    assert desk.exits._unwritten
+    desk = _marks_while_a_record_is_written(plan, ("105", "110"))
     (a,) = desk.exits.book.watches
-    assert desk.engine.handle(CancelOrder(account_id=ACCOUNT, client_order_id=a)).ok
-    desk.quote(AAPL, "101")
-    assert held(desk) == D(8)
-    _second_account(desk)
-    x = replace(submit(qty="4", exits=ExitPlan(stop_loss=price("50"))), account_id=OTHER)
-    assert desk.engine.handle(x).ok
-    gate.closed = False
-
-    def sells_x() -> None:  # another thread's fill writes A's queued record (a slow database)
-        assert desk.engine.handle(replace(submit(side=SELL, qty="4"), account_id=OTHER)).ok
-
-    other = threading.Thread(target=sells_x, daemon=True)
-    other.start()
-    assert gate.entered.wait(10)  # A's record is being written
-    for last in ("105", "110"):  # the market thread meanwhile: 110 fires the take-profit
-        mark(desk, last)
-    gate.go.set()
-    other.join(10)
-    assert not other.is_alive()
-    assert not desk.exits._unwritten
     assert desk.exits.book.watches[a].trailing_stop() == D(105), "the high of 110 was lost"
     mark(desk, "104")
     desk.quote(AAPL, "104")

@@ -203,11 +203,11 @@ def _a_refilled_after_a_flat_in_flight_then_b() -> Desk:
     return _then_b(desk)
 
 
-def a_flat_in_flight_refilling() -> Desk:
-    """A (a limit buy of 20 at 100, stop 95, 4 a quote) holds 8 when its stop fails
-    unrecorded (a retry waits); A's 8 are sold by hand while the stop is in flight, then A's
-    own order fills 4 again."""
-    desk = _partly_filling_entry()
+def a_flat_in_flight_refilling(plan: ExitPlan | None = None) -> Desk:
+    """A (a limit buy of 20 at 100, ``plan``: a stop at 95, 4 a quote) holds 8 when its exit
+    fails unrecorded (a retry waits); A's 8 are sold by hand while the exit is in flight, then
+    A's own order fills 4 again."""
+    desk = _partly_filling_entry(plan)
     mark(desk, "99.99")  # A fills 4
     real = _fail_first_exit_unrecorded(desk)
     assert mark(desk, "94") == []  # A fills 4 more (8); the stop fails unrecorded: a retry

@@ -10,6 +10,7 @@ import typer
 
 from algodesk.entrypoints.cli.client import (
     DEFAULT_URL,
+    AccountOpt,
     AsJson,
     DeskUrl,
     Token,
@@ -246,9 +247,7 @@ def _exit_line(x: dict[str, Any]) -> str:
 
 @risk_app.command("exits")
 def risk_exits(
-    account: Annotated[
-        str | None, typer.Option("--account", help="One account \\[default: every account].")
-    ] = None,
+    account: AccountOpt = None,
     as_json: AsJson = False,
     url: DeskUrl = DEFAULT_URL,
     token: Token = None,

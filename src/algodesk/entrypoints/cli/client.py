@@ -23,6 +23,7 @@ from algodesk.entrypoints.cli.options import fail
 
 __all__ = [
     "DEFAULT_URL",
+    "AccountOpt",
     "AsJson",
     "DeskClient",
     "DeskUrl",
@@ -57,6 +58,9 @@ User = Annotated[
 ]
 DEFAULT_URL = "http://127.0.0.1:8000"
 AsJson = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")]
+AccountOpt = Annotated[
+    str | None, typer.Option("--account", help="One account \\[default: every account].")
+]
 
 
 def segment(value: str) -> str:

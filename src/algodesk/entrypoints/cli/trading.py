@@ -10,6 +10,7 @@ import typer
 
 from algodesk.entrypoints.cli.client import (
     DEFAULT_URL,
+    AccountOpt,
     AsJson,
     DeskClient,
     DeskUrl,
@@ -24,9 +25,6 @@ __all__ = ["flatten", "halt", "order_app", "resume"]
 
 order_app = typer.Typer(help="Orders on the running desk (over its API).", no_args_is_help=True)
 
-AccountOpt = Annotated[
-    str | None, typer.Option("--account", help="One account \\[default: every account].")
-]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (kept in the journal).")]
 
 
