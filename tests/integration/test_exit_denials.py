@@ -13,7 +13,7 @@ from algodesk.domain.commands import SetTradingState
 from algodesk.domain.exits import ExitPlan, Trailing, TrailingUnit
 from algodesk.domain.identifiers import BotId
 from algodesk.domain.matching import Quote
-from algodesk.domain.risk.base import TradingState
+from algodesk.domain.risk.base import RiskLimits, TradingState
 from algodesk.domain.risk.breakers import BreakerConfig
 from algodesk.domain.values import price
 from algodesk.services.engine import ListDenial
@@ -314,3 +314,48 @@ def test_a_take_profit_denied_at_a_high_still_raises_the_trailing_high() -> None
     assert watch.trailing_stop() == D(105), "the high of 110 was lost"
     mark(desk, "104")
     assert held(desk) == Decimal(0), "the trailing stop missed the high of 110"
+
+
+def test_a_halt_that_moves_from_the_bot_to_the_account_does_not_hide_the_denial() -> None:
+    """Bot alpha is halted; its stop (95) fires at 94 and is denied TRADING_HALTED; the price
+    is back at 96. The desk halts the whole account, then resumes alpha. The stop cannot go
+    (the account is halted) but the view compares scope by scope: alpha's own state is less
+    strict than when denied, so it says 'armed' on a halted account."""
+    desk, alpha, _ = alpha_with_a_stop()
+    _state(desk, TradingState.HALTED, bot=alpha)
+    (outcome,) = mark(desk, "94")
+    assert outcome.code == "TRADING_HALTED"  # type: ignore[attr-defined]
+    mark(desk, "96")
+    (view,) = desk.exits.views()
+    assert view.state == "denied", view
+    _state(desk, TradingState.HALTED)  # the account
+    _state(desk, TradingState.ACTIVE, bot=alpha)  # alpha itself resumes
+    assert desk.engine.trading_state(ACCOUNT) is TradingState.HALTED
+    (view,) = desk.exits.views()
+    assert view.state == "denied", f"'armed' while the account is halted: {view}"
+    desk.clock.advance(timedelta(seconds=1))
+    (outcome,) = mark(desk, "94")  # and indeed it cannot go
+    assert outcome.code == "TRADING_HALTED"  # type: ignore[attr-defined]
+    assert held(desk, alpha) == D(10)
+
+
+def test_a_denial_whose_reason_lapsed_is_not_shown_for_ever() -> None:
+    """The account's order rate (2 a second) is used up when A's stop (95) fires at 94:
+    denied SUBMIT_RATE_EXCEEDED. The price is back at 96 at once. The rate lapses a second
+    later, no state changed: an hour on, the view still says 'denied: SUBMIT_RATE_EXCEEDED
+    since <then>', though the stop is armed and goes at the next mark that crosses it."""
+    desk = funded_desk(limits=RiskLimits(max_orders_per_second=2))
+    assert desk.engine.handle(submit(qty="10", exits=ExitPlan(stop_loss=price("95")))).ok
+    desk.clock.advance(timedelta(seconds=5))
+    for px in ("101", "102"):  # the trader's resting offers use the second's two operations
+        assert desk.engine.handle(submit(side=SELL, qty="1", kind=LIMIT, px=px)).ok
+    (outcome,) = mark(desk, "94")
+    assert outcome.code == "SUBMIT_RATE_EXCEEDED", outcome  # type: ignore[attr-defined]
+    mark(desk, "96")
+    desk.clock.advance(timedelta(hours=1))
+    mark(desk, "96.5")
+    (view,) = desk.exits.views()
+    assert (view.state, view.denied) == ("armed", None), view
+    (outcome,) = mark(desk, "94")
+    assert outcome.ok, outcome  # type: ignore[attr-defined]
+    assert held(desk) == D(0)

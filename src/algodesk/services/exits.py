@@ -63,6 +63,9 @@ _log = logging.getLogger("algodesk.exits")
 #: Orders the venue or the gates refused: an exit answered ok whose order ended so did not go.
 _REFUSED = (OrderStatus.REJECTED, OrderStatus.DENIED)
 
+#: The codes of the trading-state gate: a denial for one of them stands while the states do.
+_STATE_CODES = frozenset({"TRADING_HALTED", "TRADING_STATE_REDUCING"})
+
 #: A denied exit whose denial stands (the same code) is tried, and journaled, again at most
 #: this often; the marks between only check it without sending.
 DENIAL_REPEAT = timedelta(seconds=60)
@@ -456,6 +459,8 @@ class ExitRunner:
         # Trading states set (and breakers reset) per account: a denial made before the
         # account's last change is not shown as standing (the gates said it under another state).
         self._epochs: dict[AccountId, int] = {}
+        # The last mark heard per instrument (for the views: whether an exit still fires).
+        self._last: dict[InstrumentId, Decimal] = {}
         # Exits sent whose try then failed (unanswered, or its record not written): sent
         # again as they were at the next mark, the engine answering what it recorded for the
         # key, before anything else of the watch.
@@ -477,15 +482,25 @@ class ExitRunner:
         views = []
         for watch, (account, bot), flying in self.book.armed():
             mine = [(kind, d) for (entry, kind), d in denied if entry == watch.entry]
-            states = self._states(account, bot) if mine else ()
+            strictest = worst(*self._states(account, bot)) if mine else None
+            last = self._last.get(watch.instrument_id)
             denial = next(
                 (
                     ExitDenialView(kind, d.code, d.message, d.since, d.at)
                     for kind, d in mine
-                    # Shown while no scope of the exit is less strict than when it was denied
-                    # (a breaker lapses without a record; another bot's state is not its own).
+                    # Shown while the exit's strictest state (its account's or its bot's: the
+                    # gate denies on either) is no less strict than when it was denied (a
+                    # breaker lapses without a record; another bot's state is not its own);
+                    # a denial for another reason (the order rate, the position, the market's
+                    # hours) only while the last mark still fires it: each such mark checks it
+                    # afresh, and what lapsed since is not known.
                     if d.states
-                    and all(worst(n, t) is n for n, t in zip(states, d.states, strict=True))
+                    and strictest is not None
+                    and worst(strictest, *d.states) is strictest
+                    and (
+                        d.code in _STATE_CODES
+                        or (last is not None and replace(watch, fired=None).on_mark(last) is kind)
+                    )
                 ),
                 None,
             )
@@ -780,6 +795,7 @@ class ExitRunner:
         exit (the position was closed another way) stops."""
         outcomes = []
         now = self._clock.now()
+        self._last[instrument_id] = price
         self._write_unwritten()
         tries: list[tuple[ExitWatch, ExitKind, _Try]] = []
         for entry, (kind, command) in list(self._retry.items()):
