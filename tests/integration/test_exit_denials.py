@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from algodesk.adapters.storage.memory.store import InMemoryUnitOfWork
-from algodesk.domain.commands import SetTradingState
+from algodesk.domain.commands import Flatten, SetTradingState
 from algodesk.domain.exits import ExitPlan, Trailing, TrailingUnit
 from algodesk.domain.identifiers import BotId
 from algodesk.domain.matching import Quote
@@ -359,3 +359,54 @@ def test_a_denial_whose_reason_lapsed_is_not_shown_for_ever() -> None:
     (outcome,) = mark(desk, "94")
     assert outcome.ok, outcome  # type: ignore[attr-defined]
     assert held(desk) == D(0)
+
+
+def test_a_reducing_denial_whose_position_reason_lapsed_is_not_shown_for_ever() -> None:
+    """The account is REDUCING and flat (alpha long 10, beta short 10): alpha's stop (95)
+    fires at 94 and the state gate denies it TRADING_STATE_REDUCING (nothing to reduce in
+    the account). The price is back at 96. Beta is flattened: the account holds alpha's 10
+    and the stop would now go, the state unchanged. The view still says 'denied:
+    TRADING_STATE_REDUCING' -- for as long as the account stays REDUCING."""
+    desk, alpha, beta = alpha_with_a_stop()
+    assert desk.engine.handle(submit(side=SELL, qty="10", bot_id=beta)).ok  # the account: 0
+    _state(desk, TradingState.REDUCING)
+    (outcome,) = mark(desk, "94")
+    assert outcome.code == "TRADING_STATE_REDUCING", outcome  # type: ignore[attr-defined]
+    mark(desk, "96")
+    flat = Flatten(account_id=ACCOUNT, bot_id=beta, idempotency_key="flat-beta")
+    assert desk.engine.handle(flat).ok
+    mark(desk, "96")  # beta's cover fills
+    assert held(desk, beta) == D(0)
+    assert held(desk) == D(10)
+    assert desk.engine.trading_state(ACCOUNT) is TradingState.REDUCING
+    desk.clock.advance(timedelta(hours=1))
+    mark(desk, "96.5")
+    (view,) = desk.exits.views()
+    assert (view.state, view.denied) == ("armed", None), view
+    (outcome,) = mark(desk, "94")  # and indeed it goes
+    assert outcome.ok, outcome  # type: ignore[attr-defined]
+    assert held(desk, alpha) == D(0)
+
+
+def test_a_denial_for_another_reason_is_not_hidden_when_the_state_relaxes() -> None:
+    """Bot alpha is REDUCING; beta is short 10 so the account is flat. Alpha's stop (95)
+    fires at 94: the state gate lets it through (it reduces alpha's book), the reduce-only
+    gate denies it POSITION_NOT_FOUND (the account's book). Alpha is made ACTIVE again:
+    nothing about the reason changed and the last mark (94) still fires the stop, but the
+    view says 'armed' because the state is less strict than when it was denied."""
+    desk, alpha, beta = alpha_with_a_stop()
+    assert desk.engine.handle(submit(side=SELL, qty="10", bot_id=beta)).ok
+    _state(desk, TradingState.REDUCING, bot=alpha)
+    (outcome,) = mark(desk, "94")
+    assert outcome.code == "POSITION_NOT_FOUND", outcome  # type: ignore[attr-defined]
+    (view,) = desk.exits.views()
+    assert view.state == "denied", view
+    _state(desk, TradingState.ACTIVE, bot=alpha)
+    (view,) = desk.exits.views()
+    assert view.state == "denied", f"'armed' while the stop is crossed and kept out: {view}"
+    assert view.denied is not None, view
+    assert view.denied.code == "POSITION_NOT_FOUND", view
+    desk.clock.advance(timedelta(seconds=1))
+    (outcome,) = mark(desk, "94")  # and indeed it cannot go
+    assert outcome.code == "POSITION_NOT_FOUND", outcome  # type: ignore[attr-defined]
+    assert held(desk, alpha) == D(10)

@@ -63,7 +63,9 @@ _log = logging.getLogger("algodesk.exits")
 #: Orders the venue or the gates refused: an exit answered ok whose order ended so did not go.
 _REFUSED = (OrderStatus.REJECTED, OrderStatus.DENIED)
 
-#: The codes of the trading-state gate: a denial for one of them stands while the states do.
+#: The codes of the trading-state gate: a denial for one of them stands while the states do
+#: (TRADING_STATE_REDUCING, which also depends on the books, only while the exit's state is
+#: HALTED or the last mark still fires the exit).
 _STATE_CODES = frozenset({"TRADING_HALTED", "TRADING_STATE_REDUCING"})
 
 #: A denied exit whose denial stands (the same code) is tried, and journaled, again at most
@@ -492,13 +494,15 @@ class ExitRunner:
                     # gate denies on either) is no less strict than when it was denied (a
                     # breaker lapses without a record; another bot's state is not its own);
                     # a denial for another reason (the order rate, the position, the market's
-                    # hours) only while the last mark still fires it: each such mark checks it
-                    # afresh, and what lapsed since is not known.
+                    # hours), whatever the states did since, only while the last mark still
+                    # fires it: each such mark checks it afresh, and what lapsed since is not
+                    # known. TRADING_STATE_REDUCING depends on the books too: shown while the
+                    # states stand and the exit's state is HALTED or the last mark fires it.
                     if d.states
                     and strictest is not None
-                    and worst(strictest, *d.states) is strictest
+                    and (d.code not in _STATE_CODES or worst(strictest, *d.states) is strictest)
                     and (
-                        d.code in _STATE_CODES
+                        (d.code in _STATE_CODES and strictest is TradingState.HALTED)
                         or (last is not None and replace(watch, fired=None).on_mark(last) is kind)
                     )
                 ),
