@@ -29,6 +29,10 @@ goes meanwhile; one the engine recorded nothing for was not sent, and is decided
 retired if its owner's book went flat while it was in flight). At a start, what the engine
 answered under a restored watch's next keys without a record of the exits is recorded
 (:meth:`ExitRunner._resolve_unrecorded`).
+
+:meth:`ExitRunner.views` lists what guards each position now (the API's ``/exits``): each armed
+watch, its levels, and whether a fired exit is kept out; the journaled exit records also go to
+:attr:`ExitRunner.listeners` (the stream's risk topic).
 """
 
 from __future__ import annotations
@@ -459,7 +463,8 @@ class ExitRunner:
         # The standing denial of each exit that was denied (by entry and kind): see the module.
         self._denied: dict[tuple[ClientOrderId, ExitKind], _Denial] = {}
         # Trading states set (and breakers reset) per account: a denial made before the
-        # account's last change is not shown as standing (the gates said it under another state).
+        # account's last change is tried afresh, not held back as standing (the gates said it
+        # under another state), and its "since" starts again.
         self._epochs: dict[AccountId, int] = {}
         # The last mark heard per instrument (for the views: whether an exit still fires).
         self._last: dict[InstrumentId, Decimal] = {}
