@@ -32,10 +32,15 @@ export function fillTable(table, columns, rows, empty = "Nothing here yet.") {
   table.replaceChildren(head, el("tbody", {}, bodyRows));
 }
 
-// A loss under half a cent is shown as 0, not "-0".
-const numberFormat = new Intl.NumberFormat(undefined, {
-  maximumFractionDigits: 2, signDisplay: "negative",
-});
+// A loss under half a cent is shown as 0, not "-0" (signDisplay "negative"; a browser older
+// than 2022 refuses it, and then shows "-0" rather than no page at all).
+const numberFormat = (() => {
+  try {
+    return new Intl.NumberFormat(undefined, { maximumFractionDigits: 2, signDisplay: "negative" });
+  } catch {
+    return new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
+  }
+})();
 
 /** A decimal string for display (the API's value stays exact; this only rounds to show). */
 export function num(text, digits) {
