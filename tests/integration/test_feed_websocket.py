@@ -32,7 +32,11 @@ MSFT = InstrumentId("MSFT.NASDAQ")
 
 
 def make_feed(
-    server: FeedServer, exchange: SimulatedExchange, *, fallback: bool = True
+    server: FeedServer,
+    exchange: SimulatedExchange,
+    *,
+    fallback: bool = True,
+    stale_after: float = 0.12,
 ) -> WebSocketFeed:
     polling = PollingFeed(
         exchange.fetch, interval=0.1, timeout=0.5, backoff=Backoff(0.01, 0.05), name="rest"
@@ -42,7 +46,7 @@ def make_feed(
         FeedServerCodec(),
         fallback=polling if fallback else None,
         heartbeat_interval=0.03,
-        stale_after=0.12,
+        stale_after=stale_after,
         open_timeout=0.5,
         close_timeout=0.2,
         backoff=Backoff(0.01, 0.08, rng=random.Random(4)),
@@ -172,7 +176,9 @@ def test_subscribing_while_streaming_subscribes_on_the_live_socket() -> None:
     async def scenario() -> tuple[FeedServer, list[MarketEvent]]:
         seen: list[MarketEvent] = []
         async with FeedServer(exchange) as server:
-            feed = make_feed(server, exchange)
+            # One connection throughout: a link quiet for 0.12 s on a busy machine was dropped
+            # as stale (CI), and the unsubscribe went with it.
+            feed = make_feed(server, exchange, stale_after=5.0)
             feed.subscribe([AAPL])
             run = asyncio.create_task(feed.run(seen.append))
             await until(lambda: len(seen) >= 2, "AAPL bars")
