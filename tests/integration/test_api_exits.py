@@ -88,7 +88,7 @@ def test_an_alerts_stop_is_listed_armed_then_denied_while_halted_then_gone_once_
         "account": "paper",
         "bot": PAPER_BOT.value,
         "instrument": AAPL.value,
-        "side": "BUY",
+        "direction": "long",
         "quantity": "10",
         "stop_loss": "95",
         "take_profit": "110",
@@ -166,3 +166,20 @@ def test_the_stream_tells_when_a_stop_is_denied_and_when_it_goes(desk: Desk) -> 
         assert went["data"]["outcome"]["ok"] is True, went
         ws.close()
     assert desk.position() == Decimal(0)
+
+
+def test_a_shorts_stop_and_trailing_level_are_shown_above_the_market(desk: Desk) -> None:
+    desk.alert(
+        {"action": "sell", "symbol": "AAPL", "qty": "2", "sl": "105", "trailing_points": "3"}
+    )
+    assert desk.position() == Decimal(-2)
+    (watch,) = desk.exits()
+    assert (watch["direction"], watch["stop_loss"]) == ("short", "105")
+    assert watch["trailing"] == {"distance": "3", "unit": "POINTS"}
+    assert Decimal(watch["trailing_stop"]) == Decimal(103)  # 3 points above the fill at 100
+    desk.quote("97")
+    (watch,) = desk.exits()
+    assert Decimal(watch["trailing_stop"]) == Decimal(100)  # 3 points above the lowest mark
+    desk.quote("100.5")  # through it: the short is covered
+    assert desk.position() == Decimal(0)
+    assert desk.exits() == []

@@ -297,3 +297,12 @@ def test_a_dropped_part_whose_record_failed_is_not_rearmed_after_its_stop_went()
     for last in ("93.4", "93.3", "93.2", "93.1", "93.0"):
         mark(after, last)
     assert held(after) == D(8), "after a restart A's stop was armed again and sold B's 8"
+
+
+def test_an_exit_sent_and_unanswered_is_shown_retrying_until_its_answer_is_recorded() -> None:
+    desk = stop_sent_unanswered()
+    (view,) = desk.exits.views()
+    assert (view.state, view.denied, view.quantity) == ("retrying", None, D(10))
+    mark(desk, "93.5")  # the retry: answered from what the engine recorded (it went)
+    assert desk.exits.views() == []
+    assert held(desk) == D(10)  # B's 10 untouched

@@ -105,7 +105,7 @@ def _exit_json(view: ExitView) -> Json:
         "account": view.account.value,
         "bot": view.bot.value if view.bot else None,
         "instrument": view.instrument_id.value,
-        "side": view.side.value,
+        "direction": "long" if view.side is OrderSide.BUY else "short",  # the position's
         "quantity": str(view.quantity),
         "stop_loss": str(plan.stop_loss) if plan.stop_loss else None,
         "take_profit": str(plan.take_profit) if plan.take_profit else None,

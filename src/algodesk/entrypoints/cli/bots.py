@@ -23,7 +23,7 @@ from algodesk.entrypoints.cli.options import fail
 __all__ = ["bots_app", "risk_app"]
 
 bots_app = typer.Typer(help="The running desk's bots (over its API).", no_args_is_help=True)
-risk_app = typer.Typer(help="The running desk's limits and breakers.", no_args_is_help=True)
+risk_app = typer.Typer(help="The running desk's limits, breakers and exits.", no_args_is_help=True)
 
 Reason = Annotated[str, typer.Option(help="Why (kept in the bot's history).")]
 
@@ -227,7 +227,6 @@ def risk_status(
 
 def _exit_line(x: dict[str, Any]) -> str:
     who = x["account"] + (f"/{x['bot']}" if x["bot"] else "")
-    held = "long" if x["side"] == "BUY" else "short"
     levels = [
         f"stop {x['stop_loss']}" if x["stop_loss"] else "",
         f"target {x['take_profit']}" if x["take_profit"] else "",
@@ -240,7 +239,7 @@ def _exit_line(x: dict[str, Any]) -> str:
         why = x["denied"]
         state = f"DENIED {why['code']} since {why['since']}: {why['message']}"
     return (
-        f"{x['entry']:<24} {who:<16} {x['instrument']:<16} {held} {x['quantity']}  "
+        f"{x['entry']:<24} {who:<16} {x['instrument']:<16} {x['direction']} {x['quantity']}  "
         f"{'  '.join(level for level in levels if level)}  [{state}]"
     )
 

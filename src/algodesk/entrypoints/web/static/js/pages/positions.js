@@ -75,7 +75,7 @@ async function load() {
     { label: "Entry", value: (x) => x.entry },
     { label: "Bot", value: (x) => x.bot ?? "" },
     { label: "Instrument", value: (x) => x.instrument },
-    { label: "Guards", value: (x) => (x.side === "BUY" ? "long" : "short") },
+    { label: "Guards", value: (x) => x.direction },
     { label: "Quantity", value: (x) => exact(x.quantity), num: true },
     { label: "Stop-loss", value: (x) => exact(x.stop_loss), num: true },
     { label: "Take-profit", value: (x) => exact(x.take_profit), num: true },
