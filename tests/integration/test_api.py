@@ -32,6 +32,7 @@ from algodesk.services.demo import PAPER_ACCOUNT, PAPER_BOT
 from algodesk.services.stream import EventHub
 from algodesk.testing.clock import Ticks
 from tests.desks import FAST_HASHER, PASSWORD, demo_runtime, refused_serve
+from tests.integration.test_api_admin import Reader
 from tests.waiting import until
 
 
@@ -89,6 +90,28 @@ def test_the_kill_switch_halts_only_after_its_confirmation(
         "/api/v1/kill-switch/confirm", json={"confirm": asked.json()["confirm"]}, headers=admin
     )
     assert again.status_code == 409  # a code works once
+
+
+def test_the_risk_stream_tells_who_pulled_the_kill_switch_and_why(
+    desk: tuple[DeskRuntime, TestClient],
+) -> None:
+    _, client = desk
+    admin = login(client, "admin", PASSWORD)
+    token = admin["Authorization"].split()[1]
+    with client.websocket_connect(f"/api/v1/stream?token={token}&topics=risk") as ws:
+        reader = Reader(ws)
+        assert reader.wait_for("stream")["data"]["topics"] == ["risk"]
+        asked = client.post("/api/v1/kill-switch", json={"reason": "drill"}, headers=admin)
+        done = client.post(
+            "/api/v1/kill-switch/confirm", json={"confirm": asked.json()["confirm"]}, headers=admin
+        )
+        assert done.status_code == 200, done.text
+        seen = [reader.wait_for("risk") for _ in range(2)]
+        ws.close()
+    assert [m["type"] for m in seen] == ["TradingStateSet", "KillSwitch"], seen
+    pulled = seen[1]["data"]
+    assert (pulled["account"], pulled["by"], pulled["reason"]) == ("paper", "admin", "drill")
+    assert pulled["result"], pulled
 
 
 def test_sign_in_the_kill_switch_alerts_and_probes_go_through_while_slow_reads_hold_every_thread(

@@ -359,7 +359,9 @@ class DeskRuntime:
         return [{"venue": PAPER.value, "kind": "paper exchange", "responsive": True}]
 
     def kill_switch(self, by: str, reason: str) -> Outcome:
-        return pull_kill_switch(self.engine, self.desk.uow_factory, self.clock, by, reason)
+        return pull_kill_switch(
+            self.engine, self.desk.uow_factory, self.clock, by, reason, publish=self.hub.publish
+        )
 
     def demo_feed(self) -> ReplayFeed:
         quotes = demo_quotes(self.clock.now())
