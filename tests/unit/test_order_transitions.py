@@ -262,6 +262,38 @@ def test_a_modify_rejected_after_a_pending_cancel_leaves_the_cancel_waiting() ->
     assert order.status is OrderStatus.ACCEPTED
 
 
+def test_a_part_fill_while_a_cancel_waits_keeps_the_cancel_outstanding_until_the_venue_answers() -> (
+    None
+):
+    order = order_in(OrderStatus.ACCEPTED)
+    assert order.outstanding == []
+    order.apply(EVENTS["PendCxl"](order))
+    assert order.outstanding == [OrderStatus.PENDING_CANCEL]
+    order.apply(EVENTS["FillPart"](order))
+    assert order.status is OrderStatus.PARTIALLY_FILLED  # a fill sets the state
+    assert order.outstanding == [OrderStatus.PENDING_CANCEL]  # the cancel still waits
+    order.apply(EVENTS["FillPart"](order))
+    assert order.outstanding == [OrderStatus.PENDING_CANCEL]
+    rejected = order.clone()
+    rejected.apply(EVENTS["CxlRej"](rejected))
+    assert (rejected.status, rejected.outstanding) == (OrderStatus.PARTIALLY_FILLED, [])
+    order.apply(EVENTS["Canceled"](order))
+    assert (order.status, order.outstanding) == (OrderStatus.CANCELED, [])
+
+
+def test_a_part_fill_while_a_modify_and_a_cancel_wait_keeps_both_until_answered() -> None:
+    order = order_in(OrderStatus.ACCEPTED)
+    order.apply(EVENTS["PendUpd"](order))
+    order.apply(EVENTS["PendCxl"](order))
+    order.apply(EVENTS["FillPart"](order))
+    assert order.status is OrderStatus.PARTIALLY_FILLED
+    assert order.outstanding == [OrderStatus.PENDING_UPDATE, OrderStatus.PENDING_CANCEL]
+    order.apply(EVENTS["Updated"](order))  # the modify confirmed: the cancel still waits
+    assert order.outstanding == [OrderStatus.PENDING_CANCEL]
+    order.apply(EVENTS["FillAll"](order))
+    assert (order.status, order.outstanding) == (OrderStatus.FILLED, [])
+
+
 def test_an_exact_replay_of_a_fill_is_dropped() -> None:
     order = order_in(OrderStatus.ACCEPTED)
     event = _fill(order, Decimal(3))

@@ -14,6 +14,11 @@ Rules beyond the table (from ``execution-rules.md`` §b):
   larger filled quantity. The engine alerts on such late fills.
 * A rejected modify or cancel returns the order to the state it was in before the request.
   When the order has moved on meanwhile (a fill raced the cancel), the rejection changes nothing.
+* A part fill of an order whose cancel or modify is pending makes it PARTIALLY_FILLED (a fill
+  sets the state from the leaves quantity), and the request is still outstanding: the venue
+  answers it next. It is kept in :attr:`Order.pending_from` as its pending state
+  (:attr:`Order.outstanding`), until the venue cancels the order, rejects the request or
+  confirms the modify; a restart sends such a cancel again.
 * Venue messages race our requests. While a modify or cancel is pending, a late acceptance or
   trigger of the order changes the state the order returns to, not the pending state; a modify
   confirmed while a cancel is pending applies the new terms and the cancel stays pending.
@@ -339,6 +344,15 @@ class Order:
         return self.quantity - self.filled_quantity
 
     @property
+    def outstanding(self) -> list[OrderStatus]:
+        """The requests (PENDING_UPDATE, PENDING_CANCEL) the venue has not answered yet: the
+        pending state, and those a fill moved the order on from."""
+        pending = [s for s in self.pending_from if s in _PENDING]
+        if self.status in _PENDING and self.status not in pending:
+            pending.append(self.status)
+        return pending
+
+    @property
     def venue_order_id(self) -> VenueOrderId | None:
         return self.venue_order_ids[-1] if self.venue_order_ids else None
 
@@ -468,8 +482,12 @@ class Order:
             self.avg_fill_price = Price(weighted / total.value)
         self.filled_quantity = total
         self.fills[fill.key] = fill
-        self.pending_from.clear()
         if total == self.quantity:
             self.status = S.FILLED
+            self.pending_from.clear()
         elif self.status not in (S.CANCELED, S.EXPIRED, S.REJECTED):
+            # The requests still waiting for the venue stay on record (see the module's notes).
+            self.pending_from = self.outstanding
             self.status = S.PARTIALLY_FILLED
+        else:
+            self.pending_from.clear()

@@ -223,6 +223,12 @@ class Engine:
             self._load_states(uow, account_id)
         return self._effective(account_id, bot_id)
 
+    def state_in_force(self, account_id: AccountId, bot_id: BotId | None) -> TradingState:
+        """The state an order of ``bot_id`` (or of the account itself) is judged by: the
+        stricter of the account's and the bot's (the trading-state gate denies on either)."""
+        state = self.trading_state(account_id)
+        return state if bot_id is None else worst(state, self.trading_state(account_id, bot_id))
+
     def reset_breakers(self, account_id: AccountId, bot_id: BotId | None, by: str) -> Outcome:
         """An explicit, audited reset of the scope's tripped breakers."""
         if not by.strip():

@@ -30,8 +30,11 @@ def recover_paper(
     flight: working orders go back on the book; an order stored but never acknowledged never
     reached the venue (it died with the process), so it is sent now, as the alert or command
     that made it was answered as accepted; unless the account or its bot is no longer ACTIVE
-    and the order is not reduce-only: then it is REJECTED ``NOT_FOUND_AT_VENUE``. A pending
-    cancel is sent again; a pending modify is rejected, so the order keeps its earlier terms.
+    (a bot's order is judged by the stricter of the two, as the gates judge it: a halted
+    account halts its bots) and the order is not reduce-only: then it is REJECTED
+    ``NOT_FOUND_AT_VENUE``. A pending cancel is sent again, one a part fill raced too (the
+    order PARTIALLY_FILLED, its cancel still outstanding); a pending modify is rejected, so
+    the order keeps its earlier terms.
     Before the orders, the venue is told what each book (each bot's, the account's own) holds in
     its instruments (``hold``: the paper exchange's ``hold_positions``), so that a reduce-only
     order on the book fills only as far as it reduces what is held. Call before trading."""
@@ -52,7 +55,7 @@ def recover_paper(
     restore(working)
     resent = 0
     for order in lost:
-        state = engine.trading_state(order.account_id, order.bot_id)
+        state = engine.state_in_force(order.account_id, order.bot_id)
         if order.reduce_only or state is TradingState.ACTIVE:
             engine.resend(order)
             resent += 1
@@ -62,13 +65,14 @@ def recover_paper(
             OrderRejected(client_order_id=order.client_order_id, ts=now, reason=reason)
         )
     for order in working:
-        if order.status is OrderStatus.PENDING_UPDATE:
+        outstanding = order.outstanding  # a part fill may have moved the order on from them
+        if OrderStatus.PENDING_UPDATE in outstanding:
             engine.apply_venue_event(
                 OrderModifyRejected(
                     client_order_id=order.client_order_id, ts=now, reason="modify lost in a restart"
                 )
             )
-        elif order.status is OrderStatus.PENDING_CANCEL:
+        if OrderStatus.PENDING_CANCEL in outstanding:
             engine.send_cancel(order)
     engine.pump()
     return (

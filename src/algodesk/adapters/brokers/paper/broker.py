@@ -57,11 +57,13 @@ from algodesk.domain.identifiers import (
 )
 from algodesk.domain.instruments import Instrument
 from algodesk.domain.matching import Bar, MatchingEngine, MatchResult, Quote, expire_due
-from algodesk.domain.orders import Order, TimeInForce
+from algodesk.domain.orders import Order, OrderStatus, TimeInForce
 from algodesk.domain.values import Price, Quantity
 from algodesk.ports.broker import VenueRejectedError
 
 __all__ = ["NOTHING_TO_REDUCE", "PaperBroker"]
+
+_REQUESTS = frozenset({OrderStatus.PENDING_UPDATE, OrderStatus.PENDING_CANCEL})
 
 #: Why the exchange cancels a reduce-only order of its own accord.
 NOTHING_TO_REDUCE = (
@@ -130,9 +132,10 @@ class PaperBroker:
         with self._lock:
             for order in orders:
                 live = order.clone()
-                if live.pending_from:
-                    live.status = live.pending_from[0]
-                    live.pending_from = []
+                # The book holds the venue's state: the one a pending request came from.
+                states = [*live.pending_from, live.status]
+                live.status = next((s for s in states if s not in _REQUESTS), live.status)
+                live.pending_from = []
                 self._working[live.client_order_id] = live
 
     def hold_positions(
