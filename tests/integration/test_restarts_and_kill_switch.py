@@ -1,24 +1,46 @@
-"""Restarts, from a review: what the trader asked for still holds after a restart (a halted
-account sends nothing lost in flight; a cancel a part fill raced is sent again)."""
+"""Restarts, the kill switch and a venue that is down, from a review: what the trader asked for
+still holds after a restart (a halted account sends nothing lost in flight; a cancel a part fill
+raced is sent again); the kill switch halts every account whatever fails while it flattens, and
+its cancels and closes go once a hanging venue answers again."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
+
+import pytest
 
 from algodesk.adapters.brokers.paper.broker import PaperBroker
 from algodesk.adapters.brokers.paper.config import PaperBrokerConfig
-from algodesk.domain.commands import CancelOrder
+from algodesk.adapters.storage.memory.store import InMemoryStore, InMemoryUnitOfWork
+from algodesk.domain.commands import CancelOrder, Flatten, ModifyOrder
 from algodesk.domain.events import OrderEvent, OrderFilled
+from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId
+from algodesk.domain.instruments import Instrument
 from algodesk.domain.matching import Quote
 from algodesk.domain.orders import Order, OrderStatus, OrderType
-from algodesk.domain.risk.base import TradingState
-from algodesk.domain.values import money
+from algodesk.domain.risk.base import RiskLimits, TradingState
+from algodesk.domain.values import Price, money
+from algodesk.ports.storage import JournalRecord
+from algodesk.services.engine import Engine
 from algodesk.services.kill_switch import pull_kill_switch
-from tests.conftest import ACCOUNT
-from tests.integration.test_engine import AAPL, USD, Desk, funded_desk, submit
+from algodesk.services.ledger import LedgerService
+from algodesk.services.outcomes import Outcome
+from algodesk.services.risk_context import EngineLimits
+from algodesk.services.venue_guard import GuardedBroker
+from algodesk.testing.brokers import HangingBroker
+from algodesk.testing.clock import FixedClock
+from algodesk.testing.market import FakeMarket
+from tests.conftest import ACCOUNT, T0
+from tests.faults import FailingCommits
+from tests.integration.test_engine import AAPL, MSFT, PAPER, USD, Desk, funded_desk, submit
 from tests.integration.test_recovery import DiesBeforeTheVenue
+from tests.waiting import waited
 
 D = Decimal
 ALPHA = BotId("alpha")
@@ -44,6 +66,228 @@ def test_a_bots_order_lost_in_flight_stays_unsent_once_the_kill_switch_halted_it
     # The account is halted, which halts its bots: the lost buy does not go out now.
     assert after.order(coid).status is OrderStatus.REJECTED, report
     assert after.engine.position(ACCOUNT, None, AAPL.id) == D(0)
+
+
+def two_accounts(factory: FailingCommits) -> tuple[Engine, FixedClock]:
+    """An engine of two funded accounts on the paper exchange, AAPL marked at 100."""
+    clock = FixedClock(T0)
+    market = FakeMarket([AAPL])
+    paper = PaperBroker(PaperBrokerConfig(), market.instruments, clock.now)
+    paper.hold_positions([])
+    ledger = LedgerService(factory, clock)
+    free = RiskLimits(max_orders_per_second=None)
+    limits = EngineLimits({ACCOUNT: free, OTHER: free})
+    engine = Engine(factory, clock, market, {PAPER: paper}, limits, ledger)
+    for account in (ACCOUNT, OTHER):
+        ledger.deposit(account, money("100000", USD))
+    market.set_mark(AAPL.id, D(100), T0)
+    paper.on_quote(Quote(AAPL.id, T0, D(100)))
+    return engine, clock
+
+
+def test_a_failure_while_flattening_one_account_leaves_no_account_trading() -> None:
+    """The kill switch halts every account before it flattens any: a write that fails while
+    the first is flattened (a full disk, a lost connection) leaves neither trading, the other
+    is still flattened and audited, and the answer says what failed."""
+    store = InMemoryStore()
+    factory = FailingCommits(store)
+    engine, clock = two_accounts(factory)
+    resting = engine.handle(submit(qty="1", kind=OrderType.LIMIT, px="95"))
+    assert resting.ok
+
+    def fail_once_all_are_halted(item: object) -> None:
+        halted = isinstance(item, JournalRecord) and item.kind == "TradingStateSet"
+        if halted and item.account_id == OTHER:  # type: ignore[union-attr]
+            factory.fail_next = True  # the next write: the first account's first cancel
+
+    engine.subscribe(fail_once_all_are_halted)
+    pulled = pull_kill_switch(engine, factory, clock, "ops", "stop everything")
+    assert (pulled.ok, pulled.code) == (False, "KILL_SWITCH_INCOMPLETE"), pulled
+    assert f"{ACCOUNT}: flatten: OSError" in pulled.message, pulled
+    assert engine.trading_state(ACCOUNT) is TradingState.HALTED
+    assert engine.trading_state(OTHER) is TradingState.HALTED
+    with InMemoryUnitOfWork(store) as uow:
+        audited = [r.kind for r in uow.journal.records(OTHER) if r.kind == "KillSwitch"]
+    assert audited == ["KillSwitch"]
+    # The failed flatten can be asked for again: the resting buy goes.
+    assert engine.handle(Flatten(account_id=ACCOUNT)).ok
+    with InMemoryUnitOfWork(store) as uow:
+        left = uow.orders.get(ClientOrderId(str(resting.client_order_id)))
+    assert left is not None
+    assert left.status is OrderStatus.CANCELED
+
+
+class HangingDesk:
+    """An engine whose paper exchange is reached through a venue guard (a timeout of 0.2 s)
+    over a link that can hang, as a remote venue is; AAPL and MSFT marked at 100."""
+
+    def __init__(self) -> None:
+        self.store = InMemoryStore()
+        self.clock = FixedClock(T0)
+        self.market = FakeMarket([AAPL, MSFT])
+        self.paper = PaperBroker(PaperBrokerConfig(), self.market.instruments, self.clock.now)
+        self.paper.hold_positions([])
+        self.link = HangingBroker(self.paper)
+        self.guard = GuardedBroker(self.link, self.clock, timeout=timedelta(milliseconds=200))
+        self.factory = partial(InMemoryUnitOfWork, self.store)
+        ledger = LedgerService(self.factory, self.clock)
+        limits = EngineLimits({ACCOUNT: RiskLimits(max_orders_per_second=None)})
+        self.engine = Engine(
+            self.factory, self.clock, self.market, {PAPER: self.guard}, limits, ledger
+        )
+        ledger.deposit(ACCOUNT, money("100000", USD))
+        self.quote(AAPL, "100")
+        self.quote(MSFT, "100")
+
+    def quote(self, instrument: Instrument, last: str) -> None:
+        self.market.set_mark(instrument.id, D(last), self.clock.now())
+        self.paper.on_quote(Quote(instrument.id, self.clock.now(), D(last)))
+        self.engine.pump()
+
+    def order(self, coid: str | None) -> Order:
+        with self.factory() as uow:
+            order = uow.orders.get(ClientOrderId(str(coid)))
+        assert order is not None
+        return order
+
+    def close(self) -> None:
+        self.link.release()
+        self.guard.close()
+
+
+@pytest.fixture
+def hanging() -> Iterator[HangingDesk]:
+    desk = HangingDesk()
+    yield desk
+    desk.close()
+
+
+def test_the_kill_switch_finishes_its_cancels_and_closes_once_a_hanging_venue_answers(
+    hanging: HangingDesk,
+) -> None:
+    """A venue hangs while the kill switch runs: its guard times the first cancel out and
+    then refuses every request for its cool-off. Those never left; once the venue answers
+    again, they go: the canceled buy does not fill, the long is closed."""
+    engine = hanging.engine
+    assert engine.handle(submit(qty="5")).ok  # long 5 AAPL
+    first = engine.handle(submit(qty="1", kind=OrderType.LIMIT, px="95", instrument=MSFT.id))
+    second = engine.handle(submit(qty="1", kind=OrderType.LIMIT, px="95"))
+    assert first.ok
+    assert second.ok
+    hanging.link.hang = {"cancel"}
+    pulled = pull_kill_switch(engine, hanging.factory, hanging.clock, "ops", "venue hangs")
+    assert pulled.ok, pulled
+    assert hanging.order(second.client_order_id).status is OrderStatus.PENDING_CANCEL
+    assert engine.unsent == 2  # the buy's cancel and the long's close never left
+    hanging.quote(AAPL, "100")  # still in the cool-off: kept
+    assert engine.unsent == 2
+    hanging.link.release()  # the venue answers again (the first cancel goes through too)
+    hanging.clock.advance(timedelta(seconds=30))  # past the guard's cool-off
+    hanging.quote(AAPL, "100")  # the next mark's pump sends what was kept
+    assert engine.unsent == 0
+    hanging.quote(AAPL, "94")  # the market trades through the buy the kill switch canceled
+    hanging.quote(AAPL, "94")
+    assert hanging.order(second.client_order_id).status is OrderStatus.CANCELED
+    assert hanging.order(first.client_order_id).status is OrderStatus.CANCELED
+    assert engine.position(ACCOUNT, None, AAPL.id) == D(0)
+
+
+def kept_close_after_a_timed_out_sale(hanging: HangingDesk) -> Outcome:
+    """Long 5; a sale of the 5 gets no answer (the guard cools off, the sale hangs in its
+    link); the kill switch's cancel of the sale and its close of the 5 are refused by the
+    guard and kept. The sale."""
+    engine = hanging.engine
+    assert engine.handle(submit(qty="5")).ok
+    hanging.link.hang = {"submit"}
+    sale = engine.handle(submit(OrderSide.SELL, qty="5"))
+    assert sale.ok  # in flight: its outcome is unknown
+    assert pull_kill_switch(engine, hanging.factory, hanging.clock, "ops", "venue hangs").ok
+    assert engine.unsent == 2  # the sale's cancel and the close
+    assert hanging.link.calls.count("submit") == 2  # the buy and the sale; not the close
+    return sale
+
+
+def close_order(hanging: HangingDesk) -> Order:
+    with hanging.factory() as uow:
+        (close,) = [o for o in uow.orders.list(ACCOUNT) if o.reduce_only]
+    return close
+
+
+def test_a_kept_close_whose_book_went_flat_meanwhile_is_canceled_unsent(
+    hanging: HangingDesk,
+) -> None:
+    """The timed-out sale went through after all: once the venue answers, its fill is
+    applied first, and the kept close (which on a venue without reduce-only orders would open
+    a short of 5) is canceled, never sent."""
+    sale = kept_close_after_a_timed_out_sale(hanging)
+    hanging.link.release()  # the sale reaches the venue and fills
+    waited(lambda: hanging.link.done.count("submit") == 2, "the sale to reach the venue")
+    hanging.clock.advance(timedelta(seconds=30))
+    hanging.quote(AAPL, "100")
+    assert hanging.order(sale.client_order_id).status is OrderStatus.FILLED
+    assert hanging.engine.unsent == 0
+    close = close_order(hanging)
+    assert close.status is OrderStatus.CANCELED
+    assert (close.last_reason or "").startswith("NOT_SENT"), close.last_reason
+    assert hanging.link.calls.count("submit") == 2  # the close never went
+    assert hanging.engine.position(ACCOUNT, None, AAPL.id) == D(0)
+
+
+def test_two_pumps_at_once_send_a_kept_close_once(hanging: HangingDesk) -> None:
+    """Two threads pump as the venue comes back (the feed's and a command's): one sends the
+    kept close, which the venue takes slowly; the other, waiting for the account meanwhile,
+    does not send it again (the order, still SUBMITTED, would go twice)."""
+    engine = hanging.engine
+    assert engine.handle(submit(qty="5")).ok
+    hanging.link.hang = {"cancel"}
+    resting = engine.handle(submit(qty="1", kind=OrderType.LIMIT, px="95"))
+    assert resting.ok
+    assert pull_kill_switch(engine, hanging.factory, hanging.clock, "ops", "venue hangs").ok
+    assert engine.unsent == 1  # the close (the resting buy's cancel timed out: in flight)
+    hanging.link.release()
+    hanging.clock.advance(timedelta(seconds=30))
+    hanging.link.hang = {"submit"}  # the venue now takes a submit slowly (within the timeout)
+    hanging.link.rearm()
+    threading.Timer(0.1, hanging.link.release).start()
+    pumps = [threading.Thread(target=engine.pump) for _ in range(2)]
+    for pump in pumps:
+        pump.start()
+    for pump in pumps:
+        pump.join(timeout=10)
+    engine.pump()
+    assert hanging.link.calls.count("submit") == 3, hanging.link.calls  # buy, resting, close
+    assert close_order(hanging).status is OrderStatus.FILLED
+    assert engine.position(ACCOUNT, None, AAPL.id) == D(0)
+
+
+def test_a_venue_known_down_rejects_a_new_entry_at_once_and_a_modify_keeps_the_terms(
+    hanging: HangingDesk,
+) -> None:
+    """An entry refused in the guard's cool-off never left: it is rejected (sent later, it
+    would trade at a price its signal never saw); a modify refused so is rejected, and the
+    order keeps its terms."""
+    engine = hanging.engine
+    resting = engine.handle(submit(qty="1", kind=OrderType.LIMIT, px="95"))
+    assert resting.ok
+    hanging.link.hang = {"submit"}
+    timed_out = engine.handle(submit(qty="1"))  # no answer: in flight, the guard cools off
+    assert timed_out.ok
+    assert hanging.order(timed_out.client_order_id).status is OrderStatus.SUBMITTED
+    refused = engine.handle(submit(qty="2"))
+    assert (refused.ok, refused.code) == (False, "VENUE_UNAVAILABLE"), refused
+    assert hanging.order(refused.client_order_id).status is OrderStatus.REJECTED
+    modify = ModifyOrder(
+        account_id=ACCOUNT,
+        client_order_id=ClientOrderId(str(resting.client_order_id)),
+        price=Price(D("96")),
+    )
+    engine.handle(modify)
+    kept = hanging.order(resting.client_order_id)
+    assert kept.status is OrderStatus.ACCEPTED
+    assert kept.price == Price(D("95"))
+    assert kept.last_reason is not None
+    assert kept.last_reason.startswith("VENUE_UNAVAILABLE"), kept.last_reason
+    assert engine.unsent == 0  # nothing kept to send later
 
 
 class FillRacesTheCancelThenDies:

@@ -5,7 +5,8 @@ Requests go out with :meth:`submit`, :meth:`cancel` and :meth:`modify`; what the
 :meth:`drain`, in the order it happened. A request never changes our order itself: only events
 applied by the engine do. A call that fails definitively raises :class:`VenueRejectedError`; one
 whose outcome is unknown (timeout, disconnect, 5xx) raises :class:`VenueUnavailableError` and
-the order stays in flight.
+the order stays in flight. One known never to have left (the venue is known to be down) raises
+:class:`VenueNotSentError`: nothing happened, and it may be sent again.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = [
     "BrokerPort",
     "InProcessVenue",
     "VenueError",
+    "VenueNotSentError",
     "VenueRejectedError",
     "VenueUnavailableError",
 ]
@@ -36,6 +38,12 @@ class VenueRejectedError(VenueError):
 
 class VenueUnavailableError(VenueError):
     """The outcome is unknown: never resend a submit on this; reconcile."""
+
+
+class VenueNotSentError(VenueUnavailableError):
+    """The request was not sent: the venue is known to be unreachable now (a guard's cool-off
+    after a timeout). Nothing reached the venue, so the request may be sent again once it
+    answers; a caller that does not tell the two apart treats it as in flight."""
 
 
 class BrokerPort(Protocol):

@@ -34,6 +34,7 @@ from algodesk.domain.commands import (
     SubmitOrder,
 )
 from algodesk.domain.events import (
+    OrderCanceled,
     OrderCancelRejected,
     OrderDenied,
     OrderEvent,
@@ -57,6 +58,7 @@ from algodesk.domain.values import Price, Quantity
 from algodesk.ports.broker import (
     BrokerPort,
     InProcessVenue,
+    VenueNotSentError,
     VenueRejectedError,
     VenueUnavailableError,
 )
@@ -77,6 +79,7 @@ from algodesk.services.risk_context import (
     build_context,
     with_fees,
 )
+from algodesk.services.unsent import Request, Unsent
 
 __all__ = ["Engine", "ListDenial", "Outcome"]
 
@@ -142,6 +145,7 @@ class Engine:
             bots.serialize_with(self.account_lock)
         self._fees = fees or {}
         self._in_process_venues: dict[BrokerPort, InProcessVenue | None] = {}
+        self._unsent = Unsent()  # requests a venue was down for, to send when it answers
         self._sequence_day: tuple[date | None, str] = (None, "")  # the day's order sequence
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -524,6 +528,17 @@ class Engine:
             self._watch.after_error(order.account_id)
             rejected = OrderStatus.REJECTED.value
             return Outcome(False, coid.value, rejected, "VENUE_REJECTED", str(exc))
+        except VenueNotSentError as exc:  # never left (see services.unsent)
+            if order.reduce_only:  # a close or an exit: it goes once the venue answers
+                self._unsent.add(order.account_id, coid, Request.SUBMIT)
+                return outcome
+            reason = f"VENUE_UNAVAILABLE: {exc}"
+            self._apply(
+                OrderRejected(client_order_id=coid, ts=self._clock.now(), reason=reason),
+                order.account_id,
+            )
+            rejected = OrderStatus.REJECTED.value
+            return Outcome(False, coid.value, rejected, "VENUE_UNAVAILABLE", str(exc))
         except VenueUnavailableError:
             # In flight: reconciliation decides; never resend a submit of unknown outcome.
             self._watch.after_error(order.account_id)
@@ -1064,6 +1079,11 @@ class Engine:
             self._apply(rejected(str(exc)), order.account_id)
             if pending is OrderPendingUpdate:
                 self._watch.after_error(order.account_id)
+        except VenueNotSentError as exc:  # never left (see services.unsent)
+            if pending is OrderPendingCancel:  # the order must not work on: sent again later
+                self._unsent.add(order.account_id, coid, Request.CANCEL)
+            else:  # a modify: the order keeps its terms
+                self._apply(rejected(f"VENUE_UNAVAILABLE: {exc}"), order.account_id)
         except VenueUnavailableError:
             # The request is pending until the venue answers or reconciliation decides.
             self._watch.after_error(order.account_id)
@@ -1272,6 +1292,88 @@ class Engine:
             broker.cancel(order)
 
     @property
+    def unsent(self) -> int:
+        """How many requests wait for a venue that was down (see :mod:`~.unsent`)."""
+        return len(self._unsent)
+
+    def send_unsent(self) -> bool:
+        """Send the requests a venue refused while it was down (its guard's cool-off), each
+        under its account's lock, if still wanted: a cancel of an order still working, a
+        reduce-only order still unsent. A venue still down keeps the rest of its requests for
+        the next pump; one that refuses a request settles it (the cancel or the order is
+        rejected); one that times out leaves it in flight. A reduce-only order whose book holds
+        nothing on its side any more is canceled unsent. :meth:`pump` calls this once it has
+        applied the venues' events. True when some request went out."""
+        if getattr(self._local, "sending_unsent", False):
+            return False
+        self._local.sending_unsent = True
+        try:
+            down: set[Venue] = set()
+            went = False
+            for coid, account, request in self._unsent.items():
+                with self._lock(account):
+                    went = self._send_unsent(coid, account, request, down) or went
+            return went
+        finally:
+            self._local.sending_unsent = False
+
+    def _send_unsent(
+        self, coid: ClientOrderId, account: AccountId, request: Request, down: set[Venue]
+    ) -> bool:
+        """Send one kept request, taken out of the kept ones while it is looked at (so that a
+        pump on another thread passes it by) and put back when it cannot go yet."""
+        if not self._unsent.claim(coid, request):
+            return False  # another thread's pump has it
+        keep = True
+        try:
+            with self._read() as uow:
+                order = uow.orders.get(coid)
+            if order is None or not request.wanted(order):
+                keep = False
+                return False
+            broker = self._broker(order)
+            if broker is None or order.instrument_id.venue in down:
+                return False
+            now = self._clock.now()
+            if request is Request.SUBMIT and not self._still_reduces(order):
+                keep = False
+                reason = "NOT_SENT: the venue was down, and its book holds nothing to reduce now"
+                self._apply(OrderCanceled(client_order_id=coid, ts=now, reason=reason), account)
+                return False
+            try:
+                if request is Request.CANCEL:
+                    broker.cancel(order)
+                else:
+                    broker.submit(order)
+            except VenueNotSentError:
+                down.add(order.instrument_id.venue)
+                return False
+            except VenueRejectedError as exc:
+                keep = False
+                refused: OrderEvent = (
+                    OrderCancelRejected(client_order_id=coid, ts=now, reason=str(exc))
+                    if request is Request.CANCEL
+                    else OrderRejected(client_order_id=coid, ts=now, reason=str(exc))
+                )
+                self._apply(refused, account)
+                return False
+            except VenueUnavailableError:  # it went; its outcome is unknown: in flight
+                keep = False
+                self._watch.after_error(account)
+                return True
+            keep = False
+            return True
+        finally:
+            if keep:
+                self._unsent.add(account, coid, request)
+
+    def _still_reduces(self, order: Order) -> bool:
+        """Whether a reduce-only order kept unsent still reduces its book (a venue without
+        reduce-only orders would open a position with it)."""
+        held = self.book_position(order.account_id, order.bot_id, order.instrument_id)
+        return held > 0 if order.side is OrderSide.SELL else held < 0
+
+    @property
     def accounts(self) -> list[AccountId]:
         """The configured accounts, in order."""
         return sorted(self._limits.accounts, key=lambda a: a.value)
@@ -1284,9 +1386,17 @@ class Engine:
         state to its new one at once, as if the venue had answered in one message. When that
         cannot be done cleanly (an unknown order, an event the order refuses, any error), the
         group's transaction is rolled back and its events are applied one by one as before.
+        Then the requests a venue was down for are sent (:meth:`send_unsent`), on what the
+        events just applied tell, and their answers applied.
         """
         if self._batch() is not None or getattr(self._local, "pump_after", False):
             return 0  # inside a batch (or pump_after): its end pumps
+        applied = self._drain()
+        if self._unsent and self.send_unsent():
+            applied += self._drain()
+        return applied
+
+    def _drain(self) -> int:
         applied = 0
         for broker in self._brokers.values():
             applied += self._apply_groups(_groups(broker.drain()))

@@ -4,7 +4,9 @@ positions) costs one timeout, not fifty.
 
 A request that times out raises :class:`VenueUnavailableError`: its outcome is unknown, the
 order stays in flight, and reconciliation settles it. The call itself may still finish in its
-thread; what it reports arrives through ``drain`` like any other event.
+thread; what it reports arrives through ``drain`` like any other event. A request refused in
+the cool-off raises :class:`VenueNotSentError`: it never left, and the engine sends it again
+once the cool-off is over (see :mod:`~algodesk.services.unsent`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from algodesk.domain.events import OrderEvent
 from algodesk.domain.identifiers import Venue
 from algodesk.domain.orders import Order
 from algodesk.domain.values import Price, Quantity
-from algodesk.ports.broker import BrokerPort, VenueUnavailableError
+from algodesk.ports.broker import BrokerPort, VenueNotSentError, VenueUnavailableError
 from algodesk.ports.clock import Clock
 
 __all__ = ["GuardedBroker"]
@@ -56,9 +58,7 @@ class GuardedBroker:
 
     def _call(self, what: str, fn: Callable[[], None]) -> None:
         if not self.responsive:
-            raise VenueUnavailableError(
-                f"{self.venue}: {what} not sent, the venue timed out recently"
-            )
+            raise VenueNotSentError(f"{self.venue}: {what} not sent, the venue timed out recently")
         future: Future[None] = self._pool.submit(fn)
         try:
             future.result(timeout=self._timeout)

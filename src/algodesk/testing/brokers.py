@@ -17,12 +17,14 @@ __all__ = ["ForwardingBroker", "HangingBroker", "RefusingBroker"]
 
 class ForwardingBroker:
     """Passes every request to ``inner`` after :meth:`_before` has had its say (it notes the
-    call's name); only the broker port, so an in-process venue behind it looks remote."""
+    call's name in ``calls``; ``done`` notes the calls ``inner`` has returned from); only the
+    broker port, so an in-process venue behind it looks remote."""
 
     def __init__(self, inner: BrokerPort, calls: set[str] | None = None) -> None:
         self._inner = inner
         self.targets: set[str] = calls or set()
         self.calls: list[str] = []
+        self.done: list[str] = []
 
     @property
     def venue(self) -> Venue:
@@ -34,10 +36,12 @@ class ForwardingBroker:
     def submit(self, order: Order) -> None:
         self._before("submit")
         self._inner.submit(order)
+        self.done.append("submit")
 
     def cancel(self, order: Order) -> None:
         self._before("cancel")
         self._inner.cancel(order)
+        self.done.append("cancel")
 
     def modify(
         self,
@@ -48,6 +52,7 @@ class ForwardingBroker:
     ) -> None:
         self._before("modify")
         self._inner.modify(order, quantity, price, trigger_price)
+        self.done.append("modify")
 
     def drain(self) -> list[OrderEvent]:
         return self._inner.drain()
@@ -70,6 +75,10 @@ class HangingBroker(ForwardingBroker):
 
     def release(self) -> None:
         self._released.set()
+
+    def rearm(self) -> None:
+        """Hang again, after :meth:`release`, the calls named in ``hang``."""
+        self._released.clear()
 
     def _before(self, name: str) -> None:
         super()._before(name)
