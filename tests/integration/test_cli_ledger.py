@@ -291,6 +291,11 @@ def test_a_malformed_expected_head_is_a_clear_error(seeded: str) -> None:
     code, out = cli("ledger", "verify", "--database-url", seeded, "--expect-head", "demo=5")
     assert code == 2
     assert "expected ACCOUNT=SEQ:HASH" in out
+    # Entries are numbered from 1: a head #0 names no entry and could never be found wrong.
+    zero = f"demo=0:{'a' * 64}"
+    code, out = cli("ledger", "verify", "--database-url", seeded, "--expect-head", zero)
+    assert code == 2
+    assert "SEQ from 1" in out, out
 
 
 def test_init_upgrades_an_older_schema_and_keeps_the_ledger(database_url: str) -> None:

@@ -85,7 +85,7 @@ def init(data_dir: DataDir = None, database_url_opt: DatabaseUrl = None) -> None
     typer.echo(f"algodesk initialised: {url} (schema revision {revision})")
 
 
-_ANCHOR = re.compile(r"^(?P<account>[^=]+)=(?P<seq>[0-9]+):(?P<hash>[0-9a-f]{12,64})$")
+_ANCHOR = re.compile(r"^(?P<account>[^=]+)=(?P<seq>[1-9][0-9]*):(?P<hash>[0-9a-f]{12,64})$")
 
 
 def _anchors(values: list[str]) -> dict[AccountId, ChainHead]:
@@ -94,8 +94,8 @@ def _anchors(values: list[str]) -> dict[AccountId, ChainHead]:
         match = _ANCHOR.match(value.strip())
         if match is None:
             raise fail(
-                f"--expect-head: expected ACCOUNT=SEQ:HASH with at least 12 hex digits of the "
-                f"hash (as `ledger verify` prints it), was {value!r}"
+                f"--expect-head: expected ACCOUNT=SEQ:HASH, SEQ from 1 and at least 12 hex "
+                f"digits of the hash (as `ledger verify` prints it), was {value!r}"
             )
         anchors[AccountId(match["account"])] = ChainHead(int(match["seq"]), match["hash"])
     return anchors
