@@ -73,6 +73,7 @@ from algodesk.services.market import MarketService
 from algodesk.services.option_symbols import OptionResolver
 from algodesk.services.outcomes import Outcome
 from algodesk.services.portfolio_stream import PortfolioStream
+from algodesk.services.reconcile import Reconciliation, reconcile
 from algodesk.services.recovery import open_paper_account, recover_paper
 from algodesk.services.risk_views import RiskViews
 from algodesk.services.slicing import DEFAULT_MAX_SLICES, OrderSlicer
@@ -357,6 +358,10 @@ class DeskRuntime:
     def venue_status(self) -> list[dict[str, object]]:
         """Each venue of the engine and whether it answers (the paper exchange always does)."""
         return [{"venue": PAPER.value, "kind": "paper exchange", "responsive": True}]
+
+    def reconcile(self) -> Reconciliation:
+        """Our orders, fills and ledger against each other and the paper exchange's book."""
+        return reconcile(self.desk.snapshot_factory, {PAPER: self.paper}, settle=self.engine.pump)
 
     def kill_switch(self, by: str, reason: str) -> Outcome:
         return pull_kill_switch(

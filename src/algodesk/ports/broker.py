@@ -25,6 +25,7 @@ __all__ = [
     "VenueNotSentError",
     "VenueRejectedError",
     "VenueUnavailableError",
+    "WorkingOrders",
 ]
 
 
@@ -65,6 +66,15 @@ class BrokerPort(Protocol):
     def drain(self) -> list[OrderEvent]:
         """The events reported since the last drain, oldest first."""
         ...
+
+
+@runtime_checkable
+class WorkingOrders(Protocol):
+    """A venue that can list the orders working there (reconciliation compares them with
+    ours)."""
+
+    @property
+    def working_orders(self) -> list[Order]: ...
 
 
 @runtime_checkable

@@ -331,6 +331,31 @@ def api_router(runtime: DeskRuntime) -> APIRouter:  # noqa: PLR0915 - one route 
     def verify(_: reader) -> Json:
         return queries.verify()
 
+    @router.get(
+        "/ledger/reconcile",
+        tags=["ledger"],
+        summary="Our orders, fills and ledger against each other and the venues",
+        responses={401: {}, 403: {}},
+    )
+    def reconcile_ledger(_: reader) -> Json:
+        done = runtime.reconcile()
+        return {
+            "ok": done.ok,
+            "fills": done.fills,
+            "orders": done.orders,
+            "venues": {v.value: {"working": n} for v, n in done.venue_orders.items()},
+            "venues_not_listed": [v.value for v in done.venues_not_listed],
+            "differences": [
+                {
+                    "kind": d.kind,
+                    "account": d.account.value,
+                    "subject": d.subject,
+                    "message": d.message,
+                }
+                for d in done.differences
+            ],
+        }
+
     # -- bots --------------------------------------------------------------------------------
 
     def bot_json(bot_id: BotId) -> Json:
