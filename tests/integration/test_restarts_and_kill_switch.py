@@ -5,8 +5,7 @@ its cancels and closes go once a hanging venue answers again."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from decimal import Decimal
 from functools import partial
@@ -19,18 +18,17 @@ from algodesk.adapters.brokers.paper.config import PaperBrokerConfig
 from algodesk.adapters.storage.memory.store import InMemoryStore, InMemoryUnitOfWork
 from algodesk.domain.commands import CancelOrder, Flatten, ModifyOrder
 from algodesk.domain.events import OrderEvent, OrderFilled
-from algodesk.domain.fills import OrderSide
-from algodesk.domain.identifiers import AccountId, BotId, ClientOrderId
+from algodesk.domain.identifiers import AccountId, ClientOrderId
 from algodesk.domain.instruments import Instrument
 from algodesk.domain.matching import Quote
 from algodesk.domain.orders import Order, OrderStatus, OrderType
 from algodesk.domain.risk.base import RiskLimits, TradingState
 from algodesk.domain.values import Price, money
-from algodesk.ports.storage import JournalRecord
+from algodesk.ports.storage import JournalRecord, UnitOfWork
+from algodesk.services.bots import BotService
 from algodesk.services.engine import Engine
 from algodesk.services.kill_switch import pull_kill_switch
 from algodesk.services.ledger import LedgerService
-from algodesk.services.outcomes import Outcome
 from algodesk.services.risk_context import EngineLimits
 from algodesk.services.venue_guard import GuardedBroker
 from algodesk.testing.brokers import HangingBroker
@@ -38,12 +36,11 @@ from algodesk.testing.clock import FixedClock
 from algodesk.testing.market import FakeMarket
 from tests.conftest import ACCOUNT, T0
 from tests.faults import FailingCommits
+from tests.integration.test_bots import ALPHA, alpha
 from tests.integration.test_engine import AAPL, MSFT, PAPER, USD, Desk, funded_desk, submit
 from tests.integration.test_recovery import DiesBeforeTheVenue
-from tests.waiting import waited
 
 D = Decimal
-ALPHA = BotId("alpha")
 OTHER = AccountId("acct-2")
 
 
@@ -66,6 +63,33 @@ def test_a_bots_order_lost_in_flight_stays_unsent_once_the_kill_switch_halted_it
     # The account is halted, which halts its bots: the lost buy does not go out now.
     assert after.order(coid).status is OrderStatus.REJECTED, report
     assert after.engine.position(ACCOUNT, None, AAPL.id) == D(0)
+
+
+def test_a_stopped_bots_order_lost_in_flight_is_not_sent_after_a_restart() -> None:
+    """A bot's buy is stored and never reached the venue; the trader stops the bot (its
+    flatten's cancel of the buy is refused: the venue has no such order). After a restart the
+    buy does not go out: the gates would deny a stopped bot's entry (BOT_NOT_RUNNING)."""
+    limits = RiskLimits(max_orders_per_second=None)
+    before = Desk(limits=limits, venue=DiesBeforeTheVenue, bots=BotService)
+    before.ledger.deposit(ACCOUNT, money("100000", USD), key="seed")
+    before.quote(AAPL, "100")
+    assert before.bots is not None
+    before.bots.create(alpha(), by="admin")
+    before.bots.move(ALPHA, "start", by="admin")
+    sent = before.engine.handle(submit(qty="10", bot_id=ALPHA))
+    assert sent.ok
+    coid = str(sent.client_order_id)
+    assert before.order(coid).status is OrderStatus.SUBMITTED  # the venue never had it
+    before.bots.stop(ALPHA, by="admin", reason="retired", handle=before.engine.handle)
+
+    after = Desk(store=before.store, limits=limits, bots=BotService)  # the process restarts
+    after.quote(AAPL, "100")
+    report = after.recover()
+    after.quote(AAPL, "100")
+    lost = after.order(coid)
+    assert lost.status is OrderStatus.REJECTED, report
+    assert "BOT_NOT_RUNNING" in (lost.last_reason or ""), lost.last_reason
+    assert after.engine.book_position(ACCOUNT, ALPHA, AAPL.id) == D(0)
 
 
 def two_accounts(factory: FailingCommits) -> tuple[Engine, FixedClock]:
@@ -119,17 +143,24 @@ def test_a_failure_while_flattening_one_account_leaves_no_account_trading() -> N
 
 class HangingDesk:
     """An engine whose paper exchange is reached through a venue guard (a timeout of 0.2 s)
-    over a link that can hang, as a remote venue is; AAPL and MSFT marked at 100."""
+    over a link that can hang, as a remote venue is; AAPL and MSFT marked at 100. With
+    ``reduce_only_venue`` False the exchange is never told the books' positions, so it fills a
+    reduce-only order as any other (as a venue without reduce-only orders does); with
+    ``failing`` its storage's next commit fails when asked (``failing.fail_next``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, reduce_only_venue: bool = True, failing: bool = False) -> None:
         self.store = InMemoryStore()
         self.clock = FixedClock(T0)
         self.market = FakeMarket([AAPL, MSFT])
         self.paper = PaperBroker(PaperBrokerConfig(), self.market.instruments, self.clock.now)
-        self.paper.hold_positions([])
+        if reduce_only_venue:
+            self.paper.hold_positions([])
         self.link = HangingBroker(self.paper)
         self.guard = GuardedBroker(self.link, self.clock, timeout=timedelta(milliseconds=200))
-        self.factory = partial(InMemoryUnitOfWork, self.store)
+        self.failing = FailingCommits(self.store)
+        self.factory: Callable[[], UnitOfWork] = (
+            self.failing if failing else partial(InMemoryUnitOfWork, self.store)
+        )
         ledger = LedgerService(self.factory, self.clock)
         limits = EngineLimits({ACCOUNT: RiskLimits(max_orders_per_second=None)})
         self.engine = Engine(
@@ -189,74 +220,6 @@ def test_the_kill_switch_finishes_its_cancels_and_closes_once_a_hanging_venue_an
     hanging.quote(AAPL, "94")
     assert hanging.order(second.client_order_id).status is OrderStatus.CANCELED
     assert hanging.order(first.client_order_id).status is OrderStatus.CANCELED
-    assert engine.position(ACCOUNT, None, AAPL.id) == D(0)
-
-
-def kept_close_after_a_timed_out_sale(hanging: HangingDesk) -> Outcome:
-    """Long 5; a sale of the 5 gets no answer (the guard cools off, the sale hangs in its
-    link); the kill switch's cancel of the sale and its close of the 5 are refused by the
-    guard and kept. The sale."""
-    engine = hanging.engine
-    assert engine.handle(submit(qty="5")).ok
-    hanging.link.hang = {"submit"}
-    sale = engine.handle(submit(OrderSide.SELL, qty="5"))
-    assert sale.ok  # in flight: its outcome is unknown
-    assert pull_kill_switch(engine, hanging.factory, hanging.clock, "ops", "venue hangs").ok
-    assert engine.unsent == 2  # the sale's cancel and the close
-    assert hanging.link.calls.count("submit") == 2  # the buy and the sale; not the close
-    return sale
-
-
-def close_order(hanging: HangingDesk) -> Order:
-    with hanging.factory() as uow:
-        (close,) = [o for o in uow.orders.list(ACCOUNT) if o.reduce_only]
-    return close
-
-
-def test_a_kept_close_whose_book_went_flat_meanwhile_is_canceled_unsent(
-    hanging: HangingDesk,
-) -> None:
-    """The timed-out sale went through after all: once the venue answers, its fill is
-    applied first, and the kept close (which on a venue without reduce-only orders would open
-    a short of 5) is canceled, never sent."""
-    sale = kept_close_after_a_timed_out_sale(hanging)
-    hanging.link.release()  # the sale reaches the venue and fills
-    waited(lambda: hanging.link.done.count("submit") == 2, "the sale to reach the venue")
-    hanging.clock.advance(timedelta(seconds=30))
-    hanging.quote(AAPL, "100")
-    assert hanging.order(sale.client_order_id).status is OrderStatus.FILLED
-    assert hanging.engine.unsent == 0
-    close = close_order(hanging)
-    assert close.status is OrderStatus.CANCELED
-    assert (close.last_reason or "").startswith("NOT_SENT"), close.last_reason
-    assert hanging.link.calls.count("submit") == 2  # the close never went
-    assert hanging.engine.position(ACCOUNT, None, AAPL.id) == D(0)
-
-
-def test_two_pumps_at_once_send_a_kept_close_once(hanging: HangingDesk) -> None:
-    """Two threads pump as the venue comes back (the feed's and a command's): one sends the
-    kept close, which the venue takes slowly; the other, waiting for the account meanwhile,
-    does not send it again (the order, still SUBMITTED, would go twice)."""
-    engine = hanging.engine
-    assert engine.handle(submit(qty="5")).ok
-    hanging.link.hang = {"cancel"}
-    resting = engine.handle(submit(qty="1", kind=OrderType.LIMIT, px="95"))
-    assert resting.ok
-    assert pull_kill_switch(engine, hanging.factory, hanging.clock, "ops", "venue hangs").ok
-    assert engine.unsent == 1  # the close (the resting buy's cancel timed out: in flight)
-    hanging.link.release()
-    hanging.clock.advance(timedelta(seconds=30))
-    hanging.link.hang = {"submit"}  # the venue now takes a submit slowly (within the timeout)
-    hanging.link.rearm()
-    threading.Timer(0.1, hanging.link.release).start()
-    pumps = [threading.Thread(target=engine.pump) for _ in range(2)]
-    for pump in pumps:
-        pump.start()
-    for pump in pumps:
-        pump.join(timeout=10)
-    engine.pump()
-    assert hanging.link.calls.count("submit") == 3, hanging.link.calls  # buy, resting, close
-    assert close_order(hanging).status is OrderStatus.FILLED
     assert engine.position(ACCOUNT, None, AAPL.id) == D(0)
 
 

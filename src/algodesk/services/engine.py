@@ -233,6 +233,16 @@ class Engine:
         state = self.trading_state(account_id)
         return state if bot_id is None else worst(state, self.trading_state(account_id, bot_id))
 
+    def bot_refuses_entries(self, order: Order) -> str | None:
+        """Why ``order``'s bot takes no new entries now (not running, or not found), as the
+        gates would say it; None for an order of no bot, or a bot that is running."""
+        if order.bot_id is None or self._bots is None:
+            return None
+        bot = self._bots.get(order.bot_id)
+        if bot is None or bot.account_id != order.account_id:
+            return f"BOT_NOT_FOUND: bot={order.bot_id}"
+        return None if bot.takes_entries else f"BOT_NOT_RUNNING: bot {bot.id} is {bot.status}"
+
     def reset_breakers(self, account_id: AccountId, bot_id: BotId | None, by: str) -> Outcome:
         """An explicit, audited reset of the scope's tripped breakers."""
         if not by.strip():
@@ -1091,6 +1101,12 @@ class Engine:
 
     def _cancel(self, command: CancelOrder) -> Outcome:
         coid = command.client_order_id
+        if self._unsent.claim(coid, Request.SUBMIT):  # never sent: canceled here
+            try:
+                return self._cancel_unsent(command)
+            except BaseException:
+                self._unsent.add(command.account_id, coid, Request.SUBMIT)
+                raise
         return self._request(
             command,
             coid,
@@ -1100,6 +1116,29 @@ class Engine:
                 client_order_id=coid, ts=self._clock.now(), reason=reason
             ),
         )
+
+    def _cancel_unsent(self, command: CancelOrder) -> Outcome:
+        """Cancel an order whose submit a venue was down for and that is kept to be sent
+        (:mod:`~algodesk.services.unsent`): it never left, so it is canceled here at once, and
+        the venue is not asked (it would refuse a cancel of an order it never had)."""
+        coid = command.client_order_id
+        with self._unit() as uow:
+            found = self._open_order(uow, command.account_id, coid)
+            if isinstance(found, Outcome):
+                self._journal(uow, command, found, [])
+                uow.commit()
+                return found
+            order = found
+            reason = "CANCELED_UNSENT: canceled before it was sent (its venue was down)"
+            event = OrderCanceled(client_order_id=coid, ts=self._clock.now(), reason=reason)
+            order.apply(event)
+            uow.orders.update(order)
+            outcome = Outcome(True, coid.value, order.status.value)
+            self._journal(uow, command, outcome, [event])
+            uow.commit()
+        self._track(order)
+        self._publish(event)
+        return outcome
 
     def _modify(self, command: ModifyOrder) -> Outcome:
         coid = command.client_order_id
@@ -1311,8 +1350,11 @@ class Engine:
             down: set[Venue] = set()
             went = False
             for coid, account, request in self._unsent.items():
-                with self._lock(account):
-                    went = self._send_unsent(coid, account, request, down) or went
+                try:
+                    with self._lock(account):
+                        went = self._send_unsent(coid, account, request, down) or went
+                except Exception:  # kept (put back): tried again at the next pump
+                    _log.exception("could not settle the %s of %s kept unsent", request, coid)
             return went
         finally:
             self._local.sending_unsent = False
@@ -1335,11 +1377,17 @@ class Engine:
             if broker is None or order.instrument_id.venue in down:
                 return False
             now = self._clock.now()
-            if request is Request.SUBMIT and not self._still_reduces(order):
-                keep = False
-                reason = "NOT_SENT: the venue was down, and its book holds nothing to reduce now"
-                self._apply(OrderCanceled(client_order_id=coid, ts=now, reason=reason), account)
-                return False
+            if request is Request.SUBMIT:
+                room = self._room_to_reduce(order)
+                if order.leaves_quantity.value > room:
+                    reason = (
+                        f"NOT_SENT: its venue was down, and its book has {room} left to reduce "
+                        f"for it now, less than its {order.leaves_quantity}: not sent, as on a "
+                        "venue without reduce-only orders it would open a position"
+                    )
+                    self._apply(OrderCanceled(client_order_id=coid, ts=now, reason=reason), account)
+                    keep = False
+                    return False
             try:
                 if request is Request.CANCEL:
                     broker.cancel(order)
@@ -1349,13 +1397,13 @@ class Engine:
                 down.add(order.instrument_id.venue)
                 return False
             except VenueRejectedError as exc:
-                keep = False
                 refused: OrderEvent = (
                     OrderCancelRejected(client_order_id=coid, ts=now, reason=str(exc))
                     if request is Request.CANCEL
                     else OrderRejected(client_order_id=coid, ts=now, reason=str(exc))
                 )
-                self._apply(refused, account)
+                self._apply(refused, account)  # not recorded: asked again at the next pump
+                keep = False
                 return False
             except VenueUnavailableError:  # it went; its outcome is unknown: in flight
                 keep = False
@@ -1367,11 +1415,27 @@ class Engine:
             if keep:
                 self._unsent.add(account, coid, request)
 
-    def _still_reduces(self, order: Order) -> bool:
-        """Whether a reduce-only order kept unsent still reduces its book (a venue without
-        reduce-only orders would open a position with it)."""
+    def _room_to_reduce(self, order: Order) -> Decimal:
+        """How much a reduce-only order kept unsent may still fill without turning its book
+        over: what the book holds on the other side, less the other reduce-only orders on the
+        order's side working or kept in the book (a venue without reduce-only orders would
+        fill them all); one whose cancel is on its way counts as gone, as for an exit."""
         held = self.book_position(order.account_id, order.bot_id, order.instrument_id)
-        return held > 0 if order.side is OrderSide.SELL else held < 0
+        room = held if order.side is OrderSide.SELL else -held
+        ahead = sum(
+            (
+                o.leaves_quantity.value
+                for o in self.open_orders(order.account_id, order.bot_id)
+                if o.client_order_id != order.client_order_id
+                and o.bot_id == order.bot_id
+                and o.reduce_only
+                and o.instrument_id == order.instrument_id
+                and o.side is order.side
+                and OrderStatus.PENDING_CANCEL not in o.outstanding
+            ),
+            Decimal(0),
+        )
+        return max(room - ahead, Decimal(0))
 
     @property
     def accounts(self) -> list[AccountId]:

@@ -31,7 +31,8 @@ def recover_paper(
     reached the venue (it died with the process), so it is sent now, as the alert or command
     that made it was answered as accepted; unless the account or its bot is no longer ACTIVE
     (a bot's order is judged by the stricter of the two, as the gates judge it: a halted
-    account halts its bots) and the order is not reduce-only: then it is REJECTED
+    account halts its bots), or its bot is not running (paused, stopped), and the order is not
+    reduce-only: then it is REJECTED
     ``NOT_FOUND_AT_VENUE``. A pending cancel is sent again, one a part fill raced too (the
     order PARTIALLY_FILLED, its cancel still outstanding); a pending modify is rejected, so
     the order keeps its earlier terms.
@@ -56,11 +57,13 @@ def recover_paper(
     resent = 0
     for order in lost:
         state = engine.state_in_force(order.account_id, order.bot_id)
-        if order.reduce_only or state is TradingState.ACTIVE:
+        idle = engine.bot_refuses_entries(order)
+        if order.reduce_only or (state is TradingState.ACTIVE and idle is None):
             engine.resend(order)
             resent += 1
             continue
-        reason = f"NOT_FOUND_AT_VENUE: not acknowledged before the restart; trading is {state}"
+        why = f"trading is {state}" if state is not TradingState.ACTIVE else idle
+        reason = f"NOT_FOUND_AT_VENUE: not acknowledged before the restart; {why}"
         engine.apply_venue_event(
             OrderRejected(client_order_id=order.client_order_id, ts=now, reason=reason)
         )
