@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from algodesk.domain.identifiers import AccountId, ClientOrderId, TradeId
@@ -89,3 +90,28 @@ def test_a_viewer_may_reconcile_and_a_stranger_may_not(desk: Desk) -> None:
     viewer = desk.login("watcher", "viewer-password-1")
     assert desk.client.get("/api/v1/ledger/reconcile", headers=viewer).status_code == 200
     assert desk.client.get("/api/v1/ledger/reconcile").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("bot_id", None), ("fee_currency", "EUR"), ("instrument_id", "NVDA.PAPER")],
+)
+def test_a_fill_stored_otherwise_than_its_entry_books_it_is_reported(
+    desk: Desk, column: str, value: str | None
+) -> None:
+    """The demo bot's buy is stored and booked; its stored fill is then changed to disagree
+    with its FILL entry (the book it belongs to, its fee's currency, its instrument)."""
+    desk.alert({"action": "buy", "symbol": "AAPL", "qty": "3"})
+    runtime = desk.runtime
+    with runtime.desk.uow_factory() as uow:
+        (fill,) = uow.fills.list(AccountId("paper"))
+    assert fill.bot_id is not None
+    with runtime.desk.engine.begin() as conn:
+        changed = conn.execute(
+            sa.text(f"UPDATE fills SET {column} = :v WHERE trade_id = :t"),
+            {"v": value, "t": fill.trade_id.value},
+        )
+        assert changed.rowcount == 1
+    found = reconciled(desk)
+    assert found["ok"] is False, found
+    assert [d["kind"] for d in found["differences"]] == ["FILL_BOOKED_DIFFERENTLY"], found

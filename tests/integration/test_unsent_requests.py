@@ -12,11 +12,12 @@ from decimal import Decimal
 
 import pytest
 
-from algodesk.domain.commands import CancelOrder
+from algodesk.domain.commands import CancelOrder, ModifyOrder
 from algodesk.domain.events import OrderFilled
 from algodesk.domain.fills import OrderSide
-from algodesk.domain.identifiers import ClientOrderId
+from algodesk.domain.identifiers import AccountId, ClientOrderId
 from algodesk.domain.orders import Order, OrderStatus, OrderType
+from algodesk.domain.values import Price
 from algodesk.services.kill_switch import pull_kill_switch
 from algodesk.services.outcomes import Outcome
 from tests.conftest import ACCOUNT
@@ -25,6 +26,7 @@ from tests.integration.test_restarts_and_kill_switch import HangingDesk
 from tests.waiting import waited
 
 D = Decimal
+STRANGER = AccountId("acct-2")
 
 
 @pytest.fixture
@@ -212,3 +214,31 @@ def test_two_pumps_at_once_send_a_kept_close_once(hanging: HangingDesk) -> None:
     assert hanging.link.calls.count("submit") == 3, hanging.link.calls  # buy, resting, close
     assert close_order(hanging).status is OrderStatus.FILLED
     assert engine.position(ACCOUNT, None, AAPL.id) == D(0)
+
+
+def test_a_cancel_naming_another_account_leaves_a_kept_order_alone(hanging: HangingDesk) -> None:
+    take_profit = kept_take_profit(hanging)
+    coid = ClientOrderId(str(take_profit.client_order_id))
+    refused = hanging.engine.handle(CancelOrder(account_id=STRANGER, client_order_id=coid))
+    assert (refused.ok, refused.code) == (False, "ORDER_NOT_FOUND"), refused
+    assert hanging.engine.unsent == 1  # still kept
+    hanging.link.release()
+    hanging.clock.advance(timedelta(seconds=30))
+    hanging.quote(AAPL, "100")
+    assert hanging.engine.unsent == 0
+    assert hanging.order(take_profit.client_order_id).status is OrderStatus.ACCEPTED  # it went
+
+
+def test_a_kept_order_is_not_modified_but_told_to_be_canceled_and_placed_again(
+    hanging: HangingDesk,
+) -> None:
+    """The venue never had it: a modify would go to a venue that would refuse it, and leave
+    the order PENDING_UPDATE, no longer to be sent."""
+    take_profit = kept_take_profit(hanging)
+    coid = ClientOrderId(str(take_profit.client_order_id))
+    modify = ModifyOrder(account_id=ACCOUNT, client_order_id=coid, price=Price(D("102")))
+    refused = hanging.engine.handle(modify)
+    assert (refused.ok, refused.code) == (False, "ORDER_NOT_SENT"), refused
+    kept = hanging.order(take_profit.client_order_id)
+    assert (kept.status, kept.price) == (OrderStatus.SUBMITTED, Price(D("101")))
+    assert hanging.engine.unsent == 1

@@ -1101,7 +1101,7 @@ class Engine:
 
     def _cancel(self, command: CancelOrder) -> Outcome:
         coid = command.client_order_id
-        if self._unsent.claim(coid, Request.SUBMIT):  # never sent: canceled here
+        if self._unsent.claim(coid, Request.SUBMIT, command.account_id):  # never sent
             try:
                 return self._cancel_unsent(command)
             except BaseException:
@@ -1165,6 +1165,9 @@ class Engine:
                 code, message = "INVALID_ORDER", str(exc)
             else:
                 code, message = self._gate_modified(uow, proposed)
+        if not code and self._unsent.holds(coid, Request.SUBMIT):
+            code = "ORDER_NOT_SENT"
+            message = "the order waits to be sent (its venue was down): cancel it and place another"
         if code:
             event = OrderModifyRejected(client_order_id=coid, ts=now, reason=f"{code}: {message}")
             outcome = Outcome(False, coid.value, found.status.value, code, message)

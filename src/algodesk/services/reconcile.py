@@ -3,8 +3,9 @@
 ``ledger verify`` proves the ledger was not altered (its chain, balances and FIFO booking). This
 checks what verify cannot see, and reports every difference without changing anything:
 
-* **fills and the ledger**: every stored fill has its FILL entry, of the same order, side,
-  quantity, price and fee, and every FILL entry has its stored fill;
+* **fills and the ledger**: every stored fill has its FILL entry, of the same order,
+  instrument, bot, side, quantity, price and fee (amount and currency), and every FILL entry
+  has its stored fill;
 * **orders and fills**: each order's filled quantity is the sum of its stored fills;
 * **orders and the venue**: the venue's working orders are the orders we hold working there,
   with the same quantity left to fill and the same prices (for a venue that can list them: the
@@ -106,13 +107,16 @@ def _fills_and_ledger(fills: list[Fill], entries: list[LedgerEntry]) -> Iterable
                 f"fill {subject} of order {fill.client_order_id} has no ledger entry",
             )
             continue
-        booked = entry.details
+        booked = {**entry.details, "bot": entry.bot_id.value if entry.bot_id else "(none)"}
         stored = {
             "client_order_id": fill.client_order_id.value,
+            "instrument": fill.instrument_id.value,
+            "bot": fill.bot_id.value if fill.bot_id else "(none)",
             "side": fill.side.value,
             "quantity": fill.quantity.value,
             "price": fill.price.value,
             "fee": fill.fee.amount,
+            "fee_currency": fill.fee.currency.code,
         }
         for name, value in stored.items():
             text = booked.get(name)
@@ -136,10 +140,12 @@ def _fills_and_ledger(fills: list[Fill], entries: list[LedgerEntry]) -> Iterable
 
 
 def _number(text: str | None) -> Decimal | None:
+    """The number ``text`` holds; None for none, or for a NaN (never equal to anything)."""
     try:
-        return Decimal(text) if text is not None else None
+        number = Decimal(text) if text is not None else None
     except ArithmeticError:
         return None
+    return None if number is None or number.is_nan() else number
 
 
 def _orders_and_fills(orders: list[Order]) -> Iterable[Difference]:

@@ -49,11 +49,19 @@ class Unsent:
         with self._lock:
             self._items[coid] = (account_id, request)
 
-    def claim(self, coid: ClientOrderId, request: Request) -> bool:
-        """Take ``request`` for ``coid`` out to send it: True for one caller only (two pumps
-        at once never send it twice); :meth:`add` it back if it cannot go yet."""
+    def holds(self, coid: ClientOrderId, request: Request) -> bool:
         with self._lock:
-            if self._items.get(coid, (None, None))[1] is not request:
+            return self._items.get(coid, (None, None))[1] is request
+
+    def claim(
+        self, coid: ClientOrderId, request: Request, account_id: AccountId | None = None
+    ) -> bool:
+        """Take ``request`` for ``coid`` (of ``account_id``, when given) out to send or settle
+        it: True for one caller only (two pumps at once never send it twice); :meth:`add` it
+        back if it cannot go yet."""
+        with self._lock:
+            account, kept = self._items.get(coid, (None, None))
+            if kept is not request or account_id not in (None, account):
                 return False
             del self._items[coid]
             return True
