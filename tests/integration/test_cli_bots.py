@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from algodesk.bootstrap import init_storage, open_desk
 from algodesk.bootstrap.runtime import DeskRuntime
 from algodesk.config import Settings
 from algodesk.domain.commands import SetTradingState
-from algodesk.domain.identifiers import AccountId, InstrumentId
+from algodesk.domain.identifiers import AccountId, InstrumentId, TradeId
 from algodesk.domain.matching import Quote
 from algodesk.domain.risk.base import TradingState
 from algodesk.entrypoints.api.app import create_app
@@ -191,4 +192,34 @@ def test_risk_exits_lists_the_stops_guarding_positions_and_says_which_are_denied
         as_json = json.loads(run(base, "risk", "exits", "--json").output)
         (shown,) = as_json["exits"]
         assert (shown["state"], shown["denied"]["exit"]) == ("denied", "STOP_LOSS")
+    runtime.desk.close()
+
+
+def test_ledger_reconcile_asks_the_desk_and_exits_1_on_a_difference(tmp_path: Path) -> None:
+    runtime = make_runtime(tmp_path)
+    aapl = InstrumentId("AAPL.PAPER")
+    runtime.market.on_event(Quote(aapl, runtime.clock.now(), Decimal(100)))
+    bot = runtime.bots.get(PAPER_BOT)
+    assert bot is not None
+    hook = runtime.hooks.create(bot)
+    with serving(runtime) as base:
+        alert = {"action": "buy", "symbol": "AAPL", "qty": "5"}
+        posted = httpx.post(f"{base}/webhooks/tradingview/{hook.token}", json=alert)
+        assert posted.status_code == 200, posted.text
+        assert runtime.processor.drain() == 1
+        agreed = run(base, "ledger", "reconcile")
+        assert (agreed.exit_code, agreed.output.strip()) == (
+            0,
+            "OK: 1 fills, 1 orders; PAPER: 0 working",
+        ), agreed.output
+        with runtime.desk.uow_factory() as uow:  # a fill stored without its ledger entry
+            (fill,) = uow.fills.list(AccountId("paper"))
+            assert uow.fills.add(replace(fill, trade_id=TradeId("STRAY1")))
+            uow.commit()
+        differs = run(base, "ledger", "reconcile")
+        assert differs.exit_code == 1, differs.output
+        assert "DIFFERENCES: 2 fills" in differs.output
+        assert "FILL_NOT_BOOKED paper PAPER:STRAY1: fill PAPER:STRAY1 of order" in differs.output
+        as_json = json.loads(run(base, "ledger", "reconcile", "--json").output)
+        assert as_json["ok"] is False
     runtime.desk.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from typing import Annotated
@@ -22,6 +23,14 @@ from algodesk.entrypoints.cli.alerts import alerts_app
 from algodesk.entrypoints.cli.backtest import backtest, sweep
 from algodesk.entrypoints.cli.bots import bots_app, risk_app
 from algodesk.entrypoints.cli.calendars import calendar_app
+from algodesk.entrypoints.cli.client import (
+    DEFAULT_URL,
+    AsJson,
+    DeskUrl,
+    Token,
+    User,
+    client_from_options,
+)
 from algodesk.entrypoints.cli.instruments import instruments_app
 from algodesk.entrypoints.cli.market import data_app
 from algodesk.entrypoints.cli.options import (
@@ -43,7 +52,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-ledger_app = typer.Typer(help="Inspect and verify the ledger.", no_args_is_help=True)
+ledger_app = typer.Typer(
+    help="Inspect and verify the ledger, and reconcile it with the desk's orders and venues.",
+    no_args_is_help=True,
+)
 demo_app = typer.Typer(help="The demo account shown by `make run`.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(demo_app, name="demo")
@@ -138,6 +150,33 @@ def ledger_verify(
     for problem in report.problems:
         typer.echo(f"  {problem}")
     raise typer.Exit(1)
+
+
+@ledger_app.command("reconcile")
+def ledger_reconcile(
+    as_json: AsJson = False,
+    url: DeskUrl = DEFAULT_URL,
+    token: Token = None,
+    user: User = None,
+) -> None:
+    """Ask the running desk whether its orders, fills and ledger agree with each other and
+    with the paper exchange's book (nothing is changed). Exits 1 when anything differs."""
+    found = client_from_options(url, token, user).call("GET", "/api/v1/ledger/reconcile")
+    venues = ", ".join(f"{v}: {n['working']} working" for v, n in found["venues"].items())
+    lines = [
+        f"{'OK' if found['ok'] else 'DIFFERENCES'}: {found['fills']} fills, {found['orders']} "
+        f"orders" + (f"; {venues}" if venues else ""),
+        *(
+            f"  {d['kind']} {d['account']} {d['subject']}: {d['message']}"
+            for d in found["differences"]
+        ),
+    ]
+    if found["venues_not_listed"]:
+        unlisted = ", ".join(found["venues_not_listed"])
+        lines.append(f"  not compared (they cannot list their orders): {unlisted}")
+    typer.echo(json.dumps(found, indent=2) if as_json else "\n".join(lines))
+    if not found["ok"]:
+        raise typer.Exit(1)
 
 
 @ledger_app.command("show")
