@@ -351,3 +351,40 @@ def test_a_loss_under_half_a_cent_shows_as_zero_not_minus_zero(
         }"""
     )
     assert shown == ["0", ["0", ""], ["-0.01", "neg"], ["0", ""], ["12.5", "pos"]]
+
+
+def test_the_ledger_page_reconciles_on_demand_and_lists_each_difference(
+    watched: Watched, desk: Server
+) -> None:
+    page = watched.page
+    sign_in(page, desk)
+    answer = httpx.post(desk.base + desk.webhook_path, content="BUY NVDA 3", timeout=5)
+    assert answer.status_code == 200, answer.text
+    page.goto(f"{desk.base}/ledger")
+    page.wait_for_selector("body[data-ready]")
+    page.get_by_role("button", name="Reconcile").click()
+    status = page.locator("#reconcile")
+    expect(status).to_contain_text("Reconciled: ", timeout=10_000)
+    expect(status).to_have_class("ok")
+    found = httpx.get(
+        f"{desk.base}/api/v1/ledger/reconcile", headers=desk.login(), timeout=5
+    ).json()
+    fills, orders = found["fills"], found["orders"]
+    counted = f"{fills} fill{'' if fills == 1 else 's'}, {orders} order{'' if orders == 1 else 's'}"
+    expect(status).to_contain_text(counted)
+    expect(page.locator("#differences li")).to_have_count(0)
+    difference = {
+        "kind": "NOT_WORKING_AT_VENUE",
+        "account": "paper",
+        "subject": "ORD1",
+        "message": "order ORD1 is ACCEPTED here, PAPER has no such working order",
+    }
+    disagreeing = {**found, "ok": False, "differences": [difference]}
+    page.route("**/api/v1/ledger/reconcile", lambda route: route.fulfill(json=disagreeing))
+    page.get_by_role("button", name="Reconcile").click()
+    expect(status).to_contain_text("1 difference: ")
+    expect(status).to_have_class("error")
+    expect(page.locator("#differences li")).to_have_text(
+        [f"NOT_WORKING_AT_VENUE (paper, ORD1): {difference['message']}"]
+    )
+    watched.screenshot("reconcile")

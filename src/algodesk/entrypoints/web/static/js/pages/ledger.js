@@ -16,6 +16,27 @@ async function verify() {
   out.className = report.ok ? "ok" : "error";
 }
 
+async function reconcile() {
+  const out = document.getElementById("reconcile");
+  const list = document.getElementById("differences");
+  out.textContent = "Reconciling…";
+  out.className = "";
+  list.replaceChildren();
+  const found = await api("/api/v1/ledger/reconcile");
+  const venues = Object.entries(found.venues)
+    .map(([venue, v]) => `${venue}: ${v.working} working`).join(", ");
+  const count = (n, what) => `${n} ${what}${n === 1 ? "" : "s"}`;
+  out.textContent = (found.ok ? "Reconciled: " : `${count(found.differences.length, "difference")}: `)
+    + `${count(found.fills, "fill")}, ${count(found.orders, "order")}`
+    + `${venues ? `; ${venues}` : ""}.`;
+  out.className = found.ok ? "ok" : "error";
+  for (const d of found.differences) {
+    const item = document.createElement("li");
+    item.textContent = `${d.kind} (${d.account}, ${d.subject}): ${d.message}`;
+    list.append(item);
+  }
+}
+
 async function entries() {
   const found = await api("/api/v1/ledger/entries", { query: { limit: 100 } });
   fillTable(document.getElementById("entries"), [
@@ -32,6 +53,8 @@ async function entries() {
 
 document.getElementById("reverify").addEventListener(
   "click", () => verify().catch((e) => toast(e.message, "error")));
+document.getElementById("reconcile-now").addEventListener(
+  "click", () => reconcile().catch((e) => toast(e.message, "error")));
 await Promise.all([verify(), entries()]);
 document.body.dataset.ready = "1";
 openStream(["fills"], debounce(() => entries().catch(() => {}), 500));
