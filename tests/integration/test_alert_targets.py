@@ -8,15 +8,19 @@ from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
+from algodesk.domain.events import OrderFilled
+from algodesk.domain.fills import Fill, OrderSide
+from algodesk.domain.identifiers import TradeId
 from algodesk.domain.orders import Order, OrderStatus
 from algodesk.domain.risk.base import RiskLimits
+from algodesk.domain.values import Price, Quantity, money
 from algodesk.ports.broker import VenueUnavailableError
 from algodesk.ports.inbox import AlertStatus
 from algodesk.testing.brokers import ForwardingBroker
 from tests.conftest import ACCOUNT
 from tests.integration.test_alert_actions import ALPHA, working
 from tests.integration.test_alert_service import Alerts, FlakyInbox
-from tests.integration.test_engine import AAPL, PAPER
+from tests.integration.test_engine import AAPL, PAPER, USD
 
 D = Decimal
 
@@ -214,3 +218,37 @@ def test_a_pending_cancel_stays_pending_when_the_next_target_comes() -> None:
     alerts.run({**target, "price": "97", "n": 3})
     [order] = working(alerts)
     assert order.status is OrderStatus.PENDING_CANCEL, order.status
+
+
+def test_a_cancel_still_on_its_way_after_a_part_fill_is_not_sent_again() -> None:
+    alerts = Alerts(remote=CountingCancelsUnanswered)  # type: ignore[arg-type]
+    engine = alerts.desk.engine
+    broker = engine._brokers[PAPER]  # type: ignore[attr-defined]  # the counting venue
+    target = {"action": "buy", "symbol": "AAPL", "position_size": "10", "type": "limit"}
+    alerts.run({**target, "price": "95"})
+    alerts.run({**target, "price": "96", "n": 2})  # its cancel goes, unanswered
+    assert broker.calls.count("cancel") == 1
+    [resting] = working(alerts)
+    assert resting.status is OrderStatus.PENDING_CANCEL
+    # The venue fills 4 of it before it answers the cancel (the race the session records).
+    fill = Fill(
+        account_id=ACCOUNT,
+        client_order_id=resting.client_order_id,
+        instrument_id=AAPL.id,
+        venue=PAPER,
+        trade_id=TradeId("race-1"),
+        side=OrderSide.BUY,
+        quantity=Quantity(D(4)),
+        price=Price(D(95)),
+        fee=money("0", USD),
+        ts=alerts.desk.clock.now(),
+        bot_id=ALPHA,
+    )
+    engine.apply_venue_event(
+        OrderFilled(client_order_id=resting.client_order_id, ts=fill.ts, fill=fill)
+    )
+    [raced] = working(alerts)
+    assert raced.status is OrderStatus.PARTIALLY_FILLED
+    assert raced.outstanding == [OrderStatus.PENDING_CANCEL]  # its cancel is on its way
+    alerts.run({**target, "price": "97", "n": 3})
+    assert broker.calls.count("cancel") == 1, broker.calls  # not canceled again

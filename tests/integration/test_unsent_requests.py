@@ -14,10 +14,12 @@ import pytest
 
 from algodesk.domain.commands import CancelOrder, ModifyOrder
 from algodesk.domain.events import OrderFilled
+from algodesk.domain.exits import ExitPlan
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import AccountId, ClientOrderId
 from algodesk.domain.orders import Order, OrderStatus, OrderType
-from algodesk.domain.values import Price
+from algodesk.domain.values import Price, price
+from algodesk.services.exits import ExitRunner
 from algodesk.services.kill_switch import pull_kill_switch
 from algodesk.services.outcomes import Outcome
 from tests.conftest import ACCOUNT
@@ -150,18 +152,52 @@ def test_a_kept_close_whose_book_went_flat_meanwhile_is_canceled_unsent(
     assert hanging.engine.position(ACCOUNT, None, AAPL.id) == D(0)
 
 
-def test_a_kept_close_whose_book_shrank_meanwhile_does_not_turn_it_over() -> None:
-    """The timed-out sale of 3 went through (long 2): the kept close of 5 is not sent, on a
-    venue without reduce-only orders it would leave the account short 3."""
-    hanging = HangingDesk(reduce_only_venue=False)
+@pytest.mark.parametrize("reduce_only_venue", [True, False])
+def test_a_kept_close_whose_book_shrank_meanwhile_closes_what_is_left(
+    reduce_only_venue: bool,
+) -> None:
+    """The timed-out sale of 3 went through (long 2): the kept close of 5 is not sent (on a
+    venue without reduce-only orders it would leave the account short 3), and one of 2 goes
+    in its place, so the kill switch still leaves the account flat."""
+    hanging = HangingDesk(reduce_only_venue=reduce_only_venue)
     try:
         kept_close_after_a_timed_out_sale(hanging, sold="3")
         hanging.quote(AAPL, "100")
+        hanging.quote(AAPL, "100")
         assert hanging.engine.unsent == 0
-        close = close_order(hanging)
-        assert close.status is OrderStatus.CANCELED
-        assert "has 2 left to reduce" in (close.last_reason or ""), close.last_reason
-        assert hanging.engine.position(ACCOUNT, None, AAPL.id) == D(2)  # not short 3
+        with hanging.factory() as uow:
+            closes = {o.quantity.value: o for o in uow.orders.list(ACCOUNT) if o.reduce_only}
+        assert sorted(closes) == [D(2), D(5)]
+        assert closes[D(5)].status is OrderStatus.CANCELED
+        assert "has 2 left to reduce" in (closes[D(5)].last_reason or "")
+        assert closes[D(2)].status is OrderStatus.FILLED
+        assert hanging.engine.position(ACCOUNT, None, AAPL.id) == D(0)  # not short 3, not long 2
+    finally:
+        hanging.close()
+
+
+def test_a_stop_loss_kept_while_the_venue_was_down_still_closes_what_is_left() -> None:
+    """Long 5 with a stop at 95; a sale of 3 by hand times out (the guard cools off). The mark
+    falls through the stop: the exit (sell 5, reduce-only) is kept. The sale went through
+    after all (long 2): once the venue answers, the 2 left are closed."""
+    hanging = HangingDesk()
+    try:
+        engine = hanging.engine
+        exits = ExitRunner(engine, hanging.factory, hanging.clock)
+        assert engine.handle(submit(qty="5", exits=ExitPlan(stop_loss=price("95")))).ok
+        hanging.link.hang = {"submit"}
+        assert engine.handle(submit(OrderSide.SELL, qty="3")).ok  # in flight
+        hanging.quote(AAPL, "94")
+        (fired,) = exits.on_mark(AAPL.id, D(94))
+        assert fired.ok, fired
+        assert engine.unsent == 1  # the exit, kept
+        hanging.link.release()  # the sale reaches the venue and fills
+        waited(lambda: hanging.link.done.count("submit") == 2, "the sale to reach the venue")
+        hanging.clock.advance(timedelta(seconds=30))
+        for last in ("94", "93"):
+            hanging.quote(AAPL, last)
+            exits.on_mark(AAPL.id, D(last))
+        assert engine.position(ACCOUNT, None, AAPL.id) == D(0)
     finally:
         hanging.close()
 
@@ -242,3 +278,20 @@ def test_a_kept_order_is_not_modified_but_told_to_be_canceled_and_placed_again(
     kept = hanging.order(take_profit.client_order_id)
     assert (kept.status, kept.price) == (OrderStatus.SUBMITTED, Price(D("101")))
     assert hanging.engine.unsent == 1
+
+
+def test_a_modify_of_an_order_whose_cancel_is_on_its_way_is_refused_not_raised(
+    hanging: HangingDesk,
+) -> None:
+    engine = hanging.engine
+    first = engine.handle(submit(qty="1", kind=OrderType.LIMIT, px="95"))
+    second = engine.handle(submit(qty="1", kind=OrderType.LIMIT, px="94"))
+    hanging.link.hang = {"cancel"}
+    for placed in (first, second):
+        assert cancel(hanging, placed).ok  # the first times out, the second is kept
+    assert engine.unsent == 1
+    coid = ClientOrderId(str(second.client_order_id))
+    modify = ModifyOrder(account_id=ACCOUNT, client_order_id=coid, price=Price(D("93")))
+    refused = engine.handle(modify)
+    assert (refused.ok, refused.code) == (False, "ORDER_CANCEL_PENDING"), refused
+    assert hanging.order(coid.value).price == Price(D("94"))

@@ -353,6 +353,11 @@ class Order:
         return pending
 
     @property
+    def cancel_pending(self) -> bool:
+        """A cancel of the order is on its way (pending, or outstanding past a part fill)."""
+        return S.PENDING_CANCEL in self.outstanding
+
+    @property
     def venue_order_id(self) -> VenueOrderId | None:
         return self.venue_order_ids[-1] if self.venue_order_ids else None
 

@@ -45,7 +45,7 @@ from algodesk.domain.identifiers import InstrumentId
 from algodesk.domain.instruments import Instrument
 from algodesk.domain.market.option_symbols import OptionSymbol, SymbolTarget, is_option_symbol
 from algodesk.domain.market.options import OptionChainError
-from algodesk.domain.orders import Order, OrderStatus, OrderType
+from algodesk.domain.orders import Order, OrderType
 from algodesk.domain.portfolio import MissingMarkError
 from algodesk.domain.signals import (
     AlertAction,
@@ -456,7 +456,7 @@ class OrderPlanner:
             legs = self._slicer.children(command)
             if len(legs) > self._slicer.max_slices:
                 return self._sliced(planned)  # refused TOO_MANY_SLICES: nothing canceled
-            canceling = [o for o in resting if o.status is not OrderStatus.PENDING_CANCEL]
+            canceling = [o for o in resting if not o.cancel_pending]
             denial = self._engine.check_list(
                 legs,
                 without=[o.client_order_id for o in resting],
@@ -490,7 +490,7 @@ class OrderPlanner:
                 continue  # canceled (or filled first, and planned again above)
             why = (
                 "is not confirmed by the venue yet; send the target again once it is"
-                if now.status is OrderStatus.PENDING_CANCEL
+                if now.cancel_pending
                 else "was refused by the venue"
             )
             note = f"not sent: the cancel of the working order {order.client_order_id} {why}"
@@ -541,7 +541,7 @@ class OrderPlanner:
     def _cancel_resting(self, bot: Bot, order: Order, key: str) -> PlannedOrder:
         """Cancel a resting order a target replaces: the plan, as the order is. One whose
         cancel is on its way already is not canceled again (no command)."""
-        if order.status is OrderStatus.PENDING_CANCEL:
+        if order.cancel_pending:
             row = _cancel_row(bot, order, None, note="its cancel is on its way already")
             return replace(row, order=order.client_order_id.value)
         cancel = CancelOrder(

@@ -1165,6 +1165,9 @@ class Engine:
                 code, message = "INVALID_ORDER", str(exc)
             else:
                 code, message = self._gate_modified(uow, proposed)
+        if not code and found.cancel_pending:
+            code = "ORDER_CANCEL_PENDING"
+            message = "the order's cancel is on its way: it is not modified"
         if not code and self._unsent.holds(coid, Request.SUBMIT):
             code = "ORDER_NOT_SENT"
             message = "the order waits to be sent (its venue was down): cancel it and place another"
@@ -1380,17 +1383,10 @@ class Engine:
             if broker is None or order.instrument_id.venue in down:
                 return False
             now = self._clock.now()
-            if request is Request.SUBMIT:
-                room = self._room_to_reduce(order)
-                if order.leaves_quantity.value > room:
-                    reason = (
-                        f"NOT_SENT: its venue was down, and its book has {room} left to reduce "
-                        f"for it now, less than its {order.leaves_quantity}: not sent, as on a "
-                        "venue without reduce-only orders it would open a position"
-                    )
-                    self._apply(OrderCanceled(client_order_id=coid, ts=now, reason=reason), account)
-                    keep = False
-                    return False
+            trimmed = self._trimmed(order, now) if request is Request.SUBMIT else None
+            if trimmed is not None:
+                keep = False
+                return trimmed
             try:
                 if request is Request.CANCEL:
                     broker.cancel(order)
@@ -1418,6 +1414,28 @@ class Engine:
             if keep:
                 self._unsent.add(account, coid, request)
 
+    def _trimmed(self, order: Order, now: datetime) -> bool | None:
+        """None when a reduce-only order kept unsent still fits its book. Otherwise it is
+        canceled unsent and, when its book still holds some for it, replaced by one for that
+        (True: the replacement was sent)."""
+        room = self._room_to_reduce(order)
+        if order.leaves_quantity.value <= room:
+            return None
+        rest = f"; replaced by one of {room}" if room > 0 else ""
+        reason = (
+            f"NOT_SENT: its venue was down, and its book has {room} left to reduce for it "
+            f"now, less than its {order.leaves_quantity}: not sent, as on a venue without "
+            f"reduce-only orders it would open a position{rest}"
+        )
+        self._apply(
+            OrderCanceled(client_order_id=order.client_order_id, ts=now, reason=reason),
+            order.account_id,
+        )
+        if room <= 0:
+            return False
+        self._submit(_remainder(order, Quantity(room)), gated=False)  # the rest is closed
+        return True
+
     def _room_to_reduce(self, order: Order) -> Decimal:
         """How much a reduce-only order kept unsent may still fill without turning its book
         over: what the book holds on the other side, less the other reduce-only orders on the
@@ -1434,7 +1452,7 @@ class Engine:
                 and o.reduce_only
                 and o.instrument_id == order.instrument_id
                 and o.side is order.side
-                and OrderStatus.PENDING_CANCEL not in o.outstanding
+                and not o.cancel_pending
             ),
             Decimal(0),
         )
@@ -1646,6 +1664,27 @@ def _order(command: SubmitOrder, coid: ClientOrderId, now: datetime) -> Order:
         expire_time=command.expire_time,
         bot_id=command.bot_id,
         reduce_only=command.reduce_only,
+    )
+
+
+def _remainder(order: Order, left: Quantity) -> SubmitOrder:
+    """A reduce-only order as ``order`` (kept unsent, too large now) for what its book still
+    holds for it; its id follows from the order's, so it is made once."""
+    return SubmitOrder(
+        account_id=order.account_id,
+        instrument_id=order.instrument_id,
+        side=order.side,
+        order_type=order.order_type,
+        quantity=left,
+        price=order.price,
+        trigger_price=order.trigger_price,
+        time_in_force=order.time_in_force,
+        expire_time=order.expire_time,
+        bot_id=order.bot_id,
+        reduce_only=True,
+        client_order_id=client_order_ids.for_signal(
+            order.account_id, f"rest:{order.client_order_id}"
+        ),
     )
 
 

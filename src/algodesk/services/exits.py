@@ -1020,8 +1020,11 @@ class ExitRunner:
             )
         with self._uow_factory() as uow:  # canceled, or on the way (not refused, not filled)
             now = [uow.orders.get(o.client_order_id) for o in chosen]
-        gone = (OrderStatus.CANCELED, OrderStatus.PENDING_CANCEL)
-        return [o.client_order_id.value for o in now if o is not None and o.status in gone]
+        return [
+            o.client_order_id.value
+            for o in now
+            if o is not None and (o.status is OrderStatus.CANCELED or o.cancel_pending)
+        ]
 
     def _in_the_way(
         self, exit_order: SubmitOrder, position: Decimal
@@ -1038,7 +1041,7 @@ class ExitRunner:
             and o.reduce_only
             and o.side is exit_order.side
         ]
-        live = [o for o in mine if o.status is not OrderStatus.PENDING_CANCEL]
+        live = [o for o in mine if not o.cancel_pending]
         ahead = sum((o.leaves_quantity.value for o in live), Decimal(0))
         chosen: list[Order] = []
         for order in reversed(live):  # the newest first

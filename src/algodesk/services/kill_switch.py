@@ -31,7 +31,9 @@ def pull_kill_switch(
 ) -> Outcome:
     """Halt every configured account, then flatten everything. Never gated, never waits on a
     venue (put a :class:`~algodesk.services.venue_guard.GuardedBroker` in front of real ones):
-    requests a venue cannot take now stay in flight for reconciliation. Every account is
+    a cancel or close its guard refuses while the venue is down is kept and sent once it
+    answers (:mod:`~algodesk.services.unsent`); one whose outcome is unknown stays in flight.
+    Every account is
     halted before any is flattened, and a step that fails for one account (a write refused, a
     full disk) is logged and reported, never stops the steps for the others: the outcome is
     then not ok (``KILL_SWITCH_INCOMPLETE``) and says what failed. Journaled per account with

@@ -6,8 +6,11 @@ pump once the venue takes requests: a cancel (the kill switch's, a trader's: the
 not work on), and a reduce-only order (a flatten's close, an exit: a position must not stay
 open). A new entry refused so is rejected at once instead (``VENUE_UNAVAILABLE``): sent late,
 it would trade at a price its signal never saw; a refused modify is rejected, and the order
-keeps its terms. Kept in memory: after a restart, what is still pending is the venue's
-reconciliation's to settle.
+keeps its terms. A kept reduce-only order that its book no longer holds enough for is
+canceled unsent and replaced by one for what is left. Kept in memory: a restart loses what is
+kept. The paper exchange's recovery sends its pending cancels and unacknowledged orders again;
+for a remote venue nothing settles them yet (reconciliation with a remote venue's order book is
+not built).
 """
 
 from __future__ import annotations
