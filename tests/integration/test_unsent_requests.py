@@ -12,8 +12,9 @@ from decimal import Decimal
 
 import pytest
 
+from algodesk.domain.client_order_ids import for_signal
 from algodesk.domain.commands import CancelOrder, ModifyOrder
-from algodesk.domain.events import OrderFilled
+from algodesk.domain.events import OrderFilled, OrderSubmitted
 from algodesk.domain.exits import ExitPlan
 from algodesk.domain.fills import OrderSide
 from algodesk.domain.identifiers import AccountId, ClientOrderId
@@ -295,3 +296,42 @@ def test_a_modify_of_an_order_whose_cancel_is_on_its_way_is_refused_not_raised(
     refused = engine.handle(modify)
     assert (refused.ok, refused.code) == (False, "ORDER_CANCEL_PENDING"), refused
     assert hanging.order(coid.value).price == Price(D("94"))
+
+
+@pytest.mark.parametrize("failing", ["the replacement", "the original's cancel"])
+def test_a_write_that_fails_as_a_kept_close_is_replaced_still_closes_the_rest(
+    failing: str,
+) -> None:
+    """The kept close of 5 is to be replaced by one of 2 (the timed-out sale of 3 filled). One
+    of the two writes fails once (a full disk): the close stays kept and a later pump closes
+    the 2 left, with one replacement only."""
+    hanging = HangingDesk(failing=True)
+    try:
+        sale = kept_close_after_a_timed_out_sale(hanging, sold="3")
+        kept = close_order(hanging)
+        rest = for_signal(ACCOUNT, f"rest:{kept.client_order_id}")
+
+        def fail_once(item: object) -> None:
+            if failing == "the replacement":  # the next write after the sale's fill
+                armed = isinstance(item, OrderFilled) and item.client_order_id == ClientOrderId(
+                    str(sale.client_order_id)
+                )
+            else:  # the next write after the replacement is stored
+                armed = isinstance(item, OrderSubmitted) and item.client_order_id == rest
+            if armed:
+                hanging.failing.fail_next = True
+
+        hanging.engine.subscribe(fail_once)
+        hanging.engine.pump()  # must not raise
+        assert hanging.engine.unsent == 1  # the close, still kept
+        for _ in range(2):
+            hanging.quote(AAPL, "100")
+        assert hanging.engine.unsent == 0
+        with hanging.factory() as uow:
+            closes = sorted(
+                (o.quantity.value, o.status) for o in uow.orders.list(ACCOUNT) if o.reduce_only
+            )
+        assert closes == [(D(2), OrderStatus.FILLED), (D(5), OrderStatus.CANCELED)], closes
+        assert hanging.engine.position(ACCOUNT, None, AAPL.id) == D(0)
+    finally:
+        hanging.close()

@@ -1427,14 +1427,14 @@ class Engine:
             f"now, less than its {order.leaves_quantity}: not sent, as on a venue without "
             f"reduce-only orders it would open a position{rest}"
         )
+        if room > 0:  # what is left is closed all the same; first, so that a failed write
+            # leaves the order kept, to be trimmed again (the replacement then counts ahead)
+            self._submit(_remainder(order, Quantity(room)), gated=False)
         self._apply(
             OrderCanceled(client_order_id=order.client_order_id, ts=now, reason=reason),
             order.account_id,
         )
-        if room <= 0:
-            return False
-        self._submit(_remainder(order, Quantity(room)), gated=False)  # the rest is closed
-        return True
+        return room > 0
 
     def _room_to_reduce(self, order: Order) -> Decimal:
         """How much a reduce-only order kept unsent may still fill without turning its book
