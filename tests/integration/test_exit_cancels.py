@@ -7,19 +7,20 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from algodesk.adapters.brokers.paper.config import PaperBrokerConfig
 from algodesk.adapters.storage.memory.store import InMemoryUnitOfWork
-from algodesk.domain.commands import Flatten
+from algodesk.domain.commands import CancelOrder, Flatten
 from algodesk.domain.events import OrderAccepted, OrderCanceled, OrderEvent
 from algodesk.domain.exits import ExitPlan
 from algodesk.domain.fills import OrderSide
-from algodesk.domain.identifiers import BotId, VenueOrderId
+from algodesk.domain.identifiers import BotId, ClientOrderId, VenueOrderId
 from algodesk.domain.orders import Order, OrderStatus, OrderType
 from algodesk.domain.risk.base import RiskLimits
 from algodesk.domain.values import money, price
 from algodesk.ports.broker import VenueUnavailableError
 from algodesk.testing.brokers import ForwardingBroker
 from tests.conftest import ACCOUNT
-from tests.integration.test_engine import AAPL, USD, Desk, funded_desk, submit
+from tests.integration.test_engine import AAPL, PAPER, USD, Desk, funded_desk, submit
 
 D = Decimal
 SELL = OrderSide.SELL
@@ -66,6 +67,7 @@ class CancelsUnanswered(ForwardingBroker):
     """A remote venue that has not answered cancels yet (they stay pending)."""
 
     def cancel(self, order: Order) -> None:
+        self._before("cancel")  # noted in ``calls``
         raise VenueUnavailableError("no answer yet")
 
 
@@ -244,3 +246,32 @@ def test_a_stop_of_no_bot_is_not_retired_by_the_account_passing_flat() -> None:
     assert desk.engine.handle(submit(side=SELL, qty="1")).ok
     with InMemoryUnitOfWork(desk.store) as uow:
         assert uow.journal.records(ACCOUNT, "ExitFired") == []
+
+
+def test_a_take_profit_whose_cancel_is_on_its_way_is_not_canceled_again_by_a_stop() -> None:
+    """A take-profit of the whole long is being canceled (no answer yet) when 2 of it fill:
+    it is PARTIALLY_FILLED with its cancel still on its way. The stop that fires for the 3
+    left counts it as on its way, as one PENDING_CANCEL: it sends no second cancel."""
+    desk = funded_desk(
+        paper_config=PaperBrokerConfig(max_fill_per_quote=D(2)), venue=CancelsUnanswered
+    )
+    venue = desk.engine._brokers[PAPER]  # type: ignore[attr-defined]  # the wrapper
+    assert desk.engine.handle(submit(qty="5", exits=ExitPlan(stop_loss=price("95")))).ok
+    for _ in range(3):  # 2 a quote
+        mark(desk, "100")
+    assert held(desk) == D(5)
+    take_profit = desk.engine.handle(
+        submit(OrderSide.SELL, qty="5", kind=OrderType.LIMIT, px="110", reduce_only=True)
+    )
+    assert take_profit.ok
+    coid = ClientOrderId(str(take_profit.client_order_id))
+    assert desk.engine.handle(CancelOrder(account_id=ACCOUNT, client_order_id=coid)).ok
+    mark(desk, "111")  # 2 of it fill before the venue answers the cancel
+    raced = desk.order(coid.value)
+    assert (raced.status, raced.cancel_pending) == (OrderStatus.PARTIALLY_FILLED, True)
+    assert held(desk) == D(3)
+    (fired,) = mark(desk, "94")
+    assert venue.calls.count("cancel") == 1, venue.calls  # not canceled again
+    # The gates still count the take-profit (it may fill before its cancel is answered): the
+    # stop is kept out until then, and tried again at the next marks.
+    assert fired.code == "REDUCE_ONLY_WOULD_INCREASE", fired  # type: ignore[attr-defined]
