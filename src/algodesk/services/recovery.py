@@ -32,10 +32,9 @@ def recover_paper(
     that made it was answered as accepted; unless the account or its bot is no longer ACTIVE
     (a bot's order is judged by the stricter of the two, as the gates judge it: a halted
     account halts its bots), or its bot is not running (paused, stopped), and the order is not
-    reduce-only: then it is REJECTED
-    ``NOT_FOUND_AT_VENUE``. A pending cancel is sent again, one a part fill raced too (the
-    order PARTIALLY_FILLED, its cancel still outstanding); a pending modify is rejected, so
-    the order keeps its earlier terms.
+    reduce-only: then it is REJECTED ``NOT_FOUND_AT_VENUE``. A pending cancel is sent again,
+    one a part fill raced too (the order PARTIALLY_FILLED, its cancel still outstanding); a
+    pending modify is rejected, so the order keeps its earlier terms.
     Before the orders, the venue is told what each book (each bot's, the account's own) holds in
     its instruments (``hold``: the paper exchange's ``hold_positions``), so that a reduce-only
     order on the book fills only as far as it reduces what is held. Call before trading."""

@@ -32,7 +32,7 @@ class Request(StrEnum):
         """Whether the request is still to be sent for ``order`` as stored now."""
         if self is Request.SUBMIT:
             return order.status is OrderStatus.SUBMITTED
-        return order.status.is_open and OrderStatus.PENDING_CANCEL in order.outstanding
+        return order.status.is_open and order.cancel_pending
 
 
 class Unsent:
