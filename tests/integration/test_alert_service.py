@@ -95,6 +95,7 @@ class Alerts:
         *,
         remote: bool | type[RemoteVenue] = False,
         backlog: AlertBacklog | None = None,
+        batch_seconds: float | None = None,
     ) -> None:
         """``remote``: the paper exchange behind a wrapper that makes it a remote venue (each
         order stored and sent on its own, not in an engine batch), or behind this wrapper.
@@ -136,6 +137,7 @@ class Alerts:
             planner,
             self.desk.clock,
             backlog,
+            batch_seconds=batch_seconds,
         )
 
     def post(self, message: dict[str, object] | str, secret: str | None = SECRET) -> dict:  # type: ignore[type-arg]
@@ -440,7 +442,9 @@ def test_a_failed_batch_settle_leaves_every_alert_pending_and_the_replay_trades_
     None
 ):
     inbox = FlakyInbox(failures=1)
-    alerts = Alerts(inbox)
+    # One batch for the three, however long the first takes on a loaded machine (a batch
+    # closes after ENGINE_BATCH_SECONDS, 10 ms: under load the first alert settled alone).
+    alerts = Alerts(inbox, batch_seconds=60.0)
     messages: list[dict[str, object]] = [
         {"action": "buy", "symbol": "AAPL", "qty": "2"},
         {"action": "buy", "symbol": "MSFT", "qty": "1"},
