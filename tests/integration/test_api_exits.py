@@ -5,6 +5,7 @@ is shown denied, with the gate's code and message; a stop that went is gone from
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -65,8 +66,9 @@ class Desk:
         return Decimal(held[0]) if held else Decimal(0)
 
 
-@pytest.fixture
-def desk(tmp_path: Path) -> Iterator[Desk]:
+@contextmanager
+def served_demo(tmp_path: Path) -> Iterator[Desk]:
+    """The demo desk served in process, with a viewer ``watcher``, AAPL marked at 100."""
     runtime = demo_runtime(tmp_path)
     runtime.auth.create_user("watcher", "viewer-password-1", Role.VIEWER, by=None)
     with TestClient(create_app(runtime)) as client:
@@ -74,6 +76,12 @@ def desk(tmp_path: Path) -> Iterator[Desk]:
         desk.quote("100")
         yield desk
     runtime.desk.close()
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Desk]:
+    with served_demo(tmp_path) as served:
+        yield served
 
 
 def test_an_alerts_stop_is_listed_armed_then_denied_while_halted_then_gone_once_it_sold(

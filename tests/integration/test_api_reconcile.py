@@ -12,24 +12,15 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from fastapi.testclient import TestClient
 
 from algodesk.domain.identifiers import AccountId, ClientOrderId, TradeId
-from algodesk.domain.users import Role
-from algodesk.entrypoints.api.app import create_app
-from tests.desks import demo_runtime
-from tests.integration.test_api_exits import Desk
+from tests.integration.test_api_exits import Desk, served_demo
 
 
 @pytest.fixture
 def desk(tmp_path: Path) -> Iterator[Desk]:
-    runtime = demo_runtime(tmp_path)
-    runtime.auth.create_user("watcher", "viewer-password-1", Role.VIEWER, by=None)
-    with TestClient(create_app(runtime)) as client:
-        desk = Desk(runtime, client)
-        desk.quote("100")
-        yield desk
-    runtime.desk.close()
+    with served_demo(tmp_path) as served:
+        yield served
 
 
 def reconciled(desk: Desk) -> dict[str, Any]:

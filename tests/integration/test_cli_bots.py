@@ -29,8 +29,10 @@ from algodesk.domain.matching import Quote
 from algodesk.domain.risk.base import TradingState
 from algodesk.entrypoints.api.app import create_app
 from algodesk.entrypoints.cli.app import app as cli
+from algodesk.ports.webhooks import Hook
 from algodesk.services.demo import PAPER_BOT
 
+AAPL = InstrumentId("AAPL.PAPER")
 PASSWORD = "admin-password-123"
 
 
@@ -153,15 +155,19 @@ def test_the_command_line_says_what_went_wrong(base: str) -> None:
     assert "TICKER=INSTRUMENT" in symbol.output
 
 
+def marked_with_a_hook(tmp_path: Path) -> tuple[DeskRuntime, Hook]:
+    """The demo desk with AAPL marked at 100 and a webhook for the demo bot."""
+    runtime = make_runtime(tmp_path)
+    runtime.market.on_event(Quote(AAPL, runtime.clock.now(), Decimal(100)))
+    bot = runtime.bots.get(PAPER_BOT)
+    assert bot is not None
+    return runtime, runtime.hooks.create(bot)
+
+
 def test_risk_exits_lists_the_stops_guarding_positions_and_says_which_are_denied(
     tmp_path: Path,
 ) -> None:
-    runtime = make_runtime(tmp_path)
-    aapl = InstrumentId("AAPL.PAPER")
-    runtime.market.on_event(Quote(aapl, runtime.clock.now(), Decimal(100)))
-    bot = runtime.bots.get(PAPER_BOT)
-    assert bot is not None
-    hook = runtime.hooks.create(bot)
+    runtime, hook = marked_with_a_hook(tmp_path)
     with serving(runtime) as base:
         none = run(base, "risk", "exits")
         assert (none.exit_code, none.output.strip()) == (0, "no exits armed")
@@ -186,7 +192,7 @@ def test_risk_exits_lists_the_stops_guarding_positions_and_says_which_are_denied
         assert runtime.engine.handle(
             SetTradingState(account_id=AccountId("paper"), state=TradingState.HALTED, reason="t")
         ).ok
-        runtime.market.on_event(Quote(aapl, runtime.clock.now(), Decimal(94)))  # fires
+        runtime.market.on_event(Quote(AAPL, runtime.clock.now(), Decimal(94)))  # fires
         denied = run(base, "risk", "exits", "--account", "paper")
         assert "[DENIED TRADING_HALTED since " in denied.output, denied.output
         as_json = json.loads(run(base, "risk", "exits", "--json").output)
@@ -196,12 +202,7 @@ def test_risk_exits_lists_the_stops_guarding_positions_and_says_which_are_denied
 
 
 def test_ledger_reconcile_asks_the_desk_and_exits_1_on_a_difference(tmp_path: Path) -> None:
-    runtime = make_runtime(tmp_path)
-    aapl = InstrumentId("AAPL.PAPER")
-    runtime.market.on_event(Quote(aapl, runtime.clock.now(), Decimal(100)))
-    bot = runtime.bots.get(PAPER_BOT)
-    assert bot is not None
-    hook = runtime.hooks.create(bot)
+    runtime, hook = marked_with_a_hook(tmp_path)
     with serving(runtime) as base:
         alert = {"action": "buy", "symbol": "AAPL", "qty": "5"}
         posted = httpx.post(f"{base}/webhooks/tradingview/{hook.token}", json=alert)

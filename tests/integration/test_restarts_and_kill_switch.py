@@ -132,7 +132,9 @@ def test_a_failure_while_flattening_one_account_leaves_no_account_trading() -> N
     assert engine.trading_state(OTHER) is TradingState.HALTED
     with InMemoryUnitOfWork(store) as uow:
         audited = [r.kind for r in uow.journal.records(OTHER) if r.kind == "KillSwitch"]
+        (first,) = [r for r in uow.journal.records(ACCOUNT) if r.kind == "KillSwitch"]
     assert audited == ["KillSwitch"]
+    assert str(first.payload["failed"]).startswith("flatten: OSError"), first.payload
     # The failed flatten can be asked for again: the resting buy goes.
     assert engine.handle(Flatten(account_id=ACCOUNT)).ok
     with InMemoryUnitOfWork(store) as uow:

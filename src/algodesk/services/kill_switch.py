@@ -56,6 +56,8 @@ def pull_kill_switch(
         done = _attempt(failed, account, "flatten", partial(engine.handle, flatten))
         result = done.message if done is not None else f"failed: {failed[account]}"
         payload = {"by": by, "reason": reason, "result": result}
+        if account in failed:  # a halt that failed too (the flatten may have gone)
+            payload["failed"] = failed[account]
         record = JournalRecord(account, "KillSwitch", clock.now(), payload)
         stored = _attempt(failed, account, "audit record", partial(_store, uow_factory, record))
         if stored and publish is not None:
